@@ -1,0 +1,49 @@
+# tapcert — see README.md. Every target installs what it needs.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+APT_PACKAGES := mosquitto mosquitto-clients
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv system test test-fast demo bench bench-quick fuzz hil clean
+
+help:
+	@echo "make demo         run a whole district end to end on this machine"
+	@echo "make test         install everything and run every test"
+	@echo "make bench        measure the system against its bounds (make bench-quick: < 2 min)"
+	@echo "make fuzz         long fuzzing of every decoder"
+
+system:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: system venv
+	$(PY) -m pytest -q
+
+test-fast: venv
+	$(PY) -m pytest -q -x -m "not slow"
+
+bench: system venv
+	$(PY) -m bench.run --full
+
+bench-quick: system venv
+	$(PY) -m bench.run --quick
+
+fuzz: venv
+	$(PY) -m pytest -q tests -k fuzz --fuzz-examples=100000
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

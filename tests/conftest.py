@@ -1,0 +1,87 @@
+"""Shared pytest wiring.
+
+Dual-interpreter tests: a test file whose first lines contain the marker
+`# dual: micropython` is collected twice — once by pytest on CPython as usual,
+and once as `[micropython]` items executed by tests/mpy_runner.py inside the
+real `micropython` binary (one process per file). A failure there fails the
+suite. Such files use plain `assert` and no fixtures. An optional
+`# heapsize: 128K` line runs them on a small heap.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import mpy  # noqa: E402
+
+_MARKER = "# dual: micropython"
+_LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+?)(?::(?: (.*))?)?$")
+
+
+def _header(path: Path) -> str:
+    with open(path, encoding="utf-8") as f:
+        return "".join(f.readline() for _ in range(8))
+
+
+def pytest_collect_file(parent, file_path: Path):
+    if file_path.suffix == ".py" and file_path.name.startswith("test_"):
+        if _MARKER in _header(file_path):
+            return MicroPythonFile.from_parent(parent, path=file_path)
+    return None
+
+
+class MicroPythonFile(pytest.File):
+    def collect(self):
+        header = _header(self.path)
+        match = re.search(r"# heapsize: (\S+)", header)
+        heapsize = match.group(1) if match else None
+        proc = mpy.run(["tests/mpy_runner.py", str(self.path.relative_to(mpy.REPO))],
+                       heapsize=heapsize, timeout=600)
+        results = {}
+        for line in proc.stdout.splitlines():
+            m = _LINE.match(line)
+            if m:
+                results[m.group(2).split("::", 1)[1]] = (m.group(1), m.group(3) or "")
+        if not results or "<load>" in results or (proc.returncode != 0 and
+                                                  all(r[0] != "FAIL" for r in results.values())):
+            yield MicroPythonItem.from_parent(
+                self, name="[micropython] <load>",
+                outcome=("FAIL", "runner failed (exit {}):\n{}\n{}".format(
+                    proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:])))
+            return
+        for name, outcome in results.items():
+            yield MicroPythonItem.from_parent(
+                self, name="[micropython] " + name,
+                outcome=(outcome[0], outcome[1] + "\n" + proc.stdout[-3000:] if outcome[0] == "FAIL"
+                         else outcome[1]))
+
+
+class MicroPythonItem(pytest.Item):
+    def __init__(self, *, outcome, **kwargs):
+        super().__init__(**kwargs)
+        self.outcome = outcome
+
+    def runtest(self):
+        status, detail = self.outcome
+        if status == "SKIP":
+            pytest.skip(detail)
+        if status == "FAIL":
+            raise MicroPythonFailure(detail)
+
+    def repr_failure(self, excinfo):
+        if isinstance(excinfo.value, MicroPythonFailure):
+            return "on micropython: " + str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self):
+        return self.path, 0, self.name
+
+
+class MicroPythonFailure(Exception):
+    pass
