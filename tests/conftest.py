@@ -10,6 +10,7 @@ suite. Such files use plain `assert` and no fixtures. An optional
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -85,3 +86,37 @@ class MicroPythonItem(pytest.Item):
 
 class MicroPythonFailure(Exception):
     pass
+
+
+# Real services ----------------------------------------------------------------------
+
+from services import Mosquitto, Postgres  # noqa: E402
+
+
+@pytest.fixture
+def mosquitto(tmp_path):
+    """A real Mosquitto on a private port for one test (stopped afterwards)."""
+    broker = Mosquitto(tmp_path / "mosquitto")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """One real PostgreSQL cluster for the whole test session (stopped at the end)."""
+    workdir = tmp_path_factory.mktemp("pg")
+    if os.geteuid() == 0:
+        os.chmod(workdir, 0o777)
+        parent = workdir.parent
+        while parent != parent.parent:
+            os.chmod(parent, os.stat(parent).st_mode | 0o011)
+            parent = parent.parent
+    server = Postgres(workdir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
