@@ -70,11 +70,22 @@ def mount(dev):
 
 
 def write_file(fs, path, data):
-    f = fs.open(path, "wb")
+    f = fs.open(path, "wb") if _MICROPYTHON else fs.open(path, "wb", buffering=0)
     try:
         f.write(data)
     finally:
+        _close(f)
+
+
+def _close(f):
+    try:
         f.close()
+    except Exception:
+        if not _MICROPYTHON:
+            # littlefs-python: a close that failed on an I/O error has already
+            # released the handle; a second close (from __del__) would abort.
+            setattr(f, "__IOBase_closed", True)
+        raise
 
 
 def read_file(fs, path):
