@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-APT_PACKAGES := mosquitto mosquitto-clients
+APT_PACKAGES := mosquitto mosquitto-clients postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools
 STAMP := $(VENV)/.installed
 
 .PHONY: help venv system test test-fast demo bench bench-quick fuzz hil clean
@@ -43,7 +43,7 @@ bench-quick: system venv
 	$(PY) -m bench.run --quick
 
 fuzz: venv
-	$(PY) -m pytest -q tests -k fuzz --fuzz-examples=100000
+	$(PY) -m pytest -q tests -k fuzz --fuzz-examples=100000 -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -120,3 +120,15 @@ def postgres(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+# Fuzzing scale -----------------------------------------------------------------------
+
+def pytest_addoption(parser):
+    parser.addoption("--fuzz-examples", type=int, default=1500,
+                     help="hypothesis examples per fuzz target (make fuzz uses 100000)")
+
+
+@pytest.fixture(scope="session")
+def fuzz_examples(request):
+    return request.config.getoption("--fuzz-examples")
