@@ -1,0 +1,1 @@
+# tapcert benchmarks: `make bench` / `make bench-quick` (python -m bench.run).

@@ -1,0 +1,65 @@
+"""Figures and their table: each figure is printed beside a bound or baseline from the same run."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Figure:
+    area: str            # reader / agent / wire / hub / system
+    name: str            # what was measured
+    value: float | None  # the measured figure (None when it could not be measured)
+    unit: str
+    baseline: str = ""   # the bound or baseline measured in the same run, as text
+    ratio: float | None = None
+    target: str = ""     # the target from the issue, as text
+    ok: bool | None = None
+    note: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def summary(samples: list[float]) -> dict:
+    s = sorted(samples)
+    p99 = s[min(len(s) - 1, int(round(0.99 * (len(s) - 1))))]
+    return {"median": statistics.median(s), "min": s[0], "max": s[-1], "p99": p99, "n": len(s)}
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        if abs(v) >= 1000:
+            return f"{v:,.0f}"
+        if abs(v) >= 10:
+            return f"{v:.1f}"
+        return f"{v:.3g}"
+    return str(v)
+
+
+def table(figures: list[Figure]) -> str:
+    rows = [("area", "figure", "value", "baseline (same run)", "ratio", "target", "ok")]
+    for f in figures:
+        rows.append((f.area, f.name, f"{_fmt(f.value)} {f.unit}".strip(), f.baseline,
+                     _fmt(f.ratio), f.target, {True: "yes", False: "NO", None: "—"}[f.ok]))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = []
+    for n, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    notes = [f"  * {f.name}: {f.note}" for f in figures if f.note]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def write_json(path, figures: list[Figure], mode: str) -> None:
+    doc = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "mode": mode,
+           "machine": {"python": platform.python_version(), "platform": platform.platform(),
+                       "cpus": __import__("os").cpu_count()},
+           "figures": [asdict(f) for f in figures]}
+    with open(path, "w") as fh:
+        json.dump(doc, fh, indent=1)

@@ -1,0 +1,70 @@
+"""Run every benchmark and print one table (python -m bench.run --quick | --full | --tiny).
+
+Each area module exposes `figures(mode) -> list[Figure]` where mode is "tiny" (the code
+paths once, used by `make test` so the harness cannot rot), "quick" (< 2 minutes) or "full".
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from bench.report import Figure, table, write_json
+
+AREAS = [
+    ("reader", "bench.ed25519_bench"),
+    ("reader", "bench.firmware_bench"),
+    ("wire", "bench.wire_bench"),
+    ("agent", "bench.agent_bench"),
+    ("hub", "bench.hub_bench"),
+    ("system", "bench.system_bench"),
+]
+
+
+def run(mode: str, only: list[str] | None = None) -> tuple[list[Figure], list[str]]:
+    figures: list[Figure] = []
+    failures: list[str] = []
+    for area, module_name in AREAS:
+        if only and area not in only and module_name.rsplit(".", 1)[1] not in only:
+            continue
+        started = time.monotonic()
+        print(f"bench: {module_name} ({mode}) …", file=sys.stderr, flush=True)
+        try:
+            module = importlib.import_module(module_name)
+            got = module.figures(mode)
+        except Exception as exc:  # a broken benchmark is reported, never hidden
+            traceback.print_exc()
+            failures.append(f"{module_name}: {type(exc).__name__}: {exc}")
+            continue
+        figures.extend(got)
+        print(f"bench: {module_name} done in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    return figures, failures
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--full", action="store_const", dest="mode", const="full")
+    group.add_argument("--quick", action="store_const", dest="mode", const="quick")
+    group.add_argument("--tiny", action="store_const", dest="mode", const="tiny")
+    parser.add_argument("--only", nargs="*", help="areas or module names to run")
+    parser.add_argument("--json", default=None, help="write results here (default bench/results.json)")
+    args = parser.parse_args(argv)
+    mode = args.mode or "quick"
+    figures, failures = run(mode, args.only)
+    print(table(figures))
+    out = args.json or (str(Path(__file__).with_name("results.json")) if mode != "tiny" else None)
+    if out:
+        write_json(out, figures, mode)
+        print(f"\nresults written to {out}")
+    for f in failures:
+        print("FAILED:", f)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
