@@ -1,0 +1,218 @@
+# ed25519: Ed25519 signing (RFC 8032) for the reader, pure Python.
+#
+# API
+#   Signer(seed)          seed: 32 bytes. .public_key (32 bytes), .sign(message) -> 64 bytes.
+#                         Caches the expanded secret scalar, nonce prefix and public key.
+#   public_key(seed)      32 bytes
+#   sign(seed, message)   64 bytes
+#   Verification lives in protocol/ed25519_verify.py (tests; the hub uses `cryptography`).
+#
+# Theory of operation. Signing costs one fixed-base scalar multiplication
+# R = r*B, one field inversion (to encode R) and two SHA-512 calls (3 blocks for a
+# 64-byte message). Field elements are Python ints mod p = 2**255 - 19; every
+# product is reduced with `% p`, sums and differences are left unreduced (they
+# stay below 2**256, so products keep their 16 mpz digits). Points are extended
+# twisted Edwards coordinates (X, Y, Z, T), x = X/Z, y = Y/Z, xy = T/Z, a = -1.
+#
+# Fixed-base comb (signed, 8 teeth, 4 groups; the table is protocol/ed25519_table.py):
+# for odd k < 2**254, k' = (k + 2**256 - 1) / 2 has bits b_i and
+# k = sum (2 b_i - 1) 2**i: every "digit" is +-1. Bit i = q + 8 j + 64 g (q column,
+# j tooth, g group) is bit q of byte 8 g + j of k'. Then
+#     k*B = sum_{q=7..0} 2**q sum_{g<4} +-P[g][u(g, q)]
+# where P[g][u] = 2**(64 g) (2**56 + sum_{j<7} (2 u_j - 1) 2**(8 j)) B is one of 128
+# precomputed points per group (the sign is tooth 7's digit). That is 32 mixed
+# additions (7 field multiplications each) and 7 doublings (8 each): ~280
+# multiplications. Even scalars use k + L (same point, L odd).
+# Trade-off: 48 KiB of table. Radix-16 windows (ref10) need 64 additions with the
+# same 48 KiB, or 4 doublings more with 24 KiB; 8 groups would save 4 doublings
+# (~40 us) for 96 KiB. Measured numbers: bench/ed25519_bench.py.
+#
+# Inversion uses the extended Euclidean algorithm: on MicroPython it is ~7x faster
+# than Fermat (pow(z, p - 2, p)), and pow(x, -1, m) silently returns 0 there.
+#
+# Side channels: Python big-int arithmetic is not constant time; table offsets and
+# Euclid's step count depend on secret-derived values. Signing happens after the
+# tap is journaled, so an observer sees only a jittery end-to-end delay.
+from protocol.errors import LocalProtocolError
+from protocol.sha512 import sha512
+
+P = 2**255 - 19
+L = 2**252 + 27742317777372353535851937790883648493
+D = 37095705934669439343138083508754565189542113879843219016388785533085940283555
+_D_INV = 29203323570479832313932222820853031755424015489030106335172286495629888845891
+_K_BIAS = 2**256 - 1
+_ENTRY = 96
+
+try:
+    from protocol.ed25519_viper import comb_columns as _comb_columns
+except (ImportError, SyntaxError, ValueError):
+    _comb_columns = None
+
+_table = None
+
+
+def _comb_columns_pure(kbytes, out):
+    # out[s] for s = 4 (7 - q) + g: byte offset of the table entry, +1 if negated.
+    s = 0
+    for q in range(7, -1, -1):
+        for g in range(4):
+            base = 8 * g
+            u = 0
+            for j in range(7):
+                u |= ((kbytes[base + j] >> q) & 1) << j
+            if (kbytes[base + 7] >> q) & 1:
+                out[s] = ((g << 7) | u) * _ENTRY
+            else:
+                out[s] = ((g << 7) | (u ^ 127)) * _ENTRY + 1
+            s += 1
+
+
+if _comb_columns is None:
+    _comb_columns = _comb_columns_pure
+
+
+def _load_table():
+    global _table
+    if _table is None:
+        from protocol.ed25519_table import TABLE
+        _table = memoryview(TABLE)
+    return _table
+
+
+def inverse(z):
+    # 1/z mod p for 0 < z < p (extended Euclid).
+    p = P
+    r0 = p
+    r1 = z
+    x0 = 0
+    x1 = 1
+    while r1:
+        q, r = divmod(r0, r1)
+        r0 = r1
+        r1 = r
+        t = x0 - q * x1
+        x0 = x1
+        x1 = t
+    if r0 != 1:
+        raise LocalProtocolError("no inverse of 0 mod p", "not_invertible")
+    return x0 % p
+
+
+def base_mult(k, columns=None):
+    # k*B as extended coordinates (X, Y, Z, T); 0 <= k (reduced mod L here).
+    k %= L
+    if not k & 1:
+        k += L
+    if columns is None:
+        columns = [0] * 32
+    _comb_columns(((k + _K_BIAS) >> 1).to_bytes(32, "little"), columns)
+    tb = _table or _load_table()
+    fb = int.from_bytes
+    p = P
+    o = columns[0]
+    if o & 1:
+        o -= 1
+        b = fb(tb[o:o + 32], "little")        # y + x of -P is y - x of P
+        a = fb(tb[o + 32:o + 64], "little")
+        t = -fb(tb[o + 64:o + 96], "little")
+    else:
+        a = fb(tb[o:o + 32], "little")
+        b = fb(tb[o + 32:o + 64], "little")
+        t = fb(tb[o + 64:o + 96], "little")
+    # From (y - x, y + x, 2dxy): X = 2x, Y = 2y, Z = 2, T = 2xy.
+    X = b - a
+    Y = b + a
+    Z = 2
+    T = t * _D_INV % p
+    for s in range(1, 32):
+        if not s & 3:
+            # Doubling (dbl-2008-hwcd, a = -1, signs folded): 4S + 4M.
+            a = X * X % p
+            b = Y * Y % p
+            c = Z * Z % p
+            c += c
+            h = a + b
+            e = X + Y
+            e = h - e * e % p
+            g = a - b
+            f = c + g
+            X = e * f % p
+            Y = g * h % p
+            T = e * h % p
+            Z = f * g % p
+        o = columns[s]
+        # Mixed addition with (y - x, y + x, 2dxy) (madd-2008-hwcd-3): 7M.
+        if o & 1:
+            o -= 1
+            a = (Y - X) * fb(tb[o + 32:o + 64], "little") % p
+            b = (Y + X) * fb(tb[o:o + 32], "little") % p
+            c = T * fb(tb[o + 64:o + 96], "little") % p
+            d = Z + Z
+            f = d + c
+            g = d - c
+        else:
+            a = (Y - X) * fb(tb[o:o + 32], "little") % p
+            b = (Y + X) * fb(tb[o + 32:o + 64], "little") % p
+            c = T * fb(tb[o + 64:o + 96], "little") % p
+            d = Z + Z
+            f = d - c
+            g = d + c
+        e = b - a
+        h = b + a
+        X = e * f % p
+        Y = g * h % p
+        T = e * h % p
+        Z = f * g % p
+    return X, Y, Z, T
+
+
+def encode_point(X, Y, Z):
+    # RFC 8032 5.1.2: y little-endian, top bit = x & 1.
+    zi = inverse(Z % P)
+    x = X * zi % P
+    y = Y * zi % P
+    return (y | ((x & 1) << 255)).to_bytes(32, "little")
+
+
+def _bytes_arg(value, name):
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise LocalProtocolError(
+        "Ed25519 {} must be bytes, not {}".format(name, type(value).__name__), "bad_type")
+
+
+class Signer:
+    # Holds one expanded secret key; sign() is the hot path on the reader.
+
+    def __init__(self, seed):
+        seed = _bytes_arg(seed, "seed")
+        if len(seed) != 32:
+            raise LocalProtocolError(
+                "Ed25519 seed must be 32 bytes, got {}; generate one with os.urandom(32)"
+                .format(len(seed)), "bad_seed")
+        h = sha512(seed)
+        a = int.from_bytes(h[:32], "little")
+        a &= (1 << 254) - 8
+        a |= 1 << 254
+        self._scalar = a % L
+        self._prefix = h[32:]
+        self._columns = [0] * 32
+        X, Y, Z, _ = base_mult(a, self._columns)
+        self.public_key = encode_point(X, Y, Z)
+
+    def sign(self, message):
+        message = _bytes_arg(message, "message")
+        r = int.from_bytes(sha512(self._prefix + message), "little") % L
+        X, Y, Z, _ = base_mult(r, self._columns)
+        R = encode_point(X, Y, Z)
+        k = int.from_bytes(sha512(R + self.public_key + message), "little") % L
+        S = (r + k * self._scalar) % L
+        return R + S.to_bytes(32, "little")
+
+
+def public_key(seed):
+    return Signer(seed).public_key
+
+
+def sign(seed, message):
+    return Signer(seed).sign(message)
