@@ -52,7 +52,8 @@ _table = None
 
 
 def _comb_columns_pure(kbytes, out):
-    # out[s] for s = 4 (7 - q) + g: byte offset of the table entry, +1 if negated.
+    # out[s] for s = 4 (7 - q) + g: byte offset of the entry in group g, +1 if
+    # the point is to be negated.
     s = 0
     for q in range(7, -1, -1):
         for g in range(4):
@@ -61,9 +62,9 @@ def _comb_columns_pure(kbytes, out):
             for j in range(7):
                 u |= ((kbytes[base + j] >> q) & 1) << j
             if (kbytes[base + 7] >> q) & 1:
-                out[s] = ((g << 7) | u) * _ENTRY
+                out[s] = u * _ENTRY
             else:
-                out[s] = ((g << 7) | (u ^ 127)) * _ENTRY + 1
+                out[s] = (u ^ 127) * _ENTRY + 1
             s += 1
 
 
@@ -74,8 +75,8 @@ if _comb_columns is None:
 def _load_table():
     global _table
     if _table is None:
-        from protocol.ed25519_table import TABLE
-        _table = memoryview(TABLE)
+        from protocol.ed25519_table import GROUPS
+        _table = [memoryview(group) for group in GROUPS]
     return _table
 
 
@@ -106,7 +107,8 @@ def base_mult(k, columns=None):
     if columns is None:
         columns = [0] * 32
     _comb_columns(((k + _K_BIAS) >> 1).to_bytes(32, "little"), columns)
-    tb = _table or _load_table()
+    groups = _table or _load_table()
+    tb = groups[0]
     fb = int.from_bytes
     p = P
     o = columns[0]
@@ -141,6 +143,7 @@ def base_mult(k, columns=None):
             T = e * h % p
             Z = f * g % p
         o = columns[s]
+        tb = groups[s & 3]
         # Mixed addition with (y - x, y + x, 2dxy) (madd-2008-hwcd-3): 7M.
         if o & 1:
             o -= 1

@@ -2,7 +2,7 @@
 #
 # comb_columns(kbytes, out): kbytes is k' (32 bytes, little-endian); out gets 32
 # entries, out[4 (7 - q) + g] = byte offset of entry u in group g of the table
-# (96 bytes each), +1 when the point is to be negated. u collects bit q of bytes
+# (96 bytes each, so u * 96), +1 when the point is to be negated. u collects bit q of bytes
 # 8 g .. 8 g + 6; bit q of byte 8 g + 7 is the sign. Same as _comb_columns_pure.
 # Values stay below 2**16: correct on 32- and 64-bit words alike.
 import micropython
@@ -22,9 +22,9 @@ def comb_columns(kbytes: ptr8, out):
                 u |= ((int(kbytes[base + j]) >> q) & 1) << j
                 j += 1
             if (int(kbytes[base + 7]) >> q) & 1:
-                out[s] = ((g << 7) | u) * 96
+                out[s] = u * 96
             else:
-                out[s] = ((g << 7) | (u ^ 127)) * 96 + 1
+                out[s] = (u ^ 127) * 96 + 1
             s += 1
             g += 1
         q -= 1

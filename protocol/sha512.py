@@ -160,6 +160,8 @@ class SHA512:
 
     def update(self, data):
         try:
+            if isinstance(data, str):
+                raise TypeError
             view = memoryview(data)
         except TypeError:
             raise LocalProtocolError(
