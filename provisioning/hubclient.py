@@ -1,0 +1,88 @@
+"""Thin adapter over the hub's HTTP API (httpx), with the technician's bearer token.
+
+Every call returns decoded JSON or raises HubError with what to do; HTTP and network errors
+never leak. `NotFound` and `Conflict` are raised for 404 and 409 so callers can tell "not
+registered" and "already registered" apart from a broken link.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from provisioning.errors import HubError
+
+
+class NotFound(HubError):
+    pass
+
+
+class Conflict(HubError):
+    pass
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200]
+    detail = body.get("detail", body) if isinstance(body, dict) else body
+    if isinstance(detail, list):  # FastAPI validation errors
+        detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d) for d in detail)
+    return str(detail)
+
+
+class HubClient:
+    def __init__(self, url: str, token: str, timeout: float = 10.0, transport=None):
+        if not url or not url.startswith(("http://", "https://")):
+            raise HubError("hub URL {!r} is not an http(s) URL".format(url),
+                           "pass --hub https://hub.example:8470 (ask the operator)")
+        if not token:
+            raise HubError("no technician token given",
+                           "pass --token or set TAPCERT_TOKEN (ask the hub operator for one)")
+        self.url = url.rstrip("/")
+        self._client = httpx.Client(base_url=self.url, timeout=timeout, transport=transport,
+                                    headers={"Authorization": "Bearer " + token})
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def request(self, method: str, path: str, json=None, params=None):
+        try:
+            response = self._client.request(method, path, json=json, params=params)
+        except httpx.TimeoutException as exc:
+            raise HubError("hub at {} did not answer in time".format(self.url),
+                           "check the station's network, then retry") from exc
+        except httpx.HTTPError as exc:
+            raise HubError("hub at {} is unreachable ({})".format(self.url, exc.__class__.__name__
+                                                                   if not str(exc) else exc),
+                           "check the network and the --hub URL, then retry") from exc
+        if response.status_code < 300:
+            if not response.content:
+                return None
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise HubError("hub at {} answered {} {} with no JSON".format(
+                    self.url, method, path), "check --hub points at the tapcert hub API") from exc
+        detail = _detail(response)
+        code = response.status_code
+        if code == 401:
+            raise HubError("the hub refused the token ({})".format(detail),
+                           "ask the hub operator for a valid technician token")
+        if code == 403:
+            raise HubError("the token may not do this ({})".format(detail),
+                           "ask the hub operator for a token with the technician role")
+        if code == 404:
+            raise NotFound("hub: {}".format(detail))
+        if code == 409:
+            raise Conflict("hub: {}".format(detail))
+        if code in (400, 422):
+            raise HubError("the hub rejected the request: {}".format(detail))
+        raise HubError("hub at {} failed with HTTP {} ({})".format(self.url, code, detail),
+                       "retry later; if it persists, tell the hub operator")
