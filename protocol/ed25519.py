@@ -99,13 +99,12 @@ def inverse(z):
     return x0 % p
 
 
-def base_mult(k, columns=None):
+def base_mult(k):
     # k*B as extended coordinates (X, Y, Z, T); 0 <= k (reduced mod L here).
     k %= L
     if not k & 1:
         k += L
-    if columns is None:
-        columns = [0] * 32
+    columns = [0] * 32
     _comb_columns(((k + _K_BIAS) >> 1).to_bytes(32, "little"), columns)
     groups = _table or _load_table()
     tb = groups[0]
@@ -199,14 +198,13 @@ class Signer:
         a |= 1 << 254
         self._scalar = a % L
         self._prefix = h[32:]
-        self._columns = [0] * 32
-        X, Y, Z, _ = base_mult(a, self._columns)
+        X, Y, Z, _ = base_mult(a)
         self.public_key = encode_point(X, Y, Z)
 
     def sign(self, message):
         message = _bytes_arg(message, "message")
         r = int.from_bytes(sha512(self._prefix + message), "little") % L
-        X, Y, Z, _ = base_mult(r, self._columns)
+        X, Y, Z, _ = base_mult(r)
         R = encode_point(X, Y, Z)
         k = int.from_bytes(sha512(R + self.public_key + message), "little") % L
         S = (r + k * self._scalar) % L

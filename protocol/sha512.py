@@ -1,24 +1,22 @@
 # sha512: SHA-512 (FIPS 180-4) for MicroPython, whose hashlib has none.
 #
-# Theory of operation. The 8 x 64-bit chaining state lives in an array('I') of
-# 16 words, each 64-bit lane stored as (high, low) 32-bit halves. Two
-# interchangeable block functions work on that layout:
-#   _compress_viper  @micropython.viper, used on MicroPython. Viper ints are
-#                    machine words: 64-bit on the unix port but 32-bit on
-#                    ESP32/RP2040. So it only ever computes with 32-bit halves,
-#                    masks with M (0xFFFFFFFF) after every left shift or sum and
-#                    adds with 16-bit partial sums for the carries (no
-#                    comparisons, no word-size assumption). The same bits come
-#                    out on 32- and 64-bit words; tests/test_protocol/
-#                    test_sha512_viper_words.py runs its source with 32-bit and
-#                    64-bit word emulation on CPython.
-#   _compress_pure   plain Python ints; runs anywhere (slowly on MicroPython,
-#                    where 64-bit values are heap bigints).
-# The viper function lives in protocol/sha512_viper.py so that a port without
-# the native emitter can still import this module.
-# sha512(data) is the one-shot entry: hashlib's C code on CPython, SHA512 with
-# the viper block function on MicroPython. SHA512(data, pure=True) forces the
-# pure block function (tests run it on both interpreters).
+# API: sha512(data) -> 64 bytes; SHA512(data=b"", pure=False) with update(data),
+# digest() (repeatable), hexdigest(); sha512_pure(data) forces the pure code.
+#
+# Theory of operation. A hash in flight is an array('I') of 48 words: the 8 x
+# 64-bit chaining lanes as (high, low) 32-bit halves, then a 16-lane ring for
+# the message schedule. Two block functions share that layout and signature,
+# compress(state, data, offset, k):
+#   protocol.sha512_viper.compress  viper, used on MicroPython. Viper ints are
+#        machine words (64-bit on the unix port, 32-bit on ESP32/RP2040), so it
+#        computes only with 32-bit halves, masks after every left shift or sum
+#        and carries through 16-bit partial sums: the same bits on both word
+#        sizes (tests/test_protocol/test_sha512_cross.py runs its source under
+#        32- and 64-bit word emulation). A separate module, so a port without
+#        the native emitter still imports this one.
+#   _compress_pure  plain Python ints: anywhere, slowly on MicroPython (64-bit
+#        values are heap bigints there).
+# sha512() is hashlib's C code on CPython and the viper path on MicroPython.
 import struct
 from array import array
 
@@ -234,6 +232,8 @@ def _sha512_oneshot(data):
 def sha512(data):
     # SHA-512 of a bytes-like object: 64 bytes. hashlib's C code on CPython,
     # the viper block function on MicroPython.
+    if isinstance(data, str):
+        SHA512().update(data)  # raises the error that says what to do
     if _hashlib_sha512 is not None:
         return _hashlib_sha512(data).digest()
     if _compress_viper is not None:

@@ -62,5 +62,12 @@ def test_text_is_refused_with_a_reason():
         SHA512().update("abc")
     except LocalProtocolError as exc:
         assert exc.reason == "bad_type"
-        return
-    raise AssertionError("str accepted")
+    else:
+        raise AssertionError("str accepted by update()")
+    for fn in (sha512, sha512_pure):
+        try:
+            fn("abc")
+        except LocalProtocolError as exc:
+            assert exc.reason == "bad_type"
+        else:
+            raise AssertionError("str accepted by {}".format(fn))

