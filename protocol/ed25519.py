@@ -23,16 +23,27 @@
 # precomputed points per group (the sign is tooth 7's digit). That is 32 mixed
 # additions (7 field multiplications each) and 7 doublings (8 each): ~280
 # multiplications. Even scalars use k + L (same point, L odd).
-# Trade-off: 48 KiB of table. Radix-16 windows (ref10) need 64 additions with the
-# same 48 KiB, or 4 doublings more with 24 KiB; 8 groups would save 4 doublings
-# (~40 us) for 96 KiB. Measured numbers: bench/ed25519_bench.py.
+# Trade-off (field multiplications per R, table size):
+#   this comb, 4 groups      ~274 M   48 KiB
+#   comb, 2 groups           ~338 M   24 KiB   (15 doublings)
+#   comb, 8 groups           ~242 M   96 KiB   (3 doublings; over the 64 KiB budget)
+#   radix-16 windows         ~441 M   48 KiB   (63 additions; ref10's 24 KiB: ~473 M)
+# Measured on the unix port (bench/ed25519_bench.py): sign ~0.45 ms, of which
+# R ~340 us, the inversion ~60 us, SHA-512 ~22 us.
 #
-# Inversion uses the extended Euclidean algorithm: on MicroPython it is ~7x faster
-# than Fermat (pow(z, p - 2, p)), and pow(x, -1, m) silently returns 0 there.
+# Inversion uses the extended Euclidean algorithm: on MicroPython ~60 us against
+# 500-800 us for Fermat (pow(z, p - 2, p)); pow(x, -1, m) silently returns 0 there.
 #
-# Side channels: Python big-int arithmetic is not constant time; table offsets and
-# Euclid's step count depend on secret-derived values. Signing happens after the
-# tap is journaled, so an observer sees only a jittery end-to-end delay.
+# Memory: the table is four 12 KiB bytes objects, imported on first use. From .py
+# or .mpy it is heap (~66 KiB resident with the code on the unix port; signs
+# under -X heapsize=128K from .py, 80K from .mpy); frozen into firmware it stays
+# in flash.
+#
+# Side channels: not constant time. Big-int arithmetic, table offsets and
+# Euclid's step count depend on secret-derived values. Accepted for the reader:
+# signing runs after the tap is journaled and its timing reaches the agent only
+# through serial-link jitter. Do not reuse this where an attacker can time many
+# signatures precisely.
 from protocol.errors import LocalProtocolError
 from protocol.sha512 import sha512
 
@@ -81,22 +92,23 @@ def _load_table():
 
 
 def inverse(z):
-    # 1/z mod p for 0 < z < p (extended Euclid).
+    # 1/z mod p (extended Euclid; r0 = x0 z and r1 = x1 z mod p throughout).
     p = P
+    r1 = z % p
+    if not r1:
+        raise LocalProtocolError("0 has no inverse mod p", "not_invertible")
     r0 = p
-    r1 = z
     x0 = 0
     x1 = 1
-    while r1:
-        q, r = divmod(r0, r1)
-        r0 = r1
-        r1 = r
-        t = x0 - q * x1
-        x0 = x1
-        x1 = t
-    if r0 != 1:
-        raise LocalProtocolError("no inverse of 0 mod p", "not_invertible")
-    return x0 % p
+    while True:
+        q, r0 = divmod(r0, r1)
+        x0 -= q * x1
+        if not r0:
+            return x1 % p
+        q, r1 = divmod(r1, r0)
+        x1 -= q * x0
+        if not r1:
+            return x0 % p
 
 
 def base_mult(k):
@@ -170,7 +182,7 @@ def base_mult(k):
 
 def encode_point(X, Y, Z):
     # RFC 8032 5.1.2: y little-endian, top bit = x & 1.
-    zi = inverse(Z % P)
+    zi = inverse(Z)
     x = X * zi % P
     y = Y * zi % P
     return (y | ((x & 1) << 255)).to_bytes(32, "little")
