@@ -6,7 +6,6 @@ bytes `cryptography` produces (Ed25519 is deterministic), verify with
 Ed25519PublicKey, and fail once a bit of the signature or message is flipped.
 """
 
-import json
 import random
 import subprocess
 import sys
