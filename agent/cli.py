@@ -1,0 +1,127 @@
+"""tapcert-agent: the station agent's command line (a dispatch table of do_<verb> handlers).
+
+    tapcert-agent run [--config FILE]           run the agent (what the systemd unit does)
+    tapcert-agent status [--config FILE]        what the station is doing, for staff
+    tapcert-agent quarantine [--config FILE]    records the hub refused, with its reasons
+    tapcert-agent show-config [--config FILE]   the effective configuration, every key
+
+Errors are printed as `tapcert-agent: message` on stderr with exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import sys
+import time
+
+from agent import __version__
+from agent import config as configmod
+from agent.errors import AgentError
+
+PROG = "tapcert-agent"
+
+
+def _load(args):
+    return configmod.load(args.config)
+
+
+def do_run(args):
+    from agent import logs
+    from agent.service import Service
+    cfg = _load(args)
+    logs.setup(cfg.status.log_level, cfg.status.log_format)
+    Service(cfg).run()
+    return 0
+
+
+def do_status(args):
+    from agent import status
+    cfg = _load(args)
+    now = time.time()
+    snapshot = status.read_status(cfg.status_path())
+    try:
+        counts = status.queue_counts(cfg.queue.path)
+    except sqlite3.Error as exc:
+        raise AgentError("cannot read the queue {}: {}".format(cfg.queue.path, exc)) from exc
+    if args.json:
+        print(json.dumps({"headline": status.headline(snapshot, counts, now), "status": snapshot,
+                          "queue": counts}, indent=1, default=str))
+    else:
+        print(status.render(snapshot, counts, now, cfg.queue.path))
+    return 0 if status.is_running(snapshot, now) else 3
+
+
+def do_quarantine(args):
+    cfg = _load(args)
+    try:
+        conn = sqlite3.connect("file:{}?mode=ro".format(cfg.queue.path), uri=True, timeout=5)
+        rows = conn.execute("SELECT reader_id, seq, reason, batch_id, at FROM quarantine "
+                            "ORDER BY at DESC LIMIT ?", (args.limit,)).fetchall()
+        conn.close()
+    except sqlite3.Error as exc:
+        raise AgentError("cannot read the queue {}: {}".format(cfg.queue.path, exc)) from exc
+    if not rows:
+        print("no quarantined records")
+        return 0
+    print("{:<19} {:<16} {:>10}  {}".format("when", "reader", "seq", "hub's reason"))
+    for rid, seq, reason, _batch, at in rows:
+        print("{:<19} {:<16} {:>10}  {}".format(
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)), bytes(rid).hex(), seq, reason))
+    return 0
+
+
+def do_show_config(args):
+    cfg = _load(args)
+    print("# effective configuration{}".format(" from " + str(cfg.source) if cfg.source else
+                                                " (defaults + environment)"))
+    print(configmod.to_toml(cfg), end="")
+    return 0
+
+
+COMMANDS = {
+    "run": (do_run, "run the agent in the foreground (systemd runs this)",
+            "example: tapcert-agent run --config /etc/tapcert/agent.toml"),
+    "status": (do_status, "show readers, queue and sync state (exit 3 if the agent is not running)",
+               "example: tapcert-agent status --config /etc/tapcert/agent.toml"),
+    "quarantine": (do_quarantine, "list records the hub refused, newest first",
+                   "example: tapcert-agent quarantine --limit 20"),
+    "show-config": (do_show_config, "print the effective configuration with every key",
+                    "example: TAPCERT_AGENT_MQTT_HOST=10.0.0.5 tapcert-agent show-config"),
+}
+
+
+def parser():
+    p = argparse.ArgumentParser(prog=PROG, description="tapcert station agent: readers -> queue -> hub",
+                                epilog="example: tapcert-agent status --config /etc/tapcert/agent.toml")
+    p.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_fn, help_text, example) in COMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text, epilog=example)
+        sp.add_argument("--config", metavar="FILE", default=None,
+                        help="TOML config file (default {} if it exists)".format(configmod.DEFAULT_PATH))
+        if name == "status":
+            sp.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "quarantine":
+            sp.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    if args.command is None:
+        parser().print_help()
+        return 1
+    handler = COMMANDS[args.command][0]
+    try:
+        return handler(args)
+    except AgentError as exc:
+        print("{}: {}".format(PROG, exc), file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

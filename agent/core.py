@@ -1,0 +1,513 @@
+"""The agent's core: one thread that owns the SQLite queue and the outbox.
+
+Every other thread (one per reader port, paho's network thread, the service's main thread)
+only posts events to Core.post(); the core handles them in order, so the queue, the outbox
+and the watermarks never need a lock. Between events it sleeps on the event queue until the
+next deadline (a linger, a resend, a health report): an idle station costs no CPU.
+
+Custody, in the order the code does it:
+  records from a reader  -> committed in SQLite -> only then A(agent_wm) to the reader
+  a batch to the hub     -> state in flight, committed -> only then published
+  the hub's ack          -> synced/quarantined, committed -> only then A(hub_wm) to the reader
+A full disk or a damaged database stops the acks (the readers keep their taps), never the
+process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import random
+import shutil
+import time
+from collections import Counter
+
+from agent import __version__
+from agent.errors import AckMismatch, StoreCorrupt, StoreError, StoreFull
+from agent.logs import note
+from agent.outbox import Outbox, Resend, Send, Settings
+from agent.recovery import open_store
+from agent.status import StatusWriter
+from protocol import batch as batchproto
+from protocol.errors import LocalProtocolError, RemoteProtocolError
+
+log = logging.getLogger("agent.core")
+
+_EVENT_BURST = 2000  # events handled per wake-up before timers get a look in
+_PRUNE_EVERY_S = 3600.0
+_PROBLEM_LOG_EVERY_S = 60.0
+
+
+class ReaderState:
+    __slots__ = ("rid", "port", "online", "label", "health", "health_at", "clock_offset_s",
+                 "last_record_at", "agent_wm", "hub_wm")
+
+    def __init__(self, rid):
+        self.rid = rid
+        self.port = None
+        self.online = False
+        self.label = None
+        self.health = {}
+        self.health_at = None
+        self.clock_offset_s = None
+        self.last_record_at = None
+        self.agent_wm = 0
+        self.hub_wm = 0
+
+
+class Core:
+    def __init__(self, cfg, link=None, *, clock=time.time, mono=time.monotonic, rng=random.random):
+        self.cfg = cfg
+        self.link = link
+        self.clock = clock
+        self.mono = mono
+        self.events = queue.Queue()
+        self.outbox = Outbox(Settings.from_config(cfg.sync), rng)
+        self.store = None
+        self.readers = {}      # reader_id -> ReaderState
+        self.ports = {}        # path -> ReaderPort (those currently up)
+        self._port_errors = {}  # path -> last reason it went down or could not open
+        self._payloads = {}    # batch_id -> encoded batch, for resends
+        self.stats = Counter()
+        self.problems = {}     # key -> human message (disk full, damaged queue, ...)
+        self._problem_logged = {}
+        self.mqtt_up = False
+        self.mqtt_since = clock()
+        self.mqtt_reason = "not connected yet"
+        self.last_hub_ack = None
+        self.recovery = None
+        self.started_at = clock()
+        self.fatal = None
+        self.stopped = False
+        self._next_health = mono() + cfg.status.health_interval_s
+        self._next_prune = mono()
+        self.status = StatusWriter(cfg.status_path(), self)
+
+    def post(self, event):
+        self.events.put(event)
+
+    def stop(self):
+        self.events.put(("stop",))
+
+    # -- startup --------------------------------------------------------------------------
+
+    def open(self):
+        """Open (or recover) the queue; put in-flight batches back to pending."""
+        max_bytes = self.cfg.queue.max_size_mb * 1024 * 1024
+        self.store, self.recovery = open_store(self.cfg.queue.path, max_size_bytes=max_bytes)
+        if self.recovery:
+            self._problem("damaged_queue", "the queue database was damaged and has been replaced; "
+                          "{salvaged} unsynced records were rescued, the old file is kept as "
+                          "{moved_to}".format(**self.recovery), level=logging.ERROR)
+        reset = self.store.reset_inflight()
+        live, backlog = self.store.pending_counts()
+        self.outbox.set_pending(live, backlog, self.mono())
+        for row in self.store.readers():
+            state = self._reader(row["reader_id"])
+            state.agent_wm, state.hub_wm, state.label = row["agent_wm"], row["hub_wm"], row["label"]
+        note(log, logging.INFO, "queue open", path=self.cfg.queue.path, pending=live + backlog,
+             requeued_inflight=reset)
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self):
+        try:
+            if self.store is None:
+                self.open()
+        except (StoreError, OSError) as exc:
+            self.fatal = "cannot open the queue {}: {}".format(self.cfg.queue.path, exc)
+            self.stopped = True
+            return
+        try:
+            self._loop()
+        finally:
+            self.stopped = True
+            self.status.write(self.mono(), force=True, state="stopped")
+            if self.store is not None:
+                self.store.close()
+
+    def _loop(self):
+        while True:
+            now = self.mono()
+            wake = self._next_wake(now)
+            try:
+                first = self.events.get(timeout=None if wake is None else max(0.0, wake - now))
+            except queue.Empty:
+                first = None
+            batch = [first] if first is not None else []
+            while len(batch) < _EVENT_BURST:
+                try:
+                    batch.append(self.events.get_nowait())
+                except queue.Empty:
+                    break
+            if self._handle(batch):
+                return
+            self._timers(self.mono())
+            self._pump(self.mono())
+            self.status.write(self.mono())
+
+    def _next_wake(self, now):
+        times = [self._next_health, self._next_prune, self.status.next_due(now)]
+        due = self.outbox.next_deadline(now)
+        if due is not None:
+            times.append(due)
+        return min(times)
+
+    def _handle(self, events):
+        """Handle a burst of events; records from the whole burst share one commit."""
+        records = []
+        stop = False
+        for event in events:
+            kind = event[0]
+            if kind == "records":
+                records.append(event)
+            elif kind == "stop":
+                stop = True
+            else:
+                if records:
+                    self._commit_records(records)
+                    records = []
+                getattr(self, "_on_" + kind)(*event[1:])
+        if records:
+            self._commit_records(records)
+        return stop
+
+    # -- readers --------------------------------------------------------------------------
+
+    def _reader(self, rid):
+        state = self.readers.get(rid)
+        if state is None:
+            state = self.readers[rid] = ReaderState(rid)
+        return state
+
+    def _on_port_up(self, port):
+        self.ports[port.path] = port
+        self._port_errors.pop(port.path, None)
+        note(log, logging.INFO, "reader port open", port=port.path)
+        self.status.dirty = True
+
+    def _on_port_down(self, port, reason):
+        if self.ports.get(port.path) is port:
+            del self.ports[port.path]
+            note(log, logging.INFO, "reader port closed", port=port.path, reason=reason)
+        elif self._port_errors.get(port.path) != reason:  # could not open: say so once
+            note(log, logging.WARNING, "reader port unusable", port=port.path, reason=reason)
+        self._port_errors[port.path] = reason
+        for state in self.readers.values():
+            if state.port is port:
+                state.online = False
+        self.status.dirty = True
+
+    def _attach(self, port, rid):
+        state = self._reader(rid)
+        if state.port is not port or not state.online:
+            state.port = port
+            state.online = True
+            self.status.dirty = True
+        return state
+
+    def _commit_records(self, events):
+        now = self.clock()
+        window = self.cfg.sync.live_window_s
+        rows, seen = [], {}
+        for _kind, port, items in events:
+            for rid, seq, data, reader_time in items:
+                live = reader_time != 0 and abs(now - reader_time) <= window
+                rows.append((rid, seq, data, reader_time, live))
+                seen[rid] = port
+        try:
+            result = self.store.add_records(rows, now)
+        except StoreFull:
+            result = self._retry_when_full(rows, now)
+            if result is None:
+                return
+        except StoreCorrupt as exc:
+            self._recover(exc)
+            return
+        except StoreError as exc:
+            self._problem("queue_error", str(exc), level=logging.ERROR)
+            return
+        self._clear_problem("disk_full")
+        self._clear_problem("queue_error")
+        self.stats["records_in"] += result.inserted
+        self.stats["records_repeated"] += result.repeats
+        for rid, seq in result.equivocations:
+            self.stats["equivocations"] += 1
+            note(log, logging.ERROR, "reader sent two different records with one sequence number: "
+                 "possible cloned or rolled-back reader; both are kept", reader=rid.hex(), seq=seq)
+        self.outbox.add_pending(result.inserted_live, result.inserted - result.inserted_live,
+                                self.mono())
+        for rid, port in seen.items():
+            state = self._attach(port, rid)
+            state.last_record_at = now
+            state.agent_wm, state.hub_wm = result.watermarks[rid]
+            port.send_ack(rid, state.agent_wm, state.hub_wm)
+
+    def _retry_when_full(self, rows, now):
+        # Synced records under every hub watermark are at the hub already: prune them
+        # early to make room, then try once more. Still full: no ack, the readers keep them.
+        try:
+            freed = self.store.prune(older_than=now + 1)
+            if freed:
+                note(log, logging.WARNING, "queue full: pruned synced records early", freed=freed)
+                return self.store.add_records(rows, now)
+        except StoreFull:
+            pass
+        except StoreError as exc:
+            self._problem("queue_error", str(exc), level=logging.ERROR)
+            return None
+        pending = self.outbox.pending_live + self.outbox.pending_backlog
+        self._problem("disk_full", "queue is full: {} records wait for the hub and new taps stay "
+                      "in the readers until space is freed (free disk space on {} or raise "
+                      "queue.max_size_mb)".format(pending, os.path.dirname(self.cfg.queue.path)),
+                      level=logging.ERROR)
+        self.stats["store_full"] += 1
+        return None
+
+    def _on_health(self, port, obj):
+        rid_hex = obj.get("rid")
+        try:
+            rid = bytes.fromhex(rid_hex) if isinstance(rid_hex, str) else b""
+        except ValueError:
+            rid = b""
+        if len(rid) != 8:
+            self.stats["bad_health"] += 1
+            note(log, logging.WARNING, "reader health without a valid reader id", port=port.path)
+            return
+        now = self.clock()
+        state = self._attach(port, rid)
+        state.health = {k: obj[k] for k in ("fw", "label", "jfill", "unsynced", "seq", "boot", "test",
+                                             "err", "heap") if k in obj}
+        state.health_at = self.mono()
+        if isinstance(obj.get("label"), str):
+            state.label = obj["label"]
+        reader_time = obj.get("time")
+        if isinstance(reader_time, (int, float)) and reader_time > 0:
+            state.clock_offset_s = round(reader_time - now, 3)
+        agent_wm = _u32(obj.get("agent_wm"))
+        hub_wm = _u32(obj.get("hub_wm"))
+        try:
+            ours = self.store.watermarks(rid)
+            if agent_wm is not None and agent_wm > ours[0]:
+                note(log, logging.WARNING, "reader says records were acked by a previous queue that "
+                     "this one does not hold; they stay in the reader's journal",
+                     reader=rid_hex, reader_agent_wm=agent_wm, our_agent_wm=ours[0])
+            state.agent_wm, state.hub_wm = self.store.note_reader(
+                rid, now, label=state.label, agent_wm=agent_wm, hub_wm=hub_wm,
+                health_json=json.dumps(obj, separators=(",", ":"))[:2000])
+        except StoreCorrupt as exc:
+            self._recover(exc)
+            return
+        except StoreError as exc:
+            self._problem("queue_error", str(exc), level=logging.ERROR)
+            return
+        port.send_ack(rid, state.agent_wm, state.hub_wm)
+        self.status.dirty = True
+
+    # -- hub ------------------------------------------------------------------------------
+
+    def _on_mqtt_up(self, session_present):
+        self.mqtt_up = True
+        self.mqtt_since = self.clock()
+        self.mqtt_reason = None
+        self.outbox.link_up(self.mono())
+        self.status.dirty = True
+
+    def _on_mqtt_down(self, reason):
+        if self.mqtt_up:
+            self.mqtt_since = self.clock()
+        self.mqtt_up = False
+        self.mqtt_reason = reason
+        self.outbox.link_down(self.mono())
+        self.status.dirty = True
+
+    def _on_hub_ack(self, payload, size):
+        self.stats["acks_received"] += 1
+        try:
+            if size > len(payload) or size > 14 + batchproto.MAX_RECORDS:
+                raise RemoteProtocolError("ack of {} bytes is larger than any ack".format(size),
+                                          "oversize")
+            ack = batchproto.decode_ack(payload)
+        except RemoteProtocolError as exc:
+            self.stats["acks_rejected"] += 1
+            note(log, logging.WARNING, "hub ack rejected: {}".format(exc), reason=exc.reason,
+                 size=size)
+            return
+        verdict = self.outbox.check_ack(ack.batch_id, ack.status, len(ack.outcomes))
+        if verdict != "matched":
+            note(log, logging.WARNING if verdict == "count_mismatch" else logging.INFO,
+                 "hub ack ignored: {}".format(verdict.replace("_", " ")), batch=ack.batch_id,
+                 outcomes=len(ack.outcomes))
+            return
+        now = self.clock()
+        try:
+            result = self.store.apply_ack(ack.batch_id, ack.status, ack.outcomes, now)
+        except AckMismatch as exc:
+            self.stats["ack_count_mismatch"] += 1
+            note(log, logging.ERROR, "hub ack does not fit the queue: {}".format(exc))
+            return
+        except StoreCorrupt as exc:
+            self._recover(exc)
+            return
+        except StoreError as exc:  # not marked: the batch is resent and acked again later
+            self._problem("queue_error", str(exc), level=logging.ERROR)
+            return
+        self.outbox.complete(ack.batch_id)
+        self._payloads.pop(ack.batch_id, None)
+        self.last_hub_ack = now
+        self.stats["records_synced"] += result.synced
+        if result.quarantined:
+            self.stats["records_quarantined"] += sum(result.quarantined.values())
+            note(log, logging.WARNING, "hub quarantined records", batch=ack.batch_id,
+                 reasons=dict(result.quarantined))
+        for rid, (agent_wm, hub_wm) in result.watermarks.items():
+            state = self._reader(rid)
+            changed = hub_wm != state.hub_wm
+            state.agent_wm, state.hub_wm = agent_wm, hub_wm
+            if changed and state.online and state.port is not None:
+                state.port.send_ack(rid, agent_wm, hub_wm)
+        self.status.dirty = True
+
+    def _pump(self, now):
+        if self.store is None or self.link is None:
+            return
+        for _ in range(64):
+            actions = self.outbox.poll(now)
+            if not actions:
+                return
+            for action in actions:
+                if isinstance(action, Resend):
+                    payload = self._payloads.get(action.batch_id)
+                    if payload is None:
+                        self.outbox.forget(action.batch_id)
+                    else:
+                        self.link.publish_batch(payload)
+                elif isinstance(action, Send):
+                    self._send_new(action, now)
+                    now = self.mono()
+
+    def _send_new(self, action, now):
+        try:
+            batch_id, records = self.store.claim_batch(action.limit, action.live,
+                                                       batchproto.MAX_PAYLOAD)
+        except StoreCorrupt as exc:
+            self._recover(exc)
+            return
+        except StoreError as exc:
+            self._problem("queue_error", str(exc), level=logging.ERROR)
+            self.outbox.claim_came_up_empty(action.live)
+            return
+        if batch_id is None:
+            self.outbox.claim_came_up_empty(action.live)
+            return
+        try:
+            payload = batchproto.encode_batch(batch_id, records,
+                                              batchproto.FLAG_LIVE if action.live else 0)
+        except LocalProtocolError as exc:  # cannot happen with records the port accepted
+            note(log, logging.ERROR, "batch cannot be encoded: {}".format(exc), batch=batch_id)
+            return
+        self._payloads[batch_id] = payload
+        self.link.publish_batch(payload)
+        self.outbox.claimed(batch_id, len(records), action.live, now)
+
+    # -- timers ---------------------------------------------------------------------------
+
+    def _timers(self, now):
+        if now >= self._next_health:
+            self._next_health = now + self.cfg.status.health_interval_s
+            if self.mqtt_up and self.link is not None:
+                self.link.publish_health(self.health())
+        if now >= self._next_prune:
+            self._next_prune = now + _PRUNE_EVERY_S
+            self._prune()
+        self._check_disk()
+
+    def _prune(self):
+        cutoff = self.clock() - self.cfg.queue.retention_days * 86400
+        try:
+            n = self.store.prune(cutoff)
+        except StoreCorrupt as exc:
+            self._recover(exc)
+            return
+        except StoreError as exc:
+            self._problem("queue_error", str(exc), level=logging.ERROR)
+            return
+        if n:
+            note(log, logging.INFO, "pruned synced records", count=n)
+
+    def _check_disk(self):
+        free = self.disk_free()
+        if free is not None and free < self.cfg.queue.warn_free_mb * 1024 * 1024:
+            self._problem("disk_low", "only {} MB free on {}".format(
+                free // (1024 * 1024), os.path.dirname(self.cfg.queue.path) or "."))
+        else:
+            self._clear_problem("disk_low")
+
+    def disk_free(self):
+        try:
+            return shutil.disk_usage(os.path.dirname(os.path.abspath(self.cfg.queue.path))).free
+        except OSError:
+            return None
+
+    def _recover(self, exc):
+        """The database went bad under us: reopen (moving it aside and salvaging)."""
+        note(log, logging.ERROR, "queue database damaged; replacing it", error=str(exc))
+        try:
+            self.store.close()
+        except Exception:  # a damaged connection may refuse even to close
+            pass
+        self.store = None
+        self._payloads.clear()
+        self.outbox.reset_inflight()
+        try:
+            self.open()
+        except (StoreError, OSError) as again:
+            self.fatal = "cannot reopen the queue {}: {}".format(self.cfg.queue.path, again)
+            raise
+
+    # -- problems -------------------------------------------------------------------------
+
+    def _problem(self, key, message, level=logging.WARNING):
+        now = self.mono()
+        if self.problems.get(key) != message or now - self._problem_logged.get(key, -1e9) > \
+                _PROBLEM_LOG_EVERY_S:
+            note(log, level, message, problem=key)
+            self._problem_logged[key] = now
+        if self.problems.get(key) != message:
+            self.problems[key] = message
+            self.status.dirty = True
+
+    def _clear_problem(self, key):
+        if self.problems.pop(key, None) is not None:
+            note(log, logging.INFO, "resolved", problem=key)
+            self._problem_logged.pop(key, None)
+            self.status.dirty = True
+
+    # -- health (SPEC §4.5) ---------------------------------------------------------------
+
+    def health(self):
+        counts = self.store.counts()
+        now_mono = self.mono()
+        readers = []
+        for state in self.readers.values():
+            readers.append({
+                "rid": state.rid.hex(), "label": state.label, "online": state.online,
+                "jfill": state.health.get("jfill"), "unsynced": state.health.get("unsynced"),
+                "fw": state.health.get("fw"), "clock_offset_s": state.clock_offset_s,
+                "health_age_s": None if state.health_at is None else round(now_mono - state.health_at, 1),
+            })
+        return {"v": 1, "time": int(self.clock()),
+                "queue": {"pending": counts["pending"], "inflight": counts["inflight"],
+                          "oldest_pending": None if counts["oldest_pending"] is None
+                          else int(counts["oldest_pending"]),
+                          "quarantined": counts["quarantine_total"]},
+                "last_hub_ack": None if self.last_hub_ack is None else int(self.last_hub_ack),
+                "disk_free": self.disk_free(), "agent": __version__, "readers": readers}
+
+
+def _u32(value):
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF:
+        return value
+    return None

@@ -1,0 +1,149 @@
+"""The agent's MQTT connection: a thin adapter over paho-mqtt (SPEC §4, §5).
+
+MQTT 3.1.1, QoS 1, clean_session=False with a stable client id (the broker keeps our
+subscription and queues hub acks while we are away), reconnect forever with backoff, TLS with
+a client certificate when configured, a retained `online` status on every connect and
+`offline` as the Last Will. paho's network thread runs the connection; everything it hears
+is posted to the core as events:
+
+    ("mqtt_up", session_present)   ("mqtt_down", reason)   ("hub_ack", payload bytes)
+
+The broker's PUBACK is not custody: the core resends a batch until the hub acks it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import ssl
+import time
+
+import paho.mqtt.client as mqtt
+
+from agent.logs import note
+from protocol import topics
+
+log = logging.getLogger("agent.mqtt")
+
+_MAX_ACK_BYTES = 14 + 1000  # SPEC §4.2: the largest ack there can be
+
+
+class MQTTLink:
+    def __init__(self, cfg, post, version, clock=time.time):
+        self.station = cfg.station
+        self.host = cfg.mqtt.host
+        self.port = cfg.mqtt_port()
+        self._cfg = cfg.mqtt
+        self._post = post
+        self._version = version
+        self._clock = clock
+        self.topic_batch = topics.topic(cfg.station, topics.BATCH)
+        self.topic_ack = topics.topic(cfg.station, topics.ACK)
+        self.topic_status = topics.topic(cfg.station, topics.STATUS)
+        self.topic_health = topics.topic(cfg.station, topics.HEALTH)
+        self.topic_control = topics.topic(cfg.station, topics.CONTROL)
+        self.connected = False
+        self.failed_attempts = 0
+        self.client = self._make_client(cfg.client_id())
+
+    def _status(self, state):
+        return json.dumps({"v": 1, "state": state, "since": int(self._clock()),
+                           "agent": self._version}).encode()
+
+    def _make_client(self, client_id):
+        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
+                        protocol=mqtt.MQTTv311)
+        c.enable_logger(logging.getLogger("agent.paho"))
+        cfg = self._cfg
+        if cfg.tls:
+            c.tls_set(ca_certs=cfg.ca_file or None, certfile=cfg.cert_file or None,
+                      keyfile=cfg.key_file or None, cert_reqs=ssl.CERT_REQUIRED,
+                      tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        if cfg.username:
+            c.username_pw_set(cfg.username, cfg.password or None)
+        c.will_set(self.topic_status, self._status("offline"), qos=1, retain=True)
+        c.reconnect_delay_set(min_delay=max(1, int(cfg.reconnect_min_s)),
+                              max_delay=max(1, int(cfg.reconnect_max_s)))
+        c.max_inflight_messages_set(100)
+        c.max_queued_messages_set(0)
+        c.on_connect = self._on_connect
+        c.on_connect_fail = self._on_connect_fail
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        return c
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self):
+        self.client.connect_async(self.host, self.port, keepalive=self._cfg.keepalive_s)
+        self.client.loop_start()
+
+    def stop(self, timeout=3.0):
+        """Say goodbye (retained offline status), disconnect, stop the network thread."""
+        if self.connected:
+            info = self.client.publish(self.topic_status, self._status("offline"), qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout)
+            except (RuntimeError, ValueError):
+                pass
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.connected = False
+
+    # -- paho callbacks (paho's thread) ---------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties):
+        if reason_code.is_failure:
+            self.failed_attempts += 1
+            note(log, logging.ERROR, "broker refused the connection: {}".format(_advice(reason_code)),
+                 broker="{}:{}".format(self.host, self.port), reason=str(reason_code))
+            self._post(("mqtt_down", "refused: {}".format(reason_code)))
+            return
+        self.connected = True
+        self.failed_attempts = 0
+        client.subscribe([(self.topic_ack, 1), (self.topic_control, 1)])
+        client.publish(self.topic_status, self._status("online"), qos=1, retain=True)
+        note(log, logging.INFO, "connected to broker", broker="{}:{}".format(self.host, self.port),
+             session_present=bool(flags.session_present))
+        self._post(("mqtt_up", bool(flags.session_present)))
+
+    def _on_connect_fail(self, client, userdata):
+        self.failed_attempts += 1
+        if self.failed_attempts in (1, 10) or self.failed_attempts % 100 == 0:
+            note(log, logging.WARNING, "cannot reach the broker; retrying",
+                 broker="{}:{}".format(self.host, self.port), attempts=self.failed_attempts)
+        self._post(("mqtt_down", "cannot reach the broker at {}:{}".format(self.host, self.port)))
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties):
+        was = self.connected
+        self.connected = False
+        if was:
+            note(log, logging.WARNING, "lost the broker connection", reason=str(reason_code))
+        self._post(("mqtt_down", "disconnected: {}".format(reason_code)))
+
+    def _on_message(self, client, userdata, message):
+        if message.topic == self.topic_ack:
+            payload = bytes(message.payload[:_MAX_ACK_BYTES + 1])
+            self._post(("hub_ack", payload, len(message.payload)))
+        else:
+            note(log, logging.DEBUG, "control message ignored (reserved)", topic=message.topic)
+
+    # -- outbound (any thread) --------------------------------------------------------------
+
+    def publish_batch(self, payload):
+        info = self.client.publish(self.topic_batch, payload, qos=1)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def publish_health(self, obj):
+        info = self.client.publish(self.topic_health, json.dumps(obj, separators=(",", ":")), qos=0)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+
+def _advice(reason_code):
+    text = str(reason_code).lower()
+    if "not authori" in text or "bad user" in text:
+        return "{} - check the station's certificate (CN must be the station id) or credentials".format(
+            reason_code)
+    if "identifier" in text:
+        return "{} - check mqtt.client_id".format(reason_code)
+    return str(reason_code)

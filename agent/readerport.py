@@ -1,0 +1,202 @@
+"""One reader's serial port (pyserial), driven by the protocol's link codec (SPEC §3).
+
+A ReaderPort owns one thread that blocks in read() (no polling: an idle reader costs no
+CPU). On open it sets the reader's clock (T) and asks for health (Q), which also makes the
+reader re-offer what we have not acked. Decoded records and health go to the agent's core as
+events; the core commits records and only then calls send_ack(). Noise lines, damaged frames
+and undecodable records are counted, never fatal. Unplugging the reader ends the thread (the
+service opens the port again when it reappears).
+
+Events posted: ("port_up", port), ("records", port, [(rid, seq, data, reader_time), ...]),
+("health", port, dict), ("port_down", port, reason).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+import threading
+import time
+
+import serial
+
+from agent.logs import note
+from protocol import link
+from protocol import record as recordproto
+from protocol.errors import RemoteProtocolError
+
+log = logging.getLogger("agent.reader")
+
+_MAX_BATCH_RECORD = 255  # a record longer than this cannot be framed in an MQTT batch
+
+
+class ReaderPort:
+    def __init__(self, path, post, *, baudrate=115200, set_clock=True, write_timeout_s=2.0,
+                 clock=time.time):
+        self.path = path
+        self._post = post
+        self._baudrate = baudrate
+        self._set_clock = set_clock
+        self._write_timeout = write_timeout_s
+        self._clock = clock
+        self._serial = None
+        self._write_lock = threading.Lock()
+        self._stopping = False
+        self._end_reason = "stopped"
+        self.thread = None
+        self.opened_at = None
+        self.decoder = link.LinkDecoder()
+        self.reader_ids = set()
+        self.stats = {"records": 0, "health": 0, "unexpected_frames": 0, "bad_records": 0,
+                      "write_errors": 0}
+
+    # -- counters for status/health -------------------------------------------------------
+
+    def link_counts(self):
+        d = self.decoder
+        out = dict(self.stats)
+        out.update(noise_lines=d.noise_lines, bad_frames=d.bad_frames, oversize_lines=d.oversize_lines)
+        return out
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self):
+        self.thread = threading.Thread(target=self._run, name="reader " + self.path, daemon=True)
+        self.thread.start()
+        return self
+
+    def alive(self):
+        return self.thread is not None and self.thread.is_alive()
+
+    def stop(self, timeout=2.0):
+        self._stopping = True
+        ser = self._serial
+        if ser is not None:
+            try:
+                ser.cancel_read()
+            except (OSError, serial.SerialException, AttributeError):
+                pass
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def _run(self):
+        try:
+            ser = serial.Serial(self.path, self._baudrate, timeout=None,
+                                write_timeout=self._write_timeout, exclusive=True)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            self._post(("port_down", self, "cannot open: {}".format(exc)))
+            return
+        self._serial = ser
+        self.opened_at = self._clock()
+        reason = None
+        try:
+            self._post(("port_up", self))
+            if self._set_clock:
+                self.send(link.encode_time(int(self._clock() * 1000)))
+            self.send(link.encode(link.QUERY))
+            self._read_loop(ser)
+        except (serial.SerialException, OSError) as exc:
+            reason = "link lost: {}".format(exc)
+        finally:
+            self._serial = None
+            try:
+                ser.close()
+            except (serial.SerialException, OSError):
+                pass
+            self._post(("port_down", self, reason or self._end_reason))
+
+    def _read_loop(self, ser):
+        read = ser.read
+        while not self._stopping:
+            data = read(1)
+            if not data:
+                continue  # cancel_read()
+            waiting = ser.in_waiting
+            if waiting:
+                data += read(waiting)
+            self._feed(data)
+
+    # -- inbound ---------------------------------------------------------------------------
+
+    def _feed(self, data):
+        decoder = self.decoder
+        decoder.feed(data)
+        records = []
+        while True:
+            try:
+                frame = decoder.next_message()
+            except RemoteProtocolError as exc:
+                note(log, logging.DEBUG, "damaged link frame skipped", port=self.path, reason=exc.reason)
+                continue
+            if frame is link.NEED_DATA:
+                break
+            if frame.type == link.RECORD:
+                item = self._record(frame.body)
+                if item is not None:
+                    records.append(item)
+            elif frame.type == link.HEALTH:
+                self._health(frame.body)
+            else:
+                self.stats["unexpected_frames"] += 1
+        if records:
+            self.stats["records"] += len(records)
+            self._post(("records", self, records))
+
+    def _record(self, body):
+        try:
+            rec = recordproto.decode(body)
+            rid, seq, reader_time = rec.reader_id, rec.seq, rec.reader_time
+        except RemoteProtocolError as exc:
+            # Keep anything with an identity: the hub decides (it quarantines it as
+            # malformed) and the reader's window moves on. Without one, it cannot be keyed.
+            if len(body) < 34 or len(body) > _MAX_BATCH_RECORD:
+                self.stats["bad_records"] += 1
+                note(log, logging.WARNING, "undecodable record from reader dropped (not acked)",
+                     port=self.path, reason=exc.reason, size=len(body))
+                return None
+            rid = bytes(body[2:10])
+            seq, reader_time = struct.unpack_from("<I16xI", body, 10)
+            if seq == 0:
+                self.stats["bad_records"] += 1
+                return None
+            note(log, logging.WARNING, "malformed record queued for the hub to quarantine",
+                 port=self.path, reader=rid.hex(), seq=seq, reason=exc.reason)
+        self.reader_ids.add(rid)
+        return (rid, seq, bytes(body), reader_time)
+
+    def _health(self, body):
+        try:
+            obj = link.decode_json(body)
+        except RemoteProtocolError as exc:
+            self.stats["unexpected_frames"] += 1
+            note(log, logging.WARNING, "reader health is not JSON", port=self.path, reason=exc.reason)
+            return
+        self.stats["health"] += 1
+        self._post(("health", self, obj))
+
+    # -- outbound --------------------------------------------------------------------------
+
+    def send(self, line):
+        """Write one frame; False if the port is gone or stuck (the read thread then ends)."""
+        ser = self._serial
+        if ser is None:
+            return False
+        try:
+            with self._write_lock:
+                ser.write(line)
+            return True
+        except serial.SerialTimeoutException:
+            self.stats["write_errors"] += 1
+            self._end_reason = "reader did not take a frame within {} s".format(self._write_timeout)
+        except (serial.SerialException, OSError) as exc:
+            self.stats["write_errors"] += 1
+            self._end_reason = "write failed: {}".format(exc)
+        self._stopping = True
+        try:
+            ser.cancel_read()
+        except (OSError, serial.SerialException, AttributeError):
+            pass
+        return False
+
+    def send_ack(self, reader_id, agent_wm, hub_wm):
+        return self.send(link.encode_ack(reader_id, agent_wm, hub_wm))
