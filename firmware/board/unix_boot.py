@@ -4,8 +4,9 @@
 #     micropython -i firmware/board/unix_boot.py
 # from the host filesystem. Like a board's start-up code this mounts the flash
 # (a file-backed LittleFS image) at /, the host directory at /host, installs
-# the virtual `machine` module, runs /main.py on a power-on or hard reset, and
-# leaves the interpreter at the REPL (the `-i`) where mpremote finds it.
+# the virtual `machine` module, runs /boot.py (if any) on every boot and
+# /main.py on a power-on, hard reset or friendly-REPL soft reset, and leaves
+# the interpreter at the REPL (the `-i`) where mpremote finds it.
 #
 # Environment:
 #   TAPCERT_FLASH         flash image path (created erased and formatted if new)
@@ -14,6 +15,8 @@
 #   TAPCERT_RUN_MAIN      "1" power-on/hard reset: run main.py; "0" soft reset into the raw REPL
 #   TAPCERT_RESET_CAUSE   power-on | hard | soft (machine.reset_cause())
 #   TAPCERT_CONTROL_FD    write end of the bridge's control pipe (see unix_machine.notify)
+#   TAPCERT_UNIQUE_ID     hex chip id for machine.unique_id() (default: derived from the image path)
+# and, for the firmware's unix board: TAPCERT_CARD_FIELD_PORT, TAPCERT_LABEL.
 import gc
 import os
 import sys
@@ -100,20 +103,18 @@ def _boot():
 
 # The boot names are deleted from the namespace before main.py runs in it, so
 # these functions bind what they need as default arguments.
-def _run_main(namespace, os=os, sys=sys, gc=gc, unix_machine=unix_machine):
+def _run_file(name, namespace, os=os, sys=sys, unix_machine=unix_machine):
+    # exec a script from flash as a board does
     try:
-        os.stat("main.py")
+        os.stat(name)
     except OSError:
-        unix_machine.notify(b"R")
         return
-    unix_machine.notify(b"M")
-    gc.collect()
     try:
-        with open("main.py") as f:
-            code = compile(f.read(), "main.py", "exec")
+        with open(name) as f:
+            code = compile(f.read(), name, "exec")
         exec(code, namespace)
     except SystemExit as exc:
-        # a board soft-resets when main.py exits this way (and runs main.py again)
+        # a board soft-resets when a script exits this way (and runs main.py again)
         if exc.args and exc.args[0] == unix_machine.HARD_RESET_STATUS:
             unix_machine.reset()
         unix_machine.soft_reset()
@@ -121,16 +122,27 @@ def _run_main(namespace, os=os, sys=sys, gc=gc, unix_machine=unix_machine):
         sys.print_exception(exc)
 
 
-def _start(namespace, boot=_boot, run_main_py=_run_main, unix_machine=unix_machine):
+def _start(namespace, boot=_boot, run_file=_run_file, os=os, sys=sys, gc=gc,
+           unix_machine=unix_machine):
     run_main = boot()
-    # main.py and then the REPL get a namespace without the boot code in it
+    # boot.py, main.py and then the REPL get a namespace without the boot code in it
     for name in list(namespace):
         if name != "__name__":
             del namespace[name]
+    unix_machine.attach_namespace(namespace)
+    sys.atexit(unix_machine.finalise)  # a soft reset (Ctrl-D) closes files as on a board
+    run_file("boot.py", namespace)  # every boot, as on a board (not interruptible here)
+    has_main = False
     if run_main:
-        run_main_py(namespace)
-    else:
-        unix_machine.notify(b"R")
+        try:
+            has_main = os.stat("main.py")[0] & 0x8000 != 0
+        except OSError:
+            pass
+    # tell the bridge that Ctrl-C may now become KeyboardInterrupt
+    unix_machine.notify(b"M" if has_main else b"R")
+    if has_main:
+        gc.collect()
+        run_file("main.py", namespace)
 
 
 _start(globals())

@@ -37,12 +37,39 @@ if _builtin is not None and getattr(_builtin, "__name__", "") == __name__:
     _builtin = None
 
 _control = None  # file object on the bridge's control pipe, opened by unix_boot
+_namespace = None  # the __main__ globals (main.py's, then the REPL's)
+_FILE_TYPES = ("FileIO", "TextIOWrapper", "BufferedWriter")
 
 
 def attach_control(stream):
     # unix_boot hands over the control pipe it opened while the host FS was mounted
     global _control
     _control = stream
+
+
+def attach_namespace(namespace):
+    global _namespace
+    _namespace = namespace
+
+
+def finalise():
+    # What a board's soft reset does with gc_sweep_all(): close every file, so
+    # data still in LittleFS caches reaches the flash. unix_boot registers this
+    # with sys.atexit (one function only: firmware must not use sys.atexit).
+    # Reaches files in module globals and __main__, then any unreachable ones.
+    spaces = [m.__dict__ for m in sys.modules.values() if m is not sys]
+    if _namespace is not None:
+        spaces.append(_namespace)
+    keep = (sys.stdin, sys.stdout, sys.stderr, _control)
+    for space in spaces:
+        for value in list(space.values()):
+            if type(value).__name__ in _FILE_TYPES and not any(value is k for k in keep):
+                try:
+                    value.close()
+                except Exception:
+                    pass
+    import gc
+    gc.collect()
 
 
 def notify(code):
@@ -58,6 +85,8 @@ def notify(code):
 
 
 def _reset(code, status):
+    if code == b"S":
+        finalise()
     if notify(code):
         # the bridge cuts this process within milliseconds, as a reset would
         deadline = time.ticks_add(time.ticks_ms(), 5000)

@@ -179,7 +179,7 @@ class PCSCDesk:
             "DEVICENAME   /dev/null:{}\n"
             "LIBPATH      {}\n"
             "CHANNELID    {}\n".format(self.VPCD_PORT, _vpcd_driver(), self.VPCD_PORT))
-        script = ("ip link set lo up && mount --bind {run} /run/pcscd && exec {pcscd} -f -c {conf}"
+        script = ("ip link set lo up && mount --bind {run} /run/pcscd && exec {pcscd} -f $PCSCD_DEBUG -c {conf}"
                   .format(run=self.rundir, pcscd=_pcscd_binary(), conf=self.confdir))
         os.makedirs("/run/pcscd", exist_ok=True)  # the mount point (empty dir) must exist
         with open(self.log, "ab") as log:

@@ -166,9 +166,11 @@ class VirtualReader:
         """Cut power now: the interpreter is killed wherever it is (mid-write included)."""
         self._command("power_cut")
 
-    def power_on(self, *, timeout: float = 10.0) -> None:
+    def power_on(self, *, wait: bool = True, timeout: float = 10.0) -> None:
+        """Power on: main.py runs. With wait=False return as soon as the interpreter starts."""
         self._command("power_on")
-        self.wait_booted(timeout)
+        if wait:
+            self.wait_booted(timeout)
 
     def reset(self, *, timeout: float = 10.0) -> None:
         """Press the reset button (a hard reset: main.py runs)."""
@@ -190,6 +192,20 @@ class VirtualReader:
 
     def wait_booted(self, timeout: float = 10.0) -> None:
         self._wait(lambda s: s["booted"], timeout, "boot")
+
+    def wait_boot(self, after: int, cause: str | None = None, timeout: float = 10.0) -> dict:
+        """Wait for a boot beyond the first `after` entries of boots() (of `cause`, if given)
+        to finish; returns its entry. E.g. after `mpremote reset`: wait_boot(n, "hard")."""
+        found: list[dict] = []
+
+        def done(status):
+            if not status["booted"]:
+                return False
+            found[:] = [b for b in self.boots()[after:] if cause is None or b["cause"] == cause]
+            return bool(found)
+
+        self._wait(done, timeout, "boot" + (" ({})".format(cause) if cause else ""))
+        return found[-1]
 
     def _wait(self, done, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
