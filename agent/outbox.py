@@ -197,7 +197,7 @@ class Outbox:
                 return actions
         if self.pending_backlog:
             n = self._backlog_size()
-            if self.bucket.available(now) >= n:
+            if self.bucket.ready(n, now):
                 actions.append(Send(n, False))
         return actions
 

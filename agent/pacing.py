@@ -32,6 +32,10 @@ class TokenBucket:
         self._refill(now)
         return self.tokens
 
+    def ready(self, n, now):
+        """n tokens available (with a hair of slack for float rounding)?"""
+        return self.available(now) + 1e-6 >= min(n, self.burst)
+
     def take(self, n, now):
         if not self.unlimited:
             self._refill(now)

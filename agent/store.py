@@ -148,8 +148,7 @@ class Store:
                 wm = seq
             elif seq > wm + 1:
                 break
-        else:
-            return wm
+        # rows queued earlier may continue it further (a gap just filled)
         for (seq,) in conn.execute("SELECT seq FROM records WHERE reader_id=? AND seq>? ORDER BY seq",
                                    (rid, wm)):
             if seq != wm + 1:
