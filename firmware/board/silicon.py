@@ -13,23 +13,26 @@
 # retried, a missing display is left out): the reader still boots, links to
 # the agent and tells staff. A pin map that cannot work raises BoardConfigError.
 from board.pins import resolve
-from drivers.errors import BusError, DriverError
+from drivers.errors import BusError, DriverError, FrameError
 from drivers.feedback_pwm import PinBuzzer, PWMBuzzer, PWMFeedback, RGBLED, SingleLED
 from drivers.rtc_clock import RTCClock, TicksClock
 from drivers.timebase import ticks_add, ticks_diff, ticks_ms
 
 _RETRY_MS = 5000
+_FRAME_ERRORS_BEFORE_RESTART = 3  # garbled answers in a row: start the chip afresh
 _WATCHDOG_MAX_MS = {"rp2": 8388, "esp32": 0}  # 0: no limit below MicroPython's
 
 
 class NFCReader:
     # A front-end driver that starts on first use and restarts after a bus
-    # failure (at most every 5 s), so a re-seated cable heals without a reboot.
+    # failure (at most every 5 s), so a re-seated cable heals without a reboot,
+    # and after a run of garbled answers (a chip out of step with the driver).
     def __init__(self, driver, clock=ticks_ms):
         self.kind = driver.kind
         self.driver = driver
         self._clock = clock
         self._started = False
+        self._frame_errors = 0
         self._next_try = clock()
         self.fault = None
 
@@ -52,7 +55,13 @@ class NFCReader:
                 raise BusError(self.fault, "not_started")
             self.start()
         try:
-            return self.driver.read_uid()
+            uid = self.driver.read_uid()
+        except FrameError:
+            self._frame_errors += 1
+            if self._frame_errors >= _FRAME_ERRORS_BEFORE_RESTART:
+                self._frame_errors = 0
+                self._started = False
+            raise
         except BusError as exc:
             self._started = False
             self._next_try = ticks_add(self._clock(), _RETRY_MS)
@@ -63,6 +72,8 @@ class NFCReader:
             self._next_try = ticks_add(self._clock(), _RETRY_MS)
             self.fault = "{} front end not working: bus error {}".format(self.kind.upper(), exc)
             raise BusError(self.fault, "bus_error")
+        self._frame_errors = 0
+        return uid
 
 
 class Watchdog:

@@ -9,8 +9,8 @@ if _HERE not in sys.path:
 from binascii import unhexlify  # noqa: E402
 
 from drivers.errors import BusError, DriverError, FrameError  # noqa: E402
-from drivers.pn532 import (ACK_FRAME, NACK_FRAME, PN532, I2CTransport,  # noqa: E402
-                           UARTTransport, build_frame, parse_frame)
+from drivers.pn532 import PN532, I2CTransport, UARTTransport  # noqa: E402
+from drivers.pn532_frame import ACK_FRAME, NACK_FRAME, build_frame, parse_frame  # noqa: E402
 from drivers.timebase import ticks_diff, ticks_ms  # noqa: E402
 from fakehw_machine import FakeMachine  # noqa: E402
 from fakehw_pn532 import FakePN532, frame, target_data  # noqa: E402

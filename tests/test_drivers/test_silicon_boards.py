@@ -8,7 +8,7 @@ if _HERE not in sys.path:
 
 from board import esp32, rp2  # noqa: E402
 from board.pins import ESP32_DEVKITC, PICO, resolve  # noqa: E402
-from drivers.errors import BoardConfigError, BusError  # noqa: E402
+from drivers.errors import BoardConfigError, BusError, FrameError  # noqa: E402
 from fakehw_machine import FakeMachine  # noqa: E402
 from fakehw_mfrc522 import FakeCard, FakeMFRC522  # noqa: E402
 from fakehw_pn532 import FakePN532, target_data  # noqa: E402
@@ -200,3 +200,44 @@ def test_make_board_imports_machine_lazily_from_sys_modules():
         else:
             sys.modules["machine"] = saved
     assert board.nfc.kind == "pn532" and board.faults() == []
+
+
+def test_garbled_answers_in_a_row_restart_the_chip():
+    machine = FakeMachine()
+    chip = machine.attach_i2c(0, 0x24, FakePN532())
+    board = esp32.make_board({}, machine)
+    chip.script[0x4A] = b"\x00\x00\xff\x03\xfd\xd5\x4b\x00\x00\x00"  # bad DCS
+    for _ in range(3):
+        try:
+            board.nfc.read_uid()
+        except FrameError as exc:
+            assert exc.reason == "bad_checksum"
+        else:
+            raise AssertionError("garbled answer accepted")
+    del chip.script[0x4A]
+    starts = chip.log.count(0x02)
+    assert board.nfc.read_uid() is None
+    assert chip.log.count(0x02) == starts + 1  # GetFirmwareVersion again: begin() re-ran
+
+
+def test_board_poll_without_card_does_not_allocate():
+    machine = FakeMachine()
+    chip = machine.attach_spi(2, 5, FakeMFRC522())
+    board = esp32.make_board({"nfc": "mfrc522"}, machine)
+    chip.record = False
+    try:
+        import micropython
+        lock, unlock = micropython.heap_lock, micropython.heap_unlock
+    except (ImportError, AttributeError):
+        lock = unlock = lambda: None
+    results = [1] * 10
+    read_uid = board.nfc.read_uid
+    lock()
+    try:
+        for i in range(10):
+            results[i] = read_uid()
+            board.feedback.tick()
+            board.watchdog.feed()
+    finally:
+        unlock()
+    assert results == [None] * 10
