@@ -189,3 +189,12 @@ def create(station_id: str, out_dir, signer, *, broker_host: str = "127.0.0.1",
     write_all(files)
     return {"station": station_id, "serial": cert.serial_number, "config": config_path,
             "not_after": cert.not_valid_after_utc, "dir": out_dir, "broker": broker}
+
+
+def revoke(station_id: str, ca_dir, reason: str = "revoked") -> list[int]:
+    """On the hub machine: revoke the station's certificates and rewrite the CRL."""
+    check_station_id(station_id)
+    try:
+        return pki.FleetCA.open(ca_dir).revoke_station(station_id, reason)
+    except pki.PKIError as exc:
+        raise StationError(str(exc)) from exc

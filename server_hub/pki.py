@@ -54,7 +54,7 @@ class PKIError(HubError):
 
 def check_station_id(station_id: str) -> str:
     if not isinstance(station_id, str) or not valid_station_id(station_id):
-        raise PKIError("station id {!r} is not valid: use 1-32 letters, digits, '-' or '_' "
+        raise PKIError("station id {!r} is not valid; use 1-32 letters, digits, '-' or '_' "
                        "(e.g. S-0001)".format(station_id))
     return station_id
 
@@ -113,7 +113,7 @@ class FleetCA:
     def create(cls, directory, name: str = "tapcert fleet CA", days: int = CA_DAYS) -> "FleetCA":
         directory = Path(directory)
         if (directory / "ca.key").exists():
-            raise PKIError("a fleet CA already exists in {}: open it instead of creating a new "
+            raise PKIError("a fleet CA already exists in {}; open it instead of creating a new "
                            "one (a new CA would lock out every station)".format(directory))
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
@@ -150,7 +150,7 @@ class FleetCA:
             key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
             cert = x509.load_pem_x509_certificate((directory / "ca.crt").read_bytes())
         except FileNotFoundError:
-            raise PKIError("no fleet CA in {}: the hub creates it on first run "
+            raise PKIError("no fleet CA in {}; the hub creates it on first run "
                            "(or point --ca-dir at the hub's CA directory)".format(directory)) from None
         except (ValueError, TypeError) as exc:
             raise PKIError("the fleet CA in {} is unreadable ({}); restore it from the hub's "
@@ -279,8 +279,8 @@ class FleetCA:
                       write: bool = True) -> tuple[bytes, bytes]:
         """Key and client certificate for a service such as the hub's MQTT client (CN = name)."""
         if not SERVICE_NAME.fullmatch(name):
-            raise PKIError("service name {!r} must be lowercase words joined by dots (e.g. "
-                           "tapcert.hub) so no station id can ever equal it".format(name))
+            raise PKIError("service name {!r} is refused; use lowercase words joined by dots "
+                           "(e.g. tapcert.hub) so no station id can ever equal it".format(name))
         key = new_private_key()
         cert = self._build(name, key.public_key(), days, ExtendedKeyUsageOID.CLIENT_AUTH)
         self._record(cert, "service", supersede=False)
@@ -296,7 +296,7 @@ class FleetCA:
         sans = [x509.DNSName(h) for h in hostnames] + [x509.IPAddress(ipaddress.ip_address(i))
                                                         for i in ips]
         if not sans:
-            raise PKIError("a server certificate needs at least one host name or IP address")
+            raise PKIError("a server certificate needs a name; give at least one host name or IP address")
         key = new_private_key()
         cert = self._build((list(hostnames) or list(ips))[0], key.public_key(), days,
                            ExtendedKeyUsageOID.SERVER_AUTH, sans)
@@ -325,7 +325,8 @@ class FleetCA:
                 entry["reason"] = reason
                 serials.append(int(entry["serial"]))
         if not serials:
-            raise PKIError("station {} has no live certificate to revoke".format(station_id))
+            raise PKIError("station {} has no live certificate to revoke; check the station id "
+                           "(nothing to do if it was revoked already)".format(station_id))
         self._save_index(index)
         return serials
 
@@ -358,10 +359,12 @@ class FleetCA:
         try:
             cert.verify_directly_issued_by(self.cert)
         except (ValueError, TypeError, InvalidSignature) as exc:
-            raise PKIError("certificate for {!r} was not issued by this fleet CA".format(
+            raise PKIError("certificate for {!r} was not issued by this fleet CA; get one from "
+                           "this hub with `tapcert-provision station create`".format(
                 common_name(cert))) from exc
         for entry in self._load_index()["issued"]:
             if int(entry["serial"]) == cert.serial_number and entry["revoked"]:
-                raise PKIError("certificate for {!r} was revoked ({})".format(
+                raise PKIError("certificate for {!r} was revoked ({}); create a new station identity"
+                           .format(
                     common_name(cert), entry["reason"]))
         return cert

@@ -1,0 +1,260 @@
+"""A reader on its USB serial port, through mpremote's transport (the only file that knows it).
+
+Two ways to talk to one port, never at once:
+
+* the link (SPEC §3): while the firmware runs, `health()` sends a `Q` frame and waits for
+  the `H` health frame — how the tool learns the firmware version, reader id and unsynced
+  count without stopping anything;
+* the raw REPL: `enter()` interrupts the firmware (Ctrl-C) and soft-resets into the raw
+  REPL without main.py, exactly as `mpremote connect PORT …` does; then `exec`, file
+  hashes, writes and renames run on the board. `run_main()` leaves the raw REPL and
+  soft-resets so main.py starts again.
+
+Every mpremote/pyserial failure becomes a BoardError with the port in it and a fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+
+from protocol import link
+from protocol.errors import RemoteProtocolError
+from provisioning.errors import BoardError
+
+_HASH_SCRIPT = """
+import hashlib, json
+def _h(p):
+    try:
+        f = open(p, 'rb')
+    except OSError:
+        return None
+    h = hashlib.sha256(); b = bytearray(512); m = memoryview(b)
+    while True:
+        n = f.readinto(b)
+        if not n:
+            break
+        h.update(m[:n])
+    f.close()
+    return ''.join('%02x' % x for x in h.digest())
+print(json.dumps({p: _h(p) for p in %r}))
+del _h
+"""
+
+_MAKEDIRS = """
+import os
+def _md(p):
+    cur = ''
+    for part in p.strip('/').split('/'):
+        cur += '/' + part
+        try:
+            os.mkdir(cur)
+        except OSError:
+            pass
+for p in %r:
+    _md(p)
+del _md
+"""
+
+
+class Board:
+    def __init__(self, port: str, baudrate: int = 115200):
+        self.port = port
+        self.baudrate = baudrate
+        self.transport = None
+        self.in_repl = False
+
+    # -- connection ------------------------------------------------------------------------
+
+    def open(self) -> "Board":
+        from mpremote.transport import TransportError
+        from mpremote.transport_serial import SerialTransport
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                self.transport = SerialTransport(self.port, baudrate=self.baudrate)
+        except TransportError as exc:
+            raise BoardError("cannot open {}".format(self.port),
+                             "check the reader is plugged in and the port is right "
+                             "(ls /dev/ttyACM* /dev/ttyUSB*), and stop the agent if it holds "
+                             "the port (systemctl stop tapcert-agent)") from exc
+        return self
+
+    def close(self) -> None:
+        transport, self.transport = self.transport, None
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                if self.in_repl:
+                    transport.exit_raw_repl()
+            with contextlib.suppress(Exception):
+                transport.close()
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def serial(self):
+        return self.transport.serial
+
+    # -- the link, while the firmware runs -------------------------------------------------
+
+    def health(self, timeout: float = 2.0, query_every: float = 1.0) -> dict | None:
+        """The firmware's H frame (a dict), or None if no firmware answers within `timeout`."""
+        decoder = link.LinkDecoder()
+        deadline = time.monotonic() + timeout
+        next_query = 0.0
+        serial = self.serial
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return None
+            if now >= next_query:
+                self._write(link.encode(link.QUERY))
+                next_query = now + query_every
+            serial.timeout = min(0.1, max(0.01, deadline - now))
+            try:
+                data = serial.read(max(1, serial.in_waiting))
+            except OSError as exc:
+                raise BoardError("{} went away while reading ({})".format(self.port, exc),
+                                 "check the USB cable and retry") from exc
+            decoder.feed(data)
+            while True:
+                try:
+                    frame = decoder.next_message()
+                except RemoteProtocolError:
+                    continue
+                if frame is link.NEED_DATA:
+                    break
+                if frame.type == link.HEALTH:
+                    try:
+                        return link.decode_json(frame.body)
+                    except RemoteProtocolError:
+                        continue
+
+    def send_frame(self, line: bytes) -> None:
+        self._write(line)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self.serial.write(data)
+            self.serial.flush()
+        except OSError as exc:
+            raise BoardError("cannot write to {} ({})".format(self.port, exc),
+                             "check the USB cable and retry") from exc
+
+    # -- the raw REPL ------------------------------------------------------------------------
+
+    def enter(self) -> None:
+        """Stop the firmware and enter the raw REPL (soft reset, main.py does not run)."""
+        from mpremote.transport import TransportError
+        out = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out):
+                self.transport.enter_raw_repl(soft_reset=True)
+        except (TransportError, OSError) as exc:
+            seen = out.getvalue().strip().splitlines()[-1:] or [""]
+            raise BoardError("no MicroPython REPL answers on {}{}".format(
+                self.port, " (it said {})".format(seen[0][:60]) if seen[0] else ""),
+                "check this is the reader's port and that the board runs MicroPython "
+                "(a new board needs MicroPython flashed first: esptool/picotool)") from exc
+        self.in_repl = True
+
+    def exec(self, code: str, timeout: float = 30) -> str:
+        from mpremote.transport import TransportError, TransportExecError
+        try:
+            out = self.transport.exec_raw(code, timeout=timeout)
+        except TransportError as exc:
+            raise BoardError("the reader on {} stopped answering ({})".format(self.port, exc),
+                             "unplug and replug the reader, then retry") from exc
+        except OSError as exc:
+            raise BoardError("{} went away ({})".format(self.port, exc),
+                             "check the USB cable and retry") from exc
+        stdout, stderr = out
+        if stderr:
+            lines = stderr.decode("utf-8", "replace").strip().splitlines()
+            raise BoardRaised(lines[-1] if lines else "error", stderr)
+        return stdout.decode("utf-8", "replace")
+
+    def eval_json(self, code: str, timeout: float = 30):
+        """Run `code`, which prints one JSON document last; return it decoded."""
+        out = self.exec(code, timeout)
+        lines = [line for line in out.strip().splitlines() if line.strip()]
+        try:
+            return json.loads(lines[-1])
+        except (IndexError, ValueError) as exc:
+            raise BoardError("the reader on {} gave an unexpected answer: {!r}".format(
+                self.port, out[-120:]), "is this a tapcert reader running MicroPython?") from exc
+
+    def identify(self) -> dict:
+        """MicroPython's bytecode, platform, version and free flash."""
+        return self.eval_json(
+            "import sys, os, json\n"
+            "try:\n st = os.statvfs('/'); free = st[0] * st[3]\n"
+            "except Exception:\n free = -1\n"
+            "print(json.dumps({'mpy': getattr(sys.implementation, '_mpy', None),"
+            " 'platform': sys.platform, 'name': sys.implementation.name,"
+            " 'version': '.'.join(str(v) for v in sys.implementation.version[:3]),"
+            " 'free': free}))")
+
+    def hashes(self, paths) -> dict:
+        """{path: sha256 hex or None if absent} for every path, in one round trip."""
+        paths = list(paths)
+        result = {}
+        for i in range(0, len(paths), 40):
+            result.update(self.eval_json(_HASH_SCRIPT.replace("%r", repr(paths[i:i + 40])), 120))
+        return result
+
+    def makedirs(self, dirs) -> None:
+        dirs = sorted(set(d for d in dirs if d and d != "/"))
+        if dirs:
+            self.exec(_MAKEDIRS.replace("%r", repr(dirs)))
+
+    def write_file(self, path: str, data: bytes, progress=None) -> None:
+        """Write `path` atomically: to path + '.new', then rename over the old file."""
+        from mpremote.transport import TransportError
+        tmp = path + ".new"
+        try:
+            self.transport.fs_writefile(tmp, data, chunk_size=512, progress_callback=progress)
+        except (TransportError, OSError) as exc:
+            raise BoardError("writing {} to the reader failed ({})".format(path, exc),
+                             "check the reader has free flash and the cable is good, then "
+                             "flash again (files already written are kept)") from exc
+        self.exec("import os\nos.rename({!r}, {!r})".format(tmp, path))
+
+    def read_file(self, path: str) -> bytes | None:
+        from mpremote.transport import TransportError
+        try:
+            return self.transport.fs_readfile(path)
+        except FileNotFoundError:
+            return None
+        except (TransportError, OSError) as exc:
+            if "ENOENT" in str(exc) or "No such file" in str(exc):
+                return None
+            raise BoardError("reading {} from the reader failed ({})".format(path, exc),
+                             "check the cable and retry") from exc
+
+    def remove(self, path: str) -> None:
+        self.exec("import os\ntry:\n os.remove({!r})\nexcept OSError:\n pass".format(path))
+
+    def run_main(self) -> None:
+        """Leave the raw REPL and soft-reset: the board runs boot.py and main.py."""
+        try:
+            self.transport.exit_raw_repl()
+            self.in_repl = False
+            time.sleep(0.05)
+            self._write(b"\x04")
+        except OSError as exc:
+            raise BoardError("{} went away during the reset ({})".format(self.port, exc),
+                             "replug the reader and run doctor") from exc
+
+
+class BoardRaised(BoardError):
+    """Code run on the board raised; `message` is the last traceback line."""
+
+    def __init__(self, last_line: str, raw: bytes):
+        super().__init__("the reader raised: {}".format(last_line))
+        self.raw = raw

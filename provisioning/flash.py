@@ -1,0 +1,234 @@
+"""flash: put this checkout's firmware on a reader and prove it runs.
+
+Theory of operation.
+
+1. Ask the running firmware over the link (Q -> H) for its reader id, version and unsynced
+   count. Unsynced records (seq > hub watermark) refuse the flash unless `force`.
+2. Enter the raw REPL (the firmware stops) and read the board's bytecode (`_mpy`), platform
+   and free flash. Pick the mpy-cross that emits that bytecode; compile every module with
+   `-march` for the board's native architecture; read each .mpy header back.
+3. Hash every target file on the board (one round trip) and `plan()` what to write (changed
+   files) and what to delete (files of the previous manifest that are gone, and the .py/.mpy
+   twin of every module, which would otherwise shadow it). Nothing but .py/.mpy files and
+   the manifest is ever written or deleted: keys, /config.json and the journal stay as they are.
+4. Remove the manifest (a flash cut short leaves none, and doctor says so), write each
+   changed file to NAME.new and rename it, delete the stale ones, hash everything again and
+   compare, and write the new manifest /firmware.json last.
+5. Soft-reset into main.py and wait for the H frame with the expected `fw`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+from provisioning import firmware as fwsrc
+from provisioning.board import Board
+from provisioning.errors import BoardError, ProvisionError
+from provisioning.mpycompile import Bytecode, check_output, find_compiler
+from provisioning.ui import human_bytes
+
+MANIFEST = "/firmware.json"
+MANIFEST_VERSION = 1
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def twin(path: str) -> str | None:
+    if path.endswith(".mpy"):
+        return path[:-4] + ".py"
+    if path.endswith(".py"):
+        return path[:-3] + ".mpy"
+    return None
+
+
+def _ours(path: str) -> bool:
+    return path.endswith((".py", ".mpy")) and path != MANIFEST
+
+
+def plan(targets: dict, on_board: dict, old_files) -> tuple[list, list, list]:
+    """(to_write, to_delete, unchanged): paths, from the target and board hashes.
+
+    `targets` {path: sha}; `on_board` {path: sha or None} covering targets, their twins and
+    `old_files` (the previous manifest's paths).
+    """
+    to_write = sorted(p for p, h in targets.items() if on_board.get(p) != h)
+    unchanged = sorted(p for p in targets if p not in to_write)
+    candidates = set(old_files or ()) | {twin(p) for p in targets if twin(p)}
+    to_delete = sorted(p for p in candidates
+                       if p not in targets and _ours(p) and on_board.get(p) is not None)
+    return to_write, to_delete, unchanged
+
+
+def count_at_risk(health: dict | None) -> int | None:
+    """Unsynced records per the reader's own health frame; None if it did not say."""
+    if not health:
+        return None
+    value = health.get("unsynced")
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def build(sources, board_bc: Bytecode, compiler, report) -> dict:
+    """{target path: bytes} compiled for this board."""
+    images = {}
+    total = len(sources)
+    for i, src in enumerate(sources, 1):
+        report.progress(i, total, "compiling " + src.flash_path)
+        if src.compile:
+            mpy = compiler.compile(src.data, src.flash_path, board_bc.arch)
+            check_output(src.flash_path, mpy, board_bc)
+            images[src.target] = mpy
+        else:
+            images[src.target] = src.data
+    return images
+
+
+def flash(port: str, report, *, source=None, force: bool = False, mpy_cross: str | None = None,
+          confirm_timeout: float = 20.0, board_factory=Board) -> dict:
+    sources = fwsrc.collect(source)
+    want_version = fwsrc.version(source)
+    started = time.monotonic()
+    with board_factory(port) as board:
+        report.step("checking the reader on {} ...".format(port))
+        health = board.health(timeout=2.5)
+        at_risk = count_at_risk(health)
+        label = _name(health)
+        if at_risk:
+            if not force:
+                raise ProvisionError(
+                    "reader {} holds {} record{} not yet committed by the hub".format(
+                        label, at_risk, "" if at_risk == 1 else "s"),
+                    "let the station sync first (check the agent and its network), or pass "
+                    "--force to flash anyway ({} at risk if the new firmware cannot read "
+                    "the journal)".format(at_risk))
+            report.warn("flashing {} with {} unsynced record{} at risk (--force)".format(
+                label, at_risk, "" if at_risk == 1 else "s"))
+
+        board.enter()
+        info = board.identify()
+        if info.get("name") != "micropython" or not isinstance(info.get("mpy"), int):
+            raise BoardError("the board on {} runs {} {} without sys.implementation._mpy".format(
+                port, info.get("name"), info.get("version")),
+                "install MicroPython 1.23 or later on the reader")
+        if health is None:
+            at_risk = _check_silent_reader(board, force, report)
+        board_bc = Bytecode.from_sys_mpy(info["mpy"])
+        compiler = find_compiler(board_bc, mpy_cross)
+        report.step("board: MicroPython {} on {}, {}; compiling {} files with {}".format(
+            info["version"], info["platform"], board_bc, len(sources),
+            "mpy-cross v{}.{}".format(*compiler.emits())))
+        images = build(sources, board_bc, compiler, report)
+        targets = {path: sha256(data) for path, data in images.items()}
+
+        old_manifest = _read_manifest(board)
+        old_files = list((old_manifest or {}).get("files", {}))
+        probe = set(targets) | {twin(p) for p in targets if twin(p)} | set(old_files)
+        on_board = board.hashes(sorted(probe))
+        to_write, to_delete, unchanged = plan(targets, on_board, old_files)
+        need = sum(len(images[p]) for p in to_write)
+        if 0 <= info.get("free", -1) < need + 8192:
+            raise BoardError("the reader has {} free flash, the firmware needs {}".format(
+                human_bytes(info["free"]), human_bytes(need + 8192)),
+                "free space on the reader (old files?) and flash again")
+
+        if to_write or to_delete or old_manifest is None or old_manifest.get("fw") != want_version:
+            board.remove(MANIFEST)
+        written = 0
+        for path in to_write:
+            parent = path.rsplit("/", 1)[0]
+            board.makedirs([parent])
+            size = len(images[path])
+            board.write_file(path, images[path], progress=lambda done, total, p=path, base=written:
+                             report.progress(base + done, need, p))
+            written += size
+        for path in to_delete:
+            board.remove(path)
+
+        report.step("verifying {} files on the reader ...".format(len(targets)))
+        check = board.hashes(sorted(set(targets) | set(to_delete)))
+        bad = [p for p, h in targets.items() if check.get(p) != h]
+        bad += [p for p in to_delete if check.get(p) is not None]
+        if bad:
+            raise BoardError("{} file{} on the reader do not match after writing ({}{})".format(
+                len(bad), "" if len(bad) == 1 else "s", ", ".join(bad[:3]),
+                ", ..." if len(bad) > 3 else ""),
+                "flash again; if it repeats, the reader's flash may be failing")
+        manifest = {"v": MANIFEST_VERSION, "fw": want_version,
+                    "mpy": "{}.{}".format(board_bc.version, board_bc.sub), "arch": board_bc.arch,
+                    "flashed": int(time.time()), "files": targets}
+        manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
+        board.write_file(MANIFEST, manifest_bytes)
+        if board.hashes([MANIFEST]).get(MANIFEST) != sha256(manifest_bytes):
+            raise BoardError("the manifest did not verify on the reader", "flash again")
+
+        report.step("restarting the firmware ...")
+        board.run_main()
+        answer = board.health(timeout=confirm_timeout)
+        if answer is None:
+            raise BoardError("the firmware did not answer within {:.0f} s after the reset".format(
+                confirm_timeout), "run `tapcert-provision doctor --port {}` and read the "
+                "reader's console with `mpremote connect {} repl`".format(port, port))
+        if answer.get("fw") != want_version:
+            raise BoardError("the reader answers with firmware {!r}, expected {!r}".format(
+                answer.get("fw"), want_version), "flash again; if it repeats, file a bug")
+
+    return {"port": port, "fw": want_version, "rid": answer.get("rid"), "label": answer.get("label"),
+            "written": len(to_write), "deleted": len(to_delete), "unchanged": len(unchanged),
+            "bytes": need, "files": len(targets), "bytecode": str(board_bc), "at_risk": at_risk or 0,
+            "seconds": time.monotonic() - started}
+
+
+def _name(health: dict | None) -> str:
+    if not health:
+        return "(firmware not answering)"
+    label, rid = health.get("label"), health.get("rid")
+    return "{} ({})".format(label, rid) if label and rid else str(label or rid or "?")
+
+
+def _read_manifest(board) -> dict | None:
+    data = board.read_file(MANIFEST)
+    if data is None:
+        return None
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+_JOURNAL_PROBE = """
+import json
+try:
+    import journal
+    n = journal.count_unsynced()
+except Exception as e:
+    n = None
+print(json.dumps(n))
+"""
+
+
+def _check_silent_reader(board, force: bool, report) -> int:
+    """The firmware did not answer on the link; ask its journal module directly."""
+    has_firmware = board.hashes(["/main.py"]).get("/main.py") is not None
+    if not has_firmware:
+        return 0  # a new board: nothing to lose
+    unsynced = board.eval_json(_JOURNAL_PROBE)
+    if unsynced is None:
+        if not force:
+            raise ProvisionError("the reader's firmware does not answer, so its unsynced records "
+                                 "cannot be counted",
+                                 "run `tapcert-provision doctor --port PORT`, or pass --force to "
+                                 "flash anyway")
+        report.warn("flashing a reader whose unsynced records could not be counted (--force)")
+        return 0
+    if unsynced and not force:
+        raise ProvisionError("the reader holds {} record{} not yet committed by the hub".format(
+            unsynced, "" if unsynced == 1 else "s"),
+            "let the station sync first, or pass --force to flash anyway ({} at risk)".format(unsynced))
+    if unsynced:
+        report.warn("flashing with {} unsynced record{} at risk (--force)".format(
+            unsynced, "" if unsynced == 1 else "s"))
+    return unsynced

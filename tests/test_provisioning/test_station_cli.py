@@ -1,0 +1,88 @@
+"""`tapcert-provision station create/revoke` end to end (fleet CA on disk, real broker check)."""
+
+import stat
+import tomllib
+
+from conftest import assert_one_line_error, run_cli
+from broker import TLSMosquitto
+from server_hub import acl, pki
+
+
+def test_station_create_writes_identity_and_agent_config_that_the_agent_loads(tmp_path):
+    ca = pki.FleetCA.create(tmp_path / "ca")
+    ca.issue_server()
+    out = tmp_path / "etc"
+    with TLSMosquitto(tmp_path / "broker", ca.directory, acl.write_acl(tmp_path / "acl")) as broker:
+        result = run_cli("station", "create", "S-0042", "--ca-dir", ca.directory, "--out", out,
+                         "--broker", "127.0.0.1:{}".format(broker.port),
+                         "--reader-port", "/dev/ttyACM*")
+    assert result.code == 0, result
+    assert "station S-0042: certificate serial" in result.out
+    assert "broker accepted the certificate" in result.out
+    assert stat.S_IMODE((out / "station.key").stat().st_mode) == 0o600
+    config = tomllib.loads((out / "agent.toml").read_text())
+    assert config["station"] == "S-0042"
+    assert config["mqtt"]["tls"] is True
+    assert config["mqtt"]["cert_file"] == str(out / "station.crt")
+    from agent import config as agent_config
+    loaded = agent_config.load(out / "agent.toml", env={})
+    assert loaded.mqtt.key_file == str(out / "station.key")
+    assert loaded.readers.ports == ["/dev/ttyACM*"]
+
+
+def test_station_create_refuses_to_overwrite_and_keeps_other_agent_settings(tmp_path):
+    ca = pki.FleetCA.create(tmp_path / "ca")
+    out = tmp_path / "etc"
+    out.mkdir()
+    (out / "agent.toml").write_text('station = "S-0042"\n[sync]\nbatch_max_records = 200\n')
+    first = run_cli("station", "create", "S-0042", "--ca-dir", ca.directory, "--out", out,
+                    "--no-broker-check")
+    assert first.code == 0, first
+    key = (out / "station.key").read_bytes()
+    again = run_cli("station", "create", "S-0042", "--ca-dir", ca.directory, "--out", out,
+                    "--no-broker-check")
+    assert_one_line_error(again, "already has a station identity", "--force")
+    assert (out / "station.key").read_bytes() == key
+    forced = run_cli("station", "create", "S-0042", "--ca-dir", ca.directory, "--out", out,
+                     "--no-broker-check", "--force")
+    assert forced.code == 0, forced
+    assert (out / "station.key").read_bytes() != key
+    config = tomllib.loads((out / "agent.toml").read_text())
+    assert config["sync"]["batch_max_records"] == 200
+    assert len([e for e in ca.issued("S-0042") if e["revoked"]]) == 1
+
+
+def test_station_create_with_a_bad_id_or_no_ca_writes_nothing(tmp_path):
+    out = tmp_path / "etc"
+    bad = run_cli("station", "create", "S/1", "--ca-dir", tmp_path / "ca", "--out", out)
+    assert_one_line_error(bad, "not valid")
+    missing = run_cli("station", "create", "S-1", "--ca-dir", tmp_path / "ca", "--out", out)
+    assert_one_line_error(missing, "no fleet CA")
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_station_create_against_a_broker_of_another_ca_fails_and_writes_nothing(tmp_path):
+    ours = pki.FleetCA.create(tmp_path / "ca")
+    theirs = pki.FleetCA.create(tmp_path / "other-ca")
+    theirs.issue_server()
+    out = tmp_path / "etc"
+    with TLSMosquitto(tmp_path / "broker", theirs.directory, acl.write_acl(tmp_path / "acl")) as b:
+        result = run_cli("station", "create", "S-0042", "--ca-dir", ours.directory, "--out", out,
+                         "--broker", "127.0.0.1:{}".format(b.port))
+    assert_one_line_error(result, "broker")
+    assert not (out / "station.key").exists() and not (out / "agent.toml").exists()
+    assert not (out / ".staging").exists()
+
+
+def test_station_revoke_rewrites_the_crl(tmp_path):
+    ca = pki.FleetCA.create(tmp_path / "ca")
+    run_cli("station", "create", "S-0042", "--ca-dir", ca.directory, "--out", tmp_path / "etc",
+            "--no-broker-check")
+    result = run_cli("station", "revoke", "S-0042", "--ca-dir", ca.directory)
+    assert result.code == 0, result
+    assert "1 certificate revoked" in result.out
+    from cryptography import x509
+    crl = x509.load_pem_x509_crl(ca.crl_path.read_bytes())
+    assert len(list(crl)) == 1
+    again = run_cli("station", "revoke", "S-0042", "--ca-dir", ca.directory)
+    assert_one_line_error(again, "no live certificate")
