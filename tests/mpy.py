@@ -34,7 +34,7 @@ def binary() -> str:
 
 def micropypath(*extra: str | os.PathLike) -> str:
     """Module search path as on a reader: protocol/ and firmware/ at the top."""
-    parts = [str(p) for p in extra] + [str(REPO), str(REPO / "firmware")]
+    parts = [".frozen"] + [str(p) for p in extra] + [str(REPO), str(REPO / "firmware")]
     return os.pathsep.join(parts)
 
 
