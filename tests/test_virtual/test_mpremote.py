@@ -120,3 +120,36 @@ def test_mpremote_during_power_on_waits_for_the_boot_then_interrupts_main(make_r
     reader.power_on(wait=False)  # Ctrl-C arrives while the flash is being mounted
     assert ok(mpremote(reader.port, "exec", "print('up')")).strip() == "up"
     assert [b["formatted"] for b in reader.boots()] == [False] * len(reader.boots())
+
+
+ASYNCIO_MAIN = b"""
+import asyncio, sys
+async def ticker():
+    while True:
+        await asyncio.sleep_ms(20)
+async def main():
+    asyncio.create_task(ticker())
+    reader = asyncio.StreamReader(sys.stdin.buffer)
+    writer = asyncio.StreamWriter(sys.stdout.buffer)
+    while True:
+        line = await reader.readline()
+        writer.write(b"got " + line)
+        await writer.drain()
+asyncio.run(main())
+"""
+
+
+def test_mpremote_breaks_into_an_asyncio_firmware_reading_the_console(make_reader, console_of):
+    # the shape the real firmware's link takes: asyncio streams on the USB console
+    reader = make_reader(main=ASYNCIO_MAIN)
+    console = console_of(reader)
+    console.send(b"~A:AAEC*1a2b\n")
+    console.expect(b"got ~A:AAEC*1a2b\n")
+    console.close()
+    assert ok(mpremote(reader.port, "exec", "print('in')")).strip() == "in"
+    before = len(reader.boots())
+    ok(mpremote(reader.port, "reset"))
+    reader.wait_boot(before, "hard")
+    console = console_of(reader)
+    console.send(b"again\n")
+    console.expect(b"got again\n")

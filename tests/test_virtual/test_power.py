@@ -163,3 +163,14 @@ def test_interpreter_dies_with_a_killed_bridge(make_reader):
     while not process_gone(chip) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert process_gone(chip)
+
+
+def test_sys_exit_in_main_soft_resets_and_runs_main_again_like_a_board(make_reader):
+    reader = make_reader(main=b"import sys\nprint('main ran')\nsys.exit()\n", start=False)
+    reader.start()
+    deadline = time.monotonic() + 10
+    while sum(b["cause"] == "soft" for b in reader.boots()) < 3:
+        assert time.monotonic() < deadline, reader.boots()
+        time.sleep(0.02)
+    reader.power_cut()
+    assert all(b["run_main"] for b in reader.boots())
