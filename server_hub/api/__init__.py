@@ -1,0 +1,1 @@
+from server_hub.api.app import create_app  # noqa: F401

@@ -1,0 +1,44 @@
+"""Learner accounts: balance and history with evidence; held credits and their review."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from server_hub import reports
+from server_hub.api.auth import PEOPLE, require
+
+router = APIRouter()
+
+
+class ReviewIn(BaseModel):
+    learner_id: str
+    activity_id: str
+    session_start: int
+    decision: Literal["approve", "reject"]
+    comment: str = ""
+
+
+@router.get("/learners/{learner_id}/statement", tags=["accounts"])
+def statement(learner_id: str, request: Request, limit: int = Query(500, le=10000),
+              who=Depends(require(*PEOPLE))):
+    """Balance, ledger entries (newest first) each with the records that justify it, and
+    sessions not credited (held, open, capped, rejected) with their reasons."""
+    return reports.statement(request.app.state.hub.store, learner_id, limit)
+
+
+@router.get("/holds", tags=["accounts"])
+def holds(request: Request, limit: int = Query(200, le=5000), offset: int = 0,
+          who=Depends(require(*PEOPLE))):
+    """Credits held for review, newest first, with their reasons and evidence."""
+    return reports.holds(request.app.state.hub.store, limit, offset)
+
+
+@router.post("/holds/review", tags=["accounts"])
+def review(body: ReviewIn, request: Request, who=Depends(require(*PEOPLE))):
+    """Approve (credit despite the hold) or reject a held credit; the ledger follows now."""
+    request.app.state.hub.registry.review(body.learner_id, body.activity_id, body.session_start,
+                                          body.decision, who["name"], body.comment)
+    return {"ok": True}

@@ -1,0 +1,57 @@
+"""The hub's HTTP API (FastAPI; OpenAPI at /openapi.json, docs at /docs).
+
+Every route under /api/v1 needs `Authorization: Bearer <token>` (see auth.py for roles);
+/healthz is open for liveness probes. Registry errors map to HTTP: NotFound 404, Conflict 409,
+RegistryError/DefinitionError 422, StoreError 503; the body is {"detail": "<what to do>"}.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from server_hub.errors import Conflict, NotFound, RegistryError, StoreError
+
+
+@dataclass
+class HubContext:
+    store: object
+    registry: object
+    pipeline: object
+    config: object
+
+
+def create_app(ctx: HubContext) -> FastAPI:
+    from server_hub.api import accounts_routes, ops_routes, registry_routes
+
+    app = FastAPI(title="tapcert hub", version="1",
+                  description="Registry, learner accounts and sync health of the tapcert hub. "
+                              "Authenticate with `Authorization: Bearer <token>`.")
+    app.state.hub = ctx
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request, exc):
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request, exc):
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(RegistryError)
+    async def _invalid(request, exc):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(StoreError)
+    async def _store(request, exc):
+        return JSONResponse({"detail": f"database unavailable: {exc}"}, status_code=503)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz():
+        return {"ok": True}
+
+    app.include_router(registry_routes.router, prefix="/api/v1")
+    app.include_router(accounts_routes.router, prefix="/api/v1")
+    app.include_router(ops_routes.router, prefix="/api/v1")
+    return app

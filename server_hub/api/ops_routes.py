@@ -1,0 +1,38 @@
+"""Operations: station sync health, alarms, quarantined records."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from server_hub import reports
+from server_hub.api.auth import ADMIN, ANY, require
+
+router = APIRouter()
+
+
+@router.get("/sync", tags=["operations"])
+def sync(request: Request, station: str | None = None, who=Depends(require(*ANY))):
+    """Per station: last status (online/offline), last health, ingest counters."""
+    return reports.sync(request.app.state.hub.store, station)
+
+
+@router.get("/alarms", tags=["operations"])
+def alarms(request: Request, limit: int = Query(200, le=5000), who=Depends(require(*ANY))):
+    """Equivocation and broken-chain alarms, newest first."""
+    return reports.alarm_list(request.app.state.hub.store, limit)
+
+
+@router.get("/quarantine", tags=["operations"])
+def quarantine(request: Request, reason: str | None = None,
+               limit: int = Query(200, le=5000), raw: bool = False,
+               who=Depends(require(*ANY))):
+    """Rejected records and batches with their reason. Raw bytes (which hold card UIDs) only
+    for admins (raw=true)."""
+    if raw and who["role"] != ADMIN:
+        raise HTTPException(403, "only an admin may see raw quarantined bytes")
+    return reports.quarantine_list(request.app.state.hub.store, reason, limit, with_raw=raw)
+
+
+@router.get("/quarantine/counts", tags=["operations"])
+def quarantine_counts(request: Request, who=Depends(require(*ANY))):
+    return reports.quarantine_counts(request.app.state.hub.store)

@@ -1,0 +1,225 @@
+"""Registry routes: stations, readers, learners, cards, activities, operators."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from server_hub.api.auth import ADMIN, ANY, FIELD, OPERATOR, PEOPLE, TECHNICIAN, require
+
+router = APIRouter()
+
+
+def _reg(request: Request):
+    return request.app.state.hub.registry
+
+
+class StationIn(BaseModel):
+    id: str = Field(description="1-32 letters, digits, '-' or '_'; the MQTT certificate CN")
+    name: str = ""
+    lat: float | None = None
+    lon: float | None = None
+
+
+class StationPatch(BaseModel):
+    name: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    status: Literal["active", "retired"] | None = None
+
+
+class ReaderIn(BaseModel):
+    public_key: str = Field(description="the reader's Ed25519 public key, 64 hex digits")
+    station_id: str
+    label: str = Field("", description="a human label such as R-0007")
+
+
+class ReaderPatch(BaseModel):
+    station_id: str | None = None
+    label: str | None = None
+
+
+class RevokeIn(BaseModel):
+    reason: str = ""
+
+
+class LearnerIn(BaseModel):
+    id: str
+    name: str = ""
+
+
+class CardIn(BaseModel):
+    uid: str = Field(description="card UID in hex: 4, 7 or 10 bytes")
+    learner_id: str
+
+
+class CardPatch(BaseModel):
+    status: Literal["active", "lost", "revoked"]
+    since: int | None = Field(None, description="Unix time the status applies from (default now)")
+
+
+class ActivityIn(BaseModel):
+    id: str
+    station_id: str
+    name: str = ""
+    category: str = ""
+    schedule: dict[str, Any]
+    standard: dict[str, Any]
+
+
+class ActivityPatch(BaseModel):
+    name: str | None = None
+    category: str | None = None
+    schedule: dict[str, Any] | None = None
+    standard: dict[str, Any] | None = None
+    active: bool | None = None
+
+
+class OperatorIn(BaseModel):
+    name: str
+    role: Literal["admin", "operator", "technician"]
+
+
+# --- stations ------------------------------------------------------------------------------
+
+@router.get("/stations", tags=["stations"])
+def list_stations(request: Request, limit: int = Query(1000, le=10000), offset: int = 0,
+                  who=Depends(require(*ANY))):
+    return _reg(request).stations(limit, offset)
+
+
+@router.post("/stations", status_code=201, tags=["stations"])
+def add_station(body: StationIn, request: Request, who=Depends(require(*FIELD))):
+    return _reg(request).add_station(body.id, body.name, body.lat, body.lon)
+
+
+@router.get("/stations/{station_id}", tags=["stations"])
+def get_station(station_id: str, request: Request, who=Depends(require(*ANY))):
+    return _reg(request).station(station_id)
+
+
+@router.patch("/stations/{station_id}", tags=["stations"])
+def patch_station(station_id: str, body: StationPatch, request: Request,
+                  who=Depends(require(*FIELD))):
+    return _reg(request).update_station(station_id, **body.model_dump())
+
+
+# --- readers -------------------------------------------------------------------------------
+
+@router.get("/readers", tags=["readers"])
+def list_readers(request: Request, station: str | None = None, who=Depends(require(*ANY))):
+    return _reg(request).readers(station)
+
+
+@router.post("/readers", status_code=201, tags=["readers"])
+def enroll_reader(body: ReaderIn, request: Request, who=Depends(require(*FIELD))):
+    """Enrol a reader by its public key; the reader id is derived from it (SPEC §1)."""
+    return _reg(request).enroll_reader(body.public_key, body.station_id, body.label)
+
+
+@router.get("/readers/{reader_id}", tags=["readers"])
+def get_reader(reader_id: str, request: Request, who=Depends(require(*ANY))):
+    """A reader with its chain state: contiguous watermark, highest seq, missing seq ranges."""
+    return _reg(request).reader(reader_id, gaps=True)
+
+
+@router.patch("/readers/{reader_id}", tags=["readers"])
+def patch_reader(reader_id: str, body: ReaderPatch, request: Request,
+                 who=Depends(require(*FIELD))):
+    return _reg(request).update_reader(reader_id, body.station_id, body.label)
+
+
+@router.post("/readers/{reader_id}/revoke", tags=["readers"])
+def revoke_reader(reader_id: str, body: RevokeIn, request: Request,
+                  who=Depends(require(ADMIN, OPERATOR, TECHNICIAN))):
+    return _reg(request).revoke_reader(reader_id, body.reason)
+
+
+# --- learners and cards --------------------------------------------------------------------
+
+@router.get("/learners", tags=["learners"])
+def list_learners(request: Request, limit: int = Query(100, le=10000), offset: int = 0,
+                  who=Depends(require(*PEOPLE))):
+    return _reg(request).learners(limit, offset)
+
+
+@router.post("/learners", status_code=201, tags=["learners"])
+def add_learner(body: LearnerIn, request: Request, who=Depends(require(*PEOPLE))):
+    return _reg(request).add_learner(body.id, body.name)
+
+
+@router.get("/learners/{learner_id}", tags=["learners"])
+def get_learner(learner_id: str, request: Request, who=Depends(require(*PEOPLE))):
+    return _reg(request).learner(learner_id)
+
+
+@router.post("/cards", status_code=201, tags=["cards"])
+def add_card(body: CardIn, request: Request, who=Depends(require(*PEOPLE))):
+    """Register a card to a learner; taps already made with it are credited now."""
+    return _reg(request).add_card(body.uid, body.learner_id)
+
+
+@router.get("/cards/{uid}", tags=["cards"])
+def get_card(uid: str, request: Request, who=Depends(require(*PEOPLE))):
+    return _reg(request).card(uid)
+
+
+@router.patch("/cards/{uid}", tags=["cards"])
+def patch_card(uid: str, body: CardPatch, request: Request, who=Depends(require(*PEOPLE))):
+    """Report a card lost or revoked (credits from later taps are held), or found again."""
+    return _reg(request).set_card_status(uid, body.status, body.since)
+
+
+# --- activities ----------------------------------------------------------------------------
+
+@router.get("/activities", tags=["activities"])
+def list_activities(request: Request, station: str | None = None,
+                    who=Depends(require(*ANY))):
+    return _reg(request).activities(station)
+
+
+@router.post("/activities", status_code=201, tags=["activities"])
+def add_activity(body: ActivityIn, request: Request, who=Depends(require(*PEOPLE))):
+    """Define an activity: schedule and credit standard (docs/hub.md); taps already stored
+    at the station are credited against it now."""
+    return _reg(request).add_activity(body.id, body.station_id, body.name, body.schedule,
+                                      body.standard, body.category)
+
+
+@router.get("/activities/{activity_id}", tags=["activities"])
+def get_activity(activity_id: str, request: Request, who=Depends(require(*ANY))):
+    return _reg(request).activity(activity_id)
+
+
+@router.patch("/activities/{activity_id}", tags=["activities"])
+def patch_activity(activity_id: str, body: ActivityPatch, request: Request,
+                   who=Depends(require(*PEOPLE))):
+    """Change an activity. Sessions are re-evaluated and any change of credit is written as
+    explicit adjust/reversal ledger entries."""
+    return _reg(request).update_activity(activity_id, **body.model_dump())
+
+
+# --- operators -----------------------------------------------------------------------------
+
+@router.get("/operators", tags=["operators"])
+def list_operators(request: Request, who=Depends(require(ADMIN))):
+    return _reg(request).operators()
+
+
+@router.post("/operators", status_code=201, tags=["operators"])
+def add_operator(body: OperatorIn, request: Request, who=Depends(require(ADMIN))):
+    """Create an operator; the response carries their API token, shown this once only."""
+    operator, token = _reg(request).create_operator(body.name, body.role)
+    return {**operator, "token": token}
+
+
+@router.post("/operators/{name}/revoke", tags=["operators"])
+def revoke_operator(name: str, request: Request, who=Depends(require(ADMIN))):
+    return _reg(request).revoke_operator(name)
+
+
+@router.get("/whoami", tags=["operators"])
+def whoami(who=Depends(require(*ANY))):
+    return who

@@ -1,0 +1,474 @@
+"""tapcert-hub: the hub's command line (mpremote style: a dispatch table of do_<verb> handlers,
+one error type caught in main(), printed as `tapcert-hub: message`, exit status 1).
+
+Examples:
+    tapcert-hub init --token-file /etc/tapcert/admin.token
+    tapcert-hub run --config /etc/tapcert/hub.toml
+    tapcert-hub station add S-0001 --name "Xicheng library"
+    tapcert-hub reader enroll --station S-0001 --public-key 3d40...a1 --label R-0007
+    tapcert-hub learner add L-000123 --name "Wang Fang"
+    tapcert-hub card add 04a1b2c3 --learner L-000123
+    tapcert-hub activity add calligraphy-1 --station S-0001 --name Calligraphy \\
+        --schedule '{"type":"weekly","days":["mon"],"start":"18:30","end":"20:00"}' \\
+        --standard '{"type":"attendance","credits":2,"share":0.8}'
+    tapcert-hub learner show L-000123
+
+The CLI works on the database directly (whoever can read the config and the database is the
+hub's administrator); the HTTP API is for everyone else and needs a token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import sys
+
+from server_hub import config as hubconfig
+from server_hub import reports
+from server_hub.errors import HubError
+
+PROG = "tapcert-hub"
+
+
+class Context:
+    def __init__(self, args):
+        self.args = args
+        self.cfg = hubconfig.load(args.config or os.environ.get("TAPCERT_HUB_CONFIG"),
+                                  db=args.db)
+        self._store = None
+        self._registry = None
+        self._pipeline = None
+
+    def store(self, migrate=False):
+        if self._store is None:
+            from server_hub.store.db import open_store
+            self._store = open_store(self.cfg.hub.db, migrate=migrate)
+        return self._store
+
+    @property
+    def pipeline(self):
+        if self._pipeline is None:
+            from server_hub.pipeline import Pipeline
+            self._pipeline = Pipeline(self.store(), self.cfg)
+        return self._pipeline
+
+    @property
+    def registry(self):
+        if self._registry is None:
+            from server_hub.registry import Registry
+            self._registry = Registry(self.store(), self.pipeline)
+        return self._registry
+
+    def close(self):
+        if self._store is not None:
+            self._store.close()
+
+    def when(self, t) -> str:
+        if t is None:
+            return "-"
+        return dt.datetime.fromtimestamp(float(t), self.cfg.tz).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(rows, columns) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[str(c) for c in columns]] + [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float) and v > 1e9:
+        return dt.datetime.fromtimestamp(v).strftime("%Y-%m-%d %H:%M")
+    return str(v)
+
+
+def _write_secret(path: str, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write(text + "\n")
+
+
+def _json_arg(text: str, what: str):
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise HubError(f"--{what} is not valid JSON ({exc}); example: "
+                       "'{\"type\": \"fixed\", \"credits\": 1}'") from None
+
+
+def _time_arg(text: str, tz) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise HubError(f"{text!r} is not a time: use Unix seconds or YYYY-MM-DD[THH:MM]") \
+            from None
+    return int((when if when.tzinfo else when.replace(tzinfo=tz)).timestamp())
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+def do_init(ctx):
+    store = ctx.store(migrate=True)
+    print(f"database ready: {store}")
+    if ctx.registry.has_admin():
+        print("an admin exists already; create more tokens with `tapcert-hub token create`")
+        return
+    _, token = ctx.registry.create_operator(ctx.args.admin, "admin")
+    if ctx.args.token_file:
+        _write_secret(ctx.args.token_file, token)
+        print(f"admin {ctx.args.admin}: API token written to {ctx.args.token_file} (mode 0600)")
+    else:
+        print(f"admin {ctx.args.admin}: API token (shown once, store it now):\n{token}")
+
+
+def do_migrate(ctx):
+    applied = ctx.store(migrate=True)
+    print(f"database {applied} is at the latest schema")
+
+
+def do_run(ctx):
+    from server_hub import service
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return service.run(ctx.cfg, api=False if ctx.args.no_api else None)
+
+
+def do_station_add(ctx):
+    a = ctx.args
+    s = ctx.registry.add_station(a.id, a.name, a.lat, a.lon)
+    print(f"station {s['id']} added")
+
+
+def do_station_list(ctx):
+    print(_table(ctx.registry.stations(), ["id", "name", "status", "lat", "lon"]))
+
+
+def do_reader_enroll(ctx):
+    a = ctx.args
+    r = ctx.registry.enroll_reader(a.public_key, a.station, a.label)
+    print(f"reader {r['reader_id']} ({r['label'] or 'no label'}) enrolled at station "
+          f"{r['station_id']}")
+
+
+def do_reader_revoke(ctx):
+    r = ctx.registry.revoke_reader(ctx.args.reader_id, ctx.args.reason)
+    print(f"reader {r['reader_id']} is {r['status']}")
+
+
+def do_reader_list(ctx):
+    print(_table(ctx.registry.readers(ctx.args.station),
+                 ["reader_id", "label", "station_id", "status", "enrolled_at"]))
+
+
+def do_reader_show(ctx):
+    r = ctx.registry.reader(ctx.args.reader_id, gaps=True)
+    for key in ("reader_id", "label", "station_id", "status", "enrolled_at", "revoked_at",
+                "contiguous", "max_seq", "stored", "missing", "last_stored_at"):
+        value = r.get(key)
+        if key.endswith("_at"):
+            value = ctx.when(value) if value else "-"
+        print(f"{key:15} {value}")
+    gaps = r.get("gaps") or []
+    print("gaps            " + (", ".join(f"{lo}-{hi}" if lo != hi else str(lo)
+                                          for lo, hi in gaps) or "none"))
+
+
+def do_learner_add(ctx):
+    l = ctx.registry.add_learner(ctx.args.id, ctx.args.name)
+    print(f"learner {l['id']} added")
+
+
+def do_learner_list(ctx):
+    print(_table(ctx.registry.learners(ctx.args.limit, ctx.args.offset),
+                 ["id", "name", "status"]))
+
+
+def do_learner_show(ctx):
+    st = reports.statement(ctx.store(), ctx.args.id, ctx.args.limit)
+    if ctx.args.json:
+        print(json.dumps(st, indent=1))
+        return
+    print(f"learner {st['learner_id']} ({st['status']})   balance {st['balance']:g} credits")
+    print()
+    if not st["entries"]:
+        print("no ledger entries")
+    for e in reversed(st["entries"]):
+        print(f"#{e['id']} {e['amount']:+g} {e['entry']:8} {e['activity_id']} session "
+              f"{ctx.when(e['session_start'])}: {e['reason']}")
+        for ev in e["evidence"]:
+            _print_evidence(ctx, ev)
+    if st["not_credited"]:
+        print()
+        print("not credited:")
+        for n in st["not_credited"]:
+            holds = f" holds: {', '.join(n['holds'])}" if n["holds"] else ""
+            print(f"  {n['status']:8} {n['activity_id']} session {ctx.when(n['session_start'])}"
+                  f" ({n['credits_by_standard']:g} by the standard){holds}")
+            for ev in n["evidence"]:
+                _print_evidence(ctx, ev, "    ")
+
+
+def _print_evidence(ctx, ev, indent="    "):
+    if ev.get("missing"):
+        print(f"{indent}record {ev['reader_id']}#{ev['seq']} (not found)")
+        return
+    flags = f" flags={','.join(ev['flags'])}" if ev["flags"] else ""
+    print(f"{indent}{ev['kind']:9} reader {ev['reader_label'] or ev['reader_id']} #{ev['seq']} "
+          f"at {ev['station_id']}: happened {ctx.when(ev['best_time'])} ({ev['time_source']}), "
+          f"reader clock {ctx.when(ev['reader_time'])}, agent {ctx.when(ev['agent_time'])}, "
+          f"hub stored {ctx.when(ev['hub_stored_at'])}{flags}")
+
+
+def do_card_add(ctx):
+    c = ctx.registry.add_card(ctx.args.uid, ctx.args.learner)
+    print(f"card {c['uid']} registered to learner {c['learner_id']}")
+
+
+def do_card_set_status(ctx):
+    since = _time_arg(ctx.args.since, ctx.cfg.tz) if ctx.args.since else None
+    c = ctx.registry.set_card_status(ctx.args.uid, ctx.args.status, since)
+    print(f"card {c['uid']} is {c['status']} since {ctx.when(c['status_since'])}")
+
+
+def do_activity_add(ctx):
+    a = ctx.args
+    act = ctx.registry.add_activity(a.id, a.station, a.name, _json_arg(a.schedule, "schedule"),
+                                    _json_arg(a.standard, "standard"), a.category)
+    print(f"activity {act['id']} added at station {act['station_id']}")
+
+
+def do_activity_list(ctx):
+    rows = ctx.registry.activities(ctx.args.station)
+    for r in rows:
+        r["schedule"] = json.dumps(r["schedule"])
+        r["standard"] = json.dumps(r["standard"])
+    print(_table(rows, ["id", "station_id", "name", "active", "schedule", "standard"]))
+
+
+def do_token_create(ctx):
+    _, token = ctx.registry.create_operator(ctx.args.name, ctx.args.role)
+    if ctx.args.token_file:
+        _write_secret(ctx.args.token_file, token)
+        print(f"{ctx.args.role} {ctx.args.name}: token written to {ctx.args.token_file} (0600)")
+    else:
+        print(f"{ctx.args.role} {ctx.args.name}: API token (shown once):\n{token}")
+
+
+def do_token_list(ctx):
+    print(_table(ctx.registry.operators(), ["name", "role", "created_at", "revoked_at"]))
+
+
+def do_token_revoke(ctx):
+    ctx.registry.revoke_operator(ctx.args.name)
+    print(f"token of {ctx.args.name} revoked")
+
+
+def do_holds_list(ctx):
+    rows = reports.holds(ctx.store(), ctx.args.limit)
+    for r in rows:
+        r["holds"] = ",".join(r["holds"])
+        r["session"] = ctx.when(r["session_start"])
+    print(_table(rows, ["learner_id", "activity_id", "session", "session_start",
+                        "credits_by_standard", "holds"]))
+
+
+def do_holds_review(ctx):
+    a = ctx.args
+    ctx.registry.review(a.learner, a.activity, a.session_start, a.decision, "cli", a.comment)
+    print(f"{a.decision}d: {a.learner} {a.activity} session {ctx.when(a.session_start)}")
+
+
+def do_alarms_list(ctx):
+    print(_table(reports.alarm_list(ctx.store(), ctx.args.limit),
+                 ["id", "kind", "station_id", "reader_id", "seq", "created_at", "detail"]))
+
+
+def do_quarantine_list(ctx):
+    print(_table(reports.quarantine_list(ctx.store(), ctx.args.reason, ctx.args.limit),
+                 ["id", "reason", "station_id", "batch_id", "reader_id", "seq", "received_at",
+                  "detail"]))
+
+
+def do_sync(ctx):
+    print(_table(reports.sync(ctx.store(), ctx.args.station),
+                 ["station_id", "state", "last_batch_at", "batches", "accepted", "duplicates",
+                  "rejected"]))
+
+
+def do_settle(ctx):
+    n = ctx.pipeline.settle()
+    print(f"settled closed sessions: {n} ledger entries")
+
+
+def do_recompute(ctx):
+    since = _time_arg(ctx.args.since, ctx.cfg.tz)
+    n = ctx.pipeline.recompute({lid: since for lid in ctx.args.learners})
+    print(f"re-credited {len(ctx.args.learners)} learners: {n} ledger entries")
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description="tapcert hub: verify, credit, "
+                                "acknowledge; registry and accounts.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="example: tapcert-hub learner show L-000123")
+    p.add_argument("--config", help="TOML config file (default $TAPCERT_HUB_CONFIG)")
+    p.add_argument("--db", help="database URL, e.g. sqlite:////var/lib/tapcert/hub.db or "
+                                "postgresql+psycopg://tapcert@db/tapcert")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    def cmd(parent, name, handler, help_text, example=None):
+        sp = parent.add_parser(name, help=help_text, description=help_text,
+                               epilog=f"example: {example}" if example else None)
+        sp.set_defaults(handler=handler)
+        return sp
+
+    def group(name, help_text):
+        g = sub.add_parser(name, help=help_text)
+        gs = g.add_subparsers(dest="verb", metavar="VERB")
+        g.set_defaults(handler=None, group=g)
+        return gs
+
+    sp = cmd(sub, "init", do_init, "create or upgrade the database and the first admin token",
+             "tapcert-hub init --token-file ./admin.token")
+    sp.add_argument("--admin", default="admin", help="name of the first admin")
+    sp.add_argument("--token-file", help="write the token here (mode 0600) instead of stdout")
+    cmd(sub, "migrate", do_migrate, "apply pending schema migrations")
+    sp = cmd(sub, "run", do_run, "run ingest (MQTT) and the HTTP API",
+             "tapcert-hub run --config hub.toml")
+    sp.add_argument("--no-api", action="store_true", help="ingest only (e.g. extra workers)")
+
+    g = group("station", "stations")
+    sp = cmd(g, "add", do_station_add, "register a station", "station add S-0001 --name Library")
+    sp.add_argument("id")
+    sp.add_argument("--name", default="")
+    sp.add_argument("--lat", type=float)
+    sp.add_argument("--lon", type=float)
+    cmd(g, "list", do_station_list, "list stations")
+
+    g = group("reader", "readers")
+    sp = cmd(g, "enroll", do_reader_enroll, "enrol a reader by its public key",
+             "reader enroll --station S-0001 --public-key 3d40…a1 --label R-0007")
+    sp.add_argument("--station", required=True)
+    sp.add_argument("--public-key", required=True, help="64 hex digits")
+    sp.add_argument("--label", default="")
+    sp = cmd(g, "revoke", do_reader_revoke, "revoke a reader (lost, re-keyed, retired)")
+    sp.add_argument("reader_id")
+    sp.add_argument("--reason", default="")
+    sp = cmd(g, "list", do_reader_list, "list readers")
+    sp.add_argument("--station")
+    sp = cmd(g, "show", do_reader_show, "a reader with its chain state and gaps")
+    sp.add_argument("reader_id")
+
+    g = group("learner", "learners and their accounts")
+    sp = cmd(g, "add", do_learner_add, "register a learner", "learner add L-000123 --name 'Wang'")
+    sp.add_argument("id")
+    sp.add_argument("--name", default="")
+    sp = cmd(g, "list", do_learner_list, "list learners")
+    sp.add_argument("--limit", type=int, default=100)
+    sp.add_argument("--offset", type=int, default=0)
+    sp = cmd(g, "show", do_learner_show, "balance and history with the evidence behind each "
+             "credit", "learner show L-000123")
+    sp.add_argument("id")
+    sp.add_argument("--limit", type=int, default=500)
+    sp.add_argument("--json", action="store_true")
+
+    g = group("card", "learner cards")
+    sp = cmd(g, "add", do_card_add, "register a card to a learner",
+             "card add 04a1b2c3 --learner L-000123")
+    sp.add_argument("uid", help="UID in hex (4, 7 or 10 bytes)")
+    sp.add_argument("--learner", required=True)
+    sp = cmd(g, "set-status", do_card_set_status, "report a card lost/revoked, or active again",
+             "card set-status 04a1b2c3 lost")
+    sp.add_argument("uid")
+    sp.add_argument("status", choices=["active", "lost", "revoked"])
+    sp.add_argument("--since", help="when it applies from (default now)")
+
+    g = group("activity", "activities and their credit standards")
+    sp = cmd(g, "add", do_activity_add, "define an activity (see docs/hub.md)",
+             "activity add yoga --station S-0001 --schedule '{\"type\":\"daily\",\"start\":"
+             "\"09:00\",\"end\":\"10:00\"}' --standard '{\"type\":\"fixed\",\"credits\":1}'")
+    sp.add_argument("id")
+    sp.add_argument("--station", required=True)
+    sp.add_argument("--name", default="")
+    sp.add_argument("--category", default="")
+    sp.add_argument("--schedule", required=True, help="JSON")
+    sp.add_argument("--standard", required=True, help="JSON")
+    sp = cmd(g, "list", do_activity_list, "list activities")
+    sp.add_argument("--station")
+
+    g = group("token", "operators and their API tokens")
+    sp = cmd(g, "create", do_token_create, "create an operator with a token",
+             "token create alice --role operator")
+    sp.add_argument("name")
+    sp.add_argument("--role", required=True, choices=["admin", "operator", "technician"])
+    sp.add_argument("--token-file")
+    cmd(g, "list", do_token_list, "list operators")
+    sp = cmd(g, "revoke", do_token_revoke, "revoke an operator's token")
+    sp.add_argument("name")
+
+    g = group("holds", "credits held for review")
+    sp = cmd(g, "list", do_holds_list, "list held credits")
+    sp.add_argument("--limit", type=int, default=200)
+    sp = cmd(g, "review", do_holds_review, "approve or reject a held credit",
+             "holds review L-000123 calligraphy-1 1780333200 approve --comment 'seen in class'")
+    sp.add_argument("learner")
+    sp.add_argument("activity")
+    sp.add_argument("session_start", type=int)
+    sp.add_argument("decision", choices=["approve", "reject"])
+    sp.add_argument("--comment", default="")
+
+    g = group("alarms", "equivocation and broken-chain alarms")
+    sp = cmd(g, "list", do_alarms_list, "list alarms")
+    sp.add_argument("--limit", type=int, default=100)
+    g = group("quarantine", "rejected records and batches")
+    sp = cmd(g, "list", do_quarantine_list, "list quarantined items")
+    sp.add_argument("--reason")
+    sp.add_argument("--limit", type=int, default=100)
+    sp = cmd(sub, "sync", do_sync, "per-station sync counters and status")
+    sp.add_argument("--station")
+    cmd(sub, "settle", do_settle, "settle closed sessions now (run does it periodically)")
+    sp = cmd(sub, "recompute", do_recompute, "re-credit learners from a time on",
+             "recompute L-000123 --since 2026-03-01")
+    sp.add_argument("learners", nargs="+")
+    sp.add_argument("--since", required=True)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        (getattr(args, "group", None) or parser).print_help(sys.stderr)
+        return 2
+    ctx = None
+    try:
+        ctx = Context(args)
+        return handler(ctx) or 0
+    except HubError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""Hub configuration: defaults, then a TOML file, then TAPCERT_HUB_<SECTION>_<KEY> environment
+overrides, then command-line flags (``--db``). Every section and key is listed in docs/hub.md.
+
+Example (hub.toml):
+
+    [hub]
+    db = "sqlite:////var/lib/tapcert/hub.db"      # or postgresql+psycopg://user@host/tapcert
+    timezone = "Asia/Shanghai"
+
+    [mqtt]
+    host = "127.0.0.1"
+    port = 1883
+
+    [integrity]
+    skew_s = 600
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from server_hub.errors import ConfigError
+
+ENV_PREFIX = "TAPCERT_HUB_"
+
+
+def default_db_url() -> str:
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return "sqlite:///" + str(base / "tapcert" / "hub.db")
+
+
+@dataclass
+class HubSection:
+    db: str = field(default_factory=default_db_url)
+    timezone: str = "UTC"          # local days for per-day caps and weekly schedules
+    worker_id: str = ""            # MQTT client id suffix; unique per hub worker
+
+
+@dataclass
+class MQTTSection:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    client_id: str = "tapcert-hub"
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""              # TLS: CA that signed the broker's certificate
+    cert_file: str = ""            # TLS client certificate of the hub
+    key_file: str = ""
+    shared: bool = False           # subscribe $share/hub/station/+/batch (many workers)
+    keepalive: int = 30
+    max_payload: int = 131072      # larger batch payloads are quarantined as batch_oversize
+
+
+@dataclass
+class APISection:
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8470
+
+
+@dataclass
+class CreditingSection:
+    early_s: int = 900             # a tap this long before a session starts belongs to it
+    late_s: int = 900              # ... and this long after it ends
+    debounce_s: int = 60           # the same kind of tap by one learner repeated within: ignored
+    max_per_day: float = 0.0       # credits per learner per local day, all activities (0 = none)
+    settle_every_s: int = 30       # how often sessions that have closed are settled
+
+
+@dataclass
+class IntegritySection:
+    skew_s: int = 600              # reader clock further off than this: hold (clock_skew)
+    burst_cards: int = 10          # this many distinct cards ...
+    burst_window_s: int = 5        # ... within this many seconds on one reader: hold (tap_burst)
+    travel_min_s: int = 300        # two stations without coordinates need this long between taps
+    travel_speed_kmh: float = 60.0 # with coordinates: distance / speed
+
+
+@dataclass
+class TestingSection:
+    pause_before_ack_s: float = 0.0  # tests only: sleep between commit and ack publication
+
+
+@dataclass
+class Config:
+    hub: HubSection = field(default_factory=HubSection)
+    mqtt: MQTTSection = field(default_factory=MQTTSection)
+    api: APISection = field(default_factory=APISection)
+    crediting: CreditingSection = field(default_factory=CreditingSection)
+    integrity: IntegritySection = field(default_factory=IntegritySection)
+    testing: TestingSection = field(default_factory=TestingSection)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return zone(self.hub.timezone)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"unknown timezone {name!r}: use an IANA name such as "
+                          "'Asia/Shanghai' or 'UTC'") from exc
+
+
+def _coerce(section: str, key: str, current, value):
+    kind = type(current)
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        return kind(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config [{section}] {key} = {value!r} is not a valid "
+                          f"{kind.__name__}") from exc
+
+
+def _apply(cfg: Config, section: str, key: str, value, origin: str) -> None:
+    part = getattr(cfg, section, None)
+    if part is None or not dataclasses.is_dataclass(part):
+        raise ConfigError(f"{origin}: unknown config section [{section}]; "
+                          f"known: {', '.join(f.name for f in dataclasses.fields(cfg))}")
+    if not hasattr(part, key):
+        known = ", ".join(f.name for f in dataclasses.fields(part))
+        raise ConfigError(f"{origin}: unknown key {key!r} in [{section}]; known: {known}")
+    setattr(part, key, _coerce(section, key, getattr(part, key), value))
+
+
+def load(path: str | os.PathLike | None = None, env: dict | None = None,
+         db: str | None = None) -> Config:
+    cfg = Config()
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                doc = tomllib.load(fh)
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file {path} not found") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        for section, values in doc.items():
+            if not isinstance(values, dict):
+                raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
+            for key, value in values.items():
+                _apply(cfg, section, key, value, str(path))
+    env = os.environ if env is None else env
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        section, _, key = rest.partition("_")
+        if not key:
+            raise ConfigError(f"environment {name}: expected {ENV_PREFIX}<SECTION>_<KEY>")
+        _apply(cfg, section, key, value, f"environment {name}")
+    if db:
+        cfg.hub.db = db
+    cfg.tz  # validate early
+    return cfg

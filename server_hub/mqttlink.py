@@ -1,0 +1,190 @@
+"""mqttlink: the hub's MQTT adapter (paho-mqtt behind a small surface).
+
+    station/+/batch   QoS 1  -> pipeline.handle_batch -> COMMIT -> ack on station/{id}/ack QoS 1
+    station/+/status  QoS 1  -> latest status per station (retained; Last Will = offline)
+    station/+/health  QoS 0  -> latest health per station
+
+The session is persistent (clean_session=False) and messages are acknowledged to the broker
+manually, after the database commit and after our ack was handed to the client: a hub killed
+at any point gets the batch again from the broker on reconnect (and the agent resends until
+it sees our ack anyway). Correctness never rests on the broker: a batch handled twice is
+acked as duplicates (SPEC §4.2).
+
+One worker thread handles messages in arrival order; paho's network thread only queues them.
+A database outage is retried with backoff without losing the message. A batch the hub fails
+on for another reason (a bug) is logged and released without an ack, so the agent resends it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import ssl
+import threading
+import time
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from protocol import topics
+from protocol.errors import RemoteProtocolError
+from server_hub.errors import StoreError
+from server_hub.store import evidence
+
+log = logging.getLogger("tapcert.hub.mqtt")
+MAX_JSON = 65536
+_STOP = object()
+
+
+class MQTTLink:
+    def __init__(self, mqtt_cfg, pipeline, *, pause_before_ack_s: float = 0.0,
+                 worker_id: str = ""):
+        self.cfg = mqtt_cfg
+        self.pipeline = pipeline
+        self.store = pipeline.store
+        self.pause_before_ack_s = pause_before_ack_s
+        client_id = mqtt_cfg.client_id + (f"-{worker_id}" if worker_id else "")
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                                  clean_session=False, protocol=paho.MQTTv311, manual_ack=True)
+        self.client.max_inflight_messages_set(100)
+        self.client.reconnect_delay_set(1, 30)
+        if mqtt_cfg.username:
+            self.client.username_pw_set(mqtt_cfg.username, mqtt_cfg.password or None)
+        if mqtt_cfg.ca_file:
+            self.client.tls_set(ca_certs=mqtt_cfg.ca_file, certfile=mqtt_cfg.cert_file or None,
+                                keyfile=mqtt_cfg.key_file or None,
+                                cert_reqs=ssl.CERT_REQUIRED)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self._queue: queue.Queue = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.connected = threading.Event()
+        self.stats = {"batches": 0, "records": 0, "acks": 0, "errors": 0, "status": 0,
+                      "health": 0, "ignored": 0}
+        self.outcomes: dict[str, int] = {}
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._worker = threading.Thread(target=self._work, name="hub-ingest", daemon=True)
+        self._worker.start()
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
+        self.client.loop_start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._queue.put(_STOP)
+        if self._worker is not None:
+            self._worker.join(timeout)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    # --- paho callbacks (network thread) -------------------------------------------------
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties=None):
+        if reason_code.is_failure:
+            log.error("MQTT broker %s:%s refused the hub: %s", self.cfg.host, self.cfg.port,
+                      reason_code)
+            return
+        client.subscribe([(topics.subscription(topics.BATCH, shared=self.cfg.shared), 1),
+                          (topics.subscription(topics.STATUS), 1),
+                          (topics.subscription(topics.HEALTH), 0)])
+        self.connected.set()
+        log.info("connected to MQTT broker %s:%s (session present: %s)", self.cfg.host,
+                 self.cfg.port, flags.session_present)
+
+    def _on_disconnect(self, client, userdata, flags, reason_code, properties=None):
+        self.connected.clear()
+        if not self._stopping.is_set():
+            log.warning("lost the MQTT broker %s:%s (%s); reconnecting", self.cfg.host,
+                        self.cfg.port, reason_code)
+
+    def _on_message(self, client, userdata, message):
+        self._queue.put((message.topic, message.payload, message.mid, message.qos))
+
+    # --- worker --------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            topic, payload, mid, qos = item
+            try:
+                station, suffix = topics.parse(topic)
+            except RemoteProtocolError:
+                self.stats["ignored"] += 1
+                self._release(mid, qos)
+                continue
+            if suffix == topics.BATCH:
+                self._handle_batch(station, payload, mid, qos)
+            elif suffix in (topics.STATUS, topics.HEALTH):
+                self._handle_json(station, suffix, payload)
+                self._release(mid, qos)
+            else:
+                self.stats["ignored"] += 1
+                self._release(mid, qos)
+
+    def _release(self, mid, qos) -> None:
+        if qos:
+            self.client.ack(mid, qos)
+
+    def _handle_batch(self, station, payload, mid, qos) -> None:
+        delay = 0.5
+        while True:
+            try:
+                result = self.pipeline.handle_batch(station, payload)
+                break
+            except StoreError as exc:
+                if self._stopping.is_set():
+                    return      # not acked: the broker and the agent will deliver it again
+                log.error("database error on station %s batch: %s; retrying in %.0fs", station,
+                          exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30)
+            except Exception:
+                self.stats["errors"] += 1
+                log.exception("hub failed on a batch from station %s; not acked, the station "
+                              "will resend it", station)
+                self._release(mid, qos)
+                return
+        self.stats["batches"] += 1
+        for name, n in result.counts.items():
+            self.outcomes[name] = self.outcomes.get(name, 0) + n
+            self.stats["records"] += n
+        log.info("station %s batch %s committed: %s", station, result.batch_id,
+                 " ".join(f"{k}={v}" for k, v in sorted(result.counts.items())))
+        if self.pause_before_ack_s:
+            time.sleep(self.pause_before_ack_s)
+        if result.ack is not None:
+            self.client.publish(topics.topic(station, topics.ACK), result.ack, qos=1)
+            self.stats["acks"] += 1
+        self._release(mid, qos)
+
+    def _handle_json(self, station, kind, payload) -> None:
+        if len(payload) > MAX_JSON:
+            self.stats["ignored"] += 1
+            log.warning("station %s sent a %s message of %d bytes (limit %d); ignored", station,
+                        kind, len(payload), MAX_JSON)
+            return
+        try:
+            doc = json.loads(payload.decode("utf-8")) if payload else {"state": "cleared"}
+            if not isinstance(doc, dict):
+                raise ValueError("not an object")
+        except (ValueError, UnicodeDecodeError):
+            self.stats["ignored"] += 1
+            log.warning("station %s sent a %s message that is not a JSON object; ignored",
+                        station, kind)
+            return
+        try:
+            with self.store.write() as conn:
+                evidence.save_station_message(conn, station, kind, doc, time.time())
+            self.stats[kind] += 1
+        except StoreError as exc:
+            log.error("could not store station %s %s: %s", station, kind, exc)
+
+    def idle(self) -> bool:
+        return self._queue.empty()

@@ -1,0 +1,73 @@
+"""service: `tapcert-hub run` — ingest (MQTT), the HTTP API and the settlement timer in one
+process, stopped cleanly by SIGTERM or SIGINT.
+
+Threads: paho's network loop, the ingest worker (mqttlink), the settlement timer, and
+uvicorn's event loop in the main thread (or a plain wait when the API is disabled).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from server_hub.api.app import HubContext, create_app
+from server_hub.errors import HubError
+from server_hub.mqttlink import MQTTLink
+from server_hub.pipeline import Pipeline
+from server_hub.registry import Registry
+from server_hub.store.db import open_store
+
+log = logging.getLogger("tapcert.hub")
+
+
+class Settler(threading.Thread):
+    """Settles sessions that closed with a check-in still open, every `every` seconds."""
+
+    def __init__(self, pipeline: Pipeline, every: float):
+        super().__init__(name="hub-settle", daemon=True)
+        self.pipeline = pipeline
+        self.every = every
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(self.every):
+            try:
+                n = self.pipeline.settle()
+                if n:
+                    log.info("settled closed sessions: %d ledger entries", n)
+            except HubError as exc:
+                log.error("settling closed sessions failed: %s", exc)
+            except Exception:
+                log.exception("settling closed sessions failed")
+
+
+def run(cfg, *, api: bool | None = None) -> int:
+    store = open_store(cfg.hub.db)
+    pipeline = Pipeline(store, cfg)
+    registry = Registry(store, pipeline)
+    link = MQTTLink(cfg.mqtt, pipeline, pause_before_ack_s=cfg.testing.pause_before_ack_s,
+                    worker_id=cfg.hub.worker_id)
+    settler = Settler(pipeline, cfg.crediting.settle_every_s)
+    link.start()
+    settler.start()
+    log.info("hub running: database %s, broker %s:%s", store, cfg.mqtt.host, cfg.mqtt.port)
+    try:
+        if cfg.api.enabled if api is None else api:
+            import uvicorn
+            app = create_app(HubContext(store, registry, pipeline, cfg))
+            server = uvicorn.Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port,
+                                                   log_level="warning", access_log=False))
+            log.info("API on http://%s:%s (OpenAPI at /docs)", cfg.api.host, cfg.api.port)
+            server.run()
+        else:
+            stop = threading.Event()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: stop.set())
+            stop.wait()
+    finally:
+        log.info("hub stopping")
+        settler.stopped.set()
+        link.stop()
+        store.close()
+    return 0

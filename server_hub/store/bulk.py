@@ -1,0 +1,83 @@
+"""Batched SQL for the ingest hot path: Core statements compiled once per dialect and run with
+the driver's executemany (no per-row SQLAlchemy processing), plus dialect-neutral upserts.
+
+A ``Bulk`` statement is built from Core (so SQLite and PostgreSQL share one definition) and
+executed with plain tuples in the column order it was declared with.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def dialect_insert(conn, table):
+    """The dialect's INSERT construct (it has on_conflict_do_nothing / _do_update)."""
+    return (postgresql.insert(table) if conn.dialect.name == "postgresql"
+            else sqlite.insert(table))
+
+
+class Bulk:
+    """A statement over named columns, compiled per dialect, run as executemany of tuples."""
+
+    def __init__(self, build, columns: list[str], *, insert_keys: bool = True):
+        self._build = build            # callable(conn) -> Core statement using bindparams
+        self.columns = list(columns)
+        self._insert_keys = insert_keys
+        self._compiled: dict[str, tuple[str, list[str] | None]] = {}
+
+    def _sql(self, conn):
+        name = conn.dialect.name
+        got = self._compiled.get(name)
+        if got is None:
+            stmt = self._build(conn)
+            keys = self.columns if self._insert_keys else None
+            comp = stmt.compile(dialect=conn.dialect, column_keys=keys)
+            positions = list(comp.positiontup) if comp.positional else None
+            if positions is not None and sorted(positions) != sorted(self.columns):
+                raise RuntimeError(f"bulk statement binds {positions}, expected {self.columns}")
+            got = (str(comp), positions)
+            self._compiled[name] = got
+        return got
+
+    def run(self, conn, rows) -> None:
+        if not rows:
+            return
+        sql, positions = self._sql(conn)
+        if positions is None:
+            cols = self.columns
+            params = [dict(zip(cols, row)) for row in rows]
+        elif positions == self.columns:
+            params = rows if isinstance(rows, list) else list(rows)
+        else:
+            index = [self.columns.index(p) for p in positions]
+            params = [tuple(row[i] for i in index) for row in rows]
+        conn.exec_driver_sql(sql, params)
+
+
+def insert(table, columns, *, ignore_conflicts=False, index_elements=None) -> Bulk:
+    def build(conn):
+        stmt = dialect_insert(conn, table)
+        if ignore_conflicts:
+            stmt = stmt.on_conflict_do_nothing(index_elements=index_elements)
+        return stmt
+    return Bulk(build, columns)
+
+
+def upsert(table, columns, key: list[str], update: list[str]) -> Bulk:
+    """INSERT ... ON CONFLICT (key) DO UPDATE SET col = excluded.col for `update`."""
+    def build(conn):
+        stmt = dialect_insert(conn, table)
+        return stmt.on_conflict_do_update(
+            index_elements=key, set_={c: stmt.excluded[c] for c in update})
+    return Bulk(build, columns)
+
+
+def update(table, key: list[str], columns: list[str]) -> Bulk:
+    """UPDATE table SET columns WHERE key; rows are (columns..., key...)."""
+    def build(conn):
+        stmt = table.update()
+        for k in key:
+            stmt = stmt.where(table.c[k] == sa.bindparam("k_" + k))
+        return stmt.values({c: sa.bindparam("v_" + c) for c in columns})
+    return Bulk(build, ["v_" + c for c in columns] + ["k_" + k for k in key], insert_keys=False)

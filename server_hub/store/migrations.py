@@ -1,0 +1,73 @@
+"""Ordered, named schema migrations, recorded in `schema_migrations` (sqlite-utils style).
+
+Each migration is a function of a connection inside the migration transaction. Migration 1
+creates the version-1 tables from schema.py. Rules for later ones: append a new function to
+MIGRATIONS (never edit an applied one), use Core DDL that works on SQLite and PostgreSQL, and
+make it safe on a database created by the newest migration 1 (check with the inspector before
+adding a column that a fresh schema.py already has).
+
+Several hub workers may start at once: on PostgreSQL the runner holds an advisory lock for
+the whole migration; on SQLite the write transaction is taken with BEGIN IMMEDIATE.
+"""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from server_hub.errors import SchemaError
+from server_hub.store import schema
+
+_LOCK_KEY = 0x74617063  # "tapc"
+
+
+def _initial(conn) -> None:
+    schema.metadata.create_all(conn, tables=[t for t in schema.metadata.sorted_tables
+                                             if t.name != "schema_migrations"])
+
+
+MIGRATIONS = [
+    (1, "initial: registry, evidence, quarantine, alarms, credit state, ledger, sync", _initial),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def applied_versions(conn) -> list[int]:
+    if not sa.inspect(conn).has_table("schema_migrations"):
+        return []
+    return [row[0] for row in conn.execute(sa.select(schema.schema_migrations.c.version))]
+
+
+def migrate(conn) -> list[str]:
+    """Apply every missing migration; returns the names applied. Call inside a transaction."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    schema.schema_migrations.create(conn, checkfirst=True)
+    done = set(applied_versions(conn))
+    newer = [v for v in done if v > LATEST]
+    if newer:
+        raise SchemaError(f"the database has schema version {max(newer)} but this hub knows only "
+                          f"up to {LATEST}: upgrade tapcert-hub before running it on this database")
+    names = []
+    for version, name, apply in MIGRATIONS:
+        if version in done:
+            continue
+        apply(conn)
+        conn.execute(schema.schema_migrations.insert().values(
+            version=version, name=name, applied_at=time.time()))
+        names.append(f"{version:04d} {name}")
+    return names
+
+
+def check_current(conn) -> None:
+    done = set(applied_versions(conn))
+    if not done:
+        raise SchemaError("the database is not initialised: run `tapcert-hub init` first")
+    missing = [v for v, _, _ in MIGRATIONS if v not in done]
+    if missing:
+        raise SchemaError(f"the database lacks schema migrations {missing}: run "
+                          "`tapcert-hub migrate` (or `tapcert-hub init`)")
+    if max(done) > LATEST:
+        raise SchemaError(f"the database has schema version {max(done)} but this hub knows only "
+                          f"up to {LATEST}: upgrade tapcert-hub")

@@ -1,0 +1,153 @@
+"""Hub test fixtures: every store test runs on SQLite and on a real PostgreSQL.
+
+`db_url` is parametrized over both backends; on PostgreSQL each test gets a fresh database in
+the session's cluster (tests/conftest.py `postgres`). `hub` wires a migrated store with the
+pipeline and registry; `district` enrols a station, a reader, learners with cards and an
+activity so a test can tap straight away.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from factories import SimReader  # noqa: E402
+
+from server_hub import config as hubconfig  # noqa: E402
+from server_hub.pipeline import Pipeline  # noqa: E402
+from server_hub.registry import Registry  # noqa: E402
+from server_hub.store.db import open_store  # noqa: E402
+
+BACKENDS = ["sqlite", "postgresql"]
+_counter = itertools.count()
+
+
+def fresh_pg_database(server) -> str:
+    name = f"t{next(_counter)}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server.url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        admin.dispose()
+    return server.url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub.db'}"
+    server = request.getfixturevalue("postgres")
+    return fresh_pg_database(server)
+
+
+class Hub:
+    """A store + pipeline + registry for one test, with helpers."""
+
+    def __init__(self, url, cfg):
+        self.config = cfg
+        self.store = open_store(url, migrate=True)
+        self.pipeline = Pipeline(self.store, cfg)
+        self.registry = Registry(self.store, self.pipeline)
+
+    def close(self):
+        self.store.close()
+
+    def ingest(self, station, payload, now=None):
+        return self.pipeline.handle_batch(station, payload, now=now)
+
+    def sql(self, query, **params):
+        with self.store.read() as conn:
+            return conn.execute(sa.text(query), params).fetchall()
+
+    def balance(self, learner):
+        rows = self.sql("SELECT COALESCE(SUM(amount_milli), 0) FROM ledger WHERE learner_id = :l",
+                        l=learner)
+        return int(rows[0][0])
+
+    def effective_ledger(self):
+        """{(learner, activity, session_start): net milli} of non-zero sessions."""
+        rows = self.sql("SELECT learner_id, activity_id, session_start, SUM(amount_milli) "
+                        "FROM ledger GROUP BY learner_id, activity_id, session_start")
+        return {(r[0], r[1], r[2]): int(r[3]) for r in rows if int(r[3])}
+
+    def states(self):
+        rows = self.sql("SELECT learner_id, activity_id, session_start, status, desired_milli, "
+                        "applied_milli, holds, evidence FROM credit_state")
+        return {(r[0], r[1], r[2]): tuple(r[3:]) for r in rows}
+
+    def count(self, table, where="1=1", **params):
+        return int(self.sql(f"SELECT COUNT(*) FROM {table} WHERE {where}", **params)[0][0])
+
+
+def make_config(**overrides):
+    cfg = hubconfig.load(env={})
+    for dotted, value in overrides.items():
+        section, key = dotted.split("__")
+        setattr(getattr(cfg, section), key, value)
+    return cfg
+
+
+@pytest.fixture
+def hub_config():
+    return make_config()
+
+
+@pytest.fixture
+def hub(db_url, hub_config):
+    h = Hub(db_url, hub_config)
+    yield h
+    h.close()
+
+
+# A session on 2026-06-01 (a Monday) from 09:00 to 11:00 UTC.
+DAY0 = 1_780_272_000          # 2026-06-01T00:00:00Z, a Monday
+SESSION_START = DAY0 + 9 * 3600
+SESSION_END = DAY0 + 11 * 3600
+
+
+class District:
+    """Station S-1 with reader R-1 (a SimReader), learners L-0.. with cards, activity A-fixed
+    (fixed 1 credit) unless told otherwise."""
+
+    def __init__(self, hub, learners=3, standard=None, schedule=None, station="S-1",
+                 activity="A-1"):
+        self.hub = hub
+        self.station = station
+        self.activity = activity
+        hub.registry.add_station(station, "Community centre")
+        self.reader = SimReader(start_time=SESSION_START)
+        hub.registry.enroll_reader(self.reader.public_key.hex(), station, "R-1")
+        self.learners = []
+        self.cards = {}
+        for i in range(learners):
+            lid = f"L-{i}"
+            uid = bytes([0x04, 0xA0, i >> 8, i & 0xFF])
+            hub.registry.add_learner(lid, f"Learner {i}")
+            hub.registry.add_card(uid.hex(), lid)
+            self.learners.append(lid)
+            self.cards[lid] = uid
+        hub.registry.add_activity(
+            activity, station, "Calligraphy",
+            schedule or {"type": "once", "sessions": [[SESSION_START, SESSION_END]]},
+            standard or {"type": "fixed", "credits": 1})
+
+    def tap(self, learner, kind=1, at=None, reader=None):
+        return (reader or self.reader).tap(self.cards[learner], kind, at=at)
+
+
+@pytest.fixture
+def district(hub):
+    return District(hub)
+
+
+def json_evidence(text):
+    return [tuple(x) for x in json.loads(text)]
