@@ -41,7 +41,8 @@ SCHEMA = [
     ("readers", "write_timeout_s", 2.0, "a reader that does not take a frame within this is reconnected"),
     ("queue", "path", "/var/lib/tapcert-agent/queue.db", "the SQLite queue (WAL files beside it)"),
     ("queue", "retention_days", 7.0, "synced records are pruned after this many days"),
-    ("queue", "max_size_mb", 0, "cap on the queue database; 0 = until the disk is full"),
+    ("queue", "max_size_mb", 0, "cap on the queue database (at least 4; the last 10%, >= 2 MB, is "
+     "kept for sending); 0 = until 16 MB of disk are left"),
     ("queue", "warn_free_mb", 200, "warn in status and health when less disk than this is free"),
     ("sync", "batch_max_records", 500, "most records in one MQTT batch (1-1000)"),
     ("sync", "linger_ms", 50, "how long a live tap waits for company before its batch is sent"),
@@ -197,6 +198,8 @@ def validate(cfg):
         raise ConfigError("sync.jitter must be between 0 and 1 (a fraction)")
     if cfg.sync.drain_rate < 0 or cfg.sync.drain_burst < 1:
         raise ConfigError("sync.drain_rate must be >= 0 and sync.drain_burst >= 1")
+    if cfg.queue.max_size_mb and cfg.queue.max_size_mb < 4:
+        raise ConfigError("queue.max_size_mb must be 0 (no cap) or at least 4")
     if cfg.mqtt.tls and bool(cfg.mqtt.cert_file) != bool(cfg.mqtt.key_file):
         raise ConfigError("mqtt.cert_file and mqtt.key_file go together: set both or neither")
     for name in ("ca_file", "cert_file", "key_file"):

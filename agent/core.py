@@ -37,6 +37,7 @@ log = logging.getLogger("agent.core")
 
 _EVENT_BURST = 2000  # events handled per wake-up before timers get a look in
 _PRUNE_EVERY_S = 3600.0
+_CLAIM_RETRY_S = 1.0
 _PROBLEM_LOG_EVERY_S = 60.0
 
 
@@ -258,10 +259,11 @@ class Core:
         except StoreError as exc:
             self._problem("queue_error", str(exc), level=logging.ERROR)
             return None
-        pending = self.outbox.pending_live + self.outbox.pending_backlog
+        ob = self.outbox
+        waiting = ob.pending_live + ob.pending_backlog + sum(b.count for b in ob.inflight.values())
         self._problem("disk_full", "queue is full: {} records wait for the hub and new taps stay "
                       "in the readers until space is freed (free disk space on {} or raise "
-                      "queue.max_size_mb)".format(pending, os.path.dirname(self.cfg.queue.path)),
+                      "queue.max_size_mb)".format(waiting, os.path.dirname(self.cfg.queue.path)),
                       level=logging.ERROR)
         self.stats["store_full"] += 1
         return None
@@ -395,13 +397,14 @@ class Core:
         except StoreCorrupt as exc:
             self._recover(exc)
             return
-        except StoreError as exc:
+        except StoreError as exc:  # e.g. full: try again in a while, the records are still there
             self._problem("queue_error", str(exc), level=logging.ERROR)
-            self.outbox.claim_came_up_empty(action.live)
+            self.outbox.hold(now + _CLAIM_RETRY_S)
             return
         if batch_id is None:
             self.outbox.claim_came_up_empty(action.live)
             return
+        self._clear_problem("queue_error")
         try:
             payload = batchproto.encode_batch(batch_id, records,
                                               batchproto.FLAG_LIVE if action.live else 0)

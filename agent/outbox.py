@@ -95,6 +95,7 @@ class Outbox:
         self._live_since = None
         self.inflight = {}
         self._done = OrderedDict()
+        self._hold_until = None  # no new batches before this (the store could not claim)
         self.bucket = TokenBucket(settings.drain_rate, settings.drain_burst)
         self.stats = Counter()
 
@@ -158,6 +159,10 @@ class Outbox:
             self._done.popitem(last=False)
         self.stats["batches_acked"] += 1
 
+    def hold(self, until):
+        """Send no new batch before `until` (resends still go)."""
+        self._hold_until = until
+
     def forget(self, batch_id):
         """Drop a batch that can no longer be acked (e.g. its records are gone)."""
         self.inflight.pop(batch_id, None)
@@ -190,6 +195,10 @@ class Outbox:
                 actions.append(Resend(batch_id))
         if len(self.inflight) >= self.settings.max_inflight:
             return actions
+        if self._hold_until is not None:
+            if now < self._hold_until:
+                return actions
+            self._hold_until = None
         s = self.settings
         if self.pending_live:
             if self.pending_live >= s.batch_max_records or now - self._live_since >= s.linger_s:
@@ -206,7 +215,9 @@ class Outbox:
         if not self.connected:
             return None
         times = [b.deadline for b in self.inflight.values()]
-        if len(self.inflight) < self.settings.max_inflight:
+        if self._hold_until is not None and (self.pending_live or self.pending_backlog):
+            times.append(self._hold_until)
+        elif len(self.inflight) < self.settings.max_inflight:
             if self.pending_live:
                 times.append(self._live_since + self.settings.linger_s)
             if self.pending_backlog:

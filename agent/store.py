@@ -19,6 +19,7 @@ StoreFull / StoreCorrupt / StoreError (agent.errors) at this boundary.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -29,6 +30,15 @@ from agent import migrations
 from agent.errors import AckMismatch, StoreCorrupt, StoreError, StoreFull
 from agent.migrations import INFLIGHT, PENDING, QUARANTINED, SYNCED
 from protocol import batch as batchproto
+
+# New records stop coming in before the file or the disk is completely full: sending a
+# batch and recording the hub's ack need a little room too (index pages), and a queue too
+# full to send would never empty.
+# Claiming a batch and applying its ack grow rows and indexes (page splits): about 100 KB
+# per 500-record batch, so keep 10% of the cap, and at least 2 MB, for that.
+MAX_RESERVE_SHARE = 0.1
+MAX_RESERVE_MIN = 2 * 1024 * 1024
+DISK_RESERVE = 16 * 1024 * 1024  # bytes of disk left free for sending and acks
 
 _SQLITE_CORRUPT = 11
 _SQLITE_FULL = 13
@@ -48,10 +58,16 @@ def translate(exc, path):
 
 
 class Store:
-    def __init__(self, path, *, max_size_bytes=0):
+    def __init__(self, path, *, max_size_bytes=0, disk_reserve=DISK_RESERVE):
         self.path = str(path)
+        self._disk_reserve = disk_reserve
+        self._max_pages = 0
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError("cannot create the queue directory {}: {} (check queue.path and "
+                                 "the agent's permissions)".format(Path(self.path).parent, exc)) from exc
         self._wm = {}  # reader_id -> [agent_wm, hub_wm], cache of the readers table
         with self._guard():
             conn = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
@@ -60,7 +76,10 @@ class Store:
             conn.execute("PRAGMA synchronous=FULL")
             if max_size_bytes:
                 page = conn.execute("PRAGMA page_size").fetchone()[0]
-                conn.execute("PRAGMA max_page_count={}".format(max(16, max_size_bytes // page)))
+                self._max_pages = max(16, max_size_bytes // page)
+                reserve = max(MAX_RESERVE_SHARE * max_size_bytes, MAX_RESERVE_MIN) // page
+                self._intake_pages = max(1, self._max_pages - reserve)
+                conn.execute("PRAGMA max_page_count={}".format(self._max_pages))
             check = conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise StoreCorrupt("queue {} is damaged (quick_check: {})".format(self.path, check))
@@ -96,6 +115,7 @@ class Store:
         if not rows:
             return result
         with self._transaction() as conn:
+            self._check_room(conn)
             insert = conn.execute
             for rid, seq, data, reader_time, live in rows:
                 cur = insert("INSERT OR IGNORE INTO records(reader_id, seq, data, reader_time,"
@@ -118,6 +138,25 @@ class Store:
                                  (new, now, rid))
                 result.watermarks[rid] = (wm[0], wm[1])
         return result
+
+    def _check_room(self, conn):
+        if self._max_pages:
+            used = (conn.execute("PRAGMA page_count").fetchone()[0]
+                    - conn.execute("PRAGMA freelist_count").fetchone()[0])
+            if used >= self._intake_pages:
+                raise StoreFull("queue {} is full: {}% of queue.max_size_mb in use, the rest is kept "
+                                "for sending; raise queue.max_size_mb or restore the hub link; "
+                                "readers keep their taps until then".format(
+                                    self.path, int(100 * used / self._max_pages)))
+        if self._disk_reserve and self.path != ":memory:":
+            try:
+                st = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+            except OSError:
+                return
+            if st.f_bavail * st.f_frsize < self._disk_reserve:
+                raise StoreFull("disk under queue {} is full ({} MB free): free disk space; readers "
+                                "keep their taps until then".format(
+                                    self.path, st.f_bavail * st.f_frsize // (1024 * 1024)))
 
     def _repeat(self, conn, rid, seq, data, now, result):
         # Already queued. Identical = a harmless re-offer; different = kept aside as evidence.

@@ -1,6 +1,6 @@
 """The SQLite queue: keys, states, watermarks, migrations, pruning, disk full, corruption."""
 
-import sqlite3
+import os
 
 import pytest
 
@@ -157,17 +157,50 @@ def test_prune_only_synced_past_retention_and_under_the_watermark(store):
     assert store.counts()["quarantined"] == 1 and store.watermarks(sim.reader_id) == (6, 2)
 
 
-def test_disk_full_is_reported_and_nothing_half_written(tmp_path):
-    s = Store(tmp_path / "q.db", max_size_bytes=64 * 1024)
-    sim = SimReader()
+def synthetic_rows(rid, first, n):
+    return [(rid, seq, os.urandom(116), 0, False) for seq in range(first, first + n)]
+
+
+def fill(store, rid):
     added = 0
     with pytest.raises(StoreFull) as info:
-        for _ in range(200):
-            added += s.add_records(rows_of(sim, 10), now=1.0).inserted
-    assert "full" in str(info.value) and "max_size_mb" in str(info.value)
-    # the failed call left no trace: watermark and rows agree
+        for _ in range(10_000):
+            added += store.add_records(synthetic_rows(rid, added + 1, 100), now=1.0).inserted
+    return added, info.value
+
+
+def test_disk_full_is_reported_and_nothing_half_written(tmp_path):
+    s = Store(tmp_path / "q.db", max_size_bytes=4 * 1024 * 1024)
+    rid = b"R" * 8
+    added, error = fill(s, rid)
+    assert "full" in str(error) and "max_size_mb" in str(error)
+    assert added > 5000
+    # the refused call left no trace: watermark and rows agree
     assert s.conn.execute("SELECT COUNT(*) FROM records").fetchone()[0] == added
-    assert s.watermarks(sim.reader_id)[0] == added
+    assert s.watermarks(rid)[0] == added
+    s.close()
+
+
+def test_a_full_queue_can_still_send_ack_and_prune(tmp_path):
+    s = Store(tmp_path / "q.db", max_size_bytes=4 * 1024 * 1024)
+    rid = b"R" * 8
+    added, _ = fill(s, rid)
+    while True:  # the reserve is enough to send everything and record every ack
+        batch_id, records = s.claim_batch(500, live=False)
+        if batch_id is None:
+            break
+        s.apply_ack(batch_id, bp.BATCH_OK, bytes(len(records)), now=2.0)
+    assert s.watermarks(rid) == (added, added)
+    assert s.prune(older_than=3.0) == added
+    assert s.add_records(synthetic_rows(rid, added + 1, 100), now=4.0).inserted == 100
+
+
+def test_sqlite_full_error_is_translated(tmp_path):
+    s = Store(tmp_path / "q.db")
+    s.conn.execute("PRAGMA max_page_count=20")  # below what is needed: SQLITE_FULL itself
+    with pytest.raises(StoreFull):
+        for i in range(100):
+            s.add_records(synthetic_rows(b"R" * 8, i * 100 + 1, 100), now=1.0)
     s.close()
 
 
