@@ -1,0 +1,276 @@
+# app: the reader. tap -> journal -> feedback -> sign -> offer to the agent.
+#
+# tap() is synchronous and is the whole path to the learner's feedback: debounce, blocked
+# list, build the record, journal it (one flash commit), feedback. Signing and the link run
+# as asyncio tasks next to it (run()): the signer signs journaled records in seq order and
+# appends them to the journal's segments, the link offers them to the agent. Other tasks:
+# the tap source (NFC poll on boards, the card field on unix), the board's feedback
+# patterns, the watchdog. Every task survives its own errors (counted, shown in the health
+# frame); only KeyboardInterrupt ends run(), so mpremote can break in.
+import gc
+
+import bootcount
+import keys
+from blocked import BlockedError, BlockedList
+from debounce import Debounce
+from feedback import Feedback
+from journal import Journal, JournalError, JournalFull
+from protocol import record as rec
+from protocol.compat import ticks_diff, ticks_ms
+from version import FW_VERSION
+
+_TASK_RETRY_S = 1
+
+
+class App:
+    def __init__(self, config, board, root=""):
+        self.config = config
+        self.board = board
+        self.root = root
+        self.test_mode = bool(config.get("test_mode"))
+        self.signer = None
+        self.public_key = None
+        self.reader_id = None
+        self.boot = 0
+        self.ready = False   # key present and journal open: taps can be recorded
+        self.err = None      # last problem, for the health frame
+        self.errors = 0
+        self.taps = 0
+        self.journal = Journal(root + config["journal_dir"], config["journal_capacity"],
+                               config["segment_bytes"], config["warn_pct"],
+                               config["pressure_pct"], config["reserve_bytes"])
+        self.debounce = Debounce(int(config["debounce_s"] * 1000))
+        self.blocked = BlockedList(root + "/blocked.bin", config.get("blocked_max", 1000))
+        self.feedback = Feedback(board.feedback)
+        self.link = None
+        self._signal = None
+        self._up_ms = 0
+        self._up_last = ticks_ms()
+
+    # -- boot -------------------------------------------------------------------------
+
+    def start(self):
+        """Boot counter, key, journal recovery, signing what a power cut left unsigned."""
+        self.boot = bootcount.next_boot(self.root + "/boot.bin")
+        try:
+            if keys.load_seed(self.root) is None and self.config.get("auto_keygen"):
+                keys.generate(root=self.root, journal_dir=self.config["journal_dir"], quiet=True)
+            self.signer = keys.signer(self.root)
+        except keys.KeysError as exc:
+            self.note(str(exc))
+        if self.signer is None:
+            self.note(self.err or "reader has no key: provision it (import keys; keys.generate())")
+        else:
+            self.public_key = self.signer.public_key
+            self.reader_id = rec.reader_id_from_public_key(self.public_key)
+            try:
+                self.journal.open(self.reader_id)
+                self.ready = True
+            except (JournalError, OSError) as exc:
+                self.note("journal unusable: {}".format(exc))
+            if self.journal.err:
+                self.note(self.journal.err)
+        while self.ready and self.journal.pending:
+            if not self.sign_pending(self.config["sign_batch"]):
+                break
+        self.feedback.give("boot", text="tapcert {} ready".format(FW_VERSION) if self.ready
+                           else "Reader not set up - call technician")
+        return self
+
+    def note(self, text):
+        self.err = text
+        self.errors += 1
+
+    def uptime_ms(self):
+        now = ticks_ms()
+        self._up_ms += ticks_diff(now, self._up_last)
+        self._up_last = now
+        return self._up_ms
+
+    # -- the tap path -----------------------------------------------------------------
+
+    def tap(self, uid, kind=rec.KIND_TAP):
+        """One card presented: -> the feedback given, {"event", "seq", "text"}."""
+        now = ticks_ms()
+        uid = bytes(uid)
+        self.taps += 1
+        give = self.feedback.give
+        if kind not in rec.KINDS or len(uid) not in rec.UID_LENGTHS:
+            return give("error", text="Card not readable - tap again")
+        if not self.ready:
+            return give("error", text="Reader not set up - call technician")
+        if self.debounce.recent(uid, now):
+            return give("duplicate")
+        if self.blocked.contains(uid):
+            return give("blocked")
+        journal = self.journal
+        try:
+            payload = rec.encode_payload(kind, self.reader_id, journal.last_seq + 1,
+                                         journal.last_hash, self.board.clock.now(), self.boot,
+                                         self.uptime_ms(), uid)
+            seq = journal.append(payload)
+        except JournalFull as exc:
+            self.note(str(exc))
+            return give("full")
+        except (OSError, JournalError) as exc:
+            self.note("journal write failed: {}".format(exc))
+            return give("error")
+        self.debounce.note(uid, now)
+        if self._signal is not None:
+            self._signal.set()
+        pct = journal.fill_pct()
+        if pct >= journal.warn_pct:
+            return give("warning", seq, pct=pct)
+        return give("recorded", seq)
+
+    def sign_pending(self, limit=4):
+        """Sign the oldest unsigned records and journal them; -> how many."""
+        payloads = self.journal.unsigned(limit)
+        if not payloads or self.signer is None:
+            return 0
+        sign = self.signer.sign
+        records = [p + sign(p) for p in payloads]
+        try:
+            self.journal.add_signed(records)
+        except (OSError, JournalError) as exc:
+            self.note("journal could not store signatures: {}".format(exc))
+            return 0
+        if self.link is not None:
+            self.link.kick()
+        return len(records)
+
+    # -- what the agent link asks -----------------------------------------------------
+
+    def apply_ack(self, agent, hub):
+        try:
+            self.journal.set_watermarks(agent, hub)
+        except JournalError as exc:
+            self.note("ack refused: {}".format(exc))
+            raise
+
+    def set_clock_ms(self, unix_ms):
+        self.board.clock.set(unix_ms // 1000)
+
+    def update_blocked(self, body):
+        try:
+            self.blocked.apply(body)
+        except BlockedError as exc:
+            self.note(str(exc))
+            raise
+
+    def health(self):
+        j = self.journal
+        opened = self.ready
+        out = {"rid": rec.hexlify(self.reader_id) if self.reader_id else "",
+               "fw": FW_VERSION, "label": self.config.get("label", ""),
+               "station": self.config.get("station", ""), "boot": self.boot,
+               "up": self.uptime_ms() & 0xFFFFFFFF, "time": self.board.clock.now(),
+               "seq": j.last_seq if opened else 0,
+               "signed": j.held() - len(j.pending) if opened else 0,
+               "unsigned": len(j.pending) if opened else 0,
+               "unsynced": j.unsynced() if opened else 0,
+               "agent_wm": j.agent_wm if opened else 0, "hub_wm": j.hub_wm if opened else 0,
+               "jfill": j.fill_pct() if opened else 0, "heap": _heap_free(),
+               "test": self.test_mode,
+               "pk": rec.hexlify(self.public_key) if self.public_key else None}
+        faults = self.board.faults() if hasattr(self.board, "faults") else []
+        err = self.err
+        if faults:
+            err = "; ".join(faults) + ("; " + err if err else "")
+        if err:
+            out["err"] = err
+        return out
+
+    # -- tasks ------------------------------------------------------------------------
+
+    async def run(self, stdin=None, stdout=None):
+        import asyncio
+        import linkport
+        cfg = self.config
+        self._signal = asyncio.Event()
+        self.link = linkport.Link(self, cfg["offer_window"], cfg["resend_ms"],
+                                  cfg["idle_resend_ms"], cfg["agent_timeout_ms"],
+                                  int(cfg["health_s"] * 1000))
+        tasks = [asyncio.create_task(self._guard("signer", self._signer)),
+                 asyncio.create_task(self._guard("watchdog", self._watchdog))]
+        board = self.board
+        if hasattr(board.feedback, "run"):
+            tasks.append(asyncio.create_task(self._guard("feedback", board.feedback.run)))
+        card_field = getattr(board, "card_field", None)
+        if card_field is not None:
+            tasks.append(asyncio.create_task(
+                self._guard("card field", lambda: card_field.serve(self.tap))))
+        if getattr(board.nfc, "kind", "virtual") != "virtual":
+            tasks.append(asyncio.create_task(self._guard("nfc", self._nfc)))
+        try:
+            await self._guard("link", lambda: linkport.serve(self.link, stdin, stdout))
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    async def _guard(self, name, start):
+        # run a task for ever: an exception is noted and the task starts again
+        import asyncio
+        while True:
+            try:
+                await start()
+                return
+            except Exception as exc:
+                self.note("{} task failed: {!r}".format(name, exc))
+            await asyncio.sleep(_TASK_RETRY_S)
+
+    async def _signer(self):
+        import asyncio
+        signal = self._signal
+        batch = self.config["sign_batch"]
+        while True:
+            await signal.wait()
+            signal.clear()
+            while self.journal.pending:
+                if not self.sign_pending(batch):
+                    await asyncio.sleep(_TASK_RETRY_S)
+                await asyncio.sleep(0)  # a tap waiting gets its feedback first
+
+    async def _watchdog(self):
+        import asyncio
+        feed = self.board.watchdog.feed
+        while True:
+            feed()
+            self.uptime_ms()  # folds the tick counter in well before it wraps
+            await asyncio.sleep(1)
+
+    async def _nfc(self):
+        import asyncio
+        nfc = self.board.nfc
+        kind = self.config.get("tap_kind", rec.KIND_TAP)
+        period = self.config["poll_ms"]
+        last = None
+        while True:
+            try:
+                uid = nfc.read_uid()
+            except Exception:  # the board's NFC layer reports its fault in faults()
+                uid = None
+            if uid is not None and uid != last:
+                self.tap(uid, kind)  # a card resting on the reader is one tap
+            last = uid
+            await asyncio.sleep_ms(period)
+
+
+def _heap_free():
+    try:
+        return gc.mem_free()
+    except AttributeError:
+        return 0
+
+
+def main(root="", config_path="/config.json"):
+    import asyncio
+    import config
+    from board import make_board
+    cfg, err = config.load(root + config_path)
+    app = App(cfg, make_board(cfg), root)
+    if err:
+        app.note(err)
+    app.start()
+    asyncio.new_event_loop()
+    asyncio.run(app.run())

@@ -1,0 +1,28 @@
+# board: the reader's hardware layer. make_board(config) picks the implementation from
+# config "board" or sys.platform: linux -> unix (virtual reader), esp32, rp2. "board" is a
+# name, or a section {"name": ..., "pins": {...}, ...} whose pins/parts board/pins.py reads.
+import sys
+
+_BY_PLATFORM = {"linux": "unix", "esp32": "esp32", "rp2": "rp2"}
+
+
+def board_name(config):
+    name = config.get("board")
+    if isinstance(name, dict):
+        name = name.get("name")
+    name = name or _BY_PLATFORM.get(sys.platform)
+    if name not in ("unix", "esp32", "rp2"):
+        raise ValueError("no board for platform {!r}: set \"board\" in /config.json to "
+                         "unix, esp32 or rp2".format(sys.platform))
+    return name
+
+
+def make_board(config):
+    name = board_name(config)
+    if name == "unix":
+        from board import unix as impl
+    elif name == "esp32":
+        from board import esp32 as impl
+    else:
+        from board import rp2 as impl
+    return impl.make_board(config)

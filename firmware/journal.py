@@ -1,0 +1,471 @@
+# journal: the reader's power-cut-safe record journal on LittleFS (docs/firmware.md).
+#
+# Theory of operation. Files in the journal directory:
+#   tail          payloads of the records not yet signed, rewritten whole at every tap: one
+#                 LittleFS commit (atomic: old or new content after a cut). It is the only
+#                 write between a tap and its "recorded" feedback.
+#   NNNNNNNN.seg  append-only segments of signed records in seq order. The newest segment
+#                 is never deleted, so the chain head (last seq and its hash) survives any
+#                 freeing.
+#   wm            watermarks: agent_committed u32, hub_committed u32 (persist.write_blob).
+# Every entry, in the tail and in segments, is  len u8 | body | crc32(len|body) u32 LE.
+#
+# A payload leaves the tail only after its signed record is in a segment (the tail is
+# rewritten with every record still unsigned), so every record that got feedback is
+# always on flash. On boot (open) the segments are indexed, the newest one is verified
+# entry by entry and a torn tail is cut, and the tail's payloads beyond the newest segment
+# become the unsigned records, signed again by the app. A seq is visible outside the
+# reader only after its commit, so the last seq found on boot is >= every seq ever seen:
+# seqs are never reused.
+import binascii
+import os
+import struct
+
+import persist
+from protocol import record as rec
+
+_TAIL = "tail"
+_WM = "wm"
+_CUT = "cut.tmp"
+_SUFFIX = ".seg"
+_SIG = 64
+
+# segment index entry fields
+_NO = 0
+_FIRST = 1
+_LAST = 2
+_ESIZE = 3  # entry size when every entry has it (O(1) seek), else 0
+_SIZE = 4
+
+
+class JournalError(Exception):
+    pass
+
+
+class JournalFull(JournalError):
+    pass
+
+
+class _Torn(Exception):
+    pass
+
+
+def entry(body):
+    n = len(body)
+    out = bytearray(n + 5)
+    out[0] = n
+    out[1:n + 1] = body
+    struct.pack_into("<I", out, n + 1, binascii.crc32(memoryview(out)[:n + 1]) & 0xFFFFFFFF)
+    return out
+
+
+def _read_entry(f):
+    # -> body, None at a clean end; raises _Torn for a partial or damaged entry
+    head = f.read(1)
+    if not head:
+        return None
+    n = head[0]
+    rest = f.read(n + 4)
+    if n == 0 or len(rest) != n + 4:
+        raise _Torn()
+    body = rest[:n]
+    if struct.unpack("<I", rest[n:])[0] != binascii.crc32(body, binascii.crc32(head)) & 0xFFFFFFFF:
+        raise _Torn()
+    return body
+
+
+def _seq(data):
+    return struct.unpack_from("<I", data, 10)[0]
+
+
+def _seg_no(name):
+    if not name.endswith(_SUFFIX) or len(name) != 8 + len(_SUFFIX):
+        return None
+    try:
+        return int(name[:8])
+    except ValueError:
+        return None
+
+
+class Journal:
+    def __init__(self, path="/journal", capacity=10000, segment_bytes=16320, warn_pct=80,
+                 pressure_pct=75, reserve_bytes=32768):
+        self.path = path
+        self.capacity = capacity
+        self.segment_bytes = segment_bytes
+        self.warn_pct = warn_pct
+        self.pressure_pct = pressure_pct
+        self.reserve_bytes = reserve_bytes
+        self.reader_id = None
+        self.err = None  # last problem found, for the health frame
+        self.cut_bytes = 0  # torn bytes cut on the last open
+        self._writer = None
+        self._dirty = False
+
+    # -- boot -------------------------------------------------------------------------
+
+    def open(self, reader_id=None):
+        """Recover from flash: index, cut a torn tail, find unsigned records. Idempotent."""
+        self.close()
+        self.reader_id = reader_id
+        self.segs = []
+        self.pending = []
+        self.last_seq = 0
+        self.last_hash = rec.GENESIS_HASH
+        self.cut_bytes = 0
+        self._dirty = False
+        persist.make_dirs(self.path)
+        persist.remove(self._file(_CUT))
+        wm = persist.read_blob(self._file(_WM))
+        self.agent_wm, self.hub_wm = struct.unpack("<II", wm) if wm and len(wm) == 8 else (0, 0)
+        numbers = []
+        for name in os.listdir(self.path):
+            no = _seg_no(name)
+            if no is not None:
+                numbers.append(no)
+        numbers.sort()
+        while numbers:
+            newest = numbers.pop()
+            info, head = self._scan_newest(newest)
+            if info is None:
+                persist.remove(self._seg_path(newest))  # empty: created by a cut rotation
+                continue
+            for no in numbers:
+                self.segs.append(self._index(no))
+            self.segs.append(info)
+            self.last_seq = info[_LAST]
+            self.last_hash = rec.chain_hash(head)
+            break
+        self._load_tail()
+        floor = max(self.agent_wm, self.hub_wm)
+        if self.last_seq < floor:
+            self.err = "journal lost records up to seq {}: chain restarts".format(floor)
+            self.last_seq = floor
+            self.last_hash = rec.GENESIS_HASH
+            self.pending = []
+        self.flash_low = self._flash_free() < self.reserve_bytes
+        return self
+
+    def _scan_newest(self, no):
+        # verify every entry; cut a torn tail; -> (index entry, last payload) or (None, None)
+        path = self._seg_path(no)
+        info = [no, 0, 0, 0, 0]
+        last = None
+        good = 0
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(0)
+            while True:
+                try:
+                    body = _read_entry(f)
+                except _Torn:
+                    break
+                if body is None or not self._accept(info, body, good):
+                    break
+                last = body
+                good += len(body) + 5
+        if good < size:
+            self.cut_bytes = size - good
+            self.err = "cut {} torn bytes from journal segment {}".format(size - good, no)
+            self._cut(path, good)
+        if last is None:
+            return None, None
+        info[_SIZE] = good
+        return info, bytes(last[:len(last) - _SIG])
+
+    def _accept(self, info, body, offset):
+        # one more segment entry; False when it does not continue the segment
+        if len(body) < rec.MIN_LEN:
+            return False
+        if self.reader_id is not None and body[2:10] != self.reader_id:
+            raise JournalError("journal holds records of reader {}, not this reader's key {}; "
+                               "sync them, then wipe the journal (journal.wipe())".format(
+                                   rec.hexlify(body[2:10]), rec.hexlify(self.reader_id)))
+        seq = _seq(body)
+        if offset == 0:
+            info[_FIRST] = seq
+            info[_ESIZE] = len(body) + 5
+        elif seq != info[_LAST] + 1:
+            return False
+        elif info[_ESIZE] != len(body) + 5:
+            info[_ESIZE] = 0
+        info[_LAST] = seq
+        return True
+
+    def _index(self, no):
+        # an older segment: read its first and last entries when sizes allow, else scan it
+        path = self._seg_path(no)
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(0)
+            try:
+                first = _read_entry(f)
+                if first is not None:
+                    esize = len(first) + 5
+                    if size % esize == 0:
+                        f.seek(size - esize)
+                        last = _read_entry(f)
+                        count = size // esize
+                        if last is not None and _seq(last) - _seq(first) + 1 == count:
+                            return [no, _seq(first), _seq(last), esize, size]
+            except _Torn:
+                pass
+            info = [no, 0, 0, 0, 0]
+            good = 0
+            f.seek(0)
+            while True:
+                try:
+                    body = _read_entry(f)
+                except _Torn:
+                    break
+                if body is None or not self._accept(info, body, good):
+                    break
+                good += len(body) + 5
+        if good < size:
+            self.err = "journal segment {} damaged after byte {}".format(no, good)
+        info[_SIZE] = good
+        return info
+
+    def _cut(self, path, good):
+        tmp = self._file(_CUT)
+        with open(path, "rb") as src, open(tmp, "wb") as dst:
+            left = good
+            while left:
+                chunk = src.read(min(512, left))
+                dst.write(chunk)
+                left -= len(chunk)
+        os.rename(tmp, path)
+
+    def _load_tail(self):
+        try:
+            f = open(self._file(_TAIL), "rb")
+        except OSError:
+            return
+        with f:
+            while True:
+                try:
+                    body = _read_entry(f)
+                except _Torn:
+                    break
+                if body is None:
+                    break
+                if len(body) < rec.HEADER_LEN:
+                    break
+                seq = _seq(body)
+                if seq <= self.last_seq:
+                    continue
+                if seq != self.last_seq + 1:
+                    self.err = "journal tail jumps from seq {} to {}".format(self.last_seq, seq)
+                self.pending.append(bytes(body))
+                self.last_seq = seq
+                self.last_hash = rec.chain_hash(body)
+
+    def close(self):
+        w = self._writer
+        self._writer = None
+        if w is not None:
+            try:
+                w.close()
+            except OSError:
+                pass
+
+    # -- state ------------------------------------------------------------------------
+
+    @property
+    def signed_upto(self):
+        return self.last_seq - len(self.pending)
+
+    def held(self):
+        n = len(self.pending)
+        for s in self.segs:
+            n += s[_LAST] - s[_FIRST] + 1
+        return n
+
+    def fill_pct(self):
+        return self.held() * 100 // self.capacity
+
+    def status(self):
+        """'ok', 'warning' (from warn_pct) or 'full' (capacity reached or flash low)"""
+        held = self.held()
+        if held >= self.capacity or self.flash_low:
+            return "full"
+        if held * 100 >= self.warn_pct * self.capacity:
+            return "warning"
+        return "ok"
+
+    def unsynced(self):
+        return self.last_seq - self.hub_wm
+
+    # -- the tap path -----------------------------------------------------------------
+
+    def append(self, payload):
+        """Durably journal one unsigned payload (the next seq). Raises JournalFull, OSError."""
+        seq = _seq(payload)
+        if seq != self.last_seq + 1:
+            raise JournalError("record seq {} does not follow {}".format(seq, self.last_seq))
+        if self.status() == "full":
+            self.free(pressure=True)
+            if self.status() == "full":
+                raise JournalFull("journal full: {} records held, {} not yet synced".format(
+                    self.held(), self.unsynced()))
+        data = bytearray()
+        for p in self.pending:
+            data.extend(entry(p))
+        data.extend(entry(payload))
+        with open(self._file(_TAIL), "wb") as f:
+            f.write(data)
+        self.pending.append(bytes(payload))
+        self.last_seq = seq
+        self.last_hash = rec.chain_hash(payload)
+        return seq
+
+    def unsigned(self, limit=8):
+        return self.pending[:limit]
+
+    def add_signed(self, records):
+        """Append signed records (the oldest unsigned ones, in order) to the newest segment."""
+        if self._dirty:
+            self.open(self.reader_id)
+        n = len(records)
+        if n == 0:
+            return
+        pending = self.pending
+        if n > len(pending):
+            raise JournalError("{} signed records but only {} unsigned".format(n, len(pending)))
+        data = bytearray()
+        esize = len(records[0]) + 5
+        for i in range(n):
+            r = records[i]
+            p = pending[i]
+            if len(r) != len(p) + _SIG or r[:len(p)] != p:
+                raise JournalError("signed record {} does not match its payload".format(_seq(p)))
+            if len(r) + 5 != esize:
+                esize = 0
+            data.extend(entry(r))
+        first = _seq(pending[0])
+        try:
+            self._append_segment(data, first, first + n - 1, esize)
+        except OSError:
+            self.close()
+            self._dirty = True  # the write may have landed: re-read flash before the next
+            raise
+        self.pending = pending[n:]
+
+    def _append_segment(self, data, first, last, esize):
+        segs = self.segs
+        newest = segs[-1] if segs else None
+        if newest is None or newest[_SIZE] + len(data) > self.segment_bytes:
+            self.close()
+            if newest is not None and self._flash_free() < len(data) + self.reserve_bytes // 2:
+                self.flash_low = True
+                raise OSError(28)  # ENOSPC: the records stay safe in the tail
+            no = newest[_NO] + 1 if newest is not None else 1
+            newest = [no, first, first - 1, esize, 0]
+            self._writer = open(self._seg_path(no), "ab")
+            segs.append(newest)
+        elif self._writer is None:
+            self._writer = open(self._seg_path(newest[_NO]), "ab")
+        w = self._writer
+        w.write(data)
+        w.flush()
+        if newest[_SIZE] and newest[_ESIZE] != esize:
+            newest[_ESIZE] = 0
+        newest[_LAST] = last
+        newest[_SIZE] += len(data)
+
+    # -- the link side ----------------------------------------------------------------
+
+    def read(self, seq, count):
+        """Signed records seq, seq+1, ... (at most count, none past signed_upto)."""
+        out = []
+        end = min(seq + count - 1, self.signed_upto)
+        for s in self.segs:
+            if seq > end:
+                break
+            if s[_LAST] < seq:
+                continue
+            if s[_FIRST] > seq:
+                self.err = "journal has no record {}".format(seq)
+                break
+            with open(self._seg_path(s[_NO]), "rb") as f:
+                if s[_ESIZE]:
+                    f.seek((seq - s[_FIRST]) * s[_ESIZE])
+                while seq <= end:
+                    try:
+                        body = _read_entry(f)
+                    except _Torn:
+                        body = None
+                    if body is None:
+                        break
+                    got = _seq(body)
+                    if got < seq:
+                        continue
+                    if got != seq:
+                        break
+                    out.append(body)
+                    seq += 1
+            if seq <= s[_LAST] and seq <= end:
+                self.err = "journal segment {} unreadable at seq {}".format(s[_NO], seq)
+                break
+        return out
+
+    def set_watermarks(self, agent, hub):
+        """Apply an ack; never goes backwards. -> True if changed. Raises JournalError if bogus."""
+        top = self.signed_upto
+        if agent > top or hub > top:
+            raise JournalError("ack up to seq {} but only {} records are signed".format(
+                max(agent, hub), top))
+        agent = max(agent, hub, self.agent_wm)
+        hub = max(hub, self.hub_wm)
+        if agent == self.agent_wm and hub == self.hub_wm:
+            return False
+        persist.write_blob(self._file(_WM), struct.pack("<II", agent, hub))
+        self.agent_wm = agent
+        self.hub_wm = hub
+        self.free()
+        return True
+
+    def free(self, pressure=False):
+        """Delete old segments: hub-acked ones; agent-acked ones too under space pressure."""
+        if not pressure:
+            pressure = self.flash_low or self.fill_pct() >= self.pressure_pct
+        freed = 0
+        segs = self.segs
+        while len(segs) > 1:
+            s = segs[0]
+            if s[_LAST] <= self.hub_wm or (pressure and s[_LAST] <= self.agent_wm):
+                os.remove(self._seg_path(s[_NO]))
+                segs.pop(0)
+                freed += 1
+            else:
+                break
+        if freed and self.flash_low:
+            self.flash_low = self._flash_free() < self.reserve_bytes
+        return freed
+
+    # -- paths and flash --------------------------------------------------------------
+
+    def _file(self, name):
+        return self.path + "/" + name
+
+    def _seg_path(self, no):
+        return "{}/{:08d}{}".format(self.path, no, _SUFFIX)
+
+    def _flash_free(self):
+        try:
+            st = os.statvfs(self.path)
+        except (OSError, AttributeError):
+            return 1 << 30
+        return st[0] * st[4]
+
+
+def wipe(path="/journal"):
+    # for the technician, after every record is synced: `mpremote exec "import journal;
+    # journal.wipe()"`. Destroys records: the hub must have them.
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return 0
+    for name in names:
+        os.remove(path + "/" + name)
+    return len(names)

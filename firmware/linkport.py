@@ -1,0 +1,220 @@
+# linkport: the agent link over the USB console (SPEC.md §3): a sans-I/O core and an
+# asyncio pump for sys.stdin/sys.stdout.
+#
+# Theory of operation. Link.feed(bytes, now) decodes frames and applies them; Link.poll(now)
+# returns the lines to write: the health frame when due (boot, Q, every health period) and
+# signed records with seq > agent watermark, in order, at most `window` in flight. An ack
+# that moves the agent watermark lets the window slide; with no progress for resend_ms the
+# window is offered again from the watermark (idle_resend_ms while no agent has spoken for
+# agent_timeout_ms, so an unplugged link costs little). Every damaged or unexpected frame
+# is counted, never fatal; nothing but frames is ever written to stdout. The pump never
+# catches KeyboardInterrupt: mpremote's Ctrl-C ends the firmware and the board's REPL runs.
+from protocol import link
+from protocol.compat import ticks_diff
+from protocol.errors import RemoteProtocolError
+
+_MAX_BODY = 430  # JSON bytes that fit one 600-byte line once base64-encoded
+
+
+class Link:
+    def __init__(self, app, window=8, resend_ms=3000, idle_resend_ms=60000,
+                 agent_timeout_ms=90000, health_ms=30000):
+        self.app = app
+        self.window = window
+        self.resend_ms = resend_ms
+        self.idle_resend_ms = idle_resend_ms
+        self.agent_timeout_ms = agent_timeout_ms
+        self.health_ms = health_ms
+        self.decoder = link.LinkDecoder()
+        self.frames_in = 0
+        self.refused = 0    # frames understood but not applied (bogus ack, inject off, ...)
+        self.ignored = 0    # frames for another reader or of a type the agent never sends
+        self.sent_records = 0
+        self.wake = None    # set by the pump: an asyncio.Event to poll sooner
+        self._next = 0      # next seq to offer
+        self._last_offer = None
+        self._last_heard = None
+        self._health_at = None  # None: send one at the next poll (boot)
+
+    # -- frames in --------------------------------------------------------------------
+
+    def feed(self, data, now):
+        decoder = self.decoder
+        decoder.feed(data)
+        while True:
+            try:
+                frame = decoder.next_message()
+            except RemoteProtocolError:
+                continue  # counted by the decoder; the line is gone
+            if frame is link.NEED_DATA:
+                return
+            self.frames_in += 1
+            try:
+                self._apply(frame, now)
+            except Exception as exc:  # never crash on input
+                self.refused += 1
+                self.app.note("link frame {} not applied: {}".format(frame.type, exc))
+
+    def _apply(self, frame, now):
+        kind = frame.type
+        app = self.app
+        if kind == link.ACK:
+            rid, agent, hub = link.decode_ack(frame.body)
+            self._last_heard = now
+            if rid != app.reader_id:
+                self.ignored += 1
+                return
+            before = app.journal.agent_wm
+            app.apply_ack(agent, hub)
+            if app.journal.agent_wm != before:
+                self._last_offer = now  # progress: the resend timer starts again
+        elif kind == link.TIME:
+            self._last_heard = now
+            app.set_clock_ms(link.decode_time(frame.body))
+        elif kind == link.QUERY:
+            self._last_heard = now
+            self._health_at = None
+            self._next = 0  # re-offer everything unacked
+        elif kind == link.INJECT:
+            self._last_heard = now
+            tap_kind, uid = link.decode_inject(frame.body)
+            if not app.test_mode:
+                self.refused += 1
+                app.note("inject refused: reader is not in test mode")
+                return
+            app.tap(uid, tap_kind)
+        elif kind == link.BLOCKED:
+            self._last_heard = now
+            app.update_blocked(frame.body)
+        else:
+            self.ignored += 1  # R and H travel the other way
+
+    # -- lines out --------------------------------------------------------------------
+
+    def agent_present(self, now):
+        return self._last_heard is not None and \
+            ticks_diff(now, self._last_heard) < self.agent_timeout_ms
+
+    def poll(self, now):
+        out = []
+        if self._health_at is None or ticks_diff(now, self._health_at) >= self.health_ms:
+            self._health_at = now
+            out.append(self.health_line())
+        self._offer(now, out)
+        return out
+
+    def _offer(self, now, out):
+        journal = self.app.journal
+        base = journal.agent_wm + 1
+        if self._next < base:
+            self._next = base
+        elif self._next > base and self._last_offer is not None:
+            wait = self.resend_ms if self.agent_present(now) else self.idle_resend_ms
+            if ticks_diff(now, self._last_offer) >= wait:
+                self._next = base
+        end = min(journal.signed_upto, journal.agent_wm + self.window)
+        if self._next > end:
+            return
+        records = journal.read(self._next, end - self._next + 1)
+        for r in records:
+            out.append(link.encode(link.RECORD, r))
+        if records:
+            self._next += len(records)
+            self._last_offer = now
+            self.sent_records += len(records)
+
+    def next_poll_ms(self, now):
+        """ms until poll() has something to do by itself (health or a resend)."""
+        wait = self.health_ms - ticks_diff(now, self._health_at) if self._health_at is not None else 0
+        if self._last_offer is not None and self._next > self.app.journal.agent_wm + 1:
+            resend = self.resend_ms if self.agent_present(now) else self.idle_resend_ms
+            wait = min(wait, resend - ticks_diff(now, self._last_offer))
+        return max(0, min(wait, 1000))
+
+    def health_line(self):
+        health = self.app.health()
+        health["bad"] = self.decoder.bad_frames + self.decoder.oversize_lines
+        health["noise"] = self.decoder.noise_lines
+        health["refused"] = self.refused
+        return link.encode(link.HEALTH, fit_json(health))
+
+    def kick(self):
+        if self.wake is not None:
+            self.wake.set()
+
+
+def fit_json(obj, limit=_MAX_BODY):
+    # JSON bytes within the line limit: shorten err, then drop pk, label, station, err
+    import json
+    data = json.dumps(obj).encode()
+    err = obj.get("err")
+    if len(data) > limit and err:
+        keep = len(err) - (len(data) - limit) - 3
+        if keep > 8:
+            obj["err"] = err[:keep] + "..."
+            data = json.dumps(obj).encode()
+    for key in ("pk", "label", "station", "err"):
+        if len(data) <= limit:
+            break
+        if key in obj:
+            del obj[key]
+            data = json.dumps(obj).encode()
+    return data
+
+
+# -- the asyncio pump (MicroPython) -----------------------------------------------------
+
+async def serve(lnk, stdin=None, stdout=None, clock=None):
+    """Pump frames between the console and the link until cancelled."""
+    import asyncio
+    import sys
+    if clock is None:
+        from protocol.compat import ticks_ms as clock
+    if stdin is None:
+        stdin = getattr(sys.stdin, "buffer", sys.stdin)
+    if stdout is None:
+        stdout = getattr(sys.stdout, "buffer", sys.stdout)
+    wake = asyncio.Event()
+    lnk.wake = wake
+    reader = asyncio.create_task(_read_loop(lnk, stdin, clock))
+    writer = asyncio.StreamWriter(stdout, {})
+    try:
+        while True:
+            lines = lnk.poll(clock())
+            for line in lines:
+                writer.write(line)
+            if lines:
+                await writer.drain()
+            wait = lnk.next_poll_ms(clock())
+            if wait:
+                try:
+                    await asyncio.wait_for_ms(wake.wait(), wait)
+                except asyncio.TimeoutError:
+                    pass
+            wake.clear()
+    finally:
+        reader.cancel()
+
+
+async def _read_loop(lnk, stdin, clock):
+    # One awaited byte, then whatever else is already there: a board's stdin read(n)
+    # blocks until n bytes arrive, so larger reads would stall the event loop.
+    import asyncio
+    import select
+    stream = asyncio.StreamReader(stdin)
+    poller = select.poll()
+    poller.register(stdin, select.POLLIN)
+    read = stdin.read
+    while True:
+        first = await stream.read(1)
+        if not first:
+            return  # console closed (unix port with no terminal): nothing more will come
+        chunk = bytearray(first)
+        while len(chunk) < 256 and poller.poll(0):
+            more = read(1)
+            if not more:
+                break
+            chunk.extend(more)
+        lnk.feed(chunk, clock())
+        lnk.kick()
+

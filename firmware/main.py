@@ -1,0 +1,8 @@
+# main: the reader's start-up. Boot counter, config, board, key, journal recovery (cut a torn
+# tail, sign what a power cut left unsigned), then the app's asyncio tasks: tap source,
+# signer, agent link with health, feedback patterns, watchdog (app.py).
+# mpremote's Ctrl-C arrives as KeyboardInterrupt and is let through: the board falls to
+# its REPL, as it must for flashing and inspection.
+import app
+
+app.main()
