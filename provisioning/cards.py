@@ -5,10 +5,13 @@ the desk reader and registers card <-> learner; `read` shows whom a card belongs
 learner's balance; `block` marks a lost card blocked (the hub pushes blocked lists to the
 stations so readers refuse it offline). The hub API calls are:
 
-    POST /api/v1/cards                {"uid": hex, "learner": id}   -> card
-    GET  /api/v1/cards/{uid}                                         -> card
-    POST /api/v1/cards/{uid}/block    {"reason": text}               -> card
-    GET  /api/v1/learners/{id}                                       -> learner (balance)
+    GET   /api/v1/learners/{id}                                        -> learner
+    POST  /api/v1/cards               {"uid": hex, "learner_id": id}     -> card
+    GET   /api/v1/cards/{uid}                                          -> card
+    PATCH /api/v1/cards/{uid}         {"status": "lost"}                 -> card
+    GET   /api/v1/learners/{id}/statement?limit=1                      -> {"balance": ...}
+
+They need an operator's (or admin's) token: technicians do not see learners or cards.
 
 A UID identifies a learner: it is printed for the technician, never logged.
 """
@@ -34,10 +37,10 @@ def issue(desk, hub, learner: str, report, wait: float = 10.0) -> dict:
                         "check the id, or register the learner at the hub first") from None
     reader, uid = desk.read_uid(wait=wait, on_wait=_wait_note(report))
     try:
-        card = hub.request("POST", "/api/v1/cards", json={"uid": uid.hex(), "learner": learner})
+        card = hub.request("POST", "/api/v1/cards", json={"uid": uid.hex(), "learner_id": learner})
     except Conflict:
         current = _card(hub, uid)
-        owner = (current or {}).get("learner")
+        owner = (current or {}).get("learner_id")
         if owner == learner:
             raise CardError("card {} is already issued to learner {}".format(uid.hex(), learner),
                             "nothing to do; `card read` shows it") from None
@@ -59,28 +62,28 @@ def read(desk, hub, report, wait: float = 10.0) -> dict:
     card = _card(hub, uid)
     if card is None:
         return {"uid": uid.hex(), "reader": reader, "registered": False}
-    learner = card.get("learner")
+    learner = card.get("learner_id")
     balance = None
     if learner:
         try:
-            balance = hub.request("GET", "/api/v1/learners/{}".format(learner)).get("balance")
+            balance = hub.request("GET", "/api/v1/learners/{}/statement".format(learner),
+                                  params={"limit": 1}).get("balance")
         except NotFound:
             pass
     return {"uid": uid.hex(), "reader": reader, "registered": True, "learner": learner,
             "status": card.get("status", "active"), "balance": balance}
 
 
-def block(desk, hub, report, uid_text: str | None = None, reason: str = "lost",
-          wait: float = 10.0) -> dict:
+def block(desk, hub, report, uid_text: str | None = None, wait: float = 10.0) -> dict:
     if uid_text:
         uid = parse_uid(uid_text)
     else:
         _, uid = desk.read_uid(wait=wait, on_wait=_wait_note(report))
     try:
-        card = hub.request("POST", "/api/v1/cards/{}/block".format(uid.hex()),
-                           json={"reason": reason})
+        card = hub.request("PATCH", "/api/v1/cards/{}".format(uid.hex()),
+                           json={"status": "lost"})
     except NotFound:
         raise CardError("card {} is not registered at the hub".format(uid.hex()),
                         "check the UID (`card read` with the card on the reader)") from None
-    return {"uid": uid.hex(), "learner": (card or {}).get("learner"),
-            "status": (card or {}).get("status", "blocked")}
+    return {"uid": uid.hex(), "learner": (card or {}).get("learner_id"),
+            "status": (card or {}).get("status", "lost")}

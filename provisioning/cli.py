@@ -53,7 +53,7 @@ def do_enroll(args, report):
     try:
         result = enroll.enroll(args.port, args.station, report, hub=hub, label=args.label,
                                bundle=args.offline_bundle, test_mode=args.test_mode,
-                               rekey=args.rekey)
+                               rekey=args.rekey, token=args.token)
     finally:
         if hub is not None:
             hub.close()
@@ -162,8 +162,9 @@ def do_card_block(args, report):
     from provisioning import cards
     with _hub(args) as hub:
         result = cards.block(_desk(args), hub, report, uid_text=args.uid, wait=args.wait)
-    report.summary("card {} blocked (learner {}); stations receive the blocked list on their next "
-                   "sync".format(result["uid"], result["learner"] or "?"))
+    report.summary("card {} blocked (reported {}; learner {}); stations receive the blocked list "
+                   "on their next sync".format(result["uid"], result["status"],
+                                               result["learner"] or "?"))
 
 
 CARD_COMMANDS = {"readers": do_card_readers, "issue": do_card_issue, "read": do_card_read,

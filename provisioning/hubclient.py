@@ -77,7 +77,8 @@ class HubClient:
                            "ask the hub operator for a valid technician token")
         if code == 403:
             raise HubError("the token may not do this ({})".format(detail),
-                           "ask the hub operator for a token with the technician role")
+                           "ask the hub admin for a token with that role (cards need an operator "
+                           "token, readers and stations a technician token)")
         if code == 404:
             raise NotFound("hub: {}".format(detail))
         if code == 409:
