@@ -323,38 +323,53 @@ class Journal:
         return self.pending[:limit]
 
     def add_signed(self, records):
-        """Append signed records (the oldest unsigned ones, in order) to the newest segment."""
+        """Append signed records (the oldest unsigned ones, in order) to the segments."""
         if self._dirty:
             self.open(self.reader_id)
         n = len(records)
-        if n == 0:
-            return
-        pending = self.pending
-        if n > len(pending):
-            raise JournalError("{} signed records but only {} unsigned".format(n, len(pending)))
-        data = bytearray()
-        esize = len(records[0]) + 5
+        if n > len(self.pending):
+            raise JournalError("{} signed records but only {} unsigned".format(
+                n, len(self.pending)))
         for i in range(n):
             r = records[i]
-            p = pending[i]
+            p = self.pending[i]
             if len(r) != len(p) + _SIG or r[:len(p)] != p:
-                raise JournalError("signed record {} does not match its payload".format(_seq(p)))
-            if len(r) + 5 != esize:
-                esize = 0
-            data.extend(entry(r))
-        first = _seq(pending[0])
-        try:
-            self._append_segment(data, first, first + n - 1, esize)
-        except OSError:
-            self.close()
-            self._dirty = True  # the write may have landed: re-read flash before the next
-            raise
-        self.pending = pending[n:]
+                raise JournalError("signed record {} does not match its payload".format(
+                    _seq(p)))
+        done = 0
+        while done < n:
+            # a chunk: the records that fit the newest segment, or a new one
+            segs = self.segs
+            rotate = not segs
+            room = self.segment_bytes - (0 if rotate else segs[-1][_SIZE])
+            data = bytearray()
+            esize = len(records[done]) + 5
+            take = done
+            while take < n:
+                e = entry(records[take])
+                if data and len(data) + len(e) > room:
+                    break
+                if not data and len(e) > room and not rotate:
+                    rotate = True
+                    room = self.segment_bytes
+                if len(e) != esize:
+                    esize = 0
+                data.extend(e)
+                take += 1
+            first = _seq(records[done])
+            try:
+                self._append_segment(data, first, first + take - done - 1, esize, rotate)
+            except OSError:
+                self.close()
+                self._dirty = True  # the write may have landed: re-read flash before the next
+                raise
+            self.pending = self.pending[take - done:]
+            done = take
 
-    def _append_segment(self, data, first, last, esize):
+    def _append_segment(self, data, first, last, esize, rotate):
         segs = self.segs
         newest = segs[-1] if segs else None
-        if newest is None or newest[_SIZE] + len(data) > self.segment_bytes:
+        if newest is None or rotate:
             self.close()
             if newest is not None and self._flash_free() < len(data) + self.reserve_bytes // 2:
                 self.flash_low = True

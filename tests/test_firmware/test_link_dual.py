@@ -1,0 +1,200 @@
+# dual: micropython
+# The agent link core: frames in (bytes, as from the console), lines out; offers in order
+# within a window, resends, watermarks, clock, query, inject, blocked list, and garbage.
+import sys
+
+sys.path.append("tests/test_firmware")
+
+from fwkit import Flash, make_app, uid, verify  # noqa: E402
+from linkport import Link, fit_json  # noqa: E402
+from protocol import link  # noqa: E402
+from protocol import record as rec  # noqa: E402
+
+
+def _setup(n=5, **cfg):
+    flash = Flash()
+    app = make_app(flash, debounce_s=0, **cfg)
+    for i in range(n):
+        app.tap(uid(i))
+    while app.sign_pending(8):
+        pass
+    lnk = Link(app, window=4, resend_ms=1000, idle_resend_ms=20000, agent_timeout_ms=5000,
+               health_ms=30000)
+    app.link = lnk
+    return flash, app, lnk
+
+
+def _frames(lines):
+    d = link.LinkDecoder()
+    for line in lines:
+        d.feed(line)
+    out = []
+    while True:
+        m = d.next_message()
+        if m is link.NEED_DATA:
+            return out
+        out.append(m)
+
+
+def _seqs(frames):
+    return [rec.decode(f.body).seq for f in frames if f.type == "R"]
+
+
+def test_boot_sends_health_then_the_first_window_in_order():
+    flash, app, lnk = _setup(6)
+    try:
+        frames = _frames(lnk.poll(0))
+        assert frames[0].type == "H"
+        h = link.decode_json(frames[0].body)
+        assert h["rid"] == rec.hexlify(app.reader_id) and h["seq"] == 6 and h["bad"] == 0
+        assert _seqs(frames) == [1, 2, 3, 4]  # the window
+        for f in frames[1:]:
+            verify(app.public_key, f.body)
+        assert lnk.poll(10) == []  # nothing more until an ack or a timeout
+    finally:
+        flash.close()
+
+
+def test_acks_slide_the_window_and_are_persisted():
+    flash, app, lnk = _setup(6)
+    try:
+        lnk.poll(0)
+        lnk.feed(link.encode_ack(app.reader_id, 2, 0), 5)
+        assert _seqs(_frames(lnk.poll(6))) == [5, 6]
+        lnk.feed(link.encode_ack(app.reader_id, 6, 3), 7)
+        assert (app.journal.agent_wm, app.journal.hub_wm) == (6, 3)
+        app.tap(uid(40))
+        app.sign_pending()
+        assert _seqs(_frames(lnk.poll(8))) == [7]
+    finally:
+        flash.close()
+
+
+def test_unacked_window_is_offered_again_after_the_timeout():
+    flash, app, lnk = _setup(3)
+    try:
+        lnk.feed(link.encode(link.QUERY), 0)  # an agent is there
+        assert _seqs(_frames(lnk.poll(0))) == [1, 2, 3]
+        assert _seqs(_frames(lnk.poll(999))) == []
+        assert _seqs(_frames(lnk.poll(1000))) == [1, 2, 3]
+        lnk.feed(link.encode_ack(app.reader_id, 1, 0), 1500)
+        assert _seqs(_frames(lnk.poll(2400))) == []  # progress restarted the timer
+        assert _seqs(_frames(lnk.poll(2500))) == [2, 3]
+    finally:
+        flash.close()
+
+
+def test_without_an_agent_resends_are_rare():
+    flash, app, lnk = _setup(2)
+    try:
+        assert _seqs(_frames(lnk.poll(0))) == [1, 2]
+        assert _seqs(_frames(lnk.poll(19999))) == []
+        assert _seqs(_frames(lnk.poll(20000))) == [1, 2]
+        assert lnk.next_poll_ms(20000) <= 1000
+    finally:
+        flash.close()
+
+
+def test_lower_acks_and_acks_for_other_readers_are_ignored():
+    flash, app, lnk = _setup(5)
+    try:
+        lnk.feed(link.encode_ack(app.reader_id, 4, 2), 0)
+        lnk.feed(link.encode_ack(app.reader_id, 3, 1), 1)
+        lnk.feed(link.encode_ack(b"other-id", 5, 5), 2)
+        assert (app.journal.agent_wm, app.journal.hub_wm) == (4, 2)
+        assert lnk.ignored == 1
+        lnk.feed(link.encode_ack(app.reader_id, 99, 0), 3)  # beyond the last record
+        assert lnk.refused == 1 and app.journal.agent_wm == 4 and "ack" in app.err
+    finally:
+        flash.close()
+
+
+def test_query_answers_health_and_offers_everything_unacked_again():
+    flash, app, lnk = _setup(3)
+    try:
+        lnk.poll(0)
+        lnk.feed(link.encode_ack(app.reader_id, 1, 0), 1)
+        lnk.feed(link.encode(link.QUERY), 2)
+        frames = _frames(lnk.poll(3))
+        assert frames[0].type == "H" and _seqs(frames) == [2, 3]
+    finally:
+        flash.close()
+
+
+def test_time_frame_sets_the_clock_used_by_records():
+    flash, app, lnk = _setup(0)
+    try:
+        lnk.feed(link.encode_time(1780000000500), 0)
+        app.tap(uid(1))
+        app.sign_pending()
+        assert rec.decode(app.journal.read(1, 1)[0]).reader_time in (1780000000, 1780000001)
+        lnk.feed(link.encode_time(5000), 1)  # 1970: refused, clock kept
+        assert lnk.refused == 1 and app.board.clock.now() >= 1780000000
+    finally:
+        flash.close()
+
+
+def test_inject_only_in_test_mode():
+    flash, app, lnk = _setup(0)
+    try:
+        lnk.feed(link.encode_inject(1, uid(5)), 0)
+        assert app.journal.last_seq == 0 and lnk.refused == 1 and "test mode" in app.err
+    finally:
+        flash.close()
+    flash, app, lnk = _setup(0, test_mode=True)
+    try:
+        lnk.feed(link.encode_inject(2, uid(5)), 0)
+        app.sign_pending()
+        r = rec.decode(app.journal.read(1, 1)[0])
+        assert (r.kind, r.uid) == (2, uid(5))
+    finally:
+        flash.close()
+
+
+def test_blocked_frame_updates_the_list():
+    flash, app, lnk = _setup(0)
+    try:
+        lnk.feed(link.encode(link.BLOCKED, bytes((0, 7)) + uid(9)), 0)
+        assert app.tap(uid(9))["event"] == "blocked"
+        lnk.feed(link.encode(link.BLOCKED, b"\x07"), 1)
+        assert lnk.refused == 1
+    finally:
+        flash.close()
+
+
+def test_garbage_is_counted_and_never_stops_the_link():
+    flash, app, lnk = _setup(2)
+    try:
+        noise = [b"MicroPython v1.29 on linux\r\n>>> \n", b"\x00\xff\xfe garbage\n",
+                 b"~A:AAAA*00000000\n", b"~Z:*12345678\n", b"~A:" + b"Q" * 900 + b"\n",
+                 link.encode(link.ACK, b"short"), link.encode(link.TIME, b"x"),
+                 link.encode(link.INJECT, b"\x01\x02"), link.encode(link.RECORD, b"x" * 10),
+                 link.encode_json(link.HEALTH, {"x": 1}), b"~T:" + b"\xff" * 50 + b"*zz\n"]
+        for chunk in noise:
+            lnk.feed(chunk, 0)
+        seed = 12345
+        for _ in range(300):  # a few kilobytes of pseudo-random bytes, one at a time
+            seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+            lnk.feed(bytes((seed >> 16 & 0xFF,)), 0)
+        lnk.feed(b"\n", 0)
+        assert lnk.decoder.bad_frames >= 2 and lnk.decoder.noise_lines >= 2
+        assert lnk.refused >= 3 and lnk.ignored >= 2
+        lnk.feed(link.encode_ack(app.reader_id, 2, 2), 1)
+        assert app.journal.hub_wm == 2
+        h = link.decode_json(_frames([lnk.health_line()])[0].body)
+        assert h["bad"] >= 2 and h["noise"] >= 2 and h["refused"] >= 3
+    finally:
+        flash.close()
+
+
+def test_health_always_fits_one_line():
+    flash, app, lnk = _setup(0, label="L" * 40, station="S" * 32)
+    try:
+        app.note("x" * 500)
+        line = lnk.health_line()
+        assert len(line) <= link.MAX_LINE
+        h = link.decode_json(_frames([line])[0].body)
+        assert h["rid"] and h["fw"] and h["err"].endswith("...")
+        assert len(fit_json({"rid": "a", "err": "y" * 1000})) <= 430
+    finally:
+        flash.close()
