@@ -45,6 +45,7 @@ class FakeReader:
         self.agent_wm = 0
         self.hub_wm = 0
         self.clock_offset = None  # set by T: agent time - our time
+        self.offer_limit = None   # offer no seq above this (None: all), e.g. to pre-mint a backlog
         self.counts = {"acks": 0, "times": 0, "queries": 0, "bad_from_agent": 0, "offers": 0,
                        "stale_acks": 0, "foreign_acks": 0}
         self._lock = threading.Lock()
@@ -141,6 +142,12 @@ class FakeReader:
         self._frames.append(link.encode(link.RECORD, data))
         return seq
 
+    def release(self):
+        """Lift offer_limit: everything journaled may be offered."""
+        with self._lock:
+            self.offer_limit = None
+        self._wake()
+
     def send_raw(self, data):
         """Put bytes on the line as they are (garbage, damaged frames, a REPL banner...)."""
         with self._lock:
@@ -213,6 +220,8 @@ class FakeReader:
             self._sent_upto = self.agent_wm  # no progress: offer the window again
             self._last_progress = now
         top = min(len(self.journal), self.agent_wm + self.window)
+        if self.offer_limit is not None:
+            top = min(top, self.offer_limit)
         while self._sent_upto < top and len(self._out) < _OUTBUF_MAX:
             self._out.extend(self._frames[self._sent_upto])
             self._sent_upto += 1

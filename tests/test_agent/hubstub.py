@@ -42,6 +42,9 @@ class HubStub:
         self.acks_sent = 0
         self.live_batches = 0
         self.bad_batches = 0
+        self.bytes_in = 0           # batch payload bytes received
+        self.first_batch_at = None  # time.monotonic() of the first and the latest batch
+        self.last_batch_at = None
         self.health = []            # health JSON payloads seen
         self.status = {}            # station -> last status payload
         self.lock = threading.Lock()
@@ -104,6 +107,10 @@ class HubStub:
             return
         outcomes = bytearray()
         with self.lock:
+            now = time.monotonic()
+            self.first_batch_at = self.first_batch_at or now
+            self.last_batch_at = now
+            self.bytes_in += len(msg.payload)
             self.batches += 1
             self.batch_ids[batch.batch_id] += 1
             if batch.flags & bp.FLAG_LIVE:
