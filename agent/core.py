@@ -38,6 +38,7 @@ log = logging.getLogger("agent.core")
 _EVENT_BURST = 2000  # events handled per wake-up before timers get a look in
 _PRUNE_EVERY_S = 3600.0
 _CLAIM_RETRY_S = 1.0
+_DISK_CHECK_S = 10.0
 _PROBLEM_LOG_EVERY_S = 60.0
 
 
@@ -84,6 +85,7 @@ class Core:
         self.stopped = False
         self._next_health = mono() + cfg.status.health_interval_s
         self._next_prune = mono()
+        self._next_disk_check = mono()
         self.status = StatusWriter(cfg.status_path(), self)
 
     def post(self, event):
@@ -123,6 +125,10 @@ class Core:
             return
         try:
             self._loop()
+        except Exception as exc:  # a bug: say so, exit non-zero, systemd restarts us
+            log.exception("agent core failed")
+            self.fatal = self.fatal or "internal error: {}: {} (see the log)".format(
+                type(exc).__name__, exc)
         finally:
             self.stopped = True
             self.status.write(self.mono(), force=True, state="stopped")
@@ -283,8 +289,16 @@ class Core:
         state.health = {k: obj[k] for k in ("fw", "label", "jfill", "unsynced", "seq", "boot", "test",
                                              "err", "heap") if k in obj}
         state.health_at = self.mono()
-        if isinstance(obj.get("label"), str):
+        if isinstance(obj.get("label"), str) and obj["label"]:
             state.label = obj["label"]
+        station = obj.get("station")
+        key = "station_" + rid_hex
+        if isinstance(station, str) and station and station != self.cfg.station:
+            self._problem(key, "reader {} ({}) is set up for station {} but plugged into {}: the hub "
+                          "will refuse its taps; re-provision it or move it".format(
+                              state.label or "-", rid_hex, station, self.cfg.station))
+        else:
+            self._clear_problem(key)
         reader_time = obj.get("time")
         if isinstance(reader_time, (int, float)) and reader_time > 0:
             state.clock_offset_s = round(reader_time - now, 3)
@@ -425,7 +439,9 @@ class Core:
         if now >= self._next_prune:
             self._next_prune = now + _PRUNE_EVERY_S
             self._prune()
-        self._check_disk()
+        if now >= self._next_disk_check:
+            self._next_disk_check = now + _DISK_CHECK_S
+            self._check_disk()
 
     def _prune(self):
         cutoff = self.clock() - self.cfg.queue.retention_days * 86400

@@ -30,12 +30,13 @@ _OUTBUF_MAX = 64 * 1024
 
 class FakeReader:
     def __init__(self, workdir, name="reader0", *, window=16, reoffer_s=1.0, health_s=30.0,
-                 label=None, seed=None, capacity=100_000):
+                 label=None, seed=None, capacity=100_000, station=None):
         self.sim = SimReader(seed)
         self.reader_id = self.sim.reader_id
         self.rid = self.reader_id.hex()
         self.port = str(Path(workdir) / name)
         self.label = label or name
+        self.station = station
         self.window = window
         self.reoffer_s = reoffer_s
         self.health_s = health_s
@@ -241,6 +242,8 @@ class FakeReader:
                 "seq": n, "signed": n, "unsigned": 0, "unsynced": n - self.hub_wm,
                 "agent_wm": self.agent_wm, "hub_wm": self.hub_wm,
                 "jfill": (100 * (n - self.hub_wm)) // self.capacity, "test": True}
+        if self.station:
+            body["station"] = self.station
         self._out.extend(link.encode(link.HEALTH, json.dumps(body).encode()))
 
     def _incoming(self, data):

@@ -148,3 +148,14 @@ def test_agent_never_acks_a_reader_before_commit(fake_readers, hub_stub, agent_c
     wait_until(lambda: reader.counts["offers"] >= 15, 10, what="re-offers")
     assert reader.agent_wm == 0 and reader.hub_wm == 0
     assert "queue_error" in agent.core.problems
+
+
+def test_a_reader_set_up_for_another_station_is_reported(fake_readers, hub_stub, agent_config,
+                                                         inproc_agent):
+    hub_stub()
+    reader = fake_readers("r1", station="S-9999")
+    agent = inproc_agent(agent_config(ports=[reader.port]))
+    wait_until(lambda: any("set up for station S-9999" in p for p in agent.core.problems.values()),
+               10, what="wrong-station problem")
+    reader.tap()
+    wait_until(lambda: reader.hub_wm == 1, 15, what="its taps still relayed (the hub decides)")
