@@ -163,16 +163,18 @@ def render(status, counts, now, db_path):
             status.get("station"), status.get("agent"), "running" if running else "stopped",
             _when(status.get("started_at"), now), status.get("pid")))
         m = status["mqtt"]
-        lines.append("Hub link: {} {} since {}; last hub ack {}".format(
-            "connected to" if m["connected"] else "DOWN -", m["broker"], _when(m["since"], now),
+        lines.append("Hub link: {} since {} (broker {}); last hub ack {}".format(
+            "connected" if m["connected"] else "DOWN", _when(m["since"], now), m["broker"],
             _when(status.get("last_hub_ack"), now)))
     if counts is None:
         lines.append("Queue:    no queue database yet at {}".format(db_path))
     else:
-        lines.append("Queue:    {:,} waiting (oldest {}), {:,} being sent, {:,} synced (kept for the "
+        oldest = "" if counts["oldest_waiting"] is None else " (oldest from {})".format(
+            _when(counts["oldest_waiting"], now))
+        lines.append("Queue:    {:,} waiting{}, {:,} being sent, {:,} synced (kept for the "
                      "retention window), {:,} quarantined".format(
-                         counts["pending"], _when(counts["oldest_waiting"], now), counts["inflight"],
-                         counts["synced"], counts["quarantined"]))
+                         counts["pending"], oldest, counts["inflight"], counts["synced"],
+                         counts["quarantined"]))
         if counts["reasons"]:
             lines.append("          quarantine reasons: " + ", ".join(
                 "{} {}".format(n, reason) for reason, n in counts["reasons"].items()))
@@ -190,21 +192,20 @@ def render(status, counts, now, db_path):
         else:
             parts.append("OFFLINE (last seen {})".format(_when(k.get("last_seen"), now)))
         if "jfill" in health:
-            parts.append("journal {}%".format(health["jfill"]))
-        if "unsynced" in health:
-            parts.append("{} unsynced".format(health["unsynced"]))
+            parts.append("journal {}% full".format(health["jfill"]))
         if r.get("clock_offset_s") is not None:
             parts.append("clock {:+.1f} s".format(r["clock_offset_s"]))
         if "fw" in health:
             parts.append("fw {}".format(health["fw"]))
-        parts.append("acked to seq {} (hub {})".format(k.get("agent_wm", r.get("agent_wm")),
-                                                       k.get("hub_wm", r.get("hub_wm"))))
+        parts.append("queued up to #{}, hub has up to #{}".format(
+            k.get("agent_wm", r.get("agent_wm")), k.get("hub_wm", r.get("hub_wm"))))
         lines.append("  ".join(parts))
     if running:
         for path, c in status.get("ports", {}).items():
-            lines.append("Link {}: {:,} records, {} health, {} noise lines, {} damaged frames, "
-                         "{} over-long lines".format(path, c["records"], c["health"], c["noise_lines"],
-                                                     c["bad_frames"], c["oversize_lines"]))
+            lines.append("Link {}: {:,} record frames, {} health frames, {} noise lines, {} damaged "
+                         "frames, {} over-long lines, {} undecodable records".format(
+                             path, c["records"], c["health"], c["noise_lines"], c["bad_frames"],
+                             c["oversize_lines"], c["bad_records"]))
     problems = dict((status or {}).get("problems") or {}) if running else {}
     if counts and counts.get("equivocations"):
         problems["equivocations"] = ("{} records differ from one already queued under the same "

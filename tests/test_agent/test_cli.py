@@ -37,7 +37,8 @@ def test_status_when_the_network_is_down_then_synced(mosquitto, fake_readers, hu
     out = run_cli("status", "--config", str(config))
     assert out.returncode == 0
     assert reader.rid in out.stdout and "online on " + reader.port in out.stdout
-    assert "journal " in out.stdout and "clock " in out.stdout
+    assert "journal 0% full" in out.stdout and "clock " in out.stdout
+    assert "queued up to #345, hub has up to #3" in out.stdout
     mosquitto.start()
 
 
