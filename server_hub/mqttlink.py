@@ -58,10 +58,12 @@ class MQTTLink:
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = self._on_subscribe
         self._queue: queue.Queue = queue.Queue()
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
         self.connected = threading.Event()
+        self.subscribed = threading.Event()     # set once the broker granted our topics
         self.stats = {"batches": 0, "records": 0, "acks": 0, "errors": 0, "status": 0,
                       "health": 0, "ignored": 0}
         self.outcomes: dict[str, int] = {}
@@ -96,8 +98,18 @@ class MQTTLink:
         log.info("connected to MQTT broker %s:%s (session present: %s)", self.cfg.host,
                  self.cfg.port, flags.session_present)
 
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties=None):
+        failed = [rc for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("the MQTT broker refused the hub's subscriptions: %s; check its ACL",
+                      failed)
+            return
+        self.subscribed.set()
+        log.info("subscribed to station topics")
+
     def _on_disconnect(self, client, userdata, flags, reason_code, properties=None):
         self.connected.clear()
+        self.subscribed.clear()
         if not self._stopping.is_set():
             log.warning("lost the MQTT broker %s:%s (%s); reconnecting", self.cfg.host,
                         self.cfg.port, reason_code)
