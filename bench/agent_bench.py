@@ -29,7 +29,7 @@ for _p in (str(REPO), str(REPO / "tests")):
         sys.path.insert(0, _p)
 
 from bench.report import Figure, table  # noqa: E402
-from services import Mosquitto, free_port  # noqa: E402
+from hil_tests.services import Mosquitto, free_port  # noqa: E402
 from test_agent.fakereader import FakeReader  # noqa: E402
 from test_agent.hubstub import HubStub, wait_until  # noqa: E402
 

@@ -49,8 +49,8 @@ def write_config(path, *, station="S-0001", mqtt_port, ports, queue_path, **sect
 class InProcessAgent:
     """The real Service, run in a thread of the test process."""
 
-    def __init__(self, config_path):
-        self.cfg = configmod.load(config_path, env={})
+    def __init__(self, config_path, env=None):
+        self.cfg = configmod.load(config_path, env=env or {})
         self.service = Service(self.cfg)
         self.error = None
         self.thread = threading.Thread(target=self._main, daemon=True)
@@ -155,8 +155,8 @@ def agent_config(tmp_path, mosquitto):
 def inproc_agent():
     running = []
 
-    def start(config_path):
-        agent = InProcessAgent(config_path).start()
+    def start(config_path, env=None):
+        agent = InProcessAgent(config_path, env).start()
         running.append(agent)
         return agent
 

@@ -25,9 +25,10 @@ from protocol.errors import RemoteProtocolError
 class HubStub:
     def __init__(self, port, *, silent=False, duplicate_acks=False, garbage_first=False,
                  oversize_first=False, wrong_count=False, unknown_first=False, outcome=None,
-                 host="127.0.0.1"):
+                 host="127.0.0.1", tls=None):
         self.port = port
         self.host = host
+        self.tls = tls  # (ca_file, cert_file, key_file): connect with the hub's certificate
         self.silent = silent
         self.duplicate_acks = duplicate_acks
         self.garbage_first = garbage_first
@@ -54,6 +55,10 @@ class HubStub:
     def start(self, timeout=10.0):
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="hubstub-{}".format(id(self)),
                         clean_session=True, protocol=mqtt.MQTTv311)
+        if self.tls:
+            import ssl
+            ca, cert, key = (str(p) for p in self.tls)
+            c.tls_set(ca_certs=ca, certfile=cert, keyfile=key, cert_reqs=ssl.CERT_REQUIRED)
         c.on_connect = self._on_connect
         c.on_message = self._on_message
         c.max_inflight_messages_set(1000)

@@ -78,3 +78,16 @@ def test_sigterm_is_graceful(tmp_path, fake_readers, hub_stub, agent_config, age
     assert "stopped" in log and "Traceback" not in log
     status = json.loads((tmp_path / "queue" / "status.json").read_text())
     assert status["state"] == "stopped"
+
+
+def test_last_will_says_offline_when_the_agent_is_killed(hub_stub, agent_config, agent_process):
+    import json
+    hub = hub_stub()
+    proc = agent_process(agent_config())
+
+    def state():
+        return json.loads(hub.status.get("S-0001", b"{}")).get("state")
+
+    wait_until(lambda: state() == "online", 20, what="retained online status")
+    proc.kill()
+    wait_until(lambda: state() == "offline", 10, what="the Last Will")
