@@ -59,6 +59,18 @@ del _md
 """
 
 
+_SHADOW_SCRIPT = """
+import os, json
+def _d(p):
+    try:
+        return os.stat(p)[0] & 0x4000 != 0
+    except OSError:
+        return False
+print(json.dumps([p for p in %r if _d(p)]))
+del _d
+"""
+
+
 class Board:
     def __init__(self, port: str, baudrate: int = 115200):
         self.port = port
@@ -83,11 +95,12 @@ class Board:
         return self
 
     def close(self) -> None:
+        # Never leave a reader sitting at the REPL: if the firmware was stopped, restart it.
+        if self.transport is not None and self.in_repl:
+            with contextlib.suppress(Exception):
+                self.run_main()
         transport, self.transport = self.transport, None
         if transport is not None:
-            with contextlib.suppress(Exception):
-                if self.in_repl:
-                    transport.exit_raw_repl()
             with contextlib.suppress(Exception):
                 transport.close()
 
@@ -210,6 +223,15 @@ class Board:
             result.update(self.eval_json(_HASH_SCRIPT.replace("%r", repr(paths[i:i + 40])), 120))
         return result
 
+    def shadowing_dirs(self, module_paths) -> list:
+        """Directories that MicroPython would import instead of these modules: a directory
+        /keys makes `import keys` a namespace package, ignoring /keys.mpy and /keys.py."""
+        stems = sorted({p.rsplit(".", 1)[0] for p in module_paths if p.endswith((".py", ".mpy"))
+                        and not p.endswith("/__init__.py") and not p.endswith("/__init__.mpy")})
+        if not stems:
+            return []
+        return self.eval_json(_SHADOW_SCRIPT.replace("%r", repr(stems)))
+
     def makedirs(self, dirs) -> None:
         dirs = sorted(set(d for d in dirs if d and d != "/"))
         if dirs:
@@ -220,7 +242,7 @@ class Board:
         from mpremote.transport import TransportError
         tmp = path + ".new"
         try:
-            self.transport.fs_writefile(tmp, data, chunk_size=512, progress_callback=progress)
+            self.transport.fs_writefile(tmp, data, chunk_size=1024, progress_callback=progress)
         except (TransportError, OSError) as exc:
             raise BoardError("writing {} to the reader failed ({})".format(path, exc),
                              "check the reader has free flash and the cable is good, then "

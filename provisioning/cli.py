@@ -35,9 +35,11 @@ def do_flash(args, report):
     result = flash.flash(args.port, report, source=args.source, force=args.force,
                          mpy_cross=args.mpy_cross, confirm_timeout=args.timeout)
     who = result.get("label") or result.get("rid") or args.port
-    report.summary("flashed {}: firmware {} answering; {} of {} files written ({}), {} removed, "
+    state = ("installed (no key yet: enroll it next)" if result.get("keyless")
+             else "answering")
+    report.summary("flashed {}: firmware {} {}; {} of {} files written ({}), {} removed, "
                    "{} unchanged; {}; {:.1f} s".format(
-                       who, result["fw"], result["written"], result["files"],
+                       who, result["fw"], state, result["written"], result["files"],
                        human_bytes(result["bytes"]), result["deleted"], result["unchanged"],
                        result["bytecode"], result["seconds"]))
 
@@ -59,7 +61,10 @@ def do_enroll(args, report):
             hub.close()
     where = ("registered at the hub" if hub else "bundle {} written (import it at the hub)".format(
         args.offline_bundle))
-    extra = "; old key {} revoked".format(result["revoked"]) if result.get("revoked") else ""
+    extra = ""
+    if result.get("revoked"):
+        extra = ("; old key {} revoked" if hub else "; the hub revokes old key {} on import").format(
+            result["revoked"])
     report.summary("enrolled reader {} ({}) at station {}: {}{}{}".format(
         result["rid"], result["label"] or "no label", args.station, where, extra,
         "; TEST MODE (tap injection on)" if args.test_mode else ""))

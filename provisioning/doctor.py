@@ -81,6 +81,12 @@ def evaluate(facts: dict, *, expected_fw: str | None, now: float, port: str = "P
             lines.append(_ok("firmware", "version {}".format(fw)))
 
     lines.append(_manifest_line(facts.get("manifest"), facts.get("hashes") or {}, port))
+    if facts.get("shadowed"):
+        one = len(facts["shadowed"]) == 1
+        lines.append(_fail("imports", "director{} {} hide{} the module{} of the same name".format(
+            "y" if one else "ies", ", ".join(facts["shadowed"]), "s" if one else "",
+            "" if one else "s"),
+            "a firmware bug (data directories named like modules); report it"))
     if facts.get("restarted") is False and health is not None:
         lines.append(_fail("restart", "the firmware did not answer again after the check",
                            "power-cycle the reader and run doctor again"))
@@ -218,6 +224,7 @@ def gather(port: str, hub=None, board_factory=Board) -> dict:
         facts["manifest"] = manifest if isinstance(manifest, dict) else None
         files = list((facts["manifest"] or {}).get("files", {}))
         facts["hashes"] = board.hashes(files) if files else {}
+        facts["shadowed"] = board.shadowing_dirs(files)
         board.run_main()
         facts["restarted"] = board.health(timeout=15.0) is not None if health else None
     rid = (health or {}).get("rid")

@@ -33,39 +33,30 @@ from provisioning import bundle as bundlefile
 from provisioning.board import Board, BoardRaised
 from provisioning.errors import BoardError, HubError, ProvisionError
 from provisioning.files import write_all
-from provisioning.flash import count_at_risk
+from provisioning.flash import JOURNAL_COUNT, MANIFEST, check_shadowing, count_at_risk
 from provisioning.hubclient import Conflict, NotFound
 from provisioning.station import check_station_id
 
 CONFIG = "/config.json"
 
 _KEYS_INFO = "import keys\nkeys.info()"
-_JOURNAL_COUNT = """
-import json, os
-try:
-    import config, journal
-    cfg, _ = config.load()
-    try:
-        os.stat(cfg['journal_dir'])
-        j = journal.Journal(cfg['journal_dir'], cfg['journal_capacity']).open()
-        n = j.unsynced()
-        j.close()
-    except OSError:
-        n = 0
-except Exception:
-    n = None
-print(json.dumps(n))
-"""
-
-
 def reader_id(public_key_hex: str) -> str:
     return hashlib.sha256(bytes.fromhex(public_key_hex)).hexdigest()[:16]
+
+
+def _modules(board) -> list:
+    manifest = board.read_file(MANIFEST)
+    try:
+        return list(json.loads(manifest).get("files", {})) if manifest else []
+    except (ValueError, AttributeError):
+        return []
 
 
 def _keys_info(board) -> dict:
     try:
         info = board.eval_json(_KEYS_INFO)
     except BoardRaised as exc:
+        check_shadowing(board, _modules(board))
         raise BoardError("the reader has no tapcert firmware ({})".format(exc.message),
                          "flash it first: tapcert-provision flash --port {}".format(board.port)) \
             from exc
@@ -98,7 +89,7 @@ def _unsynced(board, health) -> int | None:
     at_risk = count_at_risk(health)
     if at_risk is not None:
         return at_risk
-    return board.eval_json(_JOURNAL_COUNT)
+    return board.eval_json(JOURNAL_COUNT)
 
 
 def _sign_on_reader(board, message: bytes, public_key_hex: str) -> bytes:
@@ -172,14 +163,15 @@ def enroll(port: str, station: str, report, *, hub=None, label: str = "", bundle
                         "re-key")
                 previous = old_rid
                 _write_config(board, dict(config, previous_rid=old_rid))
-                board.exec("import journal\njournal.wipe({!r})".format(
-                    config.get("journal_dir", "/journal")))
+                board.exec("import config, journal\ncfg, _ = config.load()\n"
+                           "journal.wipe(cfg['journal_dir'])")
                 report.step("re-keying reader {} on the reader ...".format(old_rid))
             else:
                 report.step("generating the reader's key on the reader ...")
             try:
-                out = board.exec("import keys\nkeys.generate(force={})".format(bool(old_pk)),
-                                 timeout=120)
+                out = board.exec("import config, keys\ncfg, _ = config.load()\n"
+                                 "keys.generate(force={}, journal_dir=cfg['journal_dir'])".format(
+                                     bool(old_pk)), timeout=120)
             except BoardRaised as exc:
                 raise BoardError("the reader refused to make a key: {}".format(exc.message),
                                  "read the message; sync or flash, then enroll again") from exc
@@ -193,6 +185,7 @@ def enroll(port: str, station: str, report, *, hub=None, label: str = "", bundle
             raise BoardError("the reader reports id {} for a key whose id is {}".format(
                 info.get("rid"), rid), "flash the firmware again, then enroll")
 
+        check_shadowing(board, _modules(board))
         revoked = None
         if hub is not None:
             try:

@@ -9,7 +9,7 @@ Layout (the same as the virtual reader's flash image, hil_tests/targets/flashima
 
 `main.py` and `boot.py` stay source (the board runs them by name); every other module is
 compiled to .mpy for the board. Keys, /config.json and the journal are not firmware and are
-never in this set. The version is `VERSION` in firmware/version.py.
+never in this set. The version is `FW_VERSION` in firmware/version.py.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def version(root: Path | None = None) -> str:
     except OSError:
         raise ProvisionError("no firmware/version.py in {}".format(root),
                              "pass --source with a complete tapcert checkout") from None
-    match = re.search(r"""^VERSION\s*=\s*["']([^"']+)["']""", text, re.M)
+    match = re.search(r"""^(?:FW_)?VERSION\s*=\s*["']([^"']+)["']""", text, re.M)
     if not match:
-        raise ProvisionError("firmware/version.py has no VERSION = \"...\" line",
+        raise ProvisionError("firmware/version.py has no FW_VERSION = \"...\" line",
                              "fix the firmware source")
     return match.group(1)

@@ -63,6 +63,21 @@ def plan(targets: dict, on_board: dict, old_files) -> tuple[list, list, list]:
     return to_write, to_delete, unchanged
 
 
+def shadow_error(dirs) -> BoardError:
+    return BoardError("the director{} {} on the reader hide{} the firmware module{} of the same "
+                      "name from import".format("y" if len(dirs) == 1 else "ies", ", ".join(dirs),
+                                                "s" if len(dirs) == 1 else "",
+                                                "" if len(dirs) == 1 else "s"),
+                      "a firmware bug: data directories must not be named like modules; "
+                      "report it with this message")
+
+
+def check_shadowing(board, targets) -> None:
+    dirs = board.shadowing_dirs(targets)
+    if dirs:
+        raise shadow_error(dirs)
+
+
 def count_at_risk(health: dict | None) -> int | None:
     """Unsynced records per the reader's own health frame; None if it did not say."""
     if not health:
@@ -93,7 +108,7 @@ def flash(port: str, report, *, source=None, force: bool = False, mpy_cross: str
     started = time.monotonic()
     with board_factory(port) as board:
         report.step("checking the reader on {} ...".format(port))
-        health = board.health(timeout=2.5)
+        health = board.health(timeout=2.0)
         at_risk = count_at_risk(health)
         label = _name(health)
         if at_risk:
@@ -137,9 +152,8 @@ def flash(port: str, report, *, source=None, force: bool = False, mpy_cross: str
         if to_write or to_delete or old_manifest is None or old_manifest.get("fw") != want_version:
             board.remove(MANIFEST)
         written = 0
+        board.makedirs([path.rsplit("/", 1)[0] for path in to_write])
         for path in to_write:
-            parent = path.rsplit("/", 1)[0]
-            board.makedirs([parent])
             size = len(images[path])
             board.write_file(path, images[path], progress=lambda done, total, p=path, base=written:
                              report.progress(base + done, need, p))
@@ -156,6 +170,7 @@ def flash(port: str, report, *, source=None, force: bool = False, mpy_cross: str
                 len(bad), "" if len(bad) == 1 else "s", ", ".join(bad[:3]),
                 ", ..." if len(bad) > 3 else ""),
                 "flash again; if it repeats, the reader's flash may be failing")
+        check_shadowing(board, targets)
         manifest = {"v": MANIFEST_VERSION, "fw": want_version,
                     "mpy": "{}.{}".format(board_bc.version, board_bc.sub), "arch": board_bc.arch,
                     "flashed": int(time.time()), "files": targets}
@@ -164,9 +179,12 @@ def flash(port: str, report, *, source=None, force: bool = False, mpy_cross: str
         if board.hashes([MANIFEST]).get(MANIFEST) != sha256(manifest_bytes):
             raise BoardError("the manifest did not verify on the reader", "flash again")
 
+        installed = board.eval_json(_VERSION_PROBE)  # the new modules import, and the key?
         report.step("restarting the firmware ...")
         board.run_main()
-        answer = board.health(timeout=confirm_timeout)
+        answer = board.health(timeout=confirm_timeout if installed.get("key") else 2.0)
+        if answer is None and installed.get("key") is False:
+            answer = {"fw": installed.get("fw"), "rid": None, "label": None, "keyless": True}
         if answer is None:
             raise BoardError("the firmware did not answer within {:.0f} s after the reset".format(
                 confirm_timeout), "run `tapcert-provision doctor --port {}` and read the "
@@ -178,7 +196,21 @@ def flash(port: str, report, *, source=None, force: bool = False, mpy_cross: str
     return {"port": port, "fw": want_version, "rid": answer.get("rid"), "label": answer.get("label"),
             "written": len(to_write), "deleted": len(to_delete), "unchanged": len(unchanged),
             "bytes": need, "files": len(targets), "bytecode": str(board_bc), "at_risk": at_risk or 0,
+            "keyless": bool(answer.get("keyless")),
             "seconds": time.monotonic() - started}
+
+
+# Run in the raw REPL after writing: the new modules import, and whether a key exists (a
+# reader without a key does not answer on the link until it is enrolled).
+_VERSION_PROBE = """
+import json
+import version, keys
+try:
+    pk = keys.load_seed() is not None
+except Exception:
+    pk = None
+print(json.dumps({"fw": version.FW_VERSION, "key": pk}))
+"""
 
 
 def _name(health: dict | None) -> str:
@@ -199,12 +231,20 @@ def _read_manifest(board) -> dict | None:
     return manifest if isinstance(manifest, dict) else None
 
 
-_JOURNAL_PROBE = """
-import json
+# The firmware's own journal, opened as at boot, says how many records the hub lacks.
+JOURNAL_COUNT = """
+import json, os
 try:
-    import journal
-    n = journal.count_unsynced()
-except Exception as e:
+    import config, journal
+    cfg, _ = config.load()
+    try:
+        os.stat(cfg['journal_dir'])
+        j = journal.Journal(cfg['journal_dir'], cfg['journal_capacity']).open()
+        n = j.unsynced()
+        j.close()
+    except OSError:
+        n = 0
+except Exception:
     n = None
 print(json.dumps(n))
 """
@@ -215,7 +255,7 @@ def _check_silent_reader(board, force: bool, report) -> int:
     has_firmware = board.hashes(["/main.py"]).get("/main.py") is not None
     if not has_firmware:
         return 0  # a new board: nothing to lose
-    unsynced = board.eval_json(_JOURNAL_PROBE)
+    unsynced = board.eval_json(JOURNAL_COUNT)
     if unsynced is None:
         if not force:
             raise ProvisionError("the reader's firmware does not answer, so its unsynced records "
