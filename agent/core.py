@@ -24,12 +24,14 @@ import shutil
 import time
 from collections import Counter
 
-from agent import __version__
 from agent.errors import AckMismatch, StoreCorrupt, StoreError, StoreFull
 from agent.logs import note
 from agent.outbox import Outbox, Resend, Send, Settings
+from agent.problems import Problems
+from agent.readers import HealthReport, ReaderState
 from agent.recovery import open_store
 from agent.status import StatusWriter
+from agent.telemetry import health_message
 from protocol import batch as batchproto
 from protocol.errors import LocalProtocolError, RemoteProtocolError
 
@@ -39,24 +41,6 @@ _EVENT_BURST = 2000  # events handled per wake-up before timers get a look in
 _PRUNE_EVERY_S = 3600.0
 _CLAIM_RETRY_S = 1.0
 _DISK_CHECK_S = 10.0
-_PROBLEM_LOG_EVERY_S = 60.0
-
-
-class ReaderState:
-    __slots__ = ("rid", "port", "online", "label", "health", "health_at", "clock_offset_s",
-                 "last_record_at", "agent_wm", "hub_wm")
-
-    def __init__(self, rid):
-        self.rid = rid
-        self.port = None
-        self.online = False
-        self.label = None
-        self.health = {}
-        self.health_at = None
-        self.clock_offset_s = None
-        self.last_record_at = None
-        self.agent_wm = 0
-        self.hub_wm = 0
 
 
 class Core:
@@ -73,8 +57,7 @@ class Core:
         self._port_errors = {}  # path -> last reason it went down or could not open
         self._payloads = {}    # batch_id -> encoded batch, for resends
         self.stats = Counter()
-        self.problems = {}     # key -> human message (disk full, damaged queue, ...)
-        self._problem_logged = {}
+        self.problems = Problems(mono, self._status_changed)
         self.mqtt_up = False
         self.mqtt_since = clock()
         self.mqtt_reason = "not connected yet"
@@ -87,6 +70,9 @@ class Core:
         self._next_prune = mono()
         self._next_disk_check = mono()
         self.status = StatusWriter(cfg.status_path(), self)
+
+    def _status_changed(self):
+        self.status.dirty = True
 
     def post(self, event):
         self.events.put(event)
@@ -101,7 +87,7 @@ class Core:
         max_bytes = self.cfg.queue.max_size_mb * 1024 * 1024
         self.store, self.recovery = open_store(self.cfg.queue.path, max_size_bytes=max_bytes)
         if self.recovery:
-            self._problem("damaged_queue", "the queue database was damaged and has been replaced; "
+            self.problems.set("damaged_queue", "the queue database was damaged and has been replaced; "
                           "{salvaged} unsynced records were rescued, the old file is kept as "
                           "{moved_to}".format(**self.recovery), level=logging.ERROR)
         reset = self.store.reset_inflight()
@@ -234,10 +220,10 @@ class Core:
             self._recover(exc)
             return
         except StoreError as exc:
-            self._problem("queue_error", str(exc), level=logging.ERROR)
+            self.problems.set("queue_error", str(exc), level=logging.ERROR)
             return
-        self._clear_problem("disk_full")
-        self._clear_problem("queue_error")
+        self.problems.clear("disk_full")
+        self.problems.clear("queue_error")
         self.stats["records_in"] += result.inserted
         self.stats["records_repeated"] += result.repeats
         for rid, seq in result.equivocations:
@@ -263,11 +249,11 @@ class Core:
         except StoreFull:
             pass
         except StoreError as exc:
-            self._problem("queue_error", str(exc), level=logging.ERROR)
+            self.problems.set("queue_error", str(exc), level=logging.ERROR)
             return None
         ob = self.outbox
         waiting = ob.pending_live + ob.pending_backlog + sum(b.count for b in ob.inflight.values())
-        self._problem("disk_full", "queue is full: {} records wait for the hub and new taps stay "
+        self.problems.set("disk_full", "queue is full: {} records wait for the hub and new taps stay "
                       "in the readers until space is freed (free disk space on {} or raise "
                       "queue.max_size_mb)".format(waiting, os.path.dirname(self.cfg.queue.path)),
                       level=logging.ERROR)
@@ -275,49 +261,36 @@ class Core:
         return None
 
     def _on_health(self, port, obj):
-        rid_hex = obj.get("rid")
-        try:
-            rid = bytes.fromhex(rid_hex) if isinstance(rid_hex, str) else b""
-        except ValueError:
-            rid = b""
-        if len(rid) != 8:
+        report = HealthReport(obj)
+        if report.rid is None:
             self.stats["bad_health"] += 1
             note(log, logging.WARNING, "reader health without a valid reader id", port=port.path)
             return
+        rid, rid_hex = report.rid, report.rid.hex()
         now = self.clock()
         state = self._attach(port, rid)
-        state.health = {k: obj[k] for k in ("fw", "label", "jfill", "unsynced", "seq", "boot", "test",
-                                             "err", "heap") if k in obj}
-        state.health_at = self.mono()
-        if isinstance(obj.get("label"), str) and obj["label"]:
-            state.label = obj["label"]
-        station = obj.get("station")
+        report.apply(state, now, self.mono())
         key = "station_" + rid_hex
-        if isinstance(station, str) and station and station != self.cfg.station:
-            self._problem(key, "reader {} ({}) is set up for station {} but plugged into {}: the hub "
-                          "will refuse its taps; re-provision it or move it".format(
-                              state.label or "-", rid_hex, station, self.cfg.station))
+        if report.station and report.station != self.cfg.station:
+            self.problems.set(key, "reader {} ({}) is set up for station {} but plugged into {}: "
+                              "the hub will refuse its taps; re-provision it or move it".format(
+                                  state.label or "-", rid_hex, report.station, self.cfg.station))
         else:
-            self._clear_problem(key)
-        reader_time = obj.get("time")
-        if isinstance(reader_time, (int, float)) and reader_time > 0:
-            state.clock_offset_s = round(reader_time - now, 3)
-        agent_wm = _u32(obj.get("agent_wm"))
-        hub_wm = _u32(obj.get("hub_wm"))
+            self.problems.clear(key)
         try:
             ours = self.store.watermarks(rid)
-            if agent_wm is not None and agent_wm > ours[0]:
+            if report.agent_wm is not None and report.agent_wm > ours[0]:
                 note(log, logging.WARNING, "reader says records were acked by a previous queue that "
                      "this one does not hold; they stay in the reader's journal",
-                     reader=rid_hex, reader_agent_wm=agent_wm, our_agent_wm=ours[0])
+                     reader=rid_hex, reader_agent_wm=report.agent_wm, our_agent_wm=ours[0])
             state.agent_wm, state.hub_wm = self.store.note_reader(
-                rid, now, label=state.label, agent_wm=agent_wm, hub_wm=hub_wm,
+                rid, now, label=state.label, agent_wm=report.agent_wm, hub_wm=report.hub_wm,
                 health_json=json.dumps(obj, separators=(",", ":"))[:2000])
         except StoreCorrupt as exc:
             self._recover(exc)
             return
         except StoreError as exc:
-            self._problem("queue_error", str(exc), level=logging.ERROR)
+            self.problems.set("queue_error", str(exc), level=logging.ERROR)
             return
         port.send_ack(rid, state.agent_wm, state.hub_wm)
         self.status.dirty = True
@@ -368,7 +341,7 @@ class Core:
             self._recover(exc)
             return
         except StoreError as exc:  # not marked: the batch is resent and acked again later
-            self._problem("queue_error", str(exc), level=logging.ERROR)
+            self.problems.set("queue_error", str(exc), level=logging.ERROR)
             return
         self.outbox.complete(ack.batch_id)
         self._payloads.pop(ack.batch_id, None)
@@ -412,13 +385,13 @@ class Core:
             self._recover(exc)
             return
         except StoreError as exc:  # e.g. full: try again in a while, the records are still there
-            self._problem("queue_error", str(exc), level=logging.ERROR)
+            self.problems.set("queue_error", str(exc), level=logging.ERROR)
             self.outbox.hold(now + _CLAIM_RETRY_S)
             return
         if batch_id is None:
             self.outbox.claim_came_up_empty(action.live)
             return
-        self._clear_problem("queue_error")
+        self.problems.clear("queue_error")
         try:
             payload = batchproto.encode_batch(batch_id, records,
                                               batchproto.FLAG_LIVE if action.live else 0)
@@ -435,7 +408,7 @@ class Core:
         if now >= self._next_health:
             self._next_health = now + self.cfg.status.health_interval_s
             if self.mqtt_up and self.link is not None:
-                self.link.publish_health(self.health())
+                self.link.publish_health(health_message(self))
         if now >= self._next_prune:
             self._next_prune = now + _PRUNE_EVERY_S
             self._prune()
@@ -451,7 +424,7 @@ class Core:
             self._recover(exc)
             return
         except StoreError as exc:
-            self._problem("queue_error", str(exc), level=logging.ERROR)
+            self.problems.set("queue_error", str(exc), level=logging.ERROR)
             return
         if n:
             note(log, logging.INFO, "pruned synced records", count=n)
@@ -459,10 +432,10 @@ class Core:
     def _check_disk(self):
         free = self.disk_free()
         if free is not None and free < self.cfg.queue.warn_free_mb * 1024 * 1024:
-            self._problem("disk_low", "only {} MB free on {}".format(
+            self.problems.set("disk_low", "only {} MB free on {}".format(
                 free // (1024 * 1024), os.path.dirname(self.cfg.queue.path) or "."))
         else:
-            self._clear_problem("disk_low")
+            self.problems.clear("disk_low")
 
     def disk_free(self):
         try:
@@ -485,48 +458,3 @@ class Core:
         except (StoreError, OSError) as again:
             self.fatal = "cannot reopen the queue {}: {}".format(self.cfg.queue.path, again)
             raise
-
-    # -- problems -------------------------------------------------------------------------
-
-    def _problem(self, key, message, level=logging.WARNING):
-        now = self.mono()
-        if self.problems.get(key) != message or now - self._problem_logged.get(key, -1e9) > \
-                _PROBLEM_LOG_EVERY_S:
-            note(log, level, message, problem=key)
-            self._problem_logged[key] = now
-        if self.problems.get(key) != message:
-            self.problems[key] = message
-            self.status.dirty = True
-
-    def _clear_problem(self, key):
-        if self.problems.pop(key, None) is not None:
-            note(log, logging.INFO, "resolved", problem=key)
-            self._problem_logged.pop(key, None)
-            self.status.dirty = True
-
-    # -- health (SPEC §4.5) ---------------------------------------------------------------
-
-    def health(self):
-        counts = self.store.counts()
-        now_mono = self.mono()
-        readers = []
-        for state in self.readers.values():
-            readers.append({
-                "rid": state.rid.hex(), "label": state.label, "online": state.online,
-                "jfill": state.health.get("jfill"), "unsynced": state.health.get("unsynced"),
-                "fw": state.health.get("fw"), "clock_offset_s": state.clock_offset_s,
-                "health_age_s": None if state.health_at is None else round(now_mono - state.health_at, 1),
-            })
-        return {"v": 1, "time": int(self.clock()),
-                "queue": {"pending": counts["pending"], "inflight": counts["inflight"],
-                          "oldest_pending": None if counts["oldest_pending"] is None
-                          else int(counts["oldest_pending"]),
-                          "quarantined": counts["quarantine_total"]},
-                "last_hub_ack": None if self.last_hub_ack is None else int(self.last_hub_ack),
-                "disk_free": self.disk_free(), "agent": __version__, "readers": readers}
-
-
-def _u32(value):
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF:
-        return value
-    return None

@@ -70,7 +70,7 @@ def snapshot(core, state="running"):
         "last_hub_ack": core.last_hub_ack,
         "readers": readers,
         "ports": {path: port.link_counts() for path, port in core.ports.items()},
-        "problems": dict(core.problems),
+        "problems": dict(core.problems.active),
         "recovery": core.recovery,
         "stats": dict(core.stats),
         "disk_free": core.disk_free(),

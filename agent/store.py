@@ -28,7 +28,7 @@ import sqlite_utils
 
 from agent import migrations
 from agent.errors import AckMismatch, StoreCorrupt, StoreError, StoreFull
-from agent.migrations import INFLIGHT, PENDING, QUARANTINED, SYNCED
+from agent.migrations import QUARANTINED, SYNCED
 from protocol import batch as batchproto
 
 # New records stop coming in before the file or the disk is completely full: sending a

@@ -1,0 +1,62 @@
+"""What the agent knows about each reader: which port it is on, its last health report, its
+clock offset and watermarks. Pure: parsing a health frame (SPEC §3) never raises."""
+
+from __future__ import annotations
+
+_HEALTH_KEEP = ("fw", "label", "jfill", "unsynced", "seq", "boot", "test", "err", "heap")
+
+
+class ReaderState:
+    __slots__ = ("rid", "port", "online", "label", "health", "health_at", "clock_offset_s",
+                 "last_record_at", "agent_wm", "hub_wm")
+
+    def __init__(self, rid):
+        self.rid = rid
+        self.port = None
+        self.online = False
+        self.label = None
+        self.health = {}
+        self.health_at = None
+        self.clock_offset_s = None
+        self.last_record_at = None
+        self.agent_wm = 0
+        self.hub_wm = 0
+
+
+class HealthReport:
+    """A reader's H frame, checked. rid is None if the frame names no valid reader."""
+
+    __slots__ = ("rid", "label", "station", "reader_time", "agent_wm", "hub_wm", "kept")
+
+    def __init__(self, obj):
+        rid = obj.get("rid")
+        try:
+            rid = bytes.fromhex(rid) if isinstance(rid, str) else None
+        except ValueError:
+            rid = None
+        self.rid = rid if rid is not None and len(rid) == 8 else None
+        label = obj.get("label")
+        self.label = label if isinstance(label, str) and label else None
+        station = obj.get("station")
+        self.station = station if isinstance(station, str) and station else None
+        t = obj.get("time")
+        self.reader_time = t if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 \
+            else None
+        self.agent_wm = _u32(obj.get("agent_wm"))
+        self.hub_wm = _u32(obj.get("hub_wm"))
+        self.kept = {k: obj[k] for k in _HEALTH_KEEP if k in obj}
+
+    def apply(self, state, now, mono):
+        """Update a ReaderState from this report (wall clock now, monotonic mono)."""
+        state.health = self.kept
+        state.health_at = mono
+        if self.label:
+            state.label = self.label
+        if self.reader_time is not None:
+            state.clock_offset_s = round(self.reader_time - now, 3)
+
+
+def _u32(value):
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFFFFFF:
+        return value
+    return None
