@@ -225,7 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", required=True, help="the reader's serial port")
     p.add_argument("--force", action="store_true",
                    help="flash even if the journal holds records the hub has not committed")
-    p.add_argument("--source", help="tapcert checkout to take firmware/ and protocol/ from")
+    p.add_argument("--source", default=os.environ.get("TAPCERT_FIRMWARE"),
+                   help="tapcert checkout to take firmware/ and protocol/ from "
+                        "(default $TAPCERT_FIRMWARE, else this installation's checkout)")
     p.add_argument("--mpy-cross", help="mpy-cross binary (default: the one matching the board)")
     p.add_argument("--timeout", type=float, default=20.0,
                    help="seconds to wait for the new firmware to answer (default 20)")
@@ -293,7 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = _sub(verbs, "doctor", "check a reader: firmware, key, clock, journal, link",
              "tapcert-provision doctor --port /dev/ttyACM0")
     p.add_argument("--port", required=True, help="the reader's serial port")
-    p.add_argument("--source", help="tapcert checkout whose firmware version is expected")
+    p.add_argument("--source", default=os.environ.get("TAPCERT_FIRMWARE"),
+                   help="tapcert checkout whose firmware version is expected "
+                        "(default $TAPCERT_FIRMWARE)")
     _hub_options(p)
     return parser
 

@@ -9,6 +9,8 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+# the checkout whose firmware/ and protocol/ the CLI flashes ($TAPCERT_FIRMWARE, as the CLI)
+FIRMWARE_SOURCE = Path(os.environ.get("TAPCERT_FIRMWARE") or REPO)
 sys.path.insert(0, str(HERE))
 
 
