@@ -379,6 +379,10 @@ class Core:
 
     def _send_new(self, action, now):
         try:
+            if action.live:
+                stale = self.store.demote_stale_live(self.clock() - self.cfg.sync.live_window_s)
+                if stale:
+                    self.outbox.demoted(stale)
             batch_id, records = self.store.claim_batch(action.limit, action.live,
                                                        batchproto.MAX_PAYLOAD)
         except StoreCorrupt as exc:

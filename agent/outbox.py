@@ -7,6 +7,7 @@ MQTT: the caller feeds it events and carries out the actions poll() returns.
     inputs                                   actions from poll(now)
     link_up(now) / link_down(now)            Send(limit, live)  claim up to `limit` pending
     add_pending(live, backlog, now)                             records of that kind, publish
+    demoted(n)
     claimed(batch_id, count, live, now)      Resend(batch_id)   publish the same batch again
     claim_came_up_empty(live)
     check_ack(batch_id, status, count) -> "matched" | "unknown" | "duplicate" | "count_mismatch"
@@ -116,6 +117,13 @@ class Outbox:
             self._live_since = now
         self.pending_live += live
         self.pending_backlog += backlog
+
+    def demoted(self, n):
+        """n pending live records turned out too old to count as live: they are backlog."""
+        self.pending_live = max(0, self.pending_live - n)
+        self.pending_backlog += n
+        if not self.pending_live:
+            self._live_since = None
 
     def set_pending(self, live, backlog, now):
         self.pending_live = live

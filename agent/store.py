@@ -251,6 +251,13 @@ class Store:
                          (batch_id, 1 if live else 0, rows[-1][0]))
             return batch_id, [r[1] for r in rows]
 
+    def demote_stale_live(self, received_before):
+        """Pending live records that arrived before `received_before` are backlog now (taps
+        queued during a long outage must not skip the paced drain). Returns how many."""
+        with self._transaction() as conn:
+            return conn.execute("UPDATE records SET live=0 WHERE state=0 AND live=1 AND received_at<?",
+                                (received_before,)).rowcount
+
     def apply_ack(self, batch_id, status, outcomes, now):
         """The hub's ack for one of our batches. Raises AckMismatch if it does not fit."""
         with self._transaction() as conn:

@@ -125,6 +125,15 @@ def test_ack_verdicts():
     assert ob.stats["ack_count_mismatch"] == 1
 
 
+def test_demoted_live_records_join_the_paced_backlog():
+    ob = make(linger_s=0.0)
+    ob.add_pending(5, 0, 0.0)
+    ob.demoted(5)
+    assert (ob.pending_live, ob.pending_backlog) == (0, 5)
+    actions = ob.poll(1.0)
+    assert len(actions) == 1 and not actions[0].live
+
+
 def test_empty_claim_resets_the_count():
     ob = make()
     ob.add_pending(0, 10, 0.0)

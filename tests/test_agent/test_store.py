@@ -92,6 +92,16 @@ def test_claim_live_first_and_ack_marks_synced(store):
     assert (counts["pending"], counts["inflight"], counts["synced"]) == (6, 0, 7)
 
 
+def test_live_taps_left_over_from_an_outage_become_backlog(store):
+    sim = SimReader()
+    store.add_records(rows_of(sim, 4, live=True), now=100.0)
+    store.add_records(rows_of(sim, 2, live=True), now=500.0)
+    assert store.demote_stale_live(received_before=400.0) == 4
+    assert store.pending_counts() == (2, 4)
+    _, records = store.claim_batch(10, live=True)
+    assert len(records) == 2
+
+
 def test_rejections_go_to_quarantine_with_the_reason(store):
     sim = SimReader()
     store.add_records(rows_of(sim, 3), now=1.0)
