@@ -90,7 +90,7 @@ def _config(workdir, port, ports, **sections):
 
 # -- reader -> committed queue ----------------------------------------------------------------
 
-def bench_ingest(n=20_000, window=256):
+def bench_ingest(n=20_000, window=8):  # 8 = the firmware's default offer_window
     with tempfile.TemporaryDirectory(prefix="agent-bench-") as tmp:
         reader = FakeReader(tmp, "r0", window=window, reoffer_s=2.0)
         reader.offer_limit = 0
@@ -113,9 +113,9 @@ def bench_ingest(n=20_000, window=256):
         Figure("agent", "reader -> committed queue", rate, "records/s",
                baseline="raw SQLite insert {:,.0f}/s".format(raw), ratio=rate / raw,
                target=">= 5,000/s", ok=rate >= 5000,
-               note="{} records through a pty, fake reader window {}, sync offline; baseline: the "
-                    "same rows into WAL + synchronous=FULL SQLite, one commit per {}".format(
-                        n, window, window)),
+               note="{:,} records through a pty, the fake reader offering {} at a time (the "
+                    "firmware's default window), sync offline; baseline: the same rows into WAL + "
+                    "synchronous=FULL SQLite, one commit per {}".format(n, window, window)),
     ]
 
 
