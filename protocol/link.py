@@ -22,7 +22,8 @@ TIME = "T"
 QUERY = "Q"
 INJECT = "I"
 BLOCKED = "B"
-TYPES = "RHATQIB"
+REWIND = "W"
+TYPES = "RHATQIBW"
 
 
 class _NeedData:
@@ -142,6 +143,23 @@ def decode_ack(body):
     if len(body) != 16:
         raise RemoteProtocolError("ack body must be 16 bytes, got {}".format(len(body)), "bad_length")
     return struct.unpack(_ACK_FMT, body)
+
+
+def encode_rewind(reader_id, from_seq):
+    if len(reader_id) != 8 or not 1 <= from_seq <= 0xFFFFFFFF:
+        raise LocalProtocolError("rewind needs an 8-byte reader_id and a seq >= 1")
+    return encode(REWIND, struct.pack("<8sI", reader_id, from_seq))
+
+
+def decode_rewind(body):
+    """-> (reader_id, from_seq)"""
+    if len(body) != 12:
+        raise RemoteProtocolError("rewind body must be 12 bytes, got {}".format(len(body)),
+                                  "bad_length")
+    rid, seq = struct.unpack("<8sI", body)
+    if seq == 0:
+        raise RemoteProtocolError("rewind from seq 0", "bad_seq")
+    return rid, seq
 
 
 def encode_time(unix_ms):

@@ -121,6 +121,11 @@ def test_typed_link_bodies():
     assert link.decode_time(unhexlify(LINK["valid"][2]["body"])) == 1790000000123
     assert link.decode_inject(unhexlify("01deadbeef")) == (1, unhexlify("deadbeef"))
     _raises(lambda: link.decode_ack(b"short"), "bad_length")
+    line = link.encode_rewind(rid, 17)
+    dec = link.LinkDecoder()
+    dec.feed(line)
+    assert link.decode_rewind(dec.next_message().body) == (rid, 17)
+    _raises(lambda: link.decode_rewind(rid + b"\x00\x00\x00\x00"), "bad_seq")
     _raises(lambda: link.decode_json(b"[1]"), "bad_json")
     _raises(lambda: link.decode_json(b"{"), "bad_json")
 
