@@ -1,49 +1,13 @@
-"""Fixtures for provisioning tests: the CLI as a subprocess, a private PC/SC desk."""
+"""Fixtures for provisioning tests: a private PC/SC desk (pcscd + vpcd in its own namespaces).
+Helpers live in provkit.py, prov_hub.py and prov_broker.py (put on sys.path here)."""
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-# the checkout whose firmware/ and protocol/ the CLI flashes ($TAPCERT_FIRMWARE, as the CLI)
-FIRMWARE_SOURCE = Path(os.environ.get("TAPCERT_FIRMWARE") or REPO)
-sys.path.insert(0, str(HERE))
-
-
-class Result:
-    def __init__(self, proc):
-        self.code = proc.returncode
-        self.out = proc.stdout
-        self.err = proc.stderr
-
-    def __repr__(self):
-        return "exit {}\nstdout:\n{}\nstderr:\n{}".format(self.code, self.out, self.err)
-
-
-def run_cli(*args, env=None, timeout=120, cwd=None) -> Result:
-    """Run the real console script `tapcert-provision` (as `python -m provisioning.cli`)."""
-    full_env = {k: v for k, v in os.environ.items() if k not in ("TAPCERT_HUB", "TAPCERT_TOKEN")}
-    full_env.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "provisioning.cli", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, env=full_env,
-                          cwd=str(cwd or REPO))
-    return Result(proc)
-
-
-def assert_one_line_error(result, *fragments):
-    """Exit status 1, and stderr is one `tapcert-provision: ...; fix` line with the fragments."""
-    assert result.code == 1, result
-    lines = result.err.strip().splitlines()
-    assert len(lines) == 1, result
-    assert lines[0].startswith("tapcert-provision: "), result
-    assert "; " in lines[0], "no fix given: " + lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], result
-    return lines[0]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from broker import Client, Refused, TLSMosquitto
+from prov_broker import Client, Refused, TLSMosquitto
 from provisioning import station
 from server_hub import acl, pki
 

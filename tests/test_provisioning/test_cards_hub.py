@@ -4,9 +4,9 @@
 import httpx
 import pytest
 
-from conftest import assert_one_line_error, run_cli
+from provkit import assert_one_line_error, run_cli
 from hil_tests.services import free_port
-from hub import RealHub
+from prov_hub import RealHub
 
 CARD_A = bytes.fromhex("04a1b2c3d4e5f6")
 CARD_B = bytes.fromhex("0badcafe")

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from conftest import assert_one_line_error, run_cli
+from provkit import assert_one_line_error, run_cli
 from hil_tests.targets.vcard import answer_apdu, contactless_atr
 from provisioning.errors import CardError
 from provisioning.pcsc import parse_uid, uid_from_response

@@ -16,9 +16,9 @@ import threading
 
 import pytest
 
-from conftest import FIRMWARE_SOURCE, assert_one_line_error, run_cli
+from provkit import FIRMWARE_SOURCE, assert_one_line_error, run_cli
 from hil_tests.targets.virtual import VirtualReader
-from hub import RealHub
+from prov_hub import RealHub
 from provisioning import bundle as bundlefile
 
 CARD = bytes.fromhex("04a1b2c3d4e5f6")

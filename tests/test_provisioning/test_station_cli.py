@@ -3,8 +3,8 @@
 import stat
 import tomllib
 
-from conftest import assert_one_line_error, run_cli
-from broker import TLSMosquitto
+from provkit import assert_one_line_error, run_cli
+from prov_broker import TLSMosquitto
 from server_hub import acl, pki
 
 
