@@ -17,9 +17,11 @@ on for another reason (a bug) is logged and released without an ack, so the agen
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import queue
+import socket
 import ssl
 import threading
 import time
@@ -91,6 +93,11 @@ class MQTTLink:
             log.error("MQTT broker %s:%s refused the hub: %s", self.cfg.host, self.cfg.port,
                       reason_code)
             return
+        sock = client.socket()
+        if sock is not None and hasattr(sock, "setsockopt"):
+            # acks are small and latency matters: do not let Nagle hold them back
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.subscribe([(topics.subscription(topics.BATCH, shared=self.cfg.shared), 1),
                           (topics.subscription(topics.STATUS), 1),
                           (topics.subscription(topics.HEALTH), 0)])

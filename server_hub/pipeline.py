@@ -275,36 +275,25 @@ class Pipeline:
         if not rows:
             return 0
         reader_ids = {bytes(r[1]) for r in rows}
-        chains = eq.load_chains(conn, reader_ids)
+        contiguous = {rid: chain[0] for rid, chain in eq.load_chains(conn, reader_ids).items()}
         skews = eq.load_skews(conn, reader_ids)
-        cards = cq.card_status(conn, {bytes(r[9]) for r in rows})
+        held_cards = cq.inactive_cards(conn, {bytes(r[9]) for r in rows})
         station_ids = {r[3] for r in rows}
         by_station = self._activity_map(conn, station_ids)
         coords = cq.station_coords(conn, station_ids) if len(station_ids) > 1 else {}
 
         taps: dict[str, list] = {}
+        Tap, BURST, FUTURE = crediting.Tap, integrity.FLAG_BURST, integrity.FLAG_FUTURE
         for (learner, rid, seq, station, kind, best, uptime_ms, boot, flags, uid) in rows:
             rid = bytes(rid)
-            holds = []
-            chain = chains.get(rid)
-            if chain is not None and seq > chain[0]:
-                holds.append(integrity.CHAIN_GAP)
-            if flags & integrity.FLAG_BURST:
-                holds.append(integrity.TAP_BURST)
-            if flags & integrity.FLAG_FUTURE:
-                holds.append(integrity.CLOCK_SKEW)
-            elif skews:
-                for epoch in skews.get((rid, boot), ()):
-                    if clock.same_epoch(best, uptime_ms, epoch):
-                        holds.append(integrity.CLOCK_SKEW)
-                        break
-            card = cards.get(bytes(uid))
-            if card is not None:
-                reason = integrity.card_hold(card[1], card[2], best)
-                if reason:
-                    holds.append(reason)
-            taps.setdefault(learner, []).append(
-                crediting.Tap(rid, seq, station, kind, best, tuple(holds)))
+            holds = ()
+            if seq > contiguous.get(rid, seq) or flags or skews or held_cards:
+                holds = self._holds(rid, seq, best, uptime_ms, boot, flags, bytes(uid),
+                                    contiguous, skews, held_cards)
+            mine = taps.get(learner)
+            if mine is None:
+                mine = taps[learner] = []
+            mine.append(Tap(rid, seq, station, kind, best, holds))
 
         existing = cq.states_from(conn, learner_ids, states_start)
         capped = [a.id for acts in by_station.values() for a in acts
@@ -334,6 +323,27 @@ class Pipeline:
         cq.UPSERT_STATES.run(conn, state_rows)
         cq.INSERT_LEDGER.run(conn, ledger_rows)
         return len(ledger_rows)
+
+    @staticmethod
+    def _holds(rid, seq, best, uptime_ms, boot, flags, uid, contiguous, skews, held_cards):
+        holds = []
+        if seq > contiguous.get(rid, seq):
+            holds.append(integrity.CHAIN_GAP)
+        if flags & integrity.FLAG_BURST:
+            holds.append(integrity.TAP_BURST)
+        if flags & integrity.FLAG_FUTURE:
+            holds.append(integrity.CLOCK_SKEW)
+        else:
+            for epoch in skews.get((rid, boot), ()):
+                if clock.same_epoch(best, uptime_ms, epoch):
+                    holds.append(integrity.CLOCK_SKEW)
+                    break
+        card = held_cards.get(uid)
+        if card is not None:
+            reason = integrity.card_hold(card[1], card[2], best)
+            if reason:
+                holds.append(reason)
+        return tuple(holds)
 
     def recompute(self, learner_times: dict, now: float | None = None) -> int:
         """Re-credit learners from the given times on (after a registry change or a review)."""

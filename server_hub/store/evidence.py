@@ -39,12 +39,34 @@ UPSERT_SKEWS = bulk.upsert(clock_skews, ["reader_id", "boot", "epoch", "skew_s",
                            update=["skew_s", "seq", "measured_at"])
 
 
+# Hot-path queries are built once with bind parameters (SQLAlchemy then skips rebuilding and
+# re-coercing the statement on every batch).
+def _ids(name="ids"):
+    return sa.bindparam(name, expanding=True)
+
+
+_R = records.c
+_READERS = sa.select(readers.c.reader_id, readers.c.public_key, readers.c.station_id,
+                     readers.c.status, readers.c.label).where(readers.c.reader_id.in_(_ids()))
+_WINDOW_COLUMNS = (_R.seq, _R.payload_hash, _R.prev_hash, _R.raw, _R.boot, _R.uptime_ms, _R.uid,
+                   _R.flags, _R.learner_id, _R.best_time)
+_WINDOW_SPAN = sa.select(*_WINDOW_COLUMNS).where(
+    _R.reader_id == sa.bindparam("rid"),
+    _R.seq.between(sa.bindparam("lo"), sa.bindparam("hi"))).order_by(_R.seq)
+_WINDOW_LIST = sa.select(*_WINDOW_COLUMNS).where(_R.reader_id == sa.bindparam("rid"),
+                                                 _R.seq.in_(_ids("seqs")))
+_C, _B, _K = reader_chain.c, reader_boots.c, clock_skews.c
+_CHAINS = sa.select(_C.reader_id, _C.contiguous, _C.max_seq, _C.stored).where(
+    _C.reader_id.in_(_ids()))
+_BOOTS = sa.select(_B.reader_id, _B.boot, _B.anchor_seq, _B.anchor_time,
+                   _B.anchor_uptime_ms).where(sa.tuple_(_B.reader_id, _B.boot).in_(_ids("keys")))
+_SKEWS = sa.select(_K.reader_id, _K.boot, _K.epoch).where(_K.reader_id.in_(_ids()))
+
+
 def load_readers(conn, reader_ids) -> dict:
     if not reader_ids:
         return {}
-    rows = conn.execute(sa.select(readers.c.reader_id, readers.c.public_key,
-                                  readers.c.station_id, readers.c.status, readers.c.label)
-                        .where(readers.c.reader_id.in_(list(reader_ids)))).fetchall()
+    rows = conn.execute(_READERS, {"ids": list(reader_ids)}).fetchall()
     return {bytes(r[0]): ReaderInfo(bytes(r[0]), bytes(r[1]), r[2], r[3], r[4]) for r in rows}
 
 
@@ -61,16 +83,14 @@ def window_seqs(seqs, margin: int):
 
 def load_window(conn, reader_id: bytes, seqs, margin: int) -> list:
     """Stored rows of one reader around the given seqs, sorted by seq."""
-    c = records.c
-    query = sa.select(c.seq, c.payload_hash, c.prev_hash, c.raw, c.boot, c.uptime_ms, c.uid,
-                      c.flags, c.learner_id, c.best_time).where(c.reader_id == reader_id)
     span, listed = window_seqs(seqs, margin)
     if span:
-        query = query.where(c.seq.between(*span))
-        return conn.execute(query.order_by(c.seq)).fetchall()
+        return conn.execute(_WINDOW_SPAN, {"rid": reader_id, "lo": span[0], "hi": span[1]}
+                            ).fetchall()
     out = []
     for i in range(0, len(listed), 5000):
-        out.extend(conn.execute(query.where(c.seq.in_(listed[i:i + 5000]))).fetchall())
+        out.extend(conn.execute(_WINDOW_LIST, {"rid": reader_id,
+                                               "seqs": listed[i:i + 5000]}).fetchall())
     out.sort(key=lambda r: r[0])
     return out
 
@@ -82,9 +102,7 @@ def stored_records(rows, reader_id: bytes) -> dict:
 def load_chains(conn, reader_ids) -> dict:
     if not reader_ids:
         return {}
-    c = reader_chain.c
-    rows = conn.execute(sa.select(c.reader_id, c.contiguous, c.max_seq, c.stored)
-                        .where(c.reader_id.in_(list(reader_ids)))).fetchall()
+    rows = conn.execute(_CHAINS, {"ids": list(reader_ids)}).fetchall()
     return {bytes(r[0]): [r[1], r[2], r[3]] for r in rows}
 
 
@@ -108,10 +126,7 @@ def learners_between(conn, reader_id: bytes, lo: int, hi: int) -> dict:
 def load_boots(conn, keys) -> dict:
     if not keys:
         return {}
-    c = reader_boots.c
-    rows = conn.execute(sa.select(c.reader_id, c.boot, c.anchor_seq, c.anchor_time,
-                                  c.anchor_uptime_ms)
-                        .where(sa.tuple_(c.reader_id, c.boot).in_(list(keys)))).fetchall()
+    rows = conn.execute(_BOOTS, {"keys": list(keys)}).fetchall()
     return {(bytes(r[0]), r[1]): (r[2], r[3], r[4]) for r in rows}
 
 
@@ -133,35 +148,45 @@ def load_skews(conn, reader_ids) -> dict:
     """{(reader_id, boot): [epoch, ...]} of live clock measurements beyond the threshold."""
     if not reader_ids:
         return {}
-    c = clock_skews.c
     out: dict = {}
-    for r in conn.execute(sa.select(c.reader_id, c.boot, c.epoch)
-                          .where(c.reader_id.in_(list(reader_ids)))).fetchall():
+    for r in conn.execute(_SKEWS, {"ids": list(reader_ids)}).fetchall():
         out.setdefault((bytes(r[0]), r[1]), []).append(r[2])
     return out
 
 
-def count_sync(conn, station_id: str, batch_id, counts: dict, now: float) -> None:
-    """Per-station ingest counters for the sync-health view (one upsert per batch)."""
-    accepted = counts.get("accepted", 0)
-    duplicates = counts.get("duplicate", 0)
-    rejected = sum(n for name, n in counts.items() if name not in ("accepted", "duplicate"))
-    stmt = bulk.dialect_insert(conn, station_sync).values(
-        station_id=station_id, last_batch_id=batch_id, last_batch_at=now, batches=1,
-        accepted=accepted, duplicates=duplicates, rejected=rejected,
-        last_rejection_at=now if rejected else None)
+def _sync_upsert(conn):
     c = station_sync.c
-    stmt = stmt.on_conflict_do_update(index_elements=["station_id"], set_={
+    stmt = bulk.dialect_insert(conn, station_sync).values(
+        station_id=sa.bindparam("sid"), last_batch_id=sa.bindparam("bid"),
+        last_batch_at=sa.bindparam("now"), batches=1, accepted=sa.bindparam("acc"),
+        duplicates=sa.bindparam("dup"), rejected=sa.bindparam("rej"),
+        last_rejection_at=sa.bindparam("rej_at"))
+    return stmt.on_conflict_do_update(index_elements=["station_id"], set_={
         "last_batch_id": stmt.excluded.last_batch_id,
         "last_batch_at": stmt.excluded.last_batch_at,
         "batches": c.batches + 1,
-        "accepted": c.accepted + accepted,
-        "duplicates": c.duplicates + duplicates,
-        "rejected": c.rejected + rejected,
+        "accepted": c.accepted + stmt.excluded.accepted,
+        "duplicates": c.duplicates + stmt.excluded.duplicates,
+        "rejected": c.rejected + stmt.excluded.rejected,
         "last_rejection_at": sa.func.coalesce(stmt.excluded.last_rejection_at,
                                               c.last_rejection_at),
     })
-    conn.execute(stmt)
+
+
+_SYNC_UPSERTS: dict = {}
+
+
+def count_sync(conn, station_id: str, batch_id, counts: dict, now: float) -> None:
+    """Per-station ingest counters for the sync-health view (one upsert per batch)."""
+    stmt = _SYNC_UPSERTS.get(conn.dialect.name)
+    if stmt is None:
+        stmt = _SYNC_UPSERTS[conn.dialect.name] = _sync_upsert(conn)
+    accepted = counts.get("accepted", 0)
+    duplicates = counts.get("duplicate", 0)
+    rejected = sum(n for name, n in counts.items() if name not in ("accepted", "duplicate"))
+    conn.execute(stmt, {"sid": station_id, "bid": batch_id, "now": now, "acc": accepted,
+                        "dup": duplicates, "rej": rejected,
+                        "rej_at": now if rejected else None})
 
 
 def save_station_message(conn, station_id: str, kind: str, doc: dict, now: float) -> None:

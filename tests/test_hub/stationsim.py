@@ -4,6 +4,7 @@ the hub's acks, and resends what is not acked (like the agent does)."""
 from __future__ import annotations
 
 import queue
+import socket
 import threading
 import time
 
@@ -37,6 +38,9 @@ class StationSim:
             raise TimeoutError("station simulator could not subscribe to its ack topics")
 
     def _on_connect(self, client, userdata, flags, reason_code, properties=None):
+        sock = client.socket()
+        if sock is not None:          # small batches and acks: no Nagle delay (like the agent)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         client.subscribe([(topics.topic(s, topics.ACK), 1) for s in self.stations])
 
     def _on_message(self, client, userdata, message):

@@ -1,0 +1,325 @@
+"""Hub figures (issue 5): ingest throughput on one core beside the single-core Ed25519 verify
+rate measured in the same run, and tap-to-credited latency.
+
+    python -m bench.hub_bench --quick        (or --tiny / --full) prints the table
+
+Workload ("a week of backlog draining"): S stations with one reader and N learners each; two
+sessions a day (an attendance-share class, a fixed-credit talk with a per-activity cap); every
+learner taps in and out of both for D days. Each station's backlog goes out in batches of up
+to 500 records, stations interleaved. End to end: a separate `tapcert-hub run` process pinned
+to one CPU subscribes to a loopback Mosquitto; the publisher sends every batch (QoS 1) and
+waits for every ack; the rate is records / (last ack - first publish). Every record is
+verified (chain runs), stored, credited and committed before its ack.
+
+Latency: an online station sends each tap alone as it happens (a few per second); the time
+from publish to the hub's ack (which follows the commit of the credit) is the tap-to-credited
+latency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.report import Figure, summary, table
+from protocol import batch as wire
+from tests.factories import SimReader
+
+REPO = Path(__file__).resolve().parents[1]
+DAY0 = 1_780_272_000                       # 2026-06-01T00:00:00Z
+MODES = {   # stations, learners per station, days, latency taps
+    "tiny": dict(stations=2, learners=10, days=2, taps=20),
+    "quick": dict(stations=8, learners=40, days=7, taps=200),
+    "full": dict(stations=20, learners=50, days=14, taps=1000),
+}
+
+
+# --- baselines -------------------------------------------------------------------------------
+
+def verify_rate(seconds: float = 1.0) -> float:
+    """Single-core Ed25519 verifications per second with `cryptography`."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    reader = SimReader(seed=bytes(32))
+    recs = reader.taps(256)
+    key = Ed25519PublicKey.from_public_bytes(reader.public_key)
+    pairs = [(r[-64:], r[:-64]) for r in recs]
+    n = 0
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for sig, payload in pairs:
+            key.verify(sig, payload)
+        n += len(pairs)
+    return n / (time.perf_counter() - start)
+
+
+# --- the workload ----------------------------------------------------------------------------
+
+class Workload:
+    def __init__(self, stations: int, learners: int, days: int, batch_size: int = 500,
+                 seed: int = 1):
+        rng = random.Random(seed)
+        self.stations = [f"S-{s:03d}" for s in range(stations)]
+        self.readers = {s: SimReader(seed=bytes([i + 1]) * 32, start_time=DAY0)
+                        for i, s in enumerate(self.stations)}
+        self.learners = {s: [(f"L-{s}-{i:03d}", bytes([4, 0xB0, j, i]))
+                             for i in range(learners)] for j, s in enumerate(self.stations)}
+        per_station = {}
+        for s in self.stations:
+            r = self.readers[s]
+            recs = []
+            for day in range(days):
+                base = DAY0 + day * 86400
+                for begin, end in ((9 * 3600, 11 * 3600), (14 * 3600, 15 * 3600)):
+                    people = self.learners[s]
+                    for k, (_, uid) in enumerate(people):
+                        recs.append(r.tap(uid, at=base + begin - 300 + 3 * k + rng.randint(0, 2)))
+                    for k, (_, uid) in enumerate(people):
+                        recs.append(r.tap(uid, at=base + end - 60 + 3 * k + rng.randint(0, 2)))
+            per_station[s] = [recs[i:i + batch_size] for i in range(0, len(recs), batch_size)]
+        self.batches = []
+        for k in range(max(len(v) for v in per_station.values())):
+            for s in self.stations:
+                if k < len(per_station[s]):
+                    self.batches.append((s, k + 1, wire.encode_batch(k + 1, per_station[s][k])))
+        self.records = sum(len(v) for chunks in per_station.values() for v in chunks)
+
+    def register(self, registry) -> None:
+        for s in self.stations:
+            registry.add_station(s)
+            registry.enroll_reader(self.readers[s].public_key.hex(), s, "R-" + s)
+            for lid, uid in self.learners[s]:
+                registry.add_learner(lid)
+                registry.add_card(uid.hex(), lid)
+            registry.add_activity(f"{s}-class", s, "class", {"type": "daily", "start": "09:00",
+                                                             "end": "11:00"},
+                                  {"type": "attendance", "credits": 2, "share": 0.75})
+            registry.add_activity(f"{s}-talk", s, "talk", {"type": "daily", "start": "14:00",
+                                                           "end": "15:00"},
+                                  {"type": "fixed", "credits": 1, "max_per_activity": 100})
+
+
+def _config(url):
+    from server_hub import config as hubconfig
+    return hubconfig.load(env={}, db=url)
+
+
+def setup_db(url: str, work: Workload):
+    from server_hub.pipeline import Pipeline
+    from server_hub.registry import Registry
+    from server_hub.store.db import open_store
+    store = open_store(url, migrate=True)
+    pipeline = Pipeline(store, _config(url))
+    work.register(Registry(store, pipeline))
+    return store, pipeline
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+def pure_ingest_rate(work: Workload) -> float:
+    """Decode, chain-run authentication and outcomes for every batch, no database."""
+    from server_hub.ingest import BatchIngest, ReaderInfo, Verifier
+    readers = {r.reader_id: ReaderInfo(r.reader_id, r.public_key, s)
+               for s, r in work.readers.items()}
+    verifier = Verifier()
+    start = time.perf_counter()
+    for station, _, payload in work.batches:
+        BatchIngest(station, payload).decide(readers, {}, verifier)
+    return work.records / (time.perf_counter() - start)
+
+
+def pipeline_rate(url: str, work: Workload) -> float:
+    """Verify, store, credit and commit every batch in-process (no MQTT)."""
+    store, pipeline = setup_db(url, work)
+    try:
+        now = DAY0 + 60 * 86400
+        start = time.perf_counter()
+        for station, _, payload in work.batches:
+            pipeline.handle_batch(station, payload, now=now)
+        return work.records / (time.perf_counter() - start)
+    finally:
+        store.close()
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def hub_process(url: str, port: int, workdir: Path, cpu: int | None):
+    cfg = workdir / "hub.toml"
+    cfg.write_text(f'[hub]\ndb = "{url}"\n[mqtt]\nport = {port}\nclient_id = "hub-bench"\n'
+                   "[api]\nenabled = false\n")
+    log = open(workdir / "hub.log", "w")
+
+    def pin():
+        if cpu is not None:
+            os.sched_setaffinity(0, {cpu})
+
+    proc = subprocess.Popen([sys.executable, "-m", "server_hub.cli", "--config", str(cfg), "run",
+                             "--no-api"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=pin, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        deadline = time.monotonic() + 30
+        while "subscribed to station topics" not in (workdir / "hub.log").read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("hub did not start:\n" + (workdir / "hub.log").read_text())
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def end_to_end(url: str, work: Workload, broker_port: int, workdir: Path, latency_taps: int):
+    """(records/s, hub CPU s per record, latency samples in ms) through Mosquitto."""
+    from tests.test_hub.stationsim import StationSim
+    store, _ = setup_db(url, work)
+    store.close()
+    cpus = sorted(os.sched_getaffinity(0))
+    with hub_process(url, broker_port, workdir, cpus[-1] if len(cpus) > 1 else None) as proc:
+        sim = StationSim(broker_port, work.stations, client_id="bench-stations")
+        try:
+            cpu0 = _cpu_seconds(proc.pid)
+            start = time.monotonic()
+            for station, batch_id, payload in work.batches:
+                sim.publish(station, payload)
+            for station, batch_id, payload in work.batches:
+                ack = sim.wait_ack(station, batch_id, timeout=600)
+                if ack is None or list(ack.outcomes) != [wire.ACCEPTED] * len(ack.outcomes):
+                    raise RuntimeError(f"batch {station}/{batch_id} not accepted: {ack}")
+            elapsed = max(sim.ack_times[(s, b)] for s, b, _ in work.batches) - start
+            cpu = _cpu_seconds(proc.pid) - cpu0
+            rate = work.records / elapsed
+            latencies = live_latency(sim, work, latency_taps)
+        finally:
+            sim.close()
+    return rate, cpu / work.records, latencies
+
+
+def live_latency(sim, work: Workload, taps: int) -> list[float]:
+    """An online station taps every 50 ms; each tap is its own batch (flag: live)."""
+    station = work.stations[0]
+    reader = work.readers[station]
+    lid, uid = work.learners[station][0]
+    samples = []
+    base_id = 1_000_000
+    for i in range(taps):
+        raw = reader.tap(uid, at=int(time.time()))
+        payload = wire.encode_batch(base_id + i, [raw], flags=wire.FLAG_LIVE)
+        sent = time.monotonic()
+        sim.publish(station, payload)
+        if sim.wait_ack(station, base_id + i, timeout=30) is None:
+            raise RuntimeError("no ack for a live tap")
+        samples.append((sim.ack_times[(station, base_id + i)] - sent) * 1000)
+        time.sleep(0.05)
+    return samples
+
+
+@contextlib.contextmanager
+def services(workdir: Path, postgres: bool):
+    from hil_tests.services import Mosquitto, Postgres
+    # set_tcp_nodelay: the broker forwards small acks at once (docs/hub.md, deployment)
+    broker = Mosquitto(workdir / "mosquitto", extra_config="set_tcp_nodelay true").start()
+    pg = None
+    try:
+        if postgres:
+            pgdir = workdir / "pg"
+            pgdir.mkdir()
+            if os.geteuid() == 0:       # initdb runs as postgres: let it reach its directory
+                for p in (pgdir, *pgdir.parents):
+                    if p == Path("/"):
+                        break
+                    os.chmod(p, os.stat(p).st_mode | 0o711)
+                os.chmod(pgdir, 0o777)
+            pg = Postgres(pgdir).start()
+        yield broker, pg
+    finally:
+        if pg is not None:
+            pg.stop()
+        broker.stop()
+
+
+def figures(mode: str) -> list[Figure]:
+    params = MODES[mode]
+    work = Workload(params["stations"], params["learners"], params["days"])
+    verify = verify_rate(0.3 if mode == "tiny" else 1.5)
+    out = [Figure("hub", "Ed25519 verify, one core (cryptography)", verify, "verif/s",
+                  note="baseline: verifying every record would cap ingest here")]
+    pure = pure_ingest_rate(work)
+    out.append(Figure("hub", "ingest core: decode + chain-run auth (no DB)", pure, "rec/s",
+                      baseline=f"verify {verify:,.0f}/s", ratio=pure / verify))
+    workdir = Path(tempfile.mkdtemp(prefix="hub-bench-"))
+    have_pg = shutil.which("pg_ctl") or Path("/usr/lib/postgresql").exists()
+    try:
+        sqlite_url = f"sqlite:///{workdir / 'pipe.db'}"
+        rate = pipeline_rate(sqlite_url, work)
+        out.append(Figure("hub", "ingest + credit + commit, SQLite, no MQTT", rate, "rec/s",
+                          baseline=f"verify {verify:,.0f}/s", ratio=rate / verify))
+        with services(workdir, bool(have_pg)) as (broker, pg):
+            e2e, cpu_per, lat = end_to_end(f"sqlite:///{workdir / 'e2e.db'}", work,
+                                           broker.port, workdir, params["taps"])
+            out.append(Figure(
+                "hub", "end-to-end ingest via Mosquitto, SQLite, one core", e2e, "rec/s",
+                baseline=f"verify {verify:,.0f}/s", ratio=e2e / verify,
+                target="≥ 20,000 rec/s (≥ 2× verify)", ok=e2e >= 20000 and e2e >= 2 * verify,
+                note=f"{work.records:,} records in {len(work.batches)} batches; hub process "
+                     f"{cpu_per * 1e6:.0f} µs CPU per record",
+                extra={"records": work.records, "batches": len(work.batches),
+                       "hub_cpu_us_per_record": cpu_per * 1e6}))
+            lat_s = summary(lat)
+            out.append(Figure("hub", "tap → credited latency p50 (online station)",
+                              lat_s["median"], "ms", extra=lat_s))
+            out.append(Figure("hub", "tap → credited latency p99 (online station)", lat_s["p99"],
+                              "ms", target="≤ 500 ms", ok=lat_s["p99"] <= 500,
+                              note=f"{lat_s['n']} live taps, one per batch, SQLite"))
+            if pg is not None:
+                from sqlalchemy import create_engine
+                engine = create_engine(pg.url, isolation_level="AUTOCOMMIT")
+                with engine.connect() as conn:
+                    conn.exec_driver_sql("CREATE DATABASE pipe")
+                    conn.exec_driver_sql("CREATE DATABASE e2e")
+                engine.dispose()
+                base = pg.url.rsplit("/", 1)[0]
+                rate = pipeline_rate(base + "/pipe", work)
+                out.append(Figure("hub", "ingest + credit + commit, PostgreSQL, no MQTT", rate,
+                                  "rec/s", baseline=f"verify {verify:,.0f}/s",
+                                  ratio=rate / verify))
+                e2e, cpu_per, _ = end_to_end(base + "/e2e", work, broker.port, workdir, 0)
+                out.append(Figure(
+                    "hub", "end-to-end ingest via Mosquitto, PostgreSQL, one hub core", e2e,
+                    "rec/s", baseline=f"verify {verify:,.0f}/s", ratio=e2e / verify,
+                    note=f"PostgreSQL server on the other core; hub process "
+                         f"{cpu_per * 1e6:.0f} µs CPU per record",
+                    extra={"hub_cpu_us_per_record": cpu_per * 1e6}))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.hub_bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = parser.add_mutually_exclusive_group()
+    for mode in MODES:
+        group.add_argument(f"--{mode}", action="store_const", dest="mode", const=mode)
+    args = parser.parse_args(argv)
+    print(table(figures(args.mode or "quick")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
