@@ -1,0 +1,338 @@
+"""A whole district on one machine: broker, hub, stations with agents and virtual readers.
+
+Used by `make demo`, the hil scenarios and the chaos run. Everything runs as the real
+programs (`tapcert-hub run`, `tapcert-agent run`, the firmware on the micropython binary
+behind a pty) on 127.0.0.1 and private ports, under one root directory. Each station's agent
+reaches the broker through its own `NetCut` proxy so one station's network can be cut.
+
+    with District(root, stations={"S-0001": 2}) as d:
+        d.start()
+        event = d.tap("S-0001", 0, bytes.fromhex("04a1b2c3"))
+        d.wait_synced()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from hil_tests.netcut import NetCut
+from hil_tests.services import Mosquitto, free_port, wait_port
+from hil_tests.targets.virtual import VirtualReader
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class DistrictError(Exception):
+    pass
+
+
+class Proc:
+    """One child program with its log file; stop() is SIGTERM then SIGKILL."""
+
+    def __init__(self, name: str, argv: list[str], log: Path, env: dict | None = None):
+        self.name, self.argv, self.log_path = name, argv, log
+        self.env = dict(os.environ, **(env or {}))
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> "Proc":
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=self.env, cwd=REPO,
+                                     start_new_session=True)
+        log.close()
+        self.starts += 1
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self.alive:
+            self.proc = None
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.proc = None
+
+    def kill(self) -> None:
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+        self.proc = None
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class Reader:
+    station: str
+    label: str
+    virtual: VirtualReader
+    reader_id: str = ""
+    public_key: str = ""
+
+
+@dataclass
+class Station:
+    id: str
+    readers: list[Reader] = field(default_factory=list)
+    agent: Proc | None = None
+    net: NetCut | None = None
+    config: Path | None = None
+
+
+def _py(*module_args: str) -> list[str]:
+    return [sys.executable, "-m", *module_args]
+
+
+class District:
+    def __init__(self, root: Path, stations: dict[str, int], *, db_url: str | None = None,
+                 heapsize: str | None = None, log=None, hub_settings: dict | None = None,
+                 agent_settings: dict | None = None, provision: str = "cli"):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.layout = stations
+        self.db_url = db_url or "sqlite:///" + str(self.root / "hub" / "hub.db")
+        self.heapsize = heapsize
+        self.log = log or (lambda msg: None)
+        self.hub_settings = hub_settings or {}
+        self.agent_settings = agent_settings or {}
+        self.provision = provision  # "cli": tapcert-provision flash + enroll; "fast": image + API
+        self.broker: Mosquitto | None = None
+        self.hub: Proc | None = None
+        self.api_port = free_port()
+        self.token = ""
+        self.stations: dict[str, Station] = {}
+        self._http: httpx.Client | None = None
+
+    # lifecycle ---------------------------------------------------------------------------
+    def __enter__(self) -> "District":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.start_broker()
+        self.start_hub()
+        for sid, count in self.layout.items():
+            self.add_station(sid, count)
+        for sid in self.layout:
+            self.start_agent(sid)
+
+    def stop(self) -> None:
+        for st in self.stations.values():
+            if st.agent:
+                st.agent.stop()
+            for r in st.readers:
+                with contextlib.suppress(Exception):
+                    r.virtual.stop()
+            if st.net:
+                st.net.close()
+        if self.hub:
+            self.hub.stop()
+        if self.broker:
+            self.broker.stop()
+        if self._http:
+            self._http.close()
+
+    # broker and hub ------------------------------------------------------------------------
+    def start_broker(self) -> None:
+        self.broker = Mosquitto(self.root / "broker")
+        self.broker.start()
+        self.log(f"broker   mosquitto on 127.0.0.1:{self.broker.port}")
+
+    @property
+    def hub_config(self) -> Path:
+        return self.root / "hub" / "hub.toml"
+
+    def _write_hub_config(self) -> None:
+        settings = {"crediting": {"settle_every_s": 2}}
+        for section, values in self.hub_settings.items():
+            settings.setdefault(section, {}).update(values)
+        lines = ["[hub]", f'db = "{self.db_url}"', "", "[mqtt]", 'host = "127.0.0.1"',
+                 f"port = {self.broker.port}", "", "[api]", f"port = {self.api_port}"]
+        for section, values in settings.items():
+            lines += ["", f"[{section}]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+        self.hub_config.parent.mkdir(parents=True, exist_ok=True)
+        self.hub_config.write_text("\n".join(lines) + "\n")
+
+    def hub_cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run(_py("server_hub.cli", "--config", str(self.hub_config), *args),
+                              capture_output=True, text=True, cwd=REPO, timeout=120)
+        if check and proc.returncode != 0:
+            raise DistrictError(f"tapcert-hub {' '.join(args)} failed: {proc.stderr.strip()}")
+        return proc
+
+    def start_hub(self) -> None:
+        self._write_hub_config()
+        token_file = self.root / "hub" / "admin.token"
+        if not token_file.exists():
+            self.hub_cli("init", "--admin", "demo-admin", "--token-file", str(token_file))
+        self.token = token_file.read_text().strip()
+        self.hub = Proc("hub", _py("server_hub.cli", "--config", str(self.hub_config), "run"),
+                        self.root / "logs" / "hub.log")
+        self.restart_hub()
+        self.log(f"hub      API http://127.0.0.1:{self.api_port}/  (db {self.db_url.split('://')[0]})")
+
+    def restart_hub(self, *, kill: bool = False) -> None:
+        if self.hub.alive:
+            self.hub.kill() if kill else self.hub.stop()
+        self.hub.start()
+        try:
+            wait_port(self.api_port, timeout=30)
+        except TimeoutError:
+            raise DistrictError("the hub did not start:\n" + self.hub.tail()) from None
+
+    @property
+    def http(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(base_url=f"http://127.0.0.1:{self.api_port}",
+                                      headers={"Authorization": f"Bearer {self.token}"},
+                                      timeout=30)
+        return self._http
+
+    def api(self, method: str, path: str, **kw):
+        resp = self.http.request(method, path, **kw)
+        if resp.status_code >= 400:
+            raise DistrictError(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
+        return resp.json() if resp.content else None
+
+    # stations and readers ------------------------------------------------------------------
+    def add_station(self, sid: str, readers: int) -> Station:
+        self.api("POST", "/stations", json={"id": sid, "name": f"Station {sid}"})
+        st = Station(sid, net=NetCut(self.broker.port))
+        self.stations[sid] = st
+        base = len([r for s in self.stations.values() for r in s.readers])
+        for i in range(readers):
+            self.add_reader(sid, f"R-{base + i + 1:04d}")
+        return st
+
+    def add_reader(self, sid: str, label: str) -> Reader:
+        workdir = self.root / "stations" / sid / label
+        vr = VirtualReader(workdir, label=label, heapsize=self.heapsize)
+        reader = Reader(sid, label, vr)
+        if self.provision == "cli":
+            self._provision_with_cli(reader)
+        else:
+            self._provision_fast(reader)
+        self.stations[sid].readers.append(reader)
+        self.log(f"reader   {label} at {sid}: reader id {reader.reader_id}, port {vr.port}")
+        return reader
+
+    def _provision_with_cli(self, reader: Reader) -> None:
+        vr = reader.virtual
+        vr.install_firmware(files={}, config={})  # a blank board with MicroPython on it
+        vr.start()
+        env = dict(os.environ, TAPCERT_HUB=f"http://127.0.0.1:{self.api_port}",
+                   TAPCERT_TOKEN=self.token)
+        for args in (["flash", "--port", vr.port],
+                     ["enroll", "--port", vr.port, "--station", reader.station,
+                      "--label", reader.label, "--test-mode"]):
+            proc = subprocess.run(_py("provisioning.cli", "-q", *args), capture_output=True,
+                                  text=True, cwd=REPO, env=env, timeout=300)
+            if proc.returncode != 0:
+                raise DistrictError(f"tapcert-provision {args[0]} {reader.label}: "
+                                    f"{proc.stderr.strip() or proc.stdout.strip()}")
+        self._learn_identity(reader)
+
+    def _provision_fast(self, reader: Reader) -> None:
+        vr = reader.virtual
+        vr.install_firmware(config={"label": reader.label, "station": reader.station,
+                                    "auto_keygen": True, "test_mode": True})
+        vr.start()
+        self._learn_identity(reader)
+        self.api("POST", "/readers", json={"station_id": reader.station,
+                                           "public_key": reader.public_key,
+                                           "label": reader.label})
+
+    def _learn_identity(self, reader: Reader) -> None:
+        from hil_tests.linkprobe import query_health
+        health = query_health(reader.virtual.port, timeout=20)
+        reader.public_key = health.get("pk", "")
+        reader.reader_id = health.get("rid", "")
+        if not reader.public_key:
+            raise DistrictError(f"reader {reader.label} reports no public key: {health}")
+
+    def start_agent(self, sid: str) -> None:
+        st = self.stations[sid]
+        adir = self.root / "stations" / sid / "agent"
+        adir.mkdir(parents=True, exist_ok=True)
+        sync = {"linger_ms": 20, "drain_start_jitter_s": 0.0, "ack_timeout_s": 5.0,
+                "backoff_max_s": 10.0}
+        sync.update(self.agent_settings.get("sync", {}))
+        mqtt = {"host": "127.0.0.1", "port": st.net.port, "keepalive_s": 5,
+                "reconnect_min_s": 0.5, "reconnect_max_s": 3.0}
+        mqtt.update(self.agent_settings.get("mqtt", {}))
+        ports = [r.virtual.port for r in st.readers]
+        sections = {"mqtt": mqtt, "readers": {"ports": ports, "rescan_s": 0.5},
+                    "queue": {"path": str(adir / "queue.db")}, "sync": sync,
+                    "status": {"health_interval_s": 5.0, "log_format": "text"}}
+        lines = [f'station = "{sid}"']
+        for section, values in sections.items():
+            lines += ["", f"[{section}]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+        st.config = adir / "agent.toml"
+        st.config.write_text("\n".join(lines) + "\n")
+        st.agent = Proc(f"agent {sid}", _py("agent.cli", "run", "--config", str(st.config)),
+                        self.root / "logs" / f"agent-{sid}.log")
+        st.agent.start()
+        self.log(f"agent    {sid}: {len(ports)} readers, broker via 127.0.0.1:{st.net.port}")
+
+    # actions -------------------------------------------------------------------------------
+    def reader(self, sid: str, index: int) -> Reader:
+        return self.stations[sid].readers[index]
+
+    def tap(self, sid: str, index: int, uid: bytes, kind: int = 1, timeout: float = 5.0) -> dict:
+        return self.reader(sid, index).virtual.tap(uid, kind, timeout=timeout)
+
+    def cut_network(self, sid: str) -> None:
+        self.stations[sid].net.cut()
+
+    def heal_network(self, sid: str) -> None:
+        self.stations[sid].net.heal()
+
+    def agent_status(self, sid: str) -> dict:
+        st = self.stations[sid]
+        proc = subprocess.run(_py("agent.cli", "status", "--config", str(st.config), "--json"),
+                              capture_output=True, text=True, cwd=REPO, timeout=30)
+        try:
+            return json.loads(proc.stdout)
+        except ValueError:
+            return {"error": (proc.stderr or proc.stdout).strip()}
+
+    def statement(self, learner: str) -> dict:
+        return self.api("GET", f"/learners/{learner}/statement")
+
+    def sync_report(self) -> list[dict]:
+        return self.api("GET", "/sync")
+
+    def wait_for(self, predicate, timeout: float, what: str, every: float = 0.5):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            last = predicate()
+            if last:
+                return last
+            time.sleep(every)
+        raise DistrictError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last})")
