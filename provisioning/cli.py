@@ -118,7 +118,26 @@ def _host_port(text: str):
     return host, int(port)
 
 
-STATION_COMMANDS = {"create": do_station_create, "revoke": do_station_revoke}
+def do_station_crl(args, report):
+    from provisioning import station
+    path, next_update = station.refresh_crl(args.ca_dir, args.days)
+    report.summary("CRL {} rewritten, valid until {}; reload the broker (systemctl reload "
+                   "mosquitto)".format(path, next_update.strftime("%Y-%m-%d %H:%M UTC")))
+
+
+def do_station_broker(args, report):
+    from provisioning import station
+    result = station.broker_setup(args.ca_dir, args.host, args.ip, args.acl, args.broker_dir,
+                                  args.port, args.bind)
+    report.summary(result["listener"].rstrip())
+    report.summary("# fleet CA {} ({}); broker files in {} for {}; hub client certificate {}; "
+                   "ACL {}".format(result["ca_dir"], "created" if result["created"] else
+                                   "existing", result["broker_dir"], ", ".join(result["names"]),
+                                   result["hub_cert"], result["acl"]))
+
+
+STATION_COMMANDS = {"create": do_station_create, "revoke": do_station_revoke,
+                    "crl": do_station_crl, "broker": do_station_broker}
 
 
 # -- cards -------------------------------------------------------------------------------------
@@ -269,6 +288,22 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("station")
     q.add_argument("--ca-dir", required=True, help="the fleet CA directory")
     q.add_argument("--reason", default="revoked", help="recorded with the revocation")
+    q = _sub(station_verbs, "crl", "re-issue the CRL before it expires (daily, on the hub machine)",
+             "tapcert-provision station crl --ca-dir /var/lib/tapcert/ca")
+    q.add_argument("--ca-dir", required=True, help="the fleet CA directory")
+    q.add_argument("--days", type=int, default=30, help="validity of the new CRL (default 30)")
+    q = _sub(station_verbs, "broker", "on the hub machine: fleet CA, broker and hub certificates, "
+             "ACL; prints Mosquitto's listener config",
+             "tapcert-provision station broker --ca-dir /var/lib/tapcert/ca --host hub.example.org "
+             "--broker-dir /etc/mosquitto/tapcert --acl /etc/mosquitto/tapcert/acl")
+    q.add_argument("--ca-dir", required=True, help="the fleet CA directory (created if missing)")
+    q.add_argument("--host", action="append", default=[], help="broker DNS name (repeatable)")
+    q.add_argument("--ip", action="append", default=[], help="broker IP address (repeatable)")
+    q.add_argument("--acl", required=True, help="where to write Mosquitto's ACL file")
+    q.add_argument("--broker-dir", required=True,
+                   help="directory for the files Mosquitto reads, e.g. /etc/mosquitto/tapcert")
+    q.add_argument("--port", type=int, default=8883, help="the mTLS listener port (default 8883)")
+    q.add_argument("--bind", default="", help="listen on this address only (default: all)")
 
     p = _sub(verbs, "card", "learner cards on the desk's USB PC/SC reader",
              "tapcert-provision card issue --learner L-000123")

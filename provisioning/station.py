@@ -10,6 +10,7 @@ station.key (0600), station.crt, ca.crt and the agent's config written, all or n
 from __future__ import annotations
 
 import datetime as dt
+import os
 import ssl
 import tomllib
 from pathlib import Path
@@ -191,10 +192,80 @@ def create(station_id: str, out_dir, signer, *, broker_host: str = "127.0.0.1",
             "not_after": cert.not_valid_after_utc, "dir": out_dir, "broker": broker}
 
 
+def _broker_dir(ca_dir) -> Path | None:
+    note = Path(ca_dir) / "broker-dir"
+    return Path(note.read_text().strip()) if note.exists() else None
+
+
+def _publish_crl(ca) -> None:
+    """Copy the CRL next to the broker's files (see broker_setup), readable by Mosquitto."""
+    target = _broker_dir(ca.directory)
+    if target is not None:
+        write_all({target / "crl.pem": (ca.crl_path.read_bytes(), 0o644)})
+
+
 def revoke(station_id: str, ca_dir, reason: str = "revoked") -> list[int]:
     """On the hub machine: revoke the station's certificates and rewrite the CRL."""
     check_station_id(station_id)
     try:
-        return pki.FleetCA.open(ca_dir).revoke_station(station_id, reason)
+        ca = pki.FleetCA.open(ca_dir)
+        serials = ca.revoke_station(station_id, reason)
     except pki.PKIError as exc:
         raise StationError(str(exc)) from exc
+    _publish_crl(ca)
+    return serials
+
+
+def refresh_crl(ca_dir, days: int = pki.CRL_DAYS):
+    """Re-issue the CRL (it expires: Mosquitto then refuses every client). -> (path, until)."""
+    try:
+        ca = pki.FleetCA.open(ca_dir)
+        path = ca.write_crl(days=days)
+    except pki.PKIError as exc:
+        raise StationError(str(exc)) from exc
+    _publish_crl(ca)
+    return path, x509.load_pem_x509_crl(path.read_bytes()).next_update_utc
+
+
+def broker_setup(ca_dir, hosts, ips, acl_path, broker_dir, port: int = 8883,
+                 bind: str = "") -> dict:
+    """On the hub machine: open or create the fleet CA, issue the broker's server certificate
+    and the hub's client certificate, write the ACL; put what Mosquitto reads (ca.crt,
+    broker.crt, broker.key, crl.pem) in `broker_dir`, group-readable by the mosquitto group,
+    since Mosquitto 2 reads them after dropping root. Returns the listener config."""
+    import grp
+
+    from server_hub import acl
+    if not hosts and not ips:
+        raise StationError("the broker needs a name", "pass --host NAME and/or --ip ADDRESS "
+                           "as the stations will dial it")
+    broker_dir = Path(broker_dir).resolve()
+    try:
+        created = not (Path(ca_dir) / "ca.key").exists()
+        ca = pki.FleetCA.open_or_create(ca_dir)
+        key_path, cert_path = ca.issue_server(hostnames=hosts, ips=ips)
+        if not (ca.directory / (pki.DEFAULT_HUB_USER + ".crt")).exists():
+            ca.issue_service(pki.DEFAULT_HUB_USER)
+        ca.write_crl()
+        write_all({broker_dir / "ca.crt": (ca.ca_pem(), 0o644),
+                   broker_dir / "broker.crt": (cert_path.read_bytes(), 0o644),
+                   broker_dir / "broker.key": (key_path.read_bytes(), 0o640),
+                   broker_dir / "crl.pem": (ca.crl_path.read_bytes(), 0o644)})
+        try:
+            os.chown(broker_dir / "broker.key", -1, grp.getgrnam("mosquitto").gr_gid)
+        except (KeyError, PermissionError):
+            pass  # no mosquitto group here (tests run the broker as root)
+        (ca.directory / "broker-dir").write_text(str(broker_dir) + "\n")
+        acl_file = acl.write_acl(acl_path)
+    except pki.PKIError as exc:
+        raise StationError(str(exc)) from exc
+    except OSError as exc:
+        raise StationError("cannot write {} ({})".format(exc.filename, exc.strerror),
+                           "run it as a user who may write there (root on the hub machine)") from exc
+    listener = acl.render_listener(port, bind=bind, cafile=broker_dir / "ca.crt",
+                                   certfile=broker_dir / "broker.crt",
+                                   keyfile=broker_dir / "broker.key",
+                                   crlfile=broker_dir / "crl.pem", acl_file=acl_file)
+    return {"listener": listener, "created": created, "ca_dir": ca.directory,
+            "names": list(hosts) + list(ips), "acl": acl_file, "broker_dir": broker_dir,
+            "hub_cert": ca.directory / (pki.DEFAULT_HUB_USER + ".crt")}

@@ -1,6 +1,7 @@
 """`tapcert-provision station create/revoke` end to end (fleet CA on disk, real broker check)."""
 
 import stat
+import time
 import tomllib
 
 from provkit import assert_one_line_error, run_cli
@@ -86,3 +87,49 @@ def test_station_revoke_rewrites_the_crl(tmp_path):
     assert len(list(crl)) == 1
     again = run_cli("station", "revoke", "S-0042", "--ca-dir", ca.directory)
     assert_one_line_error(again, "no live certificate")
+
+
+def test_the_hub_side_setup_runs_a_broker_that_takes_stations_and_drops_revoked_ones(tmp_path):
+    """`station broker` prints the listener block the docs tell the operator to install."""
+    import os
+    import signal
+    import subprocess
+
+    from hil_tests.services import free_port, mosquitto_binary, wait_port
+    from prov_broker import Client, Refused
+
+    port = free_port()
+    setup = run_cli("station", "broker", "--ca-dir", tmp_path / "ca", "--host", "localhost",
+                    "--ip", "127.0.0.1", "--broker-dir", tmp_path / "mosq", "--acl",
+                    tmp_path / "mosq" / "acl", "--port", port, "--bind", "127.0.0.1")
+    assert setup.code == 0, setup
+    listener = [line for line in setup.out.splitlines() if not line.startswith("#")]
+    assert "require_certificate true" in listener and "use_identity_as_username true" in listener
+    conf = tmp_path / "mosquitto.conf"
+    conf.write_text("\n".join(["user root" if os.geteuid() == 0 else "", "persistence false",
+                               "log_dest file {}".format(tmp_path / "mosquitto.log")] + listener)
+                    + "\n")
+    created = run_cli("station", "create", "S-0042", "--ca-dir", tmp_path / "ca", "--out",
+                      tmp_path / "etc", "--no-broker-check")
+    assert created.code == 0, created
+    proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port)
+        etc = tmp_path / "etc"
+        station_client = lambda: Client(port, etc / "ca.crt", etc / "station.crt",  # noqa: E731
+                                        etc / "station.key", "agent-S-0042")
+        station_client().connect().close()
+        assert run_cli("station", "revoke", "S-0042", "--ca-dir", tmp_path / "ca").code == 0
+        proc.send_signal(signal.SIGHUP)  # rereads the CRL copy in the broker dir
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                station_client().connect().close()
+            except Refused:
+                break
+            assert time.monotonic() < deadline, "revoked S-0042 still connects"
+            time.sleep(0.1)
+    finally:
+        proc.terminate()
+        proc.wait(10)
