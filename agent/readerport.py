@@ -172,6 +172,10 @@ class ReaderPort:
             note(log, logging.WARNING, "reader health is not JSON", port=self.path, reason=exc.reason)
             return
         self.stats["health"] += 1
+        # A reader that lost its clock (power cut, reset: no RTC) says time 0 in its health;
+        # set it again at once so its next taps carry a real time (SPEC 3, design "Time").
+        if self._set_clock and obj.get("time") == 0:
+            self.send(link.encode_time(int(self._clock() * 1000)))
         self._post(("health", self, obj))
 
     # -- outbound --------------------------------------------------------------------------

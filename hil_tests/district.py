@@ -208,7 +208,7 @@ class District:
     @property
     def http(self) -> httpx.Client:
         if self._http is None:
-            self._http = httpx.Client(base_url=f"http://127.0.0.1:{self.api_port}",
+            self._http = httpx.Client(base_url=f"http://127.0.0.1:{self.api_port}/api/v1",
                                       headers={"Authorization": f"Bearer {self.token}"},
                                       timeout=30)
         return self._http
