@@ -220,10 +220,8 @@ COMMANDS = {"flash": do_flash, "enroll": do_enroll, "station": do_station, "card
 
 # -- arguments ---------------------------------------------------------------------------------
 
-def _hub_options(parser, required=False):
-    parser.add_argument("--hub", default=os.environ.get("TAPCERT_HUB"),
-                        help="hub API URL (default $TAPCERT_HUB)", required=required and
-                        not os.environ.get("TAPCERT_HUB"))
+def _hub_options(parser):
+    parser.add_argument("--hub", help="hub API URL (default $TAPCERT_HUB)")
     parser.add_argument("--token", default=os.environ.get("TAPCERT_TOKEN"),
                         help="technician token (default $TAPCERT_TOKEN)")
 
@@ -337,8 +335,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _env_defaults(args) -> None:
+    # $TAPCERT_HUB stands in for --hub unless the command was told to work without the hub
+    if getattr(args, "hub", "absent") is None and not (getattr(args, "offline_bundle", None)
+                                                       or getattr(args, "ca_dir", None)):
+        args.hub = os.environ.get("TAPCERT_HUB") or None
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    _env_defaults(args)
     report = Reporter(quiet=args.quiet)
     try:
         COMMANDS[args.command](args, report)
