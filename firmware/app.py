@@ -8,18 +8,21 @@
 # patterns, the watchdog. Every task survives its own errors (counted, shown in the health
 # frame); only KeyboardInterrupt ends run(), so mpremote can break in.
 import gc
+import sys
 
-import bootcount
-import keys
-from blocked import BlockedError, BlockedList
+import linkport
+import persist
 from debounce import Debounce
 from feedback import Feedback
 from journal import Journal, JournalError, JournalFull
+from protocol import ed25519  # noqa: F401  (long-lived code first: a compact heap)
 from protocol import record as rec
 from protocol.compat import ticks_diff, ticks_ms
 from version import FW_VERSION
 
 _TASK_RETRY_S = 1
+_BOOT_ONLY = ("bootcount", "keys", "signtable", "config")
+_BLOCKED = "/blocked.bin"
 
 
 class App:
@@ -40,7 +43,7 @@ class App:
                                config["segment_bytes"], config["warn_pct"],
                                config["pressure_pct"], config["reserve_bytes"])
         self.debounce = Debounce(int(config["debounce_s"] * 1000))
-        self.blocked = BlockedList(root + "/blocked.bin", config.get("blocked_max", 1000))
+        self.blocked = None  # the blocked-card list, loaded when there is one
         self.feedback = Feedback(board.feedback)
         self.link = None
         self._signal = None
@@ -51,7 +54,17 @@ class App:
 
     def start(self):
         """Boot counter, key, journal recovery, signing what a power cut left unsigned."""
+        import bootcount
+        import keys
+        import signtable
         self.boot = bootcount.next_boot(self.root + "/boot.bin")
+        if persist.exists(self.root + _BLOCKED):
+            self._blocked_list()
+        if signtable.wanted(self.config.get("sign_table", "auto")):
+            try:
+                signtable.install(self.root + signtable.PATH)
+            except (OSError, MemoryError) as exc:
+                self.note("signing table stays in RAM: {!r}".format(exc))
         try:
             if keys.load_seed(self.root) is None and self.config.get("auto_keygen"):
                 keys.generate(root=self.root, journal_dir=self.config["journal_dir"], quiet=True)
@@ -75,6 +88,9 @@ class App:
                 break
         self.feedback.give("boot", text="tapcert {} ready".format(FW_VERSION) if self.ready
                            else "Reader not set up - call technician")
+        for name in _BOOT_ONLY:  # their code is not needed again: give the heap back
+            sys.modules.pop(name, None)
+        gc.collect()
         return self
 
     def note(self, text):
@@ -101,7 +117,7 @@ class App:
             return give("error", text="Reader not set up - call technician")
         if self.debounce.recent(uid, now):
             return give("duplicate")
-        if self.blocked.contains(uid):
+        if self.blocked is not None and self.blocked.contains(uid):
             return give("blocked")
         journal = self.journal
         try:
@@ -137,6 +153,7 @@ class App:
             return 0
         if self.link is not None:
             self.link.kick()
+        gc.collect()  # signing leaves much garbage: tidy now, while no tap waits
         return len(records)
 
     # -- what the agent link asks -----------------------------------------------------
@@ -152,11 +169,19 @@ class App:
         self.board.clock.set(unix_ms // 1000)
 
     def update_blocked(self, body):
+        blocked = self._blocked_list()
         try:
-            self.blocked.apply(body)
-        except BlockedError as exc:
+            blocked.apply(body)
+        except ValueError as exc:  # blocked.BlockedError
             self.note(str(exc))
             raise
+
+    def _blocked_list(self):
+        if self.blocked is None:
+            from blocked import BlockedList
+            self.blocked = BlockedList(self.root + _BLOCKED,
+                                       self.config.get("blocked_max", 1000))
+        return self.blocked
 
     def health(self):
         j = self.journal
@@ -185,7 +210,6 @@ class App:
 
     async def run(self, stdin=None, stdout=None):
         import asyncio
-        import linkport
         cfg = self.config
         self._signal = asyncio.Event()
         self.link = linkport.Link(self, cfg["offer_window"], cfg["resend_ms"],
@@ -268,6 +292,7 @@ def main(root="", config_path="/config.json"):
     import config
     from board import make_board
     cfg, err = config.load(root + config_path)
+    del config
     app = App(cfg, make_board(cfg), root)
     if err:
         app.note(err)

@@ -24,6 +24,7 @@ DEFAULTS = {
     "health_s": 30,               # health frame period
     "poll_ms": 50,                # NFC poll period on boards
     "sign_batch": 4,              # records signed per journal write
+    "sign_table": "auto",         # signer's 48 KiB table: "flash", "ram", "auto" (small heap)
     "card_field_port": None,      # unix: TCP port of the card field (env overrides)
     "events_path": "/host/events.jsonl",  # unix: feedback events for tests
 }

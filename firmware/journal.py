@@ -1,9 +1,11 @@
 # journal: the reader's power-cut-safe record journal on LittleFS (docs/firmware.md).
 #
 # Theory of operation. Files in the journal directory:
-#   tail          payloads of the records not yet signed, rewritten whole at every tap: one
+#   tail.N        payloads of the records not yet signed, rewritten whole at every tap: one
 #                 LittleFS commit (atomic: old or new content after a cut). It is the only
-#                 write between a tap and its "recorded" feedback.
+#                 write between a tap and its "recorded" feedback. The highest N with an
+#                 entry is the tail; N moves on at boot and after a failed write, so a
+#                 failed file's stale commit (persist.hold) can never land in the tail.
 #   NNNNNNNN.seg  append-only segments of signed records in seq order. The newest segment
 #                 is never deleted, so the chain head (last seq and its hash) survives any
 #                 freeing.
@@ -24,9 +26,8 @@ import struct
 import persist
 from protocol import record as rec
 
-_TAIL = "tail"
+_TAIL = "tail."
 _WM = "wm"
-_CUT = "cut.tmp"
 _SUFFIX = ".seg"
 _SIG = 64
 
@@ -46,7 +47,7 @@ class JournalFull(JournalError):
     pass
 
 
-class _Torn(Exception):
+class Torn(Exception):
     pass
 
 
@@ -59,26 +60,26 @@ def entry(body):
     return out
 
 
-def _read_entry(f):
-    # -> body, None at a clean end; raises _Torn for a partial or damaged entry
+def read_entry(f):
+    # -> body, None at a clean end; raises Torn for a partial or damaged entry
     head = f.read(1)
     if not head:
         return None
     n = head[0]
     rest = f.read(n + 4)
     if n == 0 or len(rest) != n + 4:
-        raise _Torn()
+        raise Torn()
     body = rest[:n]
     if struct.unpack("<I", rest[n:])[0] != binascii.crc32(body, binascii.crc32(head)) & 0xFFFFFFFF:
-        raise _Torn()
+        raise Torn()
     return body
 
 
-def _seq(data):
+def seq_of(data):
     return struct.unpack_from("<I", data, 10)[0]
 
 
-def _seg_no(name):
+def seg_no(name):
     if not name.endswith(_SUFFIX) or len(name) != 8 + len(_SUFFIX):
         return None
     try:
@@ -101,164 +102,22 @@ class Journal:
         self.cut_bytes = 0  # torn bytes cut on the last open
         self._writer = None
         self._dirty = False
+        self._seg_zombie = False  # a failed segment writer is held: rewrite that segment
+        self._tail_no = 0         # the next tail file number
+        self._tail_old = []       # tail files to delete once a newer one is written
 
     # -- boot -------------------------------------------------------------------------
 
     def open(self, reader_id=None):
         """Recover from flash: index, cut a torn tail, find unsigned records. Idempotent."""
+        import sys
         self.close()
-        self.reader_id = reader_id
-        self.segs = []
-        self.pending = []
-        self.last_seq = 0
-        self.last_hash = rec.GENESIS_HASH
-        self.cut_bytes = 0
-        self._dirty = False
-        persist.make_dirs(self.path)
-        persist.remove(self._file(_CUT))
-        wm = persist.read_blob(self._file(_WM))
-        self.agent_wm, self.hub_wm = struct.unpack("<II", wm) if wm and len(wm) == 8 else (0, 0)
-        numbers = []
-        for name in os.listdir(self.path):
-            no = _seg_no(name)
-            if no is not None:
-                numbers.append(no)
-        numbers.sort()
-        while numbers:
-            newest = numbers.pop()
-            info, head = self._scan_newest(newest)
-            if info is None:
-                persist.remove(self._seg_path(newest))  # empty: created by a cut rotation
-                continue
-            for no in numbers:
-                self.segs.append(self._index(no))
-            self.segs.append(info)
-            self.last_seq = info[_LAST]
-            self.last_hash = rec.chain_hash(head)
-            break
-        self._load_tail()
-        floor = max(self.agent_wm, self.hub_wm)
-        if self.last_seq < floor:
-            self.err = "journal lost records up to seq {}: chain restarts".format(floor)
-            self.last_seq = floor
-            self.last_hash = rec.GENESIS_HASH
-            self.pending = []
-        self.flash_low = self._flash_free() < self.reserve_bytes
-        return self
-
-    def _scan_newest(self, no):
-        # verify every entry; cut a torn tail; -> (index entry, last payload) or (None, None)
-        path = self._seg_path(no)
-        info = [no, 0, 0, 0, 0]
-        last = None
-        good = 0
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            f.seek(0)
-            while True:
-                try:
-                    body = _read_entry(f)
-                except _Torn:
-                    break
-                if body is None or not self._accept(info, body, good):
-                    break
-                last = body
-                good += len(body) + 5
-        if good < size:
-            self.cut_bytes = size - good
-            self.err = "cut {} torn bytes from journal segment {}".format(size - good, no)
-            self._cut(path, good)
-        if last is None:
-            return None, None
-        info[_SIZE] = good
-        return info, bytes(last[:len(last) - _SIG])
-
-    def _accept(self, info, body, offset):
-        # one more segment entry; False when it does not continue the segment
-        if len(body) < rec.MIN_LEN:
-            return False
-        if self.reader_id is not None and body[2:10] != self.reader_id:
-            raise JournalError("journal holds records of reader {}, not this reader's key {}; "
-                               "sync them, then wipe the journal (journal.wipe())".format(
-                                   rec.hexlify(body[2:10]), rec.hexlify(self.reader_id)))
-        seq = _seq(body)
-        if offset == 0:
-            info[_FIRST] = seq
-            info[_ESIZE] = len(body) + 5
-        elif seq != info[_LAST] + 1:
-            return False
-        elif info[_ESIZE] != len(body) + 5:
-            info[_ESIZE] = 0
-        info[_LAST] = seq
-        return True
-
-    def _index(self, no):
-        # an older segment: read its first and last entries when sizes allow, else scan it
-        path = self._seg_path(no)
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            f.seek(0)
-            try:
-                first = _read_entry(f)
-                if first is not None:
-                    esize = len(first) + 5
-                    if size % esize == 0:
-                        f.seek(size - esize)
-                        last = _read_entry(f)
-                        count = size // esize
-                        if last is not None and _seq(last) - _seq(first) + 1 == count:
-                            return [no, _seq(first), _seq(last), esize, size]
-            except _Torn:
-                pass
-            info = [no, 0, 0, 0, 0]
-            good = 0
-            f.seek(0)
-            while True:
-                try:
-                    body = _read_entry(f)
-                except _Torn:
-                    break
-                if body is None or not self._accept(info, body, good):
-                    break
-                good += len(body) + 5
-        if good < size:
-            self.err = "journal segment {} damaged after byte {}".format(no, good)
-        info[_SIZE] = good
-        return info
-
-    def _cut(self, path, good):
-        tmp = self._file(_CUT)
-        with open(path, "rb") as src, open(tmp, "wb") as dst:
-            left = good
-            while left:
-                chunk = src.read(min(512, left))
-                dst.write(chunk)
-                left -= len(chunk)
-        os.rename(tmp, path)
-
-    def _load_tail(self):
+        import recovery  # boot-only code, dropped again to give its heap back
         try:
-            f = open(self._file(_TAIL), "rb")
-        except OSError:
-            return
-        with f:
-            while True:
-                try:
-                    body = _read_entry(f)
-                except _Torn:
-                    break
-                if body is None:
-                    break
-                if len(body) < rec.HEADER_LEN:
-                    break
-                seq = _seq(body)
-                if seq <= self.last_seq:
-                    continue
-                if seq != self.last_seq + 1:
-                    self.err = "journal tail jumps from seq {} to {}".format(self.last_seq, seq)
-                self.pending.append(bytes(body))
-                self.last_seq = seq
-                self.last_hash = rec.chain_hash(body)
+            recovery.recover(self, reader_id)
+        finally:
+            sys.modules.pop("recovery", None)
+        return self
 
     def close(self):
         w = self._writer
@@ -267,7 +126,8 @@ class Journal:
             try:
                 w.close()
             except OSError:
-                pass
+                persist.hold(w)
+                self._seg_zombie = True
 
     # -- state ------------------------------------------------------------------------
 
@@ -293,6 +153,12 @@ class Journal:
             return "warning"
         return "ok"
 
+    def first_held(self):
+        """The oldest seq still on flash (records below it were acked and freed)."""
+        if self.segs:
+            return self.segs[0][_FIRST]
+        return self.signed_upto + 1
+
     def unsynced(self):
         return self.last_seq - self.hub_wm
 
@@ -300,7 +166,7 @@ class Journal:
 
     def append(self, payload):
         """Durably journal one unsigned payload (the next seq). Raises JournalFull, OSError."""
-        seq = _seq(payload)
+        seq = seq_of(payload)
         if seq != self.last_seq + 1:
             raise JournalError("record seq {} does not follow {}".format(seq, self.last_seq))
         if self.status() == "full":
@@ -312,8 +178,16 @@ class Journal:
         for p in self.pending:
             data.extend(entry(p))
         data.extend(entry(payload))
-        with open(self._file(_TAIL), "wb") as f:
-            f.write(data)
+        no = self._tail_no
+        try:
+            persist.write_file(self._tail_path(no), data)
+        except OSError:
+            self._tail_old.append(no)  # its failed file may still commit: never trust it
+            self._tail_no = no + 1
+            raise
+        old = self._tail_old
+        while old:
+            persist.remove(self._tail_path(old.pop()))
         self.pending.append(bytes(payload))
         self.last_seq = seq
         self.last_hash = rec.chain_hash(payload)
@@ -335,7 +209,7 @@ class Journal:
             p = self.pending[i]
             if len(r) != len(p) + _SIG or r[:len(p)] != p:
                 raise JournalError("signed record {} does not match its payload".format(
-                    _seq(p)))
+                    seq_of(p)))
         done = 0
         while done < n:
             # a chunk: the records that fit the newest segment, or a new one
@@ -356,7 +230,7 @@ class Journal:
                     esize = 0
                 data.extend(e)
                 take += 1
-            first = _seq(records[done])
+            first = seq_of(records[done])
             try:
                 self._append_segment(data, first, first + take - done - 1, esize, rotate)
             except OSError:
@@ -381,8 +255,14 @@ class Journal:
         elif self._writer is None:
             self._writer = open(self._seg_path(newest[_NO]), "ab")
         w = self._writer
-        w.write(data)
-        w.flush()
+        try:
+            w.write(data)
+            w.flush()
+        except OSError:
+            self._writer = None
+            persist.hold(w)
+            self._seg_zombie = True
+            raise
         if newest[_SIZE] and newest[_ESIZE] != esize:
             newest[_ESIZE] = 0
         newest[_LAST] = last
@@ -407,12 +287,12 @@ class Journal:
                     f.seek((seq - s[_FIRST]) * s[_ESIZE])
                 while seq <= end:
                     try:
-                        body = _read_entry(f)
-                    except _Torn:
+                        body = read_entry(f)
+                    except Torn:
                         body = None
                     if body is None:
                         break
-                    got = _seq(body)
+                    got = seq_of(body)
                     if got < seq:
                         continue
                     if got != seq:
@@ -462,6 +342,9 @@ class Journal:
 
     def _file(self, name):
         return self.path + "/" + name
+
+    def _tail_path(self, no):
+        return "{}/{}{}".format(self.path, _TAIL, no)
 
     def _seg_path(self, no):
         return "{}/{:08d}{}".format(self.path, no, _SUFFIX)

@@ -105,14 +105,14 @@ class Link:
 
     def _offer(self, now, out):
         journal = self.app.journal
-        base = journal.agent_wm + 1
+        base = max(journal.agent_wm + 1, journal.first_held())
         if self._next < base:
             self._next = base
         elif self._next > base and self._last_offer is not None:
             wait = self.resend_ms if self.agent_present(now) else self.idle_resend_ms
             if ticks_diff(now, self._last_offer) >= wait:
                 self._next = base
-        end = min(journal.signed_upto, journal.agent_wm + self.window)
+        end = min(journal.signed_upto, base - 1 + self.window)
         if self._next > end:
             return
         records = journal.read(self._next, end - self._next + 1)
@@ -144,21 +144,22 @@ class Link:
 
 
 def fit_json(obj, limit=_MAX_BODY):
-    # JSON bytes within the line limit: shorten err, then drop pk, label, station, err
+    # JSON bytes within the line limit: drop pk (the hub has it), shorten err, then drop
+    # label and station (the hub's registry has them), then err
     import json
     data = json.dumps(obj).encode()
-    err = obj.get("err")
-    if len(data) > limit and err:
-        keep = len(err) - (len(data) - limit) - 3
-        if keep > 8:
-            obj["err"] = err[:keep] + "..."
-            data = json.dumps(obj).encode()
-    for key in ("pk", "label", "station", "err"):
+    for key in ("pk", "err", "label", "station", "err"):
         if len(data) <= limit:
             break
-        if key in obj:
+        value = obj.get(key)
+        if value is None:
+            continue
+        keep = len(value) - (len(data) - limit) - 3
+        if key == "err" and "..." not in value and keep >= 24:
+            obj[key] = value[:keep] + "..."
+        else:
             del obj[key]
-            data = json.dumps(obj).encode()
+        data = json.dumps(obj).encode()
     return data
 
 

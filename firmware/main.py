@@ -3,6 +3,11 @@
 # signer, agent link with health, feedback patterns, watchdog (app.py).
 # mpremote's Ctrl-C arrives as KeyboardInterrupt and is let through: the board falls to
 # its REPL, as it must for flashing and inspection.
-import app
+import signtable
+
+signtable.prepare()  # first boot: the signer's table to flash while the heap is empty
+del signtable
+
+import app  # noqa: E402
 
 app.main()

@@ -1,12 +1,45 @@
-# persist: small whole-file blobs with a CRC-32 trailer, for state that must survive a
-# power cut (watermarks, boot counter, key seed, blocked-card list).
+# persist: files that must survive a power cut or a failing flash write.
 #
-# On LittleFS a file written with open("wb") ... close() is committed atomically at close:
-# after a cut the file holds the old or the new content. The CRC trailer catches anything
-# else (another filesystem, bit rot): read_blob() then returns None, never garbage.
+# Blobs (watermarks, boot counter, key seed, blocked-card list) carry a CRC-32 trailer and
+# are replaced atomically: written to a fresh temporary name, then renamed over the old
+# file (a LittleFS rename is one commit). read_blob() returns None, never garbage.
+#
+# A LittleFS file whose flush/close failed stays open inside MicroPython, and its GC
+# finaliser later retries the commit, replaying stale content. hold() keeps such files
+# referenced so they are never finalised while the firmware runs; writers then make sure
+# the path they held is never trusted again (blobs: the failed temporary name is never
+# renamed; the journal switches tail names and rewrites a segment, see journal.py).
 import binascii
 import os
 import struct
+
+ZOMBIES = []  # files whose commit failed: never finalised while referenced
+_tmp = [0]
+
+
+def hold(f):
+    ZOMBIES.append(f)
+
+
+def release():
+    # for tests after a simulated power cut (the dead device must not raise any more)
+    del ZOMBIES[:]
+
+
+def tmp_name(path):
+    _tmp[0] += 1
+    return "{}.{}.tmp".format(path, _tmp[0])
+
+
+def write_file(path, data):
+    """Write a whole file and commit it; a failed commit is held, then re-raised."""
+    f = open(path, "wb")
+    try:
+        f.write(data)
+        f.close()
+    except OSError:
+        hold(f)
+        raise
 
 
 def read_blob(path):
@@ -24,9 +57,9 @@ def read_blob(path):
 
 
 def write_blob(path, body):
-    with open(path, "wb") as f:
-        f.write(body)
-        f.write(struct.pack("<I", binascii.crc32(body) & 0xFFFFFFFF))
+    tmp = tmp_name(path)
+    write_file(tmp, bytes(body) + struct.pack("<I", binascii.crc32(body) & 0xFFFFFFFF))
+    os.rename(tmp, path)
 
 
 def exists(path):
@@ -39,9 +72,8 @@ def exists(path):
 
 def make_dirs(path):
     # mkdir -p for an absolute or relative path
-    parts = path.split("/")
     at = "/" if path.startswith("/") else ""
-    for part in parts:
+    for part in path.split("/"):
         if not part:
             continue
         at = at + part if at in ("", "/") else at + "/" + part
@@ -54,3 +86,14 @@ def remove(path):
         os.remove(path)
     except OSError:
         pass
+
+
+def remove_tmp(folder):
+    # leftovers of writes cut short, at boot
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for name in names:
+        if name.endswith(".tmp"):
+            remove(folder.rstrip("/") + "/" + name)

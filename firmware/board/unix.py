@@ -26,7 +26,7 @@ class NoCardReader:
 class EventFeedback:
     def __init__(self, events_path):
         self.events_path = events_path
-        self.events = []  # the last few, for tests
+        self.events = []  # the last four, for tests
         self.write_errors = 0
 
     def show(self, event, text=""):
@@ -35,7 +35,7 @@ class EventFeedback:
     def show_detail(self, result):
         events = self.events
         events.append(result)
-        if len(events) > 16:
+        if len(events) > 4:
             events.pop(0)
         path = self.events_path
         if not path:

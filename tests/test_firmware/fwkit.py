@@ -5,9 +5,6 @@
 # board, provisioned with a known seed.
 import sys
 
-import config
-from app import App
-from board.unix import Board
 from protocol import record as rec
 
 MICROPYTHON = sys.implementation.name == "micropython"
@@ -55,6 +52,7 @@ class Flash:
 
 
 def cfg(**overrides):
+    import config
     c = dict(config.DEFAULTS)
     c.update({"events_path": None, "reserve_bytes": 2048, "segment_bytes": 2048,
               "debounce_s": 10})
@@ -72,6 +70,8 @@ def put_seed(root, seed=SEED):
 def make_app(flash, seed=SEED, **overrides):
     if seed is not None:
         put_seed(flash.root, seed)
+    from app import App
+    from board.unix import Board
     c = cfg(**overrides)
     return App(c, Board(c), flash.root).start()
 
@@ -112,3 +112,34 @@ def chain_ok(records):
         if rec.decode(b).prev_hash != rec.chain_hash(pa):
             return False
     return True
+
+
+class FastRAM:
+    # a RAM flash with bulk copies, for the long tests (it allocates a memoryview per call,
+    # so unlike board.blockdev.RAMBlockDevice it must not serve a GC finaliser)
+    def __init__(self, block_size=4096, block_count=512):
+        self.block_size = block_size
+        self.block_count = block_count
+        self.data = bytearray(block_size * block_count)
+        self._mv = memoryview(self.data)
+        self._erased = b"\xff" * block_size
+        for block in range(block_count):
+            self.ioctl(6, block)
+
+    def readblocks(self, block, buf, offset=0):
+        start = block * self.block_size + offset
+        buf[:] = self._mv[start:start + len(buf)]
+
+    def writeblocks(self, block, buf, offset=0):
+        start = block * self.block_size + offset
+        self._mv[start:start + len(buf)] = buf
+
+    def ioctl(self, op, arg):
+        if op == 4:
+            return self.block_count
+        if op == 5:
+            return self.block_size
+        if op == 6:
+            start = arg * self.block_size
+            self._mv[start:start + self.block_size] = self._erased
+        return 0

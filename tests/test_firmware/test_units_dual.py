@@ -29,7 +29,10 @@ def test_debounce_memory_is_bounded():
     d = Debounce(10000, size=8)
     for i in range(50):
         d.note(uid(i), i)
-    assert len(d._seen) <= 8 and d.recent(uid(49), 60)
+    assert d.recent(uid(49), 60) and d.recent(uid(42), 60)
+    assert not d.recent(uid(41), 60)  # pushed out of the 8-card ring
+    d.note(uid(45), 100)  # seen again: its slot is updated, nothing else forgotten
+    assert d.recent(uid(42), 101) and len(d._at) == 8
 
 
 def test_blocked_list_add_remove_replace_and_persist():

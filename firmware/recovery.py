@@ -1,0 +1,210 @@
+# recovery: the journal's boot, rebuilt from what the flash holds (journal.py has the
+# format). Loaded by Journal.open() and dropped again afterwards: its code is boot-only.
+#
+# Segments are indexed (older ones by their first and last entries when all entries have
+# one size), the newest one is verified entry by entry and a torn or damaged tail is cut
+# by rewriting the good prefix under a fresh name and renaming it over the segment. The
+# newest tail file with an entry gives the records journaled but not yet signed.
+import os
+import struct
+
+import persist
+from journal import (_ESIZE, _FIRST, _LAST, _SIG, _SIZE, _TAIL, _WM, JournalError, Torn,
+                     read_entry, seq_of, seg_no)
+from protocol import record as rec
+
+
+def recover(j, reader_id):
+    # the journal's state, rebuilt from flash
+    j.reader_id = reader_id
+    j.segs = []
+    j.pending = []
+    j.last_seq = 0
+    j.last_hash = rec.GENESIS_HASH
+    j.cut_bytes = 0
+    j._dirty = False
+    persist.make_dirs(j.path)
+    persist.remove_tmp(j.path)
+    wm = persist.read_blob(j._file(_WM))
+    j.agent_wm, j.hub_wm = struct.unpack("<II", wm) if wm and len(wm) == 8 else (0, 0)
+    numbers = []
+    tails = []
+    for name in os.listdir(j.path):
+        no = seg_no(name)
+        if no is not None:
+            numbers.append(no)
+        elif name.startswith(_TAIL):
+            try:
+                tails.append(int(name[len(_TAIL):]))
+            except ValueError:
+                pass
+    numbers.sort()
+    tails.sort()
+    while numbers:
+        newest = numbers.pop()
+        info, head = _scan_newest(j, newest)
+        if info is None:
+            persist.remove(j._seg_path(newest))  # empty: created by a cut rotation
+            continue
+        for no in numbers:
+            j.segs.append(_index(j, no))
+        j.segs.append(info)
+        j.last_seq = info[_LAST]
+        j.last_hash = rec.chain_hash(head)
+        break
+    j._seg_zombie = False
+    _load_tail(j, tails)
+    floor = max(j.agent_wm, j.hub_wm)
+    if j.last_seq < floor:
+        j.err = "journal lost records up to seq {}: chain restarts".format(floor)
+        j.last_seq = floor
+        j.last_hash = rec.GENESIS_HASH
+        j.pending = []
+    j.flash_low = j._flash_free() < j.reserve_bytes
+
+
+def _scan_newest(j, no):
+    # verify every entry; cut a torn tail; -> (index entry, last payload) or (None, None)
+    path = j._seg_path(no)
+    info = [no, 0, 0, 0, 0]
+    last = None
+    good = 0
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        f.seek(0)
+        while True:
+            try:
+                body = read_entry(f)
+            except Torn:
+                break
+            if body is None or not _accept(j, info, body, good):
+                break
+            last = body
+            good += len(body) + 5
+    if good < size:
+        j.cut_bytes = size - good
+        j.err = "cut {} torn bytes from journal segment {}".format(size - good, no)
+    if good < size or j._seg_zombie:
+        cut(path, good)  # a new file: any failed writer of the old one is orphaned
+        j._seg_zombie = False
+    if last is None:
+        return None, None
+    info[_SIZE] = good
+    return info, bytes(last[:len(last) - _SIG])
+
+
+def _accept(j, info, body, offset):
+    # one more segment entry; False when it does not continue the segment
+    if len(body) < rec.MIN_LEN:
+        return False
+    if j.reader_id is not None and body[2:10] != j.reader_id:
+        raise JournalError("journal holds records of reader {}, not this reader's key {}; "
+                           "sync them, then wipe the journal (journal.wipe())".format(
+                               rec.hexlify(body[2:10]), rec.hexlify(j.reader_id)))
+    seq = seq_of(body)
+    if offset == 0:
+        info[_FIRST] = seq
+        info[_ESIZE] = len(body) + 5
+    elif seq != info[_LAST] + 1:
+        return False
+    elif info[_ESIZE] != len(body) + 5:
+        info[_ESIZE] = 0
+    info[_LAST] = seq
+    return True
+
+
+def _index(j, no):
+    # an older segment: read its first and last entries when sizes allow, else scan it
+    path = j._seg_path(no)
+    with open(path, "rb") as f:
+        size = f.seek(0, 2)
+        f.seek(0)
+        try:
+            first = read_entry(f)
+            if first is not None:
+                esize = len(first) + 5
+                if size % esize == 0:
+                    f.seek(size - esize)
+                    last = read_entry(f)
+                    count = size // esize
+                    if last is not None and seq_of(last) - seq_of(first) + 1 == count:
+                        return [no, seq_of(first), seq_of(last), esize, size]
+        except Torn:
+            pass
+        info = [no, 0, 0, 0, 0]
+        good = 0
+        f.seek(0)
+        while True:
+            try:
+                body = read_entry(f)
+            except Torn:
+                break
+            if body is None or not _accept(j, info, body, good):
+                break
+            good += len(body) + 5
+    if good < size:
+        j.err = "journal segment {} damaged after byte {}".format(no, good)
+    info[_SIZE] = good
+    return info
+
+
+def cut(path, good):
+    tmp = persist.tmp_name(path)
+    with open(path, "rb") as src:
+        dst = open(tmp, "wb")
+        try:
+            left = good
+            while left:
+                chunk = src.read(min(512, left))
+                dst.write(chunk)
+                left -= len(chunk)
+            dst.close()
+        except OSError:
+            persist.hold(dst)
+            raise
+    os.rename(tmp, path)
+
+
+def _load_tail(j, tails):
+    # the newest tail file with an entry holds the unsigned records
+    chosen = None
+    for no in reversed(tails):
+        bodies = _read_tail(j, no)
+        if bodies:
+            chosen = no
+            break
+    j._tail_old = [no for no in tails]
+    j._tail_no = max(tails[-1] if tails else 0, j._tail_no) + 1
+    if chosen is None:
+        return
+    for body in bodies:
+        if len(body) < rec.HEADER_LEN:
+            break
+        if j.reader_id is not None and body[2:10] != j.reader_id:
+            break
+        seq = seq_of(body)
+        if seq <= j.last_seq:
+            continue
+        if seq != j.last_seq + 1:
+            j.err = "journal tail jumps from seq {} to {}".format(j.last_seq, seq)
+        j.pending.append(bytes(body))
+        j.last_seq = seq
+        j.last_hash = rec.chain_hash(body)
+
+
+def _read_tail(j, no):
+    bodies = []
+    try:
+        f = open(j._tail_path(no), "rb")
+    except OSError:
+        return bodies
+    with f:
+        while True:
+            try:
+                body = read_entry(f)
+            except Torn:
+                break
+            if body is None:
+                break
+            bodies.append(body)
+    return bodies

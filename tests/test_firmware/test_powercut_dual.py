@@ -1,0 +1,135 @@
+# dual: micropython
+# Power cuts swept over the flash operations of a reader's working day in miniature:
+# taps, signing, segment rotation, watermark updates and freeing. After every cut the
+# reader boots again from what the flash holds and must show: the journal mounts, every
+# record that got "recorded" feedback is there byte for byte (or was hub-acked and freed),
+# no seq is reused, records left unsigned are signed, watermarks are old or new.
+# MicroPython only: it needs LittleFS (vfs.VfsLfs2) under a power-cut block device, so
+# on CPython this file defines no tests (its [micropython] items run it).
+import sys
+
+sys.path.append("tests/test_firmware")
+
+MICROPYTHON = sys.implementation.name == "micropython"
+_TAPS = 24
+_CFG = {"segment_bytes": 600, "debounce_s": 0, "reserve_bytes": 0}
+
+
+def _scenario(app, promised, wms):
+    # what the firmware does over a few minutes, driven in a fixed order
+    from fwkit import uid
+    j = app.journal
+    for i in range(_TAPS):
+        got = app.tap(uid(i))
+        if got["event"] in ("recorded", "warning"):
+            promised[got["seq"]] = j.pending[-1]
+        if i % 3 == 1:
+            app.sign_pending(8)
+        if i % 4 == 3 and j.signed_upto:
+            target = (j.signed_upto, max(0, j.signed_upto - 3))
+            wms["tried"] = target
+            try:
+                j.set_watermarks(target[0], target[1])
+                wms["done"] = target
+            except OSError:
+                pass
+    app.sign_pending(8)
+
+
+def _frozen_device(inner, cut_after):
+    from board.blockdev import PowerCutDevice
+
+    class FrozenAfterCut(PowerCutDevice):
+        # after the scenario, the dead flash ignores writes: files whose commit failed
+        # (held by persist) may then be finalised without raising inside the GC
+        frozen = False
+
+        def writeblocks(self, block_num, buf, offset=0):
+            if not self.frozen:
+                PowerCutDevice.writeblocks(self, block_num, buf, offset)
+
+        def ioctl(self, op, arg):
+            if self.frozen and op == 6:
+                return 0
+            return PowerCutDevice.ioctl(self, op, arg)
+
+    return FrozenAfterCut(inner, cut_after)
+
+
+def _one_run(cut_after):
+    # -> (ops the uncut scenario used, or None) after checking recovery from the cut
+    import gc
+    import persist
+    from board.blockdev import RAMBlockDevice
+    from fwkit import SEED, Flash, chain_ok, make_app, put_seed, uid
+    from protocol import record as rec
+    from protocol.ed25519 import Signer
+
+    raw = RAMBlockDevice(512, 96)
+    app = None
+    flash = Flash(dev=raw)
+    try:
+        put_seed(flash.root)
+        dev = _frozen_device(raw, cut_after)
+        flash.remount(dev)
+        promised = {}
+        wms = {"done": (0, 0), "tried": (0, 0)}
+        app = None
+        try:
+            app = make_app(flash, seed=None, **_CFG)
+            _scenario(app, promised, wms)
+        except OSError:
+            pass  # the cut hit the boot itself (boot counter)
+        ops = dev.ops
+        cut = dev.cut
+        dev.frozen = True  # the power is off: nothing more reaches the flash
+        if app is not None:
+            app.journal.close()
+        persist.release()
+        gc.collect()
+        flash.remount(raw)  # power back on
+        app = make_app(flash, seed=None, **_CFG)
+        j = app.journal
+        where = "cut after {} ops".format(cut_after)
+        assert app.ready, where
+        assert j.pending == [], where  # left unsigned: signed at boot
+        assert (j.agent_wm, j.hub_wm) in (wms["done"], wms["tried"]), where
+        first = j.segs[0][1] if j.segs else j.last_seq + 1
+        records = j.read(first, 1000)
+        assert len(records) == j.last_seq - first + 1, where
+        assert chain_ok(records), where
+        signer = Signer(SEED)
+        for r in records:
+            payload, sig = rec.split(r)
+            assert sig == signer.sign(payload), where
+            seq = rec.decode(r).seq
+            if seq in promised:
+                assert promised[seq] == payload, where + ": seq {} changed".format(seq)
+        for seq in promised:
+            assert seq >= first or seq <= j.hub_wm, where + ": seq {} lost".format(seq)
+        top = max(promised) if promised else 0
+        got = app.tap(uid(200))
+        assert got["event"] == "recorded" and got["seq"] == j.last_seq, where
+        assert got["seq"] > top, where + ": seq {} reused".format(got["seq"])
+        if records:
+            assert rec.decode(records[-1]).seq == got["seq"] - 1, where
+        return None if cut else ops
+    finally:
+        if app is not None:
+            app.journal.close()
+        flash.close()
+
+
+if MICROPYTHON:
+    def test_power_cut_at_every_flash_operation():
+        total = _one_run(None)
+        assert total and total >= 100, total
+        step = max(1, total // 300)
+        points = list(range(0, total + 1, step))
+        assert len(points) >= 100
+        for cut_after in points:
+            _one_run(cut_after)
+        print("power cuts checked:", len(points), "of", total, "operations")
+
+    def test_the_uncut_scenario_keeps_every_promise():
+        assert _one_run(None) > 0

@@ -1,0 +1,58 @@
+# dual: micropython
+# The signer's table on flash: streamed out of protocol/ed25519_table.py byte for byte, and
+# signatures made through it are the signatures made with the table in RAM.
+import sys
+
+sys.path.append("tests/test_firmware")
+
+import signtable  # noqa: E402
+from fwkit import Flash  # noqa: E402
+
+
+def test_table_file_is_the_protocol_table():
+    flash = Flash()
+    try:
+        path = flash.root + signtable.PATH
+        assert signtable.prepare(path) is True
+        assert signtable.prepare(path) is False  # there already
+        from protocol.ed25519_table import GROUPS
+        with open(path, "rb") as f:
+            data = f.read()
+        assert len(data) == 4 * 12288
+        for g in range(4):
+            assert data[g * 12288:(g + 1) * 12288] == GROUPS[g]
+    finally:
+        flash.close()
+
+
+def test_signatures_through_the_flash_table_are_unchanged():
+    import protocol.ed25519 as ed
+    seed = bytes(range(1, 33))
+    msgs = [b"", b"tapcert", bytes(range(52))]
+    ed._table = None
+    expected = [ed.Signer(seed).sign(m) for m in msgs]
+    flash = Flash()
+    f = None
+    try:
+        f = signtable.install(flash.root + signtable.PATH)
+        signer = ed.Signer(seed)
+        assert [signer.sign(m) for m in msgs] == expected
+        assert signer.public_key == ed.public_key(seed)
+    finally:
+        ed._table = None
+        if f is not None:
+            f.close()
+        flash.close()
+
+
+def test_a_damaged_table_file_is_written_again():
+    flash = Flash()
+    try:
+        path = flash.root + signtable.PATH
+        with open(path, "wb") as f:
+            f.write(b"short")
+        assert signtable.prepare(path) is True
+        import os
+        assert os.stat(path)[6] == 4 * 12288
+    finally:
+        flash.close()

