@@ -6,11 +6,13 @@ PIP := $(VENV)/bin/pip
 APT_PACKAGES := mosquitto mosquitto-clients postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv system test test-fast demo bench bench-quick fuzz hil clean
+.PHONY: help venv system test test-fast demo demo-explore bench bench-quick fuzz hil clean
 
 help:
 	@echo "make demo         run a whole district end to end on this machine"
+	@echo "make demo-explore the same, then keeps running (./demo-data) until Ctrl-C"
 	@echo "make test         install everything and run every test"
+	@echo "make hil          hardware-in-the-loop scenarios (HIL_ARGS=--target=serial:/dev/ttyACM0)"
 	@echo "make bench        measure the system against its bounds (make bench-quick: < 2 min)"
 	@echo "make fuzz         long fuzzing of every decoder"
 
@@ -35,6 +37,15 @@ test: system venv
 
 test-fast: venv
 	$(PY) -m pytest -q -x -m "not slow"
+
+demo: system venv
+	$(PY) -m hil_tests.demo $(DEMO_ARGS)
+
+demo-explore: system venv
+	$(PY) -m hil_tests.demo --keep-running --dir ./demo-data
+
+hil: system venv
+	$(PY) -m pytest -q hil_tests $(HIL_ARGS)
 
 bench: system venv
 	$(PY) -m bench.run --full

@@ -1,0 +1,259 @@
+"""`make demo`: a whole district on this machine, end to end, on the embedded defaults.
+
+Starts Mosquitto, the hub (SQLite) and two stations, each with an agent and two virtual
+readers running the real firmware on the MicroPython binary (flashed and enrolled with
+`tapcert-provision`, as a technician would). Registers learners, cards and two activities,
+then plays a class: learners tap in and out, one station's network drops and comes back,
+one reader loses power mid-session. Ends with a summary checked against what the script
+expected (exit status 1 if they differ).
+
+    python -m hil_tests.demo                  # about 2 minutes, then everything stops
+    python -m hil_tests.demo --keep-running   # stays up for exploration until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hil_tests.district import District, DistrictError
+
+SESSION_S = 50          # length of the demo class
+SHARE = 0.6             # attendance standard: present for at least 60 % of the session
+ATTEND_CREDITS = 2.0
+FIXED_CREDITS = 1.0
+
+
+@dataclass
+class Learner:
+    id: str
+    name: str
+    uid: bytes
+    plan: list = field(default_factory=list)  # (offset_s, station, reader_index, kind)
+
+
+def _uid(n: int) -> bytes:
+    return bytes([0x04, 0xA1, 0x5E, 0x00, 0x10 + n, 0x37, 0x80 + n])
+
+
+def build_class() -> list[Learner]:
+    names = ["Wang Fang", "Li Wei", "Zhang Min", "Liu Yang", "Chen Jing", "Yang Lei",
+             "Zhao Qiang", "Huang Li", "Zhou Tao", "Wu Xia"]
+    people = [Learner(f"L-{i + 1:04d}", n, _uid(i)) for i, n in enumerate(names)]
+    # Calligraphy at S-0001 (attendance standard): eight learners in at 2-9 s, out at 38-45 s,
+    # except Zhang Min who leaves at 14 s (too short for the standard).
+    for i, p in enumerate(people[:8]):
+        reader = i % 2
+        p.plan.append((2 + i, "S-0001", reader, 1))
+        leave = 14 if p.name == "Zhang Min" else 38 + i
+        p.plan.append((leave, "S-0001", reader, 1))
+    # Li Wei taps twice at once: the reader answers "Already recorded", no second record.
+    people[1].plan.append((3.2, "S-0001", 1, 1))
+    # Community reading at S-0002 (fixed credit per check-in): four learners, during the outage.
+    for j, p in enumerate([people[8], people[9], people[0], people[3]]):
+        p.plan.append((6 + 3 * j, "S-0002", j % 2, 1))
+    return people
+
+
+def expected_credits(people: list[Learner]) -> dict[str, float]:
+    out = {}
+    for p in people:
+        credits = 0.0
+        s1 = sorted(t for t, st, _, _ in p.plan if st == "S-0001")
+        s1 = [t for k, t in enumerate(s1) if k == 0 or t - s1[k - 1] > 10]  # debounced
+        if len(s1) >= 2 and (min(s1[1], SESSION_S) - max(s1[0], 0)) >= SHARE * SESSION_S:
+            credits += ATTEND_CREDITS
+        if any(st == "S-0002" for _, st, _, _ in p.plan):
+            credits += FIXED_CREDITS
+        out[p.id] = credits
+    return out
+
+
+class Demo:
+    def __init__(self, root: Path, keep_running: bool, provision: str = "cli"):
+        self.root = root
+        self.keep_running = keep_running
+        self.t0 = 0.0
+        self.district = District(root, {"S-0001": 2, "S-0002": 2}, log=self.say,
+                                 hub_settings={"crediting": {"early_s": 120, "late_s": 30}},
+                                 provision=provision)
+        self.recorded = 0
+        self.duplicates = 0
+        self.refused = 0
+
+    def say(self, msg: str) -> None:
+        stamp = time.strftime("%H:%M:%S")
+        print(f"{stamp}  {msg}", flush=True)
+
+    def run(self) -> int:
+        d = self.district
+        started = time.monotonic()
+        self.say("tapcert demo: broker, hub, 2 stations × 2 virtual readers (real firmware on "
+                 "MicroPython), flashed and enrolled with tapcert-provision")
+        d.start()
+        self.say(f"district up in {time.monotonic() - started:.0f}s; registering learners, "
+                 "cards and activities")
+        people = build_class()
+        for p in people:
+            d.api("POST", "/learners", json={"id": p.id, "name": p.name})
+            d.api("POST", "/cards", json={"uid": p.uid.hex(), "learner_id": p.id})
+        self.t0 = time.time() + 2
+        session = [[int(self.t0), int(self.t0) + SESSION_S]]
+        d.api("POST", "/activities", json={
+            "id": "CALLIGRAPHY-1", "station_id": "S-0001", "name": "Calligraphy for beginners",
+            "category": "face-to-face", "schedule": {"type": "once", "sessions": session},
+            "standard": {"type": "attendance", "share": SHARE, "credits": ATTEND_CREDITS}})
+        d.api("POST", "/activities", json={
+            "id": "READING-1", "station_id": "S-0002", "name": "Community reading circle",
+            "category": "community event", "schedule": {"type": "once", "sessions": session},
+            "standard": {"type": "fixed", "credits": FIXED_CREDITS}})
+        self.say(f"class runs {SESSION_S}s: calligraphy at S-0001 (credit if present ≥ "
+                 f"{SHARE:.0%}), reading circle at S-0002 (credit per check-in)")
+        self.play(people)
+        return self.summarise(people)
+
+    def play(self, people: list[Learner]) -> None:
+        d = self.district
+        steps = [(t, "tap", (p, st, r, k)) for p in people for t, st, r, k in p.plan]
+        steps += [(5, "cut", "S-0002"), (30, "heal", "S-0002"),
+                  (20, "power_cut", ("S-0001", 0)), (23, "power_on", ("S-0001", 0))]
+        steps += [(t, "status", None) for t in (12, 26, 47)]
+        steps.sort(key=lambda s: s[0])
+        for offset, action, arg in steps:
+            delay = self.t0 + offset - time.time()
+            if delay > 0:
+                time.sleep(delay)
+            if action == "tap":
+                p, st, r, kind = arg
+                reader = d.reader(st, r)
+                ev = d.tap(st, r, p.uid, kind)
+                word = {"recorded": "Recorded", "duplicate": "Already recorded",
+                        "warning": "Recorded (storage warning)"}.get(ev.get("event"), ev.get("event"))
+                if ev.get("event") in ("recorded", "warning"):
+                    self.recorded += 1
+                elif ev.get("event") == "duplicate":
+                    self.duplicates += 1
+                else:
+                    self.refused += 1
+                self.say(f"tap      {st}/{reader.label}  {p.name:<10} → {ev.get('text') or word}")
+            elif action == "cut":
+                d.cut_network(arg)
+                self.say(f"network  {arg} loses its network (taps keep being accepted)")
+            elif action == "heal":
+                d.heal_network(arg)
+                self.say(f"network  {arg} is back online: its backlog drains")
+            elif action == "power_cut":
+                st, r = arg
+                d.reader(st, r).virtual.power_cut()
+                self.say(f"power    {st}/{d.reader(st, r).label} loses power mid-session")
+            elif action == "power_on":
+                st, r = arg
+                d.reader(st, r).virtual.power_on()
+                self.say(f"power    {st}/{d.reader(st, r).label} powers up: journal recovered")
+            elif action == "status":
+                self.status_line()
+
+    def status_line(self) -> None:
+        parts = []
+        for sid in self.district.stations:
+            st = self.district.agent_status(sid)
+            q = st.get("queue", {})
+            waiting = q.get("pending", 0) + q.get("inflight", 0)
+            mqtt = st.get("status", {}).get("mqtt", {})
+            state = "online" if mqtt.get("connected") else "offline"
+            parts.append(f"{sid}: {waiting} waiting, {state}")
+        accepted = sum(s.get("accepted", 0) for s in self.district.sync_report())
+        self.say(f"status   {' | '.join(parts)} | hub has {accepted} records")
+
+    def hub_records(self) -> int:
+        return sum(s.get("accepted", 0) for s in self.district.sync_report())
+
+    def summarise(self, people: list[Learner]) -> int:
+        d = self.district
+        self.say(f"waiting for every record to reach the hub ({self.recorded} recorded taps)")
+        try:
+            d.wait_for(lambda: self.hub_records() >= self.recorded, 60, "all records at the hub")
+        except DistrictError as exc:
+            self.say(f"PROBLEM  {exc}")
+        wait = self.t0 + SESSION_S + 3 - time.time()
+        if wait > 0:
+            self.say(f"waiting {wait:.0f}s for the class to end and the hub to settle it")
+            time.sleep(wait)
+        d.hub_cli("settle")
+        expected = expected_credits(people)
+        got = {}
+        for _ in range(20):
+            got = {p.id: float(d.statement(p.id).get("balance", 0)) for p in people}
+            if got == expected:
+                break
+            time.sleep(1)
+        self.status_line()
+        synced = self.hub_records()
+        print()
+        print("summary")
+        print(f"  taps recorded by readers   {self.recorded}  (plus {self.duplicates} "
+              f"'already recorded', {self.refused} refused)")
+        print(f"  records accepted at hub    {synced}")
+        print(f"  {'learner':<8} {'name':<11} {'credits':>8} {'expected':>9}")
+        ok = synced == self.recorded
+        for p in people:
+            mark = "" if got[p.id] == expected[p.id] else "   <-- differs"
+            ok = ok and not mark
+            print(f"  {p.id:<8} {p.name:<11} {got[p.id]:>8.1f} {expected[p.id]:>9.1f}{mark}")
+        print()
+        if ok:
+            print("RESULT: every recorded tap reached the hub once and credits equal the "
+                  "expected ledger — through a network outage and a reader power cut.")
+        else:
+            print("RESULT: MISMATCH — see the logs under", self.root / "logs")
+        print(f"  learner statement:  {sys.executable} -m server_hub.cli --config "
+              f"{d.hub_config} learner show L-0001")
+        return 0 if ok else 1
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keep-running", action="store_true",
+                        help="keep the district running after the summary (Ctrl-C stops it)")
+    parser.add_argument("--dir", help="working directory (default: a fresh temporary one)")
+    parser.add_argument("--provision", choices=("cli", "fast"), default="cli",
+                        help="cli: flash and enroll with tapcert-provision (default); fast: "
+                             "write the flash image directly and enroll over the API")
+    args = parser.parse_args(argv)
+    root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="tapcert-demo-"))
+    if args.dir and root.exists() and any(root.iterdir()):
+        shutil.rmtree(root)
+    demo = Demo(root, args.keep_running, args.provision)
+    status = 1
+    try:
+        status = demo.run()
+        if args.keep_running:
+            d = demo.district
+            print(f"\nthe district keeps running (Ctrl-C stops everything):")
+            print(f"  hub API       http://127.0.0.1:{d.api_port}/docs  (token in {root}/hub/admin.token)")
+            for sid, st in d.stations.items():
+                for r in st.readers:
+                    print(f"  {sid}/{r.label}  port {r.virtual.port}  card field "
+                          f"127.0.0.1:{r.virtual.card_field_port}")
+            print(f"  tap a card:   echo 'TAP 04a15e0010378 1' | nc 127.0.0.1 <card field port>")
+            while True:
+                time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nstopping …")
+    except DistrictError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        status = 1
+    finally:
+        demo.district.stop()
+        print(f"stopped; logs and data in {root}")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
