@@ -22,7 +22,10 @@ from version import FW_VERSION
 
 _TASK_RETRY_S = 1
 _BOOT_ONLY = ("bootcount", "keys", "signtable", "config")
-_BLOCKED = "/blocked.bin"
+# The reader's state lives under /data: a folder named like a module (/journal, /keys)
+# would shadow that module for `import` (the current directory "/" is first on sys.path).
+DATA = "/data"
+_BLOCKED = "/data/blocked.bin"
 
 
 class App:
@@ -57,7 +60,8 @@ class App:
         import bootcount
         import keys
         import signtable
-        self.boot = bootcount.next_boot(self.root + "/boot.bin")
+        persist.make_dirs(self.root + DATA)
+        self.boot = bootcount.next_boot(self.root + DATA + "/boot.bin")
         if persist.exists(self.root + _BLOCKED):
             self._blocked_list()
         if signtable.wanted(self.config.get("sign_table", "auto")):

@@ -4,7 +4,7 @@ import struct
 from persist import read_blob, write_blob
 
 
-def next_boot(path="/boot.bin"):
+def next_boot(path="/data/boot.bin"):
     """Increment and persist the boot counter (u16, 1..65535, wraps to 1); -> this boot."""
     got = read_blob(path)
     boot = struct.unpack("<H", got)[0] if got is not None and len(got) == 2 else 0

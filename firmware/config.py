@@ -11,7 +11,7 @@ DEFAULTS = {
     "debounce_s": 10,         # same card again within this window: "Already recorded"
     "test_mode": False,       # accept taps injected by the agent's I frame
     "auto_keygen": False,     # generate the key at first boot (virtual bench readers)
-    "journal_dir": "/journal",
+    "journal_dir": "/data/journal",
     "journal_capacity": 10000,    # records held before "full"
     "segment_bytes": 16320,       # rotate segments at this size (4 x 4 KiB blocks)
     "warn_pct": 80,               # "warning" feedback from this fill

@@ -89,7 +89,7 @@ def seg_no(name):
 
 
 class Journal:
-    def __init__(self, path="/journal", capacity=10000, segment_bytes=16320, warn_pct=80,
+    def __init__(self, path="/data/journal", capacity=10000, segment_bytes=16320, warn_pct=80,
                  pressure_pct=75, reserve_bytes=32768):
         self.path = path
         self.capacity = capacity
@@ -357,7 +357,7 @@ class Journal:
         return st[0] * st[4]
 
 
-def wipe(path="/journal"):
+def wipe(path="/data/journal"):
     # for the technician, after every record is synced: `mpremote exec "import journal;
     # journal.wipe()"`. Destroys records: the hub must have them.
     try:

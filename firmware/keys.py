@@ -12,7 +12,7 @@ import os
 import persist
 from protocol import record as rec
 
-SEED_PATH = "/keys/seed.bin"
+SEED_PATH = "/data/seed.bin"
 
 
 class KeysError(Exception):
@@ -40,7 +40,7 @@ def signer(root=""):
     return Signer(seed)
 
 
-def generate(force=False, root="", journal_dir="/journal", quiet=False):
+def generate(force=False, root="", journal_dir="/data/journal", quiet=False):
     """Make the reader's key on first provisioning; prints and returns the public key."""
     if persist.exists(root + SEED_PATH):
         if not force:

@@ -9,7 +9,7 @@
 # source would need ~100 KiB of heap) or imported from its .mpy/frozen form.
 import os
 
-PATH = "/signtable.bin"
+PATH = "/data/signtable.bin"
 _GROUP = 128 * 96
 _ENTRY = 96
 
@@ -37,6 +37,8 @@ class _Group:
 
 def write(path):
     """Write the table file from protocol/ed25519_table (once, at first boot)."""
+    import persist
+    persist.make_dirs(path.rsplit("/", 1)[0] or "/")
     tmp = path + ".tmp"
     source = _source()
     done = 0

@@ -63,7 +63,7 @@ def cfg(**overrides):
 def put_seed(root, seed=SEED):
     import keys
     import persist
-    persist.make_dirs(root + "/keys")
+    persist.make_dirs(root + "/data")
     persist.write_blob(root + keys.SEED_PATH, seed)
 
 

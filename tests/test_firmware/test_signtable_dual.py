@@ -48,7 +48,7 @@ def test_signatures_through_the_flash_table_are_unchanged():
 def test_a_damaged_table_file_is_written_again():
     flash = Flash()
     try:
-        path = flash.root + signtable.PATH
+        path = flash.root + "/signtable.bin"
         with open(path, "wb") as f:
             f.write(b"short")
         assert signtable.prepare(path) is True
