@@ -227,6 +227,10 @@ def match(tap: Tap, by_station: dict, rules: Rules):
     return Matcher(by_station, rules)(tap.station_id, tap.time)
 
 
+def _tap_order(tap):
+    return (tap.time, tap.reader_id, tap.seq)
+
+
 def _debounce(taps, window):
     kept = []
     last_by_kind = {}
@@ -281,7 +285,11 @@ def _standard_outcome(std: Standard, kept, start, end, closed):
 def _evidence_json(taps) -> str:
     # the same text as json.dumps([[reader hex, seq], ...], separators=(",", ":")), faster
     return "[" + ",".join('["%s",%d]' % (t.reader_id.hex(), t.seq)
-                          for t in sorted(taps, key=lambda t: t.key)) + "]"
+                          for t in sorted(taps, key=_tap_key)) + "]"
+
+
+def _tap_key(tap):
+    return (tap.reader_id, tap.seq)
 
 
 def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, coords=None,
@@ -302,7 +310,7 @@ def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, c
     existing = existing or {}
     reviews = reviews or {}
     matcher = matcher or Matcher(by_station, rules)
-    taps = sorted(taps, key=lambda t: (t.time, t.reader_id, t.seq))
+    taps = sorted(taps, key=_tap_order)
     one_station = len({t.station_id for t in taps}) <= 1
     if one_station:     # no pair of taps can be impossible travel, now or before
         since, travel = changed_from, ()
@@ -353,7 +361,7 @@ def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, c
         for tap in kept:
             if tap.holds:
                 reasons.update(tap.holds)
-            if tap.key in travel:
+            if travel and tap.key in travel:
                 reasons.add(integrity.TRAVEL)
         holds = ",".join(sorted(reasons))
         day = schedule.day_key(start, tz)

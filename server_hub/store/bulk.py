@@ -2,7 +2,10 @@
 the driver's executemany (no per-row SQLAlchemy processing), plus dialect-neutral upserts.
 
 A ``Bulk`` statement is built from Core (so SQLite and PostgreSQL share one definition) and
-executed with plain tuples in the column order it was declared with.
+executed with plain tuples in the column order it was declared with. One driver-level
+shortcut: a plain append-only insert (records, ledger) on PostgreSQL goes through COPY FROM
+STDIN, about five times cheaper per row than executemany; table and columns still come from
+the Core metadata.
 """
 
 from __future__ import annotations
@@ -20,10 +23,14 @@ def dialect_insert(conn, table):
 class Bulk:
     """A statement over named columns, compiled per dialect, run as executemany of tuples."""
 
-    def __init__(self, build, columns: list[str], *, insert_keys: bool = True):
+    def __init__(self, build, columns: list[str], *, insert_keys: bool = True, copy_table=None):
         self._build = build            # callable(conn) -> Core statement using bindparams
         self.columns = list(columns)
         self._insert_keys = insert_keys
+        self._copy = None
+        if copy_table is not None:     # COPY statement for PostgreSQL plain inserts
+            self._copy = "COPY {} ({}) FROM STDIN".format(
+                copy_table.name, ", ".join(copy_table.c[c].name for c in self.columns))
         self._compiled: dict[str, tuple[str, list[str] | None]] = {}
 
     def _sql(self, conn):
@@ -43,6 +50,15 @@ class Bulk:
     def run(self, conn, rows) -> None:
         if not rows:
             return
+        if self._copy is not None and conn.dialect.name == "postgresql":
+            cursor = conn.connection.driver_connection.cursor()
+            try:
+                with cursor.copy(self._copy) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            finally:
+                cursor.close()
+            return
         sql, positions = self._sql(conn)
         if positions is None:
             cols = self.columns
@@ -61,7 +77,7 @@ def insert(table, columns, *, ignore_conflicts=False, index_elements=None) -> Bu
         if ignore_conflicts:
             stmt = stmt.on_conflict_do_nothing(index_elements=index_elements)
         return stmt
-    return Bulk(build, columns)
+    return Bulk(build, columns, copy_table=None if ignore_conflicts else table)
 
 
 def upsert(table, columns, key: list[str], update: list[str]) -> Bulk:
@@ -71,6 +87,39 @@ def upsert(table, columns, key: list[str], update: list[str]) -> Bulk:
         return stmt.on_conflict_do_update(
             index_elements=key, set_={c: stmt.excluded[c] for c in update})
     return Bulk(build, columns)
+
+
+class StagedUpsert(Bulk):
+    """An upsert that, on PostgreSQL, COPYs the rows into a temporary staging table and merges
+    them with one INSERT ... SELECT ... ON CONFLICT DO UPDATE (executemany elsewhere)."""
+
+    def __init__(self, table, columns, key, update):
+        built = upsert(table, columns, key, update)
+        super().__init__(built._build, columns)
+        self.stage_name = "_stage_" + table.name
+        stage = sa.table(self.stage_name, *[sa.column(c) for c in columns])
+        self._create = (f"CREATE TEMP TABLE IF NOT EXISTS {self.stage_name} "
+                        f"(LIKE {table.name}) ON COMMIT DELETE ROWS")
+        self._copy_stage = "COPY {} ({}) FROM STDIN".format(self.stage_name, ", ".join(columns))
+        merge = postgresql.insert(table).from_select(columns, sa.select(
+            *[stage.c[c] for c in columns]))
+        self._merge = merge.on_conflict_do_update(
+            index_elements=key, set_={c: merge.excluded[c] for c in update})
+        self._clear = sa.text(f"DELETE FROM {self.stage_name}")
+
+    def run(self, conn, rows) -> None:
+        if not rows or conn.dialect.name != "postgresql":
+            return super().run(conn, rows)
+        conn.exec_driver_sql(self._create)
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            with cursor.copy(self._copy_stage) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+        conn.execute(self._merge)
+        conn.execute(self._clear)
 
 
 def update(table, key: list[str], columns: list[str]) -> Bulk:

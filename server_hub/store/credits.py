@@ -10,10 +10,11 @@ from server_hub.store import bulk
 from server_hub.store.schema import (activities, cards, credit_reviews, credit_state, ledger,
                                      records, stations)
 
-UPSERT_STATES = bulk.upsert(credit_state, STATE_COLUMNS,
-                            key=["learner_id", "activity_id", "session_start"],
-                            update=[c for c in STATE_COLUMNS
-                                    if c not in ("learner_id", "activity_id", "session_start")])
+UPSERT_STATES = bulk.StagedUpsert(credit_state, STATE_COLUMNS,
+                                  key=["learner_id", "activity_id", "session_start"],
+                                  update=[c for c in STATE_COLUMNS
+                                          if c not in ("learner_id", "activity_id",
+                                                       "session_start")])
 INSERT_LEDGER = bulk.insert(ledger, LEDGER_COLUMNS)
 _CHUNK = 900
 _R, _S, _A = records.c, credit_state.c, activities.c
