@@ -302,6 +302,13 @@ def do_quarantine_list(ctx):
                   "detail"]))
 
 
+def do_quarantine_replay(ctx):
+    from server_hub.registry import parse_hex
+    rid = parse_hex(ctx.args.reader, "reader id", (8,)) if ctx.args.reader else None
+    counts = ctx.pipeline.replay_quarantine(rid)
+    print("replayed: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing"))
+
+
 def do_sync(ctx):
     print(_table(reports.sync(ctx.store(), ctx.args.station),
                  ["station_id", "state", "last_batch_at", "batches", "accepted", "duplicates",
@@ -439,6 +446,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd(g, "list", do_quarantine_list, "list quarantined items")
     sp.add_argument("--reason")
     sp.add_argument("--limit", type=int, default=100)
+    sp = cmd(g, "replay", do_quarantine_replay, "ingest again records quarantined as "
+             "unknown_reader or wrong_station (after enrolling or moving the reader)",
+             "quarantine replay --reader 3f2a9c0d11e4b7a8")
+    sp.add_argument("--reader", help="only this reader's records")
     sp = cmd(sub, "sync", do_sync, "per-station sync counters and status")
     sp.add_argument("--station")
     cmd(sub, "settle", do_settle, "settle closed sessions now (run does it periodically)")

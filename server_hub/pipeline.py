@@ -19,11 +19,14 @@ import hashlib
 import time
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
+
 from protocol import batch as wire
 from server_hub import clock, crediting, integrity, ledger, schedule
 from server_hub.ingest import BatchIngest, BatchRejected, Verifier
 from server_hub.store import credits as cq
 from server_hub.store import evidence as eq
+from server_hub.store import schema
 from server_hub.store.db import Store, lock_learners, lock_readers
 
 
@@ -354,6 +357,40 @@ class Pipeline:
             with self.store.write() as conn:
                 total += self.credit_learners(conn, dict(items[i:i + 500]), now)
         return total
+
+    def replay_quarantine(self, reader_id: bytes | None = None, now: float | None = None
+                          ) -> dict:
+        """Run quarantined records rejected as unknown_reader or wrong_station through ingest
+        again (after the reader was enrolled or moved); those now accepted (or already stored)
+        are marked released. Returns outcome counts."""
+        now = time.time() if now is None else now
+        q = schema.quarantine.c
+        query = sa.select(q.id, q.station_id, q.raw).where(
+            q.released_at.is_(None), q.reason.in_(("unknown_reader", "wrong_station")))
+        if reader_id is not None:
+            query = query.where(q.reader_id == reader_id)
+        with self.store.read() as conn:
+            rows = conn.execute(query.order_by(q.station_id, q.reader_id, q.seq)).fetchall()
+        counts: dict = {}
+        by_station: dict = {}
+        for row in rows:
+            by_station.setdefault(row[1], []).append((row[0], bytes(row[2])))
+        for station, items in by_station.items():
+            for i in range(0, len(items), wire.MAX_RECORDS):
+                part = items[i:i + wire.MAX_RECORDS]
+                result = self.handle_batch(station, wire.encode_batch(0, [r for _, r in part]),
+                                           now=now)
+                outcomes = wire.decode_ack(result.ack).outcomes
+                released = [qid for (qid, _), code in zip(part, outcomes)
+                            if not wire.is_rejection(code)]
+                with self.store.write() as conn:
+                    for j in range(0, len(released), 900):
+                        conn.execute(schema.quarantine.update()
+                                     .where(q.id.in_(released[j:j + 900]))
+                                     .values(released_at=now))
+                for name, n in result.counts.items():
+                    counts[name] = counts.get(name, 0) + n
+        return counts
 
     def settle(self, now: float | None = None) -> int:
         """Settle sessions that have closed with a check-in still open. Returns entries written."""

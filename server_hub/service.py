@@ -1,8 +1,8 @@
 """service: `tapcert-hub run` — ingest (MQTT), the HTTP API and the settlement timer in one
 process, stopped cleanly by SIGTERM or SIGINT.
 
-Threads: paho's network loop, the ingest worker (mqttlink), the settlement timer, and
-uvicorn's event loop in the main thread (or a plain wait when the API is disabled).
+Threads: paho's network loop, the ingest worker (mqttlink), the settlement timer and
+uvicorn's event loop; the main thread waits for a signal and then stops them in order.
 """
 
 from __future__ import annotations
@@ -52,22 +52,32 @@ def run(cfg, *, api: bool | None = None) -> int:
     link.start()
     settler.start()
     log.info("hub running: database %s, broker %s:%s", store, cfg.mqtt.host, cfg.mqtt.port)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    server = api_thread = None
+    status = 0
     try:
         if cfg.api.enabled if api is None else api:
             import uvicorn
             app = create_app(HubContext(store, registry, pipeline, cfg))
             server = uvicorn.Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port,
                                                    log_level="warning", access_log=False))
+            api_thread = threading.Thread(target=server.run, name="hub-api", daemon=True)
+            api_thread.start()
             log.info("API on http://%s:%s (OpenAPI at /docs)", cfg.api.host, cfg.api.port)
-            server.run()
-        else:
-            stop = threading.Event()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, lambda *_: stop.set())
-            stop.wait()
+        while not stop.wait(0.5):
+            if api_thread is not None and not api_thread.is_alive():
+                log.error("the HTTP API stopped (is port %s free?); stopping the hub",
+                          cfg.api.port)
+                status = 1
+                break
     finally:
         log.info("hub stopping")
+        if server is not None:
+            server.should_exit = True
+            api_thread.join(10)
         settler.stopped.set()
         link.stop()
         store.close()
-    return 0
+    return status

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from server_hub import reports
-from server_hub.api.auth import ADMIN, ANY, require
+from server_hub.api.auth import ADMIN, ANY, FIELD, require
+from server_hub.registry import parse_hex
 
 router = APIRouter()
 
@@ -36,3 +37,12 @@ def quarantine(request: Request, reason: str | None = None,
 @router.get("/quarantine/counts", tags=["operations"])
 def quarantine_counts(request: Request, who=Depends(require(*ANY))):
     return reports.quarantine_counts(request.app.state.hub.store)
+
+
+@router.post("/quarantine/replay", tags=["operations"])
+def quarantine_replay(request: Request, reader: str | None = None,
+                      who=Depends(require(*FIELD))):
+    """Ingest again the records quarantined as unknown_reader or wrong_station (after the
+    reader was enrolled or moved). Returns the outcome counts."""
+    rid = parse_hex(reader, "reader id", (8,)) if reader else None
+    return request.app.state.hub.pipeline.replay_quarantine(rid)

@@ -412,3 +412,17 @@ def test_ledger_equals_applied_state(hub, district):
     hub.registry.set_card_status(district.cards["L-1"].hex(), "lost", since=SESSION_START - 1)
     applied = {k: v[2] for k, v in hub.states().items() if v[2]}
     assert applied == hub.effective_ledger()
+
+
+def test_records_of_a_reader_enrolled_late_are_replayed_from_quarantine(hub, district):
+    late = SimReader(start_time=SESSION_START)
+    raws = [late.tap(district.cards["L-0"], at=SESSION_START + 60),
+            late.tap(district.cards["L-1"], at=SESSION_START + 120)]
+    r = hub.ingest("S-1", wire.encode_batch(1, raws), now=LATER)
+    assert ack_outcomes(r) == [wire.UNKNOWN_READER] * 2
+    assert hub.pipeline.replay_quarantine(now=LATER) == {"unknown_reader": 2}   # still unknown
+    hub.registry.enroll_reader(late.public_key.hex(), "S-1", "R-late")
+    assert hub.pipeline.replay_quarantine(late.reader_id, now=LATER) == {"accepted": 2}
+    assert hub.balance("L-0") == 1000 and hub.balance("L-1") == 1000
+    assert hub.count("quarantine", "released_at IS NOT NULL") == 2
+    assert hub.pipeline.replay_quarantine(now=LATER) == {}
