@@ -179,7 +179,7 @@ class Board:
         self.in_repl = True
 
     def exec(self, code: str, timeout: float = 30) -> str:
-        from mpremote.transport import TransportError, TransportExecError
+        from mpremote.transport import TransportError
         try:
             out = self.transport.exec_raw(code, timeout=timeout)
         except TransportError as exc:

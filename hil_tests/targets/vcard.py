@@ -12,6 +12,7 @@ its socket lands in a temp dir (clients find it through PCSCLITE_CSOCK_NAME, whi
 returns) instead of /run/pcscd, and vpcd's listening port exists only on the namespace's own
 loopback. Cards are inserted by running `python -m hil_tests.targets.vcard` inside that
 network namespace; removing a card stops its process. Needs root (unshare/nsenter).
+PCSCD_DEBUG=-d in the environment makes pcscd log every driver call to <workdir>/pcscd.log.
 
     with PCSCDesk(tmp_path) as desk:
         desk.insert(bytes.fromhex("04a1b2c3d4e5f6"))
