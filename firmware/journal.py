@@ -1,12 +1,14 @@
 # journal: the reader's power-cut-safe record journal on LittleFS (docs/firmware.md).
 #
-# Theory of operation. Files in the journal directory:
-#   tail.N        payloads of the records not yet signed, rewritten whole at every tap: one
+# Theory of operation. Files in the journal directory (each kind in its own folder: a
+# LittleFS folder is one metadata pair, and a rewrite in a folder of few entries keeps the
+# pair's compaction short, so the tap path stays fast):
+#   tail/N        payloads of the records not yet signed, rewritten whole at every tap: one
 #                 LittleFS commit (atomic: old or new content after a cut). It is the only
 #                 write between a tap and its "recorded" feedback. The highest N with an
 #                 entry is the tail; N moves on at boot and after a failed write, so a
 #                 failed file's stale commit (persist.hold) can never land in the tail.
-#   NNNNNNNN.seg  append-only segments of signed records in seq order. The newest segment
+#   seg/NNNNNNNN.seg  append-only segments of signed records in seq order. The newest segment
 #                 is never deleted, so the chain head (last seq and its hash) survives any
 #                 freeing.
 #   wm            watermarks: agent_committed u32, hub_committed u32 (persist.write_blob).
@@ -26,7 +28,8 @@ import struct
 import persist
 from protocol import record as rec
 
-_TAIL = "tail."
+_TAIL = "/tail/"
+_SEG = "/seg/"
 _WM = "wm"
 _SUFFIX = ".seg"
 _SIG = 64
@@ -344,10 +347,10 @@ class Journal:
         return self.path + "/" + name
 
     def _tail_path(self, no):
-        return "{}/{}{}".format(self.path, _TAIL, no)
+        return "{}{}{}".format(self.path, _TAIL, no)
 
     def _seg_path(self, no):
-        return "{}/{:08d}{}".format(self.path, no, _SUFFIX)
+        return "{}{}{:08d}{}".format(self.path, _SEG, no, _SUFFIX)
 
     def _flash_free(self):
         try:
@@ -357,13 +360,30 @@ class Journal:
         return st[0] * st[4]
 
 
+def _files(path):
+    # every file of a journal directory, its folders' files included
+    out = []
+    for folder in (path + _SEG, path + _TAIL, path + "/"):
+        try:
+            names = os.listdir(folder.rstrip("/"))
+        except OSError:
+            continue
+        for name in names:
+            full = folder + name
+            if os.stat(full)[0] & 0x4000 == 0:  # not a folder
+                out.append(full)
+    return out
+
+
+def holds_records(path="/data/journal"):
+    return any(name.startswith(path + _SEG) or name.startswith(path + _TAIL)
+               for name in _files(path))
+
+
 def wipe(path="/data/journal"):
     # for the technician, after every record is synced: `mpremote exec "import journal;
     # journal.wipe()"`. Destroys records: the hub must have them.
-    try:
-        names = os.listdir(path)
-    except OSError:
-        return 0
-    for name in names:
-        os.remove(path + "/" + name)
-    return len(names)
+    files = _files(path)
+    for name in files:
+        os.remove(name)
+    return len(files)

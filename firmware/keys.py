@@ -48,11 +48,8 @@ def generate(force=False, root="", journal_dir="/data/journal", quiet=False):
             raise KeysError("this reader already has a key (reader id {}); re-keying makes "
                             "a new reader id: use keys.generate(force=True)".format(
                                 rec.hexlify(rec.reader_id_from_public_key(s.public_key))))
-        try:
-            left = os.listdir(root + journal_dir)
-        except OSError:
-            left = []
-        if left:
+        from journal import holds_records
+        if holds_records(root + journal_dir):
             raise KeysError("the journal still holds records of the old key; sync them to the "
                             "hub, then `import journal; journal.wipe()` and re-key")
     seed = os.urandom(32)

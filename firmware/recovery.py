@@ -9,8 +9,8 @@ import os
 import struct
 
 import persist
-from journal import (_ESIZE, _FIRST, _LAST, _SIG, _SIZE, _TAIL, _WM, JournalError, Torn,
-                     read_entry, seq_of, seg_no)
+from journal import (_ESIZE, _FIRST, _LAST, _SEG, _SIG, _SIZE, _TAIL, _WM, JournalError,
+                     Torn, read_entry, seq_of, seg_no)
 from protocol import record as rec
 
 
@@ -23,21 +23,23 @@ def recover(j, reader_id):
     j.last_hash = rec.GENESIS_HASH
     j.cut_bytes = 0
     j._dirty = False
-    persist.make_dirs(j.path)
+    for folder in (j.path + _SEG, j.path + _TAIL):
+        persist.make_dirs(folder.rstrip("/"))
+        persist.remove_tmp(folder)
     persist.remove_tmp(j.path)
     wm = persist.read_blob(j._file(_WM))
     j.agent_wm, j.hub_wm = struct.unpack("<II", wm) if wm and len(wm) == 8 else (0, 0)
     numbers = []
-    tails = []
-    for name in os.listdir(j.path):
+    for name in os.listdir(j.path + _SEG.rstrip("/")):
         no = seg_no(name)
         if no is not None:
             numbers.append(no)
-        elif name.startswith(_TAIL):
-            try:
-                tails.append(int(name[len(_TAIL):]))
-            except ValueError:
-                pass
+    tails = []
+    for name in os.listdir(j.path + _TAIL.rstrip("/")):
+        try:
+            tails.append(int(name))
+        except ValueError:
+            pass
     numbers.sort()
     tails.sort()
     while numbers:

@@ -109,7 +109,11 @@ class CardField:
                               "text": "bad card field line: {}".format(exc)}
                 else:
                     self.taps += 1
-                    result = self._on_tap(uid, kind)
+                    try:
+                        result = self._on_tap(uid, kind)
+                    except Exception as exc:  # never an unretrieved task error on stdout
+                        result = {"event": "error", "seq": None,
+                                  "text": "tap not handled: {!r}".format(exc)}
                 writer.write((json.dumps(result) + "\n").encode())
                 await writer.drain()
         except OSError:

@@ -250,9 +250,9 @@ def test_seq_continues_above_the_watermarks_when_records_are_lost():
         _mint(j, 5)
         j.set_watermarks(5, 4)
         j.close()
-        for name in os.listdir(flash.root + "/journal"):
-            if name.endswith(".seg") or name.startswith("tail."):
-                os.remove(flash.root + "/journal/" + name)
+        for folder in ("/journal/seg/", "/journal/tail/"):
+            for name in os.listdir(flash.root + folder.rstrip("/")):
+                os.remove(flash.root + folder + name)
         k = _journal(flash)
         assert k.last_seq == 5 and k.err  # never 1 again
         assert k.append(payload(6, k.last_hash)) == 6
