@@ -1,0 +1,102 @@
+# dual: micropython
+# App.run(): the asyncio tasks together on MicroPython: an NFC front end polled (a card
+# resting on the reader is one tap), the signer, the link pump over a stream (a loopback
+# socket standing in for the USB console), the watchdog. MicroPython only (the pump uses
+# MicroPython's asyncio stream API on the console): on CPython this file defines no tests.
+import sys
+
+sys.path.append("tests/test_firmware")
+
+MICROPYTHON = sys.implementation.name == "micropython"
+
+
+class ScriptedNFC:
+    kind = "pn532"
+    fault = None
+
+    def __init__(self, script):
+        self.script = list(script)
+
+    def read_uid(self):
+        if self.script:
+            got = self.script.pop(0)
+            if isinstance(got, Exception):
+                raise got
+            return got
+        return None
+
+
+def _listen():
+    # a loopback listener on a free private port (MicroPython sockets have no getsockname)
+    import os
+    import socket
+    start = 42000 + (os.urandom(2)[0] << 4)
+    for port in range(start, start + 64):
+        s = socket.socket()
+        try:
+            s.bind(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+            s.listen(1)
+            return s, port
+        except OSError:
+            s.close()
+    raise OSError("no free port")
+
+
+if MICROPYTHON:
+    def test_tasks_poll_the_card_sign_and_offer_over_the_console():
+        import asyncio
+        import socket
+        from fwkit import Flash, make_app, uid
+        from protocol import link
+        from protocol import record as rec
+
+        flash = Flash()
+        server, port = _listen()
+        agent = socket.socket()
+        console = None
+        try:
+            app = make_app(flash, poll_ms=5, debounce_s=10, health_s=0.05)
+            # the card rests for three polls, a bus error, card 2, card 1 again (debounced)
+            app.board.nfc = ScriptedNFC([None, uid(1), uid(1), uid(1), None, OSError(5),
+                                         uid(2), None, uid(1), None])
+            agent.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+            console, _ = server.accept()
+            agent.setblocking(False)
+            frames = []
+
+            async def agent_side():
+                decoder = link.LinkDecoder()
+                stream = asyncio.StreamReader(agent)
+                agent.write(link.encode(link.QUERY))
+                while len([f for f in frames if f.type == "R"]) < 2:
+                    data = await stream.read(1)
+                    decoder.feed(data)
+                    while True:
+                        m = decoder.next_message()
+                        if m is link.NEED_DATA:
+                            break
+                        frames.append(m)
+                agent.write(link.encode_ack(app.reader_id, 2, 2))
+                await asyncio.sleep_ms(100)
+
+            async def main():
+                firmware = asyncio.create_task(app.run(console, console))
+                try:
+                    await asyncio.wait_for_ms(agent_side(), 5000)
+                finally:
+                    firmware.cancel()
+
+            asyncio.run(main())
+            records = [rec.decode(f.body) for f in frames if f.type == "R"]
+            assert [(r.seq, r.uid) for r in records] == [(1, uid(1)), (2, uid(2))]
+            assert any(f.type == "H" for f in frames)
+            events = [e["event"] for e in app.board.feedback.events]
+            assert events[-3:] == ["recorded", "recorded", "duplicate"], events
+            assert app.journal.agent_wm == 2 and app.journal.hub_wm == 2
+            assert app.board.watchdog.feeds >= 1
+        finally:
+            if console is not None:
+                console.close()
+            agent.close()
+            server.close()
+            flash.close()
