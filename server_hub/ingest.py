@@ -222,7 +222,8 @@ class BatchIngest:
         def reject(entry, code, detail, alarm=None):
             r = entry.record
             outcomes[entry.index] = code
-            plan.rejections.append(Rejection(entry.index, code, detail, entry.raw, r.reader_id, r.seq))
+            plan.rejections.append(Rejection(entry.index, code, detail, entry.raw, r.reader_id,
+                                             r.seq))
             if alarm:
                 plan.alarms.append(Alarm(alarm, r.reader_id, r.seq, detail, entry.raw))
 

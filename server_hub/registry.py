@@ -223,7 +223,8 @@ class Registry:
                 raise NotFound(f"learner {learner_id} is not registered")
             out = _row(row)
             out["cards"] = [self._card_dict(c) for c in conn.execute(
-                sa.select(cards).where(cards.c.learner_id == learner_id).order_by(cards.c.issued_at))]
+                sa.select(cards).where(cards.c.learner_id == learner_id)
+                .order_by(cards.c.issued_at))]
         return out
 
     def learners(self, limit: int = 100, offset: int = 0) -> list[dict]:

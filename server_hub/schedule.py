@@ -57,7 +57,8 @@ def _date(value, what):
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
-        raise DefinitionError(f"schedule {what} {value!r} is not a date: use 'YYYY-MM-DD'") from None
+        raise DefinitionError(f"schedule {what} {value!r} is not a date: "
+                              "use 'YYYY-MM-DD'") from None
 
 
 class Schedule:

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import DAY0, SESSION_END, SESSION_START, District, Hub, make_config
+from conftest import SESSION_END, SESSION_START, District, Hub, make_config
 from factories import SimReader
 from protocol import batch as wire
 from protocol import record as rec
