@@ -11,6 +11,7 @@ HEADER_LEN = const(14)
 MAX_RECORDS = const(1000)
 MAX_PAYLOAD = const(131072)
 FLAG_LIVE = const(1)
+FLAG_AGENT_TIMES = const(2)
 
 # Per-record outcomes (SPEC.md §4.3)
 ACCEPTED = const(0x00)
@@ -51,12 +52,13 @@ def is_rejection(outcome):
 
 
 class Batch:
-    __slots__ = ("batch_id", "records", "flags")
+    __slots__ = ("batch_id", "records", "flags", "agent_times")
 
-    def __init__(self, batch_id, records, flags=0):
+    def __init__(self, batch_id, records, flags=0, agent_times=None):
         self.batch_id = batch_id
         self.records = records
         self.flags = flags
+        self.agent_times = agent_times  # list of Unix seconds (0 = none) or None
 
     def __repr__(self):
         return "Batch(id={}, {} records)".format(self.batch_id, len(self.records))
@@ -75,21 +77,35 @@ class Ack:
                                                            len(self.outcomes))
 
 
-def encode_batch(batch_id, records, flags=0):
+def encode_batch(batch_id, records, flags=0, agent_times=None):
+    """agent_times: optional list (one per record) of the agent's estimate of when each tap
+    happened, Unix seconds, 0 = no estimate; sets FLAG_AGENT_TIMES."""
     count = len(records)
+    if agent_times is not None:
+        if len(agent_times) != count:
+            raise LocalProtocolError("one agent time per record")
+        flags |= FLAG_AGENT_TIMES
+    else:
+        flags &= ~FLAG_AGENT_TIMES
     if not 1 <= count <= MAX_RECORDS:
         raise LocalProtocolError("a batch holds 1-{} records, got {}".format(MAX_RECORDS, count))
     if not 0 <= batch_id < (1 << 64):
         raise LocalProtocolError("batch_id out of range")
     parts = [struct.pack(_HEADER, BATCH_MAGIC, VERSION, flags, batch_id, count)]
     size = HEADER_LEN
-    for rec in records:
+    for i, rec in enumerate(records):
         n = len(rec)
         if not 1 <= n <= 255:
             raise LocalProtocolError("record of {} bytes cannot be framed".format(n))
         parts.append(bytes((n,)))
         parts.append(rec)
         size += 1 + n
+        if agent_times is not None:
+            t = agent_times[i]
+            if not 0 <= t <= 0xFFFFFFFF:
+                raise LocalProtocolError("agent time {} out of range".format(t))
+            parts.append(struct.pack("<I", int(t)))
+            size += 4
     if size > MAX_PAYLOAD:
         raise LocalProtocolError("batch of {} bytes over the {}-byte limit".format(size, MAX_PAYLOAD))
     return b"".join(parts)
@@ -124,6 +140,8 @@ def decode_batch(payload):
     if not 1 <= count <= MAX_RECORDS:
         raise RemoteProtocolError("batch count {} out of range".format(count), "batch_malformed")
     records = []
+    timed = flags & FLAG_AGENT_TIMES
+    times = [] if timed else None
     mv = memoryview(payload)
     pos = HEADER_LEN
     for _ in range(count):
@@ -137,9 +155,15 @@ def decode_batch(payload):
                                       "batch_malformed")
         records.append(bytes(mv[pos + 1:end]))
         pos = end
+        if timed:
+            if pos + 4 > n:
+                raise RemoteProtocolError("batch truncated in agent time {}".format(len(times)),
+                                          "batch_malformed")
+            times.append(struct.unpack("<I", payload[pos:pos + 4])[0])
+            pos += 4
     if pos != n:
         raise RemoteProtocolError("batch has {} trailing bytes".format(n - pos), "batch_malformed")
-    return Batch(batch_id, records, flags)
+    return Batch(batch_id, records, flags, times)
 
 
 def encode_ack(batch_id, outcomes, status=BATCH_OK):

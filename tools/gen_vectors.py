@@ -107,6 +107,7 @@ def link_vectors(records):
 def batch_vectors(records):
     recs = [bytes.fromhex(v["encoded"]) for v in records["valid"][:2]]
     enc = batch.encode_batch(0x0102030405060708, recs, flags=batch.FLAG_LIVE)
+    enc_timed = batch.encode_batch(42, recs, agent_times=[1_790_000_001, 0])
     ack = batch.encode_ack(0x0102030405060708, bytes([batch.ACCEPTED, batch.DUPLICATE]))
     ack_rej = batch.encode_ack(99, b"", status=batch.BATCH_MALFORMED)
     ack_mixed = batch.encode_ack(7, bytes([batch.ACCEPTED, batch.BAD_SIGNATURE, batch.UNKNOWN_READER]))
@@ -119,6 +120,7 @@ def batch_vectors(records):
         {"name": "trailing byte", "hex": (enc + b"\x00").hex(), "reason": "batch_malformed"},
         {"name": "zero-length record", "hex": (enc[:12] + b"\x01\x00\x00").hex(), "reason": "batch_malformed"},
         {"name": "truncated record", "hex": enc[:-5].hex(), "reason": "batch_malformed"},
+        {"name": "agent time cut short", "hex": enc_timed[:-2].hex(), "reason": "batch_malformed"},
     ]
     malformed_acks = [
         {"name": "short", "hex": ack[:10].hex(), "reason": "bad_length"},
@@ -129,7 +131,10 @@ def batch_vectors(records):
     ]
     return {
         "valid_batches": [{"name": "two records, live flag", "batch_id": 0x0102030405060708, "flags": 1,
-                           "records": [r.hex() for r in recs], "hex": enc.hex()}],
+                           "records": [r.hex() for r in recs], "agent_times": None, "hex": enc.hex()},
+                          {"name": "two records with agent times", "batch_id": 42, "flags": 2,
+                           "records": [r.hex() for r in recs], "agent_times": [1_790_000_001, 0],
+                           "hex": enc_timed.hex()}],
         "valid_acks": [
             {"name": "accepted + duplicate", "batch_id": 0x0102030405060708, "status": 0, "outcomes": "0001", "hex": ack.hex()},
             {"name": "whole batch malformed", "batch_id": 99, "status": 0x20, "outcomes": "", "hex": ack_rej.hex()},

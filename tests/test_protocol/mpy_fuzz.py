@@ -55,7 +55,7 @@ def main():
     lines = [v["line"].encode() for v in _load("link.json")["valid"]]
     targets = [
         (record.decode, recs),
-        (batch.decode_batch, [unhexlify(b["valid_batches"][0]["hex"])]),
+        (batch.decode_batch, [unhexlify(v["hex"]) for v in b["valid_batches"]]),
         (batch.decode_ack, [unhexlify(a["hex"]) for a in b["valid_acks"]]),
         (_link_stream, [b"".join(lines)] + lines),
     ]

@@ -20,7 +20,7 @@ VECTORS = Path(__file__).resolve().parents[2] / "protocol" / "vectors"
 RECORDS = json.loads((VECTORS / "records.json").read_text())
 SEEDS = [bytes.fromhex(v["encoded"]) for v in RECORDS["valid"]]
 BATCH = json.loads((VECTORS / "batch.json").read_text())
-SEED_BATCH = bytes.fromhex(BATCH["valid_batches"][0]["hex"])
+SEED_BATCHES = [bytes.fromhex(v["hex"]) for v in BATCH["valid_batches"]]
 SEED_ACK = bytes.fromhex(BATCH["valid_acks"][0]["hex"])
 LINK_SEEDS = [v["line"].encode() for v in json.loads((VECTORS / "link.json").read_text())["valid"]]
 
@@ -73,7 +73,7 @@ TARGETS = {
     "link": _link_stream,
     "link_json": link.decode_json,
 }
-SEEDS_FOR = {"record": SEEDS, "batch": [SEED_BATCH], "ack": [SEED_ACK],
+SEEDS_FOR = {"record": SEEDS, "batch": SEED_BATCHES, "ack": [SEED_ACK],
              "link": [b"".join(LINK_SEEDS)] + LINK_SEEDS, "link_json": [b'{"rid": "00"}']}
 
 
@@ -115,11 +115,14 @@ def test_record_round_trip(kind, rid, seq, prev, t, boot, up, uid, auth, sig):
 
 @given(bid=st.integers(0, 2**64 - 1),
        recs=st.lists(st.binary(min_size=1, max_size=132), min_size=1, max_size=50),
-       flags=st.integers(0, 255))
+       flags=st.integers(0, 255), timed=st.booleans(), data=st.data())
 @settings(max_examples=300, deadline=None)
-def test_batch_round_trip(bid, recs, flags):
-    b = batch.decode_batch(batch.encode_batch(bid, recs, flags))
-    assert (b.batch_id, b.records, b.flags) == (bid, recs, flags)
+def test_batch_round_trip(bid, recs, flags, timed, data):
+    times = data.draw(st.lists(st.integers(0, 2**32 - 1), min_size=len(recs), max_size=len(recs))) \
+        if timed else None
+    b = batch.decode_batch(batch.encode_batch(bid, recs, flags, times))
+    want_flags = (flags | batch.FLAG_AGENT_TIMES) if timed else (flags & ~batch.FLAG_AGENT_TIMES)
+    assert (b.batch_id, b.records, b.flags, b.agent_times) == (bid, recs, want_flags, times)
 
 
 @given(bid=st.integers(0, 2**64 - 1),

@@ -133,9 +133,11 @@ def test_typed_link_bodies():
 def test_batches():
     for v in BATCH["valid_batches"]:
         recs = [unhexlify(r) for r in v["records"]]
-        assert _hex(batch.encode_batch(v["batch_id"], recs, v["flags"])) == v["hex"]
+        enc = batch.encode_batch(v["batch_id"], recs, v["flags"], v["agent_times"])
+        assert _hex(enc) == v["hex"]
         b = batch.decode_batch(unhexlify(v["hex"]))
         assert b.batch_id == v["batch_id"] and b.flags == v["flags"] and b.records == recs
+        assert b.agent_times == v["agent_times"]
         assert batch.peek_batch_id(unhexlify(v["hex"])) == v["batch_id"]
     for v in BATCH["malformed_batches"]:
         _raises(lambda: batch.decode_batch(unhexlify(v["hex"])), v["reason"])
