@@ -167,10 +167,9 @@ class Pipeline:
             items.sort()
             burst = integrity.burst_seqs(items, irules.burst_cards, irules.burst_window_s) \
                 if len(items) >= irules.burst_cards else set()
-            for row in stored_rows:
+            for row in stored_rows:     # more records can only make bursts, never undo one
                 flags = row[7]
-                want = (flags | integrity.FLAG_BURST) if row[0] in burst \
-                    else (flags & ~integrity.FLAG_BURST)
+                want = (flags | integrity.FLAG_BURST) if row[0] in burst else flags
                 if want != flags:
                     flag_updates.append((want, rid, row[0]))
                     touch(row[8], row[9])
