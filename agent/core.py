@@ -21,6 +21,7 @@ import os
 import queue
 import random
 import shutil
+import struct
 import time
 from collections import Counter
 
@@ -33,6 +34,7 @@ from agent.recovery import open_store
 from agent.status import StatusWriter
 from agent.telemetry import health_message
 from protocol import batch as batchproto
+from protocol import link as linkproto
 from protocol.errors import LocalProtocolError, RemoteProtocolError
 
 log = logging.getLogger("agent.core")
@@ -208,7 +210,11 @@ class Core:
         for _kind, port, items in events:
             for rid, seq, data, reader_time in items:
                 live = reader_time != 0 and abs(now - reader_time) <= window
-                rows.append((rid, seq, data, reader_time, live))
+                tap_time = None
+                if reader_time == 0 and len(data) >= 40:
+                    boot, uptime_ms = struct.unpack_from("<HI", data, 34)
+                    tap_time = self._reader(rid).estimate_tap_time(boot, uptime_ms, now)
+                rows.append((rid, seq, data, reader_time, live, tap_time))
                 seen[rid] = port
         try:
             result = self.store.add_records(rows, now)
@@ -281,8 +287,9 @@ class Core:
             ours = self.store.watermarks(rid)
             if report.agent_wm is not None and report.agent_wm > ours[0]:
                 note(log, logging.WARNING, "reader says records were acked by a previous queue that "
-                     "this one does not hold; they stay in the reader's journal",
+                     "this one does not hold; asking the reader to offer them again (rewind)",
                      reader=rid_hex, reader_agent_wm=report.agent_wm, our_agent_wm=ours[0])
+                port.send(linkproto.encode_rewind(rid, ours[0] + 1))
             state.agent_wm, state.hub_wm = self.store.note_reader(
                 rid, now, label=state.label, agent_wm=report.agent_wm, hub_wm=report.hub_wm,
                 health_json=json.dumps(obj, separators=(",", ":"))[:2000])
@@ -383,8 +390,8 @@ class Core:
                 stale = self.store.demote_stale_live(self.clock() - self.cfg.sync.live_window_s)
                 if stale:
                     self.outbox.demoted(stale)
-            batch_id, records = self.store.claim_batch(action.limit, action.live,
-                                                       batchproto.MAX_PAYLOAD)
+            batch_id, records, times = self.store.claim_batch_timed(action.limit, action.live,
+                                                                    batchproto.MAX_PAYLOAD)
         except StoreCorrupt as exc:
             self._recover(exc)
             return
@@ -398,7 +405,7 @@ class Core:
         self.problems.clear("queue_error")
         try:
             payload = batchproto.encode_batch(batch_id, records,
-                                              batchproto.FLAG_LIVE if action.live else 0)
+                                              batchproto.FLAG_LIVE if action.live else 0, times)
         except LocalProtocolError as exc:  # cannot happen with records the port accepted
             note(log, logging.ERROR, "batch cannot be encoded: {}".format(exc), batch=batch_id)
             return

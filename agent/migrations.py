@@ -61,8 +61,15 @@ def _initial(db):
                [int(time.time() * 1000) << 12])
 
 
+def _tap_time(db):
+    # The agent's estimate of when an untimed tap happened (reader_time 0): rebuilt from the
+    # reader's health of the same boot, else the receive time. Sent as the batch's agent time.
+    db.execute("ALTER TABLE records ADD COLUMN tap_time INTEGER")
+
+
 MIGRATIONS = [
     ("0001_initial", _initial),
+    ("0002_tap_time", _tap_time),
 ]
 
 

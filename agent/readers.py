@@ -8,7 +8,7 @@ _HEALTH_KEEP = ("fw", "label", "jfill", "unsynced", "seq", "boot", "test", "err"
 
 class ReaderState:
     __slots__ = ("rid", "port", "online", "label", "health", "health_at", "clock_offset_s",
-                 "last_record_at", "agent_wm", "hub_wm")
+                 "last_record_at", "agent_wm", "hub_wm", "anchor")
 
     def __init__(self, rid):
         self.rid = rid
@@ -21,12 +21,25 @@ class ReaderState:
         self.last_record_at = None
         self.agent_wm = 0
         self.hub_wm = 0
+        self.anchor = None     # (boot, uptime_ms, agent wall time) of the latest health
+
+    def estimate_tap_time(self, boot, uptime_ms, received_at):
+        """When did an untimed tap (reader_time 0) happen? Rebuilt from the latest health of
+        the same boot (its uptime against our clock), else the time we received it."""
+        if self.anchor is not None and self.anchor[0] == boot:
+            _boot, up, at = self.anchor
+            back_ms = (up - uptime_ms) % 0x100000000
+            if back_ms < 0x80000000:  # the tap came before that health report
+                return int(at - back_ms / 1000)
+            return int(at + ((uptime_ms - up) % 0x100000000) / 1000)
+        return int(received_at)
 
 
 class HealthReport:
     """A reader's H frame, checked. rid is None if the frame names no valid reader."""
 
-    __slots__ = ("rid", "label", "station", "reader_time", "agent_wm", "hub_wm", "kept")
+    __slots__ = ("rid", "label", "station", "reader_time", "agent_wm", "hub_wm", "kept", "boot",
+                 "up")
 
     def __init__(self, obj):
         rid = obj.get("rid")
@@ -45,6 +58,8 @@ class HealthReport:
         self.agent_wm = _u32(obj.get("agent_wm"))
         self.hub_wm = _u32(obj.get("hub_wm"))
         self.kept = {k: obj[k] for k in _HEALTH_KEEP if k in obj}
+        self.boot = _u32(obj.get("boot"))
+        self.up = _u32(obj.get("up"))
 
     def apply(self, state, now, mono):
         """Update a ReaderState from this report (wall clock now, monotonic mono)."""
@@ -54,6 +69,8 @@ class HealthReport:
             state.label = self.label
         if self.reader_time is not None:
             state.clock_offset_s = round(self.reader_time - now, 3)
+        if self.boot is not None and self.up is not None:
+            state.anchor = (self.boot, self.up, now)
 
 
 def _u32(value):

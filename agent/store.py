@@ -110,17 +110,20 @@ class Store:
     # -- records in ---------------------------------------------------------------------
 
     def add_records(self, rows, now):
-        """rows: (reader_id, seq, data, reader_time, live). Returns AddResult."""
+        """rows: (reader_id, seq, data, reader_time, live[, tap_time]). Returns AddResult.
+        tap_time: the agent's estimate of an untimed tap's time (None when the reader timed it)."""
         result = AddResult()
         if not rows:
             return result
         with self._transaction() as conn:
             self._check_room(conn)
             insert = conn.execute
-            for rid, seq, data, reader_time, live in rows:
+            for row in rows:
+                rid, seq, data, reader_time, live = row[:5]
+                tap_time = row[5] if len(row) > 5 else None
                 cur = insert("INSERT OR IGNORE INTO records(reader_id, seq, data, reader_time,"
-                             " received_at, live, state) VALUES (?, ?, ?, ?, ?, ?, 0)",
-                             (rid, seq, data, reader_time, now, 1 if live else 0))
+                             " received_at, live, state, tap_time) VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+                             (rid, seq, data, reader_time, now, 1 if live else 0, tap_time))
                 if cur.rowcount == 1:
                     result.inserted += 1
                     result.inserted_live += 1 if live else 0
@@ -234,22 +237,33 @@ class Store:
         """Move up to `limit` pending records (live or backlog, oldest first) in flight under a
         new batch id, as many as fit an encoded batch of max_bytes. Returns
         (batch_id, [record bytes]) or (None, [])."""
+        batch_id, records, _times = self.claim_batch_timed(limit, live, max_bytes)
+        return batch_id, records
+
+    def claim_batch_timed(self, limit, live, max_bytes=batchproto.MAX_PAYLOAD):
+        """As claim_batch, plus the agent times to send: a list (one per record, 0 = none)
+        when any record is untimed, else None (SPEC 4.1)."""
         with self._transaction() as conn:
-            rows = conn.execute("SELECT qid, data FROM records WHERE state=0 AND live=? "
-                                "ORDER BY qid LIMIT ?", (1 if live else 0, limit)).fetchall()
+            rows = conn.execute("SELECT qid, data, reader_time, tap_time, received_at FROM records "
+                                "WHERE state=0 AND live=? ORDER BY qid LIMIT ?",
+                                (1 if live else 0, limit)).fetchall()
+            untimed = any(r[2] == 0 for r in rows)
             size = batchproto.HEADER_LEN
-            for i, (_qid, data) in enumerate(rows):
-                size += 1 + len(data)
+            for i, row in enumerate(rows):
+                size += 1 + len(row[1]) + (4 if untimed else 0)
                 if size > max_bytes:
                     rows = rows[:i]
                     break
             if not rows:
-                return None, []
+                return None, [], None
             batch_id = conn.execute("UPDATE meta SET value = value + 1 WHERE key='next_batch_id' "
                                     "RETURNING value - 1").fetchone()[0]
             conn.execute("UPDATE records SET state=1, batch_id=? WHERE state=0 AND live=? AND qid<=?",
                          (batch_id, 1 if live else 0, rows[-1][0]))
-            return batch_id, [r[1] for r in rows]
+            times = None
+            if any(r[2] == 0 for r in rows):
+                times = [0 if r[2] else int(r[3] or r[4]) for r in rows]
+            return batch_id, [r[1] for r in rows], times
 
     def demote_stale_live(self, received_before):
         """Pending live records that arrived before `received_before` are backlog now (taps

@@ -159,3 +159,16 @@ def test_a_reader_set_up_for_another_station_is_reported(fake_readers, hub_stub,
                10, what="wrong-station problem")
     reader.tap()
     wait_until(lambda: reader.hub_wm == 1, 15, what="its taps still relayed (the hub decides)")
+
+
+def test_untimed_tap_time_is_rebuilt_from_the_same_boot_health():
+    from agent.readers import HealthReport, ReaderState
+    state = ReaderState(b"\x01" * 8)
+    assert state.estimate_tap_time(boot=3, uptime_ms=5_000, received_at=2_000.0) == 2_000
+    HealthReport({"rid": "01" * 8, "fw": "x", "boot": 3, "up": 65_000}).apply(state, 1_000_000.0, 0.0)
+    # tapped 60 s of uptime before that health report
+    assert state.estimate_tap_time(boot=3, uptime_ms=5_000, received_at=1_000_100.0) == 1_000_000 - 60
+    # tapped 10 s after it
+    assert state.estimate_tap_time(boot=3, uptime_ms=75_000, received_at=1_000_100.0) == 1_000_010
+    # another boot: the receive time is all we know
+    assert state.estimate_tap_time(boot=4, uptime_ms=5_000, received_at=1_000_100.0) == 1_000_100

@@ -152,8 +152,30 @@ def test_batch_ids_persist_and_inflight_returns_to_pending(tmp_path):
 def test_claim_respects_the_batch_byte_limit(store):
     sim = SimReader()
     store.add_records(rows_of(sim, 20), now=1.0)
-    _, records = store.claim_batch(20, live=False, max_bytes=bp.HEADER_LEN + 5 * 117)
+    # untimed records (reader_time 0) travel with a 4-byte agent time each
+    _, records = store.claim_batch(20, live=False, max_bytes=bp.HEADER_LEN + 5 * (117 + 4))
     assert len(records) == 5
+
+
+def test_untimed_records_carry_the_agents_time_estimate(store):
+    sim = SimReader()
+    taps = sim.taps(3)
+    rows = [(sim.reader_id, i + 1, d, 0, False, 1_790_000_000 + i) for i, d in enumerate(taps)]
+    rows[1] = (sim.reader_id, 2, taps[1], 1_790_000_555, False, None)  # this one was timed
+    store.add_records(rows, now=1_790_000_100.0)
+    batch_id, records, times = store.claim_batch_timed(10, live=False)
+    assert records == taps
+    assert times == [1_790_000_000, 0, 1_790_000_002]
+    payload = bp.encode_batch(batch_id, records, 0, times)
+    assert bp.decode_batch(payload).agent_times == times
+
+
+def test_timed_records_need_no_agent_times(store):
+    sim = SimReader()
+    store.add_records([(sim.reader_id, 1, sim.tap(b"\x01\x02\x03\x04"), 1_790_000_000, True)],
+                      now=1_790_000_000.0)
+    _, _, times = store.claim_batch_timed(10, live=True)
+    assert times is None
 
 
 def test_prune_only_synced_past_retention_and_under_the_watermark(store):
