@@ -12,7 +12,7 @@ def _flash():
         return Flash(), None
     import os
     from board.blockdev import FileBlockDevice
-    path = "/tmp/tapcert-smallheap-{}.img".format(id(sys))
+    path = "tapcert-smallheap.img"  # in the working directory (the test's temp dir)
     try:
         os.remove(path)
     except OSError:
