@@ -254,6 +254,7 @@ def services(workdir: Path, postgres: bool):
 
 
 def figures(mode: str) -> list[Figure]:
+    """mode "tiny" runs every code path on a toy workload (targets are not judged there)."""
     params = MODES[mode]
     work = Workload(params["stations"], params["learners"], params["days"])
     verify = verify_rate(0.3 if mode == "tiny" else 1.5)
@@ -282,7 +283,8 @@ def figures(mode: str) -> list[Figure]:
             out.append(Figure(
                 "hub", "end-to-end ingest via Mosquitto, SQLite, one core", e2e, "rec/s",
                 baseline=f"verify {verify:,.0f}/s", ratio=e2e / verify,
-                target="≥ 20,000 rec/s (≥ 2× verify)", ok=e2e >= 20000 and e2e >= 2 * verify,
+                target="≥ 20,000 rec/s (≥ 2× verify)",
+                ok=None if mode == "tiny" else (e2e >= 20000 and e2e >= 2 * verify),
                 note=f"{work.records:,} records in {len(work.batches)} batches, best of "
                      f"{runs}; hub process {cpu_per * 1e6:.0f} µs CPU per record",
                 extra={"records": work.records, "batches": len(work.batches),
@@ -291,7 +293,8 @@ def figures(mode: str) -> list[Figure]:
             out.append(Figure("hub", "tap → credited latency p50 (online station)",
                               lat_s["median"], "ms", extra=lat_s))
             out.append(Figure("hub", "tap → credited latency p99 (online station)", lat_s["p99"],
-                              "ms", target="≤ 500 ms", ok=lat_s["p99"] <= 500,
+                              "ms", target="≤ 500 ms",
+                              ok=None if mode == "tiny" else lat_s["p99"] <= 500,
                               note=f"{lat_s['n']} live taps, one per batch, SQLite"))
             if pg is not None:
                 from sqlalchemy import create_engine
