@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from conftest import SESSION_END, SESSION_START, Hub, make_config
+from hubkit import SESSION_END, SESSION_START, Hub, db_url, make_config  # noqa: F401
 from factories import SimReader
 from protocol import batch as wire
 from server_hub import cli

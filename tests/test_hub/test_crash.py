@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SESSION_START, District, Hub, make_config
+from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: F401
 from protocol import batch as wire
 from stationsim import StationSim
 

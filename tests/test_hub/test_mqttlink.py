@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import SESSION_START, District, Hub, make_config
+from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: F401
 from protocol import batch as wire
 from server_hub.mqttlink import MQTTLink
 from stationsim import StationSim

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from conftest import SESSION_START, District, Hub, make_config
+from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: F401
 from hil_tests.services import free_port
 from protocol import batch as wire
 from stationsim import StationSim

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SESSION_END, SESSION_START, District, Hub, make_config
+from hubkit import (SESSION_END, SESSION_START, District, Hub, build_scenario, db_url,  # noqa: F401
+                    district, fresh_pg_database, hub, hub_config, make_config, setup_scenario)
 from factories import SimReader
 from protocol import batch as wire
 from protocol import record as rec
@@ -105,52 +106,6 @@ def test_duplicates_and_replays_change_nothing(hub, district):
     assert [hub.balance(lid) for lid in district.learners] == [1000, 1000, 1000]
 
 
-def build_scenario(seed=1):
-    """Two stations, attendance and capped fixed activities, 4 days, taps paired; one learner
-    also taps at the other station two minutes apart (impossible travel)."""
-    rng = random.Random(seed)
-    readers = {"S-1": SimReader(seed=bytes([1]) * 32), "S-2": SimReader(seed=bytes([2]) * 32)}
-    learners = {"S-1": ["L-0", "L-1", "L-2"], "S-2": ["L-3", "L-4"]}
-    uid = {f"L-{i}": bytes([4, 0xB0, 0, i]) for i in range(5)}
-    per_station = {"S-1": [], "S-2": []}
-    for day in range(4):
-        base = SESSION_START + day * 86400
-        for station, people in learners.items():
-            r = readers[station]
-            for lid in people:
-                per_station[station].append(r.tap(uid[lid], at=base + rng.randint(-600, 600)))
-            for lid in people:
-                per_station[station].append(r.tap(uid[lid], at=base + rng.randint(3600, 7800)))
-    # L-0 appears at S-2 two minutes after a tap at S-1 on day 1
-    per_station["S-2"].append(readers["S-2"].tap(uid["L-0"], at=per_station_time(
-        per_station["S-1"][6]) + 120))
-    batches = []
-    for station, recs in per_station.items():
-        for i in range(0, len(recs), 5):
-            batches.append((station, wire.encode_batch(len(batches) + 1, recs[i:i + 5])))
-    return readers, uid, batches
-
-
-def per_station_time(raw):
-    return rec.decode(raw).reader_time
-
-
-def setup_scenario(hub, readers, uid):
-    reg = hub.registry
-    for station in ("S-1", "S-2"):
-        reg.add_station(station)
-        reg.enroll_reader(readers[station].public_key.hex(), station, "R-" + station)
-    for lid, card in uid.items():
-        reg.add_learner(lid)
-        reg.add_card(card.hex(), lid)
-    reg.add_activity("A-att", "S-1", "Painting", {"type": "daily", "start": "09:00",
-                                                   "end": "11:00"},
-                     {"type": "attendance", "credits": 2, "share": 0.5})
-    reg.add_activity("A-fix", "S-2", "Talks", {"type": "daily", "start": "09:00",
-                                                "end": "11:00"},
-                     {"type": "fixed", "credits": 1.5, "max_per_activity": 4})
-
-
 def run_scenario(url, order, now=LATER + 10 * 86400):
     readers, uid, batches = build_scenario()
     hub = Hub(url, make_config())
@@ -183,7 +138,6 @@ def test_reordered_and_duplicated_batches_give_the_same_ledger(db_url, tmp_path,
 def other_db(request, tmp_path, name):
     if request.node.callspec.params["db_url"] == "sqlite":
         return f"sqlite:///{tmp_path / (name + '.db')}"
-    from conftest import fresh_pg_database
     return fresh_pg_database(request.getfixturevalue("postgres"))
 
 

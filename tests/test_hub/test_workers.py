@@ -7,11 +7,10 @@ from __future__ import annotations
 import random
 import threading
 
-from conftest import Hub, make_config
+from hubkit import Hub, build_scenario, db_url, make_config, setup_scenario  # noqa: F401
 from protocol import batch as wire
 from server_hub.pipeline import Pipeline
 from server_hub.store.db import open_store
-from test_store_ingest import build_scenario, setup_scenario
 
 WORKERS = 3
 

@@ -1,4 +1,8 @@
-"""Hub test fixtures: every store test runs on SQLite and on a real PostgreSQL.
+"""Hub test kit: helpers and fixtures; every store test runs on SQLite and on PostgreSQL.
+
+Test modules import what they use from here, fixtures included (`from hubkit import db_url,
+hub`); there is deliberately no conftest.py in this folder, so no module named `conftest`
+competes with other folders' conftest modules.
 
 `db_url` is parametrized over both backends; on PostgreSQL each test gets a fresh database in
 the session's cluster (tests/conftest.py `postgres`). `hub` wires a migrated store with the
@@ -10,21 +14,19 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
+import random
 import uuid
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from factories import SimReader  # noqa: E402
-
-from server_hub import config as hubconfig  # noqa: E402
-from server_hub.pipeline import Pipeline  # noqa: E402
-from server_hub.registry import Registry  # noqa: E402
-from server_hub.store.db import open_store  # noqa: E402
+from factories import SimReader
+from protocol import batch as wire
+from protocol import record as rec
+from server_hub import config as hubconfig
+from server_hub.pipeline import Pipeline
+from server_hub.registry import Registry
+from server_hub.store.db import open_store
 
 BACKENDS = ["sqlite", "postgresql"]
 _counter = itertools.count()
@@ -151,3 +153,49 @@ def district(hub):
 
 def json_evidence(text):
     return [tuple(x) for x in json.loads(text)]
+
+
+def build_scenario(seed=1):
+    """Two stations, attendance and capped fixed activities, 4 days, taps paired; one learner
+    also taps at the other station two minutes apart (impossible travel)."""
+    rng = random.Random(seed)
+    readers = {"S-1": SimReader(seed=bytes([1]) * 32), "S-2": SimReader(seed=bytes([2]) * 32)}
+    learners = {"S-1": ["L-0", "L-1", "L-2"], "S-2": ["L-3", "L-4"]}
+    uid = {f"L-{i}": bytes([4, 0xB0, 0, i]) for i in range(5)}
+    per_station = {"S-1": [], "S-2": []}
+    for day in range(4):
+        base = SESSION_START + day * 86400
+        for station, people in learners.items():
+            r = readers[station]
+            for lid in people:
+                per_station[station].append(r.tap(uid[lid], at=base + rng.randint(-600, 600)))
+            for lid in people:
+                per_station[station].append(r.tap(uid[lid], at=base + rng.randint(3600, 7800)))
+    # L-0 appears at S-2 two minutes after a tap at S-1 on day 1
+    per_station["S-2"].append(readers["S-2"].tap(uid["L-0"], at=per_station_time(
+        per_station["S-1"][6]) + 120))
+    batches = []
+    for station, recs in per_station.items():
+        for i in range(0, len(recs), 5):
+            batches.append((station, wire.encode_batch(len(batches) + 1, recs[i:i + 5])))
+    return readers, uid, batches
+
+
+def per_station_time(raw):
+    return rec.decode(raw).reader_time
+
+
+def setup_scenario(hub, readers, uid):
+    reg = hub.registry
+    for station in ("S-1", "S-2"):
+        reg.add_station(station)
+        reg.enroll_reader(readers[station].public_key.hex(), station, "R-" + station)
+    for lid, card in uid.items():
+        reg.add_learner(lid)
+        reg.add_card(card.hex(), lid)
+    reg.add_activity("A-att", "S-1", "Painting", {"type": "daily", "start": "09:00",
+                                                   "end": "11:00"},
+                     {"type": "attendance", "credits": 2, "share": 0.5})
+    reg.add_activity("A-fix", "S-2", "Talks", {"type": "daily", "start": "09:00",
+                                                "end": "11:00"},
+                     {"type": "fixed", "credits": 1.5, "max_per_activity": 4})
