@@ -18,20 +18,8 @@ if _FIRMWARE not in sys.path:
 
 STANDIN_MAIN = (_HERE / "standin_main.py").read_bytes()
 
-
-def process_gone(pid: int | None) -> bool:
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    # a zombie (not yet reaped) also counts as gone
-    try:
-        with open("/proc/{}/stat".format(pid)) as f:
-            return f.read().split(")")[-1].split()[0] == "Z"
-    except OSError:
-        return True
+sys.path.insert(0, str(_HERE))
+from vrkit import mpremote, ok, process_gone  # noqa: E402,F401
 
 
 @pytest.fixture
@@ -65,18 +53,6 @@ def make_reader(tmp_path):
         while not process_gone(child) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert process_gone(child), "interpreter {} still running".format(child)
-
-
-def mpremote(port: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    """Unchanged mpremote against the reader's port."""
-    return subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def ok(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 0, "mpremote failed ({}):\n{}\n{}".format(
-        proc.returncode, proc.stdout, proc.stderr)
-    return proc.stdout
 
 
 class Console:

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import mpremote, ok
+from vrkit import mpremote, ok
 
 
 def processes_using(path: Path) -> list[int]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import mpremote, ok
+from vrkit import mpremote, ok
 from hil_tests.targets.flashimage import FlashImage, FlashImageError, firmware_files
 from hil_tests.targets.virtual import VirtualReaderError
 

@@ -2,7 +2,7 @@
 
 import hashlib
 
-from conftest import mpremote, ok
+from vrkit import mpremote, ok
 
 
 def test_fs_cp_then_cat_returns_the_file(make_reader, tmp_path):

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from conftest import mpremote, ok
+from vrkit import mpremote, ok
 
 
 def test_power_cut_kills_the_interpreter_and_power_on_boots_main_again(make_reader, console_of):
@@ -153,7 +153,7 @@ def test_output_while_nobody_listens_is_dropped(make_reader, console_of):
 def test_interpreter_dies_with_a_killed_bridge(make_reader):
     import signal
 
-    from conftest import process_gone
+    from vrkit import process_gone
 
     # a firmware that never touches the console would not notice the pty going away
     reader = make_reader(main=b"import time\nwhile True:\n    time.sleep_ms(10)\n")

@@ -1,0 +1,80 @@
+"""Hardware-in-the-loop scenarios: the same scenarios on virtual readers (CI) or real ones.
+
+    pytest hil_tests                                   # --target=virtual (default)
+    pytest hil_tests --target=serial:/dev/ttyACM0      # a real reader on the bench
+
+The virtual target starts the real firmware on the MicroPython binary behind a pty with a
+file-backed flash. On real readers taps are injected through the link's test command (the
+reader must be enrolled with --test-mode) and a power cut needs a controllable USB power
+switch (TAPCERT_HIL_POWER_CMD, called with "off" / "on"); without one, power-cut scenarios
+are skipped on real hardware with that reason, never on the virtual target.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from hil_tests.district import District
+
+RESULTS: list[tuple[str, str, float]] = []
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("hil")
+    group.addoption("--target", default="virtual",
+                    help="virtual (default) or serial:/dev/ttyACM0[,/dev/ttyACM1]")
+
+
+@pytest.fixture(scope="session")
+def target(request) -> str:
+    value = request.config.getoption("--target")
+    if value != "virtual" and not value.startswith("serial:"):
+        raise pytest.UsageError(f"--target {value!r}: use virtual or serial:/dev/ttyACM0[,…]")
+    return value
+
+
+@pytest.fixture
+def district_factory(tmp_path, target):
+    """make(stations={"S-0001": 1}, provision="fast") -> a started District (stopped after)."""
+    made: list[District] = []
+
+    def make(stations=None, provision="fast", start_agents=True, **kw) -> District:
+        if target != "virtual":
+            pytest.skip("the serial target needs a bench agent with tap injection; "
+                        "see docs/hil.md (virtual target runs every scenario)")
+        d = District(tmp_path / f"district{len(made)}", stations or {"S-0001": 1},
+                     provision=provision, **kw)
+        made.append(d)
+        d.start_broker()
+        d.start_hub()
+        for sid, count in d.layout.items():
+            d.add_station(sid, count)
+        if start_agents:
+            for sid in d.layout:
+                d.start_agent(sid)
+        return d
+
+    yield make
+    for d in made:
+        d.stop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+        RESULTS.append((item.nodeid.split("::")[-1], report.outcome, report.duration))
+
+
+def pytest_terminal_summary(terminalreporter):
+    rows = [r for r in RESULTS if "scenario" in r[0]]
+    if not rows:
+        return
+    terminalreporter.write_sep("-", "hil scenarios")
+    for name, outcome, duration in rows:
+        terminalreporter.write_line(f"  {outcome.upper():<7} {duration:6.1f}s  {name}")
