@@ -297,7 +297,21 @@ class District:
         st.agent = Proc(f"agent {sid}", _py("agent.cli", "run", "--config", str(st.config)),
                         self.root / "logs" / f"agent-{sid}.log")
         st.agent.start()
+        self.wait_agent_ready(sid)
         self.log(f"agent    {sid}: {len(ports)} readers, broker via 127.0.0.1:{st.net.port}")
+
+    def wait_agent_ready(self, sid: str, timeout: float = 30.0) -> None:
+        """Until the agent runs and every reader's link is up (its clock is then set)."""
+        st = self.stations[sid]
+        want = {r.reader_id for r in st.readers if r.reader_id}
+
+        def ready():
+            if not st.agent.alive:
+                raise DistrictError(f"the agent of {sid} exited:\n{st.agent.tail()}")
+            readers = (self.agent_status(sid).get("status") or {}).get("readers") or []
+            online = {r.get("rid") for r in readers if r.get("online") and r.get("health")}
+            return want <= online
+        self.wait_for(ready, timeout, f"the agent of {sid} and its readers", every=0.2)
 
     # actions -------------------------------------------------------------------------------
     def reader(self, sid: str, index: int) -> Reader:

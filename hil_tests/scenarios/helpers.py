@@ -52,4 +52,8 @@ def wait_credited(d: District, people, expected: dict[str, float], timeout: floa
     except Exception:
         got = balances(d, people)
         diff = {k: (got.get(k), v) for k, v in expected.items() if got.get(k) != v}
-        raise AssertionError(f"credits differ from the oracle (got, expected): {diff}") from None
+        sync = [{k: s.get(k) for k in ("station_id", "state", "accepted", "duplicates", "rejected")}
+                for s in d.sync_report()]
+        agents = {sid: d.agent_status(sid).get("headline") for sid in d.stations}
+        raise AssertionError(f"credits differ from the oracle (got, expected): {diff}; hub sync "
+                             f"{sync}; agents {agents}; logs in {d.root / 'logs'}") from None
