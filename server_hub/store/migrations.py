@@ -27,8 +27,14 @@ def _initial(conn) -> None:
                                              if t.name != "schema_migrations"])
 
 
+def _dashboard(conn) -> None:
+    from server_hub.dashboard import tables
+    tables.create(conn)
+
+
 MIGRATIONS = [
     (1, "initial: registry, evidence, quarantine, alarms, credit state, ledger, sync", _initial),
+    (2, "dashboard: station samples, alert state, indexes for incremental reads", _dashboard),
 ]
 LATEST = MIGRATIONS[-1][0]
 

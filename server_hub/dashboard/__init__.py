@@ -1,0 +1,1 @@
+"""Operator dashboard: fleet read model, history samples, alerts monitor, HTTP routes."""
