@@ -82,6 +82,35 @@ class IntegritySection:
 
 
 @dataclass
+class DashboardSection:
+    enabled: bool = True           # /dashboard, its JSON API and /metrics on the HTTP API
+    monitor: bool = True           # samples, lag feed and alerts in this process (run it in one)
+    refresh_s: float = 3.0         # the fleet view is recomputed when older than this
+    poll_s: float = 5.0            # how often an open dashboard asks for updates
+    sample_every_s: int = 300      # history sample period (backlog, lag; station page chart)
+    history_days: int = 7          # samples older than this are pruned (monitoring data only)
+    health_stale_s: int = 300      # an "online" station with no health message for this long
+    metrics_public: bool = False   # /metrics without a token (it holds no learner data)
+    metrics_top_stations: int = 20 # per-station series only for the N needing most attention
+
+
+@dataclass
+class AlertsSection:
+    webhook_url: str = ""          # POST JSON here on firing and resolving; empty = off
+    webhook_timeout_s: float = 5.0
+    evaluate_every_s: int = 30
+    repeat_h: float = 0.0          # re-send a still-firing alert after this long (0 = never)
+    offline_min: int = 15          # station offline longer than this with a backlog
+    unsynced_h: float = 4.0        # oldest record not yet at the hub older than this
+    journal_pct: int = 80          # a reader's journal fuller than this
+    clock_skew_min: float = 5.0    # a reader's (or the Pi's) clock off by more than this
+    rejection_spike: int = 20      # this many rejected records at a station ...
+    rejection_window_min: int = 15 # ... within this many minutes
+    integrity_holds: bool = True   # alert on credits held for review at a station
+    equivocation: bool = True      # alert on equivocation / broken-chain alarms
+
+
+@dataclass
 class TestingSection:
     pause_before_ack_s: float = 0.0  # tests only: sleep between commit and ack publication
 
@@ -93,6 +122,8 @@ class Config:
     api: APISection = field(default_factory=APISection)
     crediting: CreditingSection = field(default_factory=CreditingSection)
     integrity: IntegritySection = field(default_factory=IntegritySection)
+    dashboard: DashboardSection = field(default_factory=DashboardSection)
+    alerts: AlertsSection = field(default_factory=AlertsSection)
     testing: TestingSection = field(default_factory=TestingSection)
 
     @property
