@@ -350,3 +350,32 @@ class District:
                 return last
             time.sleep(every)
         raise DistrictError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last})")
+
+    # fault hooks (the chaos run, hil_tests/chaos.py) -------------------------------------
+    def agent_dir(self, sid: str) -> Path:
+        """The station's agent directory: its config, queue.db and status.json."""
+        return self.root / "stations" / sid / "agent"
+
+    def kill_agent(self, sid: str) -> None:
+        """SIGKILL the station's agent (its whole process group), as a crash or power loss."""
+        self.stations[sid].agent.kill()
+
+    def revive_agent(self, sid: str) -> None:
+        """Start the station's agent again with the same config (after kill_agent)."""
+        st = self.stations[sid]
+        if not st.agent.alive:
+            st.agent.start()
+
+    def kill_hub(self) -> None:
+        self.hub.kill()
+
+    def revive_hub(self) -> None:
+        if not self.hub.alive:
+            self.hub.start()
+
+    def kill_broker(self) -> None:
+        self.broker.kill()
+
+    def revive_broker(self) -> None:
+        if self.broker.proc is None or self.broker.proc.poll() is not None:
+            self.broker.start()
