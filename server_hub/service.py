@@ -55,17 +55,21 @@ def run(cfg, *, api: bool | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    server = api_thread = None
+    server = api_thread = monitor = None
     status = 0
     try:
         if cfg.api.enabled if api is None else api:
             import uvicorn
-            app = create_app(HubContext(store, registry, pipeline, cfg))
+            if cfg.dashboard.enabled and cfg.dashboard.monitor:
+                from server_hub.dashboard.monitor import Monitor
+                monitor = Monitor(store, cfg).start()   # history samples, lag feed, alerts
+            app = create_app(HubContext(store, registry, pipeline, cfg, monitor))
             server = uvicorn.Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port,
                                                    log_level="warning", access_log=False))
             api_thread = threading.Thread(target=server.run, name="hub-api", daemon=True)
             api_thread.start()
-            log.info("API on http://%s:%s (OpenAPI at /docs)", cfg.api.host, cfg.api.port)
+            log.info("API on http://%s:%s (OpenAPI at /docs, dashboard at /dashboard)",
+                     cfg.api.host, cfg.api.port)
         while not stop.wait(0.5):
             if api_thread is not None and not api_thread.is_alive():
                 log.error("the HTTP API stopped (is port %s free?); stopping the hub",
@@ -78,6 +82,8 @@ def run(cfg, *, api: bool | None = None) -> int:
             server.should_exit = True
             api_thread.join(10)
         settler.stopped.set()
+        if monitor is not None:
+            monitor.stop()
         link.stop()
         store.close()
     return status

@@ -21,6 +21,7 @@ class HubContext:
     registry: object
     pipeline: object
     config: object
+    monitor: object = None        # dashboard monitor (alerts, samples) when this process runs it
 
 
 def create_app(ctx: HubContext) -> FastAPI:
@@ -54,4 +55,7 @@ def create_app(ctx: HubContext) -> FastAPI:
     app.include_router(registry_routes.router, prefix="/api/v1")
     app.include_router(accounts_routes.router, prefix="/api/v1")
     app.include_router(ops_routes.router, prefix="/api/v1")
+    if ctx.config.dashboard.enabled:
+        from server_hub.dashboard import routes as dashboard_routes
+        dashboard_routes.install(app, ctx)   # /dashboard, /dashboard/api/*, /metrics
     return app

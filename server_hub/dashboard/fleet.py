@@ -1,0 +1,273 @@
+"""fleet: the stations read model — a bulk load of every station's stored facts, evaluated by
+health_model, cached for a few seconds, paged and filtered on the server.
+
+One snapshot is a handful of grouped queries (no per-station query), so 10,000 stations cost
+one pass; the snapshot is shared by every open dashboard, the CLI, /metrics and the alerts
+monitor. Per-page extras (lag percentiles over 24 h from station_samples) are read only for
+the stations on the page.
+
+Nothing here returns learner data: counts of holds, never who; quarantine rows without raw
+bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from server_hub import health_model as hm
+from server_hub.dashboard import lag as lagmod
+from server_hub.dashboard.tables import station_samples
+from server_hub.store.schema import (activities, alarms, credit_state, ledger, quarantine,
+                                     readers, records, station_health, station_status,
+                                     station_sync, stations)
+
+DAY_S = 86400
+
+
+@dataclass
+class Snapshot:
+    at: float
+    views: list            # StationView, sorted by attention
+    by_id: dict
+    summary: dict
+    compute_s: float
+
+
+def local_midnight(now: float, tz) -> float:
+    day = dt.datetime.fromtimestamp(now, tz).date()
+    return dt.datetime.combine(day, dt.time(0), tz).timestamp()
+
+
+def load_facts(conn, now: float, window_s: float) -> list[hm.StationFacts]:
+    s, st, he, sy = stations.c, station_status.c, station_health.c, station_sync.c
+    rows = conn.execute(
+        sa.select(s.id, s.name, st.state, st.since, st.received_at, st.payload, he.payload,
+                  he.received_at, sy.last_batch_at, sy.batches, sy.accepted, sy.duplicates,
+                  sy.rejected)
+        .select_from(stations.outerjoin(station_status, st.station_id == s.id)
+                     .outerjoin(station_health, he.station_id == s.id)
+                     .outerjoin(station_sync, sy.station_id == s.id))
+        .where(s.status != "retired")).fetchall()
+    facts = {}
+    for r in rows:
+        health = None
+        if r[6]:
+            try:
+                health = json.loads(r[6])
+            except ValueError:
+                health = None
+        agent = None
+        if r[5]:
+            try:
+                agent = json.loads(r[5]).get("agent")
+            except (ValueError, AttributeError):
+                agent = None
+        facts[r[0]] = hm.StationFacts(
+            station_id=r[0], name=r[1] or "", status_state=r[2], status_since=r[3],
+            status_received_at=r[4], agent_version=agent,
+            health=health if isinstance(health, dict) else None, health_received_at=r[7],
+            last_batch_at=r[8], batches=r[9] or 0, accepted=r[10] or 0,
+            duplicates=r[11] or 0, rejected_total=r[12] or 0)
+    q = quarantine.c
+    for sid, reason, recent, day in conn.execute(
+            sa.select(q.station_id, q.reason,
+                      sa.func.sum(sa.case((q.received_at >= now - window_s, 1), else_=0)),
+                      sa.func.count())
+            .where(q.received_at >= now - DAY_S).group_by(q.station_id, q.reason)):
+        f = facts.get(sid)
+        if f is not None:
+            f.rejected_24h[reason] = int(day)
+            if recent:
+                f.rejected_recent[reason] = int(recent)
+    c, a = credit_state.c, activities.c
+    for sid, n in conn.execute(
+            sa.select(a.station_id, sa.func.count())
+            .select_from(credit_state.join(activities, a.id == c.activity_id))
+            .where(c.status == "held").group_by(a.station_id)):
+        if sid in facts:
+            facts[sid].holds = int(n)
+    al = alarms.c
+    for sid, kind, n in conn.execute(
+            sa.select(al.station_id, al.kind, sa.func.count())
+            .where(al.acknowledged_at.is_(None)).group_by(al.station_id, al.kind)):
+        if sid in facts:
+            facts[sid].alarms[kind] = int(n)
+    rd = readers.c
+    for sid, n in conn.execute(sa.select(rd.station_id, sa.func.count())
+                               .where(rd.status == "active").group_by(rd.station_id)):
+        if sid in facts:
+            facts[sid].readers_enrolled = int(n)
+    return list(facts.values())
+
+
+def credits_today(conn, now: float, tz) -> float:
+    total = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount_milli), 0))
+                         .where(ledger.c.created_at >= local_midnight(now, tz))).scalar_one()
+    return int(total) / 1000
+
+
+def fleet_counters(conn) -> dict:
+    sy, q = station_sync.c, quarantine.c
+    row = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(sy.batches), 0),
+                                 sa.func.coalesce(sa.func.sum(sy.accepted), 0),
+                                 sa.func.coalesce(sa.func.sum(sy.duplicates), 0),
+                                 sa.func.coalesce(sa.func.sum(sy.rejected), 0))).one()
+    reasons = {r: int(n) for r, n in conn.execute(
+        sa.select(q.reason, sa.func.count()).group_by(q.reason))}
+    return {"batches": int(row[0]), "accepted": int(row[1]), "duplicates": int(row[2]),
+            "rejected": int(row[3]), "rejections_by_reason": reasons}
+
+
+def compute(store, cfg, now: float | None = None) -> Snapshot:
+    now = time.time() if now is None else now
+    th = hm.Thresholds.from_config(cfg)
+    started = time.perf_counter()
+    with store.read() as conn:
+        facts = load_facts(conn, now, th.rejection_window_s)
+        today = credits_today(conn, now, cfg.tz)
+    views = sorted((hm.evaluate(f, now, th) for f in facts), key=hm.StationView.sort_key)
+    summary = hm.fleet_summary(views, now)
+    summary["credits_today"] = today
+    elapsed = time.perf_counter() - started
+    return Snapshot(now, views, {v.station_id: v for v in views}, summary, elapsed)
+
+
+class Fleet:
+    """The shared, briefly cached snapshot (thread-safe; one computation at a time)."""
+
+    def __init__(self, store, cfg, max_age_s: float | None = None):
+        self.store = store
+        self.cfg = cfg
+        self.max_age_s = cfg.dashboard.refresh_s if max_age_s is None else max_age_s
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+
+    def snapshot(self, max_age_s: float | None = None, now: float | None = None) -> Snapshot:
+        limit = self.max_age_s if max_age_s is None else max_age_s
+        with self._lock:
+            snap = self._snapshot
+            clock = time.time() if now is None else now
+            if snap is None or clock - snap.at > limit or clock < snap.at:
+                snap = self._snapshot = compute(self.store, self.cfg, now)
+            return snap
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._snapshot = None
+
+
+def select(snap: Snapshot, q: str = "", state: str = "", level: str = "") -> list:
+    views = snap.views
+    if q:
+        needle = q.strip().lower()
+        views = [v for v in views if needle in v.station_id.lower() or needle in v.name.lower()]
+    if state:
+        views = [v for v in views if v.state == state]
+    if level == "attention":
+        views = [v for v in views if v.level in (hm.CRITICAL, hm.WARNING)]
+    elif level:
+        views = [v for v in views if v.level == level]
+    return views
+
+
+def lag_summary(conn, station_ids, now: float, span_s: float = DAY_S) -> dict:
+    """{station: {"p50", "p99", "n"}} over the samples of the last span_s (page rows only)."""
+    if not station_ids:
+        return {}
+    c = station_samples.c
+    hists: dict = {}
+    for sid, text in conn.execute(sa.select(c.station_id, c.lag_hist)
+                                  .where(c.station_id.in_(list(station_ids)),
+                                         c.at >= now - span_s, c.lag_n > 0)):
+        lagmod.merge(hists.setdefault(sid, lagmod.empty()), lagmod.decode(text))
+    return {sid: {"p50": lagmod.percentile(h, 0.5), "p99": lagmod.percentile(h, 0.99),
+                  "n": sum(h)} for sid, h in hists.items()}
+
+
+def history(conn, station_id: str, now: float, span_s: float = DAY_S) -> list[dict]:
+    c = station_samples.c
+    rows = conn.execute(sa.select(c.at, c.state, c.backlog, c.oldest_unsynced_s, c.lag_n,
+                                  c.lag_hist)
+                        .where(c.station_id == station_id, c.at >= now - span_s)
+                        .order_by(c.at)).fetchall()
+    out = []
+    for r in rows:
+        h = lagmod.decode(r[5])
+        out.append({"at": r[0], "state": r[1], "backlog": r[2], "oldest_unsynced_s": r[3],
+                    "lag_n": r[4], "lag_p50": lagmod.percentile(h, 0.5),
+                    "lag_p99": lagmod.percentile(h, 0.99)})
+    return out
+
+
+def recent_rejections(conn, station_id: str, limit: int = 50) -> list[dict]:
+    q = quarantine.c
+    rows = conn.execute(sa.select(q.id, q.reason, q.detail, q.reader_id, q.seq, q.batch_id,
+                                  q.received_at, q.released_at)
+                        .where(q.station_id == station_id).order_by(q.id.desc())
+                        .limit(limit)).fetchall()
+    return [{"id": r[0], "reason": r[1], "detail": r[2],
+             "reader_id": bytes(r[3]).hex() if r[3] is not None else None, "seq": r[4],
+             "batch_id": r[5], "received_at": r[6], "released_at": r[7]} for r in rows]
+
+
+def station_alarms(conn, station_id: str, limit: int = 20) -> list[dict]:
+    al = alarms.c
+    rows = conn.execute(sa.select(al.id, al.kind, al.reader_id, al.seq, al.detail,
+                                  al.created_at, al.acknowledged_at)
+                        .where(al.station_id == station_id).order_by(al.id.desc())
+                        .limit(limit)).fetchall()
+    return [{"id": r[0], "kind": r[1], "reader_id": bytes(r[2]).hex() if r[2] else None,
+             "seq": r[3], "detail": r[4], "created_at": r[5], "acknowledged_at": r[6]}
+            for r in rows]
+
+
+def enrolled_readers(conn, station_id: str) -> list[dict]:
+    rd = readers.c
+    rows = conn.execute(sa.select(rd.reader_id, rd.label, rd.status, rd.enrolled_at)
+                        .where(rd.station_id == station_id).order_by(rd.label)).fetchall()
+    return [{"reader_id": bytes(r[0]).hex(), "label": r[1], "status": r[2],
+             "enrolled_at": r[3]} for r in rows]
+
+
+def taps_today(conn, station_id: str, now: float, tz) -> int:
+    r = records.c
+    return int(conn.execute(sa.select(sa.func.count())
+                            .where(r.station_id == station_id,
+                                   r.best_time >= int(local_midnight(now, tz)))).scalar_one())
+
+
+def station_detail(store, snap: Snapshot, station_id: str, now: float, tz) -> dict | None:
+    view = snap.by_id.get(station_id)
+    if view is None:
+        return None
+    with store.read() as conn:
+        lag = lag_summary(conn, [station_id], now).get(station_id)
+        out = {"station": view.to_dict(), "lag_24h": lag,
+               "history": history(conn, station_id, now),
+               "rejections": recent_rejections(conn, station_id),
+               "alarms": station_alarms(conn, station_id),
+               "enrolled": enrolled_readers(conn, station_id),
+               "taps_today": taps_today(conn, station_id, now, tz)}
+    return out
+
+
+def page(store, snap: Snapshot, *, q: str = "", state: str = "", level: str = "",
+         offset: int = 0, limit: int = 50, now: float | None = None) -> dict:
+    now = snap.at if now is None else now
+    views = select(snap, q, state, level)
+    rows = views[offset:offset + limit]
+    with store.read() as conn:
+        lags = lag_summary(conn, [v.station_id for v in rows], now)
+    items = []
+    for v in rows:
+        d = v.to_dict()
+        d["lag_24h"] = lags.get(v.station_id)
+        items.append(d)
+    return {"total": len(views), "offset": offset, "limit": limit, "items": items,
+            "at": snap.at}

@@ -1,0 +1,142 @@
+"""The operator dashboard over HTTP.
+
+    GET /dashboard                       the page (static HTML/JS/CSS, no data, no token)
+    GET /dashboard/static/*              its assets, all served locally (no CDN)
+    GET /dashboard/api/fleet             fleet summary + alerts firing          (any role)
+    GET /dashboard/api/stations          stations view: ?q= &state= &level= &offset= &limit=
+    GET /dashboard/api/stations/{id}     one station: view, 24 h history, rejections, readers
+    GET /dashboard/api/alerts            firing and recently resolved alerts
+    GET /metrics                         Prometheus text (token unless dashboard.metrics_public)
+
+The JSON routes take the same bearer tokens as /api/v1 (the page keeps the token in
+sessionStorage). Every role may read them: they hold sync health only — station and reader
+ids, counts, times and reasons — never learners, cards or raw record bytes.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from server_hub import alerts as alertmod
+from server_hub import health_model as hm
+from server_hub import metrics
+from server_hub.api.auth import ANY, require
+from server_hub.dashboard import fleet as fleetmod
+from server_hub.dashboard.tables import alert_state
+
+STATIC = Path(__file__).with_name("static")
+router = APIRouter()
+
+
+def install(app, ctx) -> None:
+    """Add the dashboard and /metrics to the hub's FastAPI app (monitor: ctx.monitor or None)."""
+    monitor = getattr(ctx, "monitor", None)
+    fleet = monitor.fleet if monitor is not None else fleetmod.Fleet(ctx.store, ctx.config)
+    app.state.dashboard = SimpleNamespace(fleet=fleet, monitor=monitor)
+    app.include_router(router)
+    app.mount("/dashboard/static", StaticFiles(directory=STATIC), name="dashboard-static")
+
+
+def _dash(request: Request):
+    return request.app.state.dashboard
+
+
+def _firing(request: Request, recent_s: float = 0.0) -> list:
+    """Firing alerts (and, with recent_s, those resolved within it), newest first."""
+    d = _dash(request)
+    if d.monitor is not None and not recent_s:
+        return d.monitor.firing()
+    store = request.app.state.hub.store
+    c = alert_state.c
+    cond = c.state == alertmod.FIRING
+    if recent_s:
+        cond = sa.or_(cond, c.resolved_at >= time.time() - recent_s)
+    with store.read() as conn:
+        rows = conn.execute(sa.select(c.key, c.rule, c.station_id, c.subject, c.severity,
+                                      c.state, c.summary, c.fired_at, c.resolved_at,
+                                      c.notified, c.notified_at, c.updated_at)
+                            .where(cond).order_by(c.updated_at.desc()).limit(500)).fetchall()
+    return [alertmod.AlertState(*r) for r in rows]
+
+
+@router.get("/dashboard", include_in_schema=False)
+def page():
+    return FileResponse(STATIC / "index.html", media_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/dashboard/", include_in_schema=False)
+def page_slash():
+    return RedirectResponse("/dashboard")
+
+
+@router.get("/dashboard/api/fleet", tags=["dashboard"])
+def fleet(request: Request, who=Depends(require(*ANY))):
+    """Fleet summary (stations by state, total backlog, credits today) and firing alerts."""
+    d = _dash(request)
+    snap = d.fleet.snapshot()
+    cfg = request.app.state.hub.config
+    firing = _firing(request)
+    return {"summary": snap.summary, "compute_ms": round(snap.compute_s * 1000, 1),
+            "alerts": [a.to_dict() for a in firing[:100]], "alerts_firing": len(firing),
+            "poll_s": cfg.dashboard.poll_s, "monitor": d.monitor is not None,
+            "thresholds": hm.Thresholds.from_config(cfg).__dict__, "who": who}
+
+
+@router.get("/dashboard/api/stations", tags=["dashboard"])
+def stations(request: Request, q: str = "", state: str = "", level: str = "",
+             offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500),
+             who=Depends(require(*ANY))):
+    """Stations sorted by what needs attention, filtered and paged on the server."""
+    d = _dash(request)
+    snap = d.fleet.snapshot()
+    return fleetmod.page(request.app.state.hub.store, snap, q=q, state=state, level=level,
+                         offset=offset, limit=limit)
+
+
+@router.get("/dashboard/api/stations/{station_id}", tags=["dashboard"])
+def station(request: Request, station_id: str, who=Depends(require(*ANY))):
+    """One station: its view, 24 h history samples, recent rejections, alarms and readers."""
+    d = _dash(request)
+    hub = request.app.state.hub
+    snap = d.fleet.snapshot()
+    detail = fleetmod.station_detail(hub.store, snap, station_id, time.time(), hub.config.tz)
+    if detail is None:
+        raise HTTPException(404, f"station {station_id} is not registered (or is retired)")
+    detail["alerts"] = [a.to_dict() for a in _firing(request) if a.station_id == station_id]
+    return detail
+
+
+@router.get("/dashboard/api/alerts", tags=["dashboard"])
+def alert_list(request: Request, recent_h: float = Query(24, ge=0, le=24 * 30),
+               who=Depends(require(*ANY))):
+    """Alerts firing now and those resolved within recent_h hours."""
+    return [a.to_dict() for a in _firing(request, recent_h * 3600)]
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus(request: Request):
+    hub = request.app.state.hub
+    if not hub.config.dashboard.metrics_public:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header.lower().startswith("bearer ") else None
+        from server_hub.errors import AuthError
+        try:
+            hub.registry.authenticate(token)
+        except AuthError as exc:
+            raise HTTPException(401, f"{exc} (or set [dashboard] metrics_public = true)",
+                                headers={"WWW-Authenticate": "Bearer"}) from exc
+    d = _dash(request)
+    snap = d.fleet.snapshot()
+    with hub.store.read() as conn:
+        counters = fleetmod.fleet_counters(conn)
+    text = metrics.render(snap, counters, monitor=d.monitor, firing=_firing(request),
+                          top=hub.config.dashboard.metrics_top_stations)
+    return Response(text, media_type=metrics.CONTENT_TYPE)
