@@ -333,6 +333,12 @@ def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, c
         entry[2].append(tap)
         if tap.time >= since and (first_start is None or start < first_start):
             first_start = start
+    # A re-dated tap (agent time -> rebuilt) may have left a session: every session that could
+    # have held a tap at or after `since` is decided again (void if no tap is left in it).
+    for (act_id, start), state in existing.items():
+        if state.session_end + rules.late_s >= since and (first_start is None
+                                                          or start < first_start):
+            first_start = start
     if first_start is None:
         return []
 

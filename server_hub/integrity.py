@@ -7,7 +7,8 @@ to do about it is in HOLDS (and docs/hub.md).
 
 Stored on the record (records.flags), recomputed when neighbours arrive:
   FLAG_BURST   the reader saw >= burst_cards distinct cards within burst_window_s (uptime)
-  FLAG_FUTURE  the reader's clock was ahead of the hub's by more than skew_s when stored
+  FLAG_FUTURE  the reader's clock (or the agent's time, when it dates the tap) was ahead of
+               the hub's by more than skew_s when stored
 Derived when crediting:
   chain_gap          a seq below this record is missing (the reader's chain has a gap)
   clock_skew         FLAG_FUTURE, or a live measurement of this boot and clock epoch is off

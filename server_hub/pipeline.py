@@ -74,7 +74,8 @@ class Pipeline:
             plan = ingest.decide(readers, stored, self.verifier)
             credited = 0
             if plan.accepted:
-                credited = self._store_accepted(conn, station_id, plan, windows, now)
+                credited = self._store_accepted(conn, station_id, plan, windows, now,
+                                                ingest.batch.agent_times)
             if plan.rejections:
                 eq.INSERT_QUARANTINE.run(conn, sorted(
                     ((station_id, plan.batch_id, r.code, r.reason, r.detail[:500], r.reader_id,
@@ -108,7 +109,7 @@ class Pipeline:
 
     # --- storing accepted records ----------------------------------------------------------
 
-    def _store_accepted(self, conn, station_id, plan, windows, now) -> int:
+    def _store_accepted(self, conn, station_id, plan, windows, now, agent_times=None) -> int:
         irules = self.rules.integrity
         by_reader: dict[bytes, list] = {}
         for e in plan.accepted:
@@ -121,7 +122,7 @@ class Pipeline:
                 if old is None or t < old:
                     changed[learner] = t
 
-        # 1. times: clock anchors per boot, rebuilt times, future clocks, live skew
+        # 1. times: clock anchors per boot, rebuilt times, agent times, future clocks, skew
         boot_keys = {(e.record.reader_id, e.record.boot) for e in plan.accepted}
         anchors = eq.load_boots(conn, boot_keys)
         new_anchors = {}
@@ -146,10 +147,14 @@ class Pipeline:
         for e in plan.accepted:
             r = e.record
             a = anchors.get((r.reader_id, r.boot))
+            agent_time = (agent_times[e.index] or None) if agent_times else None
             best, source = clock.best_time(r.reader_time, r.uptime_ms,
-                                           None if a is None or a[0] is None else (a[1], a[2]))
-            timed[e.index] = (best, source,
-                              integrity.FLAG_FUTURE if r.reader_time > flags_future else 0)
+                                           None if a is None or a[0] is None else (a[1], a[2]),
+                                           agent_time)
+            # a clock ahead of the hub (the reader's, or the agent's when it dates the tap)
+            future = r.reader_time > flags_future or (source == clock.AGENT
+                                                      and best > flags_future)
+            timed[e.index] = (best, source, agent_time, integrity.FLAG_FUTURE if future else 0)
         if plan.flags & wire.FLAG_LIVE:
             self._measure_skew(conn, by_reader, now, touch)
 
@@ -182,12 +187,13 @@ class Pipeline:
         batch_id = plan.batch_id
         for e in plan.accepted:
             r = e.record
-            best, source, future = timed[e.index]
+            best, source, agent_time, future = timed[e.index]
             card = cards.get(r.uid)
             learner = card[0] if card else None
             rows.append((r.reader_id, r.seq, station_id, r.kind, r.uid, r.reader_time, r.boot,
                          r.uptime_ms, best, source, learner, future | new_flags[e.index],
-                         e.payload_hash, r.prev_hash, e.raw, e.auth_seq, batch_id, None, now))
+                         e.payload_hash, r.prev_hash, e.raw, e.auth_seq, batch_id, agent_time,
+                         now))
             touch(learner, best)
         eq.INSERT_RECORDS.run(conn, rows)
 
@@ -223,14 +229,19 @@ class Pipeline:
         return self.credit_learners(conn, changed, now) if changed else 0
 
     def _retime(self, conn, key, anchor, touch):
+        """A (new, lower) anchor for a boot: rebuild the times of its untimed records, those
+        dated by the agent included (an agent time that was ahead loses its flag)."""
         rid, boot = key
-        updates = []
-        for seq, uptime_ms, best, source, learner in eq.untimed_records(conn, rid, boot):
+        updates, flag_updates = [], []
+        for seq, uptime_ms, best, source, learner, flags in eq.untimed_records(conn, rid, boot):
             new = clock.rebuild(anchor[1], anchor[2], uptime_ms)
             if new != best or source != clock.REBUILT:
                 updates.append((new, clock.REBUILT, rid, seq))
                 touch(learner, new if best is None else min(best, new))
+                if source == clock.AGENT and flags & integrity.FLAG_FUTURE:
+                    flag_updates.append((flags & ~integrity.FLAG_FUTURE, rid, seq))
         eq.UPDATE_TIMES.run(conn, updates)
+        eq.UPDATE_FLAGS.run(conn, flag_updates)
 
     def _measure_skew(self, conn, by_reader, now, touch):
         limit = self.rules.integrity.skew_s

@@ -23,7 +23,7 @@ from server_hub.store.schema import (alarms, credit_state, learners, ledger, qua
                                      stations)
 
 KIND_NAMES = {rec.KIND_TAP: "tap", rec.KIND_IN: "check_in", rec.KIND_OUT: "check_out"}
-TIME_SOURCES = {clock.UNKNOWN: "unknown", clock.READER: "reader", clock.REBUILT: "rebuilt"}
+TIME_SOURCES = clock.NAMES
 
 
 def credits(milli) -> float:

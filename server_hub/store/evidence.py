@@ -132,7 +132,8 @@ def load_boots(conn, keys) -> dict:
 
 def untimed_records(conn, reader_id: bytes, boot: int) -> list:
     c = records.c
-    return conn.execute(sa.select(c.seq, c.uptime_ms, c.best_time, c.time_source, c.learner_id)
+    return conn.execute(sa.select(c.seq, c.uptime_ms, c.best_time, c.time_source, c.learner_id,
+                                  c.flags)
                         .where(c.reader_id == reader_id, c.boot == boot, c.time_source != 1)
                         ).fetchall()
 
