@@ -201,6 +201,8 @@ class App:
                "agent_wm": j.agent_wm if opened else 0, "hub_wm": j.hub_wm if opened else 0,
                "jfill": j.fill_pct() if opened else 0, "heap": _heap_free(),
                "test": self.test_mode,
+               "blocked": len(self.blocked) if self.blocked is not None else 0,
+               "bcrc": self.blocked.crc if self.blocked is not None else 0,
                "pk": rec.hexlify(self.public_key) if self.public_key else None}
         faults = self.board.faults() if hasattr(self.board, "faults") else []
         err = self.err

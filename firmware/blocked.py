@@ -6,6 +6,8 @@
 # B frame body (reserved in SPEC §3, this reader's proposal): op u8 then entries
 # (uid_len u8, uid bytes) repeated. op 0 = replace the list with these entries,
 # 1 = add them, 2 = remove them. A long list is sent as one op 0 then op 1 frames.
+import binascii
+
 from persist import read_blob, write_blob
 
 _W = 11
@@ -30,6 +32,7 @@ class BlockedList:
         body = read_blob(path)
         if body is not None and len(body) % _W == 0:
             self._data = body
+        self.crc = binascii.crc32(self._data) & 0xFFFFFFFF
 
     def __len__(self):
         return len(self._data) // _W
@@ -82,4 +85,7 @@ class BlockedList:
         data = b"".join(sorted(current))
         write_blob(self.path, data)
         self._data = data
+        # CRC-32 of the sorted entries: the same bytes as the entries of the hub's list
+        # message (SPEC 4.6), so the agent can tell from the health frame that it arrived
+        self.crc = binascii.crc32(data) & 0xFFFFFFFF
         return len(current)

@@ -9,6 +9,13 @@
 # agent_timeout_ms, so an unplugged link costs little). Every damaged or unexpected frame
 # is counted, never fatal; nothing but frames is ever written to stdout. The pump never
 # catches KeyboardInterrupt: mpremote's Ctrl-C ends the firmware and the board's REPL runs.
+#
+# Rewind (W from_seq): a replaced Pi's queue lacks records this reader still holds below its
+# agent watermark. The offer base drops to from_seq (or the oldest record held) and walks up
+# again one window per agent ack: an A frame that arrives after a window was offered means
+# the agent has taken it (its watermark cannot say so: it is above the rewound records).
+# Once the base passes the agent watermark, offering is back to normal. A reader without a
+# key (nothing journaled) still answers Q with its health frame.
 from protocol import link
 from protocol.compat import ticks_diff
 from protocol.errors import RemoteProtocolError
@@ -35,6 +42,8 @@ class Link:
         self._last_offer = None
         self._last_heard = None
         self._health_at = None  # None: send one at the next poll (boot)
+        self._rewind = 0        # > 0: offer from here although it is below the agent watermark
+        self.rewinds = 0
 
     # -- frames in --------------------------------------------------------------------
 
@@ -68,6 +77,9 @@ class Link:
             app.apply_ack(agent, hub)
             if app.journal.agent_wm != before:
                 self._last_offer = now  # progress: the resend timer starts again
+            if self._rewind and self._next > self._rewind:
+                self._rewind = self._next  # the agent has what was offered before this ack
+                self._last_offer = now
         elif kind == link.TIME:
             self._last_heard = now
             app.set_clock_ms(link.decode_time(frame.body))
@@ -86,6 +98,19 @@ class Link:
         elif kind == link.BLOCKED:
             self._last_heard = now
             app.update_blocked(frame.body)
+        elif kind == link.REWIND:
+            self._last_heard = now
+            rid, from_seq = link.decode_rewind(frame.body)
+            if rid != app.reader_id or not app.ready:
+                self.ignored += 1
+                return
+            journal = app.journal
+            start = max(from_seq, journal.first_held())
+            if start <= journal.agent_wm:
+                self._rewind = start
+                self._next = start
+                self._last_offer = None
+                self.rewinds += 1
         else:
             self.ignored += 1  # R and H travel the other way
 
@@ -104,8 +129,16 @@ class Link:
         return out
 
     def _offer(self, now, out):
+        if not self.app.ready:
+            return  # no key or no journal: nothing to offer
         journal = self.app.journal
         base = max(journal.agent_wm + 1, journal.first_held())
+        if self._rewind:
+            rewind = max(self._rewind, journal.first_held())
+            if rewind < base:
+                base = rewind
+            else:
+                self._rewind = 0  # caught up with the agent watermark
         if self._next < base:
             self._next = base
         elif self._next > base and self._last_offer is not None:
@@ -126,7 +159,8 @@ class Link:
     def next_poll_ms(self, now):
         """ms until poll() has something to do by itself (health or a resend)."""
         wait = self.health_ms - ticks_diff(now, self._health_at) if self._health_at is not None else 0
-        if self._last_offer is not None and self._next > self.app.journal.agent_wm + 1:
+        if self._last_offer is not None and self.app.ready and \
+                self._next > min(self._rewind or self._next, self.app.journal.agent_wm + 1):
             resend = self.resend_ms if self.agent_present(now) else self.idle_resend_ms
             wait = min(wait, resend - ticks_diff(now, self._last_offer))
         return max(0, min(wait, 1000))
