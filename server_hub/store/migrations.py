@@ -32,9 +32,21 @@ def _dashboard(conn) -> None:
     tables.create(conn)
 
 
+def _counters(conn) -> None:
+    # The blocked-card list version (SPEC §4.6) starts at the clock, so a hub database made
+    # afresh continues above the versions its stations already hold.
+    schema.counters.create(conn, checkfirst=True)
+    now = time.time()
+    if conn.execute(sa.select(schema.counters.c.name)
+                    .where(schema.counters.c.name == "blocked_list")).first() is None:
+        conn.execute(schema.counters.insert().values(name="blocked_list", value=int(now),
+                                                     updated_at=now))
+
+
 MIGRATIONS = [
     (1, "initial: registry, evidence, quarantine, alarms, credit state, ledger, sync", _initial),
     (2, "dashboard: station samples, alert state, indexes for incremental reads", _dashboard),
+    (3, "counters: the blocked-card list version", _counters),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -9,6 +9,7 @@ Groups:
   credit     credit_state (the standards engine's current decision per learner and session),
              ledger (append-only entries; balances are sums), credit_reviews (hold decisions)
   sync       station_status, station_health (latest per station), station_sync (counters)
+  fleet      counters (named counters, e.g. the blocked-card list version)
 
 Identities: reader ids and card UIDs are raw bytes (8 and 4/7/10 B), shown as hex outside.
 Times are Unix seconds (BigInteger) except *_at columns (Float, hub clock with fraction).
@@ -258,6 +259,15 @@ station_sync = sa.Table(
     sa.Column("duplicates", sa.BigInteger, nullable=False, default=0),
     sa.Column("rejected", sa.BigInteger, nullable=False, default=0),
     sa.Column("last_rejection_at", sa.Float, nullable=True),
+)
+
+# --- fleet ---------------------------------------------------------------------------------
+
+counters = sa.Table(
+    "counters", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
 )
 
 schema_migrations = sa.Table(
