@@ -1,0 +1,385 @@
+// tapcert operator dashboard: plain JS, no build step, no external resources.
+// The token lives in sessionStorage and goes out as a bearer header to /dashboard/api/*.
+// The page polls the fleet summary and the current view every poll_s seconds.
+"use strict";
+
+const S = {
+  lang: localStorage.getItem("tapcert.lang") || "zh",
+  token: sessionStorage.getItem("tapcert.token") || "",
+  q: "", state: "", level: "", offset: 0, limit: 50,
+  poll: 5, timer: null, fleet: null, page: null, detail: null, failures: 0, stamp: null,
+};
+const STATE_MARK = { online: "●", offline: "✕", silent: "◌", unknown: "?" };
+const LEVEL_MARK = { critical: "■", warning: "▲", info: "○", ok: "✓" };
+
+function t(key) {
+  const d = I18N[S.lang] || I18N.zh;
+  return key in d ? d[key] : (I18N.en[key] !== undefined ? I18N.en[key] : key);
+}
+
+function h(tag, attrs, ...kids) {
+  const n = document.createElement(tag);
+  for (const k in attrs || {}) {
+    if (k === "class") n.className = attrs[k];
+    else if (k.startsWith("on")) n.addEventListener(k.slice(2), attrs[k]);
+    else if (attrs[k] !== null && attrs[k] !== undefined) n.setAttribute(k, attrs[k]);
+  }
+  for (const k of kids.flat()) {
+    if (k === null || k === undefined || k === false) continue;
+    n.appendChild(typeof k === "object" ? k : document.createTextNode(String(k)));
+  }
+  return n;
+}
+
+const num = (v) => (v === null || v === undefined ? "—" : Number(v).toLocaleString(S.lang === "zh" ? "zh-CN" : "en-US"));
+
+function dur(s) {
+  if (s === null || s === undefined) return "—";
+  s = Math.max(0, s);
+  const sp = S.lang === "zh" ? "" : " ";
+  if (s < 90) return Math.round(s) + sp + t("unit_s");
+  if (s < 5400) return Math.round(s / 60) + sp + t("unit_min");
+  if (s < 2 * 86400) return (s / 3600).toFixed(1).replace(/\.0$/, "") + sp + t("unit_h");
+  return (s / 86400).toFixed(1).replace(/\.0$/, "") + sp + t("unit_d");
+}
+
+function clock(ts) {
+  if (!ts) return "—";
+  const d = new Date(ts * 1000), now = new Date();
+  const hm = String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
+  if (d.toDateString() === now.toDateString()) return hm;
+  return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" +
+    String(d.getDate()).padStart(2, "0") + " " + hm;
+}
+
+function ago(ts) {
+  if (!ts) return "—";
+  const s = Date.now() / 1000 - ts;
+  return S.lang === "zh" ? dur(s) + t("ago") : dur(s) + " " + t("ago");
+}
+
+function stateBadge(state, forS) {
+  return h("span", { class: "badge state state-" + state, "data-state": state },
+    STATE_MARK[state] || "?", " ", t(state),
+    forS !== null && forS !== undefined && state !== "online" && state !== "unknown"
+      ? h("span", { class: "for" }, " · " + (S.lang === "zh" ? "已" : "for ") + dur(forS)) : null);
+}
+
+function levelBadge(level) {
+  return h("span", { class: "badge level level-" + level }, LEVEL_MARK[level] || "", " ",
+    t("level_" + level));
+}
+
+function problemText(p) {
+  const tpl = t("rule_" + p.rule);
+  if (tpl === "rule_" + p.rule) return p.text;
+  const v = Object.assign({}, p.values || {});
+  v.subject = p.subject === "pi" ? t("pi") : p.subject;
+  if (v.minutes !== undefined) v.dur = dur(v.minutes * 60);
+  return tpl.replace(/\{(\w+)\}/g, (_, k) =>
+    v[k] === undefined || v[k] === null ? "?" : (typeof v[k] === "number" ? num(v[k]) : v[k]));
+}
+
+// --- data ------------------------------------------------------------------------------
+
+async function api(path) {
+  const resp = await fetch(path, { headers: { Authorization: "Bearer " + S.token } });
+  if (resp.status === 401) { logout(); throw new Error("unauthorised"); }
+  if (!resp.ok) throw new Error(resp.status + " " + (await resp.text()).slice(0, 200));
+  return resp.json();
+}
+
+function route() {
+  const m = location.hash.match(/^#\/station\/(.+)$/);
+  return m ? decodeURIComponent(m[1]) : null;
+}
+
+async function refresh() {
+  clearTimeout(S.timer);
+  try {
+    const station = route();
+    const fleet = api("/dashboard/api/fleet");
+    let body;
+    if (station) {
+      body = api("/dashboard/api/stations/" + encodeURIComponent(station));
+    } else {
+      const qs = new URLSearchParams({ q: S.q, state: S.state, level: S.level,
+                                       offset: S.offset, limit: S.limit });
+      body = api("/dashboard/api/stations?" + qs);
+    }
+    S.fleet = await fleet;
+    S.poll = S.fleet.poll_s || 5;
+    if (station) { S.detail = await body; S.page = null; } else { S.page = await body; S.detail = null; }
+    S.failures = 0;
+    S.stamp = Date.now() / 1000;
+    render();
+  } catch (err) {
+    S.failures += 1;
+    renderLive(String(err.message || err));
+  }
+  if (S.token) S.timer = setTimeout(refresh, S.poll * 1000 * Math.min(6, 1 + S.failures));
+}
+
+// --- rendering -------------------------------------------------------------------------
+
+function applyStatic() {
+  document.documentElement.lang = S.lang === "zh" ? "zh-CN" : "en";
+  document.title = t("title");
+  document.querySelectorAll("[data-t]").forEach((n) => { n.textContent = t(n.dataset.t); });
+  document.querySelectorAll("[data-tp]").forEach((n) => { n.placeholder = t(n.dataset.tp); });
+  document.getElementById("lang").textContent = t("lang_switch");
+}
+
+function renderLive(error) {
+  const live = document.getElementById("live");
+  live.replaceChildren(error
+    ? h("span", { class: "stale" }, "⚠ " + t("stale"))
+    : h("span", { class: "ok" }, "◉ " + t("live") + " · " + t("updated") + " " +
+        new Date(S.stamp * 1000).toLocaleTimeString(S.lang === "zh" ? "zh-CN" : "en-GB")));
+}
+
+function render() {
+  applyStatic();
+  renderLive(null);
+  renderSummary();
+  renderAlerts();
+  const station = route();
+  document.getElementById("list-view").hidden = !!station;
+  document.getElementById("station-view").hidden = !station;
+  if (station && S.detail) renderStation(S.detail);
+  if (!station && S.page) renderStations(S.page);
+}
+
+function card(label, value, extra, cls) {
+  return h("div", { class: "card " + (cls || "") }, h("div", { class: "label" }, label),
+    h("div", { class: "value" }, value), extra ? h("div", { class: "extra" }, extra) : null);
+}
+
+function renderSummary() {
+  const s = S.fleet.summary;
+  const st = s.states, lv = s.levels;
+  document.getElementById("summary").replaceChildren(
+    card(t("stations"), num(s.stations), null, "stations"),
+    card(STATE_MARK.online + " " + t("online"), num(st.online), null, "online"),
+    card(STATE_MARK.offline + " " + t("offline"), num(st.offline),
+      st.silent ? STATE_MARK.silent + " " + t("silent") + " " + num(st.silent) : null, "offline"),
+    card(t("backlog_total"), num(s.backlog),
+      s.oldest_unsynced_s ? t("oldest_unsynced") + " " + dur(s.oldest_unsynced_s) : null, "backlog"),
+    card(t("needs_attention"), num(lv.critical + lv.warning),
+      LEVEL_MARK.critical + " " + num(lv.critical) + "  " + LEVEL_MARK.warning + " " + num(lv.warning),
+      "attention"),
+    card(t("readers_online"), num(s.readers_online) + " / " + num(s.readers_reported), null, "readers"),
+    card(t("credits_today"), num(s.credits_today), null, "credits"),
+  );
+}
+
+function renderAlerts() {
+  const list = S.fleet.alerts || [];
+  const box = document.getElementById("alerts");
+  const head = h("h2", {}, t("alerts") + " (" + num(S.fleet.alerts_firing || 0) + ")");
+  if (!list.length) { box.replaceChildren(head, h("p", { class: "muted" }, t("no_alerts"))); return; }
+  box.replaceChildren(head, h("ul", {}, list.slice(0, 20).map((a) =>
+    h("li", { class: "alert sev-" + a.severity, "data-rule": a.rule, "data-station": a.station_id },
+      levelBadge(a.severity), " ",
+      h("a", { href: "#/station/" + encodeURIComponent(a.station_id) }, a.station_id), " ",
+      h("span", { class: "rule" }, a.rule), " · ", t("since"), " ", clock(a.fired_at)))));
+}
+
+function readersCell(v) {
+  const parts = [h("span", { class: "ro" }, num(v.readers_online) + "/" + num(v.readers_reported))];
+  if (v.readers_enrolled && v.readers_enrolled !== v.readers_reported)
+    parts.push(h("span", { class: "muted" }, " (" + num(v.readers_enrolled) + ")"));
+  if (v.max_journal_pct !== null && v.max_journal_pct !== undefined)
+    parts.push(h("div", { class: "jfill" }, t("journal") + " " + num(v.max_journal_pct) + "%"));
+  if (v.max_clock_offset_s !== null && v.max_clock_offset_s !== undefined &&
+      Math.abs(v.max_clock_offset_s) >= 1)
+    parts.push(h("div", {}, t("clock") + " " + (v.max_clock_offset_s > 0 ? "+" : "−") +
+      dur(Math.abs(v.max_clock_offset_s))));
+  return parts;
+}
+
+function rejectedCell(v) {
+  const reasons = Object.entries(v.rejected_24h || {}).sort((a, b) => b[1] - a[1]);
+  const total = reasons.reduce((n, r) => n + r[1], 0);
+  if (!total) return "0";
+  return [h("strong", {}, num(total)), h("div", { class: "reasons" },
+    reasons.slice(0, 3).map((r) => r[0] + " " + num(r[1])).join(", "))];
+}
+
+function lagCell(l) {
+  if (!l || !l.n) return "—";
+  return dur(l.p50) + " / " + dur(l.p99);
+}
+
+function td(label, ...kids) { return h("td", { "data-label": t(label) }, ...kids); }
+
+function renderStations(page) {
+  const rows = page.items.map((v) => h("tr", {
+      class: "row level-" + v.level, "data-station": v.station_id, "data-state": v.state,
+      "data-level": v.level },
+    td("col_level", levelBadge(v.level)),
+    td("col_station", h("a", { href: "#/station/" + encodeURIComponent(v.station_id),
+                               class: "sid" }, v.station_id),
+       v.name ? h("div", { class: "name" }, v.name) : null),
+    td("col_connection", stateBadge(v.state, v.state_for_s)),
+    td("col_backlog", h("span", { class: "backlog" }, num(v.backlog)),
+       v.oldest_unsynced_s ? h("div", { class: "muted" }, t("oldest_unsynced") + " " +
+                                dur(v.oldest_unsynced_s)) : null),
+    td("col_last_ack", ago(v.last_hub_ack || v.last_batch_at)),
+    td("col_readers", readersCell(v)),
+    td("col_rejected", rejectedCell(v)),
+    td("col_holds", num(v.holds)),
+    td("col_lag", lagCell(v.lag_24h)),
+    td("col_problems", v.problems.length ? h("ul", { class: "problems" }, v.problems.map((p) =>
+      h("li", { class: "sev-" + p.severity, "data-rule": p.rule },
+        LEVEL_MARK[p.severity] + " " + problemText(p)))) : "—")));
+  document.querySelector("#stations tbody").replaceChildren(...rows);
+  const from = page.total ? page.offset + 1 : 0;
+  const to = Math.min(page.total, page.offset + page.items.length);
+  document.getElementById("range").textContent =
+    num(from) + "–" + num(to) + " " + t("of") + " " + num(page.total);
+  document.getElementById("prev").disabled = page.offset <= 0;
+  document.getElementById("next").disabled = to >= page.total;
+}
+
+function table(headers, rows) {
+  return h("table", { class: "detail" },
+    h("thead", {}, h("tr", {}, headers.map((k) => h("th", {}, t(k))))),
+    h("tbody", {}, rows.length ? rows.map((r) => h("tr", {}, r.map((c, i) =>
+      h("td", { "data-label": t(headers[i]) }, c)))) :
+      h("tr", {}, h("td", { colspan: headers.length, class: "muted" }, t("none")))));
+}
+
+function renderStation(d) {
+  const v = d.station;
+  const now = Date.now() / 1000;
+  const hist = d.history || [];
+  const backlog = hist.map((s) => [s.at, s.backlog]);
+  const p50 = hist.filter((s) => s.lag_n).map((s) => [s.at, s.lag_p50]);
+  const p99 = hist.filter((s) => s.lag_n).map((s) => [s.at, s.lag_p99]);
+  const charts = hist.length ? [
+    h("h3", {}, t("chart_backlog")),
+    tapChart([{ name: t("chart_backlog"), points: backlog, step: true, marker: "square" }],
+             { from: now - 86400, to: now, now: now, title: t("chart_backlog") }),
+    h("h3", {}, t("chart_lag")),
+    tapChart([{ name: t("lag_p50"), points: p50, marker: "circle" },
+              { name: t("lag_p99"), points: p99, dash: "6 4", marker: "square" }],
+             { from: now - 86400, to: now, log: true, extend: false, title: t("chart_lag"),
+               yfmt: (x) => dur(x) }),
+  ] : [h("p", { class: "muted" }, t("no_data"))];
+  const facts = [
+    [t("col_connection"), stateBadge(v.state, v.state_for_s)],
+    [t("col_backlog"), num(v.backlog) + (v.oldest_unsynced_s ? " · " + t("oldest_unsynced") +
+      " " + dur(v.oldest_unsynced_s) : "")],
+    [t("col_last_ack"), ago(v.last_hub_ack)],
+    [t("last_batch"), ago(v.last_batch_at)],
+    [t("health_age"), v.health_age_s === null ? "—" : dur(v.health_age_s) + (S.lang === "zh" ? t("ago") : " " + t("ago"))],
+    [t("taps_today"), num(d.taps_today)],
+    [t("accepted"), num(v.accepted)],
+    [t("col_lag") + " (24h)", lagCell(d.lag_24h)],
+    [t("col_holds"), num(v.holds)],
+    [t("pi_clock"), v.pi_clock_offset_s === null ? "—" : (v.pi_clock_offset_s >= 0 ? "+" : "−") +
+      dur(Math.abs(v.pi_clock_offset_s))],
+    [t("agent"), v.agent_version || "—"],
+  ];
+  const readers = (v.readers || []).map((r) => [
+    r.label || "—", h("code", {}, r.rid),
+    stateBadge(r.online ? "online" : "offline", null),
+    r.journal_pct === null ? "—" : num(r.journal_pct) + "%",
+    r.unsynced === null ? "—" : num(r.unsynced),
+    r.fw || "—",
+    r.clock_offset_s === null ? "—" : (r.clock_offset_s >= 0 ? "+" : "−") + dur(Math.abs(r.clock_offset_s)),
+  ]);
+  const rejections = (d.rejections || []).map((q) => [
+    clock(q.received_at), q.reason, q.reader_id ? h("code", {}, q.reader_id) : "—",
+    q.seq === null ? "—" : num(q.seq), q.detail]);
+  const alarms = (d.alarms || []).map((a) => [clock(a.created_at), a.kind,
+    a.reader_id ? h("code", {}, a.reader_id) : "—", num(a.seq), a.detail]);
+  const enrolled = (d.enrolled || []).map((r) => [r.label || "—", h("code", {}, r.reader_id),
+    r.status]);
+  document.getElementById("station-view").replaceChildren(
+    h("p", { class: "noprint" }, h("a", { href: "#", id: "back" }, "← " + t("back"))),
+    h("h2", { "data-station": v.station_id, "data-state": v.state, "data-level": v.level },
+      levelBadge(v.level), " ", v.station_id, v.name ? " · " + v.name : ""),
+    v.problems.length ? h("ul", { class: "problems big" }, v.problems.map((p) =>
+      h("li", { class: "sev-" + p.severity, "data-rule": p.rule },
+        LEVEL_MARK[p.severity] + " " + problemText(p)))) : null,
+    h("dl", { class: "facts" }, facts.map(([k, val]) => [h("dt", {}, k), h("dd", {}, val)])),
+    h("h3", {}, t("history")), ...charts,
+    h("h3", {}, t("readers")),
+    table(["reader", "reader_id", "status", "journal", "unsynced", "firmware", "clock"], readers),
+    h("h3", {}, t("enrolled")),
+    table(["reader", "reader_id", "status"], enrolled),
+    h("h3", {}, t("rejections")),
+    table(["received", "reason", "reader_id", "seq", "detail"], rejections),
+    h("h3", {}, t("alarms")),
+    table(["received", "kind", "reader_id", "seq", "detail"], alarms),
+  );
+}
+
+// --- wiring ----------------------------------------------------------------------------
+
+function showApp(signedIn) {
+  document.getElementById("login").hidden = signedIn;
+  document.getElementById("app").hidden = !signedIn;
+  document.getElementById("logout").hidden = !signedIn;
+}
+
+function logout() {
+  S.token = "";
+  sessionStorage.removeItem("tapcert.token");
+  clearTimeout(S.timer);
+  showApp(false);
+}
+
+async function login(ev) {
+  ev.preventDefault();
+  const token = document.getElementById("token").value.trim();
+  const resp = await fetch("/api/v1/whoami", { headers: { Authorization: "Bearer " + token } });
+  if (!resp.ok) { document.getElementById("login-error").hidden = false; return; }
+  document.getElementById("login-error").hidden = true;
+  S.token = token;
+  sessionStorage.setItem("tapcert.token", token);
+  document.getElementById("token").value = "";
+  showApp(true);
+  refresh();
+}
+
+let debounce = null;
+function filtersChanged() {
+  clearTimeout(debounce);
+  debounce = setTimeout(() => {
+    S.q = document.getElementById("q").value;
+    S.state = document.getElementById("state").value;
+    S.level = document.getElementById("level").value;
+    S.offset = 0;
+    refresh();
+  }, 250);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  applyStatic();
+  document.getElementById("lang").addEventListener("click", () => {
+    S.lang = S.lang === "zh" ? "en" : "zh";
+    localStorage.setItem("tapcert.lang", S.lang);
+    if (S.fleet) render(); else applyStatic();
+  });
+  document.getElementById("print").addEventListener("click", () => window.print());
+  document.getElementById("logout").addEventListener("click", logout);
+  document.getElementById("login-form").addEventListener("submit", login);
+  for (const id of ["q", "state", "level"]) {
+    document.getElementById(id).addEventListener("input", filtersChanged);
+  }
+  document.getElementById("prev").addEventListener("click", () => {
+    S.offset = Math.max(0, S.offset - S.limit); refresh();
+  });
+  document.getElementById("next").addEventListener("click", () => {
+    S.offset += S.limit; refresh();
+  });
+  window.addEventListener("hashchange", () => {
+    if (location.hash === "#") history.replaceState(null, "", location.pathname);
+    refresh();
+  });
+  showApp(!!S.token);
+  if (S.token) refresh();
+});
