@@ -39,6 +39,7 @@ class HubSection:
     db: str = field(default_factory=default_db_url)
     timezone: str = "UTC"          # local days for per-day caps and weekly schedules
     worker_id: str = ""            # MQTT client id suffix; unique per hub worker
+    ca_dir: str = ""               # fleet CA directory; "" = ca/ beside the SQLite database
 
 
 @dataclass
@@ -129,6 +130,16 @@ class Config:
     @property
     def tz(self) -> ZoneInfo:
         return zone(self.hub.timezone)
+
+
+def ca_dir(cfg: Config) -> Path | None:
+    """The fleet CA's directory: hub.ca_dir, else ca/ beside a SQLite database; None when
+    neither says where (a PostgreSQL hub must set hub.ca_dir to have a CA)."""
+    if cfg.hub.ca_dir:
+        return Path(cfg.hub.ca_dir).expanduser()
+    if cfg.hub.db.startswith("sqlite:///") and ":memory:" not in cfg.hub.db:
+        return Path(cfg.hub.db[len("sqlite:///"):]).expanduser().parent / "ca"
+    return None
 
 
 def zone(name: str) -> ZoneInfo:

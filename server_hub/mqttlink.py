@@ -3,6 +3,7 @@
     station/+/batch   QoS 1  -> pipeline.handle_batch -> COMMIT -> ack on station/{id}/ack QoS 1
     station/+/status  QoS 1  -> latest status per station (retained; Last Will = offline)
     station/+/health  QoS 0  -> latest health per station
+    station/{id}/blocked     <- the blocked-card list, retained (publish_retained, blocklist.py)
 
 The session is persistent (clean_session=False) and messages are acknowledged to the broker
 manually, after the database commit and after our ack was handed to the client: a hub killed
@@ -65,6 +66,7 @@ class MQTTLink:
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
         self.connected = threading.Event()
+        self.connections = 0                    # broker connections made so far
         self.subscribed = threading.Event()     # set once the broker granted our topics
         self.stats = {"batches": 0, "records": 0, "acks": 0, "errors": 0, "status": 0,
                       "health": 0, "ignored": 0}
@@ -101,6 +103,7 @@ class MQTTLink:
         client.subscribe([(topics.subscription(topics.BATCH, shared=self.cfg.shared), 1),
                           (topics.subscription(topics.STATUS), 1),
                           (topics.subscription(topics.HEALTH), 0)])
+        self.connections += 1
         self.connected.set()
         log.info("connected to MQTT broker %s:%s (session present: %s)", self.cfg.host,
                  self.cfg.port, flags.session_present)
@@ -204,6 +207,17 @@ class MQTTLink:
             self.stats[kind] += 1
         except StoreError as exc:
             log.error("could not store station %s %s: %s", station, kind, exc)
+
+    def connection(self):
+        """The number of the current broker connection, None while disconnected."""
+        return self.connections if self.connected.is_set() else None
+
+    def publish_retained(self, topic: str, payload: bytes) -> bool:
+        """One retained QoS 1 message; False if it could not be queued (no connection)."""
+        if not self.connected.is_set():
+            return False
+        info = self.client.publish(topic, payload, qos=1, retain=True)
+        return info.rc == paho.MQTT_ERR_SUCCESS
 
     def idle(self) -> bool:
         return self._queue.empty()

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from protocol import record as rec
 from protocol import topics
-from server_hub import crediting, ingest
+from server_hub import blocklist, crediting, ingest
 from server_hub.errors import AuthError, Conflict, DefinitionError, NotFound, RegistryError
 from server_hub.store.bulk import dialect_insert
 from server_hub.store.schema import (activities, cards, credit_reviews, learners, operators,
@@ -284,6 +284,8 @@ class Registry:
                 raise Conflict(f"card {uid_hex} is revoked for good: issue a new card")
             conn.execute(cards.update().where(cards.c.uid == uid)
                          .values(status=status, status_since=since))
+            if status != old[1] or since != old[2]:
+                blocklist.bump(conn)  # stations get the new blocked-card list
             self._recredit(conn, {old[0]: min(since, old[2])})
         return self.card(uid_hex)
 

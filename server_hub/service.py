@@ -1,8 +1,10 @@
 """service: `tapcert-hub run` — ingest (MQTT), the HTTP API and the settlement timer in one
 process, stopped cleanly by SIGTERM or SIGINT.
 
-Threads: paho's network loop, the ingest worker (mqttlink), the settlement timer and
-uvicorn's event loop; the main thread waits for a signal and then stops them in order.
+Threads: paho's network loop, the ingest worker (mqttlink), the settlement timer, the
+blocked-card list publisher and uvicorn's event loop; the main thread waits for a signal and
+then stops them in order. `run --no-api` (extra ingest workers) runs neither the API nor the
+publisher: one process publishes the blocked-card list.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ import logging
 import signal
 import threading
 
+from server_hub import blocklist
 from server_hub.api.app import HubContext, create_app
+from server_hub.config import ca_dir
 from server_hub.errors import HubError
 from server_hub.mqttlink import MQTTLink
 from server_hub.pipeline import Pipeline
@@ -42,6 +46,14 @@ class Settler(threading.Thread):
                 log.exception("settling closed sessions failed")
 
 
+def fleet_ca(cfg):
+    """Open the fleet CA, creating it (directory 0700, key 0600) on the first run; None if
+    the configuration names no place for it (PostgreSQL without hub.ca_dir)."""
+    from server_hub.pki import FleetCA
+    directory = ca_dir(cfg)
+    return FleetCA.open_or_create(directory) if directory is not None else None
+
+
 def run(cfg, *, api: bool | None = None) -> int:
     store = open_store(cfg.hub.db)
     pipeline = Pipeline(store, cfg)
@@ -49,8 +61,14 @@ def run(cfg, *, api: bool | None = None) -> int:
     link = MQTTLink(cfg.mqtt, pipeline, pause_before_ack_s=cfg.testing.pause_before_ack_s,
                     worker_id=cfg.hub.worker_id)
     settler = Settler(pipeline, cfg.crediting.settle_every_s)
+    main = cfg.api.enabled if api is None else api
+    if main and fleet_ca(cfg) is None:   # station certificates are signed by the API process
+        log.warning("no fleet CA: set hub.ca_dir so the hub can sign station certificates")
+    publisher = blocklist.Publisher(store, link.publish_retained, link.connection)
     link.start()
     settler.start()
+    if main:
+        publisher.start()
     log.info("hub running: database %s, broker %s:%s", store, cfg.mqtt.host, cfg.mqtt.port)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -58,7 +76,7 @@ def run(cfg, *, api: bool | None = None) -> int:
     server = api_thread = monitor = None
     status = 0
     try:
-        if cfg.api.enabled if api is None else api:
+        if main:
             import uvicorn
             if cfg.dashboard.enabled and cfg.dashboard.monitor:
                 from server_hub.dashboard.monitor import Monitor
@@ -82,6 +100,7 @@ def run(cfg, *, api: bool | None = None) -> int:
             server.should_exit = True
             api_thread.join(10)
         settler.stopped.set()
+        publisher.stopped.set()
         if monitor is not None:
             monitor.stop()
         link.stop()

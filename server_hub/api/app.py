@@ -25,7 +25,7 @@ class HubContext:
 
 
 def create_app(ctx: HubContext) -> FastAPI:
-    from server_hub.api import accounts_routes, ops_routes, registry_routes
+    from server_hub.api import accounts_routes, fleet_routes, ops_routes, registry_routes
 
     app = FastAPI(title="tapcert hub", version="1",
                   description="Registry, learner accounts and sync health of the tapcert hub. "
@@ -55,6 +55,7 @@ def create_app(ctx: HubContext) -> FastAPI:
     app.include_router(registry_routes.router, prefix="/api/v1")
     app.include_router(accounts_routes.router, prefix="/api/v1")
     app.include_router(ops_routes.router, prefix="/api/v1")
+    app.include_router(fleet_routes.router, prefix="/api/v1")
     if ctx.config.dashboard.enabled:
         from server_hub.dashboard import routes as dashboard_routes
         dashboard_routes.install(app, ctx)   # /dashboard, /dashboard/api/*, /metrics
