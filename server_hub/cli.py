@@ -123,6 +123,7 @@ def _time_arg(text: str, tz) -> int:
 def do_init(ctx):
     store = ctx.store(migrate=True)
     print(f"database ready: {store}")
+    _init_ca(ctx)
     if ctx.registry.has_admin():
         print("an admin exists already; create more tokens with `tapcert-hub token create`")
         return
@@ -132,6 +133,18 @@ def do_init(ctx):
         print(f"admin {ctx.args.admin}: API token written to {ctx.args.token_file} (mode 0600)")
     else:
         print(f"admin {ctx.args.admin}: API token (shown once, store it now):\n{token}")
+
+
+def _init_ca(ctx):
+    from server_hub.config import ca_dir
+    from server_hub.pki import FleetCA
+    directory = ca_dir(ctx.cfg)
+    if directory is None:
+        print("fleet CA: none (set hub.ca_dir to give this hub one; needed with PostgreSQL)")
+        return
+    existed = (directory / "ca.key").exists()
+    FleetCA.open_or_create(directory)
+    print(f"fleet CA: {directory} ({'exists' if existed else 'created'})")
 
 
 def do_migrate(ctx):
@@ -154,6 +167,47 @@ def do_station_add(ctx):
 
 def do_station_list(ctx):
     print(_table(ctx.registry.stations(), ["id", "name", "status", "lat", "lon"]))
+
+
+def do_station_revoke(ctx):
+    from server_hub import identity
+    done = identity.revoke_station(ctx.cfg, ctx.args.id, ctx.args.reason)
+    n = len(done["serials"])
+    print(f"station {ctx.args.id}: {n} certificate{'' if n == 1 else 's'} revoked; CRL written "
+          f"to {done['crl']}; reload Mosquitto so new connections are refused "
+          "(systemctl reload mosquitto, or kill -HUP its pid; restart it to cut a connected "
+          "station off at once)")
+
+
+def do_broker_config(ctx):
+    from server_hub import identity
+    a = ctx.args
+    if not a.host and not a.ip:
+        raise HubError("the broker needs a name the stations dial: pass --host NAME and/or "
+                       "--ip ADDRESS")
+    r = identity.broker_config(ctx.cfg, a.out, a.host or (), a.ip or (), a.port, a.bind or "")
+    print(r["listener"], end="")
+    print(f"# written to {r['broker_dir']}: ca.crt broker.crt broker.key crl.pem acl "
+          f"tapcert.conf; the hub's client certificate is {r['hub_cert']} (set mqtt.ca_file, "
+          f"mqtt.cert_file, mqtt.key_file); add `include_dir` or copy tapcert.conf into "
+          "/etc/mosquitto/conf.d/ and restart Mosquitto")
+
+
+def do_reader_import(ctx):
+    from server_hub import identity
+    doc = identity.read_bundle(ctx.args.file)
+    hashes = () if ctx.args.trust_unsigned else identity.token_hashes(ctx.store())
+    if not ctx.args.trust_unsigned and not hashes:
+        raise HubError("no admin or technician token exists to check the bundle's MAC against: "
+                       "create one (`tapcert-hub token create`) or pass --trust-unsigned")
+    r = identity.import_bundle(ctx.registry, ctx.pipeline, doc, hashes)
+    what = "enrolled" if r["enrolled"] else "was enrolled already"
+    extra = f"; old reader {r['replaced']} revoked" if r["replaced"] else ""
+    replayed = sum(r["replayed"].values())
+    if replayed:
+        extra += f"; {replayed} quarantined records ingested again"
+    print(f"reader {r['reader_id']} ({r['label'] or 'no label'}) {what} at station "
+          f"{r['station']}{extra}")
 
 
 def do_reader_enroll(ctx):
@@ -366,6 +420,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lat", type=float)
     sp.add_argument("--lon", type=float)
     cmd(g, "list", do_station_list, "list stations")
+    sp = cmd(g, "revoke", do_station_revoke, "revoke a station's MQTT certificates and rewrite "
+             "the CRL (stolen Pi, retired station)", "station revoke S-0001 --reason stolen")
+    sp.add_argument("id")
+    sp.add_argument("--reason", default="revoked")
+    sp = cmd(sub, "broker-config", do_broker_config, "write Mosquitto's mTLS listener, ACL and "
+             "CRL files for the stations (and the hub's own client certificate)",
+             "broker-config --out /etc/mosquitto/tapcert --host mqtt.example.org")
+    sp.add_argument("--out", required=True, help="directory for Mosquitto's files")
+    sp.add_argument("--host", action="append", help="broker host name (repeatable)")
+    sp.add_argument("--ip", action="append", help="broker IP address (repeatable)")
+    sp.add_argument("--port", type=int, default=8883)
+    sp.add_argument("--bind", help="listen address (default all)")
 
     g = group("reader", "readers")
     sp = cmd(g, "enroll", do_reader_enroll, "enrol a reader by its public key",
@@ -373,6 +439,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--station", required=True)
     sp.add_argument("--public-key", required=True, help="64 hex digits")
     sp.add_argument("--label", default="")
+    sp = cmd(g, "import", do_reader_import, "enrol a reader from an offline enrollment bundle "
+             "(tapcert-provision enroll --offline-bundle)", "reader import R-0009.enroll.json")
+    sp.add_argument("file")
+    sp.add_argument("--trust-unsigned", action="store_true",
+                    help="accept a bundle without a valid technician MAC (you vouch for it)")
     sp = cmd(g, "revoke", do_reader_revoke, "revoke a reader (lost, re-keyed, retired)")
     sp.add_argument("reader_id")
     sp.add_argument("--reason", default="")
