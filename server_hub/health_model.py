@@ -282,8 +282,8 @@ def describe(p: Problem) -> str:
         return (f"oldest record not at the hub is {v['hours']:g} h old ({v['backlog']:,} "
                 "waiting): the station cannot sync")
     if p.rule == "journal_full":
-        return (f"reader {who} journal {v['pct']:g}% full: its records are not reaching the "
-                "station; check the reader's cable and the agent")
+        return (f"reader {who} journal {v['pct']:g}% full: its records are not getting "
+                "through; check the reader's cable, the agent and the station's network")
     if p.rule == "clock_skew":
         if who == "pi":
             return f"the Pi's clock is {v['minutes']:+g} min off the hub: check NTP on the Pi"
