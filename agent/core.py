@@ -25,6 +25,7 @@ import struct
 import time
 from collections import Counter
 
+from agent.blocked import BlockedSender
 from agent.errors import AckMismatch, StoreCorrupt, StoreError, StoreFull
 from agent.logs import note
 from agent.outbox import Outbox, Resend, Send, Settings
@@ -60,6 +61,7 @@ class Core:
         self._payloads = {}    # batch_id -> encoded batch, for resends
         self.stats = Counter()
         self.problems = Problems(mono, self._status_changed)
+        self.blocked = BlockedSender()   # the hub's blocked-card list, forwarded to readers
         self.mqtt_up = False
         self.mqtt_since = clock()
         self.mqtt_reason = "not connected yet"
@@ -98,6 +100,9 @@ class Core:
         for row in self.store.readers():
             state = self._reader(row["reader_id"])
             state.agent_wm, state.hub_wm, state.label = row["agent_wm"], row["hub_wm"], row["label"]
+        kept = self.store.blocked_list()
+        if kept is not None:
+            self.blocked.load(kept)
         note(log, logging.INFO, "queue open", path=self.cfg.queue.path, pending=live + backlog,
              requeued_inflight=reset)
 
@@ -300,7 +305,41 @@ class Core:
             self.problems.set("queue_error", str(exc), level=logging.ERROR)
             return
         port.send_ack(rid, state.agent_wm, state.hub_wm)
+        if self.blocked.due(rid, (port.path, port.opened_at), report.boot, report.blocked,
+                            report.bcrc, self.mono()):
+            self._send_blocked(state, report.boot)
         self.status.dirty = True
+
+    # -- the blocked-card list (SPEC 4.6) -------------------------------------------------
+
+    def _on_blocked_list(self, payload):
+        try:
+            new = self.blocked.accept(payload)
+        except RemoteProtocolError as exc:
+            self.stats["blocked_lists_rejected"] += 1
+            note(log, logging.WARNING, "hub's blocked-card list rejected: {}".format(exc),
+                 reason=exc.reason)
+            return
+        if new is None:
+            return  # the one we have (every reconnect brings the retained message again)
+        note(log, logging.INFO, "blocked-card list received", version=new.version,
+             cards=len(new.uids))
+        try:
+            self.store.save_blocked_list(new.version, payload, self.clock())
+        except StoreError as exc:  # the readers still get it; kept again on the next one
+            note(log, logging.WARNING, "blocked-card list not kept: {}".format(exc))
+        for state in self.readers.values():
+            if state.online and state.port is not None:
+                self._send_blocked(state, state.health.get("boot"))
+        self.status.dirty = True
+
+    def _send_blocked(self, state, boot):
+        port = state.port
+        for line in self.blocked.current.lines:
+            if not port.send(line):
+                return
+        self.blocked.sent(state.rid, (port.path, port.opened_at), boot, self.mono())
+        self.stats["blocked_lists_sent"] += 1
 
     # -- hub ------------------------------------------------------------------------------
 

@@ -67,9 +67,17 @@ def _tap_time(db):
     db.execute("ALTER TABLE records ADD COLUMN tap_time INTEGER")
 
 
+def _blocked_list(db):
+    # The hub's latest blocked-card list message (SPEC 4.6), kept so readers that come up
+    # while the network is down still get it. One row.
+    db.execute("CREATE TABLE blocked_list (id INTEGER PRIMARY KEY CHECK (id = 1), "
+               "version INTEGER NOT NULL, payload BLOB NOT NULL, received_at REAL NOT NULL)")
+
+
 MIGRATIONS = [
     ("0001_initial", _initial),
     ("0002_tap_time", _tap_time),
+    ("0003_blocked_list", _blocked_list),
 ]
 
 

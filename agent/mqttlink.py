@@ -7,6 +7,7 @@ a client certificate when configured, a retained `online` status on every connec
 is posted to the core as events:
 
     ("mqtt_up", session_present)   ("mqtt_down", reason)   ("hub_ack", payload bytes)
+    ("blocked_list", payload bytes)   (the hub's retained blocked-card list, SPEC 4.6)
 
 The broker's PUBACK is not custody: the core resends a batch until the hub acks it.
 """
@@ -26,6 +27,7 @@ from protocol import topics
 log = logging.getLogger("agent.mqtt")
 
 _MAX_ACK_BYTES = 14 + 1000  # SPEC §4.2: the largest ack there can be
+_MAX_BLOCKED_BYTES = 10 + 11 * 1000  # SPEC §4.6: the largest blocked-card list
 
 
 class MQTTLink:
@@ -42,6 +44,7 @@ class MQTTLink:
         self.topic_status = topics.topic(cfg.station, topics.STATUS)
         self.topic_health = topics.topic(cfg.station, topics.HEALTH)
         self.topic_control = topics.topic(cfg.station, topics.CONTROL)
+        self.topic_blocked = topics.topic(cfg.station, topics.BLOCKED)
         self.connected = False
         self.failed_attempts = 0
         self.client = self._make_client(cfg.client_id())
@@ -101,7 +104,7 @@ class MQTTLink:
             return
         self.connected = True
         self.failed_attempts = 0
-        client.subscribe([(self.topic_ack, 1), (self.topic_control, 1)])
+        client.subscribe([(self.topic_ack, 1), (self.topic_control, 1), (self.topic_blocked, 1)])
         client.publish(self.topic_status, self._status("online"), qos=1, retain=True)
         note(log, logging.INFO, "connected to broker", broker="{}:{}".format(self.host, self.port),
              session_present=bool(flags.session_present))
@@ -125,6 +128,12 @@ class MQTTLink:
         if message.topic == self.topic_ack:
             payload = bytes(message.payload[:_MAX_ACK_BYTES + 1])
             self._post(("hub_ack", payload, len(message.payload)))
+        elif message.topic == self.topic_blocked:
+            if len(message.payload) <= _MAX_BLOCKED_BYTES:
+                self._post(("blocked_list", bytes(message.payload)))
+            else:
+                note(log, logging.WARNING, "blocked-card list over the size limit ignored",
+                     size=len(message.payload))
         else:
             note(log, logging.DEBUG, "control message ignored (reserved)", topic=message.topic)
 

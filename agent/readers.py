@@ -3,7 +3,8 @@ clock offset and watermarks. Pure: parsing a health frame (SPEC §3) never raise
 
 from __future__ import annotations
 
-_HEALTH_KEEP = ("fw", "label", "jfill", "unsynced", "seq", "boot", "test", "err", "heap")
+_HEALTH_KEEP = ("fw", "label", "jfill", "unsynced", "seq", "boot", "test", "err", "heap",
+                "blocked", "bcrc")
 
 
 class ReaderState:
@@ -39,7 +40,7 @@ class HealthReport:
     """A reader's H frame, checked. rid is None if the frame names no valid reader."""
 
     __slots__ = ("rid", "label", "station", "reader_time", "agent_wm", "hub_wm", "kept", "boot",
-                 "up")
+                 "up", "blocked", "bcrc")
 
     def __init__(self, obj):
         rid = obj.get("rid")
@@ -60,6 +61,8 @@ class HealthReport:
         self.kept = {k: obj[k] for k in _HEALTH_KEEP if k in obj}
         self.boot = _u32(obj.get("boot"))
         self.up = _u32(obj.get("up"))
+        self.blocked = _u32(obj.get("blocked"))  # the reader's blocked-card list: count, CRC
+        self.bcrc = _u32(obj.get("bcrc"))
 
     def apply(self, state, now, mono):
         """Update a ReaderState from this report (wall clock now, monotonic mono)."""

@@ -68,6 +68,9 @@ def snapshot(core, state="running"):
                  "oldest_inflight_age_s": None if oldest is None else round(mono - oldest, 1),
                  "ack_timeout_s": core.cfg.sync.ack_timeout_s, **dict(ob.stats)},
         "last_hub_ack": core.last_hub_ack,
+        "blocked_list": None if core.blocked.current is None else {
+            "version": core.blocked.current.version, "cards": len(core.blocked.current.uids),
+            "crc": core.blocked.current.crc},
         "readers": readers,
         "ports": {path: port.link_counts() for path, port in core.ports.items()},
         "problems": dict(core.problems.active),

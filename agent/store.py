@@ -231,6 +231,19 @@ class Store:
                                     (rid,)).fetchone()
             return (row[0], row[1]) if row else (0, 0)
 
+    # -- the blocked-card list (SPEC 4.6) -----------------------------------------------
+
+    def blocked_list(self):
+        """The hub's last blocked-card list message (bytes), or None."""
+        with self._guard():
+            row = self.conn.execute("SELECT payload FROM blocked_list WHERE id=1").fetchone()
+        return bytes(row[0]) if row else None
+
+    def save_blocked_list(self, version, payload, now):
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO blocked_list(id, version, payload, received_at)"
+                         " VALUES (1, ?, ?, ?)", (version, bytes(payload), now))
+
     # -- batches out --------------------------------------------------------------------
 
     def claim_batch(self, limit, live, max_bytes=batchproto.MAX_PAYLOAD):

@@ -13,6 +13,7 @@ any thread.
 
 from __future__ import annotations
 
+import binascii
 import json
 import os
 import select
@@ -30,7 +31,7 @@ _OUTBUF_MAX = 64 * 1024
 
 class FakeReader:
     def __init__(self, workdir, name="reader0", *, window=16, reoffer_s=1.0, health_s=30.0,
-                 label=None, seed=None, capacity=100_000, station=None):
+                 label=None, seed=None, capacity=100_000, station=None, report_blocked=True):
         self.sim = SimReader(seed)
         self.reader_id = self.sim.reader_id
         self.rid = self.reader_id.hex()
@@ -48,7 +49,9 @@ class FakeReader:
         self.clock_offset = None  # set by T: agent time - our time
         self.offer_limit = None   # offer no seq above this (None: all), e.g. to pre-mint a backlog
         self.counts = {"acks": 0, "times": 0, "queries": 0, "bad_from_agent": 0, "offers": 0,
-                       "stale_acks": 0, "foreign_acks": 0}
+                       "stale_acks": 0, "foreign_acks": 0, "blocked_frames": 0, "health": 0}
+        self.blocked = set()         # the blocked-card list as the firmware keeps it (11-B keys)
+        self.report_blocked = report_blocked   # health carries blocked/bcrc (firmware >= 0.1.1)
         self._lock = threading.Lock()
         self._master = None
         self._slave = None
@@ -163,6 +166,24 @@ class FakeReader:
     def last_seq(self):
         return self.sim.seq
 
+    def blocked_uids(self):
+        with self._lock:
+            return sorted(bytes(k[1:1 + k[0]]) for k in self.blocked)
+
+    def reboot(self, keep_blocked=True):
+        """A power cycle: a new boot, health at once (the list survives on flash unless not)."""
+        with self._lock:
+            self.sim.boot += 1
+            if not keep_blocked:
+                self.blocked.clear()
+            self._next_health = 0.0
+        self._wake()
+
+    def health_now(self):
+        with self._lock:
+            self._next_health = 0.0
+        self._wake()
+
     # -- the loop ------------------------------------------------------------------------
 
     def _wake(self):
@@ -236,6 +257,7 @@ class FakeReader:
         if len(self._out) >= _OUTBUF_MAX:
             return
         n = len(self.journal)
+        self.counts["health"] += 1
         body = {"rid": self.rid, "fw": "fake-1", "label": self.label, "boot": self.sim.boot,
                 "up": int((time.monotonic() - self.started) * 1000),
                 "time": int(self.now()) if self.clock_offset is not None else 0,
@@ -244,6 +266,9 @@ class FakeReader:
                 "jfill": (100 * (n - self.hub_wm)) // self.capacity, "test": True}
         if self.station:
             body["station"] = self.station
+        if self.report_blocked:
+            body["blocked"] = len(self.blocked)
+            body["bcrc"] = binascii.crc32(b"".join(sorted(self.blocked))) & 0xFFFFFFFF
         self._out.extend(link.encode(link.HEALTH, json.dumps(body).encode()))
 
     def _incoming(self, data):
@@ -282,5 +307,22 @@ class FakeReader:
             elif frame.type == link.INJECT:
                 kind, uid = link.decode_inject(frame.body)
                 self._mint(uid, kind)
+            elif frame.type == link.BLOCKED:
+                self._apply_blocked(frame.body)
             else:
                 self.counts["bad_from_agent"] += 1
+
+    def _apply_blocked(self, body):
+        # as firmware/blocked.py: op 0 replace, 1 add, 2 remove; entries uid_len + uid
+        self.counts["blocked_frames"] += 1
+        op, keys, i = body[0], [], 1
+        while i < len(body):
+            n = body[i]
+            keys.append(bytes((n,)) + body[i + 1:i + 1 + n] + b"\x00" * (10 - n))
+            i += 1 + n
+        if op == 0:
+            self.blocked = set(keys)
+        elif op == 1:
+            self.blocked.update(keys)
+        else:
+            self.blocked.difference_update(keys)
