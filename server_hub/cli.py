@@ -369,6 +369,36 @@ def do_sync(ctx):
                   "rejected"]))
 
 
+def do_status(ctx):
+    from server_hub.dashboard import fleet, text
+    from server_hub.dashboard.monitor import firing_alerts
+    snap = fleet.compute(ctx.store(), ctx.cfg)
+    firing = firing_alerts(ctx.store())
+    if ctx.args.json:
+        print(json.dumps({"summary": snap.summary, "alerts": [a.to_dict() for a in firing],
+                          "stations": [v.to_dict() for v in snap.views[:ctx.args.limit]]},
+                         indent=1, default=str))
+        return
+    print(text.fleet_text(snap, firing, ctx.cfg.tz, show_all=ctx.args.all,
+                          limit=ctx.args.limit))
+
+
+def do_station_show(ctx):
+    import time
+    from server_hub.dashboard import fleet, text
+    from server_hub.errors import NotFound
+    now = time.time()
+    snap = fleet.compute(ctx.store(), ctx.cfg, now)
+    detail = fleet.station_detail(ctx.store(), snap, ctx.args.id, now, ctx.cfg.tz)
+    if detail is None:
+        raise NotFound(f"station {ctx.args.id} is not registered (or is retired): "
+                       "see `tapcert-hub station list`")
+    if ctx.args.json:
+        print(json.dumps(detail, indent=1, default=str))
+        return
+    print(text.station_text(detail, ctx.cfg.tz, now))
+
+
 def do_settle(ctx):
     n = ctx.pipeline.settle()
     print(f"settled closed sessions: {n} ledger entries")
@@ -420,6 +450,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--lat", type=float)
     sp.add_argument("--lon", type=float)
     cmd(g, "list", do_station_list, "list stations")
+    sp = cmd(g, "show", do_station_show, "one station's sync health in detail (also: "
+             "`tapcert-hub station S-0001`)", "station show S-0001")
+    sp.add_argument("id")
+    sp.add_argument("--json", action="store_true")
     sp = cmd(g, "revoke", do_station_revoke, "revoke a station's MQTT certificates and rewrite "
              "the CRL (stolen Pi, retired station)", "station revoke S-0001 --reason stolen")
     sp.add_argument("id")
@@ -523,6 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--reader", help="only this reader's records")
     sp = cmd(sub, "sync", do_sync, "per-station sync counters and status")
     sp.add_argument("--station")
+    sp = cmd(sub, "status", do_status, "fleet summary and the stations needing attention",
+             "tapcert-hub status --limit 20")
+    sp.add_argument("--all", action="store_true", help="every station, not only those "
+                    "needing attention")
+    sp.add_argument("--limit", type=int, default=50, help="most stations listed")
+    sp.add_argument("--json", action="store_true")
     cmd(sub, "settle", do_settle, "settle closed sessions now (run does it periodically)")
     sp = cmd(sub, "recompute", do_recompute, "re-credit learners from a time on",
              "recompute L-000123 --since 2026-03-01")
@@ -531,9 +571,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _station_shortcut(argv: list[str]) -> list[str]:
+    """`tapcert-hub [--config F] station S-0001` means `station show S-0001`."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 1 if "=" in argv[i] or argv[i] in ("-h", "--help") else 2
+    if i + 1 < len(argv) and argv[i] == "station" and not argv[i + 1].startswith("-") \
+            and argv[i + 1] not in ("add", "list", "show"):
+        argv.insert(i + 1, "show")
+    return argv
+
+
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_station_shortcut(list(sys.argv[1:] if argv is None else argv)))
     handler = getattr(args, "handler", None)
     if handler is None:
         (getattr(args, "group", None) or parser).print_help(sys.stderr)

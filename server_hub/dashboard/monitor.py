@@ -57,8 +57,8 @@ class Monitor:
         self.lag_total = lagmod.empty()              # since this process started (/metrics)
         self.lag_sum_s = 0.0
         self.records_seen = 0
-        self.next_sample = now
-        self.next_eval = now
+        self.next_sample = 0.0          # the first tick samples and evaluates
+        self.next_eval = 0.0
         self.last_written: dict[str, tuple] = {}     # station -> (at, state, backlog)
         self.states: dict[str, alertmod.AlertState] | None = None
         self.last_run: float | None = None
@@ -167,8 +167,9 @@ class Monitor:
 
     def firing(self) -> list:
         """Alerts firing now, newest first (for the dashboard)."""
-        states = self.states if self.states is not None else self._load_states()
-        out = [s for s in states.values() if s.state == alertmod.FIRING]
+        if self.states is None:
+            return firing_alerts(self.store)
+        out = [s for s in list(self.states.values()) if s.state == alertmod.FIRING]
         return sorted(out, key=lambda s: (-s.fired_at, s.key))
 
     def tick(self, now: float | None = None) -> None:
@@ -209,3 +210,12 @@ class Monitor:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def firing_alerts(store) -> list:
+    """Alerts firing now, from the database (for processes without a monitor), newest first."""
+    c = alert_state.c
+    with store.read() as conn:
+        rows = conn.execute(sa.select(*[c[k] for k in _STATE_COLUMNS])
+                            .where(c.state == alertmod.FIRING)).fetchall()
+    return sorted((alertmod.AlertState(*r) for r in rows), key=lambda s: (-s.fired_at, s.key))

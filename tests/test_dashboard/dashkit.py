@@ -80,7 +80,7 @@ class Hub:
         out = []
         for i in range(readers):
             r = SimReader()
-            self.registry.enroll_reader(r.public_key.hex(), sid, f"R-{sid[-2:]}{i}")
+            self.registry.enroll_reader(r.public_key.hex(), sid, f"R-{sid[2:4]}{i}")
             self.readers[f"{sid}/{i}"] = r
             out.append(r)
         return out
@@ -100,7 +100,7 @@ class Hub:
 
     def health(self, sid: str, now: float, *, pending: int = 0, oldest: float | None = None,
                readers=None, last_ack: float | None = None, pi_time: float | None = None):
-        readers = readers if readers is not None else [reader_health(f"R-{sid[-2:]}0")]
+        readers = readers if readers is not None else [reader_health(f"R-{sid[2:4]}0")]
         self.message(sid, "health", {
             "v": 1, "time": int(pi_time if pi_time is not None else now),
             "queue": {"pending": pending, "inflight": 0,
@@ -133,7 +133,7 @@ def seed_fleet(hub: Hub, now: float) -> dict:
     ok = hub.add_station("S-OK01")[0]
     hub.online("S-OK01", now)
     hub.ingest("S-OK01", [ok.tap(uid, at=int(now) - 60 + i) for i in range(3)], now=now - 50)
-    hub.health("S-OK01", now - 10)
+    hub.health("S-OK01", now - 10, readers=[reader_health("R-OK0", rid=ok.reader_id.hex())])
     # offline for 40 min (Last Will) with 342 records waiting since 2 h ago
     hub.add_station("S-OFF02")
     hub.online("S-OFF02", now - 7200, since=now - 7200)
@@ -148,7 +148,7 @@ def seed_fleet(hub: Hub, now: float) -> dict:
     # online, and 25 forged records just arrived: a rejection spike
     spike = hub.add_station("S-REJ04")[0]
     hub.online("S-REJ04", now)
-    hub.health("S-REJ04", now - 5)
+    hub.health("S-REJ04", now - 5, readers=[reader_health("R-RE0", rid=spike.reader_id.hex())])
     hub.ingest("S-REJ04", [forged(spike, uid, int(now) - 100 + i) for i in range(25)],
                now=now - 30)
     return {"online": "S-OK01", "offline": "S-OFF02", "journal": "S-JNL03", "spike": "S-REJ04"}
