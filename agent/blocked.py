@@ -9,7 +9,8 @@ When a reader gets the list:
   * a reader whose health has no `blocked` field    -> once per (version, port, boot)
     (older firmware)
 `bcrc` is the CRC-32 of the reader's sorted 11-byte entries, the same bytes as the entries
-of the hub's message, so a match means the reader holds exactly this list.
+of the hub's message, so a match means the reader holds exactly this list. The core follows
+the B frames with a Q, so the reader's answering health says at once whether it arrived.
 """
 
 from __future__ import annotations

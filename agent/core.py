@@ -334,8 +334,9 @@ class Core:
         self.status.dirty = True
 
     def _send_blocked(self, state, boot):
+        # the B frames, then a Q: the reader's answering health says whether the list arrived
         port = state.port
-        for line in self.blocked.current.lines:
+        for line in self.blocked.current.lines + [linkproto.encode(linkproto.QUERY)]:
             if not port.send(line):
                 return
         self.blocked.sent(state.rid, (port.path, port.opened_at), boot, self.mono())

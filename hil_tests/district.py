@@ -320,6 +320,23 @@ class District:
     def tap(self, sid: str, index: int, uid: bytes, kind: int = 1, timeout: float = 5.0) -> dict:
         return self.reader(sid, index).virtual.tap(uid, kind, timeout=timeout)
 
+    def push_blocked_cards(self, sid: str, timeout: float = 30.0) -> dict:
+        """Until every reader of the station holds the hub's current blocked-card list: the
+        hub publishes it within a second of a card's status change, the agent forwards it as
+        B frames, and each reader's health (`blocked` count, `bcrc`) must match the hub's.
+        Returns the hub's summary ({"list_version", "count", "crc"})."""
+        want = self.api("GET", f"/stations/{sid}/blocked")
+        rids = {r.reader_id for r in self.stations[sid].readers}
+
+        def held():
+            readers = (self.agent_status(sid).get("status") or {}).get("readers") or []
+            health = {r.get("rid"): r.get("health") or {} for r in readers}
+            return all(health.get(rid, {}).get("blocked") == want["count"]
+                       and health.get(rid, {}).get("bcrc") == want["crc"] for rid in rids)
+        self.wait_for(held, timeout, f"the readers of {sid} to hold blocked-card list "
+                      f"v{want['list_version']} ({want['count']} cards)", every=0.3)
+        return want
+
     def cut_network(self, sid: str) -> None:
         self.stations[sid].net.cut()
 
