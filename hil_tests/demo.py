@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -245,6 +246,11 @@ def main(argv=None) -> int:
         shutil.rmtree(root)
     demo = Demo(root, args.keep_running, args.provision)
     status = 1
+
+    def stop_on_signal(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGINT, stop_on_signal)
     try:
         status = demo.run()
         if args.keep_running:
