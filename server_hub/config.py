@@ -58,6 +58,23 @@ class MQTTSection:
 
 
 @dataclass
+class NATSSection:
+    enabled: bool = False          # batches from a JetStream work queue (NATS cluster), not MQTT
+    servers: str = "nats://127.0.0.1:4222"   # comma-separated client URLs of the cluster's nodes
+    stream: str = "TAPCERT_BATCHES"          # work-queue stream on station.*.batch
+    consumer: str = "hub"          # the durable pull consumer every hub worker shares
+    replicas: int = 3              # stream replicas (the cluster's size, at most 5)
+    ack_wait_s: float = 30.0       # a fetched batch not acked for this long goes to another worker
+    fetch: int = 16                # batches fetched per pull
+    max_ack_pending: int = 1000    # batches out with workers, unacked, at most
+    user: str = ""
+    password: str = ""
+    ca_file: str = ""              # TLS to the NATS servers (client certificate optional)
+    cert_file: str = ""
+    key_file: str = ""
+
+
+@dataclass
 class APISection:
     enabled: bool = True
     host: str = "127.0.0.1"
@@ -121,6 +138,7 @@ class Config:
     hub: HubSection = field(default_factory=HubSection)
     mqtt: MQTTSection = field(default_factory=MQTTSection)
     api: APISection = field(default_factory=APISection)
+    nats: NATSSection = field(default_factory=NATSSection)
     crediting: CreditingSection = field(default_factory=CreditingSection)
     integrity: IntegritySection = field(default_factory=IntegritySection)
     dashboard: DashboardSection = field(default_factory=DashboardSection)

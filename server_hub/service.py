@@ -58,8 +58,14 @@ def run(cfg, *, api: bool | None = None) -> int:
     store = open_store(cfg.hub.db)
     pipeline = Pipeline(store, cfg)
     registry = Registry(store, pipeline)
-    link = MQTTLink(cfg.mqtt, pipeline, pause_before_ack_s=cfg.testing.pause_before_ack_s,
-                    worker_id=cfg.hub.worker_id)
+    if cfg.nats.enabled:   # a NATS cluster: batches from a JetStream work queue (natslink.py)
+        from server_hub.natslink import NATSLink
+        link = NATSLink(cfg.nats, cfg.mqtt, pipeline,
+                        pause_before_ack_s=cfg.testing.pause_before_ack_s,
+                        worker_id=cfg.hub.worker_id)
+    else:
+        link = MQTTLink(cfg.mqtt, pipeline, pause_before_ack_s=cfg.testing.pause_before_ack_s,
+                        worker_id=cfg.hub.worker_id)
     settler = Settler(pipeline, cfg.crediting.settle_every_s)
     main = cfg.api.enabled if api is None else api
     if main and fleet_ca(cfg) is None:   # station certificates are signed by the API process
@@ -69,7 +75,8 @@ def run(cfg, *, api: bool | None = None) -> int:
     settler.start()
     if main:
         publisher.start()
-    log.info("hub running: database %s, broker %s:%s", store, cfg.mqtt.host, cfg.mqtt.port)
+    log.info("hub running: database %s, broker %s", store, cfg.nats.servers if cfg.nats.enabled
+             else f"{cfg.mqtt.host}:{cfg.mqtt.port}")
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
