@@ -70,7 +70,7 @@ class _Agent:
         self._log.close()
 
 
-def _config(workdir, port, ports, **sections):
+def _config(workdir, port, ports, station="S-BENCH", **sections):
     """Production defaults except what a loopback bench must set."""
     from agent.config import _toml_value
     data = {"mqtt": {"port": port}, "readers": {"ports": list(ports)},
@@ -79,7 +79,7 @@ def _config(workdir, port, ports, **sections):
             "sync": {"drain_start_jitter_s": 0.0}}
     for section, values in sections.items():
         data.setdefault(section, {}).update(values)
-    lines = ['station = "S-BENCH"']
+    lines = ['station = "{}"'.format(station)]
     for section, values in data.items():
         lines.append("[{}]".format(section))
         lines.extend("{} = {}".format(k, _toml_value(v)) for k, v in values.items())

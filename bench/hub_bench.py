@@ -155,10 +155,13 @@ def _cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def hub_process(url: str, port: int, workdir: Path, cpu: int | None):
+def hub_process(url: str, port: int, workdir: Path, cpu: int | None, *,
+                client_id: str = "hub-bench", extra: str = ""):
+    """A `tapcert-hub run` (no API) on `url`, pinned to `cpu`, until it has subscribed."""
+    workdir.mkdir(parents=True, exist_ok=True)
     cfg = workdir / "hub.toml"
-    cfg.write_text(f'[hub]\ndb = "{url}"\n[mqtt]\nport = {port}\nclient_id = "hub-bench"\n'
-                   "[api]\nenabled = false\n")
+    cfg.write_text(f'[hub]\ndb = "{url}"\n[mqtt]\nport = {port}\nclient_id = "{client_id}"\n'
+                   "[api]\nenabled = false\n" + extra)
     log = open(workdir / "hub.log", "w")
 
     def pin():

@@ -1,4 +1,10 @@
-"""Figures and their table: each figure is printed beside a bound or baseline from the same run."""
+"""Figures and their table: each figure is printed beside a bound or baseline from the same run.
+
+A figure measured more than once carries its repeated measurements in `runs`; its value is
+their median and the table shows their min–max (the machine is shared and noisy: medians and
+ranges, never a single absolute time). `judged(mode, ok)` leaves targets unjudged in tiny mode,
+where sizes are too small to mean anything.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,19 @@ class Figure:
     ok: bool | None = None
     note: str = ""
     extra: dict = field(default_factory=dict)
+    runs: list = field(default_factory=list)   # repeated measurements (value = their median)
+
+
+def judged(mode: str, ok: bool | None) -> bool | None:
+    """A target's verdict, or None in tiny mode (code paths only, sizes meaningless)."""
+    return None if mode == "tiny" else ok
+
+
+def spread(runs: list[float]) -> str:
+    """'min–max (n)' of repeated measurements, '' for fewer than two."""
+    if len(runs) < 2:
+        return ""
+    return f"{_fmt(min(runs))}–{_fmt(max(runs))} ({len(runs)})"
 
 
 def summary(samples: list[float]) -> dict:
@@ -42,10 +61,12 @@ def _fmt(v) -> str:
 
 
 def table(figures: list[Figure]) -> str:
-    rows = [("area", "figure", "value", "baseline (same run)", "ratio", "target", "ok")]
+    rows = [("area", "figure", "value", "min–max (runs)", "baseline (same run)", "ratio",
+             "target", "ok")]
     for f in figures:
-        rows.append((f.area, f.name, f"{_fmt(f.value)} {f.unit}".strip(), f.baseline,
-                     _fmt(f.ratio), f.target, {True: "yes", False: "NO", None: "—"}[f.ok]))
+        rows.append((f.area, f.name, f"{_fmt(f.value)} {f.unit}".strip(), spread(f.runs),
+                     f.baseline, _fmt(f.ratio), f.target,
+                     {True: "yes", False: "NO", None: "—"}[f.ok]))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = []
     for n, r in enumerate(rows):
