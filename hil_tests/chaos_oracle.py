@@ -126,6 +126,7 @@ def judge(plan, t0: int, taps_by_reader: dict, reader_keys: dict, stored: list,
             if r is None:
                 c["lost"] += 1
                 v.add("lost", f"{rid}#{t.seq} ({t.learner} at {t.t_sent:.2f}) recorded, not at the hub")
+                dated.append((t.station, t.learner, None, t))  # its credit is still owed
                 continue
             explained.add(t.seq)
             if bytes(r.uid) != t.uid or r.kind != t.kind:
@@ -145,7 +146,8 @@ def judge(plan, t0: int, taps_by_reader: dict, reader_keys: dict, stored: list,
                           and taps[i].outcome == UNCONFIRMED and taps[i].uid == bytes(r.uid)
                           and taps[i].kind == r.kind), None)
             if match is None:
-                dup = any(t.uid == bytes(r.uid) for t in taps[lo + 1:hi] if t.outcome in RECORDED) \
+                near = taps[max(lo, 0):min(hi + 1, len(taps))]  # its neighbours included
+                dup = any(t.uid == bytes(r.uid) for t in near if t.outcome in RECORDED) \
                     or any(taps[i].uid == bytes(r.uid) for i in used)
                 category = "duplicated" if dup else "phantom"
                 c[category] += 1
@@ -166,7 +168,7 @@ def judge(plan, t0: int, taps_by_reader: dict, reader_keys: dict, stored: list,
     c["dated_by_host"] = 0
     for station, learner, r, tap in dated:
         activity = activity_id(station)
-        if r.reader_time:
+        if r is not None and r.reader_time:
             k = plan.session_index(station, t0, r.reader_time)
             ks = {k}
         else:
