@@ -377,9 +377,9 @@ def do_sync(ctx):
 
 def do_status(ctx):
     from server_hub.dashboard import fleet, text
-    from server_hub.dashboard.monitor import firing_alerts
+    from server_hub.dashboard.monitor import firing_alerts, live_alerts
     snap = fleet.compute(ctx.store(), ctx.cfg)
-    firing = firing_alerts(ctx.store())
+    firing = live_alerts(snap, firing_alerts(ctx.store()))
     if ctx.args.json:
         print(json.dumps({"summary": snap.summary, "alerts": [a.to_dict() for a in firing],
                           "stations": [v.to_dict() for v in snap.views[:ctx.args.limit]]},

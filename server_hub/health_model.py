@@ -200,13 +200,17 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
         minutes = round((state_for or 0) / 60)
         if state_for is not None and state_for > th.offline_s and backlog:
             problems.append(Problem("offline_backlog", CRITICAL, values={
-                "minutes": minutes, "backlog": backlog, "since": since}))
+                "minutes": minutes, "seconds": round(state_for), "backlog": backlog,
+                "since": since}))
         else:
             problems.append(Problem("offline", WARNING if (state_for or 0) > th.offline_s
-                                    else INFO, values={"minutes": minutes, "since": since}))
+                                    else INFO, values={"minutes": minutes,
+                                                       "seconds": round(state_for or 0),
+                                                       "since": since}))
     elif state == "silent":
         problems.append(Problem("silent", WARNING, values={
-            "minutes": round((state_for or 0) / 60), "since": since}))
+            "minutes": round((state_for or 0) / 60), "seconds": round(state_for or 0),
+            "since": since}))
     elif state == "unknown":
         problems.append(Problem("never_seen", INFO))
     if oldest_s is not None and oldest_s > th.unsynced_s:
@@ -258,23 +262,30 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
         alarms=dict(f.alarms), problems=problems, level=level, attention=attention)
 
 
-def _ago(minutes) -> str:
-    minutes = int(minutes or 0)
-    if minutes < 120:
-        return f"{minutes} min"
-    return f"{minutes / 60:.1f} h"
+def duration(seconds) -> str:
+    """60 s, 12 min, 3.5 h, 2.0 d ("-" for None)."""
+    if seconds is None:
+        return "-"
+    s = max(0.0, float(seconds))
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 5400:
+        return f"{s / 60:.0f} min"
+    if s < 2 * 86400:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} d"
 
 
 def describe(p: Problem) -> str:
     """One English sentence with what to do; the dashboard translates the same rule codes."""
     v, who = p.values, p.subject
     if p.rule == "offline_backlog":
-        return (f"offline for {_ago(v['minutes'])} with {v['backlog']:,} records waiting: "
+        return (f"offline for {duration(v['seconds'])} with {v['backlog']:,} records waiting: "
                 "check the station's network and Pi")
     if p.rule == "offline":
-        return f"offline for {_ago(v['minutes'])} (no records waiting)"
+        return f"offline for {duration(v['seconds'])} (no records waiting)"
     if p.rule == "silent":
-        return (f"no health message for {_ago(v['minutes'])} although online: check the agent "
+        return (f"no health message for {duration(v['seconds'])} although online: check the agent "
                 "(tapcert-agent status)")
     if p.rule == "never_seen":
         return "never connected: is the agent installed and its certificate right?"

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from server_hub import alerts as alertmod
 from server_hub.dashboard import lag as lagmod
+from server_hub import health_model as hm
 from server_hub.dashboard.fleet import Fleet
 from server_hub.dashboard.tables import alert_state, station_samples
 from server_hub.dashboard.webhook import Webhook, WebhookError
@@ -219,3 +220,18 @@ def firing_alerts(store) -> list:
         rows = conn.execute(sa.select(*[c[k] for k in _STATE_COLUMNS])
                             .where(c.state == alertmod.FIRING)).fetchall()
     return sorted((alertmod.AlertState(*r) for r in rows), key=lambda s: (-s.fired_at, s.key))
+
+
+def live_alerts(snap, stored_firing) -> list:
+    """What fires now by the rules, from the same snapshot as the stations (so an alert list
+    and the station rows agree even between monitor rounds), dated by the stored state when
+    the monitor has seen it already. Most severe first, then newest."""
+    stored = {a.key: a for a in stored_firing}
+    out = []
+    for key, a in alertmod.active(snap.views).items():
+        old = stored.get(key)
+        out.append(alertmod.AlertState(
+            key, a.rule, a.station_id, a.subject, a.severity, alertmod.FIRING, a.summary,
+            fired_at=old.fired_at if old else snap.at, notified=old.notified if old else "",
+            notified_at=old.notified_at if old else None, updated_at=snap.at))
+    return sorted(out, key=lambda s: (-hm.LEVEL_RANK[s.severity], -s.fired_at, s.key))

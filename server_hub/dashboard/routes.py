@@ -29,6 +29,7 @@ from server_hub import health_model as hm
 from server_hub import metrics
 from server_hub.api.auth import ANY, require
 from server_hub.dashboard import fleet as fleetmod
+from server_hub.dashboard.monitor import live_alerts
 from server_hub.dashboard.tables import alert_state
 
 STATIC = Path(__file__).with_name("static")
@@ -66,6 +67,10 @@ def _firing(request: Request, recent_s: float = 0.0) -> list:
     return [alertmod.AlertState(*r) for r in rows]
 
 
+def _live_alerts(request: Request, snap) -> list:
+    return live_alerts(snap, _firing(request))
+
+
 @router.get("/dashboard", include_in_schema=False)
 def page():
     return FileResponse(STATIC / "index.html", media_type="text/html",
@@ -83,7 +88,7 @@ def fleet(request: Request, who=Depends(require(*ANY))):
     d = _dash(request)
     snap = d.fleet.snapshot()
     cfg = request.app.state.hub.config
-    firing = _firing(request)
+    firing = _live_alerts(request, snap)
     return {"summary": snap.summary, "compute_ms": round(snap.compute_s * 1000, 1),
             "alerts": [a.to_dict() for a in firing[:100]], "alerts_firing": len(firing),
             "poll_s": cfg.dashboard.poll_s, "monitor": d.monitor is not None,
@@ -110,7 +115,8 @@ def station(request: Request, station_id: str, who=Depends(require(*ANY))):
     detail = fleetmod.station_detail(hub.store, snap, station_id, time.time(), hub.config.tz)
     if detail is None:
         raise HTTPException(404, f"station {station_id} is not registered (or is retired)")
-    detail["alerts"] = [a.to_dict() for a in _firing(request) if a.station_id == station_id]
+    detail["alerts"] = [a.to_dict() for a in _live_alerts(request, snap)
+                        if a.station_id == station_id]
     return detail
 
 
@@ -137,6 +143,6 @@ def prometheus(request: Request):
     snap = d.fleet.snapshot()
     with hub.store.read() as conn:
         counters = fleetmod.fleet_counters(conn)
-    text = metrics.render(snap, counters, monitor=d.monitor, firing=_firing(request),
+    text = metrics.render(snap, counters, monitor=d.monitor, firing=_live_alerts(request, snap),
                           top=hub.config.dashboard.metrics_top_stations)
     return Response(text, media_type=metrics.CONTENT_TYPE)

@@ -6,21 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from server_hub import health_model as hm
+from server_hub.health_model import duration
 
 _MARK = {hm.CRITICAL: "CRITICAL", hm.WARNING: "warning", hm.INFO: "note", "ok": "ok"}
-
-
-def duration(seconds) -> str:
-    if seconds is None:
-        return "-"
-    s = max(0.0, float(seconds))
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 5400:
-        return f"{s / 60:.0f} min"
-    if s < 2 * 86400:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
 
 
 def _when(t, tz, now) -> str:

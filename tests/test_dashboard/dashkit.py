@@ -110,6 +110,21 @@ class Hub:
             "disk_free": 10 ** 9, "agent": "0.1.0", "readers": readers}, now)
 
 
+def write_history(hub: Hub, sid: str, points) -> None:
+    """station_samples rows as the monitor writes them: [(at, state, backlog, [lag s, …])]."""
+    from server_hub.dashboard import lag
+    from server_hub.dashboard.tables import station_samples
+    rows = []
+    for at, state, backlog, lags in points:
+        hist = lag.empty()
+        for x in lags:
+            lag.add(hist, x)
+        rows.append({"station_id": sid, "at": int(at), "state": state, "backlog": backlog,
+                     "oldest_unsynced_s": None, "lag_n": len(lags), "lag_hist": lag.encode(hist)})
+    with hub.store.write() as conn:
+        conn.execute(station_samples.insert(), rows)
+
+
 def reader_health(label: str, *, online: bool = True, jfill: int = 3, skew: float = 0.2,
                   unsynced: int = 0, rid: str | None = None) -> dict:
     return {"rid": rid or (label.encode().hex() + "00" * 8)[:16], "label": label,

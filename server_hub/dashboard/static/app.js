@@ -24,7 +24,7 @@ function h(tag, attrs, ...kids) {
     else if (k.startsWith("on")) n.addEventListener(k.slice(2), attrs[k]);
     else if (attrs[k] !== null && attrs[k] !== undefined) n.setAttribute(k, attrs[k]);
   }
-  for (const k of kids.flat()) {
+  for (const k of kids.flat(Infinity)) {
     if (k === null || k === undefined || k === false) continue;
     n.appendChild(typeof k === "object" ? k : document.createTextNode(String(k)));
   }
@@ -41,6 +41,12 @@ function dur(s) {
   if (s < 5400) return Math.round(s / 60) + sp + t("unit_min");
   if (s < 2 * 86400) return (s / 3600).toFixed(1).replace(/\.0$/, "") + sp + t("unit_h");
   return (s / 86400).toFixed(1).replace(/\.0$/, "") + sp + t("unit_d");
+}
+
+function sdur(s) {   // a signed offset: "+3 min", "−40 s", "0 s"
+  if (s === null || s === undefined) return "—";
+  if (Math.abs(s) < 0.5) return dur(0);
+  return (s > 0 ? "+" : "−") + dur(Math.abs(s));
 }
 
 function clock(ts) {
@@ -75,7 +81,8 @@ function problemText(p) {
   if (tpl === "rule_" + p.rule) return p.text;
   const v = Object.assign({}, p.values || {});
   v.subject = p.subject === "pi" ? t("pi") : p.subject;
-  if (v.minutes !== undefined) v.dur = dur(v.minutes * 60);
+  if (v.seconds !== undefined) v.dur = dur(v.seconds);
+  else if (v.minutes !== undefined) v.dur = dur(v.minutes * 60);
   return tpl.replace(/\{(\w+)\}/g, (_, k) =>
     v[k] === undefined || v[k] === null ? "?" : (typeof v[k] === "number" ? num(v[k]) : v[k]));
 }
@@ -182,19 +189,20 @@ function renderAlerts() {
     h("li", { class: "alert sev-" + a.severity, "data-rule": a.rule, "data-station": a.station_id },
       levelBadge(a.severity), " ",
       h("a", { href: "#/station/" + encodeURIComponent(a.station_id) }, a.station_id), " ",
-      h("span", { class: "rule" }, a.rule), " · ", t("since"), " ", clock(a.fired_at)))));
+      h("span", { class: "rule" }, t("alert_" + a.rule) + (a.subject ? " " +
+        (a.subject === "pi" ? t("pi") : a.subject) : "")),
+      " · ", t("since"), " ", clock(a.fired_at)))));
 }
 
 function readersCell(v) {
   const parts = [h("span", { class: "ro" }, num(v.readers_online) + "/" + num(v.readers_reported))];
   if (v.readers_enrolled && v.readers_enrolled !== v.readers_reported)
     parts.push(h("span", { class: "muted" }, " (" + num(v.readers_enrolled) + ")"));
-  if (v.max_journal_pct !== null && v.max_journal_pct !== undefined)
+  if (v.max_journal_pct !== null && v.max_journal_pct !== undefined && v.max_journal_pct >= 50)
     parts.push(h("div", { class: "jfill" }, t("journal") + " " + num(v.max_journal_pct) + "%"));
   if (v.max_clock_offset_s !== null && v.max_clock_offset_s !== undefined &&
       Math.abs(v.max_clock_offset_s) >= 1)
-    parts.push(h("div", {}, t("clock") + " " + (v.max_clock_offset_s > 0 ? "+" : "−") +
-      dur(Math.abs(v.max_clock_offset_s))));
+    parts.push(h("div", {}, t("clock") + " " + sdur(v.max_clock_offset_s)));
   return parts;
 }
 
@@ -211,7 +219,9 @@ function lagCell(l) {
   return dur(l.p50) + " / " + dur(l.p99);
 }
 
-function td(label, ...kids) { return h("td", { "data-label": t(label) }, ...kids); }
+function td(label, ...kids) {
+  return h("td", { "data-label": t(label) }, h("div", { class: "cell" }, ...kids));
+}
 
 function renderStations(page) {
   const rows = page.items.map((v) => h("tr", {
@@ -246,7 +256,7 @@ function table(headers, rows) {
   return h("table", { class: "detail" },
     h("thead", {}, h("tr", {}, headers.map((k) => h("th", {}, t(k))))),
     h("tbody", {}, rows.length ? rows.map((r) => h("tr", {}, r.map((c, i) =>
-      h("td", { "data-label": t(headers[i]) }, c)))) :
+      h("td", { "data-label": t(headers[i]) }, h("div", { class: "cell" }, c))))) :
       h("tr", {}, h("td", { colspan: headers.length, class: "muted" }, t("none")))));
 }
 
@@ -278,8 +288,7 @@ function renderStation(d) {
     [t("accepted"), num(v.accepted)],
     [t("col_lag") + " (24h)", lagCell(d.lag_24h)],
     [t("col_holds"), num(v.holds)],
-    [t("pi_clock"), v.pi_clock_offset_s === null ? "—" : (v.pi_clock_offset_s >= 0 ? "+" : "−") +
-      dur(Math.abs(v.pi_clock_offset_s))],
+    [t("pi_clock"), sdur(v.pi_clock_offset_s)],
     [t("agent"), v.agent_version || "—"],
   ];
   const readers = (v.readers || []).map((r) => [
@@ -288,7 +297,7 @@ function renderStation(d) {
     r.journal_pct === null ? "—" : num(r.journal_pct) + "%",
     r.unsynced === null ? "—" : num(r.unsynced),
     r.fw || "—",
-    r.clock_offset_s === null ? "—" : (r.clock_offset_s >= 0 ? "+" : "−") + dur(Math.abs(r.clock_offset_s)),
+    sdur(r.clock_offset_s),
   ]);
   const rejections = (d.rejections || []).map((q) => [
     clock(q.received_at), q.reason, q.reader_id ? h("code", {}, q.reader_id) : "—",
@@ -297,7 +306,7 @@ function renderStation(d) {
     a.reader_id ? h("code", {}, a.reader_id) : "—", num(a.seq), a.detail]);
   const enrolled = (d.enrolled || []).map((r) => [r.label || "—", h("code", {}, r.reader_id),
     r.status]);
-  document.getElementById("station-view").replaceChildren(
+  document.getElementById("station-view").replaceChildren(...[
     h("p", { class: "noprint" }, h("a", { href: "#", id: "back" }, "← " + t("back"))),
     h("h2", { "data-station": v.station_id, "data-state": v.state, "data-level": v.level },
       levelBadge(v.level), " ", v.station_id, v.name ? " · " + v.name : ""),
@@ -314,7 +323,7 @@ function renderStation(d) {
     table(["received", "reason", "reader_id", "seq", "detail"], rejections),
     h("h3", {}, t("alarms")),
     table(["received", "kind", "reader_id", "seq", "detail"], alarms),
-  );
+  ].filter((n) => n));
 }
 
 // --- wiring ----------------------------------------------------------------------------

@@ -56,7 +56,7 @@ window.tapChart = function (series, opts) {
     });
     if (s.step && opts.extend !== false) d += `H${X(Math.min(x1, opts.now || x1)).toFixed(1)}`;
     el("path", { d: d, class: "series s" + i, "stroke-dasharray": s.dash || "" });
-    for (const p of pts) {
+    for (const p of (pts.length <= 72 ? pts : [])) {
       if (s.marker === "square") {
         el("rect", { x: X(p[0]) - 2, y: Y(p[1]) - 2, width: 4, height: 4, class: "mark s" + i });
       } else if (s.marker === "circle") {

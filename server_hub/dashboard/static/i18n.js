@@ -99,6 +99,10 @@ window.I18N = {
     alert_firing: "告警中",
     alert_resolved: "已恢复",
     unit_s: "秒", unit_min: "分钟", unit_h: "小时", unit_d: "天",
+    alert_offline_backlog: "离线且有积压", alert_unsynced_old: "记录久未同步",
+    alert_journal_full: "读卡器日志将满", alert_clock_skew: "时钟偏差",
+    alert_rejection_spike: "拒收激增", alert_integrity_hold: "学分待审",
+    alert_equivocation: "重复序号/断链",
     pi: "树莓派",
   },
   en: {
@@ -197,6 +201,10 @@ window.I18N = {
     alert_firing: "firing",
     alert_resolved: "resolved",
     unit_s: "s", unit_min: "min", unit_h: "h", unit_d: "d",
+    alert_offline_backlog: "offline with backlog", alert_unsynced_old: "old unsynced records",
+    alert_journal_full: "reader journal filling", alert_clock_skew: "clock skew",
+    alert_rejection_spike: "rejection spike", alert_integrity_hold: "credits held",
+    alert_equivocation: "equivocation",
     pi: "Pi",
   },
 };
