@@ -56,6 +56,7 @@ SCHEMA = [
     ("sync", "live_window_s", 120.0, "a record whose reader time is this close to now is a live tap"),
     ("status", "file", "", "status file for `tapcert-agent status`; empty = status.json beside the queue"),
     ("status", "health_interval_s", 60.0, "health telemetry period (SPEC 4.5)"),
+    ("status", "http_port", 8480, "staff page on http://127.0.0.1:PORT/ (localhost only; 0 = off)"),
     ("status", "log_level", "info", "debug, info, warning or error"),
     ("status", "log_format", "json", "json (one object per line, for journald) or text"),
 ]
@@ -208,6 +209,8 @@ def validate(cfg):
             raise ConfigError("mqtt.{} {} does not exist".format(name, value))
     if cfg.status.log_level.lower() not in ("debug", "info", "warning", "error"):
         raise ConfigError("status.log_level must be debug, info, warning or error")
+    if not 0 <= cfg.status.http_port <= 65535:
+        raise ConfigError("status.http_port must be 0 (off) or a TCP port (1-65535)")
     if cfg.status.log_format not in ("json", "text"):
         raise ConfigError("status.log_format must be json or text")
 

@@ -44,6 +44,7 @@ class Service:
         self.ports = {}  # path -> ReaderPort
         self._stop = threading.Event()
         self._core_thread = None
+        self.page = None  # the staff page (agent/stationpage.py), when status.http_port is set
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -59,6 +60,8 @@ class Service:
         self._core_thread = threading.Thread(target=self._core_main, name="core", daemon=True)
         self._core_thread.start()
         self.link.start()
+        from agent.stationpage import StationPage
+        self.page = StationPage(self.cfg).start()
         note(log, logging.INFO, "agent started", station=self.cfg.station, version=__version__,
              broker="{}:{}".format(self.link.host, self.link.port), queue=self.cfg.queue.path)
         try:
@@ -81,6 +84,8 @@ class Service:
         note(log, logging.INFO, "stopping")
         for port in list(self.ports.values()):
             port.stop(timeout=2.0)
+        if self.page is not None:
+            self.page.stop()
         self.core.stop()
         if self._core_thread is not None:
             self._core_thread.join(timeout=10.0)
