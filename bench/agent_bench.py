@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ for _p in (str(REPO), str(REPO / "tests")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from bench.report import Figure, table  # noqa: E402
+from bench.report import Figure, judged, table  # noqa: E402
 from hil_tests.services import Mosquitto, free_port  # noqa: E402
 from test_agent.fakereader import FakeReader  # noqa: E402
 from test_agent.hubstub import HubStub, wait_until  # noqa: E402
@@ -90,7 +91,8 @@ def _config(workdir, port, ports, station="S-BENCH", **sections):
 
 # -- reader -> committed queue ----------------------------------------------------------------
 
-def bench_ingest(n=20_000, window=8):  # 8 = the firmware's default offer_window
+def _ingest_once(n, window):
+    """(records/s reader -> committed queue, raw SQLite rows/s of the same rows)."""
     with tempfile.TemporaryDirectory(prefix="agent-bench-") as tmp:
         reader = FakeReader(tmp, "r0", window=window, reoffer_s=2.0)
         reader.offer_limit = 0
@@ -107,15 +109,24 @@ def bench_ingest(n=20_000, window=8):  # 8 = the firmware's default offer_window
         finally:
             agent.stop()
             reader.stop()
-        rate = n / elapsed
         raw = _raw_sqlite_rate(reader.records(), Path(tmp) / "raw.db", group=window)
+    return n / elapsed, raw
+
+
+def bench_ingest(n=20_000, window=8, runs=1, mode="quick"):  # 8 = the firmware's offer_window
+    got = [_ingest_once(n, window) for _ in range(runs)]
+    rates = [r for r, _ in got]
+    rate = statistics.median(rates)
+    raw = statistics.median(b for _, b in got)
+    ratio = statistics.median(r / b for r, b in got)
     return [
-        Figure("agent", "reader -> committed queue", rate, "records/s",
-               baseline="raw SQLite insert {:,.0f}/s".format(raw), ratio=rate / raw,
-               target=">= 5,000/s", ok=rate >= 5000,
+        Figure("agent", "reader -> committed queue", rate, "records/s", runs=rates,
+               baseline="raw SQLite insert {:,.0f}/s".format(raw), ratio=ratio,
+               target=">= 5,000/s", ok=judged(mode, rate >= 5000),
                note="{:,} records through a pty, the fake reader offering {} at a time (the "
                     "firmware's default window), sync offline; baseline: the same rows into WAL + "
-                    "synchronous=FULL SQLite, one commit per {}".format(n, window, window)),
+                    "synchronous=FULL SQLite, one commit per {}; median of {} runs".format(
+                        n, window, window, runs)),
     ]
 
 
@@ -153,7 +164,8 @@ def _fill_queue(db_path, n, readers=4):
     return record_bytes / n
 
 
-def bench_drain(n=100_000):
+def _drain_once(n):
+    """(records/s, MQTT payload bytes per record, record size, peak RSS in MB)."""
     with tempfile.TemporaryDirectory(prefix="agent-bench-") as tmp, \
             Mosquitto(Path(tmp) / "mosquitto", persistence=False) as broker:
         db = Path(tmp) / "queue" / "queue.db"
@@ -175,29 +187,40 @@ def bench_drain(n=100_000):
             agent.stop()
             hub.stop()
         elapsed = t_end - hub.first_batch_at
-        rate = n / elapsed
         per_record = hub.bytes_in / hub.count()
+    return n / elapsed, per_record, record_size, max(hwm, peak_rss) / 1024
+
+
+def bench_drain(n=100_000, runs=1, mode="quick"):
+    got = [_drain_once(n) for _ in range(runs)]
+    rates = [g[0] for g in got]
+    per_record, record_size = got[0][1], got[0][2]
+    rss = [g[3] for g in got]
     single = bp.encoded_batch_size([int(round(record_size))])
-    rss_mb = max(hwm, peak_rss) / 1024
     return [
-        Figure("agent", "drain queue -> Mosquitto -> acking stand-in", rate, "records/s",
-               target="ratio to hub ingest >= 0.8 (hub bench)",
-               note="{:,} queued records, pacing off, batches of 500, 4 in flight, loopback; "
-                    "timed from the first batch to the last record marked synced".format(n)),
+        Figure("agent", "drain queue -> Mosquitto -> acking stand-in", statistics.median(rates),
+               "records/s", runs=rates,
+               note="{:,} queued records (untimed: agent times sent), pacing off, batches of 500, "
+                    "4 in flight, loopback; timed from the first batch to the last record marked "
+                    "synced; the agent alone, an upper bound for the drain into the real hub "
+                    "(system bench)".format(n)),
         Figure("agent", "MQTT payload per record (drain)", per_record, "B",
                baseline="record {:.0f} B".format(record_size), ratio=per_record / record_size,
-               target="<= 1.15x", ok=per_record / record_size <= 1.15),
+               target="<= 1.15x", ok=judged(mode, per_record / record_size <= 1.15),
+               note="untimed records carry a 4-byte agent time each"),
         Figure("agent", "MQTT payload of one live tap", single, "B",
                baseline="record {:.0f} B".format(record_size), ratio=single / record_size,
-               target="<= 1.15x", ok=single / record_size <= 1.15, note="a batch of one record"),
-        Figure("agent", "agent peak RSS while draining", rss_mb, "MB", target="<= 60 MB",
-               ok=rss_mb <= 60, note="VmHWM of the agent process"),
+               target="<= 1.15x", ok=judged(mode, single / record_size <= 1.15),
+               note="a batch of one record"),
+        Figure("agent", "agent peak RSS while draining", max(rss), "MB", runs=rss,
+               target="<= 60 MB", ok=judged(mode, max(rss) <= 60),
+               note="VmHWM of the agent process, the largest run"),
     ]
 
 
 # -- idle -----------------------------------------------------------------------------------
 
-def bench_idle_cpu(seconds=30.0, readers=2):
+def bench_idle_cpu(seconds=30.0, readers=2, mode="quick"):
     with tempfile.TemporaryDirectory(prefix="agent-bench-") as tmp, \
             Mosquitto(Path(tmp) / "mosquitto", persistence=False) as broker:
         fakes = [FakeReader(tmp, "r{}".format(i)).start() for i in range(readers)]
@@ -218,19 +241,23 @@ def bench_idle_cpu(seconds=30.0, readers=2):
                 f.stop()
     pct = 100.0 * (c1 - c0) / (t1 - t0)
     return [Figure("agent", "agent CPU idle, {} readers connected".format(readers), pct, "%",
-                   target="< 1 %", ok=pct < 1.0,
+                   target="< 1 %", ok=judged(mode, pct < 1.0),
                    note="over {:.0f} s, broker connected, readers send health every 30 s".format(
                        t1 - t0))]
 
 
 # -- for bench.run ---------------------------------------------------------------------------
 
-SIZES = {"tiny": (500, 1000, 2.0), "quick": (10_000, 20_000, 10.0), "full": (50_000, 100_000, 30.0)}
+# mode: (intake records, intake runs, drain records, drain runs, idle seconds)
+SIZES = {"tiny": (300, 1, 1000, 1, 1.0), "quick": (10_000, 2, 20_000, 2, 5.0),
+         "full": (50_000, 3, 100_000, 3, 30.0)}
 
 
 def figures(mode="quick"):
-    ingest, drain, idle = SIZES[mode]
-    return bench_ingest(ingest) + bench_drain(drain) + bench_idle_cpu(idle)
+    ingest, ingest_runs, drain, drain_runs, idle = SIZES[mode]
+    return (bench_ingest(ingest, runs=ingest_runs, mode=mode)
+            + bench_drain(drain, runs=drain_runs, mode=mode)
+            + bench_idle_cpu(idle, mode=mode))
 
 
 def main(argv=None):

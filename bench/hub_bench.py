@@ -12,8 +12,9 @@ waits for every ack; the rate is records / (last ack - first publish). Every rec
 verified (chain runs), stored, credited and committed before its ack.
 
 Latency: an online station sends each tap alone as it happens (a few per second); the time
-from publish to the hub's ack (which follows the commit of the credit) is the tap-to-credited
-latency.
+from publish to the hub's ack (which follows the commit of the credit) is the hub's share of
+tap-to-credited latency (bench/system_bench.py measures the whole chain, reader to ledger).
+End-to-end ingest is the median of several runs (the machine is shared).
 """
 
 from __future__ import annotations
@@ -23,22 +24,23 @@ import contextlib
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.report import Figure, summary, table
+from bench.report import Figure, judged, summary, table
 from protocol import batch as wire
 from tests.factories import SimReader
 
 REPO = Path(__file__).resolve().parents[1]
 DAY0 = 1_780_272_000                       # 2026-06-01T00:00:00Z
-MODES = {   # stations, learners per station, days, latency taps
-    "tiny": dict(stations=2, learners=10, days=2, taps=20),
-    "quick": dict(stations=8, learners=40, days=7, taps=200),
-    "full": dict(stations=20, learners=50, days=14, taps=1000),
+MODES = {   # stations, learners per station, days, latency taps, end-to-end runs
+    "tiny": dict(stations=2, learners=10, days=2, taps=20, runs=1),
+    "quick": dict(stations=8, learners=40, days=7, taps=200, runs=3),
+    "full": dict(stations=20, learners=50, days=14, taps=1000, runs=3),
 }
 
 
@@ -274,30 +276,28 @@ def figures(mode: str) -> list[Figure]:
         out.append(Figure("hub", "ingest + credit + commit, SQLite, no MQTT", rate, "rec/s",
                           baseline=f"verify {verify:,.0f}/s", ratio=rate / verify))
         with services(workdir, bool(have_pg)) as (broker, pg):
-            # best of two runs (as timeit does): the machine is shared, and the better run is
-            # the one less disturbed by other processes
-            runs = 1 if mode == "tiny" else 2
-            best = None
-            for n in range(runs):
-                got = end_to_end(f"sqlite:///{workdir / f'e2e{n}.db'}", work, broker.port,
-                                 workdir, params["taps"] if n == runs - 1 else 0)
-                best = got if best is None or got[0] > best[0] else (best[0], best[1], got[2])
-            e2e, cpu_per, lat = best
+            # median of several runs: the machine is shared, one run says little
+            runs = params["runs"]
+            got = [end_to_end(f"sqlite:///{workdir / f'e2e{n}.db'}", work, broker.port, workdir,
+                              params["taps"] if n == runs - 1 else 0) for n in range(runs)]
+            rates = [g[0] for g in got]
+            e2e = statistics.median(rates)
+            cpu_per = statistics.median(g[1] for g in got)
+            lat = got[-1][2]
             out.append(Figure(
                 "hub", "end-to-end ingest via Mosquitto, SQLite, one core", e2e, "rec/s",
-                baseline=f"verify {verify:,.0f}/s", ratio=e2e / verify,
+                runs=rates, baseline=f"verify {verify:,.0f}/s", ratio=e2e / verify,
                 target="≥ 20,000 rec/s (≥ 2× verify)",
-                ok=None if mode == "tiny" else (e2e >= 20000 and e2e >= 2 * verify),
-                note=f"{work.records:,} records in {len(work.batches)} batches, best of "
+                ok=judged(mode, e2e >= 20000 and e2e >= 2 * verify),
+                note=f"{work.records:,} records in {len(work.batches)} batches, median of "
                      f"{runs}; hub process {cpu_per * 1e6:.0f} µs CPU per record",
                 extra={"records": work.records, "batches": len(work.batches),
                        "hub_cpu_us_per_record": cpu_per * 1e6}))
             lat_s = summary(lat)
-            out.append(Figure("hub", "tap → credited latency p50 (online station)",
-                              lat_s["median"], "ms", extra=lat_s))
-            out.append(Figure("hub", "tap → credited latency p99 (online station)", lat_s["p99"],
-                              "ms", target="≤ 500 ms",
-                              ok=None if mode == "tiny" else lat_s["p99"] <= 500,
+            out.append(Figure("hub", "live batch publish → hub ack (commit of the credit), p50",
+                              lat_s["median"], "ms", extra=lat_s,
+                              note="the hub's share of tap → credited (the whole chain: system)"))
+            out.append(Figure("hub", "live batch publish → hub ack, p99", lat_s["p99"], "ms",
                               note=f"{lat_s['n']} live taps, one per batch, SQLite"))
             if pg is not None:
                 from sqlalchemy import create_engine
@@ -315,6 +315,7 @@ def figures(mode: str) -> list[Figure]:
                 out.append(Figure(
                     "hub", "end-to-end ingest via Mosquitto, PostgreSQL, one hub core", e2e,
                     "rec/s", baseline=f"verify {verify:,.0f}/s", ratio=e2e / verify,
+                    target="report",
                     note=f"PostgreSQL server on the other core; hub process "
                          f"{cpu_per * 1e6:.0f} µs CPU per record",
                     extra={"hub_cpu_us_per_record": cpu_per * 1e6}))

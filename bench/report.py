@@ -28,6 +28,7 @@ class Figure:
     note: str = ""
     extra: dict = field(default_factory=dict)
     runs: list = field(default_factory=list)   # repeated measurements (value = their median)
+    source: str = ""                           # the bench module that measured it
 
 
 def judged(mode: str, ok: bool | None) -> bool | None:
@@ -77,10 +78,27 @@ def table(figures: list[Figure]) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
-def write_json(path, figures: list[Figure], mode: str) -> None:
+def machine() -> dict:
+    """What the figures were taken on (CPU model, cores, memory, load when the run ended)."""
+    import os
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh
+                        if line.startswith("model name")), "")
+        with open("/proc/meminfo") as fh:
+            mem_kb = int(fh.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        mem_kb = 0
+    return {"python": platform.python_version(), "platform": platform.platform(),
+            "cpu": cpu, "cpus": os.cpu_count(), "memory_gib": round(mem_kb / 2 ** 20, 1),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def write_json(path, figures: list[Figure], mode: str, failures: list[str] = (),
+               seconds: float | None = None) -> None:
     doc = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "mode": mode,
-           "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                       "cpus": __import__("os").cpu_count()},
+           "seconds": seconds, "machine": machine(), "failures": list(failures),
            "figures": [asdict(f) for f in figures]}
     with open(path, "w") as fh:
         json.dump(doc, fh, indent=1)

@@ -36,7 +36,7 @@ from bench.mqttkit import Monitor, feed, hub_on_fresh_broker, other_cpus
 from bench.report import Figure, judged, summary, table
 
 MODES = {
-    "tiny": dict(taps=4, idle_s=2.0, drain=(2, 25, 5), pairs=1, swarm=10, swarm_runs=1,
+    "tiny": dict(taps=4, idle_s=0.5, drain=(2, 25, 5), pairs=1, swarm=10, swarm_runs=1,
                  scale=((5, 25, 10), (2_000, 5_000)), scale_runs=1),
     "quick": dict(taps=40, idle_s=5.0, drain=(4, 50, 25), pairs=2, swarm=300, swarm_runs=1,
                   scale=((10, 50, 25), (10_000, 50_000)), scale_runs=1),
@@ -100,7 +100,7 @@ def tap_to_credited(workdir: Path, taps: int, idle_s: float) -> dict:
         finally:
             db.close()
         pid = d.stations[LAT_STATION].agent.proc.pid
-        time.sleep(2.0)                   # let the last acks and status writes settle
+        time.sleep(min(2.0, idle_s))      # let the last acks and status writes settle
         c0, w0 = _cpu_seconds(pid), time.monotonic()
         time.sleep(idle_s)
         idle = 100.0 * (_cpu_seconds(pid) - c0) / (time.monotonic() - w0)
