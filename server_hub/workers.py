@@ -139,8 +139,7 @@ class Supervisor:
         try:
             while not self.stopping.wait(0.25):
                 self.check()
-        except HubError as exc:
-            log.error("%s", exc)
+        except HubError:
             self.stop()
             raise
         self.stop()
