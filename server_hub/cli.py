@@ -158,7 +158,7 @@ def do_run(ctx):
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format=f"%(asctime)s{worker} %(levelname)s %(name)s: %(message)s")
     api = False if ctx.args.no_api else None
-    if ctx.args.workers != 1:   # a supervisor of N `run` processes (server_hub/workers.py)
+    if ctx.args.workers is not None:   # a supervisor of N `run` processes (workers.py)
         from server_hub import workers
         return workers.run(ctx.cfg, ctx.args.workers, config=ctx.args.config, db=ctx.args.db,
                            api=api)
@@ -448,9 +448,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd(sub, "run", do_run, "run ingest (MQTT) and the HTTP API",
              "tapcert-hub run --config hub.toml")
     sp.add_argument("--no-api", action="store_true", help="ingest only (e.g. extra workers)")
-    sp.add_argument("--workers", type=int, default=1, metavar="N",
-                    help="N worker processes sharing the ingest load (PostgreSQL; MQTT shared "
-                         "subscriptions or the NATS JetStream consumer; docs/scale.md)")
+    sp.add_argument("--workers", type=int, default=None, metavar="N",
+                    help="N supervised worker processes sharing the ingest load (PostgreSQL; "
+                         "MQTT shared subscriptions or the NATS JetStream consumer; a dead "
+                         "worker is restarted; docs/scale.md)")
 
     g = group("station", "stations")
     sp = cmd(g, "add", do_station_add, "register a station", "station add S-0001 --name Library")
