@@ -157,8 +157,9 @@ def _readers(health: dict | None) -> list[dict]:
 
 def connection(f: StationFacts, now: float, th: Thresholds) -> tuple[str, float | None]:
     """(state, since) as described in the module docstring."""
-    alive = max((t for t in (f.health_received_at, f.last_batch_at) if t is not None),
-                default=None)
+    alive = f.health_received_at
+    if f.last_batch_at is not None and (alive is None or f.last_batch_at > alive):
+        alive = f.last_batch_at
     if f.status_state is None:
         return "unknown", None
     if f.status_state == "offline":
@@ -242,8 +243,11 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
         problems.append(Problem("equivocation", CRITICAL, values={"count": alarms,
                                                                   "kinds": dict(f.alarms)}))
 
-    level = max((p.severity for p in problems), key=LEVEL_RANK.get, default="ok")
-    attention = sum(_WEIGHT[p.severity] for p in problems)
+    level, attention = "ok", 0
+    for p in problems:
+        attention += _WEIGHT[p.severity]
+        if LEVEL_RANK[p.severity] > LEVEL_RANK[level]:
+            level = p.severity
     return StationView(
         station_id=f.station_id, name=f.name, state=state, state_since=since,
         state_for_s=state_for, backlog=backlog, inflight=None if inflight is None else
