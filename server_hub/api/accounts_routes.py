@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from server_hub import reports
 from server_hub.api.auth import PEOPLE, require
@@ -16,13 +16,13 @@ router = APIRouter()
 class ReviewIn(BaseModel):
     learner_id: str
     activity_id: str
-    session_start: int
+    session_start: int = Field(ge=0, le=2**40, description="Unix time the session starts")
     decision: Literal["approve", "reject"]
-    comment: str = ""
+    comment: str = Field("", max_length=2000)
 
 
 @router.get("/learners/{learner_id}/statement", tags=["accounts"])
-def statement(learner_id: str, request: Request, limit: int = Query(500, le=10000),
+def statement(learner_id: str, request: Request, limit: int = Query(500, ge=1, le=10000),
               who=Depends(require(*PEOPLE))):
     """Balance, ledger entries (newest first) each with the records that justify it, and
     sessions not credited (held, open, capped, rejected) with their reasons."""
@@ -30,7 +30,7 @@ def statement(learner_id: str, request: Request, limit: int = Query(500, le=1000
 
 
 @router.get("/holds", tags=["accounts"])
-def holds(request: Request, limit: int = Query(200, le=5000), offset: int = 0,
+def holds(request: Request, limit: int = Query(200, ge=1, le=5000), offset: int = Query(0, ge=0, le=2**31),
           who=Depends(require(*PEOPLE))):
     """Credits held for review, newest first, with their reasons and evidence."""
     return reports.holds(request.app.state.hub.store, limit, offset)

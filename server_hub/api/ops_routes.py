@@ -18,14 +18,14 @@ def sync(request: Request, station: str | None = None, who=Depends(require(*ANY)
 
 
 @router.get("/alarms", tags=["operations"])
-def alarms(request: Request, limit: int = Query(200, le=5000), who=Depends(require(*ANY))):
+def alarms(request: Request, limit: int = Query(200, ge=1, le=5000), who=Depends(require(*ANY))):
     """Equivocation and broken-chain alarms, newest first."""
     return reports.alarm_list(request.app.state.hub.store, limit)
 
 
 @router.get("/quarantine", tags=["operations"])
 def quarantine(request: Request, reason: str | None = None,
-               limit: int = Query(200, le=5000), raw: bool = False,
+               limit: int = Query(200, ge=1, le=5000), raw: bool = False,
                who=Depends(require(*ANY))):
     """Rejected records and batches with their reason. Raw bytes (which hold card UIDs) only
     for admins (raw=true)."""

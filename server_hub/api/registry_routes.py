@@ -18,36 +18,36 @@ def _reg(request: Request):
 
 class StationIn(BaseModel):
     id: str = Field(description="1-32 letters, digits, '-' or '_'; the MQTT certificate CN")
-    name: str = ""
-    lat: float | None = None
-    lon: float | None = None
+    name: str = Field("", max_length=200)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
 
 
 class StationPatch(BaseModel):
-    name: str | None = None
-    lat: float | None = None
-    lon: float | None = None
+    name: str | None = Field(None, max_length=200)
+    lat: float | None = Field(None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(None, ge=-180, le=180, allow_inf_nan=False)
     status: Literal["active", "retired"] | None = None
 
 
 class ReaderIn(BaseModel):
     public_key: str = Field(description="the reader's Ed25519 public key, 64 hex digits")
     station_id: str
-    label: str = Field("", description="a human label such as R-0007")
+    label: str = Field("", max_length=64, description="a human label such as R-0007")
 
 
 class ReaderPatch(BaseModel):
     station_id: str | None = None
-    label: str | None = None
+    label: str | None = Field(None, max_length=64)
 
 
 class RevokeIn(BaseModel):
-    reason: str = ""
+    reason: str = Field("", max_length=200)
 
 
 class LearnerIn(BaseModel):
     id: str
-    name: str = ""
+    name: str = Field("", max_length=200)
 
 
 class CardIn(BaseModel):
@@ -57,21 +57,21 @@ class CardIn(BaseModel):
 
 class CardPatch(BaseModel):
     status: Literal["active", "lost", "revoked"]
-    since: int | None = Field(None, description="Unix time the status applies from (default now)")
+    since: int | None = Field(None, ge=0, le=2**40, description="Unix time the status applies from (default now)")
 
 
 class ActivityIn(BaseModel):
     id: str
     station_id: str
-    name: str = ""
-    category: str = ""
+    name: str = Field("", max_length=200)
+    category: str = Field("", max_length=64)
     schedule: dict[str, Any]
     standard: dict[str, Any]
 
 
 class ActivityPatch(BaseModel):
-    name: str | None = None
-    category: str | None = None
+    name: str | None = Field(None, max_length=200)
+    category: str | None = Field(None, max_length=64)
     schedule: dict[str, Any] | None = None
     standard: dict[str, Any] | None = None
     active: bool | None = None
@@ -85,7 +85,7 @@ class OperatorIn(BaseModel):
 # --- stations ------------------------------------------------------------------------------
 
 @router.get("/stations", tags=["stations"])
-def list_stations(request: Request, limit: int = Query(1000, le=10000), offset: int = 0,
+def list_stations(request: Request, limit: int = Query(1000, ge=1, le=10000), offset: int = Query(0, ge=0, le=2**31),
                   who=Depends(require(*ANY))):
     return _reg(request).stations(limit, offset)
 
@@ -140,7 +140,7 @@ def revoke_reader(reader_id: str, body: RevokeIn, request: Request,
 # --- learners and cards --------------------------------------------------------------------
 
 @router.get("/learners", tags=["learners"])
-def list_learners(request: Request, limit: int = Query(100, le=10000), offset: int = 0,
+def list_learners(request: Request, limit: int = Query(100, ge=1, le=10000), offset: int = Query(0, ge=0, le=2**31),
                   who=Depends(require(*PEOPLE))):
     return _reg(request).learners(limit, offset)
 
