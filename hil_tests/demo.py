@@ -109,6 +109,9 @@ class Demo:
         d.start()
         self.say(f"district up in {time.monotonic() - started:.0f}s; registering learners, "
                  "cards and activities")
+        self.say(f"dashboard {d.dashboard_url}  (sign in with the token in "
+                 f"{self.root / 'hub' / 'admin.token'}); staff pages: " + ", ".join(
+                     f"{sid} http://127.0.0.1:{st.page_port}/" for sid, st in d.stations.items()))
         people = build_class()
         for p in people:
             d.api("POST", "/learners", json={"id": p.id, "name": p.name})
@@ -257,6 +260,9 @@ def main(argv=None) -> int:
             d = demo.district
             print(f"\nthe district keeps running (Ctrl-C stops everything):")
             print(f"  hub API       http://127.0.0.1:{d.api_port}/docs  (token in {root}/hub/admin.token)")
+            print(f"  dashboard     {d.dashboard_url}  (sign in with that token)")
+            for sid, st in d.stations.items():
+                print(f"  staff page    {sid} http://127.0.0.1:{st.page_port}/")
             for sid, st in d.stations.items():
                 for r in st.readers:
                     print(f"  {sid}/{r.label}  port {r.virtual.port}  card field "

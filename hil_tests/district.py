@@ -100,6 +100,7 @@ class Station:
     agent: Proc | None = None
     net: NetCut | None = None
     config: Path | None = None
+    page_port: int = 0          # the agent's staff page (agent/stationpage.py)
 
 
 def _py(*module_args: str) -> list[str]:
@@ -164,11 +165,16 @@ class District:
         self.log(f"broker   mosquitto on 127.0.0.1:{self.broker.port}")
 
     @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}/dashboard"
+
+    @property
     def hub_config(self) -> Path:
         return self.root / "hub" / "hub.toml"
 
     def _write_hub_config(self) -> None:
-        settings = {"crediting": {"settle_every_s": 2}}
+        settings = {"crediting": {"settle_every_s": 2},
+                    "dashboard": {"sample_every_s": 10}}  # a chart that moves during a demo
         for section, values in self.hub_settings.items():
             settings.setdefault(section, {}).update(values)
         lines = ["[hub]", f'db = "{self.db_url}"', "", "[mqtt]", 'host = "127.0.0.1"',
@@ -288,7 +294,9 @@ class District:
         ports = [r.virtual.port for r in st.readers]
         sections = {"mqtt": mqtt, "readers": {"ports": ports, "rescan_s": 0.5},
                     "queue": {"path": str(adir / "queue.db")}, "sync": sync,
-                    "status": {"health_interval_s": 5.0, "log_format": "text"}}
+                    "status": {"health_interval_s": 5.0, "log_format": "text",
+                               "http_port": st.page_port or free_port()}}
+        st.page_port = sections["status"]["http_port"]
         lines = [f'station = "{sid}"']
         for section, values in sections.items():
             lines += ["", f"[{section}]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
