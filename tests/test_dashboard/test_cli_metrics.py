@@ -4,7 +4,9 @@ parser (prometheus_client), and the dashboard's JSON routes: tokens, paging, no 
 from __future__ import annotations
 
 import json
+import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +15,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from dashkit import Hub, Server, make_config, seed_fleet
 from server_hub import cli
 from server_hub.dashboard.monitor import Monitor
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -95,6 +99,18 @@ def test_metrics_scraped_and_parsed(seeded):
     assert [s.value for s in lag.samples if s.name.endswith("_count")] == [3]
     per_station = {s.labels["station"] for s in fams["tapcert_station_backlog_records"].samples}
     assert per_station == {roles["offline"], roles["journal"]}   # capped at the top 2
+
+
+def test_grafana_dashboard_queries_only_metrics_the_hub_exports(seeded):
+    hub, url, roles, token, mon = seeded
+    doc = json.loads((REPO / "ops" / "grafana" / "tapcert.json").read_text())
+    exprs = [t["expr"] for p in doc["panels"] for t in p["targets"]]
+    used = {m for e in exprs for m in re.findall(r"\btapcert_[a-z_]+", e)}
+    with Server(hub, mon) as srv:
+        text = httpx.get(srv.url + "/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    exported = {line.split("{")[0].split(" ")[0] for line in text.splitlines()
+                if line and not line.startswith("#")}
+    assert len(used) >= 15 and used <= exported, used - exported
 
 
 def test_metrics_can_be_public(tmp_path):
