@@ -35,9 +35,12 @@ import sqlalchemy as sa
 from bench.report import Figure, table
 
 MODES = {   # (stations, learners, days) for the worker runs; drain: stations, learners, days
-    "tiny": dict(workers=[1, 2], work=(4, 10, 4), drain=(20, 2, 1), batch=50),
-    "quick": dict(workers=[1, 2, 4], work=(16, 25, 6), drain=(200, 5, 2), batch=200),
-    "full": dict(workers=[1, 2, 4], work=(20, 25, 20), drain=(1000, 5, 3), batch=200),
+    "tiny": dict(workers=[1, 2], work=(4, 10, 4), drain=(20, 2, 1), batch=50, live=20,
+                 bulk=(2, 25, 4)),
+    "quick": dict(workers=[1, 2, 4], work=(16, 25, 6), drain=(200, 5, 2), batch=200, live=300,
+                  bulk=(10, 25, 4)),
+    "full": dict(workers=[1, 2, 4], work=(20, 25, 20), drain=(1000, 5, 3), batch=200,
+                 live=1000, bulk=(20, 25, 8)),
 }
 
 
@@ -146,6 +149,7 @@ def ingest_run(pg, broker_port: int, work, n: int, workdir: Path) -> dict:
         raise RuntimeError(f"{n} workers: batches not accepted: {fleet.bad[:3]}")
     after = _pg_stats(url)
     return {"workers": n, "rate": work.records / elapsed, "elapsed": elapsed,
+            "cores": (used_hub + used_pg) / elapsed, "load": os.getloadavg()[0],
             "hub_cpu_us": used_hub / work.records * 1e6, "pg_cpu_us": used_pg / work.records * 1e6,
             "db_bytes": (after["size"] - before["size"]) / work.records,
             "wal_bytes": (after["wal"] - before["wal"]) / work.records,
@@ -178,6 +182,50 @@ def drain_run(pg, stations: int, learners: int, days: int, batch: int, workdir: 
             "elapsed": elapsed, "rate": work.records / elapsed, "fleet": fleet.stats()}
 
 
+def cost_model(pg, live_batches: int, bulk: tuple) -> dict:
+    """CPU per batch and per record, hub side (this process) and PostgreSQL side, from
+    in-process ingest of one-record batches (live taps) and of 200-record batches (backlog):
+    cost = fixed per batch + per record × records (two sizes, two unknowns)."""
+    from hil_tests.scale import CityWorkload, _config, create_database, prepare_database
+    from server_hub.pipeline import Pipeline
+    from server_hub.store.db import open_store
+    postmaster = _postmaster_pid(pg)
+    got = {}
+    for size, work in ((1, CityWorkload(max(1, live_batches // 40), 10, 1, batch_size=1,
+                                        seed=11)),
+                       (200, CityWorkload(*bulk, batch_size=200, seed=12))):
+        url = create_database(pg.url, f"cost{size}")
+        prepare_database(url, work)
+        batches = work.batches[:live_batches] if size == 1 else work.batches
+        records = sum(b[2] for b in batches)
+        store = open_store(url)
+        try:
+            pipeline = Pipeline(store, _config(url))
+            pg_cpu = CPUMeter(lambda: [postmaster] + _children(postmaster))
+            wall, cpu = time.perf_counter(), time.process_time()
+            for station, _, _, payload in batches:
+                pipeline.handle_batch(station, payload)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            got[size] = {"batches": len(batches), "records": records, "wall": wall,
+                         "hub_cpu": cpu, "pg_cpu": pg_cpu.used()}
+        finally:
+            store.close()
+    one, big = got[1], got[200]
+
+    def split(key):
+        a = one[key] / one["batches"]                        # 1 record per batch
+        b = big[key] / big["batches"]                        # r records per batch
+        r = big["records"] / big["batches"]
+        per_record = max(0.0, (b - a) / (r - 1))
+        return max(0.0, a - per_record), per_record
+    hub_fixed, hub_rec = split("hub_cpu")
+    pg_fixed, pg_rec = split("pg_cpu")
+    return {"hub_batch_ms": hub_fixed * 1e3, "hub_record_us": hub_rec * 1e6,
+            "pg_batch_ms": pg_fixed * 1e3, "pg_record_us": pg_rec * 1e6,
+            "live_wall_ms": one["wall"] / one["batches"] * 1e3,
+            "bulk_rate": big["records"] / big["wall"], "runs": got}
+
+
 def figures(mode: str) -> list[Figure]:
     from hil_tests.scale import CityWorkload
     params = MODES[mode]
@@ -197,7 +245,9 @@ def figures(mode: str) -> list[Figure]:
                     "scale", f"ingest, {n} worker{'s' if n > 1 else ''}, PostgreSQL, Mosquitto "
                     "$share", r["rate"], "rec/s", baseline=f"1 worker {one['rate']:,.0f}/s",
                     ratio=ratio,
-                    note=f"{work.records:,} records, {len(work.batches)} batches; per-core "
+                    note=f"{work.records:,} records, {len(work.batches)} batches; CPU obtained "
+                         f"{r['cores']:.2f} cores (hub + PostgreSQL), load average "
+                         f"{r['load']:.1f}; per-core "
                          f"efficiency {eff:.0%} on {cores} cores shared with PostgreSQL, broker "
                          f"and publisher; hub {r['hub_cpu_us']:.0f} µs + PostgreSQL "
                          f"{r['pg_cpu_us']:.0f} µs CPU per record; batches per worker "
@@ -215,6 +265,14 @@ def figures(mode: str) -> list[Figure]:
             out.append(Figure("scale", "PostgreSQL growth per record (tables + indexes)", db,
                               "B", note=f"WAL {wal:,.0f} B per record; includes the ledger "
                               "and credit states of this workload (1 credit per 2 taps)"))
+            c = cost_model(pg, params["live"], params["bulk"])
+            out.append(Figure(
+                "scale", "hub CPU per batch (fixed) + per record", c["hub_batch_ms"], "ms",
+                note=f"+ {c['hub_record_us']:.0f} µs per record; PostgreSQL server "
+                     f"{c['pg_batch_ms']:.2f} ms per batch + {c['pg_record_us']:.0f} µs per "
+                     f"record; from {c['runs'][1]['batches']} one-record batches (live taps, "
+                     f"{c['live_wall_ms']:.1f} ms wall each) and {c['runs'][200]['batches']} "
+                     "200-record batches, in process", extra=c))
             d = drain_run(pg, *params["drain"], params["batch"], workdir)
             out.append(Figure(
                 "scale", f"drain of a {d['stations']:,}-station backlog via 3-node NATS, "
