@@ -92,7 +92,7 @@ class Demo:
                                  # window would swallow the check-outs, so it is 5 s here
                                  hub_settings={"crediting": {"early_s": 120, "late_s": 30,
                                                              "debounce_s": 5}},
-                                 provision=provision)
+                                 provision=provision, tls=True)
         self.recorded = 0
         self.duplicates = 0
         self.refused = 0
@@ -104,8 +104,8 @@ class Demo:
     def run(self) -> int:
         d = self.district
         started = time.monotonic()
-        self.say("tapcert demo: broker, hub, 2 stations × 2 virtual readers (real firmware on "
-                 "MicroPython), flashed and enrolled with tapcert-provision")
+        self.say("tapcert demo: broker (mTLS), hub, 2 stations × 2 virtual readers (real "
+                 "firmware on MicroPython), flashed and enrolled with tapcert-provision")
         d.start()
         self.say(f"district up in {time.monotonic() - started:.0f}s; registering learners, "
                  "cards and activities")

@@ -110,7 +110,7 @@ def _py(*module_args: str) -> list[str]:
 class District:
     def __init__(self, root: Path, stations: dict[str, int], *, db_url: str | None = None,
                  heapsize: str | None = None, log=None, hub_settings: dict | None = None,
-                 agent_settings: dict | None = None, provision: str = "cli"):
+                 agent_settings: dict | None = None, provision: str = "cli", tls: bool = False):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.layout = stations
@@ -120,6 +120,11 @@ class District:
         self.hub_settings = hub_settings or {}
         self.agent_settings = agent_settings or {}
         self.provision = provision  # "cli": tapcert-provision flash + enroll; "fast": image + API
+        # tls: the broker takes only mTLS clients (per-station certificates from the hub's
+        # fleet CA, ACL confining each station to its topics); stations get their identity
+        # with `tapcert-provision station create`, as on site.
+        self.tls = tls
+        self.broker_port = free_port()
         self.broker: Mosquitto | None = None
         self.hub: Proc | None = None
         self.api_port = free_port()
@@ -160,9 +165,17 @@ class District:
 
     # broker and hub ------------------------------------------------------------------------
     def start_broker(self) -> None:
-        self.broker = Mosquitto(self.root / "broker")
+        listener = None
+        if self.tls:
+            self._init_hub()
+            out = self.root / "broker" / "tls"
+            self.hub_cli("broker-config", "--out", str(out), "--ip", "127.0.0.1",
+                         "--port", str(self.broker_port), "--bind", "127.0.0.1")
+            listener = (out / "tapcert.conf").read_text()
+        self.broker = Mosquitto(self.root / "broker", self.broker_port, listener_config=listener)
         self.broker.start()
-        self.log(f"broker   mosquitto on 127.0.0.1:{self.broker.port}")
+        self.log(f"broker   mosquitto on 127.0.0.1:{self.broker.port}"
+                 + ("  (mTLS: station certificates + per-station ACL)" if self.tls else ""))
 
     @property
     def dashboard_url(self) -> str:
@@ -178,7 +191,13 @@ class District:
         for section, values in self.hub_settings.items():
             settings.setdefault(section, {}).update(values)
         lines = ["[hub]", f'db = "{self.db_url}"', "", "[mqtt]", 'host = "127.0.0.1"',
-                 f"port = {self.broker.port}", "", "[api]", f"port = {self.api_port}"]
+                 f"port = {self.broker_port}"]
+        if self.tls:
+            ca = self.root / "hub" / "ca"
+            lines += [f'ca_file = "{self.root / "broker" / "tls" / "ca.crt"}"',
+                      f'cert_file = "{ca / "tapcert.hub.crt"}"',
+                      f'key_file = "{ca / "tapcert.hub.key"}"']
+        lines += ["", "[api]", f"port = {self.api_port}"]
         for section, values in settings.items():
             lines += ["", f"[{section}]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
         self.hub_config.parent.mkdir(parents=True, exist_ok=True)
@@ -191,12 +210,15 @@ class District:
             raise DistrictError(f"tapcert-hub {' '.join(args)} failed: {proc.stderr.strip()}")
         return proc
 
-    def start_hub(self) -> None:
+    def _init_hub(self) -> None:
         self._write_hub_config()
         token_file = self.root / "hub" / "admin.token"
         if not token_file.exists():
             self.hub_cli("init", "--admin", "demo-admin", "--token-file", str(token_file))
         self.token = token_file.read_text().strip()
+
+    def start_hub(self) -> None:
+        self._init_hub()
         self.hub = Proc("hub", _py("server_hub.cli", "--config", str(self.hub_config), "run"),
                         self.root / "logs" / "hub.log")
         self.restart_hub()
@@ -228,7 +250,7 @@ class District:
     # stations and readers ------------------------------------------------------------------
     def add_station(self, sid: str, readers: int) -> Station:
         self.api("POST", "/stations", json={"id": sid, "name": f"Station {sid}"})
-        st = Station(sid, net=NetCut(self.broker.port))
+        st = Station(sid, net=NetCut(self.broker_port))
         self.stations[sid] = st
         base = len([r for s in self.stations.values() for r in s.readers])
         for i in range(readers):
@@ -292,6 +314,8 @@ class District:
                 "reconnect_min_s": 0.5, "reconnect_max_s": 3.0}
         mqtt.update(self.agent_settings.get("mqtt", {}))
         ports = [r.virtual.port for r in st.readers]
+        if self.tls:
+            mqtt.update(self._station_identity(sid, adir))
         sections = {"mqtt": mqtt, "readers": {"ports": ports, "rescan_s": 0.5},
                     "queue": {"path": str(adir / "queue.db")}, "sync": sync,
                     "status": {"health_interval_s": 5.0, "log_format": "text",
@@ -320,6 +344,21 @@ class District:
             online = {r.get("rid") for r in readers if r.get("online") and r.get("health")}
             return want <= online
         self.wait_for(ready, timeout, f"the agent of {sid} and its readers", every=0.2)
+
+    def _station_identity(self, sid: str, adir: Path) -> dict:
+        """`tapcert-provision station create`: key on the 'Pi', certificate from the hub."""
+        out = adir / "identity"
+        env = dict(os.environ, TAPCERT_HUB=f"http://127.0.0.1:{self.api_port}",
+                   TAPCERT_TOKEN=self.token)
+        proc = subprocess.run(_py("provisioning.cli", "-q", "station", "create", sid, "--out",
+                                  str(out), "--broker", f"127.0.0.1:{self.stations[sid].net.port}"),
+                              capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+        if proc.returncode != 0:
+            raise DistrictError(f"tapcert-provision station create {sid}: "
+                                f"{proc.stderr.strip() or proc.stdout.strip()}")
+        import tomllib
+        made = tomllib.loads((out / "agent.toml").read_text()).get("mqtt", {})
+        return {k: made[k] for k in ("tls", "ca_file", "cert_file", "key_file") if k in made}
 
     # actions -------------------------------------------------------------------------------
     def reader(self, sid: str, index: int) -> Reader:

@@ -42,15 +42,18 @@ class Mosquitto:
     """A real Mosquitto broker. `restart()` keeps port and persistence (for outage tests)."""
 
     def __init__(self, workdir: Path, port: int | None = None, *, persistence: bool = True,
-                 extra_config: str = ""):
+                 extra_config: str = "", listener_config: str | None = None):
+        """listener_config replaces the anonymous plain listener, e.g. the mTLS listener that
+        `tapcert-hub broker-config` writes (its port must be `port`)."""
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.proc: subprocess.Popen | None = None
         self.config = self.workdir / "mosquitto.conf"
+        listener = listener_config or f"listener {self.port} 127.0.0.1\nallow_anonymous true"
         lines = [
-            f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            listener,
+            "set_tcp_nodelay true",
             "user root" if os.geteuid() == 0 else "",
             f"persistence {'true' if persistence else 'false'}",
             f"persistence_location {self.workdir}/",

@@ -14,7 +14,8 @@ RECORDED = ("recorded", "warning")
 
 
 def test_scenario_1_flash_provision_tap_credited(district_factory):
-    d = district_factory({"S-0001": 1}, provision="cli")
+    # the whole technician flow: flash + enroll the reader, station certificate for mTLS
+    d = district_factory({"S-0001": 1}, provision="cli", tls=True)
     people = setup_class(d, "S-0001", 3)
     for lid, uid in people:
         assert d.tap("S-0001", 0, uid)["event"] in RECORDED
