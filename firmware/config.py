@@ -30,6 +30,11 @@ DEFAULTS = {
 }
 
 
+# numbers that must be above 0 (0 would divide by zero or stall a task)
+_POSITIVE = ("journal_capacity", "segment_bytes", "offer_window", "resend_ms", "idle_resend_ms",
+             "agent_timeout_ms", "health_s", "poll_ms", "sign_batch")
+
+
 def load(path="/config.json"):
     """-> (config dict, error text or None)"""
     cfg = dict(DEFAULTS)
@@ -38,14 +43,42 @@ def load(path="/config.json"):
             text = f.read()
     except OSError:
         return cfg, None
+    except ValueError:  # UnicodeError: not UTF-8 (a damaged file must not stop the boot)
+        return cfg, "config {} is not valid UTF-8; using defaults".format(path)
     try:
         got = json.loads(text)
     except ValueError:
         return cfg, "config {} is not valid JSON; using defaults".format(path)
     if not isinstance(got, dict):
         return cfg, "config {} is not a JSON object; using defaults".format(path)
-    cfg.update(got)
+    bad = []
+    for key, value in got.items():
+        if _fits(key, value):
+            cfg[key] = value
+        else:
+            bad.append(key)
+    if bad:
+        return cfg, "config {}: wrong type or range for {}; using the defaults for them".format(
+            path, ", ".join(sorted(bad)))
     return cfg, None
+
+
+def _fits(key, value):
+    # a known key keeps its default's type (ints and floats mix); unknown keys are kept
+    if key not in DEFAULTS:
+        return True
+    default = DEFAULTS[key]
+    if default is None:
+        return True
+    if value is None:
+        return key == "events_path"  # null: no feedback event log
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        return value > 0 if key in _POSITIVE else value >= 0
+    return isinstance(value, type(default))
 
 
 def show(path="/config.json"):
