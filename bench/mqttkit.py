@@ -143,9 +143,10 @@ class FeedRun:
 
 
 def feed(port: int, stations, batches, *, window: int = 64, timeout: float = 600.0,
-         client_id: str = "bench-feed") -> FeedRun:
+         client_id: str = "bench-feed", on_progress=None) -> FeedRun:
     """Publish `batches` [(station, batch_id, count, payload)] at QoS 1 keeping at most
-    `window` unacked, until every one is acked (each record accepted or duplicate)."""
+    `window` unacked, until every one is acked (each record accepted or duplicate).
+    on_progress(records acked so far) is called after each ack."""
     from tests.test_hub.stationsim import StationSim
     sim = StationSim(port, stations, client_id=client_id)
     try:
@@ -179,6 +180,8 @@ def feed(port: int, stations, batches, *, window: int = 64, timeout: float = 600
                 raise RuntimeError(f"batch {station}/{ack.batch_id} not accepted: {ack}")
             outcomes.update(ack.outcomes)
             done.append((sim.ack_times[(station, ack.batch_id)], count))
+            if on_progress is not None:
+                on_progress(sum(outcomes.values()))
         return FeedRun(start, done, outcomes)
     finally:
         sim.close()
