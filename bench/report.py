@@ -96,9 +96,37 @@ def machine() -> dict:
 
 
 def write_json(path, figures: list[Figure], mode: str, failures: list[str] = (),
-               seconds: float | None = None) -> None:
+               seconds: float | None = None, load: dict | None = None) -> None:
     doc = {"when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "mode": mode,
            "seconds": seconds, "machine": machine(), "failures": list(failures),
+           "load_by_module": load or {},
            "figures": [asdict(f) for f in figures]}
     with open(path, "w") as fh:
         json.dump(doc, fh, indent=1)
+
+
+def markdown(doc: dict) -> str:
+    """A results.json document as a Markdown table (for bench/RESULTS.md)."""
+    rows = ["| area | figure | value | min–max (runs) | baseline (same run) | ratio | target | ok |",
+            "|---|---|---|---|---|---|---|---|"]
+    for d in doc["figures"]:
+        f = Figure(**{k: v for k, v in d.items() if k in Figure.__dataclass_fields__})
+        cells = [f.area, f.name, f"{_fmt(f.value)} {f.unit}".strip(), spread(f.runs),
+                 f.baseline, _fmt(f.ratio), f.target,
+                 {True: "yes", False: "**NO**", None: "—"}[f.ok]]
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    m = doc.get("machine", {})
+    head = (f"{doc.get('mode')} run of {doc.get('when')}, {doc.get('seconds') or 0:.0f} s; "
+            f"{m.get('cpu', '?')}, {m.get('cpus')} CPUs, {m.get('memory_gib')} GiB, "
+            f"Python {m.get('python')}; load average at the end {m.get('load_average')}")
+    load = doc.get("load_by_module") or {}
+    if load:
+        head += "; 1-minute load before/after each module: " + ", ".join(
+            f"{k.rsplit('.', 1)[-1]} {v[0]}/{v[-1]}" for k, v in load.items())
+    return head + "\n\n" + "\n".join(rows) + "\n"
+
+
+if __name__ == "__main__":   # python -m bench.report bench/results.json > table.md
+    import sys
+    with open(sys.argv[1] if len(sys.argv) > 1 else "bench/results.json") as fh:
+        print(markdown(json.load(fh)))

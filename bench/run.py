@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 import traceback
@@ -28,6 +29,9 @@ AREAS = [
 ]
 
 
+LOAD: dict[str, list[float]] = {}   # module -> 1-minute load average before and after it
+
+
 def run(mode: str, only: list[str] | None = None) -> tuple[list[Figure], list[str]]:
     figures: list[Figure] = []
     failures: list[str] = []
@@ -35,6 +39,7 @@ def run(mode: str, only: list[str] | None = None) -> tuple[list[Figure], list[st
         if only and area not in only and module_name.rsplit(".", 1)[1] not in only:
             continue
         started = time.monotonic()
+        LOAD[module_name] = [round(os.getloadavg()[0], 2)]
         print(f"bench: {module_name} ({mode}) …", file=sys.stderr, flush=True)
         try:
             module = importlib.import_module(module_name)
@@ -43,6 +48,7 @@ def run(mode: str, only: list[str] | None = None) -> tuple[list[Figure], list[st
             traceback.print_exc()
             failures.append(f"{module_name}: {type(exc).__name__}: {exc}")
             continue
+        LOAD[module_name].append(round(os.getloadavg()[0], 2))
         for f in got:
             f.source = module_name
         figures.extend(got)
@@ -70,7 +76,7 @@ def main(argv=None) -> int:
           + (" — " + "; ".join(missed) if missed else ""))
     out = args.json or (str(Path(__file__).with_name("results.json")) if mode != "tiny" else None)
     if out:
-        write_json(out, figures, mode, failures, seconds)
+        write_json(out, figures, mode, failures, seconds, load=LOAD)
         print(f"results written to {out}")
     for f in failures:
         print("FAILED:", f)
