@@ -192,7 +192,8 @@ def figures(mode: str = "quick") -> list[Figure]:
     per = got["bytes_per_record"]
     out.append(Figure("reader", "flash bytes per record (journal + LittleFS)", per, "B",
                       baseline=f"record {RECORD} B", ratio=per / RECORD, target="≤ 1.3×",
-                      ok=judged(mode, per / RECORD <= 1.3), note=f"{_MODES[mode]['fill']} records, 2 MiB flash"))
+                      ok=judged(mode, per / RECORD <= 1.3),
+                      note=f"{_MODES[mode]['fill']} records, 2 MiB flash"))
     out.append(Figure("reader", "firmware heap after boot", got["heap_boot"], "B",
                       note="live bytes over the harness; unix port (64-bit objects), .py "
                            "modules, signer table in RAM (2 MiB heap)"))

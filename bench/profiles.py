@@ -1,6 +1,6 @@
 """Profiles of the hot paths with py-spy (sampling the real processes from outside):
 
-    python -m bench.profiles            # writes bench/profiles/{hub_ingest,agent_drain,agent_intake}.txt
+    python -m bench.profiles        # bench/profiles/{hub_ingest,agent_drain,agent_intake}.txt
     python -m bench.profiles --records 20000 --only hub_ingest
 
 hub_ingest    `tapcert-hub run` ingesting a backlog (bench/backlog.py) fed over Mosquitto

@@ -107,7 +107,8 @@ def write_json(path, figures: list[Figure], mode: str, failures: list[str] = (),
 
 def markdown(doc: dict) -> str:
     """A results.json document as a Markdown table (for bench/RESULTS.md)."""
-    rows = ["| area | figure | value | min–max (runs) | baseline (same run) | ratio | target | ok |",
+    rows = ["| area | figure | value | min–max (runs) | baseline (same run) | ratio | target "
+            "| ok |",
             "|---|---|---|---|---|---|---|---|"]
     for d in doc["figures"]:
         f = Figure(**{k: v for k, v in d.items() if k in Figure.__dataclass_fields__})

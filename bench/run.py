@@ -63,7 +63,8 @@ def main(argv=None) -> int:
     group.add_argument("--quick", action="store_const", dest="mode", const="quick")
     group.add_argument("--tiny", action="store_const", dest="mode", const="tiny")
     parser.add_argument("--only", nargs="*", help="areas or module names to run")
-    parser.add_argument("--json", default=None, help="write results here (default bench/results.json)")
+    parser.add_argument("--json", default=None,
+                        help="write results here (default bench/results.json)")
     args = parser.parse_args(argv)
     mode = args.mode or "quick"
     started = time.monotonic()

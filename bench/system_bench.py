@@ -295,7 +295,7 @@ def figures(mode: str) -> list[Figure]:
     try:
         lat = tap_to_credited(tmp, p["taps"], p["idle_s"])
         fb, cr = summary(lat["feedback"]), summary(lat["credited"])
-        note = (f"{cr['n']} taps, real firmware → agent (linger_ms {lat['linger']}) → Mosquitto "
+        note = (f"{cr['n']} taps, real firmware → agent (linger_ms {lat['linger']}) → broker "
                 f"→ hub → ledger row; min {cr['min']:.0f}, max {cr['max']:.0f} ms")
         out.append(Figure("system", "tap → credited, online station, p50", cr["median"], "ms",
                           baseline=f"tap → reader feedback p50 {fb['median']:.1f} ms",
