@@ -43,10 +43,16 @@ def _counters(conn) -> None:
                                                      updated_at=now))
 
 
+def _creditbank(conn) -> None:
+    from server_hub.creditbank import tables
+    tables.create(conn)
+
+
 MIGRATIONS = [
     (1, "initial: registry, evidence, quarantine, alarms, credit state, ledger, sync", _initial),
     (2, "dashboard: station samples, alert state, indexes for incremental reads", _dashboard),
     (3, "counters: the blocked-card list version", _counters),
+    (4, "credit bank: exchange catalogue, rates, points ledger, audit log", _creditbank),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -1,0 +1,213 @@
+"""The exchange's store adapter: catalogue, the credit -> point rate, redemptions and their
+reversals. Pure rules are in exchange.py.
+
+Concurrency: a redemption reads the learner's balance and writes its entry in one write
+transaction under the learner's lock (PostgreSQL: `SELECT … FOR UPDATE` on the learner's row,
+the same lock crediting takes, so a redemption and a credit change serialise; SQLite:
+BEGIN IMMEDIATE, one writer at a time). Idempotency: `idem_key` is unique; a retry with the
+same key returns the first result (and a different request under a used key is refused).
+"""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from server_hub.creditbank import audit, exchange
+from server_hub.creditbank.tables import exchange_entries, exchange_rates, exchange_services
+from server_hub.errors import Conflict, NotFound, RegistryError
+from server_hub.store.db import lock_learners
+from server_hub.store.schema import learners, ledger
+
+DEFAULT_RATE = 10
+_E = exchange_entries.c
+
+
+def _rules(fn, *args):
+    try:
+        return fn(*args)
+    except exchange.Insufficient as exc:
+        raise Conflict(str(exc)) from None
+    except exchange.ExchangeError as exc:
+        raise RegistryError(str(exc)) from None
+
+
+def _entry(r) -> dict:
+    return {"id": r[0], "learner_id": r[1], "entry": r[2], "service_id": r[3], "points": r[4],
+            "credits": r[5] / exchange.MILLI, "key": r[6], "reverses": r[7], "actor": r[8],
+            "comment": r[9], "created_at": r[10]}
+
+
+_ENTRY_COLS = (_E.id, _E.learner_id, _E.entry, _E.service_id, _E.points, _E.credits_milli,
+               _E.idem_key, _E.reverses, _E.actor, _E.comment, _E.created_at)
+
+
+class Bank:
+    def __init__(self, store):
+        self.store = store
+
+    # --- catalogue and rate ----------------------------------------------------------------
+
+    def add_service(self, service_id: str, name: str, price_points: int, category: str = "",
+                    actor: str = "cli") -> dict:
+        _rules(exchange.check_price, price_points)
+        if not service_id or len(service_id) > 64 or not name or len(name) > 200:
+            raise RegistryError("a service needs an id (1-64 characters) and a name "
+                                "(1-200 characters)")
+        now = time.time()
+        with self.store.write() as conn:
+            if conn.execute(sa.select(exchange_services.c.id)
+                            .where(exchange_services.c.id == service_id)).first():
+                raise Conflict(f"service {service_id} exists already: change it with "
+                               "`exchange service set`")
+            conn.execute(exchange_services.insert().values(
+                id=service_id, name=name, category=category or "", price_points=price_points,
+                active=True, created_at=now, updated_at=now))
+            audit.record(conn, actor, "exchange.service.add", service_id,
+                         {"name": name, "price_points": price_points, "category": category})
+        return self.service(service_id)
+
+    def set_service(self, service_id: str, actor: str = "cli", price_points=None,
+                    active=None, name=None) -> dict:
+        if price_points is not None:
+            _rules(exchange.check_price, price_points)
+        changes = {k: v for k, v in (("price_points", price_points), ("active", active),
+                                     ("name", name)) if v is not None}
+        with self.store.write() as conn:
+            if not conn.execute(sa.select(exchange_services.c.id)
+                                .where(exchange_services.c.id == service_id)).first():
+                raise NotFound(f"service {service_id} is not in the catalogue")
+            conn.execute(exchange_services.update().where(exchange_services.c.id == service_id)
+                         .values(updated_at=time.time(), **changes))
+            audit.record(conn, actor, "exchange.service.set", service_id, changes)
+        return self.service(service_id)
+
+    def service(self, service_id: str) -> dict:
+        rows = self.services(include_inactive=True, only=service_id)
+        if not rows:
+            raise NotFound(f"service {service_id} is not in the catalogue")
+        return rows[0]
+
+    def services(self, include_inactive: bool = False, only: str | None = None) -> list[dict]:
+        s = exchange_services.c
+        query = sa.select(s.id, s.name, s.category, s.price_points, s.active).order_by(s.id)
+        if not include_inactive:
+            query = query.where(s.active.is_(True))
+        if only is not None:
+            query = query.where(s.id == only)
+        with self.store.read() as conn:
+            return [{"id": r[0], "name": r[1], "category": r[2], "price_points": r[3],
+                     "active": bool(r[4])} for r in conn.execute(query)]
+
+    def set_rate(self, points_per_credit: int, actor: str = "cli") -> int:
+        _rules(exchange.check_rate, points_per_credit)
+        with self.store.write() as conn:
+            conn.execute(exchange_rates.insert().values(
+                points_per_credit=points_per_credit, set_by=actor, set_at=time.time()))
+            audit.record(conn, actor, "exchange.rate.set", "rate",
+                         {"points_per_credit": points_per_credit})
+        return points_per_credit
+
+    @staticmethod
+    def _rate(conn) -> int:
+        got = conn.execute(sa.select(exchange_rates.c.points_per_credit)
+                           .order_by(exchange_rates.c.id.desc()).limit(1)).scalar()
+        return int(got) if got is not None else DEFAULT_RATE
+
+    def rate(self) -> int:
+        with self.store.read() as conn:
+            return self._rate(conn)
+
+    # --- accounts --------------------------------------------------------------------------
+
+    @staticmethod
+    def _amounts(conn, learner_id: str) -> tuple[int, int]:
+        balance = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount_milli), 0))
+                               .where(ledger.c.learner_id == learner_id)).scalar_one()
+        consumed = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(_E.credits_milli), 0))
+                                .where(_E.learner_id == learner_id)).scalar_one()
+        return int(balance), -int(consumed)
+
+    @staticmethod
+    def _learner(conn, learner_id: str) -> None:
+        if conn.execute(sa.select(learners.c.id).where(learners.c.id == learner_id)).first() \
+                is None:
+            raise NotFound(f"learner {learner_id} is not registered")
+
+    def account(self, learner_id: str) -> dict:
+        with self.store.read() as conn:
+            self._learner(conn, learner_id)
+            balance, consumed = self._amounts(conn, learner_id)
+            rate = self._rate(conn)
+            rows = conn.execute(sa.select(*_ENTRY_COLS).where(_E.learner_id == learner_id)
+                                .order_by(_E.id.desc()).limit(500)).fetchall()
+        left = exchange.available_milli(balance, consumed)
+        return {"learner_id": learner_id, "credits": balance / exchange.MILLI,
+                "credits_exchanged": consumed / exchange.MILLI,
+                "credits_available": left / exchange.MILLI, "points_per_credit": rate,
+                "points_available": max(exchange.points_of(left, rate), 0),
+                "entries": [_entry(r) for r in rows]}
+
+    # --- redemptions -----------------------------------------------------------------------
+
+    def redeem(self, learner_id: str, service_id: str, key: str, actor: str = "cli",
+               comment: str = "") -> dict:
+        """Redeem a service for a learner; idempotent by `key`. -> the redemption entry (with
+        "replayed": True when the key had been used for this same redemption)."""
+        _rules(exchange.check_key, key)
+        with self.store.write() as conn:
+            lock_learners(conn, [learner_id])
+            self._learner(conn, learner_id)
+            done = conn.execute(sa.select(*_ENTRY_COLS).where(_E.idem_key == key)).first()
+            if done is not None:
+                if done[1] != learner_id or done[3] != service_id or done[2] != "redeem":
+                    raise Conflict(f"the idempotency key {key} was used for another request "
+                                   f"({done[2]} of {done[3]} for {done[1]}): use a new key")
+                return dict(_entry(done), replayed=True)
+            svc = conn.execute(sa.select(exchange_services.c.price_points,
+                                         exchange_services.c.active)
+                               .where(exchange_services.c.id == service_id)).first()
+            if svc is None or not svc[1]:
+                raise NotFound(f"service {service_id} is not in the catalogue (or inactive): "
+                               "see `exchange services`")
+            rate = self._rate(conn)
+            balance, consumed = self._amounts(conn, learner_id)
+            cost = _rules(exchange.decide, balance, consumed, int(svc[0]), rate)
+            now = time.time()
+            new_id = conn.execute(exchange_entries.insert().values(
+                learner_id=learner_id, entry="redeem", service_id=service_id,
+                points=-int(svc[0]), credits_milli=-cost, idem_key=key, reverses=None,
+                actor=actor, comment=comment or "", created_at=now)).inserted_primary_key[0]
+            audit.record(conn, actor, "exchange.redeem", learner_id,
+                         {"service_id": service_id, "points": int(svc[0]), "credits_milli": cost,
+                          "rate": rate, "key": key, "entry_id": new_id}, now)
+            row = conn.execute(sa.select(*_ENTRY_COLS).where(_E.id == new_id)).first()
+        return dict(_entry(row), replayed=False)
+
+    def reverse(self, key: str, actor: str = "cli", comment: str = "") -> dict:
+        """Reverse the redemption made with `key` by an explicit reversal entry (once)."""
+        if not comment:
+            raise RegistryError("a reversal needs a comment saying why (e.g. 'course cancelled')")
+        with self.store.read() as conn:
+            found = conn.execute(sa.select(_E.learner_id).where(_E.idem_key == key)).first()
+        if found is None:
+            raise NotFound(f"no redemption with key {key}")
+        with self.store.write() as conn:
+            lock_learners(conn, [found[0]])
+            orig = conn.execute(sa.select(*_ENTRY_COLS).where(_E.idem_key == key)).first()
+            if orig[2] != "redeem":
+                raise Conflict(f"{key} is a {orig[2]} entry, not a redemption")
+            prior = conn.execute(sa.select(*_ENTRY_COLS).where(_E.reverses == orig[0])).first()
+            if prior is not None:
+                return dict(_entry(prior), replayed=True)
+            now = time.time()
+            new_id = conn.execute(exchange_entries.insert().values(
+                learner_id=orig[1], entry="reversal", service_id=orig[3], points=-orig[4],
+                credits_milli=-orig[5], idem_key=f"reversal:{orig[0]}", reverses=orig[0],
+                actor=actor, comment=comment, created_at=now)).inserted_primary_key[0]
+            audit.record(conn, actor, "exchange.reverse", orig[1],
+                         {"key": key, "redemption_id": orig[0], "points": -orig[4],
+                          "comment": comment, "entry_id": new_id}, now)
+            row = conn.execute(sa.select(*_ENTRY_COLS).where(_E.id == new_id)).first()
+        return dict(_entry(row), replayed=False)

@@ -1,0 +1,71 @@
+"""The credit bank's tables (SQLAlchemy Core), created by schema migration 4.
+
+    exchange_services   the catalogue: services priced in points; never deleted (inactive)
+    exchange_rates      the credit -> point rule, one row per change (the newest applies)
+    exchange_entries    append-only points ledger: `redeem` (negative points) and `reversal`
+                        (positive, naming the redemption it reverses); each redemption keeps
+                        the credits it consumed at the rate of its day, so a later change of
+                        rate never rewrites it
+    bank_audit          every decision by a person: service and rate changes, redemptions,
+                        reversals, review decisions (actor, action, subject, JSON detail)
+
+They live on their own MetaData so migration 1 never depends on this module.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+_ID = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+exchange_services = sa.Table(
+    "exchange_services", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False, default=""),
+    sa.Column("price_points", sa.BigInteger, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+exchange_rates = sa.Table(
+    "exchange_rates", metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("points_per_credit", sa.BigInteger, nullable=False),
+    sa.Column("set_by", sa.String(100), nullable=False),
+    sa.Column("set_at", sa.Float, nullable=False),
+)
+
+exchange_entries = sa.Table(
+    "exchange_entries", metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("learner_id", sa.String(64), nullable=False),
+    sa.Column("entry", sa.String(16), nullable=False),            # redeem, reversal
+    sa.Column("service_id", sa.String(64), nullable=False),
+    sa.Column("points", sa.BigInteger, nullable=False),           # redeem < 0, reversal > 0
+    sa.Column("credits_milli", sa.BigInteger, nullable=False),    # consumed (<0) / returned
+    sa.Column("idem_key", sa.String(100), nullable=False, unique=True),
+    sa.Column("reverses", sa.BigInteger, nullable=True, unique=True),  # id of the redemption
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_exchange_entries_learner", "learner_id", "id"),
+)
+
+bank_audit = sa.Table(
+    "bank_audit", metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("subject", sa.String(200), nullable=False, default=""),
+    sa.Column("detail", sa.Text, nullable=False, default="{}"),
+    sa.Index("ix_bank_audit_subject", "subject", "id"),
+)
+
+
+def create(conn) -> None:
+    metadata.create_all(conn, checkfirst=True)
