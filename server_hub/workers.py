@@ -38,7 +38,7 @@ import time
 from server_hub.errors import HubError
 
 log = logging.getLogger("tapcert.hub.workers")
-START_GRACE_S = 5.0
+START_GRACE_S = 30.0
 MAX_BACKOFF_S = 30.0
 STABLE_S = 60.0          # a worker up this long restarts with the shortest backoff again
 
