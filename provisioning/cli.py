@@ -214,8 +214,13 @@ def do_doctor(args, report):
             "apply the fixes above and run doctor again")
 
 
+def do_bundle(args, report):
+    from provisioning import fwbundle_cli
+    fwbundle_cli.run(args, report)
+
+
 COMMANDS = {"flash": do_flash, "enroll": do_enroll, "station": do_station, "card": do_card,
-            "doctor": do_doctor}
+            "doctor": do_doctor, "bundle": do_bundle}
 
 
 # -- arguments ---------------------------------------------------------------------------------
@@ -332,6 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tapcert checkout whose firmware version is expected "
                         "(default $TAPCERT_FIRMWARE)")
     _hub_options(p)
+
+    from provisioning import fwbundle_cli
+    fwbundle_cli.register(verbs, _sub)
     return parser
 
 
