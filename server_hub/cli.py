@@ -124,6 +124,8 @@ def do_init(ctx):
     store = ctx.store(migrate=True)
     print(f"database ready: {store}")
     _init_ca(ctx)
+    from server_hub.creditbank.cli import init_issuer
+    init_issuer(ctx)
     if ctx.registry.has_admin():
         print("an admin exists already; create more tokens with `tapcert-hub token create`")
         return
@@ -578,6 +580,8 @@ def build_parser() -> argparse.ArgumentParser:
              "recompute L-000123 --since 2026-03-01")
     sp.add_argument("learners", nargs="+")
     sp.add_argument("--since", required=True)
+    from server_hub.creditbank.cli import install as install_creditbank
+    install_creditbank(sub, cmd, group)
     return p
 
 

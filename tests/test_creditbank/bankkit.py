@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test_hub"))
 
-from hubkit import (District, SESSION_START, db_url, hub, hub_config, make_config,  # noqa
+from hubkit import (District, Hub, SESSION_START, db_url, hub, hub_config, make_config,  # noqa
                     wire)
 
 
