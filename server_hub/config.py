@@ -181,7 +181,7 @@ def _coerce(section: str, key: str, current, value):
                 return False
             raise ValueError(value)
         return kind(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"config [{section}] {key} = {value!r} is not a valid "
                           f"{kind.__name__}") from exc
 
@@ -206,8 +206,10 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None,
                 doc = tomllib.load(fh)
         except FileNotFoundError as exc:
             raise ConfigError(f"config file {path} not found") from exc
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
         for section, values in doc.items():
             if not isinstance(values, dict):
                 raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
