@@ -241,15 +241,18 @@ def figures(mode: str) -> list[Figure]:
                 n = r["workers"]
                 ratio = r["rate"] / one["rate"]
                 eff = ratio / min(n, cores)
+                per_core = r["rate"] / r["cores"] if r["cores"] else 0.0
+                per_core_one = one["rate"] / one["cores"] if one["cores"] else 0.0
                 out.append(Figure(
                     "scale", f"ingest, {n} worker{'s' if n > 1 else ''}, PostgreSQL, Mosquitto "
                     "$share", r["rate"], "rec/s", baseline=f"1 worker {one['rate']:,.0f}/s",
                     ratio=ratio,
                     note=f"{work.records:,} records, {len(work.batches)} batches; CPU obtained "
                          f"{r['cores']:.2f} cores (hub + PostgreSQL), load average "
-                         f"{r['load']:.1f}; per-core "
-                         f"efficiency {eff:.0%} on {cores} cores shared with PostgreSQL, broker "
-                         f"and publisher; hub {r['hub_cpu_us']:.0f} µs + PostgreSQL "
+                         f"{r['load']:.1f}, so {per_core:,.0f} rec/s per core obtained "
+                         f"({per_core / per_core_one if per_core_one else 0:.0%} of 1 worker's); "
+                         f"ratio / min(N, {cores} cores) = {eff:.0%}; hub {r['hub_cpu_us']:.0f} µs"
+                         " + PostgreSQL "
                          f"{r['pg_cpu_us']:.0f} µs CPU per record; batches per worker "
                          f"{dict(sorted(r['per_worker'].items()))}",
                     extra={k: v for k, v in r.items()}))
