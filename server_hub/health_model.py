@@ -110,8 +110,8 @@ class StationView:
     health_age_s: float | None
     pi_clock_offset_s: float | None
     agent_version: str | None
-    readers: list
-    readers_online: int
+    readers: list                # as the latest health message reported them
+    readers_online: int | None   # None unless the station is online (the list may be stale)
     readers_reported: int
     readers_enrolled: int
     max_journal_pct: float | None
@@ -257,7 +257,8 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
         health_age_s=None if f.health_received_at is None else
         max(0.0, now - f.health_received_at),
         pi_clock_offset_s=pi_offset, agent_version=h.get("agent") or f.agent_version,
-        readers=readers, readers_online=sum(1 for r in readers if r["online"]),
+        readers=readers,
+        readers_online=sum(1 for r in readers if r["online"]) if state == "online" else None,
         readers_reported=len(readers), readers_enrolled=f.readers_enrolled,
         max_journal_pct=max(fills) if fills else None,
         max_clock_offset_s=max(offsets, key=abs) if offsets else None,
@@ -326,7 +327,7 @@ def fleet_summary(views, now: float) -> dict:
         states[v.state] = states.get(v.state, 0) + 1
         levels[v.level] += 1
         backlog += v.backlog or 0
-        readers_online += v.readers_online
+        readers_online += v.readers_online or 0
         readers_reported += v.readers_reported
         if v.oldest_unsynced_s is not None and (oldest is None or v.oldest_unsynced_s > oldest):
             oldest = v.oldest_unsynced_s

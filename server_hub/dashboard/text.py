@@ -59,7 +59,8 @@ def fleet_text(snap, firing, tz, *, show_all: bool = False, limit: int = 50) -> 
         rows.append([_MARK[v.level], v.station_id, _state(v),
                      "-" if v.backlog is None else f"{v.backlog:,}",
                      duration(v.oldest_unsynced_s), _when(v.last_hub_ack, tz, snap.at),
-                     f"{v.readers_online}/{v.readers_reported}",
+                     f"{'?' if v.readers_online is None else v.readers_online}/"
+                     f"{v.readers_reported}",
                      str(sum(v.rejected_24h.values())), str(v.holds), first + more])
     if not views:
         lines.append("No station needs attention." if not show_all else "No stations.")

@@ -33,7 +33,8 @@ def offline_facts(minutes_ago: float, pending: int) -> hm.StationFacts:
     return facts(status_state="offline", status_since=NOW - 5 * 3600,  # Last Will: connect time
                  status_received_at=last_health + 45, health_received_at=last_health,
                  health={"time": last_health, "queue": {"pending": pending, "inflight": 0,
-                                                        "oldest_pending": NOW - 3600}})
+                                                        "oldest_pending": NOW - 3600},
+                         "readers": [{"rid": "bb" * 8, "label": "R-9", "online": True}]})
 
 
 def test_online_station_with_nothing_wrong_is_ok():
@@ -46,6 +47,7 @@ def test_offline_since_is_the_last_sign_of_life_not_the_will_connect_time():
     assert v.state == "offline"
     assert v.state_since == NOW - 40 * 60 and round(v.state_for_s) == 2400
     assert rules(v) == ["offline_backlog"] and v.level == hm.CRITICAL
+    assert v.readers_online is None and v.readers_reported == 1  # last known, not live
     assert "offline for 40 min with 342 records waiting" in v.problems[0].text()
 
 
