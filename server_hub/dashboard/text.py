@@ -79,7 +79,8 @@ def station_text(detail: dict, tz, now: float) -> str:
     lag = detail.get("lag_24h") or {}
     lines = [f"Station {v['station_id']}  {v['name']}",
              f"level        {_MARK[v['level']]}",
-             f"state        {v['state']}" + (f" since {_when(v['state_since'], tz, now)} "
+             f"state        {'never seen' if v['state'] == 'unknown' else v['state']}"
+             + (f" since {_when(v['state_since'], tz, now)} "
                                              f"({duration(v['state_for_s'])})"
                                              if v["state_since"] else ""),
              f"backlog      {'-' if v['backlog'] is None else format(v['backlog'], ',')}"
@@ -87,7 +88,9 @@ def station_text(detail: dict, tz, now: float) -> str:
                 f"{duration(v['oldest_unsynced_s'])})" if v["oldest_unsynced_at"] else ""),
              f"last hub ack {_when(v['last_hub_ack'], tz, now)} (agent's view); last batch "
              f"{_when(v['last_batch_at'], tz, now)}",
-             f"health       {duration(v['health_age_s'])} ago; agent {v['agent_version'] or '-'}"
+             ("health       none yet" if v["health_age_s"] is None else
+              f"health       {duration(v['health_age_s'])} ago")
+             + f"; agent {v['agent_version'] or '-'}"
              + (f"; Pi clock {round(v['pi_clock_offset_s']) + 0:+d} s"
                 if v["pi_clock_offset_s"] is not None else ""),
              f"taps today   {detail['taps_today']:,}; accepted in all {v['accepted']:,}; "
