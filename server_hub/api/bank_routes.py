@@ -1,0 +1,166 @@
+"""The credit bank: exchange (catalogue, rate, accounts, redemptions, reversals), the integrity
+review queue with audited decisions, the audit log, signed transcripts and xAPI statements.
+
+    GET  /exchange/services, /exchange/rate, /learners/{id}/exchange      admin, operator
+    POST /exchange/services, PATCH /exchange/services/{id}, PUT /exchange/rate   admin
+    POST /exchange/redemptions        (idempotent by "key")                admin, operator
+    POST /exchange/redemptions/{key}/reversal                              admin
+    GET  /reviews, POST /reviews       (audited decisions on held credits)  admin, operator
+    GET  /audit                                                             admin
+    GET  /learners/{id}/transcript, GET /learners/{id}/xapi                 admin, operator
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
+
+from server_hub.api.auth import ADMIN, PEOPLE, require
+from server_hub.creditbank import audit, export, issuer, reviews
+from server_hub.creditbank.bank import Bank
+from server_hub.errors import HubError
+
+router = APIRouter(tags=["credit bank"])
+_KEY = r"^[A-Za-z0-9._:-]{8,100}$"
+_ID = Field(min_length=1, max_length=64)
+
+
+class ServiceIn(BaseModel):
+    id: str = _ID
+    name: str = Field(min_length=1, max_length=200)
+    price_points: int = Field(ge=1, le=10 ** 9)
+    category: str = Field("", max_length=64)
+
+
+class ServicePatch(BaseModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    price_points: int | None = Field(None, ge=1, le=10 ** 9)
+    active: bool | None = None
+
+
+class RateIn(BaseModel):
+    points_per_credit: int = Field(ge=1, le=1_000_000)
+
+
+class RedemptionIn(BaseModel):
+    learner_id: str = _ID
+    service_id: str = _ID
+    key: str = Field(pattern=_KEY, description="client-generated idempotency key (a UUID): "
+                     "sending it again returns the first result")
+    comment: str = Field("", max_length=2000)
+
+
+class ReversalIn(BaseModel):
+    comment: str = Field(min_length=1, max_length=2000)
+
+
+class DecisionIn(BaseModel):
+    learner_id: str = _ID
+    activity_id: str = _ID
+    session_start: int = Field(ge=0, le=2 ** 40)
+    decision: Literal["approve", "reject"]
+    comment: str = Field("", max_length=2000)
+
+
+def _bank(request) -> Bank:
+    return Bank(request.app.state.hub.store)
+
+
+@router.get("/exchange/services")
+def services(request: Request, all: bool = False, who=Depends(require(*PEOPLE))):
+    """The catalogue (active services; `all=true` includes inactive ones)."""
+    return _bank(request).services(include_inactive=all)
+
+
+@router.post("/exchange/services", status_code=201)
+def add_service(body: ServiceIn, request: Request, who=Depends(require(ADMIN))):
+    return _bank(request).add_service(body.id, body.name, body.price_points, body.category,
+                                      who["name"])
+
+
+@router.patch("/exchange/services/{service_id}")
+def set_service(service_id: str, body: ServicePatch, request: Request,
+                who=Depends(require(ADMIN))):
+    return _bank(request).set_service(service_id, who["name"], price_points=body.price_points,
+                                      active=body.active, name=body.name)
+
+
+@router.get("/exchange/rate")
+def get_rate(request: Request, who=Depends(require(*PEOPLE))):
+    return {"points_per_credit": _bank(request).rate()}
+
+
+@router.put("/exchange/rate")
+def put_rate(body: RateIn, request: Request, who=Depends(require(ADMIN))):
+    """Applies to redemptions from now on; past redemptions keep the credits they consumed."""
+    return {"points_per_credit": _bank(request).set_rate(body.points_per_credit, who["name"])}
+
+
+@router.get("/learners/{learner_id}/exchange")
+def account(learner_id: str, request: Request, who=Depends(require(*PEOPLE))):
+    """Credits, credits exchanged, points available, redemptions and reversals."""
+    return _bank(request).account(learner_id)
+
+
+@router.post("/exchange/redemptions")
+def redeem(body: RedemptionIn, request: Request, who=Depends(require(*PEOPLE))):
+    """Redeem a service; 409 when the points do not suffice (nothing is written). A retry with
+    the same key answers the first redemption with `"replayed": true`."""
+    return _bank(request).redeem(body.learner_id, body.service_id, body.key, who["name"],
+                                 body.comment)
+
+
+@router.post("/exchange/redemptions/{key}/reversal")
+def reverse(key: str, body: ReversalIn, request: Request, who=Depends(require(ADMIN))):
+    """Reverse a redemption by an explicit reversal entry (once; a repeat answers it again)."""
+    return _bank(request).reverse(key, who["name"], body.comment)
+
+
+@router.get("/reviews")
+def review_queue(request: Request, limit: int = Query(200, ge=1, le=5000),
+                 offset: int = Query(0, ge=0, le=2 ** 31), who=Depends(require(*PEOPLE))):
+    """Held credits with their reasons, explanations and evidence."""
+    return reviews.queue(request.app.state.hub.store, limit, offset)
+
+
+@router.post("/reviews")
+def decide(body: DecisionIn, request: Request, who=Depends(require(*PEOPLE))):
+    """Approve or reject a held credit with a comment (required to reject); audited; the
+    ledger changes once, however often the decision is sent."""
+    return reviews.decide(request.app.state.hub.registry, body.learner_id, body.activity_id,
+                          body.session_start, body.decision, who["name"], body.comment)
+
+
+@router.get("/audit")
+def audit_log(request: Request, subject: str | None = Query(None, max_length=200),
+              action: str | None = Query(None, max_length=64),
+              limit: int = Query(200, ge=1, le=5000), who=Depends(require(ADMIN))):
+    return audit.entries(request.app.state.hub.store, subject, action, limit)
+
+
+@router.get("/learners/{learner_id}/transcript")
+def learner_transcript(learner_id: str, request: Request, who=Depends(require(*PEOPLE))):
+    """A signed transcript (Open Badges 3.0 / VC shape); verify with
+    `tapcert-hub verify-transcript FILE`."""
+    from server_hub.config import ca_dir
+    ctx = request.app.state.hub
+    directory = ca_dir(ctx.config)
+    if directory is None:
+        raise HTTPException(409, "this hub has no issuer key: set hub.ca_dir and run "
+                                 "`tapcert-hub init`")
+    try:
+        key, _ = issuer.open_or_create(directory)   # like the fleet CA: init or first use
+    except HubError as exc:
+        raise HTTPException(409, str(exc)) from None
+    return export.issue_transcript(ctx.store, learner_id, key)
+
+
+@router.get("/learners/{learner_id}/xapi")
+def learner_xapi(learner_id: str, request: Request, since: int = Query(0, ge=0, le=2 ** 40),
+                 until: int | None = Query(None, ge=0, le=2 ** 40),
+                 who=Depends(require(*PEOPLE))):
+    """xAPI-style statements of the learner's activity records."""
+    return export.xapi_statements(request.app.state.hub.store, learner_id, since, until)
+
