@@ -2,8 +2,15 @@
 # tail, sign what a power cut left unsigned), then the app's asyncio tasks: tap source,
 # signer, agent link with health, feedback patterns, watchdog (app.py).
 # mpremote's Ctrl-C arrives as KeyboardInterrupt and is let through: the board falls to
-# its REPL, as it must for flashing and inspection.
-import signtable
+# its REPL, as it must for flashing and inspection. fwswap: see firmware/fwswap.py.
+try:  # an update cut short is finished (or undone) before any firmware module loads
+    import fwswap
+    fwswap.finish()
+    del fwswap
+except ImportError:
+    pass
+
+import signtable  # noqa: E402
 
 signtable.prepare()  # first boot: the signer's table to flash while the heap is empty
 del signtable
