@@ -55,6 +55,7 @@ class MQTTSection:
     shared: bool = False           # subscribe $share/hub/station/+/batch (many workers)
     keepalive: int = 30
     max_payload: int = 131072      # larger batch payloads are quarantined as batch_oversize
+    max_queued_per_station: int = 16  # a station's messages waiting at the hub; more are shed
 
 
 @dataclass

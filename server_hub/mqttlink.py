@@ -11,7 +11,11 @@ at any point gets the batch again from the broker on reconnect (and the agent re
 it sees our ack anyway). Correctness never rests on the broker: a batch handled twice is
 acked as duplicates (SPEC §4.2).
 
-One worker thread handles messages in arrival order; paho's network thread only queues them.
+One worker thread handles messages; paho's network thread only queues them, per station,
+and the worker serves the stations round-robin (fairqueue.py): a station flooding the hub
+cannot starve the others, and what it sends beyond `mqtt.max_queued_per_station` messages
+waiting at the hub is acknowledged to the broker unhandled (shed, counted, logged) -- its
+agent resends until it sees the hub's ack, so nothing is lost.
 A database outage is retried with backoff without losing the message. A batch the hub fails
 on for another reason (a bug) is logged and released without an ack, so the agent resends it.
 """
@@ -21,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import queue
 import socket
 import ssl
 import threading
@@ -33,11 +36,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from protocol import topics
 from protocol.errors import RemoteProtocolError
 from server_hub.errors import StoreError
+from server_hub.fairqueue import FairQueue
 from server_hub.store import evidence
 
 log = logging.getLogger("tapcert.hub.mqtt")
 MAX_JSON = 65536
-_STOP = object()
 
 
 class MQTTLink:
@@ -62,14 +65,14 @@ class MQTTLink:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
-        self._queue: queue.Queue = queue.Queue()
+        self._queue = FairQueue(getattr(mqtt_cfg, "max_queued_per_station", 16))
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
         self.connected = threading.Event()
         self.connections = 0                    # broker connections made so far
         self.subscribed = threading.Event()     # set once the broker granted our topics
         self.stats = {"batches": 0, "records": 0, "acks": 0, "errors": 0, "status": 0,
-                      "health": 0, "ignored": 0}
+                      "health": 0, "ignored": 0, "shed": 0}
         self.outcomes: dict[str, int] = {}
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -82,7 +85,7 @@ class MQTTLink:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()
-        self._queue.put(_STOP)
+        self._queue.close()
         if self._worker is not None:
             self._worker.join(timeout)
         self.client.disconnect()
@@ -125,16 +128,29 @@ class MQTTLink:
                         self.cfg.port, reason_code)
 
     def _on_message(self, client, userdata, message):
-        self._queue.put((message.topic, message.payload, message.mid, message.qos))
+        try:
+            station = topics.parse(message.topic)[0]
+        except RemoteProtocolError:
+            station = ""
+        if not self._queue.put(station, (message.topic, message.payload, message.mid,
+                                         message.qos)):
+            self.stats["shed"] += 1
+            shed = self._queue.shed[station]
+            if shed == 1 or shed % 1000 == 0:
+                log.warning("station %s floods the hub: %d messages over the %d it may have "
+                            "waiting were set aside unhandled (its agent resends what matters); "
+                            "check the station's agent", station, shed,
+                            self._queue.per_station)
+            self._release(message.mid, message.qos)
 
     # --- worker --------------------------------------------------------------------------
 
     def _work(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is _STOP:
+            got = self._queue.get()
+            if got is None:
                 return
-            topic, payload, mid, qos = item
+            topic, payload, mid, qos = got[1]
             try:
                 station, suffix = topics.parse(topic)
             except RemoteProtocolError:
@@ -220,4 +236,4 @@ class MQTTLink:
         return info.rc == paho.MQTT_ERR_SUCCESS
 
     def idle(self) -> bool:
-        return self._queue.empty()
+        return len(self._queue) == 0
