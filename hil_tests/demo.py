@@ -187,6 +187,20 @@ class Demo:
     def hub_records(self) -> int:
         return sum(s.get("accepted", 0) for s in self.district.sync_report())
 
+    def credit_bank(self, learner_id: str) -> bool:
+        """One learner's statement and a signed transcript verified offline (docs/credit-bank.md)."""
+        d = self.district
+        print()
+        print(f"statement of {learner_id}")
+        print("  " + d.hub_cli("learner", "show", learner_id).stdout.rstrip()
+              .replace("\n", "\n  "))
+        out = self.root / "hub" / f"{learner_id}.transcript.json"
+        d.hub_cli("transcript", learner_id, "--out", str(out))
+        proc = d.hub_cli("verify-transcript", str(out), check=False)
+        print(f"transcript of {learner_id}: {out}")
+        print("  " + (proc.stdout + proc.stderr).strip().replace("\n", "\n  "))
+        return proc.returncode == 0
+
     def summarise(self, people: list[Learner]) -> int:
         d = self.district
         self.say(f"waiting for every record to reach the hub ({self.recorded} recorded taps)")
@@ -231,6 +245,9 @@ class Demo:
             print("RESULT: MISMATCH — see the logs under", self.root / "logs")
         print(f"  learner statement:  {sys.executable} -m server_hub.cli --config "
               f"{d.hub_config} learner show L-0001")
+        if not self.credit_bank(people[0].id):
+            print("RESULT: the transcript did NOT verify — see above")
+            ok = False
         return 0 if ok else 1
 
 
