@@ -16,7 +16,7 @@ REPO = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
 
-def variant(dest: Path, version: str, break_app: bool = False) -> Path:
+def variant(dest: Path, version: str, break_app: bool = False, break_label: str = "") -> Path:
     """A copy of firmware/ and protocol/ with another FW_VERSION (and app.py/config.py shifted a
     line, so their .mpy differ too); `break_app`: app.main raises, so the reader never answers."""
     for tree in ("firmware", "protocol"):
@@ -31,6 +31,12 @@ def variant(dest: Path, version: str, break_app: bool = False) -> Path:
     if break_app:
         p = dest / "firmware" / "app.py"
         p.write_text(p.read_text() + "\n\ndef main():\n    raise RuntimeError('broken build')\n")
+    if break_label:   # a build that fails only on one reader (as a hardware-specific bug would)
+        p = dest / "firmware" / "app.py"
+        p.write_text(p.read_text() + (
+            "\n\n_main = main\n\n\ndef main():\n    import config\n"
+            "    if config.load()[0].get('label') == {!r}:\n"
+            "        raise RuntimeError('broken on this reader')\n    _main()\n").format(break_label))
     return dest
 
 
@@ -51,6 +57,8 @@ def bundles(tmp_path_factory, release):
     out["new"] = fwbundle.build(key, kinds=("linux",), source=variant(base / "new", "0.9.0"))
     out["broken"] = fwbundle.build(key, kinds=("linux",),
                                    source=variant(base / "broken", "0.9.1", break_app=True))
+    out["fleet"] = fwbundle.build(key, kinds=("linux",),
+                                  source=variant(base / "fleet", "0.9.2", break_label="R-0006"))
     return out
 
 

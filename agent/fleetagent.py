@@ -1,0 +1,190 @@
+"""The station's side of fleet updates over MQTT (protocol/SPEC.md §4.7 proposal).
+
+    hub   -> agent  station/{sid}/control        {"type": "update", "rollout", "fw", "bundle",
+                                                   "size", "chunk"}           QoS 1
+    agent -> hub    station/{sid}/update/get     {"bundle", "offset", "length"}  QoS 1
+    hub   -> agent  station/{sid}/update/chunk   {"bundle", "offset", "data": base64}  QoS 1
+    agent -> hub    station/{sid}/update/state   {"rollout", "fw", "reader", "state", "reason",
+                                                   "have", "size"}       QoS 1
+
+An offer starts one worker: download (agent/download.py: chunk by chunk, a lost chunk is asked
+again after `chunk_timeout`, resumable from the .part file), verify, then each reader in turn
+with agent/update.py (sync gate, pause, apply, verify, roll back). Every transition is
+published. Final states are kept in WORKDIR/rollouts.json: a repeated offer of a finished
+rollout re-publishes them instead of updating again.
+
+`FleetAgent(station, host, port, ports, workdir, trusted, hooks=...)`; hooks are what the
+agent core provides: `pause(port)`, `resume(port)`, `unsynced(port)` (its view of the reader's
+journal). Without hooks the readers' ports are used directly (a station without a running
+core, as in tests/test_fleet).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+
+from agent import updatestate as us
+from agent.download import Download, DownloadError, valid_offer
+from agent.update import apply_bundle, board_unsynced
+from provisioning.board import Board
+from provisioning.errors import ProvisionError
+
+
+def reader_label(port):
+    try:
+        with Board(port) as board:
+            h = board.health(timeout=5.0)
+    except ProvisionError:
+        return port
+    return (h or {}).get("label") or (h or {}).get("rid") or port
+
+
+class FleetAgent:
+    def __init__(self, station, host, port, ports, workdir, trusted, *, pause=None, resume=None,
+                 unsynced=None, health_timeout=20.0, chunk_timeout=5.0, window=None,
+                 client_id=None):
+        self.station, self.ports, self.trusted = station, list(ports), list(trusted)
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.pause, self.resume, self.unsynced = pause, resume, unsynced
+        self.health_timeout, self.chunk_timeout, self.window = health_timeout, chunk_timeout, window
+        self.prefix = "station/{}/".format(station)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                  client_id=client_id or "fleet-" + station)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+        self.host, self.port = host, port
+        self.lock = threading.Lock()
+        self.worker = None
+        self.download = None
+        self.chunk_arrived = threading.Event()
+        self.finals = self._load_finals()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self):
+        self.client.connect_async(self.host, self.port, keepalive=30)
+        self.client.loop_start()
+        return self
+
+    def stop(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    def _on_connect(self, client, userdata, flags, reason, props=None):
+        client.subscribe([(self.prefix + "control", 1), (self.prefix + "update/chunk", 1)])
+
+    def _on_message(self, client, userdata, msg):
+        try:
+            body = json.loads(msg.payload)
+        except ValueError:
+            return
+        if not isinstance(body, dict):
+            return
+        if msg.topic.endswith("/control") and body.get("type") == "update":
+            self._offer(body)
+        elif msg.topic.endswith("/update/chunk"):
+            self._chunk(body)
+
+    # -- the offer ---------------------------------------------------------------------------
+
+    def _offer(self, offer):
+        rollout = offer.get("rollout")
+        if not isinstance(rollout, str) or not valid_offer(offer):
+            return
+        with self.lock:
+            if rollout in self.finals:
+                for reader, job in self.finals[rollout].items():
+                    self._publish_state(dict(job, reader=reader))
+                return
+            if self.worker is not None and self.worker.is_alive():
+                return
+            self.worker = threading.Thread(target=self._run, args=(offer,), daemon=True,
+                                           name="fleet-update")
+            self.worker.start()
+
+    def _chunk(self, body):
+        d = self.download
+        if d is None or body.get("bundle") != d.sha or not isinstance(body.get("offset"), int):
+            return
+        try:
+            data = base64.b64decode(body.get("data") or "", validate=True)
+            if d.feed(body["offset"], data):
+                self.chunk_arrived.set()
+        except (ValueError, DownloadError):
+            return
+
+    def _run(self, offer):
+        rollout, fw = offer["rollout"], offer.get("fw")
+        station_job = us.UpdateJob(rollout, fw, reader="")
+        try:
+            data = self._fetch(offer, station_job)
+        except DownloadError as exc:
+            station_job.to(us.FAILED, str(exc))
+            self._publish_job(station_job)
+            return
+        finals = {}
+        for port in self.ports:
+            job = us.UpdateJob(rollout, fw, reader=reader_label(port))
+            self._publish_job(job)
+            unsynced = (lambda p=port: self.unsynced(p)) if self.unsynced else None
+            job = apply_bundle(port, data, self.trusted, job=job, unsynced=unsynced,
+                               window=self.window, health_timeout=self.health_timeout,
+                               pause=(lambda p=port: self.pause(p)) if self.pause else None,
+                               resume=(lambda p=port: self.resume(p)) if self.resume else None,
+                               on_state=self._publish_job)
+            if job.final:
+                finals[job.reader] = {"rollout": rollout, "fw": job.fw, "state": job.state,
+                                      "reason": job.reason}
+        with self.lock:
+            self.finals[rollout] = finals
+            self._save_finals()
+
+    def _fetch(self, offer, job):
+        d = self.download = Download(self.workdir / "bundles", offer)
+        job.to(us.DOWNLOADING)
+        last_report = 0.0
+        while True:
+            request = d.next_request()
+            if request is None:
+                break
+            self.chunk_arrived.clear()
+            self.client.publish(self.prefix + "update/get", json.dumps(request), qos=1)
+            self.chunk_arrived.wait(self.chunk_timeout)
+            if time.monotonic() - last_report > 2.0:
+                self._publish_job(job, have=d.have, size=d.size)
+                last_report = time.monotonic()
+        data = d.finish()
+        self._publish_job(job, have=d.size, size=d.size)
+        return data
+
+    # -- reports -------------------------------------------------------------------------------
+
+    def _publish_job(self, job, **extra):
+        body = job.as_dict()
+        body.update(extra)
+        self._publish_state(body)
+
+    def _publish_state(self, body):
+        self.client.publish(self.prefix + "update/state", json.dumps(body), qos=1)
+
+    def _load_finals(self):
+        try:
+            return json.loads((self.workdir / "rollouts.json").read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save_finals(self):
+        tmp = self.workdir / "rollouts.json.tmp"
+        tmp.write_text(json.dumps(self.finals, sort_keys=True))
+        tmp.replace(self.workdir / "rollouts.json")
+
+
+def default_unsynced(port):
+    return board_unsynced(port)

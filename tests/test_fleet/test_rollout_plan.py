@@ -1,0 +1,118 @@
+"""Rollout planning (server_hub/rollout.py), the update state machine and the resumable
+download — pure, no broker or reader."""
+
+import hashlib
+import os
+
+import pytest
+
+from agent import updatestate as us
+from agent.download import Download, DownloadError
+from server_hub.fleetupdates import FleetUpdates
+from server_hub.rollout import Rollout, plan_targets, station_state, waves
+
+STATIONS = ["S-{:04d}".format(n) for n in range(1, 21)]
+
+
+def test_targets_all_list_percent_and_canaries_first():
+    assert plan_targets("RO-1", STATIONS) == STATIONS
+    assert plan_targets("RO-1", STATIONS, canary=["S-0007"])[0] == "S-0007"
+    assert plan_targets("RO-1", STATIONS, target="list", listed=["S-0003", "S-0002"]) == ["S-0002", "S-0003"]
+    picked = plan_targets("RO-1", STATIONS * 50 + ["S-{:04d}".format(n) for n in range(21, 2001)],
+                          target="percent", percent=25)
+    assert 0.18 < len(picked) / 2000 < 0.32
+    assert picked == plan_targets("RO-1", list(reversed(STATIONS)) + ["S-{:04d}".format(n) for n in range(21, 2001)],
+                                  target="percent", percent=25)      # stable
+    assert plan_targets("RO-1", STATIONS, target="percent", percent=0) == []
+    with pytest.raises(ValueError):
+        plan_targets("RO-1", STATIONS, target="some")
+
+
+def test_waves_cut_canary_then_fixed_size():
+    assert waves(list("abcdefg"), 1, 3) == [["a"], ["b", "c", "d"], ["e", "f", "g"]]
+    assert waves(list("abc"), 0, 2) == [["a", "b"], ["c"]]
+
+
+def finish(r, station, state=us.DONE, readers=("R1", "R2")):
+    for reader in readers:
+        r.report(station, reader, state, None if state == us.DONE else "why")
+
+
+def test_next_wave_only_after_the_previous_is_final_and_failures_pause():
+    r = Rollout("RO-1", "0.9", "sha", ["A", "B", "C", "D", "E"], canary=1, wave_size=2)
+    assert r.to_offer() == ["A"]
+    r.report("A", "", us.DOWNLOADING)
+    assert r.to_offer() == ["A"]
+    finish(r, "A")
+    assert r.to_offer() == ["B", "C"]
+    finish(r, "B")
+    r.report("C", "R1", us.DONE)
+    r.report("C", "R2", us.ROLLED_BACK, "not healthy")
+    assert r.state_of("C") == (us.ROLLED_BACK, "not healthy")
+    assert r.to_offer() == []                       # one failure > max_failures 0: paused
+    assert r.paused and "1 station" in r.paused_reason
+    s = r.summary()
+    assert s["counts"] == {us.DONE: 2, us.ROLLED_BACK: 1, us.PENDING: 2} and not s["finished"]
+
+
+def test_station_state_is_its_least_advanced_reader():
+    assert station_state([]) == (us.PENDING, None)
+    assert station_state([("", us.DOWNLOADING, None)]) == (us.DOWNLOADING, None)
+    assert station_state([("", us.DOWNLOADING, None), ("R1", us.DONE, None),
+                          ("R2", us.WAITING, "3 records")]) == (us.WAITING, "3 records")
+    assert station_state([("", us.FAILED, "bad-signature")])[0] == us.FAILED
+
+
+def test_state_machine_refuses_impossible_transitions():
+    job = us.UpdateJob("RO-1", "0.9")
+    with pytest.raises(us.TransitionError):
+        job.to(us.DONE)
+    job.to(us.WAITING).to(us.APPLYING).to(us.VERIFYING).to(us.ROLLED_BACK, "x")
+    assert job.final
+    with pytest.raises(us.TransitionError):
+        job.to(us.DONE)
+    assert us.may_apply(0) and not us.may_apply(3) and not us.may_apply(None)
+    assert us.may_apply(3, (22 * 60, 5 * 60), 23 * 60) and not us.may_apply(3, (22 * 60, 5 * 60), 12 * 60)
+
+
+def test_download_resumes_from_its_part_file_and_checks_the_hash(tmp_path):
+    data = os.urandom(100_000)
+    offer = {"bundle": hashlib.sha256(data).hexdigest(), "size": len(data), "chunk": 30_000}
+    d = Download(tmp_path, offer)
+    req = d.next_request()
+    assert req == {"bundle": offer["bundle"], "offset": 0, "length": 30_000}
+    assert d.feed(0, data[:30_000]) and not d.feed(0, data[:30_000])      # duplicate ignored
+    assert not d.feed(60_000, data[60_000:90_000])                         # out of order ignored
+    d = Download(tmp_path, offer)                                           # agent restarted
+    assert d.next_request()["offset"] == 30_000
+    while (req := d.next_request()) is not None:
+        d.feed(req["offset"], data[req["offset"]:req["offset"] + req["length"]])
+    assert d.finish() == data
+    assert Download(tmp_path, offer).next_request() is None               # kept as .bundle
+    bad = dict(offer, bundle="0" * 64)
+    d = Download(tmp_path / "x", bad)
+    d.feed(0, data)
+    with pytest.raises(DownloadError):
+        d.finish()
+    assert d.have == 0                                                      # downloaded again
+    with pytest.raises(DownloadError):
+        Download(tmp_path, dict(offer, chunk=0))
+
+
+def test_hub_store_keeps_bundles_rollouts_reports(tmp_path, bundles, release):
+    fleet = FleetUpdates(tmp_path / "fleet.db")
+    sha = fleet.add_bundle(bundles["new"], trusted=[release[1]])
+    assert fleet.bundle(sha)["data"] == bundles["new"]
+    rid = fleet.create_rollout(sha, ["S-0001", "S-0002"], canary=["S-0002"], rid="RO-T")
+    assert fleet.to_offer(rid)[1] == ["S-0002"]
+    assert fleet.report("S-0002", {"rollout": rid, "reader": "R-1", "state": "rolled_back",
+                                   "reason": "not healthy"})
+    assert not fleet.report("S-0002", {"rollout": rid, "state": "bogus"})
+    fleet.to_offer(rid)
+    again = FleetUpdates(tmp_path / "fleet.db")                # state survives a hub restart
+    status = again.status(rid)
+    assert status["paused"] and status["stations"]["S-0002"]["state"] == "rolled_back"
+    again.resume(rid)
+    assert again.to_offer(rid)[1] == ["S-0001"]
+    again.pause(rid)
+    assert again.to_offer(rid)[1] == [] and again.status(rid)["paused_reason"] == "paused by an operator"
