@@ -162,13 +162,20 @@ class Store:
                                     self.path, st.f_bavail * st.f_frsize // (1024 * 1024)))
 
     def _repeat(self, conn, rid, seq, data, now, result):
-        # Already queued. Identical = a harmless re-offer; different = kept aside as evidence.
+        # Already queued. Identical = a harmless re-offer; different = kept aside as evidence,
+        # once: a rolled-back reader re-offers its record every few seconds (unacked), which
+        # must not grow the table or the log without end.
         found = conn.execute("SELECT data FROM records WHERE reader_id=? AND seq=?",
                              (rid, seq)).fetchone()
         if found is not None and found[0] != data:
-            conn.execute("INSERT INTO equivocations(reader_id, seq, data, at) VALUES (?,?,?,?)",
-                         (rid, seq, data, now))
-            result.equivocations.append((rid, seq))
+            kept = conn.execute("SELECT 1 FROM equivocations WHERE reader_id=? AND seq=? AND "
+                                "data=?", (rid, seq, data)).fetchone()
+            if kept is None:
+                conn.execute("INSERT INTO equivocations(reader_id, seq, data, at) VALUES "
+                             "(?,?,?,?)", (rid, seq, data, now))
+                result.equivocations.append((rid, seq))
+            else:
+                result.repeats += 1
         else:
             result.repeats += 1
 
