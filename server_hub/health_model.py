@@ -76,6 +76,7 @@ class StationFacts:
     holds: int = 0                                       # credits held for review
     alarms: dict = field(default_factory=dict)           # open alarm kind -> n
     readers_enrolled: int = 0
+    readers: list | None = None                          # normalised health readers (cache)
 
 
 @dataclass
@@ -138,11 +139,14 @@ class StationView:
         return out
 
 
+_NUMBERS = (int, float)
+
+
 def _num(value):
-    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return value if type(value) in _NUMBERS else None   # bool is not a number here
 
 
-def _readers(health: dict | None) -> list[dict]:
+def readers_of(health: dict | None) -> list[dict]:
     out = []
     for r in (health or {}).get("readers") or []:
         if not isinstance(r, dict):
@@ -191,7 +195,7 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
     pi_time = _num(h.get("time"))
     pi_offset = pi_time - f.health_received_at if pi_time is not None and \
         f.health_received_at is not None else None
-    readers = _readers(f.health)
+    readers = f.readers if f.readers is not None else readers_of(f.health)
     fills = [r["journal_pct"] for r in readers if r["journal_pct"] is not None]
     offsets = [r["clock_offset_s"] for r in readers if r["clock_offset_s"] is not None]
     problems: list[Problem] = []

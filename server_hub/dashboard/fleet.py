@@ -49,7 +49,7 @@ def local_midnight(now: float, tz) -> float:
 def load_facts(conn, now: float, window_s: float, parsed: dict | None = None
                ) -> list[hm.StationFacts]:
     """Every active station's facts. `parsed` caches decoded health messages between
-    snapshots ({station: (received_at, dict)}): a station reports every 60 s, the dashboard
+    snapshots ({station: (received_at, dict, readers)}): a station reports every 60 s, the dashboard
     refreshes every few seconds, so most health messages are decoded once."""
     parsed = {} if parsed is None else parsed
     s, st, he, sy = stations.c, station_status.c, station_health.c, station_sync.c
@@ -65,11 +65,11 @@ def load_facts(conn, now: float, window_s: float, parsed: dict | None = None
     seen = set()
     for (sid, name, state, since, status_at, payload, health_at, last_batch, batches,
          accepted, duplicates, rejected) in rows:
-        health = None
+        health, health_readers = None, []
         if payload:
             hit = parsed.get(sid)
             if hit is not None and hit[0] == health_at:
-                health = hit[1]
+                health, health_readers = hit[1], hit[2]
             else:
                 try:
                     health = json.loads(payload)
@@ -77,13 +77,15 @@ def load_facts(conn, now: float, window_s: float, parsed: dict | None = None
                     health = None
                 if not isinstance(health, dict):
                     health = None
-                parsed[sid] = (health_at, health)
+                health_readers = hm.readers_of(health)
+                parsed[sid] = (health_at, health, health_readers)
             seen.add(sid)
         facts[sid] = hm.StationFacts(
             station_id=sid, name=name or "", status_state=state, status_since=since,
             status_received_at=status_at, health=health, health_received_at=health_at,
             last_batch_at=last_batch, batches=batches or 0, accepted=accepted or 0,
-            duplicates=duplicates or 0, rejected_total=rejected or 0)
+            duplicates=duplicates or 0, rejected_total=rejected or 0,
+            readers=health_readers)
     for gone in set(parsed) - seen:
         del parsed[gone]
     q = quarantine.c
