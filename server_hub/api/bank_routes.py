@@ -6,6 +6,8 @@ review queue with audited decisions, the audit log, signed transcripts and xAPI 
     POST /exchange/redemptions        (idempotent by "key")                admin, operator
     POST /exchange/redemptions/{key}/reversal                              admin
     GET  /reviews, POST /reviews       (audited decisions on held credits)  admin, operator
+    POST /external-credits, POST /external-credits/{id}/decision (four-eyes)   admin
+    GET  /external-credits                                                  admin, operator
     GET  /audit                                                             admin
     GET  /learners/{id}/transcript, GET /learners/{id}/xapi                 admin, operator
 """
@@ -14,11 +16,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from server_hub.api.auth import ADMIN, PEOPLE, require
-from server_hub.creditbank import audit, export, issuer, reviews
+from server_hub.creditbank import audit, export, external, issuer, reviews
 from server_hub.creditbank.bank import Bank
 from server_hub.errors import HubError
 
@@ -60,6 +62,20 @@ class DecisionIn(BaseModel):
     learner_id: str = _ID
     activity_id: str = _ID
     session_start: int = Field(ge=0, le=2 ** 40)
+    decision: Literal["approve", "reject"]
+    comment: str = Field("", max_length=2000)
+
+
+class ExternalIn(BaseModel):
+    learner_id: str = _ID
+    amount_milli: int = Field(ge=1, le=external.MAX_MILLI, description="thousandths of a credit")
+    title: str = Field(min_length=1, max_length=200)
+    institution: str = Field(min_length=1, max_length=200)
+    proof_ref: str = Field(min_length=1, max_length=200)
+    day: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+
+
+class ExternalDecisionIn(BaseModel):
     decision: Literal["approve", "reject"]
     comment: str = Field("", max_length=2000)
 
@@ -131,6 +147,29 @@ def decide(body: DecisionIn, request: Request, who=Depends(require(*PEOPLE))):
     ledger changes once, however often the decision is sent."""
     return reviews.decide(request.app.state.hub.registry, body.learner_id, body.activity_id,
                           body.session_start, body.decision, who["name"], body.comment)
+
+
+@router.post("/external-credits", status_code=201)
+def enter_external(body: ExternalIn, request: Request, who=Depends(require(ADMIN))):
+    """Enter a credit earned elsewhere; it stays pending until another admin approves it."""
+    return external.enter(request.app.state.hub.store, body.learner_id, body.amount_milli,
+                          body.title, body.institution, body.proof_ref, body.day, who["name"])
+
+
+@router.get("/external-credits")
+def list_external(request: Request, status: Literal["pending", "approved", "rejected"] |
+                  None = None, learner_id: str | None = Query(None, max_length=64),
+                  limit: int = Query(200, ge=1, le=5000), who=Depends(require(*PEOPLE))):
+    return external.listing(request.app.state.hub.store, status, learner_id, limit)
+
+
+@router.post("/external-credits/{entry_id}/decision")
+def decide_external(body: ExternalDecisionIn, request: Request,
+                    entry_id: int = Path(ge=1, le=2 ** 62), who=Depends(require(ADMIN))):
+    """Approve (one ledger credit) or reject; 409 for the admin who entered it (four-eyes)
+    or when it was decided already."""
+    return external.decide(request.app.state.hub.store, entry_id, body.decision, who["name"],
+                           body.comment)
 
 
 @router.get("/audit")

@@ -9,6 +9,8 @@ server_hub/cli.py):
     tapcert-hub exchange redeem L-000123 swim --key 6f1c…  (idempotent by --key)
     tapcert-hub exchange reverse 6f1c… --comment "lesson cancelled"
     tapcert-hub review queue | review decide L-000123 A-1 1780333200 approve --comment …
+    tapcert-hub external enter L-000123 --credits 1.5 --title … --institution … --proof … --day …
+    tapcert-hub external list [--status pending] | external decide 7 approve [--comment …]
     tapcert-hub audit [--subject L-000123] [--action 'exchange.*']
     tapcert-hub transcript L-000123 --out L-000123.json
     tapcert-hub verify-transcript L-000123.json [--issuer-key HEX]   (offline, no database)
@@ -202,7 +204,65 @@ def do_export_xapi(ctx):
         print(f"{len(stmts)} statements of {a.learner} written to {a.out}")
 
 
+def _milli(text: str) -> int:
+    from decimal import Decimal, InvalidOperation
+    try:
+        value = Decimal(text) * 1000
+    except InvalidOperation:
+        raise HubError(f"--credits {text!r} is not a number (e.g. 1.5)") from None
+    if value != value.to_integral_value():
+        raise HubError("--credits has at most three decimals")
+    return int(value)
+
+
+def do_external_enter(ctx):
+    from server_hub.creditbank import external
+    a = ctx.args
+    e = external.enter(ctx.store(), a.learner, _milli(a.credits), a.title, a.institution,
+                       a.proof, a.day, _actor(ctx))
+    print(f"external credit #{e['id']} for {e['learner_id']}: {e['credits']:g} credits, "
+          f"pending: a second administrator approves it with `tapcert-hub external decide "
+          f"{e['id']} approve --actor <name>`")
+
+
+def do_external_list(ctx):
+    from server_hub.creditbank import external
+    rows = external.listing(ctx.store(), ctx.args.status, ctx.args.learner, ctx.args.limit)
+    _print_table(rows, ["id", "learner_id", "credits", "title", "institution", "proof_ref",
+                        "day", "status", "entered_by", "decided_by", "comment"])
+
+
+def do_external_decide(ctx):
+    from server_hub.creditbank import external
+    a = ctx.args
+    e = external.decide(ctx.store(), a.id, a.decision, _actor(ctx), a.comment)
+    print(f"external credit #{e['id']} {e['status']} by {e['decided_by']}"
+          + (f" (ledger entry {e['ledger_id']})" if e["ledger_id"] else ""))
+
+
 def install(sub, cmd, group) -> None:
+    g = group("external", "credits earned elsewhere: entered by one admin, approved by another")
+    sp = cmd(g, "enter", do_external_enter, "enter an external credit (pending approval)",
+             "external enter L-000123 --credits 1.5 --title 'First aid' --institution "
+             "'Red Cross' --proof RC-2026-0042 --day 2026-05-20 --actor alice")
+    sp.add_argument("learner")
+    sp.add_argument("--credits", required=True)
+    sp.add_argument("--title", required=True)
+    sp.add_argument("--institution", required=True)
+    sp.add_argument("--proof", required=True, help="reference of the proof (certificate no.)")
+    sp.add_argument("--day", required=True, help="YYYY-MM-DD it was earned")
+    sp.add_argument("--actor")
+    sp = cmd(g, "list", do_external_list, "external credits, newest first")
+    sp.add_argument("--status", choices=["pending", "approved", "rejected"])
+    sp.add_argument("--learner")
+    sp.add_argument("--limit", type=int, default=200)
+    sp = cmd(g, "decide", do_external_decide, "approve or reject (not by who entered it)",
+             "external decide 7 approve --actor bob")
+    sp.add_argument("id", type=int)
+    sp.add_argument("decision", choices=["approve", "reject"])
+    sp.add_argument("--comment", default="")
+    sp.add_argument("--actor")
+
     g = group("exchange", "exchange credits for services (points)")
     sp = cmd(g, "rate", do_rate, "show or set how many points one credit is worth",
              "exchange rate 10")

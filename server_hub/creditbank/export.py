@@ -68,10 +68,21 @@ def transcript_credits(store, learner_id: str) -> list[dict]:
     return out
 
 
+def transcript_external(store, learner_id: str) -> list[dict]:
+    """Approved external credits (four-eyes), as the transcript names them."""
+    from server_hub.creditbank import external
+    return [{"title": e["title"], "institution": e["institution"],
+             "proofReference": e["proof_ref"], "day": e["day"],
+             "amountMilli": e["amount_milli"], "enteredBy": e["entered_by"],
+             "approvedBy": e["decided_by"]}
+            for e in reversed(external.listing(store, "approved", learner_id, 10_000))]
+
+
 def issue_transcript(store, learner_id: str, issuer_key, issuer_name: str = "tapcert hub",
                      now: float | None = None) -> dict:
     return transcript.build(learner_id, transcript_credits(store, learner_id), issuer_key,
-                            issuer_name, time.time() if now is None else now)
+                            issuer_name, time.time() if now is None else now,
+                            external=transcript_external(store, learner_id))
 
 
 def _iso(t) -> str:

@@ -6,6 +6,9 @@
                         (positive, naming the redemption it reverses); each redemption keeps
                         the credits it consumed at the rate of its day, so a later change of
                         rate never rewrites it
+    external_credits    credits earned elsewhere, entered by one admin with a proof reference
+                        and approved by another (four-eyes) before they reach the ledger
+                        (migration 5)
     bank_audit          every decision by a person: service and rate changes, redemptions,
                         reversals, review decisions (actor, action, subject, JSON detail)
 
@@ -64,6 +67,27 @@ bank_audit = sa.Table(
     sa.Column("subject", sa.String(200), nullable=False, default=""),
     sa.Column("detail", sa.Text, nullable=False, default="{}"),
     sa.Index("ix_bank_audit_subject", "subject", "id"),
+)
+
+
+external_credits = sa.Table(
+    "external_credits", metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("learner_id", sa.String(64), nullable=False),
+    sa.Column("amount_milli", sa.BigInteger, nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("institution", sa.String(200), nullable=False),
+    sa.Column("proof_ref", sa.String(200), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),               # when it was earned
+    sa.Column("status", sa.String(16), nullable=False),            # pending approved rejected
+    sa.Column("entered_by", sa.String(100), nullable=False),
+    sa.Column("entered_at", sa.Float, nullable=False),
+    sa.Column("decided_by", sa.String(100), nullable=True),
+    sa.Column("decided_at", sa.Float, nullable=True),
+    sa.Column("comment", sa.Text, nullable=False, default=""),
+    sa.Column("ledger_id", sa.BigInteger, nullable=True),          # the credit entry
+    sa.Index("ix_external_credits_learner", "learner_id", "id"),
+    sa.Index("ix_external_credits_status", "status", "id"),
 )
 
 

@@ -7,7 +7,9 @@ Shape (see docs/credit-bank.md):
      "id": "urn:uuid:…", "issuer": {"id": "urn:tapcert:issuer:<public key hex>", …},
      "validFrom": "…Z",
      "credentialSubject": {"id": "urn:tapcert:learner:<id>", "type": ["AchievementSubject"],
-        "achievement": {…}, "totalCreditsMilli": n,
+        "achievement": {…}, "totalCreditsMilli": n (station credits + external credits),
+        "externalCredits": [{"title", "institution", "proofReference", "day", "amountMilli",
+                             "enteredBy", "approvedBy"}]   (only when there are some),
         "credits": [{"activityId", "activityName", "sessionStart", "day", "amountMilli",
                      "records": [{"readerId", "readerPublicKey", "seq", "recordHex"}]}]},
      "proof": {"type": "DataIntegrityProof", "cryptosuite": "tapcert-eddsa-jcs-2026",
@@ -61,7 +63,7 @@ def _signing_input(credential: dict, proof: dict) -> bytes:
 
 
 def build(learner_id: str, credits: list[dict], issuer_key, issuer_name: str, now: float,
-          credential_id: str | None = None) -> dict:
+          credential_id: str | None = None, external: list[dict] | None = None) -> dict:
     """credits: [{"activityId", "activityName", "sessionStart", "day", "amountMilli",
     "records": [{"readerId", "readerPublicKey", "seq", "recordHex"}]}] -> signed document."""
     from server_hub.creditbank.issuer import public_hex
@@ -82,10 +84,13 @@ def build(learner_id: str, credits: list[dict], issuer_key, issuer_name: str, no
                             "criteria": {"narrative": "Credits granted by the activities' "
                                          "credit standards from station-signed attendance "
                                          "records."}},
-            "totalCreditsMilli": sum(c["amountMilli"] for c in credits),
+            "totalCreditsMilli": sum(c["amountMilli"] for c in credits)
+            + sum(c["amountMilli"] for c in external or ()),
             "credits": credits,
         },
     }
+    if external:
+        credential["credentialSubject"]["externalCredits"] = external
     proof = {"type": "DataIntegrityProof", "cryptosuite": CRYPTOSUITE, "created": _iso(now),
              "verificationMethod": f"{issuer_id}#key", "proofPurpose": "assertionMethod"}
     proof["proofValue"] = issuer_key.sign(_signing_input(credential, proof)).hex()
@@ -159,9 +164,10 @@ def verify(doc, trusted_issuers=None) -> dict:
         for j, r in enumerate(records):
             _check_record(r, f"credits[{i}].records[{j}]")
             n += 1
-    total = sum(int(c.get("amountMilli", 0)) for c in credits)
+    external = subject.get("externalCredits") or []
+    total = sum(int(c.get("amountMilli", 0)) for c in list(credits) + list(external))
     if total != subject.get("totalCreditsMilli"):
         raise TranscriptInvalid("totalCreditsMilli is not the sum of the credits")
     return {"issuer": pub_hex, "issuer_name": issuer.get("name", ""),
             "learner": subject.get("id", ""), "credits": len(credits),
-            "total_credits_milli": total, "records": n}
+            "total_credits_milli": total, "records": n, "external": len(external)}

@@ -53,6 +53,7 @@ MIGRATIONS = [
     (2, "dashboard: station samples, alert state, indexes for incremental reads", _dashboard),
     (3, "counters: the blocked-card list version", _counters),
     (4, "credit bank: exchange catalogue, rates, points ledger, audit log", _creditbank),
+    (5, "credit bank: external credits with four-eyes approval", _creditbank),
 ]
 LATEST = MIGRATIONS[-1][0]
 

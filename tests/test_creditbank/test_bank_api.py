@@ -95,3 +95,25 @@ def test_review_and_transcript(api):
     assert transcript.verify(doc)["total_credits_milli"] == 1000
     assert api.get("/api/v1/learners/L-404/transcript", headers=o).status_code == 404
     assert len(api.get("/api/v1/learners/L-0/xapi", headers=o).json()) == 1
+
+
+def test_external_credit_four_eyes(api):
+    hub = api.hub
+    District(hub)
+    _, second_admin = hub.registry.create_operator("admin-2", "admin")
+    a, a2, o = h(api, "admin"), {"Authorization": f"Bearer {second_admin}"}, h(api, "operator")
+    body = {"learner_id": "L-0", "amount_milli": 2000, "title": "Pottery", "institution":
+            "Dongcheng culture centre", "proof_ref": "DC-77", "day": "2026-04-02"}
+    assert api.post("/api/v1/external-credits", headers=o, json=body).status_code == 403
+    e = api.post("/api/v1/external-credits", headers=a, json=body)
+    assert e.status_code == 201 and e.json()["status"] == "pending"
+    path = f"/api/v1/external-credits/{e.json()['id']}/decision"
+    same = api.post(path, headers=a, json={"decision": "approve"})
+    assert same.status_code == 409 and "four-eyes" in same.json()["detail"]
+    assert hub.balance("L-0") == 0
+    ok = api.post(path, headers=a2, json={"decision": "approve"})
+    assert ok.status_code == 200 and ok.json()["decided_by"] == "admin-2"
+    assert api.post(path, headers=a2, json={"decision": "approve"}).status_code == 409
+    assert hub.balance("L-0") == 2000 and hub.count("ledger") == 1
+    listed = api.get("/api/v1/external-credits?status=approved", headers=o).json()
+    assert [x["id"] for x in listed] == [e.json()["id"]]

@@ -85,3 +85,20 @@ def test_export_xapi_and_review_queue(env, capsys):
     assert run(url, "review", "queue") == 0
     assert "(none)" in capsys.readouterr().out
     assert run(url, "review", "decide", "L-0", "A-1", "1", "approve") == 1
+
+
+def test_external_credit_commands(env, capsys):
+    url, _ = env
+    assert run(url, "external", "enter", "L-0", "--credits", "1.25", "--title", "Choir",
+               "--institution", "Xicheng arts", "--proof", "XA-1", "--day", "2026-02-01",
+               "--actor", "alice") == 0
+    assert run(url, "external", "decide", "1", "approve", "--actor", "alice") == 1
+    assert "four-eyes" in capsys.readouterr().err
+    assert run(url, "external", "decide", "1", "approve", "--actor", "bob") == 0
+    assert run(url, "exchange", "account", "L-0", "--json") == 0
+    capsys.readouterr()
+    assert run(url, "external", "enter", "L-0", "--credits", "1.0001", "--title", "x",
+               "--institution", "y", "--proof", "z", "--day", "2026-02-01") == 1
+    assert run(url, "external", "list", "--status", "approved") == 0
+    out = capsys.readouterr().out
+    assert "Choir" in out and "bob" in out
