@@ -48,15 +48,15 @@ def reader_label(port):
 class FleetAgent:
     def __init__(self, station, host, port, ports, workdir, trusted, *, pause=None, resume=None,
                  unsynced=None, health_timeout=20.0, chunk_timeout=5.0, window=None,
-                 client_id=None):
+                 client_id=None, client=None):
         self.station, self.ports, self.trusted = station, list(ports), list(trusted)
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.pause, self.resume, self.unsynced = pause, resume, unsynced
         self.health_timeout, self.chunk_timeout, self.window = health_timeout, chunk_timeout, window
         self.prefix = "station/{}/".format(station)
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=client_id or "fleet-" + station)
+        self.client = client or mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
+                                            client_id=client_id or "fleet-" + station)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.host, self.port = host, port
@@ -65,6 +65,8 @@ class FleetAgent:
         self.download = None
         self.chunk_arrived = threading.Event()
         self.finals = self._load_finals()
+        self.port_list = None     # the agent service's current ports (a callable), if set
+        self.label_of = None      # the agent's view of a port's reader label (a callable)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -130,8 +132,9 @@ class FleetAgent:
             self._publish_job(station_job)
             return
         finals = {}
-        for port in self.ports:
-            job = us.UpdateJob(rollout, fw, reader=reader_label(port))
+        for port in (self.port_list() if self.port_list else self.ports):
+            label = self.label_of(port) if self.label_of else None
+            job = us.UpdateJob(rollout, fw, reader=label or reader_label(port))
             self._publish_job(job)
             unsynced = (lambda p=port: self.unsynced(p)) if self.unsynced else None
             job = apply_bundle(port, data, self.trusted, job=job, unsynced=unsynced,

@@ -45,6 +45,8 @@ class Service:
         self._stop = threading.Event()
         self._core_thread = None
         self.page = None  # the staff page (agent/stationpage.py), when status.http_port is set
+        self.paused = set()  # ports released for a firmware update (agent/fleetservice.py)
+        self.fleet = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -62,6 +64,9 @@ class Service:
         self.link.start()
         from agent.stationpage import StationPage
         self.page = StationPage(self.cfg).start()
+        if self.cfg.updates.release_keys:
+            from agent.fleetservice import start_fleet_updates
+            self.fleet = start_fleet_updates(self)
         note(log, logging.INFO, "agent started", station=self.cfg.station, version=__version__,
              broker="{}:{}".format(self.link.host, self.link.port), queue=self.cfg.queue.path)
         try:
@@ -86,6 +91,8 @@ class Service:
             port.stop(timeout=2.0)
         if self.page is not None:
             self.page.stop()
+        if self.fleet is not None:
+            self.fleet.stop()
         self.core.stop()
         if self._core_thread is not None:
             self._core_thread.join(timeout=10.0)
@@ -99,7 +106,7 @@ class Service:
             if not port.alive():
                 del self.ports[path]
         for path in self._candidate_paths():
-            if path not in self.ports:
+            if path not in self.ports and path not in self.paused:
                 port = ReaderPort(path, self.core.post, baudrate=self.cfg.readers.baudrate,
                                   set_clock=self.cfg.readers.set_clock,
                                   write_timeout_s=self.cfg.readers.write_timeout_s)
