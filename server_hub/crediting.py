@@ -15,6 +15,10 @@ the session has closed):
                            TAP toggles (in, out, in, ...). A check-in still open when the
                            session closes is settled then: no time counted ("none") or counted
                            to the session end ("session_end").
+               per_hour    `credits` per hour of the same intervals, the time rounded to
+                           `round_minutes` units ("down", "up" or "nearest", half up); nothing
+                           under `min_minutes`; the amount grows (adjust entries) while the
+                           session is open
   3. holds   a session whose kept taps carry a hold reason (integrity.py) is held, unless a
              person approved it; a rejected review credits nothing.
   4. caps    in order of (session start, activity id): per activity (all sessions), per
@@ -36,6 +40,8 @@ from server_hub.errors import DefinitionError
 
 FIXED = "fixed"
 ATTENDANCE = "attendance"
+PER_HOUR = "per_hour"
+ROUNDINGS = ("down", "up", "nearest")
 STATUSES = ("credited", "capped", "held", "open", "not_met", "rejected", "void")
 MILLI = 1000
 
@@ -53,19 +59,19 @@ def credits_text(milli: int) -> str:
 
 class Standard:
     __slots__ = ("kind", "credits", "share", "missing_checkout", "max_per_day",
-                 "max_per_activity")
+                 "max_per_activity", "round_minutes", "rounding", "min_minutes")
 
     def __init__(self, spec: dict):
         if not isinstance(spec, dict):
             raise DefinitionError("standard must be a JSON object with a \"type\"")
         unknown = set(spec) - {"type", "credits", "share", "missing_checkout", "max_per_day",
-                               "max_per_activity"}
+                               "max_per_activity", "round_minutes", "rounding", "min_minutes"}
         if unknown:
             raise DefinitionError(f"standard has unknown keys {sorted(unknown)}")
         self.kind = spec.get("type")
-        if self.kind not in (FIXED, ATTENDANCE):
-            raise DefinitionError(f"standard type {self.kind!r} unknown: use 'fixed' or "
-                                  "'attendance'")
+        if self.kind not in (FIXED, ATTENDANCE, PER_HOUR):
+            raise DefinitionError(f"standard type {self.kind!r} unknown: use 'fixed', "
+                                  "'attendance' or 'per_hour'")
         self.credits = to_milli(spec.get("credits", 1), "standard credits")
         self.share = spec.get("share", 0.8)
         if self.kind == ATTENDANCE and (isinstance(self.share, bool) or
@@ -77,12 +83,31 @@ class Standard:
             raise DefinitionError("missing_checkout must be 'none' or 'session_end'")
         self.max_per_day = to_milli(spec.get("max_per_day", 0), "max_per_day")
         self.max_per_activity = to_milli(spec.get("max_per_activity", 0), "max_per_activity")
+        # per_hour: `credits` per hour attended, the time rounded to `round_minutes` units
+        self.round_minutes = spec.get("round_minutes", 1)
+        self.rounding = spec.get("rounding", "down")
+        self.min_minutes = spec.get("min_minutes", 0)
+        if self.kind != PER_HOUR and {"round_minutes", "rounding", "min_minutes"} & set(spec):
+            raise DefinitionError("round_minutes, rounding and min_minutes belong to a "
+                                  "'per_hour' standard")
+        for name in ("round_minutes", "min_minutes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or \
+                    not (1 if name == "round_minutes" else 0) <= value <= 1440:
+                raise DefinitionError(f"{name} {value!r} must be a whole number of minutes "
+                                      f"({'1' if name == 'round_minutes' else '0'}-1440)")
+        if self.rounding not in ROUNDINGS:
+            raise DefinitionError(f"rounding {self.rounding!r} must be 'down', 'up' or "
+                                  "'nearest'")
 
     def to_spec(self) -> dict:
         spec = {"type": self.kind, "credits": self.credits / MILLI}
         if self.kind == ATTENDANCE:
             spec["share"] = self.share
             spec["missing_checkout"] = self.missing_checkout
+        if self.kind == PER_HOUR:
+            spec.update(missing_checkout=self.missing_checkout, round_minutes=self.round_minutes,
+                        rounding=self.rounding, min_minutes=self.min_minutes)
         if self.max_per_day:
             spec["max_per_day"] = self.max_per_day / MILLI
         if self.max_per_activity:
@@ -251,6 +276,21 @@ def _standard_outcome(std: Standard, kept, start, end, closed):
                 return std.credits, [tap], f"fixed {credits_text(std.credits)} for a check-in", \
                     False
         return 0, [], "no check-in", not closed
+    attended, used, opened = _attended(std, kept, start, end, closed)
+    if std.kind == PER_HOUR:
+        return _per_hour(std, attended, used, opened, closed)
+    length = end - start
+    share = attended / length if length else 0.0
+    text = f"attended {share:.0%} of the session (standard {std.share:.0%})"
+    if attended >= std.share * length:
+        return std.credits, used, text, False
+    if opened is not None and not closed:
+        text += "; checked in, not yet out"
+    return 0, used or ([opened] if opened else []), text, not closed
+
+
+def _attended(std: Standard, kept, start, end, closed):
+    """(seconds inside the session covered by check-in/out intervals, taps used, open tap)."""
     attended = 0
     used = []
     opened = None
@@ -272,14 +312,40 @@ def _standard_outcome(std: Standard, kept, start, end, closed):
         if end > lo:
             attended += end - lo
         used.append(opened)
-    length = end - start
-    share = attended / length if length else 0.0
-    text = f"attended {share:.0%} of the session (standard {std.share:.0%})"
-    if attended >= std.share * length:
-        return std.credits, used, text, False
+    return attended, used, opened
+
+
+def rounded_minutes(seconds: int, unit: int, rounding: str) -> int:
+    """Attended seconds -> minutes in whole `unit`-minute steps (down, up, or nearest with
+    half a unit rounding up)."""
+    step = unit * 60
+    if rounding == "down":
+        n = seconds // step
+    elif rounding == "up":
+        n = -(-seconds // step)
+    else:
+        n = (2 * seconds + step) // (2 * step)
+    return n * unit
+
+
+def per_hour_milli(std: Standard, seconds: int) -> int:
+    minutes = rounded_minutes(seconds, std.round_minutes, std.rounding)
+    if minutes <= 0 or minutes < std.min_minutes:
+        return 0
+    return std.credits * minutes // 60
+
+
+def _per_hour(std: Standard, attended, used, opened, closed):
+    minutes = rounded_minutes(attended, std.round_minutes, std.rounding)
+    amount = per_hour_milli(std, attended)
+    text = (f"attended {attended // 60} min, counted {minutes} min ({std.rounding} to "
+            f"{std.round_minutes} min) at {credits_text(std.credits)}/h")
+    if amount <= 0 and std.min_minutes and minutes < std.min_minutes:
+        text += f"; under the minimum of {std.min_minutes} min"
     if opened is not None and not closed:
         text += "; checked in, not yet out"
-    return 0, used or ([opened] if opened else []), text, not closed
+    # may still change while the session is open: a later check-out adds time
+    return amount, used or ([opened] if opened else []), text, not closed
 
 
 def _evidence_json(taps) -> str:
