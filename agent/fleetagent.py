@@ -64,6 +64,7 @@ class FleetAgent:
         self.worker = None
         self.download = None
         self.chunk_arrived = threading.Event()
+        self.stopping = threading.Event()
         self.finals = self._load_finals()
         self.port_list = None     # the agent service's current ports (a callable), if set
         self.label_of = None      # the agent's view of a port's reader label (a callable)
@@ -76,6 +77,8 @@ class FleetAgent:
         return self
 
     def stop(self):
+        self.stopping.set()
+        self.chunk_arrived.set()
         self.client.loop_stop()
         self.client.disconnect()
 
@@ -127,12 +130,16 @@ class FleetAgent:
         station_job = us.UpdateJob(rollout, fw, reader="")
         try:
             data = self._fetch(offer, station_job)
+            if data is None:
+                return          # the agent is stopping; the .part file is resumed next time
         except DownloadError as exc:
             station_job.to(us.FAILED, str(exc))
             self._publish_job(station_job)
             return
         finals = {}
         for port in (self.port_list() if self.port_list else self.ports):
+            if self.stopping.is_set():
+                return      # not recorded as final: the next offer after a restart continues
             label = self.label_of(port) if self.label_of else None
             job = us.UpdateJob(rollout, fw, reader=label or reader_label(port))
             self._publish_job(job)
@@ -157,6 +164,8 @@ class FleetAgent:
             request = d.next_request()
             if request is None:
                 break
+            if self.stopping.is_set():
+                return None
             self.chunk_arrived.clear()
             self.client.publish(self.prefix + "update/get", json.dumps(request), qos=1)
             self.chunk_arrived.wait(self.chunk_timeout)
