@@ -7,6 +7,7 @@
     +-- RegistryError           a registry request is invalid (unknown station, bad key, ...)
     |   +-- NotFound            the named station/reader/learner/card/activity does not exist
     |   +-- Conflict            it exists already, or its state forbids the change
+    |   +-- InvalidValue        a value the database cannot hold or compare (a NUL character)
     +-- AuthError               a missing, unknown or revoked API token, or the wrong role
     +-- DefinitionError         an activity's schedule or credit standard is invalid
 
@@ -50,3 +51,8 @@ class AuthError(HubError):
 
 class DefinitionError(RegistryError):
     pass
+
+
+class InvalidValue(RegistryError):
+    """A value the database refuses as data (PostgreSQL: a NUL character in text, a number
+    out of its column's range): the request is wrong, not the database."""

@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from server_hub.errors import StoreError
+from server_hub.errors import InvalidValue, StoreError
 from server_hub.store import migrations, schema
 
 
@@ -80,6 +80,8 @@ class Store:
             with self.engine.connect() as conn:
                 with conn.begin():
                     yield conn
+        except sa.exc.DataError as exc:
+            raise _invalid(exc) from exc
         except sa.exc.OperationalError as exc:
             raise StoreError(f"database {self} failed: {exc.orig}") from exc
 
@@ -91,6 +93,8 @@ class Store:
                     conn = conn.execution_options(sqlite_begin="DEFERRED")
                 with conn.begin():
                     yield conn
+        except sa.exc.DataError as exc:
+            raise _invalid(exc) from exc
         except sa.exc.OperationalError as exc:
             raise StoreError(f"database {self} failed: {exc.orig}") from exc
 
@@ -138,3 +142,8 @@ def lock_learners(conn, learner_ids) -> None:
     t = schema.learners
     conn.execute(sa.select(t.c.id).where(t.c.id.in_(sorted(learner_ids)))
                  .order_by(t.c.id).with_for_update()).fetchall()
+
+
+def _invalid(exc) -> InvalidValue:
+    return InvalidValue(f"a value cannot be stored or looked up ({str(exc.orig).strip()}): "
+                        "remove NUL characters and keep numbers and text within range")
