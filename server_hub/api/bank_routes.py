@@ -8,6 +8,9 @@ review queue with audited decisions, the audit log, signed transcripts and xAPI 
     GET  /reviews, POST /reviews       (audited decisions on held credits)  admin, operator
     POST /external-credits, POST /external-credits/{id}/decision (four-eyes)   admin
     GET  /external-credits                                                  admin, operator
+    GET  /evaluation/stations, /evaluation/rewards  (?since&until&format=csv)   admin, operator
+    PUT  /evaluation/thresholds, /evaluation/reward-rule,
+         /activities/{id}/administrator                                      admin
     GET  /audit                                                             admin
     GET  /learners/{id}/transcript, GET /learners/{id}/xapi                 admin, operator
 """
@@ -16,11 +19,14 @@ from __future__ import annotations
 
 from typing import Literal
 
+import time
+
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from server_hub.api.auth import ADMIN, PEOPLE, require
-from server_hub.creditbank import audit, export, external, issuer, reviews
+from server_hub.creditbank import audit, evaluation, export, external, issuer, reviews
 from server_hub.creditbank.bank import Bank
 from server_hub.errors import HubError
 
@@ -170,6 +176,59 @@ def decide_external(body: ExternalDecisionIn, request: Request,
     or when it was decided already."""
     return external.decide(request.app.state.hub.store, entry_id, body.decision, who["name"],
                            body.comment)
+
+
+class AdminIn(BaseModel):
+    admin: str = Field(min_length=1, max_length=100)
+
+
+def _period(since, until):
+    until = until if until is not None else int(time.time()) + 1
+    return (since if since is not None else until - 30 * 86400), until
+
+
+def _maybe_csv(rows, columns, fmt):
+    if fmt == "csv":
+        return PlainTextResponse(evaluation.to_csv(rows, columns), media_type="text/csv")
+    return rows
+
+
+@router.get("/evaluation/stations")
+def station_grades(request: Request, since: int | None = Query(None, ge=0, le=2 ** 40),
+                   until: int | None = Query(None, ge=0, le=2 ** 40),
+                   format: Literal["json", "csv"] = "json", who=Depends(require(*PEOPLE))):
+    """Per-station indicators and grade for [since, until) (default: the last 30 days)."""
+    return _maybe_csv(evaluation.station_report(request.app.state.hub.store,
+                                                *_period(since, until)),
+                      evaluation.STATION_COLUMNS, format)
+
+
+@router.get("/evaluation/rewards")
+def admin_rewards(request: Request, since: int | None = Query(None, ge=0, le=2 ** 40),
+                  until: int | None = Query(None, ge=0, le=2 ** 40),
+                  format: Literal["json", "csv"] = "json", who=Depends(require(*PEOPLE))):
+    return _maybe_csv(evaluation.reward_report(request.app.state.hub.store,
+                                               *_period(since, until)),
+                      evaluation.REWARD_COLUMNS, format)
+
+
+@router.put("/evaluation/thresholds")
+def set_thresholds(body: dict, request: Request, who=Depends(require(ADMIN))):
+    return evaluation.set_setting(request.app.state.hub.store, "grade_thresholds", body,
+                                  who["name"])
+
+
+@router.put("/evaluation/reward-rule")
+def set_reward_rule(body: dict, request: Request, who=Depends(require(ADMIN))):
+    return evaluation.set_setting(request.app.state.hub.store, "reward_rule", body,
+                                  who["name"])
+
+
+@router.put("/activities/{activity_id}/administrator")
+def set_activity_admin(activity_id: str, body: AdminIn, request: Request,
+                       who=Depends(require(ADMIN))):
+    evaluation.assign_admin(request.app.state.hub.store, activity_id, body.admin, who["name"])
+    return {"activity_id": activity_id, "admin": body.admin}
 
 
 @router.get("/audit")

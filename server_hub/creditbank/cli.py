@@ -11,6 +11,8 @@ server_hub/cli.py):
     tapcert-hub review queue | review decide L-000123 A-1 1780333200 approve --comment …
     tapcert-hub external enter L-000123 --credits 1.5 --title … --institution … --proof … --day …
     tapcert-hub external list [--status pending] | external decide 7 approve [--comment …]
+    tapcert-hub evaluation stations|rewards [--since …] [--until …] [--csv FILE]
+    tapcert-hub evaluation set-thresholds JSON | set-reward-rule JSON | assign ACTIVITY ADMIN
     tapcert-hub audit [--subject L-000123] [--action 'exchange.*']
     tapcert-hub transcript L-000123 --out L-000123.json
     tapcert-hub verify-transcript L-000123.json [--issuer-key HEX]   (offline, no database)
@@ -240,7 +242,75 @@ def do_external_decide(ctx):
           + (f" (ledger entry {e['ledger_id']})" if e["ledger_id"] else ""))
 
 
+def _period(ctx):
+    import time as _time
+    from server_hub.cli import _time_arg
+    a = ctx.args
+    until = _time_arg(a.until, ctx.cfg.tz) if a.until else int(_time.time()) + 1
+    since = _time_arg(a.since, ctx.cfg.tz) if a.since else until - 30 * 86400
+    return since, until
+
+
+def _report(ctx, rows, columns):
+    from server_hub.creditbank import evaluation
+    if ctx.args.csv:
+        with open(ctx.args.csv, "w", encoding="utf-8", newline="") as fh:
+            fh.write(evaluation.to_csv(rows, columns))
+        print(f"{len(rows)} rows written to {ctx.args.csv}")
+    else:
+        _print_table(rows, columns)
+
+
+def do_eval_stations(ctx):
+    from server_hub.creditbank import evaluation
+    _report(ctx, evaluation.station_report(ctx.store(), *_period(ctx)),
+            evaluation.STATION_COLUMNS)
+
+
+def do_eval_rewards(ctx):
+    from server_hub.creditbank import evaluation
+    _report(ctx, evaluation.reward_report(ctx.store(), *_period(ctx)),
+            evaluation.REWARD_COLUMNS)
+
+
+def do_eval_set(ctx):
+    from server_hub.cli import _json_arg
+    from server_hub.creditbank import evaluation
+    name = "grade_thresholds" if ctx.args.verb == "set-thresholds" else "reward_rule"
+    value = evaluation.set_setting(ctx.store(), name, _json_arg(ctx.args.json, "json"),
+                                   _actor(ctx))
+    print(f"{name}: {json.dumps(value)}")
+
+
+def do_eval_assign(ctx):
+    from server_hub.creditbank import evaluation
+    evaluation.assign_admin(ctx.store(), ctx.args.activity, ctx.args.admin, _actor(ctx))
+    print(f"activity {ctx.args.activity} is run and certified by {ctx.args.admin}")
+
+
 def install(sub, cmd, group) -> None:
+    g = group("evaluation", "station grades and administrator rewards (CSV export)")
+    for verb, handler, text in (("stations", do_eval_stations, "per-station indicators and "
+                                 "grade"), ("rewards", do_eval_rewards, "administrator reward "
+                                            "points")):
+        sp = cmd(g, verb, handler, text, f"evaluation {verb} --since 2026-03-01 --csv out.csv")
+        sp.add_argument("--since", help="default: 30 days before --until")
+        sp.add_argument("--until", help="default: now")
+        sp.add_argument("--csv", help="write CSV to this file")
+    sp = cmd(g, "set-thresholds", do_eval_set, "set the grade thresholds",
+             'evaluation set-thresholds \'{"grades": [["A", {"min_learners": 20}], '
+             '["B", {}]]}\'')
+    sp.add_argument("json")
+    sp.add_argument("--actor")
+    sp = cmd(g, "set-reward-rule", do_eval_set, "set the administrator reward rule",
+             'evaluation set-reward-rule \'{"per_session": 5, "per_learner_credited": 1}\'')
+    sp.add_argument("json")
+    sp.add_argument("--actor")
+    sp = cmd(g, "assign", do_eval_assign, "name the administrator who runs an activity")
+    sp.add_argument("activity")
+    sp.add_argument("admin")
+    sp.add_argument("--actor")
+
     g = group("external", "credits earned elsewhere: entered by one admin, approved by another")
     sp = cmd(g, "enter", do_external_enter, "enter an external credit (pending approval)",
              "external enter L-000123 --credits 1.5 --title 'First aid' --institution "

@@ -9,6 +9,9 @@
     external_credits    credits earned elsewhere, entered by one admin with a proof reference
                         and approved by another (four-eyes) before they reach the ledger
                         (migration 5)
+    bank_settings       named JSON settings (station grade thresholds, reward rule) (migration 6)
+    activity_admins     which certification administrator runs and certifies an activity
+                        (the reward rule credits them) (migration 6)
     bank_audit          every decision by a person: service and rate changes, redemptions,
                         reversals, review decisions (actor, action, subject, JSON detail)
 
@@ -88,6 +91,22 @@ external_credits = sa.Table(
     sa.Column("ledger_id", sa.BigInteger, nullable=True),          # the credit entry
     sa.Index("ix_external_credits_learner", "learner_id", "id"),
     sa.Index("ix_external_credits_status", "status", "id"),
+)
+
+
+bank_settings = sa.Table(
+    "bank_settings", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),                  # JSON
+    sa.Column("updated_by", sa.String(100), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+activity_admins = sa.Table(
+    "activity_admins", metadata,
+    sa.Column("activity_id", sa.String(64), primary_key=True),
+    sa.Column("admin", sa.String(100), nullable=False),
+    sa.Column("since", sa.Float, nullable=False),
 )
 
 

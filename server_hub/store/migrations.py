@@ -54,6 +54,8 @@ MIGRATIONS = [
     (3, "counters: the blocked-card list version", _counters),
     (4, "credit bank: exchange catalogue, rates, points ledger, audit log", _creditbank),
     (5, "credit bank: external credits with four-eyes approval", _creditbank),
+    (6, "credit bank: settings (grade thresholds, reward rule), activity administrators",
+     _creditbank),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -117,3 +117,25 @@ def test_external_credit_four_eyes(api):
     assert hub.balance("L-0") == 2000 and hub.count("ledger") == 1
     listed = api.get("/api/v1/external-credits?status=approved", headers=o).json()
     assert [x["id"] for x in listed] == [e.json()["id"]]
+
+
+def test_evaluation_routes(api):
+    hub = api.hub
+    credited_district(hub, credits=1)
+    a, o = h(api, "admin"), h(api, "operator")
+    assert api.put("/api/v1/activities/A-1/administrator", headers=o,
+                   json={"admin": "ann"}).status_code == 403
+    assert api.put("/api/v1/activities/A-1/administrator", headers=a,
+                   json={"admin": "ann"}).status_code == 200
+    assert api.put("/api/v1/evaluation/reward-rule", headers=a,
+                   json={"per_session": 3}).json() == {"per_session": 3,
+                                                       "per_learner_credited": 1}
+    assert api.put("/api/v1/evaluation/thresholds", headers=a,
+                   json={"grades": [["A", {"nonsense": 1}]]}).status_code == 422
+    q = f"since={SESSION_START - 3600}&until={SESSION_START + 86400}"
+    rew = api.get(f"/api/v1/evaluation/rewards?{q}", headers=o).json()
+    assert rew == [{"admin": "ann", "activities": 1, "sessions": 1, "learners_credited": 3,
+                    "points": 6}]
+    st = api.get(f"/api/v1/evaluation/stations?{q}&format=csv", headers=o)
+    assert st.headers["content-type"].startswith("text/csv")
+    assert st.text.splitlines()[0].startswith("station_id,") and "S-1" in st.text

@@ -102,3 +102,21 @@ def test_external_credit_commands(env, capsys):
     assert run(url, "external", "list", "--status", "approved") == 0
     out = capsys.readouterr().out
     assert "Choir" in out and "bob" in out
+
+
+def test_evaluation_commands(env, capsys, tmp_path):
+    url, _ = env
+    assert run(url, "evaluation", "assign", "A-1", "ann") == 0
+    assert run(url, "evaluation", "set-reward-rule", '{"per_learner_credited": 2}') == 0
+    assert run(url, "evaluation", "set-thresholds", '{"grades": [["A", {"min_learners": 3}]]}') == 0
+    assert run(url, "evaluation", "set-thresholds", '{"grades": 1}') == 1
+    out = tmp_path / "rewards.csv"
+    assert run(url, "evaluation", "rewards", "--since", "2026-01-01", "--until", "2027-01-01",
+               "--csv", str(out)) == 0
+    assert out.read_text().splitlines() == ["admin,activities,sessions,learners_credited,points",
+                                            "ann,1,1,3,11"]
+    capsys.readouterr()
+    assert run(url, "evaluation", "stations", "--since", "2026-01-01", "--until",
+               "2027-01-01") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2].split()[0] == "S-1" and lines[2].split()[-1] == "A"
