@@ -3,7 +3,8 @@ inputs that fit the schema and inputs that break it, under every role and none.
 
 Only clear answers are allowed: never a 5xx, always a JSON body, `{"detail": ...}` on every
 error, 401 without a valid token, and 200/201 only for a role the route admits. After the run
-the database still holds its invariants (every ledger sum equals its credit state).
+the database still holds its invariants (every ledger sum equals its credit state). Both
+backends: PostgreSQL refuses what SQLite stores (a NUL character was a 500 there).
 Ints are bounded (a 2**63 once gave an OverflowError -> 500), and so are strings (PostgreSQL
 refuses a name longer than its column).
 
@@ -25,18 +26,23 @@ from schemathesis import GenerationMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
 
-from hubkit import Hub, make_config  # noqa: E402
+from hubkit import Hub, fresh_pg_database, make_config  # noqa: E402
 from server_hub.api import create_app  # noqa: E402
 from server_hub.api.app import HubContext  # noqa: E402
 
 ROLES = ["admin", "admin", "operator", "technician", None, "bogus"]
 
 
-@pytest.fixture(scope="module")
-def api(tmp_path_factory):
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def api(request, tmp_path_factory):
     root = tmp_path_factory.mktemp("apifuzz")
-    url = f"sqlite:///{root / 'hub.db'}"
-    hub = Hub(url, make_config(hub__db=url))
+    if request.param == "sqlite":
+        url = f"sqlite:///{root / 'hub.db'}"
+        hub = Hub(url, make_config(hub__db=url))
+    else:
+        url = fresh_pg_database(request.getfixturevalue("postgres"))
+        hub = Hub(url, make_config(hub__db=url, hub__ca_dir=str(root / "ca")))
+    hub.backend = request.param
     app = create_app(HubContext(hub.store, hub.registry, hub.pipeline, hub.config))
     tokens = {role: hub.registry.create_operator(f"fuzz-{role}", role)[1]
               for role in ("admin", "operator", "technician")}
@@ -72,6 +78,8 @@ def _check(case, who, resp):
 def test_fuzz_every_api_operation_answers_clearly(api, mode, fuzz_examples):
     hub, schema, tokens = api
     examples = max(10, fuzz_examples // 100)
+    if hub.backend == "postgresql" and mode is GenerationMode.POSITIVE:
+        examples = max(4, examples // 3)  # what differs there (NULs, ranges) is mostly negative
     ops = _operations(schema)
     assert len(ops) >= 30
     calls = [0]
