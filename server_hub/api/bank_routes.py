@@ -11,6 +11,7 @@ review queue with audited decisions, the audit log, signed transcripts and xAPI 
     GET  /evaluation/stations, /evaluation/rewards  (?since&until&format=csv)   admin, operator
     PUT  /evaluation/thresholds, /evaluation/reward-rule,
          /activities/{id}/administrator                                      admin
+    GET  /learners/{id}/statement/period?since&until                        admin, operator
     GET  /audit                                                             admin
     GET  /learners/{id}/transcript, GET /learners/{id}/xapi                 admin, operator
 """
@@ -26,7 +27,8 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
 from server_hub.api.auth import ADMIN, PEOPLE, require
-from server_hub.creditbank import audit, evaluation, export, external, issuer, reviews
+from server_hub.creditbank import (audit, evaluation, export, external, issuer, reviews,
+                                  statements)
 from server_hub.creditbank.bank import Bank
 from server_hub.errors import HubError
 
@@ -229,6 +231,16 @@ def set_activity_admin(activity_id: str, body: AdminIn, request: Request,
                        who=Depends(require(ADMIN))):
     evaluation.assign_admin(request.app.state.hub.store, activity_id, body.admin, who["name"])
     return {"activity_id": activity_id, "admin": body.admin}
+
+
+@router.get("/learners/{learner_id}/statement/period")
+def period_statement(learner_id: str, request: Request,
+                     since: int | None = Query(None, ge=0, le=2 ** 40),
+                     until: int | None = Query(None, ge=0, le=2 ** 40),
+                     who=Depends(require(*PEOPLE))):
+    """Opening balance, the entries recorded in [since, until) with their evidence, closing
+    balance, and the period's exchange entries (default: the last 30 days)."""
+    return statements.period(request.app.state.hub.store, learner_id, *_period(since, until))
 
 
 @router.get("/audit")

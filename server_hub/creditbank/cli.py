@@ -13,6 +13,7 @@ server_hub/cli.py):
     tapcert-hub external list [--status pending] | external decide 7 approve [--comment …]
     tapcert-hub evaluation stations|rewards [--since …] [--until …] [--csv FILE]
     tapcert-hub evaluation set-thresholds JSON | set-reward-rule JSON | assign ACTIVITY ADMIN
+    tapcert-hub statement L-000123 --since 2026-03-01 --until 2026-04-01 [--csv FILE]
     tapcert-hub audit [--subject L-000123] [--action 'exchange.*']
     tapcert-hub transcript L-000123 --out L-000123.json
     tapcert-hub verify-transcript L-000123.json [--issuer-key HEX]   (offline, no database)
@@ -288,7 +289,32 @@ def do_eval_assign(ctx):
     print(f"activity {ctx.args.activity} is run and certified by {ctx.args.admin}")
 
 
+def do_statement(ctx):
+    from server_hub.creditbank import evaluation, statements
+    st = statements.period(ctx.store(), ctx.args.learner, *_period(ctx))
+    if ctx.args.csv:
+        with open(ctx.args.csv, "w", encoding="utf-8", newline="") as fh:
+            fh.write(evaluation.to_csv(st["entries"], statements.COLUMNS))
+    print(f"{st['learner_id']}  {ctx.when(st['since'])} .. {ctx.when(st['until'])}")
+    print(f"  opening balance {st['opening_balance']:g}, credited {st['credited']:+g}, "
+          f"closing balance {st['closing_balance']:g}")
+    for e in st["entries"]:
+        e["recorded_at"] = ctx.when(e["recorded_at"])
+    _print_table(st["entries"], ["id", "recorded_at", "entry", "amount", "activity_id", "day",
+                                 "reason", "records"])
+    if st["exchange"]:
+        _print_table(st["exchange"], ["id", "entry", "service_id", "points", "credits",
+                                      "actor"])
+
+
 def install(sub, cmd, group) -> None:
+    sp = cmd(sub, "statement", do_statement, "a learner's statement for a date range",
+             "statement L-000123 --since 2026-03-01 --until 2026-04-01 --csv march.csv")
+    sp.add_argument("learner")
+    sp.add_argument("--since", help="default: 30 days before --until")
+    sp.add_argument("--until", help="default: now")
+    sp.add_argument("--csv", help="also write the entries as CSV")
+
     g = group("evaluation", "station grades and administrator rewards (CSV export)")
     for verb, handler, text in (("stations", do_eval_stations, "per-station indicators and "
                                  "grade"), ("rewards", do_eval_rewards, "administrator reward "

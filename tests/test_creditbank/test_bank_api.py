@@ -139,3 +139,11 @@ def test_evaluation_routes(api):
     st = api.get(f"/api/v1/evaluation/stations?{q}&format=csv", headers=o)
     assert st.headers["content-type"].startswith("text/csv")
     assert st.text.splitlines()[0].startswith("station_id,") and "S-1" in st.text
+
+
+def test_period_statement_route(api):
+    credited_district(api.hub, credits=2)
+    got = api.get("/api/v1/learners/L-2/statement/period?since=0", headers=h(api, "operator"))
+    assert got.status_code == 200 and got.json()["closing_balance"] == 2
+    assert api.get("/api/v1/learners/L-2/statement/period",
+                   headers=h(api, "technician")).status_code == 403

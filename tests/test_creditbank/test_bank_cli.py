@@ -120,3 +120,14 @@ def test_evaluation_commands(env, capsys, tmp_path):
                "2027-01-01") == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[2].split()[0] == "S-1" and lines[2].split()[-1] == "A"
+
+
+def test_statement_command(env, capsys, tmp_path):
+    url, _ = env
+    out = tmp_path / "st.csv"
+    assert run(url, "statement", "L-1", "--since", "2020-01-01", "--csv", str(out)) == 0
+    text = capsys.readouterr().out
+    assert "opening balance 0, credited +3, closing balance 3" in text
+    assert out.read_text().splitlines()[0] == ",".join(
+        ["id", "recorded_at", "entry", "amount", "activity_id", "session_start", "day",
+         "reason", "records"])
