@@ -162,10 +162,13 @@ def _config(url: str):
 
 
 def hub_template(path: Path, work: Backlog) -> Path:
-    """A migrated SQLite hub database with `work` registered and no records."""
-    from server_hub.store.db import open_store
+    """A migrated SQLite hub database with `work` registered and no records. Migrated by the
+    hub's CLI (the code on disk, which `tapcert-hub run` will check)."""
+    from bench.hub_bench import migrate_with_cli
+    from server_hub.store.db import Store
     path = Path(path)
-    store = open_store(f"sqlite:///{path}", migrate=True)
+    migrate_with_cli(f"sqlite:///{path}")
+    store = Store(f"sqlite:///{path}")
     try:
         work.register(store)
         work.check_registered(store)

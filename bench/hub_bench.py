@@ -156,6 +156,16 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def migrate_with_cli(url: str) -> None:
+    """Bring a database to the schema of the hub code on disk (what `tapcert-hub run` will
+    check), in a subprocess: a long bench run must not trust the migrations it imported at
+    its start while the code base moves under it."""
+    proc = subprocess.run([sys.executable, "-m", "server_hub.cli", "--db", url, "migrate"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise RuntimeError(f"tapcert-hub migrate failed: {proc.stderr.strip()}")
+
+
 @contextlib.contextmanager
 def hub_process(url: str, port: int, workdir: Path, cpu: int | None, *,
                 client_id: str = "hub-bench", extra: str = ""):
@@ -164,29 +174,45 @@ def hub_process(url: str, port: int, workdir: Path, cpu: int | None, *,
     cfg = workdir / "hub.toml"
     cfg.write_text(f'[hub]\ndb = "{url}"\n[mqtt]\nport = {port}\nclient_id = "{client_id}"\n'
                    "[api]\nenabled = false\n" + extra)
-    log = open(workdir / "hub.log", "w")
 
     def pin():
         if cpu is not None:
             os.sched_setaffinity(0, {cpu})
 
-    proc = subprocess.Popen([sys.executable, "-m", "server_hub.cli", "--config", str(cfg), "run",
-                             "--no-api"], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                            preexec_fn=pin, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    try:
+    for attempt in (1, 2):
+        log = open(workdir / "hub.log", "w")
+        proc = subprocess.Popen([sys.executable, "-m", "server_hub.cli", "--config", str(cfg),
+                                 "run", "--no-api"], cwd=REPO, stdout=log,
+                                stderr=subprocess.STDOUT, preexec_fn=pin,
+                                env=dict(os.environ, PYTHONUNBUFFERED="1"))
         deadline = time.monotonic() + 30
         while "subscribed to station topics" not in (workdir / "hub.log").read_text():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("hub did not start:\n" + (workdir / "hub.log").read_text())
+                break
             time.sleep(0.05)
+        else:
+            break
+        text = (workdir / "hub.log").read_text()
+        _stop(proc, log)
+        if attempt == 1 and "lacks schema migrations" in text:
+            migrate_with_cli(url)        # the code on disk gained a migration since we started
+            continue
+        raise RuntimeError("hub did not start:\n" + text)
+    try:
         yield proc
     finally:
+        _stop(proc, log)
+
+
+def _stop(proc, log) -> None:
+    if proc.poll() is None:
         proc.terminate()
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
-        log.close()
+            proc.wait(5)
+    log.close()
 
 
 def end_to_end(url: str, work: Workload, broker_port: int, workdir: Path, latency_taps: int):
