@@ -82,11 +82,14 @@ def test_quarantine_filter_with_injection_matches_nothing(hub):
 @pytest.mark.parametrize("station", ["../../evil", "/etc/tapcert-evil", "S-1/../../x", ".", "..",
                                      "S 1", "x" * 40])
 def test_station_create_refuses_ids_that_would_be_paths(tmp_path, station):
+    from server_hub import pki
+    pki.FleetCA.create(tmp_path / "ca")   # so the refusal is the station id's, not a missing CA
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "provisioning.cli", "station", "create", station,
                            "--out", str(out), "--ca-dir", str(tmp_path / "ca"),
                            "--no-broker-check"], capture_output=True, text=True, cwd=REPO,
                           timeout=60)
     _one_line_error(proc)
+    assert "station" in proc.stderr and "fleet CA" not in proc.stderr
     assert not Path("/etc/tapcert-evil").exists() and not (tmp_path.parent / "evil").exists()
     assert not out.exists() or not any(out.rglob("*.key"))
