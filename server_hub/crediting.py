@@ -100,6 +100,9 @@ class Standard:
             raise DefinitionError(f"rounding {self.rounding!r} must be 'down', 'up' or "
                                   "'nearest'")
 
+    def at(self, t: int) -> "Standard":
+        return self
+
     def to_spec(self) -> dict:
         spec = {"type": self.kind, "credits": self.credits / MILLI}
         if self.kind == ATTENDANCE:
@@ -123,7 +126,54 @@ class Activity:
         self.station_id = station_id
         self.name = name
         self.schedule = schedule.Schedule(_json(schedule_spec, "schedule"), tz)
-        self.standard = Standard(_json(standard_spec, "standard"))
+        spec = _json(standard_spec, "standard")
+        if isinstance(spec, dict) and "versions" in spec:
+            self.standard = Versions(spec, tz)
+        else:
+            self.standard = Standard(spec)
+
+
+class Versions:
+    """An effective-dated standard: {"versions": [{"standard": {...}},
+    {"from": "2026-09-01", "standard": {...}}, ...]}. A session uses the newest version whose
+    `from` (a local date or time, or Unix seconds; the first may omit it) is at or before its
+    start, so adding a version from a date on changes no session before that date — granted
+    credits stay as they are; sessions from that date are re-decided (adjusting entries).
+    max_per_activity / max_per_day tell whether any version caps (the store loads prior sums)."""
+
+    __slots__ = ("versions", "max_per_activity", "max_per_day", "kind")
+
+    def __init__(self, spec: dict, tz):
+        if set(spec) != {"versions"} or not isinstance(spec["versions"], list) \
+                or not spec["versions"]:
+            raise DefinitionError('an effective-dated standard is {"versions": [{"standard": '
+                                  '{…}}, {"from": "2026-09-01", "standard": {…}}]}')
+        out = []
+        for i, v in enumerate(spec["versions"]):
+            if not isinstance(v, dict) or set(v) - {"from", "standard"} or "standard" not in v:
+                raise DefinitionError(f"standard version {i} must be {{\"from\": date, "
+                                      "\"standard\": {…}}")
+            if v.get("from") is None:
+                if i:
+                    raise DefinitionError(f"standard version {i} needs a \"from\" date")
+                start = -(2 ** 62)
+            else:
+                start = schedule._local_time(v["from"], tz, "standard version from")
+            if out and start <= out[-1][0]:
+                raise DefinitionError("standard versions must be in order of their \"from\" "
+                                      "dates, each later than the one before")
+            out.append((start, Standard(v["standard"])))
+        self.versions = out
+        self.max_per_activity = max(s.max_per_activity for _, s in out)
+        self.max_per_day = max(s.max_per_day for _, s in out)
+        self.kind = out[-1][1].kind
+
+    def at(self, t: int) -> Standard:
+        chosen = self.versions[0][1]
+        for start, std in self.versions:
+            if start <= t:
+                chosen = std
+        return chosen
 
 
 def _json(value, what):
@@ -425,7 +475,7 @@ def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, c
     tz = rules.tz
     for (start, act_id) in sorted(k for k in sessions if k[0] >= first_start):
         act, end, session_taps = sessions[(start, act_id)]
-        std = act.standard
+        std = act.standard.at(start)
         closed = now > end + rules.late_s
         kept = _debounce(session_taps, rules.debounce_s)
         desired, used, note, _ = _standard_outcome(std, kept, start, end, closed)
