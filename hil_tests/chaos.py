@@ -1,6 +1,6 @@
 """The chaos run: a district under faults, and an oracle that proves nothing was lost or doubled.
 
-    python -m hil_tests.chaos --seed 7                          # full size (about 10 minutes)
+    python -m hil_tests.chaos --seed 7                          # full size (about 5 minutes)
     python -m hil_tests.chaos --seed 7 --taps 2000 --faults 12  # the small run in `make test`
 
 A real Mosquitto, `tapcert-hub run` (SQLite), and per station a `tapcert-agent run` with
