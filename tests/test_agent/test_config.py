@@ -71,3 +71,13 @@ def test_show_config_is_valid_toml_with_every_key():
     assert parsed["station"] == "S-1" and parsed["mqtt"]["password"] == "********"
     for section, key, _default, _help in config.SCHEMA:
         assert key in (parsed[section] if section else parsed)
+
+
+def test_docs_agent_md_lists_every_config_key():
+    import subprocess
+    import sys
+    from pathlib import Path
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "tools/gen_agent_config_doc.py", "--check"], cwd=repo,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
