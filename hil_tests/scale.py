@@ -324,7 +324,11 @@ def run_failover(workdir: Path, pg_url: str, *, records: int = 20000, workers: i
             deadline = time.monotonic() + timeout
             while fleet.progress() < kill_at and time.monotonic() < deadline:
                 time.sleep(0.05)
-            leader = cluster.leader_of(STREAM)
+            leader, asked = None, time.monotonic()
+            while leader is None and time.monotonic() - asked < 15:   # monitoring may lag
+                leader = cluster.leader_of(STREAM)
+                if leader is None:
+                    time.sleep(0.2)
             node = leader if leader is not None else 0
             victim = f"w{workers}"
             killed_at = time.monotonic()

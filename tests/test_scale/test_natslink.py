@@ -141,7 +141,7 @@ def stored(store):
 def test_commit_then_ack_then_work_queue_ack(cluster, tmp_path):
     work, url = setup_db(tmp_path)
     station, batch_id, count, payload = work.batches[0]
-    link, store = make_link(cluster, url, pause=1.5)
+    link, store = make_link(cluster, url, pause=5.0)   # room to look between commit and ack
     sim = Station(cluster.mqtt_ports[1], [f"station/{station}/ack"])
     try:
         sim.publish(f"station/{station}/batch", payload)
@@ -168,7 +168,9 @@ def test_commit_then_ack_then_work_queue_ack(cluster, tmp_path):
 def test_batch_held_past_ack_wait_goes_to_another_worker(cluster, tmp_path):
     work, url = setup_db(tmp_path)
     station, batch_id, count, payload = work.batches[0]
-    slow, slow_store = make_link(cluster, url, pause=5.0, ack_wait=1.5, worker="slow")
+    # the slow worker holds its batch 10 s after the commit; after 1.5 s JetStream gives it
+    # to the next worker that asks (started meanwhile, however long a loaded machine takes)
+    slow, slow_store = make_link(cluster, url, pause=10.0, ack_wait=1.5, worker="slow")
     sim = Station(cluster.mqtt_ports[2], [f"station/{station}/ack"])
     fast = fast_store = None
     try:
@@ -181,7 +183,8 @@ def test_batch_held_past_ack_wait_goes_to_another_worker(cluster, tmp_path):
         first = acks[0][0]
         assert first.outcomes == bytes([wire.DUPLICATE]) * count   # the second handling
         assert fast.stats["redelivered"] == 1 and fast.stats["batches"] == 1
-        assert wait_for(lambda: len(sim.acks()) == 2, 10)   # the slow worker's own ack
+        assert fast.outcomes == {"duplicate": count}
+        assert wait_for(lambda: len(sim.acks()) == 2, 15)   # the slow worker's own ack
         assert stored(fast_store) == count                  # stored once
         assert wait_for(lambda: consumer_state(cluster)["stream_msgs"] == 0, 10)
     finally:
