@@ -91,8 +91,8 @@ class ReaderWorker(threading.Thread):
                     done.set()
                 continue
             if len(self.taps) >= self.quota:
-                if run.taps_done.is_set():
-                    return
+                if run.faults_done.is_set():
+                    return  # every fault has run: none can still ask this reader for one
                 time.sleep(0.05)
                 continue
             if not self._wait_guard():
@@ -150,6 +150,7 @@ class ChaosRun:
         self.args, self.plan, self.root = args, plan, root
         self.stop = threading.Event()
         self.taps_done = threading.Event()
+        self.faults_done = threading.Event()
         self.district: District | None = None
         self.workers: dict[tuple[str, int], ReaderWorker] = {}
         self.t0 = 0
@@ -307,6 +308,7 @@ class ChaosRun:
         self.log(f"all {self._attempted} taps made in {time.monotonic() - started:.0f} s; "
                  "waiting for the faults to heal")
         scheduler.join(timeout=300)
+        self.faults_done.set()
         for w in self.workers.values():
             w.join(timeout=60)
         if scheduler.is_alive():
@@ -449,6 +451,7 @@ def main(argv=None) -> int:
         error = "interrupted"
     finally:
         run.stop.set()
+        run.faults_done.set()
         if run.district is not None:
             run.district.stop()
     elapsed = time.monotonic() - started
