@@ -22,7 +22,7 @@ ENV_PREFIX = "TAPCERT_AGENT_"
 # (section, key, default, meaning). Section "" is the top level.
 SCHEMA = [
     ("", "station", "", "station id, e.g. S-0001 (required; also the CN of the MQTT client certificate)"),
-    ("mqtt", "host", "127.0.0.1", "broker host name or address"),
+    ("mqtt", "host", "127.0.0.1", "broker host name or address; a cluster's nodes as a comma-separated list (host[:port],...), tried in turn"),
     ("mqtt", "port", 0, "broker port; 0 = 8883 with TLS, 1883 without"),
     ("mqtt", "client_id", "", "MQTT client id; empty = tapcert-agent-<station> (must stay stable: persistent session)"),
     ("mqtt", "keepalive_s", 30, "MQTT keepalive; a dead link is noticed after about 1.5x this"),

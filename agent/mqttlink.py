@@ -30,11 +30,29 @@ _MAX_ACK_BYTES = 14 + 1000  # SPEC §4.2: the largest ack there can be
 _MAX_BLOCKED_BYTES = 10 + 11 * 1000  # SPEC §4.6: the largest blocked-card list
 
 
+def parse_brokers(hosts, default_port):
+    """'a, b:1884' -> [('a', default_port), ('b', 1884)]."""
+    out = []
+    for item in str(hosts).split(","):
+        item = item.strip()
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        if sep and port.isdigit() and host and "]" not in port:
+            out.append((host.strip("[]"), int(port)))
+        else:
+            out.append((item, default_port))
+    return out or [("127.0.0.1", default_port)]
+
+
 class MQTTLink:
     def __init__(self, cfg, post, version, clock=time.time):
         self.station = cfg.station
-        self.host = cfg.mqtt.host
-        self.port = cfg.mqtt_port()
+        # mqtt.host may list several brokers ("a,b:1884,c"): the nodes of a cluster. The link
+        # moves to the next one whenever a connection fails or drops (SPEC 5; docs/scale.md).
+        self.brokers = parse_brokers(cfg.mqtt.host, cfg.mqtt_port())
+        self._broker_index = 0
+        self.host, self.port = self.brokers[0]
         self._cfg = cfg.mqtt
         self._post = post
         self._version = version
@@ -47,6 +65,7 @@ class MQTTLink:
         self.topic_blocked = topics.topic(cfg.station, topics.BLOCKED)
         self.connected = False
         self.failed_attempts = 0
+        self._stopping = False
         self.client = self._make_client(cfg.client_id())
 
     def _status(self, state):
@@ -83,6 +102,7 @@ class MQTTLink:
 
     def stop(self, timeout=3.0):
         """Say goodbye (retained offline status), disconnect, stop the network thread."""
+        self._stopping = True
         if self.connected:
             info = self.client.publish(self.topic_status, self._status("offline"), qos=1, retain=True)
             try:
@@ -110,7 +130,16 @@ class MQTTLink:
              session_present=bool(flags.session_present))
         self._post(("mqtt_up", bool(flags.session_present)))
 
+    def _next_broker(self, client):
+        """Point paho's automatic reconnect at the next broker of the list, if there are more."""
+        if len(self.brokers) < 2:
+            return
+        self._broker_index = (self._broker_index + 1) % len(self.brokers)
+        self.host, self.port = self.brokers[self._broker_index]
+        client.connect_async(self.host, self.port, keepalive=self._cfg.keepalive_s)
+
     def _on_connect_fail(self, client, userdata):
+        self._next_broker(client)
         self.failed_attempts += 1
         if self.failed_attempts in (1, 10) or self.failed_attempts % 100 == 0:
             note(log, logging.WARNING, "cannot reach the broker; retrying",
@@ -122,6 +151,8 @@ class MQTTLink:
         self.connected = False
         if was:
             note(log, logging.WARNING, "lost the broker connection", reason=str(reason_code))
+        if not self._stopping:
+            self._next_broker(client)
         self._post(("mqtt_down", "disconnected: {}".format(reason_code)))
 
     def _on_message(self, client, userdata, message):

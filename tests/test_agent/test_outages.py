@@ -93,3 +93,31 @@ def test_hub_rejections_are_quarantined_with_their_reason(fake_readers, hub_stub
     counts = queue_counts(agent.cfg.queue.path)
     assert counts["quarantined"] == 2 and counts["synced"] == 4
     assert counts["reasons"] == {"bad_signature": 2}
+
+
+def test_agent_moves_to_the_next_broker_of_a_cluster_list(mosquitto, tmp_path, fake_readers,
+                                                         hub_stub, agent_config, inproc_agent):
+    """mqtt.host lists a cluster's nodes: when one dies the agent carries on through the next
+    (here two independent brokers, each with a hub stand-in, stand in for two nodes)."""
+    from agent.mqttlink import parse_brokers
+    from services import Mosquitto
+    from .hubstub import HubStub
+
+    assert parse_brokers("a, b:1884,[::1]:1885", 1883) == [("a", 1883), ("b", 1884), ("::1", 1885)]
+    second = Mosquitto(tmp_path / "second").start()
+    stub_b = HubStub(second.port).start()
+    try:
+        hub_a = hub_stub()
+        reader = fake_readers("r1")
+        hosts = "127.0.0.1:{},127.0.0.1:{}".format(mosquitto.port, second.port)
+        agent = inproc_agent(agent_config(ports=[reader.port], mqtt={"host": hosts}))
+        reader.tap_many(5)
+        wait_until(lambda: reader.hub_wm == 5, 15, what="synced through the first node")
+        mosquitto.stop()
+        reader.tap_many(7)
+        wait_until(lambda: reader.hub_wm == 12, 30, what="synced through the second node")
+        assert hub_a.count() == 5 and stub_b.count() >= 7
+        assert agent.core.mqtt_up
+    finally:
+        stub_b.stop()
+        second.stop()
