@@ -5,6 +5,7 @@
 import sys
 
 sys.path.append("tests/test_firmware")
+sys.path.append("firmware")  # on CPython (MICROPYPATH has it on MicroPython); run from the repo root
 
 import config  # noqa: E402
 from fwkit import Flash  # noqa: E402
