@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import queue
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -426,6 +427,9 @@ def main(argv=None) -> int:
             faults.reexec_in_namespace(argv)  # does not return
         except OSError as exc:
             print(f"chaos: {exc}; disk faults will not be applied", file=sys.stderr)
+    def _terminate(*_):
+        raise KeyboardInterrupt  # SIGTERM: stop every process on the way out, as Ctrl-C does
+    signal.signal(signal.SIGTERM, _terminate)
     plan = make_plan(args.seed, taps=args.taps, faults=args.faults, stations=args.stations,
                      readers=args.readers, learners=args.learners, session_s=args.session_s)
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="tapcert-chaos-"))
