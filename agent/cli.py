@@ -80,6 +80,24 @@ def do_show_config(args):
     return 0
 
 
+def do_inject(args):
+    from agent.control import request
+    from agent.service import control_socket_path
+    cfg = _load(args)
+    path = control_socket_path(cfg)
+    try:
+        answer = request(path, {"cmd": "inject", "reader": args.reader, "uid": args.uid,
+                                "kind": args.kind})
+    except OSError as exc:
+        raise AgentError("cannot reach the running agent at {} ({}): is `tapcert-agent run` "
+                         "running with this config?".format(path, exc)) from exc
+    if not answer.get("ok"):
+        raise AgentError(answer.get("error", "the agent refused"))
+    print("{} #{}".format(answer["event"], answer["seq"]) if answer.get("seq") is not None
+          else answer["event"])
+    return 0
+
+
 COMMANDS = {
     "run": (do_run, "run the agent in the foreground (systemd runs this)",
             "example: tapcert-agent run --config /etc/tapcert/agent.toml"),
@@ -89,6 +107,8 @@ COMMANDS = {
                    "example: tapcert-agent quarantine --limit 20"),
     "show-config": (do_show_config, "print the effective configuration with every key",
                     "example: TAPCERT_AGENT_MQTT_HOST=10.0.0.5 tapcert-agent show-config"),
+    "inject": (do_inject, "bench only: tap a card on a test-mode reader through the running agent",
+               "example: tapcert-agent inject --reader R-0007 --uid 04a1b2c3d4e5f6"),
 }
 
 
@@ -103,6 +123,10 @@ def parser():
                         help="TOML config file (default {} if it exists)".format(configmod.DEFAULT_PATH))
         if name == "status":
             sp.add_argument("--json", action="store_true", help="machine-readable output")
+        if name == "inject":
+            sp.add_argument("--reader", required=True, help="reader id (hex) or label")
+            sp.add_argument("--uid", required=True, help="card UID in hex (4, 7 or 10 bytes)")
+            sp.add_argument("--kind", type=int, default=1, help="1 tap, 2 check-in, 3 check-out")
         if name == "quarantine":
             sp.add_argument("--limit", type=int, default=50, help="how many (default 50)")
     return p

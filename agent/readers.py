@@ -4,7 +4,7 @@ clock offset and watermarks. Pure: parsing a health frame (SPEC §3) never raise
 from __future__ import annotations
 
 _HEALTH_KEEP = ("fw", "label", "jfill", "unsynced", "seq", "boot", "test", "err", "heap",
-                "blocked", "bcrc")
+                "blocked", "bcrc", "inj")
 
 
 class ReaderState:

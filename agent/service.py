@@ -46,6 +46,7 @@ class Service:
         self._core_thread = None
         self.page = None  # the staff page (agent/stationpage.py), when status.http_port is set
         self.paused = set()  # ports released for a firmware update (agent/fleetservice.py)
+        self.control = None  # bench commands on control.sock beside the queue (agent/control.py)
         self.fleet = None
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -64,6 +65,7 @@ class Service:
         self.link.start()
         from agent.stationpage import StationPage
         self.page = StationPage(self.cfg).start()
+        self.control = self._start_control()
         if self.cfg.updates.release_keys:
             from agent.fleetservice import start_fleet_updates
             self.fleet = start_fleet_updates(self)
@@ -80,6 +82,16 @@ class Service:
         if self.core.fatal:
             raise AgentError(self.core.fatal)
 
+    def _start_control(self):
+        from agent.control import ControlServer
+        path = control_socket_path(self.cfg)
+        try:
+            return ControlServer(path, self.core).start()
+        except OSError as exc:  # e.g. a path longer than a Unix socket allows
+            note(log, logging.WARNING, "no control socket (bench tap injection off)",
+                 path=str(path), reason=str(exc))
+            return None
+
     def _core_main(self):
         # The store was opened by the main thread; sqlite3 lets another thread take it over
         # only if nobody else touches it, which is the case from here on.
@@ -91,6 +103,8 @@ class Service:
             port.stop(timeout=2.0)
         if self.page is not None:
             self.page.stop()
+        if self.control is not None:
+            self.control.stop()
         if self.fleet is not None:
             self.fleet.stop()
         self.core.stop()
@@ -120,6 +134,17 @@ class Service:
             elif os.path.exists(pattern):
                     found.append(pattern)
         return found
+
+
+def control_socket_path(cfg):
+    """control.sock beside the queue; a deep queue directory (over the ~107 bytes a Unix
+    socket path may have) gets a short path in /tmp named after the queue instead."""
+    path = os.path.join(os.path.dirname(os.path.abspath(cfg.queue.path)), "control.sock")
+    if len(path.encode()) <= 100:
+        return path
+    import hashlib
+    digest = hashlib.sha256(os.path.abspath(cfg.queue.path).encode()).hexdigest()[:16]
+    return os.path.join("/tmp", "tapcert-agent-{}.sock".format(digest))
 
 
 def run(cfg):

@@ -42,6 +42,7 @@ class Link:
         self._last_offer = None
         self._last_heard = None
         self._health_at = None  # None: send one at the next poll (boot)
+        self.injected = None     # [count, event, seq] of the last injected tap (test mode)
         self._rewind = 0        # > 0: offer from here although it is below the agent watermark
         self.rewinds = 0
 
@@ -94,7 +95,13 @@ class Link:
                 self.refused += 1
                 app.note("inject refused: reader is not in test mode")
                 return
-            app.tap(uid, tap_kind)
+            result = app.tap(uid, tap_kind)
+            # answer with a health frame naming the feedback given (the bench's only view
+            # of a real reader's LEDs): "inj": [injections so far, event, seq]
+            self.injected = [self.injected[0] + 1 if self.injected else 1,
+                             result.get("event"), result.get("seq")]
+            self._health_at = None
+            self.kick()
         elif kind == link.BLOCKED:
             self._last_heard = now
             app.update_blocked(frame.body)
@@ -170,6 +177,8 @@ class Link:
         health["bad"] = self.decoder.bad_frames + self.decoder.oversize_lines
         health["noise"] = self.decoder.noise_lines
         health["refused"] = self.refused
+        if self.injected:
+            health["inj"] = self.injected
         return link.encode(link.HEALTH, fit_json(health))
 
     def kick(self):

@@ -110,7 +110,8 @@ def _py(*module_args: str) -> list[str]:
 class District:
     def __init__(self, root: Path, stations: dict[str, int], *, db_url: str | None = None,
                  heapsize: str | None = None, log=None, hub_settings: dict | None = None,
-                 agent_settings: dict | None = None, provision: str = "cli", tls: bool = False):
+                 agent_settings: dict | None = None, provision: str = "cli", tls: bool = False,
+                 serial_ports: list[str] | None = None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.layout = stations
@@ -125,6 +126,11 @@ class District:
         # with `tapcert-provision station create`, as on site.
         self.tls = tls
         self.broker_port = free_port()
+        # serial_ports: real readers on the bench (hil_tests/targets/serial.py), used in order
+        # instead of virtual readers; they are always flashed and enrolled with the CLI.
+        self.serial_ports = list(serial_ports or [])
+        if self.serial_ports:
+            self.provision = "cli"
         self.broker: Mosquitto | None = None
         self.hub: Proc | None = None
         self.api_port = free_port()
@@ -259,7 +265,11 @@ class District:
 
     def add_reader(self, sid: str, label: str) -> Reader:
         workdir = self.root / "stations" / sid / label
-        vr = VirtualReader(workdir, label=label, heapsize=self.heapsize)
+        if self.serial_ports:
+            from hil_tests.targets.serial import SerialReader
+            vr = SerialReader(self.serial_ports.pop(0), label)
+        else:
+            vr = VirtualReader(workdir, label=label, heapsize=self.heapsize)
         reader = Reader(sid, label, vr)
         if self.provision == "cli":
             self._provision_with_cli(reader)
@@ -275,9 +285,13 @@ class District:
         vr.start()
         env = dict(os.environ, TAPCERT_HUB=f"http://127.0.0.1:{self.api_port}",
                    TAPCERT_TOKEN=self.token)
-        for args in (["flash", "--port", vr.port],
-                     ["enroll", "--port", vr.port, "--station", reader.station,
-                      "--label", reader.label, "--test-mode"]):
+        enroll = ["enroll", "--port", vr.port, "--station", reader.station,
+                  "--label", reader.label, "--test-mode"]
+        if not isinstance(vr, VirtualReader):
+            # a bench reader keeps its journal and key between runs: a fresh identity gives
+            # each run a reader whose history starts now (its old records are hub-synced)
+            enroll.append("--rekey")
+        for args in (["flash", "--port", vr.port], enroll):
             proc = subprocess.run(_py("provisioning.cli", "-q", *args), capture_output=True,
                                   text=True, cwd=REPO, env=env, timeout=300)
             if proc.returncode != 0:
@@ -329,6 +343,12 @@ class District:
         st.agent = Proc(f"agent {sid}", _py("agent.cli", "run", "--config", str(st.config)),
                         self.root / "logs" / f"agent-{sid}.log")
         st.agent.start()
+        from agent import config as agent_config
+        from agent.service import control_socket_path
+        control = control_socket_path(agent_config.load(st.config, env={}))
+        for r in st.readers:
+            if hasattr(r.virtual, "control_path"):
+                r.virtual.control_path = control
         self.wait_agent_ready(sid)
         self.log(f"agent    {sid}: {len(ports)} readers, broker via 127.0.0.1:{st.net.port}")
 

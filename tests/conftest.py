@@ -38,42 +38,50 @@ def pytest_collect_file(parent, file_path: Path):
 
 
 class MicroPythonFile(pytest.File):
+    """The file's test_* functions (found by reading it) as items; the micropython binary
+    runs the whole file once, when the first of its items runs."""
+
+    _results = None
+
     def collect(self):
-        header = _header(self.path)
-        match = re.search(r"# heapsize: (\S+)", header)
-        heapsize = match.group(1) if match else None
-        proc = mpy.run(["tests/mpy_runner.py", str(self.path.relative_to(mpy.REPO))],
-                       heapsize=heapsize, timeout=600)
-        results = {}
-        for line in proc.stdout.splitlines():
-            m = _LINE.match(line)
-            if m:
-                results[m.group(2).split("::", 1)[1]] = (m.group(1), m.group(3) or "")
-        if not results or "<load>" in results or (proc.returncode != 0 and
-                                                  all(r[0] != "FAIL" for r in results.values())):
-            yield MicroPythonItem.from_parent(
-                self, name="[micropython] <load>",
-                outcome=("FAIL", "runner failed (exit {}):\n{}\n{}".format(
-                    proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:])))
-            return
-        for name, outcome in results.items():
-            yield MicroPythonItem.from_parent(
-                self, name="[micropython] " + name,
-                outcome=(outcome[0], outcome[1] + "\n" + proc.stdout[-3000:] if outcome[0] == "FAIL"
-                         else outcome[1]))
+        source = self.path.read_text(encoding="utf-8")
+        names = re.findall(r"^def (test_\w+)\(", source, flags=re.MULTILINE)
+        for name in names:
+            yield MicroPythonItem.from_parent(self, name="[micropython] " + name, test=name)
+
+    def results(self):
+        if self._results is None:
+            header = _header(self.path)
+            match = re.search(r"# heapsize: (\S+)", header)
+            heapsize = match.group(1) if match else None
+            proc = mpy.run(["tests/mpy_runner.py", str(self.path.relative_to(mpy.REPO))],
+                           heapsize=heapsize, timeout=600)
+            found = {}
+            for line in proc.stdout.splitlines():
+                m = _LINE.match(line)
+                if m:
+                    found[m.group(2).split("::", 1)[1]] = (m.group(1), m.group(3) or "")
+            self._results = (found, proc)
+        return self._results
 
 
 class MicroPythonItem(pytest.Item):
-    def __init__(self, *, outcome, **kwargs):
+    def __init__(self, *, test, **kwargs):
         super().__init__(**kwargs)
-        self.outcome = outcome
+        self.test = test
 
     def runtest(self):
-        status, detail = self.outcome
+        found, proc = self.parent.results()
+        if "<load>" in found:
+            raise MicroPythonFailure("the file did not load:\n" + proc.stdout[-4000:] + proc.stderr[-2000:])
+        if self.test not in found:
+            raise MicroPythonFailure("no result for {} (exit {}):\n{}\n{}".format(
+                self.test, proc.returncode, proc.stdout[-4000:], proc.stderr[-4000:]))
+        status, detail = found[self.test]
         if status == "SKIP":
             pytest.skip(detail)
         if status == "FAIL":
-            raise MicroPythonFailure(detail)
+            raise MicroPythonFailure(detail + "\n" + proc.stdout[-3000:])
 
     def repr_failure(self, excinfo):
         if isinstance(excinfo.value, MicroPythonFailure):
