@@ -34,8 +34,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Most tests wait on real services and subprocesses: three workers keep two cores busy.
+# --dist loadfile keeps each file (and its one micropython run) on one worker.
+PYTEST_WORKERS ?= 3
+
 test: system venv
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: venv
 	$(PY) -m pytest -q -x -m "not slow"
