@@ -3,7 +3,7 @@ windowed publisher of prepared batches, and the hub as a process on a fresh brok
 
     with hub_on_fresh_broker(tmp, url) as (broker, hub):
         mon = Monitor(broker.port, stations)        # sees batches and acks go by (QoS 0)
-        run = feed(broker.port, batches, window=64)  # publish, keep 64 unacked, until all acked
+        run = feed(broker.port, stations, batches)  # as agents would, until all acked
         run.rate(), run.elapsed, run.curve([10_000, 100_000])
 
 The monitor times a run the same way whoever publishes (the real agent or `feed`): from the
@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -128,6 +128,7 @@ class FeedRun:
         self.outcomes = outcomes
         self.records = sum(n for _, n in done)
         self.elapsed = self.done[-1][0] - start
+        self.resends = 0
 
     def rate(self) -> float:
         return self.records / self.elapsed
@@ -142,39 +143,62 @@ class FeedRun:
         raise ValueError(f"only {total} records were acked")
 
 
-def feed(port: int, stations, batches, *, window: int = 64, timeout: float = 600.0,
-         client_id: str = "bench-feed", on_progress=None) -> FeedRun:
-    """Publish `batches` [(station, batch_id, count, payload)] at QoS 1 keeping at most
-    `window` unacked, until every one is acked (each record accepted or duplicate).
+def feed(port: int, stations, batches, *, window: int = 64, per_station: int = 4,
+         resend_s: float = 15.0, timeout: float = 600.0, client_id: str = "bench-feed",
+         on_progress=None) -> FeedRun:
+    """Publish `batches` [(station, batch_id, count, payload)] at QoS 1 as stations' agents
+    would: at most `per_station` unacked per station (the agent's max_inflight_batches; the
+    hub sheds a station's flood beyond mqtt.max_queued_per_station) and `window` in all,
+    stations served round-robin in the batches' order, a batch resent when not acked within
+    `resend_s`; until every one is acked (each record accepted or duplicate).
     on_progress(records acked so far) is called after each ack."""
     from tests.test_hub.stationsim import StationSim
     sim = StationSim(port, stations, client_id=client_id)
     try:
-        pending: dict[tuple[str, int], int] = {}
+        queues: dict[str, deque] = {}
+        for item in batches:
+            queues.setdefault(item[0], deque()).append(item)
+        ring = deque(queues)                      # stations in order of their first batch
+        inflight: dict[str, int] = {sid: 0 for sid in queues}
+        pending: dict[tuple[str, int], list] = {}  # key -> [count, payload, sent at]
         done: list[tuple[float, int]] = []
         outcomes: Counter = Counter()
-        todo = iter(batches)
-        more = True
+        resends = 0
         start = time.monotonic()
         deadline = start + timeout
-        while more or pending:
-            while more and len(pending) < window:
-                item = next(todo, None)
-                if item is None:
-                    more = False
-                    break
-                station, batch_id, count, payload = item
-                pending[(station, batch_id)] = count
-                sim.publish(station, payload)
-            if not pending:
-                break
+        while ring or pending:
+            blocked = 0
+            while ring and len(pending) < window and blocked < len(ring):
+                sid = ring[0]
+                ring.rotate(-1)
+                if inflight[sid] >= per_station:
+                    blocked += 1
+                    continue
+                blocked = 0
+                _, batch_id, count, payload = queues[sid].popleft()
+                if not queues[sid]:
+                    ring.remove(sid)
+                inflight[sid] += 1
+                pending[(sid, batch_id)] = [count, payload, time.monotonic()]
+                sim.publish(sid, payload)
             try:
-                station, ack = sim.events.get(timeout=max(0.01, deadline - time.monotonic()))
+                station, ack = sim.events.get(timeout=0.5)
             except queue.Empty:
-                raise TimeoutError(f"{len(pending)} batches not acked in {timeout:.0f}s") from None
-            count = pending.pop((station, ack.batch_id), None)
-            if count is None:
+                now = time.monotonic()
+                if now > deadline:
+                    raise TimeoutError(f"{len(pending)} batches not acked in {timeout:.0f}s "
+                                       f"({resends} resends)") from None
+                for (sid, batch_id), entry in pending.items():
+                    if now - entry[2] > resend_s:
+                        entry[2] = now
+                        resends += 1
+                        sim.publish(sid, entry[1])
                 continue
+            entry = pending.pop((station, ack.batch_id), None)
+            if entry is None:
+                continue
+            count = entry[0]
+            inflight[station] -= 1
             bad = [c for c in ack.outcomes if c not in (wire.ACCEPTED, wire.DUPLICATE)]
             if ack.status != wire.BATCH_OK or bad or len(ack.outcomes) != count:
                 raise RuntimeError(f"batch {station}/{ack.batch_id} not accepted: {ack}")
@@ -182,6 +206,8 @@ def feed(port: int, stations, batches, *, window: int = 64, timeout: float = 600
             done.append((sim.ack_times[(station, ack.batch_id)], count))
             if on_progress is not None:
                 on_progress(sum(outcomes.values()))
-        return FeedRun(start, done, outcomes)
+        fed = FeedRun(start, done, outcomes)
+        fed.resends = resends
+        return fed
     finally:
         sim.close()

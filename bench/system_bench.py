@@ -374,8 +374,10 @@ def figures(mode: str) -> list[Figure]:
             note=f"CPU time of the hub process (other load on the machine barely moves it); "
                  f"SQLite {sc['db_bytes_per_record']:.0f} B/record on disk at "
                  f"{_k(sc['records'])}"))
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        # keep the logs of a failed run (hub.log, agent.log, mosquitto.log) for the reader
+        raise RuntimeError(f"{type(exc).__name__}: {exc} (logs kept in {tmp})") from exc
+    shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
