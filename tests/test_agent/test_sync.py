@@ -24,7 +24,9 @@ def test_records_reach_the_hub_and_watermarks_come_back(fake_readers, hub_stub, 
     counts = queue_counts(agent.cfg.queue.path)
     assert counts["synced"] == 25 and counts["pending"] == 0 and counts["inflight"] == 0
     agent.stop()
-    assert json.loads(hub.status["S-0001"])["state"] == "offline"
+    # the goodbye is published before the agent stops; its delivery to the subscriber is not
+    wait_until(lambda: json.loads(hub.status["S-0001"])["state"] == "offline", 10,
+               what="the retained offline status at the hub")
 
 
 def test_live_taps_overtake_a_draining_backlog(tmp_path, fake_readers, hub_stub, agent_config,
