@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 APT_PACKAGES := mosquitto mosquitto-clients postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools chromium fonts-wqy-microhei nats-server
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv system test test-fast demo demo-explore bench bench-quick fuzz hil chaos scale clean
+.PHONY: help venv system test test-fast demo demo-explore bench bench-quick fuzz hil chaos scale audit clean
 
 help:
 	@echo "make demo         run a whole district end to end on this machine"
@@ -17,6 +17,7 @@ help:
 	@echo "make fuzz         long fuzzing of every decoder"
 	@echo "make chaos        the full chaos run (20,000 taps, 50+ faults) from three seeds"
 	@echo "make scale        city failover run on a 3-node NATS cluster + scale figures"
+	@echo "make audit        pip-audit over constraints.txt (exit 2: advisory service unreachable)"
 
 system:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -52,6 +53,9 @@ demo-explore: system venv
 
 hil: system venv
 	$(PY) -m pytest -q hil_tests $(HIL_ARGS)
+
+audit: venv
+	$(PY) tools/audit_deps.py
 
 chaos: system venv
 	for seed in 1 2 3; do $(PY) -m hil_tests.chaos --seed $$seed || exit 1; done
