@@ -35,9 +35,9 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
-# Most tests wait on real services and subprocesses: three workers keep two cores busy.
+# Two workers, one per core: most tests wait on real services and subprocesses.
 # --dist loadfile keeps each file (and its one micropython run) on one worker.
-PYTEST_WORKERS ?= 3
+PYTEST_WORKERS ?= 2
 
 test: system venv
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
