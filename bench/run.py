@@ -26,6 +26,7 @@ AREAS = [
     ("agent", "bench.agent_bench"),
     ("hub", "bench.hub_bench"),
     ("system", "bench.system_bench"),
+    ("hub", "bench.dashboard_bench"),
 ]
 
 
