@@ -65,7 +65,8 @@ def main(argv=None) -> int:
     group.add_argument("--tiny", action="store_const", dest="mode", const="tiny")
     parser.add_argument("--only", nargs="*", help="areas or module names to run")
     parser.add_argument("--json", default=None,
-                        help="write results here (default bench/results.json)")
+                        help="write results here (default bench/results.json for --full, "
+                             "bench/results-quick.json for --quick, none for --tiny)")
     args = parser.parse_args(argv)
     mode = args.mode or "quick"
     started = time.monotonic()
@@ -76,7 +77,8 @@ def main(argv=None) -> int:
     print(f"\n{len(figures)} figures from {len({f.source for f in figures})} modules in "
           f"{seconds:.0f} s ({mode}); targets missed: {len(missed)}"
           + (" — " + "; ".join(missed) if missed else ""))
-    out = args.json or (str(Path(__file__).with_name("results.json")) if mode != "tiny" else None)
+    default = {"full": "results.json", "quick": "results-quick.json"}.get(mode)
+    out = args.json or (str(Path(__file__).with_name(default)) if default else None)
     if out:
         write_json(out, figures, mode, failures, seconds, load=LOAD)
         print(f"results written to {out}")

@@ -38,7 +38,7 @@ from bench.report import Figure, judged, summary, table
 MODES = {
     "tiny": dict(taps=4, idle_s=0.5, drain=(2, 25, 5), pairs=1, swarm=10, swarm_runs=1,
                  scale=((5, 25, 10), (2_000, 5_000)), scale_runs=1),
-    "quick": dict(taps=40, idle_s=5.0, drain=(4, 50, 25), pairs=2, swarm=300, swarm_runs=1,
+    "quick": dict(taps=30, idle_s=3.0, drain=(4, 50, 25), pairs=2, swarm=300, swarm_runs=1,
                   scale=((10, 50, 25), (10_000, 50_000)), scale_runs=1),
     "full": dict(taps=300, idle_s=30.0, drain=(4, 125, 50), pairs=3, swarm=1000, swarm_runs=3,
                  scale=((50, 50, 100), (10_000, 100_000, 1_000_000)), scale_runs=1),
