@@ -23,7 +23,6 @@ on for another reason (a bug) is logged and released without an ack, so the agen
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import socket
 import ssl
@@ -35,12 +34,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol import topics
 from protocol.errors import RemoteProtocolError
+from server_hub import stationmsg
 from server_hub.errors import StoreError
 from server_hub.fairqueue import FairQueue
-from server_hub.store import evidence
 
 log = logging.getLogger("tapcert.hub.mqtt")
-MAX_JSON = 65536
 
 
 class MQTTLink:
@@ -203,26 +201,7 @@ class MQTTLink:
         self._release(mid, qos)
 
     def _handle_json(self, station, kind, payload) -> None:
-        if len(payload) > MAX_JSON:
-            self.stats["ignored"] += 1
-            log.warning("station %s sent a %s message of %d bytes (limit %d); ignored", station,
-                        kind, len(payload), MAX_JSON)
-            return
-        try:
-            doc = json.loads(payload.decode("utf-8")) if payload else {"state": "cleared"}
-            if not isinstance(doc, dict):
-                raise ValueError("not an object")
-        except (ValueError, UnicodeDecodeError):
-            self.stats["ignored"] += 1
-            log.warning("station %s sent a %s message that is not a JSON object; ignored",
-                        station, kind)
-            return
-        try:
-            with self.store.write() as conn:
-                evidence.save_station_message(conn, station, kind, doc, time.time())
-            self.stats[kind] += 1
-        except StoreError as exc:
-            log.error("could not store station %s %s: %s", station, kind, exc)
+        stationmsg.save(self.store, self.stats, station, kind, payload, log)
 
     def connection(self):
         """The number of the current broker connection, None while disconnected."""

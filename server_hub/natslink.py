@@ -26,11 +26,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import logging
 import ssl
 import threading
-import time
 
 import nats
 import nats.errors
@@ -40,11 +38,10 @@ from nats.js.api import (AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPoli
 
 from protocol import topics
 from protocol.errors import RemoteProtocolError
+from server_hub import stationmsg
 from server_hub.errors import HubError, StoreError
-from server_hub.store import evidence
 
 log = logging.getLogger("tapcert.hub.nats")
-MAX_JSON = 65536
 QUEUE_GROUP = "hub"
 BATCH_SUBJECT = "station.*.batch"
 
@@ -325,26 +322,7 @@ class NATSLink:
             self._executor, self._save_json, station, kind, msg.data)
 
     def _save_json(self, station, kind, payload) -> None:
-        if len(payload) > MAX_JSON:
-            self.stats["ignored"] += 1
-            log.warning("station %s sent a %s message of %d bytes (limit %d); ignored", station,
-                        kind, len(payload), MAX_JSON)
-            return
-        try:
-            doc = json.loads(payload.decode("utf-8")) if payload else {"state": "cleared"}
-            if not isinstance(doc, dict):
-                raise ValueError("not an object")
-        except (ValueError, UnicodeDecodeError):
-            self.stats["ignored"] += 1
-            log.warning("station %s sent a %s message that is not a JSON object; ignored",
-                        station, kind)
-            return
-        try:
-            with self.store.write() as conn:
-                evidence.save_station_message(conn, station, kind, doc, time.time())
-            self.stats[kind] += 1
-        except StoreError as exc:
-            log.error("could not store station %s %s: %s", station, kind, exc)
+        stationmsg.save(self.store, self.stats, station, kind, payload, log)
 
 
 class RetainedPublisher:
