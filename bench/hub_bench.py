@@ -20,7 +20,6 @@ End-to-end ingest is the median of several runs (the machine is shared).
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import random
@@ -32,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.report import Figure, judged, summary, table
+from bench.report import Figure, judged, summary, module_main
 from protocol import batch as wire
 from tests.factories import SimReader
 
@@ -351,14 +350,7 @@ def figures(mode: str) -> list[Figure]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.hub_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    group = parser.add_mutually_exclusive_group()
-    for mode in MODES:
-        group.add_argument(f"--{mode}", action="store_const", dest="mode", const=mode)
-    args = parser.parse_args(argv)
-    print(table(figures(args.mode or "quick")))
-    return 0
+    return module_main("python -m bench.hub_bench", __doc__, figures, MODES, argv)
 
 
 if __name__ == "__main__":

@@ -131,3 +131,16 @@ if __name__ == "__main__":   # python -m bench.report bench/results.json > table
     import sys
     with open(sys.argv[1] if len(sys.argv) > 1 else "bench/results.json") as fh:
         print(markdown(json.load(fh)))
+
+
+def module_main(prog: str, doc: str, figures, modes, argv=None) -> int:
+    """`python -m bench.<module> [--tiny|--quick|--full]`: one module's table."""
+    import argparse
+    parser = argparse.ArgumentParser(prog=prog, description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = parser.add_mutually_exclusive_group()
+    for mode in modes:
+        group.add_argument(f"--{mode}", action="store_const", dest="mode", const=mode)
+    args = parser.parse_args(argv)
+    print(table(figures(args.mode or "quick")))
+    return 0

@@ -20,7 +20,6 @@ acked.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import shutil
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.report import Figure, table
+from bench.report import Figure, module_main
 
 MODES = {   # (stations, learners, days) for the worker runs; drain: stations, learners, days
     "tiny": dict(workers=[1, 2], work=(4, 10, 4), drain=(20, 2, 1), batch=50, live=20,
@@ -166,7 +165,7 @@ def drain_run(pg, stations: int, learners: int, days: int, batch: int, workdir: 
     prepare_database(url, work)
     with NATSCluster(workdir / "nats") as cluster, \
             HubWorkers(workdir / "hub-drain", url, workers, nats_servers=cluster.client_urls,
-                       mqtt_port=cluster.mqtt_ports[0]) as hub:
+                       mqtt_port=cluster.mqtt_ports[0]):
         fleet = StationFleet(cluster.mqtt_ports, work.batches, agents=min(10, stations),
                              window=2, resend_s=60.0, prefix="drain")
         fleet.start()
@@ -289,14 +288,7 @@ def figures(mode: str) -> list[Figure]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.scale_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    group = parser.add_mutually_exclusive_group()
-    for mode in MODES:
-        group.add_argument(f"--{mode}", action="store_const", dest="mode", const=mode)
-    args = parser.parse_args(argv)
-    print(table(figures(args.mode or "quick")))
-    return 0
+    return module_main("python -m bench.scale_bench", __doc__, figures, MODES, argv)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ measured in the same run.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sqlite3
@@ -33,7 +32,7 @@ from pathlib import Path
 
 from bench.backlog import Backlog, fresh_copy, hub_counts, hub_template
 from bench.mqttkit import Monitor, feed, hub_on_fresh_broker, other_cpus
-from bench.report import Figure, judged, summary, table
+from bench.report import Figure, judged, summary, module_main
 
 MODES = {
     "tiny": dict(taps=4, idle_s=0.5, drain=(2, 25, 5), pairs=1, swarm=10, swarm_runs=1,
@@ -382,14 +381,7 @@ def figures(mode: str) -> list[Figure]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.system_bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    group = parser.add_mutually_exclusive_group()
-    for mode in MODES:
-        group.add_argument(f"--{mode}", action="store_const", dest="mode", const=mode)
-    args = parser.parse_args(argv)
-    print(table(figures(args.mode or "quick")))
-    return 0
+    return module_main("python -m bench.system_bench", __doc__, figures, MODES, argv)
 
 
 if __name__ == "__main__":
