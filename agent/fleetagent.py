@@ -137,12 +137,15 @@ class FleetAgent:
             self._publish_job(station_job)
             return
         finals = {}
-        for port in (self.port_list() if self.port_list else self.ports):
+        ports = list(self.port_list() if self.port_list else self.ports)
+        labels = [(self.label_of(port) if self.label_of else None) or reader_label(port)
+                  for port in ports]
+        for label in labels:    # every reader is announced before the first one is touched,
+            self._publish_job(us.UpdateJob(rollout, fw, reader=label))   # so the station is
+        for port, label in zip(ports, labels):                           # never final early
             if self.stopping.is_set():
                 return      # not recorded as final: the next offer after a restart continues
-            label = self.label_of(port) if self.label_of else None
-            job = us.UpdateJob(rollout, fw, reader=label or reader_label(port))
-            self._publish_job(job)
+            job = us.UpdateJob(rollout, fw, reader=label)
             unsynced = (lambda p=port: self.unsynced(p)) if self.unsynced else None
             job = apply_bundle(port, data, self.trusted, job=job, unsynced=unsynced,
                                window=self.window, health_timeout=self.health_timeout,
@@ -152,6 +155,10 @@ class FleetAgent:
             if job.final:
                 finals[job.reader] = {"rollout": rollout, "fw": job.fw, "state": job.state,
                                       "reason": job.reason}
+        # the station row closes the rollout for this station: the hub counts the station
+        # final only once this arrives (all its readers have a final state)
+        finals[""] = {"rollout": rollout, "fw": fw, "state": us.DONE, "reason": None}
+        self._publish_state(dict(finals[""], reader=""))
         with self.lock:
             self.finals[rollout] = finals
             self._save_finals()

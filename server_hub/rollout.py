@@ -14,14 +14,16 @@ nothing new, stations already updating finish.
 
 Per station the hub keeps the agent's reports: one row per reader (state and reason), plus a
 station row (reader "") for what happens before readers are involved (pending, downloading,
-a refused bundle). The station's state is its least advanced reader's.
+a refused bundle). The agent announces every reader (pending) before it touches the first,
+and closes the station row (done) after the last: the station's state is its least advanced
+reader's, and it is final only once the station row is (a wave never opens early).
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from agent.updatestate import DONE, FAILED, FINAL, PENDING, ROLLED_BACK, STATES
+from agent.updatestate import APPLYING, DONE, FAILED, FINAL, PENDING, ROLLED_BACK, STATES
 
 
 def chosen(rollout_id: str, station: str, percent: float) -> bool:
@@ -71,6 +73,8 @@ def station_state(rows):
         return station_row[0]
     worst = min(readers, key=lambda row: (row[1] in FINAL, _ORDER[row[1]]))
     if all(s in FINAL for _, s, _ in readers):
+        if station_row and station_row[0][0] not in FINAL:
+            return APPLYING, "the agent has not finished the station's readers yet"
         for state in (FAILED, ROLLED_BACK):
             bad = [(s, why) for _, s, why in readers if s == state]
             if bad:

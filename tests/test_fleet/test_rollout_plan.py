@@ -36,6 +36,7 @@ def test_waves_cut_canary_then_fixed_size():
 def finish(r, station, state=us.DONE, readers=("R1", "R2")):
     for reader in readers:
         r.report(station, reader, state, None if state == us.DONE else "why")
+    r.report(station, "", us.DONE)          # the agent closes the station row last
 
 
 def test_next_wave_only_after_the_previous_is_final_and_failures_pause():
@@ -61,6 +62,20 @@ def test_station_state_is_its_least_advanced_reader():
     assert station_state([("", us.DOWNLOADING, None), ("R1", us.DONE, None),
                           ("R2", us.WAITING, "3 records")]) == (us.WAITING, "3 records")
     assert station_state([("", us.FAILED, "bad-signature")])[0] == us.FAILED
+
+
+def test_a_station_is_final_only_once_its_agent_closes_the_station_row():
+    one_reader_done = [("", us.DOWNLOADING, None), ("R1", us.DONE, None)]
+    assert station_state(one_reader_done)[0] == us.APPLYING       # R2 may be next
+    assert station_state([("", us.DONE, None), ("R1", us.DONE, None)]) == (us.DONE, None)
+    assert station_state([("", us.DONE, None), ("R1", us.DONE, None),
+                          ("R2", us.ROLLED_BACK, "x")]) == (us.ROLLED_BACK, "x")
+    r = Rollout("RO-1", "0.9", "sha", ["A", "B"], canary=1, wave_size=1)
+    r.report("A", "", us.DOWNLOADING)
+    r.report("A", "R1", us.DONE)
+    assert r.to_offer() == ["A"]                                   # B waits for A's close
+    r.report("A", "", us.DONE)
+    assert r.to_offer() == ["B"]
 
 
 def test_state_machine_refuses_impossible_transitions():
