@@ -70,6 +70,32 @@ print(json.dumps([p for p in %r if _d(p)]))
 del _d
 """
 
+# What a firmware update left on the board (provisioning/fwapply.py, firmware/fwswap.py):
+# the intent /fw.swap, files staged under /fw.next, the backup under /fw.prev.
+_UPDATE_SCRIPT = """
+import os, json
+def _w(p, out):
+    try:
+        st = os.stat(p)
+    except OSError:
+        return
+    if st[0] & 0x4000:
+        for n in os.listdir(p):
+            _w(p + '/' + n, out)
+    else:
+        out.append([p, st[6]])
+def _r(p):
+    try:
+        f = open(p); t = f.read(); f.close(); return t
+    except OSError:
+        return None
+_n = []; _p = []
+_w('/fw.next', _n); _w('/fw.prev', _p)
+print(json.dumps({'swap': _r('/fw.swap'), 'next': _n, 'prev': _p,
+                  'prev_manifest': _r('/fw.prev/firmware.json')}))
+del _w, _r, _n, _p
+"""
+
 
 class Board:
     def __init__(self, port: str, baudrate: int = 115200):
@@ -231,6 +257,11 @@ class Board:
         if not stems:
             return []
         return self.eval_json(_SHADOW_SCRIPT.replace("%r", repr(stems)))
+
+    def update_leftovers(self) -> dict:
+        """{"swap": intent text|None, "next": [[path, size]], "prev": [[path, size]],
+        "prev_manifest": text|None}: what firmware updates left under /fw.*."""
+        return self.eval_json(_UPDATE_SCRIPT)
 
     def makedirs(self, dirs) -> None:
         dirs = sorted(set(d for d in dirs if d and d != "/"))

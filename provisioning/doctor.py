@@ -55,7 +55,8 @@ def _fail(check, detail, fix):
 
 def evaluate(facts: dict, *, expected_fw: str | None, now: float, port: str = "PORT") -> list[Line]:
     """Facts -> lines. Keys of `facts`: health (dict|None), answer_s, noise, manifest (dict|None),
-    hashes ({path: sha|None}), restarted (bool|None), hub (dict|None|"unknown"|"skipped")."""
+    hashes ({path: sha|None}), update (Board.update_leftovers() or None), restarted (bool|None),
+    hub (dict|None|"unknown"|"skipped")."""
     lines = []
     health = facts.get("health")
     if health is None:
@@ -87,6 +88,8 @@ def evaluate(facts: dict, *, expected_fw: str | None, now: float, port: str = "P
             "y" if one else "ies", ", ".join(facts["shadowed"]), "s" if one else "",
             "" if one else "s"),
             "a firmware bug (data directories named like modules); report it"))
+    if facts.get("update") is not None:
+        lines.append(_update_line(facts["update"], port))
     if facts.get("restarted") is False and health is not None:
         lines.append(_fail("restart", "the firmware did not answer again after the check",
                            "power-cycle the reader and run doctor again"))
@@ -122,6 +125,35 @@ def _manifest_line(manifest, hashes, port) -> Line:
                      "flash again: tapcert-provision flash --port {}".format(port))
     return _ok("manifest", "{} files match the manifest of firmware {} (mpy {} {})".format(
         len(files), manifest.get("fw"), manifest.get("mpy"), manifest.get("arch") or ""))
+
+
+def _update_line(left, port) -> Line:
+    """What firmware updates left under /fw.* (docs/firmware.md, "Updates on flash")."""
+    if left.get("swap") is not None:
+        try:
+            way = "a rollback" if json.loads(left["swap"]).get("dir") == "back" else "an update"
+        except (ValueError, AttributeError):
+            way = "an update (unreadable intent)"
+        return _fail("update", "{} is half-swapped: /fw.swap is still there after boot".format(way),
+                     "power-cycle the reader (the swap finishes at boot); if it stays, reflash: "
+                     "tapcert-provision flash --port {}".format(port))
+    staged = left.get("next") or []
+    if staged:
+        size = sum(n for _, n in staged)
+        return _warn("update", "{} file{} ({:.0f} kB) staged under /fw.next by an update that did "
+                     "not swap".format(len(staged), "" if len(staged) == 1 else "s", size / 1024),
+                     "harmless: the next update clears them; to free the flash now: mpremote "
+                     "connect {} fs rm -r :/fw.next".format(port))
+    kept = left.get("prev") or []
+    if kept:
+        try:
+            old_fw = json.loads(left.get("prev_manifest") or "").get("fw")
+        except (ValueError, AttributeError):
+            old_fw = None
+        return _ok("update", "previous firmware{} kept under /fw.prev for rollback ({} files, "
+                   "{:.0f} kB)".format(" " + old_fw if old_fw else "", len(kept),
+                                       sum(n for _, n in kept) / 1024))
+    return _ok("update", "no firmware update in progress or left over")
 
 
 def _identity_lines(health, hub, port) -> list[Line]:
@@ -225,6 +257,7 @@ def gather(port: str, hub=None, board_factory=Board) -> dict:
         files = list((facts["manifest"] or {}).get("files", {}))
         facts["hashes"] = board.hashes(files) if files else {}
         facts["shadowed"] = board.shadowing_dirs(files)
+        facts["update"] = board.update_leftovers()
         board.run_main()
         facts["restarted"] = board.health(timeout=15.0) is not None if health else None
     rid = (health or {}).get("rid")

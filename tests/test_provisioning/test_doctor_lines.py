@@ -87,3 +87,22 @@ def test_hub_views():
     assert wrong.status == "FAIL" and "S-0002" in wrong.fix
     err = by_check(evaluate(facts(hub={"error": "hub unreachable"}), expected_fw=None, now=NOW))
     assert err["hub"].status == "FAIL"
+
+
+def test_update_leftovers_are_judged():
+    def line(update):
+        return by_check(evaluate(facts(update=update), expected_fw="0.1.0", now=NOW))["update"]
+
+    clean = {"swap": None, "next": [], "prev": [], "prev_manifest": None}
+    assert line(clean).status == "OK" and "no firmware update" in line(clean).detail
+    kept = dict(clean, prev=[["/fw.prev/app.mpy", 2048], ["/fw.prev/firmware.json", 1024]],
+                prev_manifest='{"fw": "0.0.9"}')
+    assert line(kept).status == "OK" and "0.0.9" in line(kept).detail and "3 kB" in line(kept).detail
+    staged = dict(clean, next=[["/fw.next/app.mpy", 5120]])
+    assert line(staged).status == "WARN" and "1 file (5 kB)" in line(staged).detail
+    assert "fs rm -r :/fw.next" in line(staged).fix
+    half = dict(clean, swap='{"dir": "back", "write": []}')
+    assert line(half).status == "FAIL" and "a rollback is half-swapped" in line(half).detail
+    assert "power-cycle" in line(half).fix
+    assert "unreadable" in line(dict(clean, swap="{")).detail
+    assert "update" not in by_check(evaluate(facts(), expected_fw="0.1.0", now=NOW))

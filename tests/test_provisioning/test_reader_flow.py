@@ -270,9 +270,24 @@ def test_doctor_on_an_enrolled_reader_is_ok(reader, hub):
                      hub.token("technician"))
     assert result.code == 0, result
     lines = {line.split()[1]: line for line in result.out.strip().splitlines()}
-    for check in ("link", "firmware", "manifest", "key", "config", "hub", "journal", "sync"):
+    for check in ("link", "firmware", "manifest", "key", "config", "hub", "journal", "sync",
+                  "update"):
         assert lines[check].startswith("OK "), lines[check]
     assert lines["clock"].startswith("WARN")   # no agent has set the clock yet
+
+
+def test_doctor_reports_files_an_unfinished_update_staged(reader, tmp_path):
+    r = reader()
+    staged = tmp_path / "app.mpy"
+    staged.write_bytes(b"M" * 3000)
+    mpremote(r.port, "fs", "mkdir", ":fw.next")
+    mpremote(r.port, "fs", "cp", str(staged), ":fw.next/app.mpy")
+    r.reset()
+    result = run_cli("doctor", "--port", r.port)
+    assert "WARN update    1 file (3 kB) staged under /fw.next" in result.out, result
+    mpremote(r.port, "fs", "rm", "-r", ":fw.next")      # the fix doctor prints works
+    r.reset()
+    assert "OK   update    no firmware update" in run_cli("doctor", "--port", r.port).out
 
 
 def test_doctor_finds_a_changed_file_and_a_reader_unknown_to_the_hub(reader, hub, tmp_path):
