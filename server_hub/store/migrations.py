@@ -48,6 +48,11 @@ def _creditbank(conn) -> None:
     tables.create(conn)
 
 
+def _fleet(conn) -> None:
+    from server_hub import fleettables
+    fleettables.create(conn)
+
+
 MIGRATIONS = [
     (1, "initial: registry, evidence, quarantine, alarms, credit state, ledger, sync", _initial),
     (2, "dashboard: station samples, alert state, indexes for incremental reads", _dashboard),
@@ -56,6 +61,7 @@ MIGRATIONS = [
     (5, "credit bank: external credits with four-eyes approval", _creditbank),
     (6, "credit bank: settings (grade thresholds, reward rule), activity administrators",
      _creditbank),
+    (7, "fleet updates: firmware bundles, rollouts, station reports", _fleet),
 ]
 LATEST = MIGRATIONS[-1][0]
 
