@@ -14,6 +14,10 @@ review queue with audited decisions, the audit log, signed transcripts and xAPI 
     GET  /learners/{id}/statement/period?since&until                        admin, operator
     GET  /audit                                                             admin
     GET  /learners/{id}/transcript, GET /learners/{id}/xapi                 admin, operator
+    GET  /evaluation/settings          (grade thresholds and reward rule in force)   admin, operator
+    GET  /bank/desk     the administration page's data: held credits with their activity,
+                        station and standard, external credits awaiting a second admin,
+                        the whole catalogue and the rate                        admin only
 """
 
 from __future__ import annotations
@@ -274,3 +278,37 @@ def learner_xapi(learner_id: str, request: Request, since: int = Query(0, ge=0, 
     """xAPI-style statements of the learner's activity records."""
     return export.xapi_statements(request.app.state.hub.store, learner_id, since, until)
 
+
+
+@router.get("/evaluation/settings")
+def evaluation_settings(request: Request, who=Depends(require(*PEOPLE))):
+    """The grade thresholds and the reward rule in force (defaults until set)."""
+    with request.app.state.hub.store.read() as conn:
+        return {"grade_thresholds": evaluation.setting(conn, "grade_thresholds",
+                                                       evaluation.DEFAULT_THRESHOLDS),
+                "reward_rule": evaluation.check_reward(evaluation.setting(
+                    conn, "reward_rule", evaluation.DEFAULT_REWARD))}
+
+
+@router.get("/bank/desk")
+def bank_desk(request: Request, limit: int = Query(200, ge=1, le=1000),
+              who=Depends(require(ADMIN))):
+    """What the credit-bank administration page (/dashboard/bank) shows, for certification
+    administrators only: the review queue (each held credit with its activity's name, station
+    and standard beside the records behind it), external credits awaiting a second
+    administrator, the whole catalogue and the credit -> points rate."""
+    ctx = request.app.state.hub
+    queue = reviews.queue(ctx.store, limit, 0)
+    acts = {}
+    for aid in {item["activity_id"] for item in queue}:
+        try:
+            a = ctx.registry.activity(aid)
+        except HubError:
+            a = {"name": "", "station_id": None, "standard": None, "category": ""}
+        acts[aid] = {"name": a.get("name", ""), "station_id": a.get("station_id"),
+                     "standard": a.get("standard"), "category": a.get("category", "")}
+    bank = _bank(request)
+    return {"who": who, "reviews": [dict(item, activity=acts[item["activity_id"]])
+                                    for item in queue],
+            "external_pending": external.listing(ctx.store, "pending", None, limit),
+            "services": bank.services(include_inactive=True), "rate": bank.rate()}

@@ -11,6 +11,13 @@ const S = {
 };
 const STATE_MARK = { online: "●", offline: "✕", silent: "◌", unknown: "?" };
 const LEVEL_MARK = { critical: "■", warning: "▲", info: "○", ok: "✓" };
+// Views other scripts add (evaluation.js: grades, rewards), shown at #/<name>:
+// TAP_VIEWS[name] = { render(el) } — called on every refresh with the #ext-view element.
+window.TAP_VIEWS = window.TAP_VIEWS || {};
+function extView() {
+  const m = location.hash.match(/^#\/([a-z]+)$/);
+  return m && TAP_VIEWS[m[1]] ? m[1] : null;
+}
 
 function t(key) {
   const d = I18N[S.lang] || I18N.zh;
@@ -109,7 +116,7 @@ async function refresh() {
     let body;
     if (station) {
       body = api("/dashboard/api/stations/" + encodeURIComponent(station));
-    } else {
+    } else if (!extView()) {
       const qs = new URLSearchParams({ q: S.q, state: S.state, level: S.level,
                                        offset: S.offset, limit: S.limit });
       body = api("/dashboard/api/stations?" + qs);
@@ -150,11 +157,23 @@ function render() {
   renderLive(null);
   renderSummary();
   renderAlerts();
-  const station = route();
-  document.getElementById("list-view").hidden = !!station;
+  const station = route(), ext = extView();
+  renderNav(ext);
+  document.getElementById("list-view").hidden = !!station || !!ext;
   document.getElementById("station-view").hidden = !station;
+  document.getElementById("ext-view").hidden = !ext;
+  if (ext) TAP_VIEWS[ext].render(document.getElementById("ext-view"));
   if (station && S.detail) renderStation(S.detail);
   if (!station && S.page) renderStations(S.page);
+}
+
+function renderNav(current) {   // links by role (data-roles), the current one marked
+  const role = S.fleet && S.fleet.who ? S.fleet.who.role : "";
+  document.querySelectorAll("#nav a[data-view]").forEach((a) => {
+    a.hidden = !!a.dataset.roles && !a.dataset.roles.split(" ").includes(role);
+    if (a.dataset.view === (current || (route() ? "-" : ""))) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  });
 }
 
 function card(label, value, extra, cls) {

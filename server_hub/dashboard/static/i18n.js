@@ -104,6 +104,7 @@ window.I18N = {
     alert_rejection_spike: "拒收激增", alert_integrity_hold: "学分待审",
     alert_equivocation: "重复序号/断链",
     pi: "树莓派",
+    nav_stations: "站点同步", nav_grades: "站点评估", nav_rewards: "管理员奖励", nav_bank: "学分银行管理",
   },
   en: {
     title: "Credit bank · station sync health",
@@ -206,5 +207,7 @@ window.I18N = {
     alert_rejection_spike: "rejection spike", alert_integrity_hold: "credits held",
     alert_equivocation: "equivocation",
     pi: "Pi",
+    nav_stations: "Sync health", nav_grades: "Station grades", nav_rewards: "Administrator rewards",
+    nav_bank: "Credit bank admin",
   },
 };
