@@ -4,6 +4,7 @@
     tapcert-hub station revoke S      revoke_station: CRL rewritten (and copied to the broker)
     tapcert-hub broker-config --out   broker_config: Mosquitto's mTLS listener, ACL, CRL files
     tapcert-hub reader import FILE    import_bundle: an offline enrollment bundle -> enrolled
+    crl_expiry(cfg)                   when the broker's CRL expires (status, /metrics)
 
 The fleet CA (server_hub/pki.py) lives in `hub.ca_dir` (default: ca/ beside a SQLite
 database); `tapcert-hub init` and the first `tapcert-hub run` create it (directory 0700, keys
@@ -46,6 +47,38 @@ def sign_station_csr(cfg, registry, station_id: str, csr_pem: str | bytes) -> di
 def _broker_dir(ca: pki.FleetCA) -> Path | None:
     note = ca.directory / "broker-dir"   # written by broker_config (and the provisioning tool)
     return Path(note.read_text().strip()) if note.exists() else None
+
+
+CRL_WARN_S = 7 * 86400
+_crl_seen: dict = {}     # path -> (mtime_ns, next_update epoch)
+
+
+def crl_expiry(cfg) -> dict | None:
+    """{"path", "ca_dir", "expires_at"} of the CRL Mosquitto reads (the broker's copy when broker_config
+    put one beside its files, else the CA's own), or None when this hub has no CA or CRL.
+    Mosquitto refuses EVERY client once its CRL has expired: a daily re-issue keeps it fresh
+    (ops/systemd/tapcert-crl.timer). Cached by file modification time: cheap to poll."""
+    directory = ca_dir(cfg)
+    if directory is None:
+        return None
+    note = directory / "broker-dir"
+    try:
+        broker = Path(note.read_text().strip()) / "crl.pem" if note.exists() else None
+    except OSError:
+        broker = None
+    path = broker if broker is not None and broker.exists() else directory / "crl.pem"
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    seen = _crl_seen.get(str(path))
+    if seen is None or seen[0] != mtime:
+        try:
+            crl = pki.x509.load_pem_x509_crl(path.read_bytes())
+        except (OSError, ValueError):
+            return {"path": str(path), "ca_dir": str(directory), "expires_at": None}
+        seen = _crl_seen[str(path)] = (mtime, crl.next_update_utc.timestamp())
+    return {"path": str(path), "ca_dir": str(directory), "expires_at": seen[1]}
 
 
 def publish_crl(ca: pki.FleetCA) -> Path | None:

@@ -92,6 +92,11 @@ def render(snap, counters: dict, *, monitor=None, firing=(), top: int = 20) -> s
         by_rule[a.rule] = by_rule.get(a.rule, 0) + 1
     for rule, n in sorted(by_rule.items()):
         e.sample("tapcert_alerts_firing", n, rule=rule)
+    crl = s.get("crl") or {}
+    if crl.get("expires_at"):
+        e.family("tapcert_crl_expiry_timestamp_seconds", "gauge", "When the CRL the broker reads "
+                 "expires (Mosquitto then refuses every station): alert a week before.")
+        e.sample("tapcert_crl_expiry_timestamp_seconds", crl["expires_at"])
     e.family("tapcert_credits_today", "gauge", "Credits written to the ledger since local "
              "midnight (hub.timezone).")
     e.sample("tapcert_credits_today", s.get("credits_today", 0.0))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from server_hub import health_model as hm
+from server_hub import identity
 from server_hub.dashboard import lag as lagmod
 from server_hub.dashboard.tables import station_samples
 from server_hub.store.schema import (activities, alarms, credit_state, ledger, quarantine,
@@ -163,6 +164,7 @@ def compute(store, cfg, now: float | None = None, parsed: dict | None = None) ->
         views = sorted((hm.evaluate(f, now, th) for f in facts), key=hm.StationView.sort_key)
     summary = hm.fleet_summary(views, now)
     summary["credits_today"] = today
+    summary["crl"] = identity.crl_expiry(cfg)
     elapsed = time.perf_counter() - started
     return Snapshot(now, views, {v.station_id: v for v in views}, summary, elapsed)
 

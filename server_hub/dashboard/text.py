@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from server_hub import health_model as hm
+from server_hub import identity
 from server_hub.health_model import duration
 
 _MARK = {hm.CRITICAL: "CRITICAL", hm.WARNING: "warning", hm.INFO: "note", "ok": "ok"}
@@ -39,6 +40,26 @@ def _state(v) -> str:
     return "never seen" if v.state == "unknown" else v.state
 
 
+def crl_lines(crl, tz, now) -> list[str]:
+    """The broker's CRL: nothing when fine, a warning within a week of expiry or when expired
+    (Mosquitto then refuses every station)."""
+    if not crl:
+        return []
+    fix = (f"re-issue it: tapcert-provision station crl --ca-dir {crl['ca_dir']} && systemctl "
+           "reload mosquitto (daily: ops/systemd/tapcert-crl.timer)")
+    until = crl.get("expires_at")
+    if until is None:
+        return [f"!! The broker's CRL {crl['path']} does not parse; {fix}"]
+    left = until - now
+    when = dt.datetime.fromtimestamp(until, tz).strftime("%Y-%m-%d %H:%M")
+    if left <= 0:
+        return [f"!! The broker's CRL {crl['path']} EXPIRED at {when}: Mosquitto refuses every "
+                f"station; {fix}"]
+    if left < identity.CRL_WARN_S:
+        return [f"!  The broker's CRL expires in {duration(left)} ({when}); {fix}"]
+    return []
+
+
 def fleet_text(snap, firing, tz, *, show_all: bool = False, limit: int = 50) -> str:
     s = snap.summary
     st, lv = s["states"], s["levels"]
@@ -49,7 +70,7 @@ def fleet_text(snap, firing, tz, *, show_all: bool = False, limit: int = 50) -> 
         f"{s['backlog']:,} records waiting{oldest}; credits today {s['credits_today']:g}",
         f"Readers online: {s['readers_online']:,} of {s['readers_reported']:,} reported.  "
         f"Needing attention: {lv['critical']:,} critical, {lv['warning']:,} warning.  "
-        f"Alerts firing: {len(firing):,}", ""]
+        f"Alerts firing: {len(firing):,}"] + crl_lines(s.get("crl"), tz, snap.at) + [""]
     views = snap.views if show_all else [v for v in snap.views
                                          if v.level in (hm.CRITICAL, hm.WARNING)]
     rows = []

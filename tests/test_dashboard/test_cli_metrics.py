@@ -15,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from dashkit import Hub, Server, make_config, seed_fleet
 from server_hub import cli
 from server_hub.dashboard.monitor import Monitor
+from server_hub.pki import FleetCA
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -101,8 +102,49 @@ def test_metrics_scraped_and_parsed(seeded):
     assert per_station == {roles["offline"], roles["journal"]}   # capped at the top 2
 
 
-def test_grafana_dashboard_queries_only_metrics_the_hub_exports(seeded):
+def fleet_ca_with_crl(tmp_path, days):
+    """The fleet CA where the seeded hub looks for it (ca/ beside its SQLite file)."""
+    ca = FleetCA.open_or_create(tmp_path / "ca")
+    ca.write_crl(days=days)
+    return ca
+
+
+def test_status_and_metrics_warn_before_the_brokers_crl_expires(seeded, capsys, tmp_path):
     hub, url, roles, token, mon = seeded
+    code, out, _ = run(capsys, "--db", url, "status")
+    assert code == 0 and "CRL" not in out                 # no CA: nothing to say
+    ca = fleet_ca_with_crl(tmp_path, 30)
+    code, out, _ = run(capsys, "--db", url, "status")
+    assert "CRL" not in out                               # fresh for 30 days: quiet
+    ca.write_crl(days=3)
+    code, out, _ = run(capsys, "--db", url, "status")
+    line = [x for x in out.splitlines() if "CRL" in x]
+    assert len(line) == 1 and line[0].startswith("!  The broker's CRL expires in 3.0 d"), out
+    assert f"tapcert-provision station crl --ca-dir {tmp_path / 'ca'} &&" in line[0] and "tapcert-crl.timer" in line[0]
+    (tmp_path / "broker").mkdir()                         # broker_config copied it: that copy
+    (tmp_path / "ca" / "broker-dir").write_text(str(tmp_path / "broker") + "\n")   # counts
+    (tmp_path / "broker" / "crl.pem").write_bytes(ca.crl_pem(days=0))
+    time.sleep(0.01)
+    code, out, _ = run(capsys, "--db", url, "status")
+    assert "CRL " + str(tmp_path / "broker" / "crl.pem") + " EXPIRED" in out
+    assert "refuses every station" in out
+    (tmp_path / "broker" / "crl.pem").write_bytes(b"not a crl")
+    code, out, _ = run(capsys, "--db", url, "status")
+    assert "does not parse" in out
+    ca.write_crl(days=3)
+    (tmp_path / "broker" / "crl.pem").write_bytes(ca.crl_path.read_bytes())
+    hub.config.hub.ca_dir = str(tmp_path / "ca")     # the API process's config names its CA
+    with Server(hub, mon) as srv:
+        text = httpx.get(srv.url + "/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    left = _value(_families(text)["tapcert_crl_expiry_timestamp_seconds"]) - time.time()
+    assert 2.9 * 86400 < left < 3.01 * 86400
+
+
+def test_grafana_dashboard_queries_only_metrics_the_hub_exports(seeded, tmp_path):
+    hub, url, roles, token, mon = seeded
+    fleet_ca_with_crl(tmp_path, 30)           # the CRL gauge exists only where there is a CA
+    hub.config.hub.ca_dir = str(tmp_path / "ca")
+    mon.fleet.invalidate()                    # the fixture's cached view predates the CA
     doc = json.loads((REPO / "ops" / "grafana" / "tapcert.json").read_text())
     exprs = [t["expr"] for p in doc["panels"] for t in p["targets"]]
     used = {m for e in exprs for m in re.findall(r"\btapcert_[a-z_]+", e)}
