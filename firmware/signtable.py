@@ -1,7 +1,7 @@
 # signtable: the signer's 48 KiB fixed-base table read from flash instead of the heap.
 #
 # protocol/ed25519.py looks up 32 entries of 96 bytes per signature in four 12 KiB groups
-# (ed25519._table, slices tb[o:o+32], tb[o+32:o+64], tb[o+64:o+96] with o a multiple
+# (installed with ed25519.set_table(); slices tb[o:o+32], tb[o+32:o+64], tb[o+64:o+96] with o a multiple
 # of 96). On a small board that table would take a third of the heap; here each group is
 # a window on one file, and each lookup reads one 96-byte entry (32 small reads per
 # signature: a few ms on an ESP32 against 55-110 ms of arithmetic). The file is written
@@ -160,5 +160,5 @@ def install(path=PATH):
     prepare(path)
     import protocol.ed25519 as ed
     f = open(path, "rb")
-    ed._table = [_Group(f, g * _GROUP) for g in range(4)]
+    ed.set_table([_Group(f, g * _GROUP) for g in range(4)])
     return f

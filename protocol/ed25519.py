@@ -83,6 +83,14 @@ if _comb_columns is None:
     _comb_columns = _comb_columns_pure
 
 
+def set_table(groups):
+    # Use another store for the signer's comb table: four objects that slice like the
+    # GROUPS of protocol/ed25519_table.py (tb[o:o+32] for o a multiple of 32), e.g. readers
+    # of a file on flash (firmware/signtable.py) when the heap is small. None = the default.
+    global _table
+    _table = groups
+
+
 def _load_table():
     global _table
     if _table is None:

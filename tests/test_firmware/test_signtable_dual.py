@@ -29,7 +29,7 @@ def test_signatures_through_the_flash_table_are_unchanged():
     import protocol.ed25519 as ed
     seed = bytes(range(1, 33))
     msgs = [b"", b"tapcert", bytes(range(52))]
-    ed._table = None
+    ed.set_table(None)
     expected = [ed.Signer(seed).sign(m) for m in msgs]
     flash = Flash()
     f = None
@@ -39,7 +39,7 @@ def test_signatures_through_the_flash_table_are_unchanged():
         assert [signer.sign(m) for m in msgs] == expected
         assert signer.public_key == ed.public_key(seed)
     finally:
-        ed._table = None
+        ed.set_table(None)
         if f is not None:
             f.close()
         flash.close()
