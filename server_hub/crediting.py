@@ -22,8 +22,10 @@ the session has closed):
   3. holds   a session whose kept taps carry a hold reason (integrity.py) is held, unless a
              person approved it; a rejected review credits nothing.
   4. caps    in order of (session start, activity id): per activity (all sessions), per
-             activity per local day, and per learner per day (all activities). Held credits use
-             no room. A credit is cut to the room left (possibly to 0: status "capped").
+             activity per local day, per activity per term (terms.py: the term holding the
+             session's day) and per learner per day (all activities). Held credits use no
+             room. A credit is cut to the room left (possibly to 0: status "capped"). Each
+             session uses the caps of the standard version in force at its start.
 
 Incremental use: `evaluate` re-decides every session that contains a tap at or after `since`
 (the earliest changed tap minus the travel window) and every later session (caps carry
@@ -32,157 +34,14 @@ forward); earlier sessions count only through the room they used.
 
 from __future__ import annotations
 
-import json
-
 from protocol import record as rec
 from server_hub import integrity, schedule
-from server_hub.errors import DefinitionError
+# The definitions live in standards.py; their names stay importable from here.
+from server_hub.standards import (ATTENDANCE, FIXED, MILLI, PER_HOUR, ROUNDINGS,  # noqa: F401
+                                  Activity, Standard, Versions, credits_text, per_hour_milli,
+                                  rounded_minutes, to_milli)
 
-FIXED = "fixed"
-ATTENDANCE = "attendance"
-PER_HOUR = "per_hour"
-ROUNDINGS = ("down", "up", "nearest")
 STATUSES = ("credited", "capped", "held", "open", "not_met", "rejected", "void")
-MILLI = 1000
-
-
-def to_milli(value, what) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
-            or value != value or value > 1e9:
-        raise DefinitionError(f"{what} {value!r} must be a number of credits >= 0")
-    return int(round(value * MILLI))
-
-
-def credits_text(milli: int) -> str:
-    return f"{milli / MILLI:g}"
-
-
-class Standard:
-    __slots__ = ("kind", "credits", "share", "missing_checkout", "max_per_day",
-                 "max_per_activity", "round_minutes", "rounding", "min_minutes")
-
-    def __init__(self, spec: dict):
-        if not isinstance(spec, dict):
-            raise DefinitionError("standard must be a JSON object with a \"type\"")
-        unknown = set(spec) - {"type", "credits", "share", "missing_checkout", "max_per_day",
-                               "max_per_activity", "round_minutes", "rounding", "min_minutes"}
-        if unknown:
-            raise DefinitionError(f"standard has unknown keys {sorted(unknown)}")
-        self.kind = spec.get("type")
-        if self.kind not in (FIXED, ATTENDANCE, PER_HOUR):
-            raise DefinitionError(f"standard type {self.kind!r} unknown: use 'fixed', "
-                                  "'attendance' or 'per_hour'")
-        self.credits = to_milli(spec.get("credits", 1), "standard credits")
-        self.share = spec.get("share", 0.8)
-        if self.kind == ATTENDANCE and (isinstance(self.share, bool) or
-                                        not isinstance(self.share, (int, float)) or
-                                        not 0 < self.share <= 1):
-            raise DefinitionError(f"attendance share {self.share!r} must be in (0, 1]")
-        self.missing_checkout = spec.get("missing_checkout", "none")
-        if self.missing_checkout not in ("none", "session_end"):
-            raise DefinitionError("missing_checkout must be 'none' or 'session_end'")
-        self.max_per_day = to_milli(spec.get("max_per_day", 0), "max_per_day")
-        self.max_per_activity = to_milli(spec.get("max_per_activity", 0), "max_per_activity")
-        # per_hour: `credits` per hour attended, the time rounded to `round_minutes` units
-        self.round_minutes = spec.get("round_minutes", 1)
-        self.rounding = spec.get("rounding", "down")
-        self.min_minutes = spec.get("min_minutes", 0)
-        if self.kind != PER_HOUR and {"round_minutes", "rounding", "min_minutes"} & set(spec):
-            raise DefinitionError("round_minutes, rounding and min_minutes belong to a "
-                                  "'per_hour' standard")
-        for name in ("round_minutes", "min_minutes"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or \
-                    not (1 if name == "round_minutes" else 0) <= value <= 1440:
-                raise DefinitionError(f"{name} {value!r} must be a whole number of minutes "
-                                      f"({'1' if name == 'round_minutes' else '0'}-1440)")
-        if self.rounding not in ROUNDINGS:
-            raise DefinitionError(f"rounding {self.rounding!r} must be 'down', 'up' or "
-                                  "'nearest'")
-
-    def at(self, t: int) -> "Standard":
-        return self
-
-    def to_spec(self) -> dict:
-        spec = {"type": self.kind, "credits": self.credits / MILLI}
-        if self.kind == ATTENDANCE:
-            spec["share"] = self.share
-            spec["missing_checkout"] = self.missing_checkout
-        if self.kind == PER_HOUR:
-            spec.update(missing_checkout=self.missing_checkout, round_minutes=self.round_minutes,
-                        rounding=self.rounding, min_minutes=self.min_minutes)
-        if self.max_per_day:
-            spec["max_per_day"] = self.max_per_day / MILLI
-        if self.max_per_activity:
-            spec["max_per_activity"] = self.max_per_activity / MILLI
-        return spec
-
-
-class Activity:
-    __slots__ = ("id", "station_id", "name", "schedule", "standard")
-
-    def __init__(self, activity_id, station_id, name, schedule_spec, standard_spec, tz):
-        self.id = activity_id
-        self.station_id = station_id
-        self.name = name
-        self.schedule = schedule.Schedule(_json(schedule_spec, "schedule"), tz)
-        spec = _json(standard_spec, "standard")
-        if isinstance(spec, dict) and "versions" in spec:
-            self.standard = Versions(spec, tz)
-        else:
-            self.standard = Standard(spec)
-
-
-class Versions:
-    """An effective-dated standard: {"versions": [{"standard": {...}},
-    {"from": "2026-09-01", "standard": {...}}, ...]}. A session uses the newest version whose
-    `from` (a local date or time, or Unix seconds; the first may omit it) is at or before its
-    start, so adding a version from a date on changes no session before that date — granted
-    credits stay as they are; sessions from that date are re-decided (adjusting entries).
-    max_per_activity / max_per_day tell whether any version caps (the store loads prior sums)."""
-
-    __slots__ = ("versions", "max_per_activity", "max_per_day", "kind")
-
-    def __init__(self, spec: dict, tz):
-        if set(spec) != {"versions"} or not isinstance(spec["versions"], list) \
-                or not spec["versions"]:
-            raise DefinitionError('an effective-dated standard is {"versions": [{"standard": '
-                                  '{…}}, {"from": "2026-09-01", "standard": {…}}]}')
-        out = []
-        for i, v in enumerate(spec["versions"]):
-            if not isinstance(v, dict) or set(v) - {"from", "standard"} or "standard" not in v:
-                raise DefinitionError(f"standard version {i} must be {{\"from\": date, "
-                                      "\"standard\": {…}}")
-            if v.get("from") is None:
-                if i:
-                    raise DefinitionError(f"standard version {i} needs a \"from\" date")
-                start = -(2 ** 62)
-            else:
-                start = schedule._local_time(v["from"], tz, "standard version from")
-            if out and start <= out[-1][0]:
-                raise DefinitionError("standard versions must be in order of their \"from\" "
-                                      "dates, each later than the one before")
-            out.append((start, Standard(v["standard"])))
-        self.versions = out
-        self.max_per_activity = max(s.max_per_activity for _, s in out)
-        self.max_per_day = max(s.max_per_day for _, s in out)
-        self.kind = out[-1][1].kind
-
-    def at(self, t: int) -> Standard:
-        chosen = self.versions[0][1]
-        for start, std in self.versions:
-            if start <= t:
-                chosen = std
-        return chosen
-
-
-def _json(value, what):
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise DefinitionError(f"{what} is not valid JSON: {exc}") from exc
-    return value
 
 
 class Tap:
@@ -365,26 +224,6 @@ def _attended(std: Standard, kept, start, end, closed):
     return attended, used, opened
 
 
-def rounded_minutes(seconds: int, unit: int, rounding: str) -> int:
-    """Attended seconds -> minutes in whole `unit`-minute steps (down, up, or nearest with
-    half a unit rounding up)."""
-    step = unit * 60
-    if rounding == "down":
-        n = seconds // step
-    elif rounding == "up":
-        n = -(-seconds // step)
-    else:
-        n = (2 * seconds + step) // (2 * step)
-    return n * unit
-
-
-def per_hour_milli(std: Standard, seconds: int) -> int:
-    minutes = rounded_minutes(seconds, std.round_minutes, std.rounding)
-    if minutes <= 0 or minutes < std.min_minutes:
-        return 0
-    return std.credits * minutes // 60
-
-
 def _per_hour(std: Standard, attended, used, opened, closed):
     minutes = rounded_minutes(attended, std.round_minutes, std.rounding)
     amount = per_hour_milli(std, attended)
@@ -408,8 +247,24 @@ def _tap_key(tap):
     return (tap.reader_id, tap.seq)
 
 
+def _term_lookup(terms):
+    """day -> id of the term holding it (None outside terms), cached per call."""
+    if not terms:
+        return lambda day: None
+    cache: dict = {}
+
+    def term_of(day):
+        got = cache.get(day, cache)
+        if got is cache:
+            term = terms.of_day(day)
+            got = cache[day] = term.id if term is not None else None
+        return got
+    return term_of
+
+
 def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, coords=None,
-             existing=None, prior_activity=None, prior_day=None, reviews=None, matcher=None):
+             existing=None, prior_activity=None, prior_day=None, reviews=None, matcher=None,
+             terms=None, prior_term=None):
     """Decisions for every session of this learner that can have changed because of taps at
     or after `changed_from` (earlier ones too if they could now form impossible travel with
     them), and every later session.
@@ -421,6 +276,9 @@ def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, c
     prior_activity {activity_id: applied milli} of sessions before rules.scope(t)[1]
     prior_day     {(day, activity_id): applied milli} of sessions before that point, same day
     reviews       {(activity_id, session_start): "approve" | "reject"}
+    terms         terms.Terms (for max_per_term), or None: no term caps
+    prior_term    {(term_id, activity_id): applied milli} of sessions before rules.scope(t)[1]
+                  in the term holding that point
     """
     coords = coords or {}
     existing = existing or {}
@@ -460,7 +318,9 @@ def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, c
 
     used_act = dict(prior_activity or {})
     used_day_act = dict(prior_day or {})
+    used_term = dict(prior_term or {})
     used_day: dict[str, int] = {}
+    term_of = _term_lookup(terms)
     for (day, _), amount in used_day_act.items():
         used_day[day] = used_day.get(day, 0) + amount
     for (act_id, start), state in existing.items():
@@ -469,6 +329,9 @@ def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, c
             used_act[act_id] = used_act.get(act_id, 0) + applied
             used_day_act[(day, act_id)] = used_day_act.get((day, act_id), 0) + applied
             used_day[day] = used_day.get(day, 0) + applied
+            term = term_of(day)
+            if term is not None:
+                used_term[(term, act_id)] = used_term.get((term, act_id), 0) + applied
 
     decisions = []
     produced = set()
@@ -501,6 +364,9 @@ def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, c
                 room = min(room, std.max_per_activity - used_act.get(act_id, 0))
             if std.max_per_day:
                 room = min(room, std.max_per_day - used_day_act.get((day, act_id), 0))
+            term = term_of(day)
+            if std.max_per_term and term is not None:
+                room = min(room, std.max_per_term - used_term.get((term, act_id), 0))
             if rules.max_per_day:
                 room = min(room, rules.max_per_day - used_day.get(day, 0))
             amount = max(0, room)
@@ -514,6 +380,8 @@ def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, c
                 used_act[act_id] = used_act.get(act_id, 0) + amount
                 used_day_act[(day, act_id)] = used_day_act.get((day, act_id), 0) + amount
                 used_day[day] = used_day.get(day, 0) + amount
+                if term is not None:
+                    used_term[(term, act_id)] = used_term.get((term, act_id), 0) + amount
         decisions.append(Decision(learner_id, act_id, start, end, day, status, desired, amount,
                                   holds, _evidence_json(used or kept), note))
         produced.add((act_id, start))

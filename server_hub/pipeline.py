@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from protocol import batch as wire
-from server_hub import clock, crediting, integrity, ledger, schedule
+from server_hub import clock, crediting, integrity, ledger
 from server_hub.ingest import BatchIngest, BatchRejected, Verifier
 from server_hub.store import credits as cq
 from server_hub.store import evidence as eq
@@ -309,13 +309,9 @@ class Pipeline:
             mine.append(Tap(rid, seq, station, kind, best, holds))
 
         existing = cq.states_from(conn, learner_ids, states_start)
-        capped = [a.id for acts in by_station.values() for a in acts
-                  if a.standard.max_per_activity]
-        prior_act = cq.prior_by_activity(conn, learner_ids, capped, states_start) if capped else {}
-        day_caps = rules.max_per_day or any(a.standard.max_per_day for acts in by_station.values()
-                                            for a in acts)
-        prior_day = cq.prior_on_day(conn, learner_ids, _day(states_start, rules.tz),
-                                    states_start) if day_caps else {}
+        prior_act, prior_day, terms, prior_term = cq.cap_priors(
+            conn, learner_ids, [a for acts in by_station.values() for a in acts], states_start,
+            existing, rules.tz, bool(rules.max_per_day))
         reviews = cq.reviews_from(conn, learner_ids, states_start)
 
         state_rows, ledger_rows = [], []
@@ -329,12 +325,13 @@ class Pipeline:
                 learner, mine, by_station, rules, now=now, changed_from=changed[learner],
                 coords=coords, existing=old, prior_activity=prior_act.get(learner),
                 prior_day=prior_day.get(learner), reviews=reviews.get(learner),
-                matcher=matcher)
+                matcher=matcher, terms=terms, prior_term=prior_term.get(learner))
             s, e = ledger.diff(decisions, old, now)
             state_rows.extend(s)
             ledger_rows.extend(e)
         cq.UPSERT_STATES.run(conn, state_rows)
         cq.INSERT_LEDGER.run(conn, ledger_rows)
+        cq.add_totals(conn, ledger_rows)
         return len(ledger_rows)
 
     @staticmethod
@@ -403,14 +400,40 @@ class Pipeline:
         return counts
 
     def settle(self, now: float | None = None) -> int:
-        """Settle sessions that have closed with a check-in still open. Returns entries written."""
+        """Re-decide sessions whose credit can change now that they have closed (end + late_s
+        passed): those still 'open', and those of per-hour standards counting an open
+        check-in to the session end (each once, tracked by a mark). Idempotent: the ledger
+        gets only differences. Returns the ledger entries written."""
         now = time.time() if now is None else now
+        closed_before = int(now) - self.rules.late_s
         with self.store.read() as conn:
-            due = cq.open_sessions(conn, int(now) - self.rules.late_s)
-        if not due:
-            return 0
-        return self.recompute({lid: start - self.rules.early_s for lid, start in due.items()}, now)
+            due = cq.open_sessions(conn, closed_before)
+            closing, mark = cq.closing_sessions(conn, self._close_sensitive(conn),
+                                                closed_before)
+        for lid, start in closing.items():
+            due[lid] = min(start, due.get(lid, start))
+        written = 0
+        if due:
+            written = self.recompute({lid: start - self.rules.early_s
+                                      for lid, start in due.items()}, now)
+        with self.store.write() as conn:
+            cq.advance_settle_mark(conn, mark)
+        return written
 
-
-def _day(t: int, tz) -> str:
-    return schedule.day_key(t, tz)
+    def _close_sensitive(self, conn) -> list:
+        """Ids of the active activities whose standard can change a credit at the close."""
+        rows = conn.execute(sa.select(schema.activities.c.id, schema.activities.c.station_id,
+                                      schema.activities.c.name, schema.activities.c.schedule,
+                                      schema.activities.c.standard,
+                                      schema.activities.c.updated_at)
+                            .where(schema.activities.c.active.is_(True))).fetchall()
+        out = []
+        for row in rows:
+            key = (row[0], row[5])
+            act = self._activities.get(key)
+            if act is None:
+                act = self._activities[key] = crediting.Activity(
+                    row[0], row[1], row[2], row[3], row[4], self.rules.tz)
+            if act.standard.changes_at_close():
+                out.append(row[0])
+        return out

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from protocol import record as rec
 from protocol import topics
 from server_hub import blocklist, crediting, ingest
+from server_hub.creditbank import categories
 from server_hub.errors import AuthError, Conflict, DefinitionError, NotFound, RegistryError
 from server_hub.store.bulk import dialect_insert
 from server_hub.store.schema import (activities, cards, credit_reviews, learners, operators,
@@ -309,6 +310,7 @@ class Registry:
             if conn.execute(sa.select(activities.c.id).where(activities.c.id == activity_id)
                             ).first():
                 raise Conflict(f"activity {activity_id} exists already")
+            categories.check(conn, category or "")
             conn.execute(activities.insert().values(
                 id=activity_id, station_id=station_id, name=name or "", category=category or "",
                 schedule=schedule, standard=standard,
@@ -327,6 +329,7 @@ class Registry:
             for key in ("name", "category", "active"):
                 if changes.get(key) is not None:
                     cur[key] = changes[key]
+            categories.check(conn, cur["category"] or "", row.category)
             for key in ("schedule", "standard"):
                 if changes.get(key) is not None:
                     cur[key] = _json_text(changes[key])

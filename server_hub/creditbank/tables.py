@@ -12,6 +12,8 @@
     bank_settings       named JSON settings (station grade thresholds, reward rule) (migration 6)
     activity_admins     which certification administrator runs and certifies an activity
                         (the reward rule credits them) (migration 6)
+    course_categories   the course categories an activity may belong to (stable code, zh and
+                        en names; retired, never deleted) (migration 8)
     bank_audit          every decision by a person: service and rate changes, redemptions,
                         reversals, review decisions (actor, action, subject, JSON detail)
 
@@ -107,6 +109,16 @@ activity_admins = sa.Table(
     sa.Column("activity_id", sa.String(64), primary_key=True),
     sa.Column("admin", sa.String(100), nullable=False),
     sa.Column("since", sa.Float, nullable=False),
+)
+
+course_categories = sa.Table(
+    "course_categories", metadata,
+    sa.Column("code", sa.String(64), primary_key=True),    # = activities.category
+    sa.Column("name_zh", sa.String(200), nullable=False),
+    sa.Column("name_en", sa.String(200), nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
 )
 
 

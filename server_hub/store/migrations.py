@@ -53,6 +53,22 @@ def _fleet(conn) -> None:
     fleettables.create(conn)
 
 
+def _standards_admin(conn) -> None:
+    # terms and running totals (schema.py: a fresh migration 1 has made them already, empty)
+    from server_hub.creditbank import categories, tables
+    schema.credit_terms.create(conn, checkfirst=True)
+    schema.credit_totals.create(conn, checkfirst=True)
+    s, t = schema.credit_state.c, schema.credit_totals
+    conn.execute(t.delete())
+    conn.execute(t.insert().from_select(
+        ["learner_id", "activity_id", "applied_milli"],
+        sa.select(s.learner_id, s.activity_id, sa.func.sum(s.applied_milli))
+        .group_by(s.learner_id, s.activity_id)))
+    # course categories: the five standard ones and every free-text one activities carry
+    tables.create(conn)
+    categories.seed(conn)
+
+
 MIGRATIONS = [
     (1, "initial: registry, evidence, quarantine, alarms, credit state, ledger, sync", _initial),
     (2, "dashboard: station samples, alert state, indexes for incremental reads", _dashboard),
@@ -62,6 +78,7 @@ MIGRATIONS = [
     (6, "credit bank: settings (grade thresholds, reward rule), activity administrators",
      _creditbank),
     (7, "fleet updates: firmware bundles, rollouts, station reports", _fleet),
+    (8, "credit bank: terms, course categories, running credit totals", _standards_admin),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -7,7 +7,9 @@ Groups:
              clock_skews (live clock measurements beyond the threshold)
   rejects    quarantine (rejected records and undecodable batches, with the reason), alarms
   credit     credit_state (the standards engine's current decision per learner and session),
-             ledger (append-only entries; balances are sums), credit_reviews (hold decisions)
+             ledger (append-only entries; balances are sums), credit_reviews (hold decisions),
+             credit_terms (terms for term caps), credit_totals (per learner and activity, the
+             sum of credit_state.applied_milli, kept in the crediting transaction)
   sync       station_status, station_health (latest per station), station_sync (counters)
   fleet      counters (named counters, e.g. the blocked-card list version)
 
@@ -229,6 +231,22 @@ credit_reviews = sa.Table(
     sa.Column("operator", sa.String(100), nullable=False),
     sa.Column("comment", sa.Text, nullable=False, default=""),
     sa.Column("decided_at", sa.Float, nullable=False),
+)
+
+credit_terms = sa.Table(   # migration 8: named date ranges for max_per_term (terms.py)
+    "credit_terms", metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("first_day", sa.String(10), nullable=False),     # local dates, both included
+    sa.Column("last_day", sa.String(10), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+credit_totals = sa.Table(  # migration 8: running sum of credit_state.applied_milli
+    "credit_totals", metadata,
+    sa.Column("learner_id", sa.String(64), primary_key=True),
+    sa.Column("activity_id", sa.String(64), primary_key=True),
+    sa.Column("applied_milli", sa.BigInteger, nullable=False),
 )
 
 # --- sync health ---------------------------------------------------------------------------
