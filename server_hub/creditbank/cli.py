@@ -18,6 +18,7 @@ server_hub/cli.py):
     tapcert-hub transcript L-000123 --out L-000123.json
     tapcert-hub verify-transcript L-000123.json [--issuer-key HEX]   (offline, no database)
     tapcert-hub export-xapi L-000123 --out statements.json [--since 2026-03-01]
+    tapcert-hub term … | category …                       (admin_cli.py)
 """
 
 from __future__ import annotations
@@ -300,14 +301,16 @@ def do_statement(ctx):
           f"closing balance {st['closing_balance']:g}")
     for e in st["entries"]:
         e["recorded_at"] = ctx.when(e["recorded_at"])
-    _print_table(st["entries"], ["id", "recorded_at", "entry", "amount", "activity_id", "day",
-                                 "reason", "records"])
+    _print_table(st["entries"], ["id", "recorded_at", "entry", "amount", "activity_id",
+                                 "category_name", "day", "reason", "records"])
     if st["exchange"]:
         _print_table(st["exchange"], ["id", "entry", "service_id", "points", "credits",
                                       "actor"])
 
 
 def install(sub, cmd, group) -> None:
+    from server_hub.creditbank import admin_cli
+    admin_cli.install(sub, cmd, group)
     sp = cmd(sub, "statement", do_statement, "a learner's statement for a date range",
              "statement L-000123 --since 2026-03-01 --until 2026-04-01 --csv march.csv")
     sp.add_argument("learner")

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from protocol import record as rec
 from server_hub import clock
-from server_hub.creditbank import transcript
+from server_hub.creditbank import categories, transcript
 from server_hub.errors import NotFound
 from server_hub.store.schema import activities, credit_state, learners, readers, records
 
@@ -48,12 +48,13 @@ def transcript_credits(store, learner_id: str) -> list[dict]:
         _learner(conn, learner_id)
         rows = conn.execute(
             sa.select(_S.activity_id, activities.c.name, _S.session_start, _S.day,
-                      _S.applied_milli, _S.evidence)
+                      _S.applied_milli, _S.evidence, activities.c.category)
             .select_from(credit_state.outerjoin(activities, activities.c.id == _S.activity_id))
             .where(_S.learner_id == learner_id, _S.applied_milli != 0)
             .order_by(_S.session_start, _S.activity_id)).fetchall()
         keys = [tuple(k) for r in rows for k in json.loads(r[5])]
         found = _records(conn, keys)
+        names = categories.names(conn)
     out = []
     for r in rows:
         recs = []
@@ -63,8 +64,12 @@ def transcript_credits(store, learner_id: str) -> list[dict]:
                 continue
             recs.append({"readerId": reader_hex, "readerPublicKey": got[1].hex(), "seq": seq,
                          "stationId": got[2], "recordHex": got[0].hex()})
-        out.append({"activityId": r[0], "activityName": r[1] or "", "sessionStart": r[2],
-                    "day": r[3], "amountMilli": int(r[4]), "records": recs})
+        item = {"activityId": r[0], "activityName": r[1] or "", "sessionStart": r[2],
+                "day": r[3], "amountMilli": int(r[4]), "records": recs}
+        if r[6]:       # the course category: its code and its names (zh, en)
+            zh, en = names.get(r[6], (r[6], r[6]))
+            item["category"] = {"code": r[6], "nameZh": zh, "nameEn": en}
+        out.append(item)
     return out
 
 

@@ -130,4 +130,4 @@ def test_statement_command(env, capsys, tmp_path):
     assert "opening balance 0, credited +3, closing balance 3" in text
     assert out.read_text().splitlines()[0] == ",".join(
         ["id", "recorded_at", "entry", "amount", "activity_id", "session_start", "day",
-         "reason", "records"])
+         "reason", "records", "category", "category_name"])
