@@ -2,6 +2,8 @@
 
     GET /dashboard                       the page (static HTML/JS/CSS, no data, no token)
     GET /dashboard/static/*              its assets, all served locally (no CDN)
+    GET /dashboard/bank                  the credit-bank administration page (static; its data
+                                         comes from /api/v1/bank/desk and friends, admin only)
     GET /dashboard/api/fleet             fleet summary + alerts firing          (any role)
     GET /dashboard/api/stations          stations view: ?q= &state= &level= &offset= &limit=
     GET /dashboard/api/stations/{id}     one station: view, 24 h history, rejections, readers
@@ -80,6 +82,13 @@ def page():
 @router.get("/dashboard/", include_in_schema=False)
 def page_slash():
     return RedirectResponse("/dashboard")
+
+
+@router.get("/dashboard/bank", include_in_schema=False)
+def bank_page():
+    """Learner data: the page itself is static; every route it reads needs the admin role."""
+    return FileResponse(STATIC / "bank.html", media_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/dashboard/api/fleet", tags=["dashboard"])

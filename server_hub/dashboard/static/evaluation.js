@@ -183,7 +183,7 @@ function evShow(view, el) {
       t("ev_period") + ": " + day(d.since) + " – " + day(d.until - 1)),
       evTable(view, d.rows), evRules(view, d.settings));
   }
-  el.replaceChildren(...kids);
+  el.replaceChildren(...kids.flat());
 }
 
 window.TAP_VIEWS = window.TAP_VIEWS || {};
