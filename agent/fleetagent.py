@@ -6,12 +6,19 @@
     hub   -> agent  station/{sid}/update/chunk   {"bundle", "offset", "data": base64}  QoS 1
     agent -> hub    station/{sid}/update/state   {"rollout", "fw", "reader", "state", "reason",
                                                    "have", "size"}       QoS 1
+    hub   -> agent  station/{sid}/control        {"type": "cancel", "rollout", "reason"}  QoS 1
 
 An offer starts one worker: download (agent/download.py: chunk by chunk, a lost chunk is asked
 again after `chunk_timeout`, resumable from the .part file), verify, then each reader in turn
 with agent/update.py (sync gate, pause, apply, verify, roll back). Every transition is
 published. Final states are kept in WORKDIR/rollouts.json: a repeated offer of a finished
 rollout re-publishes them instead of updating again.
+
+A cancel (the operator's, or the rollout's deadline) stops the worker before its next reader:
+the download is abandoned, a reader waiting for sync is left untouched, a reader being applied
+finishes (its final state is reported); then the station row is closed `cancelled` and kept
+with the finals, so the hub stops asking. A cancel for a rollout this agent is not running
+closes it at once (or re-reports its finals if it had finished).
 
 `FleetAgent(station, host, port, ports, workdir, trusted, hooks=...)`; hooks are what the
 agent core provides: `pause(port)`, `resume(port)`, `unsynced(port)` (its view of the reader's
@@ -32,6 +39,12 @@ import paho.mqtt.client as mqtt
 from agent import updatestate as us
 from agent.download import Download, DownloadError, valid_offer
 from agent.update import apply_bundle, board_unsynced
+
+CANCELLED = "cancelled"     # the station row's close after a cancel (a hub-side state)
+
+
+class _Cancelled(Exception):
+    pass
 from provisioning.board import Board
 from provisioning.errors import ProvisionError
 
@@ -66,6 +79,8 @@ class FleetAgent:
         self.chunk_arrived = threading.Event()
         self.stopping = threading.Event()
         self.finals = self._load_finals()
+        self.cancelled = {}       # rollout -> reason: the hub said stop
+        self.running = None       # the rollout the worker is on
         self.port_list = None     # the agent service's current ports (a callable), if set
         self.label_of = None      # the agent's view of a port's reader label (a callable)
 
@@ -94,6 +109,8 @@ class FleetAgent:
             return
         if msg.topic.endswith("/control") and body.get("type") == "update":
             self._offer(body)
+        elif msg.topic.endswith("/control") and body.get("type") == "cancel":
+            self._cancel(body)
         elif msg.topic.endswith("/update/chunk"):
             self._chunk(body)
 
@@ -110,9 +127,39 @@ class FleetAgent:
                 return
             if self.worker is not None and self.worker.is_alive():
                 return
+            self.running = rollout
             self.worker = threading.Thread(target=self._run, args=(offer,), daemon=True,
                                            name="fleet-update")
             self.worker.start()
+
+    def _cancel(self, body):
+        rollout = body.get("rollout")
+        if not isinstance(rollout, str):
+            return
+        reason = str(body.get("reason") or "cancelled")[:200]
+        with self.lock:
+            if rollout in self.finals:          # finished (or stopped) already: say so again
+                for reader, job in self.finals[rollout].items():
+                    self._publish_state(dict(job, reader=reader))
+                return
+            self.cancelled[rollout] = reason
+            busy = self.running == rollout and self.worker is not None and self.worker.is_alive()
+            if not busy:                        # not at work on it (e.g. after a restart)
+                self._close_cancelled(rollout, None, {}, "cancelled by the hub ({}) before "
+                                      "this station started".format(reason))
+        self.chunk_arrived.set()                # a download waiting for a chunk stops now
+
+    def _close_cancelled(self, rollout, fw, finals, why):
+        """The station row closes `cancelled`; kept with the finals (call with the lock)."""
+        finals = dict(finals)
+        finals[""] = {"rollout": rollout, "fw": fw, "state": CANCELLED, "reason": why}
+        self._publish_state(dict(finals[""], reader=""))
+        self.finals[rollout] = finals
+        self._save_finals()
+
+    def _stop_asked(self, rollout):
+        if rollout in self.cancelled:
+            raise _Cancelled(self.cancelled[rollout])
 
     def _chunk(self, body):
         d = self.download
@@ -128,6 +175,16 @@ class FleetAgent:
     def _run(self, offer):
         rollout, fw = offer["rollout"], offer.get("fw")
         station_job = us.UpdateJob(rollout, fw, reader="")
+        finals = {}
+        try:
+            self._work(offer, rollout, fw, station_job, finals)
+        except _Cancelled as exc:
+            done = sum(1 for job in finals.values() if job["state"] == us.DONE)
+            with self.lock:
+                self._close_cancelled(rollout, fw, finals, "cancelled by the hub ({}) after {} "
+                                      "reader(s) updated".format(exc, done))
+
+    def _work(self, offer, rollout, fw, station_job, finals):
         try:
             data = self._fetch(offer, station_job)
             if data is None:
@@ -136,7 +193,6 @@ class FleetAgent:
             station_job.to(us.FAILED, str(exc))
             self._publish_job(station_job)
             return
-        finals = {}
         ports = list(self.port_list() if self.port_list else self.ports)
         labels = [(self.label_of(port) if self.label_of else None) or reader_label(port)
                   for port in ports]
@@ -145,8 +201,12 @@ class FleetAgent:
         for port, label in zip(ports, labels):                           # never final early
             if self.stopping.is_set():
                 return      # not recorded as final: the next offer after a restart continues
+            self._stop_asked(rollout)      # cancelled: stop before the next reader
             job = us.UpdateJob(rollout, fw, reader=label)
-            unsynced = (lambda p=port: self.unsynced(p)) if self.unsynced else None
+
+            def unsynced(p=port):          # the sync gate's probe; a cancel ends the wait
+                self._stop_asked(rollout)
+                return self.unsynced(p) if self.unsynced else board_unsynced(p)
             job = apply_bundle(port, data, self.trusted, job=job, unsynced=unsynced,
                                window=self.window, health_timeout=self.health_timeout,
                                pause=(lambda p=port: self.pause(p)) if self.pause else None,
@@ -157,9 +217,9 @@ class FleetAgent:
                                       "reason": job.reason}
         # the station row closes the rollout for this station: the hub counts the station
         # final only once this arrives (all its readers have a final state)
-        finals[""] = {"rollout": rollout, "fw": fw, "state": us.DONE, "reason": None}
-        self._publish_state(dict(finals[""], reader=""))
-        with self.lock:
+        with self.lock:     # every reader ran (a cancel arriving now changes nothing)
+            finals[""] = {"rollout": rollout, "fw": fw, "state": us.DONE, "reason": None}
+            self._publish_state(dict(finals[""], reader=""))
             self.finals[rollout] = finals
             self._save_finals()
 
@@ -173,6 +233,7 @@ class FleetAgent:
                 break
             if self.stopping.is_set():
                 return None
+            self._stop_asked(offer["rollout"])
             self.chunk_arrived.clear()
             self.client.publish(self.prefix + "update/get", json.dumps(request), qos=1)
             self.chunk_arrived.wait(self.chunk_timeout)

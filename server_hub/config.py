@@ -129,6 +129,22 @@ class AlertsSection:
     equivocation: bool = True      # alert on equivocation / broken-chain alarms
 
 
+class KeyList(list):
+    """A list from TOML, or from a comma-separated environment value."""
+
+    def __init__(self, value=()):
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        super().__init__(value)
+
+
+@dataclass
+class FleetSection:
+    enabled: bool = True           # `run` (main process) offers firmware rollouts over MQTT
+    release_keys: KeyList = field(default_factory=KeyList)  # 64 hex digits or .pub paths
+    offer_every_s: float = 5.0     # re-offer / re-cancel a station at most this often
+
+
 @dataclass
 class TestingSection:
     pause_before_ack_s: float = 0.0  # tests only: sleep between commit and ack publication
@@ -144,6 +160,7 @@ class Config:
     integrity: IntegritySection = field(default_factory=IntegritySection)
     dashboard: DashboardSection = field(default_factory=DashboardSection)
     alerts: AlertsSection = field(default_factory=AlertsSection)
+    fleet: FleetSection = field(default_factory=FleetSection)
     testing: TestingSection = field(default_factory=TestingSection)
 
     @property

@@ -22,9 +22,14 @@ def do_holds_list(ctx):
 
 
 def do_holds_review(ctx):
+    # the review queue's decision (creditbank/reviews.py): audited, exactly once in the ledger
+    from server_hub.creditbank import reviews
+    from server_hub.creditbank.cli import _actor
     a = ctx.args
-    ctx.registry.review(a.learner, a.activity, a.session_start, a.decision, "cli", a.comment)
-    print(f"{a.decision}d: {a.learner} {a.activity} session {ctx.when(a.session_start)}")
+    got = reviews.decide(ctx.registry, a.learner, a.activity, a.session_start, a.decision,
+                         _actor(ctx), a.comment)
+    print(f"{a.decision}d: {a.learner} {a.activity} session {ctx.when(a.session_start)} is "
+          f"{got['status']}{'' if got['changed'] else ' (decision unchanged)'}; audited")
 
 
 def do_alarms_list(ctx):
@@ -96,13 +101,15 @@ def install(sub, cmd, group) -> None:
     g = group("holds", "credits held for review")
     sp = cmd(g, "list", do_holds_list, "list held credits")
     sp.add_argument("--limit", type=int, default=200)
-    sp = cmd(g, "review", do_holds_review, "approve or reject a held credit",
+    sp = cmd(g, "review", do_holds_review, "approve or reject a held credit (audited; the "
+             "same as `review decide`)",
              "holds review L-000123 calligraphy-1 1780333200 approve --comment 'seen in class'")
     sp.add_argument("learner")
     sp.add_argument("activity")
     sp.add_argument("session_start", type=int)
     sp.add_argument("decision", choices=["approve", "reject"])
-    sp.add_argument("--comment", default="")
+    sp.add_argument("--comment", default="", help="required to reject")
+    sp.add_argument("--actor", help="who decides (default cli:<user>)")
 
     g = group("alarms", "equivocation and broken-chain alarms")
     sp = cmd(g, "list", do_alarms_list, "list alarms")
@@ -128,3 +135,5 @@ def install(sub, cmd, group) -> None:
              "recompute L-000123 --since 2026-03-01")
     sp.add_argument("learners", nargs="+")
     sp.add_argument("--since", required=True)
+    from server_hub.fleetcli import install as install_fleet
+    install_fleet(sub, cmd, group)

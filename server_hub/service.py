@@ -2,9 +2,10 @@
 process, stopped cleanly by SIGTERM or SIGINT.
 
 Threads: paho's network loop, the ingest worker (mqttlink), the settlement timer, the
-blocked-card list publisher and uvicorn's event loop; the main thread waits for a signal and
-then stops them in order. `run --no-api` (extra ingest workers) runs neither the API nor the
-publisher: one process publishes the blocked-card list.
+blocked-card list publisher, the fleet-update service (server_hub/fleetserver.py, its own
+MQTT connection) and uvicorn's event loop; the main thread waits for a signal and then stops
+them in order. `run --no-api` (extra ingest workers) runs neither the API, the publisher nor
+the fleet-update service: one process does each.
 """
 
 from __future__ import annotations
@@ -80,9 +81,14 @@ def run(cfg, *, api: bool | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    server = api_thread = monitor = None
+    server = api_thread = monitor = fleet = None
     status = 0
     try:
+        if main and cfg.fleet.enabled:   # firmware rollouts: offers, chunks, reports
+            from server_hub.fleetserver import FleetServer
+            from server_hub.fleetstore import FleetStore
+            fleet = FleetServer(FleetStore(store), cfg.mqtt, offer_every=cfg.fleet.offer_every_s,
+                                worker_id=cfg.hub.worker_id).start()
         if main:
             import uvicorn
             if cfg.dashboard.enabled and cfg.dashboard.monitor:
@@ -110,6 +116,8 @@ def run(cfg, *, api: bool | None = None) -> int:
         publisher.stopped.set()
         if monitor is not None:
             monitor.stop()
+        if fleet is not None:
+            fleet.stop()
         link.stop()
         store.close()
     return status

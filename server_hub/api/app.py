@@ -56,6 +56,8 @@ def create_app(ctx: HubContext) -> FastAPI:
     app.include_router(accounts_routes.router, prefix="/api/v1")
     app.include_router(ops_routes.router, prefix="/api/v1")
     app.include_router(fleet_routes.router, prefix="/api/v1")
+    from server_hub.api import rollout_routes
+    app.include_router(rollout_routes.router, prefix="/api/v1")
     from server_hub.api import bank_routes
     app.include_router(bank_routes.router, prefix="/api/v1")
     if ctx.config.dashboard.enabled:

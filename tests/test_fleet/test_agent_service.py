@@ -12,7 +12,8 @@ from pathlib import Path
 from agent import config as configmod
 from agent.service import Service
 from hil_tests.targets.virtual import VirtualReader
-from server_hub.fleetupdates import FleetServer, FleetUpdates
+from server_hub.fleetserver import FleetServer
+from storekit import mqtt_cfg, sqlite_fleet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_agent"))
 from hubstub import HubStub, wait_until  # noqa: E402
@@ -43,8 +44,8 @@ def test_the_agent_updates_its_reader_after_the_hub_committed_its_records(
                                       tmp_path / "queue" / "queue.db", release[1].hex()), env={})
     service = Service(cfg)
     thread = threading.Thread(target=service.run, kwargs={"install_signals": False}, daemon=True)
-    fleet = FleetUpdates(tmp_path / "fleet.db")
-    server = FleetServer(fleet, "127.0.0.1", mosquitto.port, offer_every=1.0)
+    store_hub, fleet = sqlite_fleet(tmp_path)
+    server = FleetServer(fleet, mqtt_cfg(mosquitto.port), offer_every=1.0)
     hub = None
     try:
         thread.start()
@@ -54,8 +55,8 @@ def test_the_agent_updates_its_reader_after_the_hub_committed_its_records(
         wait_until(lambda: any(s.health.get("unsynced") == 1 for s in core.readers.values()), 30,
                    what="the reader reporting 1 unsynced record")
         server.start()
-        rid = fleet.create_rollout(fleet.add_bundle(bundles["new"], trusted=[release[1]]),
-                                   ["S-0001"], rid="RO-A")
+        rid = fleet.create_rollout(fleet.add_bundle(bundles["new"], [release[1]])["sha"],
+                                   rid="RO-A")
         wait_until(lambda: fleet.status(rid)["stations"]["S-0001"]["state"] == "waiting_for_sync",
                    60, what="the station waiting for sync")
         time.sleep(2)
@@ -79,3 +80,4 @@ def test_the_agent_updates_its_reader_after_the_hub_committed_its_records(
         if hub is not None:
             hub.stop()
         reader.stop()
+        store_hub.close()

@@ -4,8 +4,9 @@ stopped mid-download resumes from where it was, and the result is the hub's exac
 import time
 
 from agent.fleetagent import FleetAgent
-from server_hub import fleetupdates
-from server_hub.fleetupdates import FleetServer, FleetUpdates
+from server_hub import fleetserver
+from server_hub.fleetserver import FleetServer
+from storekit import mqtt_cfg, sqlite_fleet
 
 
 class LossyServer(FleetServer):
@@ -32,11 +33,11 @@ def wait(pred, timeout, what):
 
 def test_lost_chunks_are_asked_again_and_a_restarted_agent_resumes(mosquitto, bundles, release,
                                                                    tmp_path, monkeypatch):
-    monkeypatch.setattr(fleetupdates, "CHUNK", 8 * 1024)
-    fleet = FleetUpdates(tmp_path / "fleet.db")
-    server = LossyServer(fleet, "127.0.0.1", mosquitto.port, offer_every=0.5)
+    monkeypatch.setattr(fleetserver, "CHUNK", 8 * 1024)
+    hub, fleet = sqlite_fleet(tmp_path)
+    server = LossyServer(fleet, mqtt_cfg(mosquitto.port), offer_every=0.5)
     data = bundles["new"]
-    sha = fleet.add_bundle(data, trusted=[release[1]])
+    sha = fleet.add_bundle(data, [release[1]])["sha"]
     workdir = tmp_path / "agent"
     agents = []
     try:
@@ -44,7 +45,7 @@ def test_lost_chunks_are_asked_again_and_a_restarted_agent_resumes(mosquitto, bu
         first = FleetAgent("S-0001", "127.0.0.1", mosquitto.port, [], workdir, [release[1]],
                            chunk_timeout=0.3).start()
         agents.append(first)
-        fleet.create_rollout(sha, ["S-0001"], rid="RO-D")
+        fleet.create_rollout(sha, rid="RO-D")
         wait(lambda: first.download is not None and first.download.have >= 5 * 8192, 60,
              "part of the download")
         first.stop()
@@ -64,3 +65,4 @@ def test_lost_chunks_are_asked_again_and_a_restarted_agent_resumes(mosquitto, bu
         server.stop()
         for agent in agents:
             agent.stop()
+        hub.close()

@@ -1,6 +1,8 @@
-"""A rollout through a real Mosquitto: the hub's FleetServer, three stations' FleetAgents,
-two virtual readers each. The bundle fails its health check on one reader only: that reader
-rolls back, every other reader finishes; the canary station goes first."""
+"""A rollout through a real Mosquitto, stored in the hub database: the hub's FleetServer, three
+stations' FleetAgents, two virtual readers each. The bundle fails its health check on one
+reader only: that reader rolls back, every other reader finishes; the canary station goes
+first. Then a cancel: the reader being applied finishes, the agent stops before the next one,
+and a station never reached is `cancelled`."""
 
 import json
 import shutil
@@ -11,7 +13,8 @@ from agent.update import apply_bundle
 from fleetkit import health
 from hil_tests.targets.flashimage import config_bytes
 from hil_tests.targets.virtual import VirtualReader
-from server_hub.fleetupdates import FleetServer, FleetUpdates
+from server_hub.fleetserver import FleetServer
+from storekit import mqtt_cfg, sqlite_fleet
 
 FINAL = ("done", "rolled_back", "failed")
 
@@ -32,8 +35,8 @@ def test_rollout_three_stations_one_reader_rolls_back_the_others_finish(mosquitt
     public = release[1]
     image = make_template(tmp_path, bundles["old"], public)
     readers, agents = {}, []
-    fleet = FleetUpdates(tmp_path / "fleet.db")
-    server = FleetServer(fleet, "127.0.0.1", mosquitto.port, offer_every=1.0)
+    hub, fleet = sqlite_fleet(tmp_path, ("S-0001", "S-0002", "S-0003"))
+    server = FleetServer(fleet, mqtt_cfg(mosquitto.port), offer_every=1.0)
     try:
         n = 0
         for s in (1, 2, 3):
@@ -54,9 +57,9 @@ def test_rollout_three_stations_one_reader_rolls_back_the_others_finish(mosquitt
                                      tmp_path / ("agent-" + station), [public],
                                      health_timeout=8.0, chunk_timeout=2.0).start())
         server.start()
-        sha = fleet.add_bundle(bundles["fleet"], trusted=[public])
-        rid = fleet.create_rollout(sha, ["S-0001", "S-0002", "S-0003"], canary=["S-0001"],
-                                   canary_count=1, wave_size=2, max_failures=1)
+        sha = fleet.add_bundle(bundles["fleet"], [public])["sha"]
+        rid = fleet.create_rollout(sha, canary=["S-0001"], canary_count=1, wave_size=2,
+                                   max_failures=1)
         deadline = time.monotonic() + 300
         canary_first = True
         while time.monotonic() < deadline:
@@ -88,9 +91,64 @@ def test_rollout_three_stations_one_reader_rolls_back_the_others_finish(mosquitt
                            tmp_path / "agent-S-0003", [public], client_id="fleet-S-0003b").start()
         agents[2] = again
         assert again.finals[rid]["R-0006"]["state"] == "rolled_back"
+        assert fleet.open_rollouts() == []        # finished: the offer loop reads it no more
     finally:
         server.stop()
         for agent in agents:
             agent.stop()
         for reader in readers.values():
             reader.stop()
+        hub.close()
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = pred()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+def test_cancel_lets_the_reader_at_work_finish_and_stops_before_the_next(
+        mosquitto, bundles, release, virtual_readers, tmp_path):
+    """S-0001: a real reader R-0001 (applied), then R-0002 whose journal never syncs (the agent
+    waits at its sync gate); the cancel arrives during one of the two, and either way R-0001
+    ends final and R-0002 untouched. S-0002 (the next wave) never starts: `cancelled`."""
+    public = release[1]
+    reader = virtual_readers("R-0001")
+    hub, fleet = sqlite_fleet(tmp_path, ("S-0001", "S-0002"))
+    server = FleetServer(fleet, mqtt_cfg(mosquitto.port), offer_every=1.0)
+    agent = FleetAgent("S-0001", "127.0.0.1", mosquitto.port, [reader.port, "/dev/null-R2"],
+                       tmp_path / "agent", [public], health_timeout=8.0, chunk_timeout=2.0,
+                       unsynced=lambda port: 0 if port == reader.port else 5)
+    agent.label_of = lambda port: "R-0001" if port == reader.port else "R-0002"
+    try:
+        agent.start()
+        server.start()
+        sha = fleet.add_bundle(bundles["new"], [public])["sha"]
+        rid = fleet.create_rollout(sha, canary=["S-0001"], canary_count=1, wave_size=1)
+        wait_for(lambda: fleet.status(rid)["stations"]["S-0001"]["readers"].get("R-0001", {})
+                 .get("state") in ("applying", "verifying", "done"), 120, "R-0001 being updated")
+        fleet.cancel(rid, "wrong build")
+        status = wait_for(lambda: (lambda s: s if s["finished"] else None)(fleet.status(rid)), 120,
+                          "the cancelled rollout to close")
+        st = status["stations"]
+        assert status["state"] == "cancelled" and status["cancel_reason"] == "wrong build"
+        assert st["S-0001"]["readers"]["R-0001"]["state"] == "done"       # finished its reader
+        assert st["S-0001"]["readers"]["R-0002"]["state"] == "cancelled"  # never touched
+        assert st["S-0001"]["state"] == "cancelled"
+        assert "1 reader(s) updated" in st["S-0001"]["reason"]
+        assert st["S-0002"]["state"] == "cancelled" and "wrong build" in st["S-0002"]["reason"]
+        assert status["counts"] == {"cancelled": 2}
+        assert health(reader.port)["fw"] == "0.9.0"
+        assert agent.finals[rid][""]["state"] == "cancelled"
+        assert server.stats["cancels"] >= 1
+        offers = server.stats["offers"]
+        time.sleep(2.5)
+        assert server.stats["offers"] == offers      # nothing is offered any more
+    finally:
+        server.stop()
+        agent.stop()
+        hub.close()

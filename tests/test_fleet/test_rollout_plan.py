@@ -8,8 +8,7 @@ import pytest
 
 from agent import updatestate as us
 from agent.download import Download, DownloadError
-from server_hub.fleetupdates import FleetUpdates
-from server_hub.rollout import Rollout, plan_targets, station_state, waves
+from server_hub.rollout import CANCELLED, Rollout, plan_targets, station_state, waves
 
 STATIONS = ["S-{:04d}".format(n) for n in range(1, 21)]
 
@@ -114,20 +113,48 @@ def test_download_resumes_from_its_part_file_and_checks_the_hash(tmp_path):
         Download(tmp_path, dict(offer, chunk=0))
 
 
-def test_hub_store_keeps_bundles_rollouts_reports(tmp_path, bundles, release):
-    fleet = FleetUpdates(tmp_path / "fleet.db")
-    sha = fleet.add_bundle(bundles["new"], trusted=[release[1]])
-    assert fleet.bundle(sha)["data"] == bundles["new"]
-    rid = fleet.create_rollout(sha, ["S-0001", "S-0002"], canary=["S-0002"], rid="RO-T")
-    assert fleet.to_offer(rid)[1] == ["S-0002"]
-    assert fleet.report("S-0002", {"rollout": rid, "reader": "R-1", "state": "rolled_back",
-                                   "reason": "not healthy"})
-    assert not fleet.report("S-0002", {"rollout": rid, "state": "bogus"})
-    fleet.to_offer(rid)
-    again = FleetUpdates(tmp_path / "fleet.db")                # state survives a hub restart
-    status = again.status(rid)
-    assert status["paused"] and status["stations"]["S-0002"]["state"] == "rolled_back"
-    again.resume(rid)
-    assert again.to_offer(rid)[1] == ["S-0001"]
-    again.pause(rid)
-    assert again.to_offer(rid)[1] == [] and again.status(rid)["paused_reason"] == "paused by an operator"
+def test_cancel_offers_nothing_and_tells_stations_at_work_to_stop():
+    r = Rollout("RO-1", "0.9", "sha", ["A", "B", "C"], canary=1, wave_size=2)
+    finish(r, "A")
+    r.report("B", "", us.DOWNLOADING)
+    c = Rollout("RO-1", "0.9", "sha", ["A", "B", "C"], canary=1, wave_size=2,
+                cancelled="wrong build")
+    c.rows = r.rows
+    assert c.to_offer() == [] and c.to_cancel() == ["B"]
+    assert c.state_of("C")[0] == CANCELLED and "wrong build" in c.state_of("C")[1]
+    assert c.state_of("B")[0] == us.DOWNLOADING and not c.finished()
+    assert not c.report("B", "R1", CANCELLED)              # only the station row closes so
+    c.report("B", "R1", us.DONE)
+    c.report("B", "R2", us.WAITING, "3 records")
+    c.report("B", "", CANCELLED, "cancelled by the hub after 1 reader(s) updated")
+    assert c.state_of("B") == (CANCELLED, "cancelled by the hub after 1 reader(s) updated")
+    s = c.summary()
+    assert s["finished"] and s["state"] == "cancelled" and c.to_cancel() == []
+    assert s["counts"] == {us.DONE: 1, CANCELLED: 2}
+    assert s["stations"]["B"]["readers"]["R2"]["state"] == CANCELLED
+    assert s["stations"]["B"]["readers"]["R1"]["state"] == us.DONE
+    assert s["progress"] == {"closed": 3, "total": 3}
+
+
+def test_a_station_stopped_by_a_cancel_that_had_a_rollback_counts_as_rolled_back():
+    rows = [("", CANCELLED, "x"), ("R1", us.ROLLED_BACK, "not healthy"), ("R2", us.PENDING, None)]
+    assert station_state(rows) == (us.ROLLED_BACK, "not healthy")
+    assert station_state([("", CANCELLED, "x"), ("R1", us.DONE, None)]) == (us.DONE, None)
+
+
+def test_past_its_deadline_a_rollout_is_expired():
+    r = Rollout("RO-1", "0.9", "sha", ["A"], expires_at=100.0, now=99.0)
+    assert r.to_offer() == ["A"] and r.summary()["state"] == "running"
+    r = Rollout("RO-1", "0.9", "sha", ["A"], expires_at=100.0, now=100.0)
+    assert r.to_offer() == [] and r.summary()["state"] == "expired"
+    assert r.summary()["counts"] == {CANCELLED: 1}
+
+
+def test_planning_ten_thousand_stations_offers_the_wave_in_progress():
+    stations = ["S-{:05d}".format(n) for n in range(10_000)]
+    r = Rollout("RO-1", "0.9", "sha", stations, canary=1, wave_size=10, max_failures=5)
+    for s in stations[:5001]:
+        r.report(s, "R1", us.DONE)
+        r.report(s, "", us.DONE)
+    assert r.to_offer() == stations[5001:5011]       # the wave in progress
+    assert r.summary()["progress"] == {"closed": 5001, "total": 10_000}
