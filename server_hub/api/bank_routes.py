@@ -312,3 +312,9 @@ def bank_desk(request: Request, limit: int = Query(200, ge=1, le=1000),
                                     for item in queue],
             "external_pending": external.listing(ctx.store, "pending", None, limit),
             "services": bank.services(include_inactive=True), "rate": bank.rate()}
+
+
+# terms and course categories (server_hub/api/standards_routes.py)
+from server_hub.api.standards_routes import router as _standards_router  # noqa: E402
+
+router.include_router(_standards_router)
