@@ -163,6 +163,7 @@ def test_grades_and_rewards_views(browser, bank):
         assert {r["station_id"]: int(r["learners_served"]) for r in rows} == \
             {s: r["learners_served"] for s, r in report.items()}
         assert not LEARNER_DATA.search(page.inner_text("body"))
+        assert raw_keys(page) == []
         page.screenshot(path=str(ARTIFACTS / "dashboard-grades-zh.png"), full_page=True)
 
         page.click("#lang")
