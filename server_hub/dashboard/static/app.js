@@ -11,11 +11,11 @@ const S = {
 };
 const STATE_MARK = { online: "●", offline: "✕", silent: "◌", unknown: "?" };
 const LEVEL_MARK = { critical: "■", warning: "▲", info: "○", ok: "✓" };
-// Views other scripts add (evaluation.js: grades, rewards), shown at #/<name>:
+// Views other scripts add (evaluation.js: grades, rewards; rollouts.js), shown at #/<name>:
 // TAP_VIEWS[name] = { render(el) } — called on every refresh with the #ext-view element.
 window.TAP_VIEWS = window.TAP_VIEWS || {};
 function extView() {
-  const m = location.hash.match(/^#\/([a-z]+)$/);
+  const m = location.hash.match(/^#\/([a-z]+)(?:\/.+)?$/);   // #/name or #/name/<id>
   return m && TAP_VIEWS[m[1]] ? m[1] : null;
 }
 
