@@ -1,7 +1,7 @@
 """Operator commands of `tapcert-hub`: holds, alarms, quarantine, sync health, settling.
 
 Registered into the main parser by server_hub/cli.py (`install`); the same dispatch shape:
-each handler takes the CLI context.
+each handler takes the CLI context. It also installs `fleet …` (server_hub/fleetcli.py).
 """
 
 from __future__ import annotations
