@@ -120,11 +120,11 @@ class Demo:
         session = [[int(self.t0), int(self.t0) + SESSION_S]]
         d.api("POST", "/activities", json={
             "id": "CALLIGRAPHY-1", "station_id": "S-0001", "name": "Calligraphy for beginners",
-            "category": "face-to-face", "schedule": {"type": "once", "sessions": session},
+            "category": "station-session", "schedule": {"type": "once", "sessions": session},
             "standard": {"type": "attendance", "share": SHARE, "credits": ATTEND_CREDITS}})
         d.api("POST", "/activities", json={
             "id": "READING-1", "station_id": "S-0002", "name": "Community reading circle",
-            "category": "community event", "schedule": {"type": "once", "sessions": session},
+            "category": "community-event", "schedule": {"type": "once", "sessions": session},
             "standard": {"type": "fixed", "credits": FIXED_CREDITS}})
         self.say(f"class runs {SESSION_S}s: calligraphy at S-0001 (credit if present ≥ "
                  f"{SHARE:.0%}), reading circle at S-0002 (credit per check-in)")
