@@ -4,16 +4,28 @@ course categories. Included into the credit bank's router (bank_routes.py).
     GET  /terms, GET /categories[?all=true]                                 admin, operator
     POST /terms, PATCH /terms/{id}, DELETE /terms/{id}                      admin
     POST /categories, PATCH /categories/{code}  (rename, retire, restore)   admin
+    GET  /bank/activities      every activity with its station, category (code and names),
+                               standard and administrator (the administration page)   admin
+    POST /activities/{id}/standard-versions  a new standard from a date on (and optionally
+                               a category): appended as a version, so sessions before that
+                               date keep their credits; answers the ledger entries written  admin
 """
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from server_hub.api.auth import ADMIN, PEOPLE, require
-from server_hub.creditbank import categories
+from server_hub.creditbank import audit, categories
 from server_hub.creditbank import terms as bank_terms
+from server_hub.creditbank.tables import activity_admins, course_categories
+from server_hub.errors import RegistryError
+from server_hub.store.schema import activities, ledger, stations
 
 router = APIRouter(tags=["credit bank"])
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
@@ -30,6 +42,13 @@ class TermPatch(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     first_day: str | None = Field(None, pattern=_DAY)
     last_day: str | None = Field(None, pattern=_DAY)
+
+
+class VersionIn(BaseModel):
+    from_: str = Field(alias="from", min_length=1, max_length=32,
+                       description="local date (or date and time) the standard applies from")
+    standard: dict[str, Any]
+    category: str | None = Field(None, max_length=64, description="also change the category")
 
 
 class CategoryIn(BaseModel):
@@ -89,3 +108,58 @@ def set_category(code: str, body: CategoryPatch, request: Request,
     others) or restore a category."""
     return categories.update(request.app.state.hub.store, code, who["name"],
                              name_zh=body.name_zh, name_en=body.name_en, active=body.active)
+
+
+@router.get("/bank/activities")
+def bank_activities(request: Request, who=Depends(require(ADMIN))):
+    """Every activity (inactive ones too) with its station's name, its category's names, its
+    standard as stored (plain or effective-dated versions) and its administrator."""
+    A, C, T = activities.c, course_categories.c, activity_admins.c
+    with request.app.state.hub.store.read() as conn:
+        names = dict(conn.execute(sa.select(stations.c.id, stations.c.name)).fetchall())
+        cats = {r[0]: {"code": r[0], "name_zh": r[1], "name_en": r[2], "active": bool(r[3])}
+                for r in conn.execute(sa.select(C.code, C.name_zh, C.name_en, C.active))}
+        admins = dict(conn.execute(sa.select(T.activity_id, T.admin)).fetchall())
+        rows = conn.execute(sa.select(A.id, A.station_id, A.name, A.category, A.standard,
+                                      A.active).order_by(A.station_id, A.id)).fetchall()
+    return [{"id": r[0], "station_id": r[1], "station_name": names.get(r[1], ""),
+             "name": r[2], "category": cats.get(r[3]) if r[3] else None,
+             "standard": json.loads(r[4]), "active": bool(r[5]), "admin": admins.get(r[0])}
+            for r in rows]
+
+
+def _with_version(current, start: str, new: dict) -> dict:
+    """The stored standard with `new` appended from `start` (a plain standard becomes the
+    first version, in force before `start`)."""
+    if isinstance(current, dict) and "versions" in current:
+        return {"versions": list(current["versions"]) + [{"from": start, "standard": new}]}
+    return {"versions": [{"standard": current}, {"from": start, "standard": new}]}
+
+
+@router.post("/activities/{activity_id}/standard-versions")
+def add_standard_version(activity_id: str, body: VersionIn, request: Request,
+                         who=Depends(require(ADMIN))):
+    """Change an activity's standard from a date on: the new standard is appended as a
+    version (docs/credit-bank.md, "Effective dates"), so no credit granted for a session
+    before that date changes; sessions from it are re-decided and any difference is a new
+    adjust / reversal / credit entry, counted in the answer (`ledger_entries`: the entries
+    the hub wrote while the change was made — a credit for a tap arriving at that moment
+    would be counted too). 422 when the date is not later than the last version's."""
+    registry = request.app.state.hub.registry
+    if not isinstance(body.standard, dict) or "versions" in body.standard:
+        raise RegistryError("give one standard (e.g. {\"type\": \"fixed\", \"credits\": 1});"
+                            " it is added as a version from the date")
+    current = registry.activity(activity_id)
+    spec = _with_version(current["standard"], body.from_, body.standard)
+    with registry.store.read() as conn:
+        before = conn.execute(sa.select(sa.func.max(ledger.c.id))).scalar() or 0
+    updated = registry.update_activity(activity_id, standard=spec, category=body.category)
+    with registry.store.write() as conn:
+        written = {r[0]: int(r[1]) for r in conn.execute(
+            sa.select(ledger.c.entry, sa.func.count()).where(ledger.c.id > before)
+            .group_by(ledger.c.entry))}
+        audit.record(conn, who["name"], "activity.standard", activity_id,
+                     {"from": body.from_, "standard": body.standard,
+                      "category": body.category, "ledger_entries": written})
+    return {"activity": updated, "versions": len(spec["versions"]),
+            "ledger_entries": written}
