@@ -375,19 +375,12 @@ class Registry:
     # --- reviews of held credits ---------------------------------------------------------
 
     def review(self, learner_id: str, activity_id: str, session_start: int, decision: str,
-               operator: str, comment: str = "") -> None:
-        if decision not in ("approve", "reject"):
-            raise RegistryError("decision must be 'approve' or 'reject'")
-        now = time.time()
-        with self.store.write() as conn:
-            stmt = dialect_insert(conn, credit_reviews).values(
-                learner_id=learner_id, activity_id=activity_id, session_start=int(session_start),
-                decision=decision, operator=operator, comment=comment or "", decided_at=now)
-            conn.execute(stmt.on_conflict_do_update(
-                index_elements=["learner_id", "activity_id", "session_start"],
-                set_={"decision": decision, "operator": operator, "comment": comment or "",
-                      "decided_at": now}))
-            self._recredit(conn, {learner_id: int(session_start)})
+               operator: str, comment: str = "") -> dict:
+        """Approve or reject a held credit: the review queue's decision (audited, exactly once
+        in the ledger; a rejection needs a comment) — every path to a review goes there."""
+        from server_hub.creditbank import reviews
+        return reviews.decide(self, learner_id, activity_id, session_start, decision, operator,
+                              comment)
 
     # --- operators and tokens ------------------------------------------------------------
 

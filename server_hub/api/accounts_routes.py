@@ -38,7 +38,10 @@ def holds(request: Request, limit: int = Query(200, ge=1, le=5000), offset: int 
 
 @router.post("/holds/review", tags=["accounts"])
 def review(body: ReviewIn, request: Request, who=Depends(require(*PEOPLE))):
-    """Approve (credit despite the hold) or reject a held credit; the ledger follows now."""
-    request.app.state.hub.registry.review(body.learner_id, body.activity_id, body.session_start,
-                                          body.decision, who["name"], body.comment)
-    return {"ok": True}
+    """Approve (credit despite the hold) or reject a held credit (a comment is required to
+    reject); the ledger follows now, once, and the decision is in the audit log. The same as
+    POST /reviews, which answers with the same fields."""
+    result = request.app.state.hub.registry.review(body.learner_id, body.activity_id,
+                                                   body.session_start, body.decision, who["name"],
+                                                   body.comment)
+    return {"ok": True, **result}

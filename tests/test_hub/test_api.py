@@ -136,10 +136,20 @@ def test_registry_and_statement_end_to_end(api):
     assert st["balance"] == 0 and st["not_credited"][0]["holds"] == ["card_lost"]
     holds = api.get("/api/v1/holds", headers=op).json()
     assert len(holds) == 1 and holds[0]["holds"] == ["card_lost"]
-    assert api.post("/api/v1/holds/review", headers=op, json={
-        "learner_id": "L-0", "activity_id": "A-1", "session_start": SESSION_START,
-        "decision": "approve", "comment": "present"}).status_code == 200
+    decision = {"learner_id": "L-0", "activity_id": "A-1", "session_start": SESSION_START,
+                "decision": "reject"}
+    resp = api.post("/api/v1/holds/review", headers=op, json=decision)
+    assert resp.status_code == 422 and "needs a comment" in resp.text
+    for _ in range(2):   # sent twice: one ledger entry
+        resp = api.post("/api/v1/holds/review", headers=op, json=dict(
+            decision, decision="approve", comment="present"))
+        assert resp.status_code == 200 and resp.json()["ok"]
+    assert resp.json()["changed"] is False and resp.json()["status"] == "credited"
     assert api.get("/api/v1/learners/L-0/statement", headers=op).json()["balance"] == 2
+    audit = api.get("/api/v1/audit", headers=auth(api, "admin")).json()
+    entries = audit if isinstance(audit, list) else audit["entries"]
+    approvals = [e for e in entries if e["action"] == "review.approve"]
+    assert len(approvals) == 2 and approvals[0]["subject"] == "L-0"
 
 
 def test_quarantine_raw_bytes_only_for_admins(api):
