@@ -1,7 +1,8 @@
 // tapcert credit-bank administration page (/dashboard/bank): plain JS, no build step.
 // For certification administrators (role admin) only: its data comes from GET /api/v1/bank/desk,
 // which answers 403 to every other role; the page then says so and shows nothing else.
-// Sections: review queue, external credits (four-eyes), exchange, audit log. Every change goes
+// Sections: review queue, external credits (four-eyes), exchange, audit log; bank_admin.js adds
+// activities and standards, course categories, terms, settings and redeeming. Every change goes
 // through the /api/v1 routes; an error from the API is shown in its own words.
 "use strict";
 
@@ -89,6 +90,7 @@ async function load() {
   show("bank");
   renderAll();
   loadAudit();
+  adminLoad();
   if (B.account) lookup(B.account.learner_id);
 }
 
@@ -337,6 +339,7 @@ function renderAccount() {
       h("dt", {}, t("bal_available")), h("dd", {}, num(a.credits_available)),
       h("dt", {}, t("bal_points")), h("dd", { id: "points" }, num(a.points_available, 0) + " " +
         t("points_at", { n: num(a.points_per_credit, 0) }))),
+    redeemForm(a),
     a.entries.length ? h("table", { class: "detail", id: "entries" },
       h("thead", {}, h("tr", {}, cols.map((c) => h("th", {}, c ? t(c) : "")))), h("tbody", {}, rows))
       : h("p", { class: "muted" }, t("no_redemptions")));
@@ -344,7 +347,7 @@ function renderAccount() {
 
 // --- audit log -------------------------------------------------------------------------
 
-const AUDIT_KINDS = ["", "review", "external", "exchange", "settings", "activity"];
+const AUDIT_KINDS = ["", "review", "external", "exchange", "settings", "activity", "category", "term"];
 
 function auditDetail(d) {   // the facts a person reads, in words; anything else as code
   if (!d) return "";
@@ -410,6 +413,7 @@ function renderAll() {
   renderReviews();
   renderExternal();
   renderExchange();
+  renderAdmin();
   renderAudit();
 }
 
