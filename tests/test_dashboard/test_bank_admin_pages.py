@@ -14,6 +14,7 @@ import httpx
 from dashkit import ARTIFACTS
 from test_bank_pages import bank, browser, open_page, raw_keys, sign_in, sql  # noqa: F401
 from server_hub.creditbank import audit
+from server_hub.creditbank.bank import Bank
 
 
 def api(srv, facts, path):
@@ -191,31 +192,50 @@ def test_thresholds_reward_rule_and_administrators(browser, bank):
 
 def test_redeem_on_behalf_double_click_redeems_once(browser, bank):
     hub, srv, facts = bank
+    Bank(hub.store).add_service("museum", "Museum ticket", 10, "", "setup")
+    entries = lambda: sql(hub, "SELECT service_id, points, comment, actor, idem_key "  # noqa: E731
+                               "FROM exchange_entries WHERE learner_id = 'L-2' ORDER BY id")
     ctx, page = admin_page(browser, srv, facts)
     try:
         page.fill("#learner-id", "L-2")                  # 5 credits at 10 = 50 points
         page.click("#learner-form button[type=submit]")
         page.wait_for_selector('#balance[data-learner="L-2"]')
         assert page.inner_text("#points").startswith("50")
-        page.select_option("#redeem-service", "swim")   # 30 points
-        page.fill("#redeem-comment", "pool visit")
+        page.select_option("#redeem-service", "museum")   # 10 points: a second would fit
+        page.fill("#redeem-comment", "museum visit")
         page.dblclick("#redeem-go")
         page.wait_for_selector('#entries tr[data-entry="redeem"]')
-        page.wait_for_function("document.querySelector('#flash').innerText.includes('剩余 20 积分')")
-        assert page.inner_text("#points").startswith("20")
-        rows = sql(hub, "SELECT entry, points, comment, actor FROM exchange_entries "
-                        "WHERE learner_id = 'L-2'")
-        assert rows == [("redeem", -30, "pool visit", "ann")]
+        page.wait_for_function("document.querySelector('#flash').innerText.includes('剩余 40 积分')")
+        assert page.inner_text("#points").startswith("40")
+        [first] = entries()
+        assert first[:4] == ("museum", -10, "museum visit", "ann")
         assert page.locator("#entries tbody tr").count() == 1
-        # the next click is a new redemption: 20 points do not pay 30 -> refused in words
+        # the answer is lost on the way back: the retry sends the same key, redeemed once
+        lost = []
+
+        def lose_answer(route):
+            route.fetch()                                # the hub does redeem
+            lost.append(route.request.post_data_json["key"])
+            route.abort()
+        page.route("**/api/v1/exchange/redemptions", lose_answer)
+        page.select_option("#redeem-service", "swim")     # 30 points
+        page.click("#redeem-go")
+        page.wait_for_selector("#redeem-form .error:not([hidden])")
+        assert "无法连接" in page.inner_text("#redeem-form .error")   # the page could not tell
+        page.unroute("**/api/v1/exchange/redemptions")
+        page.click("#redeem-go")
+        page.wait_for_function("document.querySelector('#flash').innerText.includes('未重复兑换')")
+        assert [e[0] for e in entries()] == ["museum", "swim"] and entries()[1][4] == lost[0]
+        assert page.inner_text("#points").startswith("10")
+        # the next click is a new redemption: 10 points do not pay 30 -> refused in words
         page.click("#redeem-go")
         err = page.locator("#redeem-form .error")
         err.wait_for()
         assert "积分不足" in err.inner_text() and "not enough points" in err.inner_text()
-        assert len(sql(hub, "SELECT id FROM exchange_entries WHERE learner_id = 'L-2'")) == 1
-        assert api(srv, facts, "/learners/L-2/exchange")["points_available"] == 20
+        assert len(entries()) == 2
+        assert api(srv, facts, "/learners/L-2/exchange")["points_available"] == 10
         page.screenshot(path=str(ARTIFACTS / "bank-admin-redeem-zh.png"), full_page=True)
-        assert page.outside == [] and page.errors == []
+        assert page.errors == []
     finally:
         ctx.close()
 
