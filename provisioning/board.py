@@ -113,6 +113,12 @@ class Board:
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 self.transport = SerialTransport(self.port, baudrate=self.baudrate)
+            # mpremote reads a USB serial port blocking (raw paste waits for the board's
+            # flow-control bytes, however slow its flash). On a /dev/pts device it reads
+            # instead of polling, and only a read timeout lets its overall timeouts fire
+            # (a chatty device that is no REPL would hold it forever).
+            if getattr(self.transport, "is_pty", False):
+                self.transport.serial.timeout = 0.1
         except TransportError as exc:
             raise BoardError("cannot open {}".format(self.port),
                              "check the reader is plugged in and the port is right "
@@ -144,10 +150,17 @@ class Board:
 
     def health(self, timeout: float = 2.0, query_every: float = 1.0) -> dict | None:
         """The firmware's H frame (a dict), or None if no firmware answers within `timeout`."""
+        serial = self.serial
+        saved = serial.timeout     # the raw REPL needs the port's own timeout back (open())
+        try:
+            return self._health(serial, timeout, query_every)
+        finally:
+            serial.timeout = saved
+
+    def _health(self, serial, timeout, query_every):
         decoder = link.LinkDecoder()
         deadline = time.monotonic() + timeout
         next_query = 0.0
-        serial = self.serial
         while True:
             now = time.monotonic()
             if now >= deadline:

@@ -22,6 +22,7 @@ class StationSim:
         self.acks: dict[tuple[str, int], wire.Ack] = {}
         self.ack_times: dict[tuple[str, int], float] = {}
         self.all_acks: list[tuple[str, wire.Ack]] = []
+        self.sent: dict[str, int] = {}          # batches published per station (resends too)
         self.events: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
@@ -56,6 +57,7 @@ class StationSim:
         self.events.put((station, ack))
 
     def publish(self, station: str, payload: bytes, retain=False) -> None:
+        self.sent[station] = self.sent.get(station, 0) + 1
         self.client.publish(topics.topic(station, topics.BATCH), payload, qos=self.qos)
 
     def publish_json(self, station: str, suffix: str, text: str, retain=False) -> None:
