@@ -6,12 +6,14 @@ in print, and it loads nothing from outside the hub. Screenshots go to test-arti
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
 from dashkit import ARTIFACTS, Hub, Server, make_config, seed_fleet, write_history
 from server_hub.dashboard.monitor import Monitor
+from server_hub.pki import FleetCA
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -34,6 +36,7 @@ def dashboard(tmp_path):
         (now - 5 * 3600 + k * 900, "online" if k < 16 else "offline", 20 * k, [5, 40, 900])
         for k in range(20)])
     _, token = hub.registry.create_operator("ops", "operator")
+    hub.config.hub.ca_dir = str(tmp_path / "ca")      # no CA yet: no CRL line
     mon = Monitor(hub.store, hub.config, now=now - 120)
     mon.tick(now)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -113,6 +116,13 @@ def test_dashboard_in_chromium(dashboard):
             assert "critical" not in {r[2] for r in rows(page)}
             page.wait_for_function("!document.querySelector('#alerts').innerText"
                                    ".includes('offline with backlog')")
+            assert page.locator("#alerts .crl").count() == 0
+            ca = FleetCA.open_or_create(Path(hub.config.hub.ca_dir))
+            ca.write_crl(days=3)                         # the broker's CRL is running out
+            page.wait_for_selector("#alerts .crl", timeout=15000)
+            assert "The broker's CRL expires in 3 d" in page.inner_text("#alerts .crl")
+            ca.write_crl(days=30)                        # re-issued: the line goes
+            page.wait_for_selector("#alerts .crl", state="detached", timeout=15000)
 
             # --- search, then the station page with its 24 h chart ----------------------------
             page.fill("#q", "jnl")

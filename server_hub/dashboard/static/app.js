@@ -199,12 +199,29 @@ function renderSummary() {
   );
 }
 
+// The broker's CRL (Mosquitto refuses every station once it expires): a line above the
+// alerts from a week before, until someone re-issues it.
+function crlBanner() {
+  const c = S.fleet.summary && S.fleet.summary.crl;
+  if (!c) return null;
+  const left = c.expires_at === null ? null : c.expires_at - Date.now() / 1000;
+  if (left !== null && left > 7 * 86400) return null;
+  const text = left === null ? t("crl_unreadable") : left <= 0 ? t("crl_expired")
+    : t("crl_expires").replace("{d}", dur(left));
+  return h("p", { class: "crl", role: "alert" }, levelBadge(left !== null && left > 0 ?
+    "warning" : "critical"), " ", text, " ", h("code", {}, "tapcert-provision station crl"));
+}
+
 function renderAlerts() {
   const list = S.fleet.alerts || [];
   const box = document.getElementById("alerts");
   const head = h("h2", {}, t("alerts") + " (" + num(S.fleet.alerts_firing || 0) + ")");
-  if (!list.length) { box.replaceChildren(head, h("p", { class: "muted" }, t("no_alerts"))); return; }
-  box.replaceChildren(head, h("ul", {}, list.slice(0, 20).map((a) =>
+  const crl = crlBanner();
+  if (!list.length) {
+    box.replaceChildren(head, crl || "", h("p", { class: "muted" }, t("no_alerts")));
+    return;
+  }
+  box.replaceChildren(head, crl || "", h("ul", {}, list.slice(0, 20).map((a) =>
     h("li", { class: "alert sev-" + a.severity, "data-rule": a.rule, "data-station": a.station_id },
       levelBadge(a.severity), " ",
       h("a", { href: "#/station/" + encodeURIComponent(a.station_id) }, a.station_id), " ",
