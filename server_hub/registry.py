@@ -319,7 +319,9 @@ class Registry:
             self._recredit_station(conn, station_id, _earliest(act, now))
         return self.activity(activity_id)
 
-    def update_activity(self, activity_id: str, **changes) -> dict:
+    def update_activity(self, activity_id: str, also=None, **changes) -> dict:
+        """Change an activity and re-decide what the change touches; `also(conn)` runs last
+        in the same transaction (an audit entry that must stand or fall with the change)."""
         now = time.time()
         with self.store.write() as conn:
             row = conn.execute(sa.select(activities).where(activities.c.id == activity_id)).first()
@@ -343,6 +345,8 @@ class Registry:
                 longest_session_s=act.schedule.longest_session_s(), updated_at=now))
             self._recredit_station(conn, cur["station_id"],
                                    min(_earliest(act, now), _earliest(old, now)))
+            if also is not None:
+                also(conn)
         return self.activity(activity_id)
 
     def _recredit_station(self, conn, station_id: str, since: int) -> None:

@@ -153,13 +153,17 @@ def add_standard_version(activity_id: str, body: VersionIn, request: Request,
     spec = _with_version(current["standard"], body.from_, body.standard)
     with registry.store.read() as conn:
         before = conn.execute(sa.select(sa.func.max(ledger.c.id))).scalar() or 0
-    updated = registry.update_activity(activity_id, standard=spec, category=body.category)
-    with registry.store.write() as conn:
-        written = {r[0]: int(r[1]) for r in conn.execute(
+    written = {}
+
+    def audited(conn):   # in the change's own transaction: no change without its audit entry
+        written.update((r[0], int(r[1])) for r in conn.execute(
             sa.select(ledger.c.entry, sa.func.count()).where(ledger.c.id > before)
-            .group_by(ledger.c.entry))}
+            .group_by(ledger.c.entry)))
         audit.record(conn, who["name"], "activity.standard", activity_id,
                      {"from": body.from_, "standard": body.standard,
                       "category": body.category, "ledger_entries": written})
+
+    updated = registry.update_activity(activity_id, also=audited, standard=spec,
+                                       category=body.category)
     return {"activity": updated, "versions": len(spec["versions"]),
             "ledger_entries": written}

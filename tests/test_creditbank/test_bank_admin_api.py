@@ -95,6 +95,22 @@ def test_a_version_from_a_past_date_adjusts_by_new_entries(api):
                     json={"from": "2026-07-01", "standard": V1}).json()["versions"] == 3
 
 
+def test_a_change_whose_audit_entry_fails_does_not_stand(api, monkeypatch):
+    two_days_credited(api)
+    before = ledger(api)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("audit log unavailable")
+
+    monkeypatch.setattr(audit, "record", broken)
+    client = TestClient(api.app, raise_server_exceptions=False)
+    got = client.post("/api/v1/activities/A-1/standard-versions", headers=auth(api),
+                      json={"from": "2026-06-02", "standard": V2})
+    assert got.status_code == 500
+    assert api.hub.registry.activity("A-1")["standard"] == V1      # rolled back with it
+    assert ledger(api) == before and api.hub.balance("L-0") == 2000
+
+
 @pytest.mark.parametrize("body,status,words", [
     ({"from": "2026-07-01", "standard": {"type": "nope"}}, 422, "unknown"),
     ({"from": "2026-07-01", "standard": {"versions": [{"standard": V1}]}}, 422, "one standard"),
