@@ -27,6 +27,7 @@ AREAS = [
     ("hub", "bench.hub_bench"),
     ("system", "bench.system_bench"),
     ("hub", "bench.dashboard_bench"),
+    ("hub", "bench.fleet_bench"),
 ]
 
 
