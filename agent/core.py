@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import random
-import shutil
 import struct
 import time
 from collections import Counter
 
+from agent import room
 from agent.blocked import BlockedSender
 from agent.errors import AckMismatch, StoreCorrupt, StoreError, StoreFull
 from agent.logs import note
@@ -264,10 +263,8 @@ class Core:
             return None
         ob = self.outbox
         waiting = ob.pending_live + ob.pending_backlog + sum(b.count for b in ob.inflight.values())
-        self.problems.set("disk_full", "queue is full: {} records wait for the hub and new taps stay "
-                      "in the readers until space is freed (free disk space on {} or raise "
-                      "queue.max_size_mb)".format(waiting, os.path.dirname(self.cfg.queue.path)),
-                      level=logging.ERROR)
+        self.problems.set("disk_full", room.queue_full(waiting, self.cfg.queue.path),
+                          level=logging.ERROR)
         self.stats["store_full"] += 1
         return None
 
@@ -481,18 +478,14 @@ class Core:
             note(log, logging.INFO, "pruned synced records", count=n)
 
     def _check_disk(self):
-        free = self.disk_free()
-        if free is not None and free < self.cfg.queue.warn_free_mb * 1024 * 1024:
-            self.problems.set("disk_low", "only {} MB free on {}".format(
-                free // (1024 * 1024), os.path.dirname(self.cfg.queue.path) or "."))
+        low = room.low_disk(self.cfg.queue.path, self.cfg.queue.warn_free_mb, self.disk_free())
+        if low:
+            self.problems.set("disk_low", low)
         else:
             self.problems.clear("disk_low")
 
     def disk_free(self):
-        try:
-            return shutil.disk_usage(os.path.dirname(os.path.abspath(self.cfg.queue.path))).free
-        except OSError:
-            return None
+        return room.disk_free(self.cfg.queue.path)
 
     def _recover(self, exc):
         """The database went bad under us: reopen (moving it aside and salvaging)."""
