@@ -57,6 +57,25 @@ class FairQueue:
                 del self._queues[station]
             return station, item
 
+    def get_many(self, most: int, timeout: float | None = None) -> list:
+        """-> [(station, item)]: the next one (waiting for it like get()), then up to
+        `most` - 1 more that are already queued, in the same round-robin order; never waits
+        to fill the list. [] once closed or timed out."""
+        first = self.get(timeout)
+        if first is None:
+            return []
+        out = [first]
+        with self._cond:
+            while len(out) < most and self._turns and not self._closed:
+                station = self._turns.popleft()
+                q = self._queues[station]
+                out.append((station, q.popleft()))
+                if q:
+                    self._turns.append(station)
+                else:
+                    del self._queues[station]
+        return out
+
     def close(self) -> None:
         """Wake the consumer; what is still queued is dropped unhandled (never acked, so the
         broker delivers it again to the next hub session)."""

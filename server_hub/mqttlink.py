@@ -1,6 +1,7 @@
 """mqttlink: the hub's MQTT adapter (paho-mqtt behind a small surface).
 
     station/+/batch   QoS 1  -> pipeline.handle_batch -> COMMIT -> ack on station/{id}/ack QoS 1
+                             (several queued: pipeline.handle_batches, one COMMIT, then the acks)
     station/+/status  QoS 1  -> latest status per station (retained; Last Will = offline)
     station/+/health  QoS 0  -> latest health per station
     station/{id}/blocked     <- the blocked-card list, retained (publish_retained, blocklist.py)
@@ -16,6 +17,9 @@ and the worker serves the stations round-robin (fairqueue.py): a station floodin
 cannot starve the others, and what it sends beyond `mqtt.max_queued_per_station` messages
 waiting at the hub is acknowledged to the broker unhandled (shed, counted, logged) -- its
 agent resends until it sees the hub's ack, so nothing is lost.
+When more than one batch is waiting, the worker takes up to `hub.group_max_batches` of them
+(never waiting for more) and commits them in one transaction (groupcommit.py); each ack is
+published and each message released only after that commit, in order.
 A database outage is retried with backoff without losing the message. A batch the hub fails
 on for another reason (a bug) is logged and released without an ack, so the agent resends it.
 """
@@ -70,7 +74,7 @@ class MQTTLink:
         self.connections = 0                    # broker connections made so far
         self.subscribed = threading.Event()     # set once the broker granted our topics
         self.stats = {"batches": 0, "records": 0, "acks": 0, "errors": 0, "status": 0,
-                      "health": 0, "ignored": 0, "shed": 0}
+                      "health": 0, "ignored": 0, "shed": 0, "groups": 0}
         self.outcomes: dict[str, int] = {}
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -144,25 +148,32 @@ class MQTTLink:
     # --- worker --------------------------------------------------------------------------
 
     def _work(self) -> None:
+        hub_cfg = getattr(self.pipeline.config, "hub", None)
+        most = max(1, int(getattr(hub_cfg, "group_max_batches", 1) or 1))
         while True:
-            got = self._queue.get()
-            if got is None:
+            got = self._queue.get_many(most)
+            if not got:
                 return
-            topic, payload, mid, qos = got[1]
-            try:
-                station, suffix = topics.parse(topic)
-            except RemoteProtocolError:
-                self.stats["ignored"] += 1
-                self._release(mid, qos)
-                continue
-            if suffix == topics.BATCH:
-                self._handle_batch(station, payload, mid, qos)
-            elif suffix in (topics.STATUS, topics.HEALTH):
-                self._handle_json(station, suffix, payload)
-                self._release(mid, qos)
-            else:
-                self.stats["ignored"] += 1
-                self._release(mid, qos)
+            batches = []
+            for _, (topic, payload, mid, qos) in got:
+                try:
+                    station, suffix = topics.parse(topic)
+                except RemoteProtocolError:
+                    self.stats["ignored"] += 1
+                    self._release(mid, qos)
+                    continue
+                if suffix == topics.BATCH:
+                    batches.append((station, payload, mid, qos))
+                elif suffix in (topics.STATUS, topics.HEALTH):
+                    self._handle_json(station, suffix, payload)
+                    self._release(mid, qos)
+                else:
+                    self.stats["ignored"] += 1
+                    self._release(mid, qos)
+            if len(batches) == 1:
+                self._handle_batch(*batches[0])
+            elif batches:
+                self._handle_group(batches)
 
     def _release(self, mid, qos) -> None:
         if qos:
@@ -187,14 +198,65 @@ class MQTTLink:
                               "will resend it", station)
                 self._release(mid, qos)
                 return
+        self._committed(station, result)
+        if self.pause_before_ack_s:
+            time.sleep(self.pause_before_ack_s)
+        self._ack_out(station, result, mid, qos)
+
+    def _handle_group(self, batches) -> None:
+        """Group commit (hub.group_max_batches): the queued batches in one transaction, then
+        each ack and each release to the broker, in order, all after that commit."""
+        delay = 0.5
+        while True:
+            try:
+                results = self.pipeline.handle_batches([(b[0], b[1]) for b in batches])
+                break
+            except StoreError as exc:
+                if self._stopping.is_set():
+                    return      # nothing acked: the broker and the agents deliver them again
+                log.error("database error on a group of %d batches: %s; retrying in %.0fs",
+                          len(batches), exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 30)
+            except Exception:
+                log.exception("hub failed on a group of %d batches; handling them one by one",
+                              len(batches))
+                for b in batches:
+                    self._handle_batch(*b)
+                return
+        self.stats["groups"] += 1
+        done = []
+        for (station, payload, mid, qos), result in zip(batches, results):
+            if result.error is None:
+                self._committed(station, result)
+                done.append(("ack", station, result, mid, qos))
+            elif isinstance(result.error, StoreError):
+                done.append(("alone", station, payload, mid, qos))   # with its retries
+            else:
+                self.stats["errors"] += 1
+                log.error("hub failed on a batch from station %s (%s: %s); not acked, the "
+                          "station will resend it", station, type(result.error).__name__,
+                          result.error)
+                done.append(("release", station, None, mid, qos))
+        if self.pause_before_ack_s:
+            time.sleep(self.pause_before_ack_s)
+        for what, station, got, mid, qos in done:
+            if what == "ack":
+                self._ack_out(station, got, mid, qos)
+            elif what == "alone":
+                self._handle_batch(station, got, mid, qos)
+            else:
+                self._release(mid, qos)
+
+    def _committed(self, station, result) -> None:
         self.stats["batches"] += 1
         for name, n in result.counts.items():
             self.outcomes[name] = self.outcomes.get(name, 0) + n
             self.stats["records"] += n
         log.info("station %s batch %s committed: %s", station, result.batch_id,
                  " ".join(f"{k}={v}" for k, v in sorted(result.counts.items())))
-        if self.pause_before_ack_s:
-            time.sleep(self.pause_before_ack_s)
+
+    def _ack_out(self, station, result, mid, qos) -> None:
         if result.ack is not None:
             self.client.publish(topics.topic(station, topics.ACK), result.ack, qos=1)
             self.stats["acks"] += 1

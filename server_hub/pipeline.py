@@ -39,6 +39,7 @@ class BatchResult:
     counts: dict = field(default_factory=dict)
     credited: int = 0             # ledger entries written
     alarms: int = 0
+    error: Exception | None = None  # handle_batches: the batch failed even alone; not acked
 
 
 class Pipeline:
@@ -59,38 +60,54 @@ class Pipeline:
             ingest = BatchIngest(station_id, payload, self.max_payload)
         except BatchRejected as rej:
             return self._reject_batch(station_id, payload, rej, now)
+        with self.store.write() as conn:
+            lock_readers(conn, ingest.needs().keys())
+            return self._ingest_in(conn, station_id, ingest, now)
+
+    def handle_batches(self, items, now: float | None = None) -> list:
+        """Group commit: several (station_id, payload) batches in ONE write transaction, each
+        in its own savepoint; the results (acks) exist only after that one commit. A batch
+        that fails inside the group is rolled back alone and retried alone (handle_batch);
+        see groupcommit.py. -> [BatchResult] in the order of `items`."""
+        from server_hub import groupcommit
+        return groupcommit.handle_group(self, items, time.time() if now is None else now)
+
+    def _ingest_in(self, conn, station_id, ingest: BatchIngest, now) -> BatchResult:
+        """One decoded batch inside the caller's write transaction (its readers locked)."""
         needs = ingest.needs()
         margin = max(2, 2 * self.rules.integrity.burst_cards)
-        with self.store.write() as conn:
-            lock_readers(conn, needs.keys())
-            readers = eq.load_readers(conn, needs.keys())
-            windows, stored = {}, {}
-            for rid in needs:
-                seqs = [e.record.seq for e in ingest.entries
-                        if e is not None and e.record.reader_id == rid]
-                rows = eq.load_window(conn, rid, seqs, margin if rid in readers else 1)
-                windows[rid] = rows
-                stored.update(eq.stored_records(rows, rid))
-            plan = ingest.decide(readers, stored, self.verifier)
-            credited = 0
-            if plan.accepted:
-                credited = self._store_accepted(conn, station_id, plan, windows, now,
-                                                ingest.batch.agent_times)
-            if plan.rejections:
-                eq.INSERT_QUARANTINE.run(conn, sorted(
-                    ((station_id, plan.batch_id, r.code, r.reason, r.detail[:500], r.reader_id,
-                      r.seq, r.raw, r.raw_hash, now) for r in plan.rejections),
-                    key=lambda row: (row[8], row[2])))
-            if plan.alarms:
-                eq.INSERT_ALARMS.run(conn, sorted(
-                    ((a.kind, station_id, a.reader_id, a.seq, a.detail, a.evidence_hash, now)
-                     for a in plan.alarms), key=lambda row: (row[0], row[5])))
-            counts = plan.counts()
-            eq.count_sync(conn, station_id, plan.batch_id, counts, now)
+        readers = eq.load_readers(conn, needs.keys())
+        windows, stored = {}, {}
+        for rid in needs:
+            seqs = [e.record.seq for e in ingest.entries
+                    if e is not None and e.record.reader_id == rid]
+            rows = eq.load_window(conn, rid, seqs, margin if rid in readers else 1)
+            windows[rid] = rows
+            stored.update(eq.stored_records(rows, rid))
+        plan = ingest.decide(readers, stored, self.verifier)
+        credited = 0
+        if plan.accepted:
+            credited = self._store_accepted(conn, station_id, plan, windows, now,
+                                            ingest.batch.agent_times)
+        if plan.rejections:
+            eq.INSERT_QUARANTINE.run(conn, sorted(
+                ((station_id, plan.batch_id, r.code, r.reason, r.detail[:500], r.reader_id,
+                  r.seq, r.raw, r.raw_hash, now) for r in plan.rejections),
+                key=lambda row: (row[8], row[2])))
+        if plan.alarms:
+            eq.INSERT_ALARMS.run(conn, sorted(
+                ((a.kind, station_id, a.reader_id, a.seq, a.detail, a.evidence_hash, now)
+                 for a in plan.alarms), key=lambda row: (row[0], row[5])))
+        counts = plan.counts()
+        eq.count_sync(conn, station_id, plan.batch_id, counts, now)
         return BatchResult(station_id, plan.batch_id, wire.encode_ack(plan.batch_id, plan.outcomes),
                            counts=counts, credited=credited, alarms=len(plan.alarms))
 
     def _reject_batch(self, station_id, payload, rej: BatchRejected, now) -> BatchResult:
+        with self.store.write() as conn:
+            return self._reject_in(conn, station_id, payload, rej, now)
+
+    def _reject_in(self, conn, station_id, payload, rej: BatchRejected, now) -> BatchResult:
         raw = bytes(payload)
         detail = rej.detail
         if len(raw) > self.max_payload:   # keep the evidence bounded; its hash names it all
@@ -98,11 +115,10 @@ class Pipeline:
             kept = raw[:self.max_payload]
         else:
             kept = raw
-        with self.store.write() as conn:
-            eq.INSERT_QUARANTINE.run(conn, [(station_id, rej.batch_id, rej.status, rej.reason,
-                                             detail[:500], None, None, kept,
-                                             hashlib.sha256(raw).digest(), now)])
-            eq.count_sync(conn, station_id, rej.batch_id, {rej.reason: 1}, now)
+        eq.INSERT_QUARANTINE.run(conn, [(station_id, rej.batch_id, rej.status, rej.reason,
+                                         detail[:500], None, None, kept,
+                                         hashlib.sha256(raw).digest(), now)])
+        eq.count_sync(conn, station_id, rej.batch_id, {rej.reason: 1}, now)
         ack = wire.encode_ack(rej.batch_id, b"", rej.status) if rej.batch_id is not None else None
         return BatchResult(station_id, rej.batch_id, ack, status=rej.status,
                            counts={rej.reason: 1})
