@@ -225,6 +225,7 @@ class MQTTLink:
                     self._handle_batch(*b)
                 return
         self.stats["groups"] += 1
+        log.info("group of %d batches committed in one transaction", len(batches))
         done = []
         for (station, payload, mid, qos), result in zip(batches, results):
             if result.error is None:
