@@ -4,6 +4,8 @@
       ─▶ durable pull consumer shared by every hub worker (each message to one worker)
       ─▶ pipeline.handle_batch ─▶ COMMIT ─▶ publish the ack on station.S.ack
       ─▶ ack the JetStream message (it leaves the work queue)
+      (hub.group_max_batches > 1: the batches of one fetch, up to that many, go through
+       pipeline.handle_batches in one transaction; every ack and JetStream ack follow it)
     station.S.status / station.S.health ─▶ core NATS queue group "hub" ─▶ latest per station
 
 NATS has no MQTT shared subscriptions ($share/... is a literal topic there), so competing hub
@@ -84,6 +86,8 @@ class NATSLink:
         self.store = pipeline.store
         self.pause_before_ack_s = pause_before_ack_s
         self.name = "tapcert-hub" + (f"-{worker_id}" if worker_id else "")
+        hub_cfg = getattr(pipeline.config, "hub", None)
+        self.group_max = max(1, int(getattr(hub_cfg, "group_max_batches", 1) or 1))
         self.servers = [s.strip() for s in nats_cfg.servers.split(",") if s.strip()]
         if not self.servers:
             raise HubError("[nats] servers is empty: list the cluster's client URLs, e.g. "
@@ -98,7 +102,7 @@ class NATSLink:
         self.connected = threading.Event()
         self.subscribed = threading.Event()     # set once the consumer is bound
         self.stats = {"batches": 0, "records": 0, "acks": 0, "errors": 0, "status": 0,
-                      "health": 0, "ignored": 0, "redelivered": 0}
+                      "health": 0, "ignored": 0, "redelivered": 0, "groups": 0}
         self.outcomes: dict[str, int] = {}
 
     # --- lifecycle (caller's thread) -------------------------------------------------------
@@ -232,23 +236,27 @@ class NATSLink:
                     delay = min(delay * 2, 5)
                     continue
                 delay = 0.5
-                for msg in msgs:
+                for i in range(0, len(msgs), self.group_max):
                     if self._stopping.is_set():
                         break   # not acked: redelivered to another worker after ack_wait
-                    await self._handle_batch(msg)
+                    part = msgs[i:i + self.group_max]
+                    if len(part) == 1:
+                        await self._handle_batch(part[0])
+                    else:
+                        await self._handle_group(part)
         finally:
             try:
                 await asyncio.wait_for(self.nc.close(), 5)
             except (nats.errors.Error, OSError, asyncio.TimeoutError):
                 pass
 
-    async def _handle_batch(self, msg) -> None:
+    async def _handle_batch(self, msg, counted: bool = False) -> None:
         station = subject_station(msg.subject, topics.BATCH)
         if station is None:
             self.stats["ignored"] += 1
             await self._ack(msg)
             return
-        if msg.metadata.num_delivered > 1:
+        if msg.metadata.num_delivered > 1 and not counted:
             self.stats["redelivered"] += 1
         self._busy = True
         try:
@@ -259,6 +267,81 @@ class NATSLink:
             return
         if self.pause_before_ack_s:
             await asyncio.sleep(self.pause_before_ack_s)
+        await self._ack_out(station, result, msg)
+
+    async def _handle_group(self, msgs) -> None:
+        """Group commit (hub.group_max_batches): the fetched batches in one transaction;
+        each hub ack is published and each JetStream message acked after that commit."""
+        items = []
+        for msg in msgs:
+            station = subject_station(msg.subject, topics.BATCH)
+            if station is None:
+                self.stats["ignored"] += 1
+                await self._ack(msg)
+                continue
+            if msg.metadata.num_delivered > 1:
+                self.stats["redelivered"] += 1
+            items.append((station, msg))
+        if len(items) <= 1:
+            for station, msg in items:
+                await self._handle_batch(msg, counted=True)
+            return
+        self._busy = True
+        try:
+            results = await self._commit_group(items)
+        finally:
+            self._busy = False
+        if results is None:
+            return
+        if self.pause_before_ack_s:
+            await asyncio.sleep(self.pause_before_ack_s)
+        for (station, msg), result in zip(items, results):
+            if result.error is None:
+                await self._ack_out(station, result, msg)
+            elif isinstance(result.error, StoreError):
+                await self._handle_batch(msg, counted=True)    # alone, with its retries
+            else:
+                self.stats["errors"] += 1
+                log.error("hub failed on a batch from station %s (%s: %s); not acked, the "
+                          "station will resend it", station, type(result.error).__name__,
+                          result.error)
+                await self._ack(msg)
+
+    async def _commit_group(self, items):
+        delay = 0.5
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                results = await loop.run_in_executor(
+                    self._executor, self.pipeline.handle_batches,
+                    [(station, msg.data) for station, msg in items])
+                break
+            except StoreError as exc:
+                if self._stopping.is_set():
+                    return None
+                log.error("database error on a group of %d batches: %s; retrying in %.0fs",
+                          len(items), exc, delay)
+                for _, msg in items:
+                    try:
+                        await msg.in_progress()
+                    except (nats.errors.Error, OSError):
+                        pass
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+            except Exception:
+                log.exception("hub failed on a group of %d batches; handling them one by one",
+                              len(items))
+                for _, msg in items:
+                    await self._handle_batch(msg, counted=True)
+                return None
+        self.stats["groups"] += 1
+        log.info("group of %d batches committed in one transaction", len(items))
+        for (station, _), result in zip(items, results):
+            if result.error is None:
+                self._committed(station, result)
+        return results
+
+    async def _ack_out(self, station, result, msg) -> None:
         if result.ack is not None:
             try:
                 await self.nc.publish(ack_subject(station), result.ack)
@@ -297,13 +380,16 @@ class NATSLink:
                               "will resend it", station)
                 await self._ack(msg)
                 return None
+        self._committed(station, result)
+        return result
+
+    def _committed(self, station, result) -> None:
         self.stats["batches"] += 1
         for name, n in result.counts.items():
             self.outcomes[name] = self.outcomes.get(name, 0) + n
             self.stats["records"] += n
         log.info("station %s batch %s committed: %s", station, result.batch_id,
                  " ".join(f"{k}={v}" for k, v in sorted(result.counts.items())))
-        return result
 
     async def _ack(self, msg) -> None:
         try:

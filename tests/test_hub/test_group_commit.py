@@ -407,3 +407,55 @@ def test_sigkill_between_group_commit_and_acks_never_double_credits(db_url, mosq
         assert len(rows) == 8 * 6 and all(r[2] == 1 for r in rows)
     finally:
         hub.close()
+
+
+def test_nats_link_commits_a_fetch_as_a_group(tmp_path):
+    """JetStream: the batches of one fetch go through one transaction; every hub ack and
+    every JetStream ack come after it, and the work queue empties."""
+    from hil_tests.cluster import NATSCluster
+    from hil_tests.scale import CityWorkload, _config
+    from server_hub.natslink import NATSLink
+    from server_hub.pipeline import Pipeline
+    from server_hub.store.db import open_store
+
+    work = CityWorkload(stations=2, learners=5, days=1, batch_size=5)
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    store = open_store(url, migrate=True)
+    work.register(store)
+    cluster = NATSCluster(tmp_path / "nats").start()
+    links = []
+
+    def start_link():
+        cfg = _config(url, hub__group_max_batches=8)
+        cfg.nats.enabled = True
+        cfg.nats.servers = ",".join(cluster.client_urls)
+        cfg.nats.stream = "GROUP_BATCHES"
+        cfg.mqtt.port = cluster.mqtt_ports[0]
+        link = NATSLink(cfg.nats, cfg.mqtt, Pipeline(store, cfg), worker_id="g")
+        link.start()
+        links.append(link)
+        assert link.subscribed.wait(30), "the JetStream consumer was not bound"
+        return link
+
+    sim = None
+    try:
+        start_link().stop()          # stream and durable consumer exist; no worker now
+        sim = StationSim(cluster.mqtt_ports[1], work.station_ids, client_id="group-sim")
+        for station, _, _, payload in work.batches:
+            sim.publish(station, payload)
+        link = start_link()
+        for station, batch_id, count, _ in work.batches:
+            ack = sim.wait_ack(station, batch_id, timeout=30)
+            assert ack is not None and ack.outcomes == bytes([wire.ACCEPTED]) * count
+        assert link.stats["groups"] >= 1
+        assert link.stats["batches"] == len(work.batches) == link.stats["acks"]
+        with store.read() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM records")).scalar() == \
+                sum(b[2] for b in work.batches)
+    finally:
+        if sim is not None:
+            sim.close()
+        for link in links:
+            link.stop()
+        cluster.stop()
+        store.close()
