@@ -37,11 +37,13 @@ from tests.factories import SimReader
 
 REPO = Path(__file__).resolve().parents[1]
 DAY0 = 1_780_272_000                       # 2026-06-01T00:00:00Z
-MODES = {   # stations, learners per station, days, latency taps, end-to-end runs
-    "tiny": dict(stations=2, learners=10, days=2, taps=20, runs=1),
-    "quick": dict(stations=8, learners=40, days=7, taps=200, runs=3),
-    "full": dict(stations=20, learners=50, days=14, taps=1000, runs=3),
+MODES = {   # stations, learners per station, days, latency taps, end-to-end runs;
+    # small: stations x learners of the 1-record-batch workload (group commit on vs off)
+    "tiny": dict(stations=2, learners=10, days=2, taps=20, runs=1, small=(4, 2)),
+    "quick": dict(stations=8, learners=40, days=7, taps=200, runs=3, small=(20, 5)),
+    "full": dict(stations=20, learners=50, days=14, taps=1000, runs=3, small=(40, 10)),
 }
+GROUP_ON = 32      # hub.group_max_batches measured against 1 (off)
 
 
 # --- baselines -------------------------------------------------------------------------------
@@ -168,12 +170,14 @@ def migrate_with_cli(url: str) -> None:
 
 @contextlib.contextmanager
 def hub_process(url: str, port: int, workdir: Path, cpu: int | None, *,
-                client_id: str = "hub-bench", extra: str = ""):
-    """A `tapcert-hub run` (no API) on `url`, pinned to `cpu`, until it has subscribed."""
+                client_id: str = "hub-bench", extra: str = "", group: int | None = None):
+    """A `tapcert-hub run` (no API) on `url`, pinned to `cpu`, until it has subscribed;
+    `group`: its hub.group_max_batches (None: the configured default)."""
     workdir.mkdir(parents=True, exist_ok=True)
     cfg = workdir / "hub.toml"
-    cfg.write_text(f'[hub]\ndb = "{url}"\n[mqtt]\nport = {port}\nclient_id = "{client_id}"\n'
-                   "[api]\nenabled = false\n" + extra)
+    hub_keys = f"group_max_batches = {group}\n" if group is not None else ""
+    cfg.write_text(f'[hub]\ndb = "{url}"\n{hub_keys}[mqtt]\nport = {port}\n'
+                   f'client_id = "{client_id}"\n[api]\nenabled = false\n' + extra)
 
     def pin():
         if cpu is not None:
@@ -215,13 +219,15 @@ def _stop(proc, log) -> None:
     log.close()
 
 
-def end_to_end(url: str, work: Workload, broker_port: int, workdir: Path, latency_taps: int):
+def end_to_end(url: str, work: Workload, broker_port: int, workdir: Path, latency_taps: int,
+               group: int | None = None):
     """(records/s, hub CPU s per record, latency samples in ms) through Mosquitto."""
     from tests.test_hub.stationsim import StationSim
     store, _ = setup_db(url, work)
     store.close()
     cpus = sorted(os.sched_getaffinity(0))
-    with hub_process(url, broker_port, workdir, cpus[-1] if len(cpus) > 1 else None) as proc:
+    with hub_process(url, broker_port, workdir, cpus[-1] if len(cpus) > 1 else None,
+                     group=group) as proc:
         # published as the stations' agents would (4 in flight each, resent if not acked):
         # the hub sheds a station's flood beyond mqtt.max_queued_per_station
         from bench.mqttkit import feed
@@ -232,6 +238,8 @@ def end_to_end(url: str, work: Workload, broker_port: int, workdir: Path, latenc
         if fed.outcomes.get(wire.ACCEPTED, 0) != work.records:
             raise RuntimeError(f"not every record accepted: {dict(fed.outcomes)}")
         rate = work.records / fed.elapsed
+        if not latency_taps:
+            return rate, cpu / work.records, []
         sim = StationSim(broker_port, work.stations[:1], client_id="bench-live")
         try:
             latencies = live_latency(sim, work, latency_taps)
@@ -257,6 +265,21 @@ def live_latency(sim, work: Workload, taps: int) -> list[float]:
         samples.append((sim.ack_times[(station, base_id + i)] - sent) * 1000)
         time.sleep(0.05)
     return samples
+
+
+def group_on_off(work: Workload, broker_port: int, workdir: Path, rounds: int):
+    """1-record batches from many stations (4 in flight each) through Mosquitto into the hub,
+    group commit off (hub.group_max_batches 1) and on (GROUP_ON), alternating, `rounds` each:
+    -> {"off": [batches/s], "on": [...], "cpu_off": [...], "cpu_on": [...]} (CPU s/batch)."""
+    out = {"off": [], "on": [], "cpu_off": [], "cpu_on": []}
+    for n in range(rounds):
+        for name, group in (("off", 1), ("on", GROUP_ON)):
+            url = f"sqlite:///{workdir / f'small-{name}-{n}.db'}"
+            rate, cpu_per, _ = end_to_end(url, work, broker_port, workdir / f"small-{name}", 0,
+                                          group=group)
+            out[name].append(rate)      # records/s == batches/s: one record per batch
+            out["cpu_" + name].append(cpu_per)
+    return out
 
 
 @contextlib.contextmanager
@@ -318,6 +341,32 @@ def figures(mode: str) -> list[Figure]:
                      f"{runs}; hub process {cpu_per * 1e6:.0f} µs CPU per record",
                 extra={"records": work.records, "batches": len(work.batches),
                        "hub_cpu_us_per_record": cpu_per * 1e6}))
+            off = [end_to_end(f"sqlite:///{workdir / f'e2e-off{n}.db'}", work, broker.port,
+                              workdir, 0, group=1)[0] for n in range(runs)]
+            e2e_off = statistics.median(off)
+            out.append(Figure(
+                "hub", "end-to-end ingest via Mosquitto, SQLite, group commit off", e2e_off,
+                "rec/s", runs=off, baseline=f"configured default {e2e:,.0f} rec/s",
+                ratio=e2e / e2e_off, target="report (ratio: default / off, ≥ ~1)",
+                note="hub.group_max_batches 1 (one transaction per batch), same workload; "
+                     "the ratio is the configured default's rate over this one"))
+            stations, learners = params["small"]
+            small = Workload(stations, learners, 1, batch_size=1, seed=2)
+            got_small = group_on_off(small, broker.port, workdir, max(1, runs - 1))
+            on_rate = statistics.median(got_small["on"])
+            off_rate = statistics.median(got_small["off"])
+            out.append(Figure(
+                "hub", "live: 1-record batches through Mosquitto, group commit on vs off",
+                on_rate, "batches/s", runs=got_small["on"],
+                baseline=f"off {off_rate:,.0f} batches/s", ratio=on_rate / off_rate,
+                target="report",
+                note=f"{small.records:,} one-record batches from {stations} stations, 4 in "
+                     f"flight each; on = hub.group_max_batches {GROUP_ON}; hub CPU per batch "
+                     f"{statistics.median(got_small['cpu_on']) * 1e3:.2f} ms on vs "
+                     f"{statistics.median(got_small['cpu_off']) * 1e3:.2f} ms off",
+                extra={"off_runs": got_small["off"],
+                       "cpu_ms_per_batch_on": statistics.median(got_small["cpu_on"]) * 1e3,
+                       "cpu_ms_per_batch_off": statistics.median(got_small["cpu_off"]) * 1e3}))
             lat_s = summary(lat)
             out.append(Figure("hub", "live batch publish → hub ack (commit of the credit), p50",
                               lat_s["median"], "ms", extra=lat_s,

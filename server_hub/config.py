@@ -40,7 +40,7 @@ class HubSection:
     timezone: str = "UTC"          # local days for per-day caps and weekly schedules
     worker_id: str = ""            # MQTT client id suffix; unique per hub worker
     ca_dir: str = ""               # fleet CA directory; "" = ca/ beside the SQLite database
-    group_max_batches: int = 1     # queued batches committed in one transaction (1: one each)
+    group_max_batches: int = 32    # queued batches committed in one transaction (1: one each)
 
 
 @dataclass

@@ -29,6 +29,7 @@ import logging
 
 import sqlalchemy as sa
 
+from protocol import batch as wire
 from server_hub.errors import StoreError
 from server_hub.ingest import BatchIngest, BatchRejected
 from server_hub.store import credits as cq
@@ -36,6 +37,11 @@ from server_hub.store.db import lock_learners, lock_readers
 
 log = logging.getLogger("tapcert.hub.group")
 RETRIES = 3
+# Records per group at most: group commit pays where the per-transaction cost is large
+# against the batch (live taps, a reconnect storm of small batches). A backlog batch of
+# hundreds of records already spreads its commit, and in a group it costs more (SQLite keeps
+# a savepoint's first change to each page in a sub-journal): it goes alone (bench/RESULTS.md).
+MAX_RECORDS = 256
 CONFLICTS = {"40P01", "40001"}     # deadlock detected, serialization failure
 
 
@@ -56,6 +62,29 @@ def is_conflict(exc: BaseException | None) -> bool:
         exc = exc.__cause__
         seen += 1
     return False
+
+
+def record_count(payload) -> int:
+    """Records a batch payload announces (its header); 0 for what is not a batch."""
+    if len(payload) >= wire.HEADER_LEN and payload[:2] == wire.BATCH_MAGIC:
+        return int.from_bytes(payload[12:14], "little")
+    return 0
+
+
+def split(items, most: int, payload_of=lambda item: item[1]) -> list:
+    """Queued items (in order) -> the groups to commit: runs of up to `most` items and
+    MAX_RECORDS records; a batch larger than MAX_RECORDS goes alone."""
+    groups, cur, records = [], [], 0
+    for item in items:
+        n = record_count(payload_of(item))
+        if cur and (len(cur) >= most or records + n > MAX_RECORDS):
+            groups.append(cur)
+            cur, records = [], 0
+        cur.append(item)
+        records += n
+    if cur:
+        groups.append(cur)
+    return groups
 
 
 def handle_group(pipeline, items, now: float) -> list:

@@ -18,7 +18,8 @@ cannot starve the others, and what it sends beyond `mqtt.max_queued_per_station`
 waiting at the hub is acknowledged to the broker unhandled (shed, counted, logged) -- its
 agent resends until it sees the hub's ack, so nothing is lost.
 When more than one batch is waiting, the worker takes up to `hub.group_max_batches` of them
-(never waiting for more) and commits them in one transaction (groupcommit.py); each ack is
+(never waiting for more) and commits them in one transaction (groupcommit.py; large batches
+go alone: groupcommit.MAX_RECORDS); each ack is
 published and each message released only after that commit, in order.
 A database outage is retried with backoff without losing the message. A batch the hub fails
 on for another reason (a bug) is logged and released without an ack, so the agent resends it.
@@ -38,7 +39,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from protocol import topics
 from protocol.errors import RemoteProtocolError
-from server_hub import stationmsg
+from server_hub import groupcommit, stationmsg
 from server_hub.errors import StoreError
 from server_hub.fairqueue import FairQueue
 
@@ -170,10 +171,11 @@ class MQTTLink:
                 else:
                     self.stats["ignored"] += 1
                     self._release(mid, qos)
-            if len(batches) == 1:
-                self._handle_batch(*batches[0])
-            elif batches:
-                self._handle_group(batches)
+            for group in groupcommit.split(batches, most):
+                if len(group) == 1:
+                    self._handle_batch(*group[0])
+                else:
+                    self._handle_group(group)
 
     def _release(self, mid, qos) -> None:
         if qos:

@@ -40,7 +40,7 @@ from nats.js.api import (AckPolicy, ConsumerConfig, DeliverPolicy, RetentionPoli
 
 from protocol import topics
 from protocol.errors import RemoteProtocolError
-from server_hub import stationmsg
+from server_hub import groupcommit, stationmsg
 from server_hub.errors import HubError, StoreError
 
 log = logging.getLogger("tapcert.hub.nats")
@@ -236,10 +236,9 @@ class NATSLink:
                     delay = min(delay * 2, 5)
                     continue
                 delay = 0.5
-                for i in range(0, len(msgs), self.group_max):
+                for part in groupcommit.split(msgs, self.group_max, lambda m: m.data):
                     if self._stopping.is_set():
                         break   # not acked: redelivered to another worker after ack_wait
-                    part = msgs[i:i + self.group_max]
                     if len(part) == 1:
                         await self._handle_batch(part[0])
                     else:

@@ -459,3 +459,17 @@ def test_nats_link_commits_a_fetch_as_a_group(tmp_path):
             link.stop()
         cluster.stop()
         store.close()
+
+
+def test_split_groups_small_batches_and_sends_large_ones_alone(monkeypatch):
+    monkeypatch.setattr(groupcommit, "MAX_RECORDS", 10)
+
+    def b(n):
+        return ("S", wire.encode_batch(n, [bytes(20)] * n))
+
+    items = [b(1), b(2), b(3), b(12), b(4), b(4), b(4), ("S", b"junk"), b(1)]
+    groups = groupcommit.split(items, 3)
+    assert [[groupcommit.record_count(p) for _, p in g] for g in groups] == \
+        [[1, 2, 3], [12], [4, 4], [4, 0, 1]]
+    assert groupcommit.split(items, 1) == [[i] for i in items]
+    assert sum(groupcommit.split(items, 99), []) == items
