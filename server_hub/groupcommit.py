@@ -133,7 +133,8 @@ def _one_transaction(pipeline, prepared, now):
         lock_readers(conn, readers)
         if not pipeline.store.is_sqlite and ingests:
             uids = {e.record.uid for ingest in ingests for e in ingest.entries if e is not None}
-            lock_learners(conn, {card[0] for card in cq.card_status(conn, uids).values()})
+            lock_learners(conn, {card[0] for card in cq.card_status(conn, uids).values()
+                                 if card[0] is not None})
         for i, station, payload, got in prepared:
             try:
                 with conn.begin_nested():

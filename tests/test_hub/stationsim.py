@@ -84,6 +84,13 @@ class StationSim:
                 return got
         raise TimeoutError(f"station {station} batch {batch_id}: no hub ack in {timeout}s")
 
+    def first_ack(self, station: str, batch_id: int):
+        """The first ack seen for this batch (a batch sent twice gets two; with group commit
+        both may arrive together, and `acks` keeps the latest)."""
+        with self._lock:
+            return next((a for s, a in self.all_acks
+                         if s == station and a.batch_id == batch_id), None)
+
     def forget(self, station: str, batch_id: int) -> None:
         with self._lock:
             self.acks.pop((station, batch_id), None)
