@@ -44,9 +44,12 @@ def sign_station_csr(cfg, registry, station_id: str, csr_pem: str | bytes) -> di
     return {"certificate": cert.decode(), "ca": ca.ca_pem().decode()}
 
 
-def _broker_dir(ca: pki.FleetCA) -> Path | None:
-    note = ca.directory / "broker-dir"   # written by broker_config (and the provisioning tool)
-    return Path(note.read_text().strip()) if note.exists() else None
+def _broker_dir(ca_directory: Path) -> Path | None:
+    note = ca_directory / "broker-dir"   # written by broker_config (and the provisioning tool)
+    try:
+        return Path(note.read_text().strip()) if note.exists() else None
+    except OSError:
+        return None
 
 
 CRL_WARN_S = 7 * 86400
@@ -54,19 +57,16 @@ _crl_seen: dict = {}     # path -> (mtime_ns, next_update epoch)
 
 
 def crl_expiry(cfg) -> dict | None:
-    """{"path", "ca_dir", "expires_at"} of the CRL Mosquitto reads (the broker's copy when broker_config
-    put one beside its files, else the CA's own), or None when this hub has no CA or CRL.
+    """{"path", "ca_dir", "expires_at"} of the CRL Mosquitto reads (the broker's copy when
+    broker_config put one beside its files, else the CA's own), or None when this hub has no CA or CRL.
     Mosquitto refuses EVERY client once its CRL has expired: a daily re-issue keeps it fresh
     (ops/systemd/tapcert-crl.timer). Cached by file modification time: cheap to poll."""
     directory = ca_dir(cfg)
     if directory is None:
         return None
-    note = directory / "broker-dir"
-    try:
-        broker = Path(note.read_text().strip()) / "crl.pem" if note.exists() else None
-    except OSError:
-        broker = None
-    path = broker if broker is not None and broker.exists() else directory / "crl.pem"
+    broker = _broker_dir(directory)
+    path = broker / "crl.pem" if broker is not None and (broker / "crl.pem").exists() \
+        else directory / "crl.pem"
     try:
         mtime = path.stat().st_mtime_ns
     except OSError:
@@ -84,7 +84,7 @@ def crl_expiry(cfg) -> dict | None:
 def publish_crl(ca: pki.FleetCA) -> Path | None:
     """Copy the CA's CRL beside the broker's other files (if broker_config put them somewhere);
     returns where."""
-    target = _broker_dir(ca)
+    target = _broker_dir(ca.directory)
     if target is None or not target.is_dir():
         return None
     from provisioning.files import write_all
