@@ -221,17 +221,18 @@ class Core:
                 rows.append((rid, seq, data, reader_time, live, tap_time))
                 seen[rid] = port
         try:
-            result = self.store.add_records(rows, now)
-        except StoreFull:
-            result = self._retry_when_full(rows, now)
-            if result is None:
-                return
+            result, freed = self.store.add_records_making_room(rows, now)
+        except StoreFull:   # no ack: the readers keep the records
+            self._queue_full()
+            return
         except StoreCorrupt as exc:
             self._recover(exc)
             return
         except StoreError as exc:
             self.problems.set("queue_error", str(exc), level=logging.ERROR)
             return
+        if freed:
+            note(log, logging.WARNING, "queue full: pruned synced records early", freed=freed)
         self.problems.clear("disk_full")
         self.problems.clear("queue_error")
         self.stats["records_in"] += result.inserted
@@ -248,25 +249,12 @@ class Core:
             state.agent_wm, state.hub_wm = result.watermarks[rid]
             port.send_ack(rid, state.agent_wm, state.hub_wm)
 
-    def _retry_when_full(self, rows, now):
-        # Synced records under every hub watermark are at the hub already: prune them
-        # early to make room, then try once more. Still full: no ack, the readers keep them.
-        try:
-            freed = self.store.prune(older_than=now + 1)
-            if freed:
-                note(log, logging.WARNING, "queue full: pruned synced records early", freed=freed)
-                return self.store.add_records(rows, now)
-        except StoreFull:
-            pass
-        except StoreError as exc:
-            self.problems.set("queue_error", str(exc), level=logging.ERROR)
-            return None
+    def _queue_full(self):
         ob = self.outbox
         waiting = ob.pending_live + ob.pending_backlog + sum(b.count for b in ob.inflight.values())
         self.problems.set("disk_full", room.queue_full(waiting, self.cfg.queue.path),
                           level=logging.ERROR)
         self.stats["store_full"] += 1
-        return None
 
     def _on_health(self, port, obj):
         report = HealthReport(obj)

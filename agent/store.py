@@ -348,6 +348,17 @@ class Store:
 
     # -- housekeeping -------------------------------------------------------------------
 
+    def add_records_making_room(self, rows, now):
+        """add_records; when the queue is full, prune synced records early (they are at the hub
+        already) and try once more. -> (AddResult, rows freed); StoreFull if still full."""
+        try:
+            return self.add_records(rows, now), 0
+        except StoreFull:
+            freed = self.prune(older_than=now + 1)
+            if not freed:
+                raise
+            return self.add_records(rows, now), freed
+
     def prune(self, older_than):
         """Delete synced rows acked before `older_than` whose seq is under the reader's hub
         watermark. Quarantined rows are never pruned."""
