@@ -20,3 +20,25 @@ def credited_district(hub, credits=5, learners=3):
     for lid in d.learners:
         assert hub.balance(lid) == credits * 1000
     return d
+
+
+def api_client(tmp_path):
+    """A SQLite hub behind its FastAPI app (TestClient) with one token per role in
+    `client.tokens` and the hub as `client.hub`; close both with close_api()."""
+    from fastapi.testclient import TestClient
+
+    from server_hub.api import create_app
+    from server_hub.api.app import HubContext
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub = Hub(url, make_config(hub__db=url))
+    client = TestClient(create_app(HubContext(hub.store, hub.registry, hub.pipeline,
+                                              hub.config)))
+    client.tokens = {r: hub.registry.create_operator(f"{r}-1", r)[1]
+                     for r in ("admin", "operator", "technician")}
+    client.hub = hub
+    return client
+
+
+def close_api(client):
+    client.close()
+    client.hub.close()

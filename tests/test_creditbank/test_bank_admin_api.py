@@ -6,9 +6,7 @@ answers the ledger entries the re-evaluation wrote; audited)."""
 import pytest
 from fastapi.testclient import TestClient
 
-from bankkit import SESSION_START, District, Hub, make_config, wire
-from server_hub.api import create_app
-from server_hub.api.app import HubContext
+from bankkit import SESSION_START, District, api_client, close_api, wire
 from server_hub.creditbank import audit, evaluation
 
 DAILY = {"type": "daily", "start": "09:00", "end": "11:00", "from": "2026-06-01"}
@@ -18,16 +16,9 @@ V2 = {"type": "fixed", "credits": 3}
 
 @pytest.fixture
 def api(tmp_path):
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    hub = Hub(url, make_config(hub__db=url))
-    client = TestClient(create_app(HubContext(hub.store, hub.registry, hub.pipeline,
-                                              hub.config)))
-    client.tokens = {r: hub.registry.create_operator(f"{r}-1", r)[1]
-                     for r in ("admin", "operator", "technician")}
-    client.hub = hub
+    client = api_client(tmp_path)
     yield client
-    client.close()
-    hub.close()
+    close_api(client)
 
 
 def auth(api, role="admin"):

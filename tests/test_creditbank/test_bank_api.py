@@ -2,27 +2,17 @@
 transcripts that verify."""
 
 import pytest
-from fastapi.testclient import TestClient
 
-from bankkit import SESSION_START, District, Hub, credited_district, make_config, wire
-from server_hub.api import create_app
-from server_hub.api.app import HubContext
+from bankkit import SESSION_START, District, api_client, close_api, credited_district, wire
 from server_hub.creditbank import issuer, transcript
 
 
 @pytest.fixture
 def api(tmp_path):
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
-    hub = Hub(url, make_config(hub__db=url))
     issuer.open_or_create(tmp_path / "ca")
-    client = TestClient(create_app(HubContext(hub.store, hub.registry, hub.pipeline,
-                                              hub.config)))
-    client.tokens = {r: hub.registry.create_operator(f"{r}-1", r)[1]
-                     for r in ("admin", "operator", "technician")}
-    client.hub = hub
+    client = api_client(tmp_path)
     yield client
-    client.close()
-    hub.close()
+    close_api(client)
 
 
 def h(api, role):
