@@ -56,6 +56,10 @@ class Link:
                 frame = decoder.next_message()
             except RemoteProtocolError:
                 continue  # counted by the decoder; the line is gone
+            except Exception as exc:  # a decoder bug must not end the link task: count it
+                decoder.bad_frames += 1
+                self.app.note("link line dropped: {!r}".format(exc))
+                continue
             if frame is link.NEED_DATA:
                 return
             self.frames_in += 1

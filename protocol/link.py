@@ -121,7 +121,7 @@ class LinkDecoder:
             raise RemoteProtocolError("unknown link frame type {!r}".format(type), "bad_type")
         try:
             body = binascii.a2b_base64(core[2:]) if len(core) > 2 else b""
-        except (ValueError, binascii.Error):
+        except ValueError:  # CPython's binascii.Error is a ValueError; MicroPython has no Error
             self.bad_frames += 1
             raise RemoteProtocolError("link frame body is not base64", "bad_base64")
         return Frame(type, body)

@@ -198,3 +198,30 @@ def test_health_always_fits_one_line():
         assert len(fit_json({"rid": "a", "err": "y" * 1000})) <= 430
     finally:
         flash.close()
+
+
+def _crc_line(core):
+    # a line whose checksum is right whatever its body holds
+    import binascii
+    return b"~" + core + b"*" + "{:08x}".format(binascii.crc32(core) & 0xFFFFFFFF).encode() + b"\n"
+
+
+def test_bad_base64_under_a_valid_checksum_is_counted_not_fatal():
+    # issue 16: `except (ValueError, binascii.Error)` raised AttributeError on MicroPython
+    decoder = link.LinkDecoder()
+    for core in (b"A:YQ", b"T:abc", b"B:ab=c"):
+        decoder.feed(_crc_line(core))
+        try:
+            decoder.next_message()
+            raise AssertionError("bad base64 accepted")
+        except link.RemoteProtocolError as exc:
+            assert exc.args[0] == "link frame body is not base64"
+    assert decoder.bad_frames == 3
+    flash, app, lnk = _setup(2)
+    try:
+        for _ in range(5):
+            lnk.feed(_crc_line(b"A:YQ"), 0)
+        lnk.feed(link.encode_ack(app.reader_id, 2, 2), 1)
+        assert app.journal.hub_wm == 2 and lnk.decoder.bad_frames == 5
+    finally:
+        flash.close()
