@@ -27,6 +27,8 @@ DEFAULTS = {
     "sign_table": "auto",         # signer's 48 KiB table: "flash", "ram", "auto" (small heap)
     "card_field_port": None,      # unix: TCP port of the card field (env overrides)
     "events_path": "/host/events.jsonl",  # unix: feedback events for tests
+    "language": "zh",             # display text: "zh" (Chinese phrases) or "en"
+    "display_path": "/host/display.bin",  # unix: the virtual panel's display RAM
 }
 
 
@@ -71,7 +73,9 @@ def _fits(key, value):
     if default is None:
         return True
     if value is None:
-        return key == "events_path"  # null: no feedback event log
+        return key in ("events_path", "display_path")  # null: no event log / no panel
+    if key == "language":
+        return value in ("zh", "en")
     if isinstance(default, bool):
         return isinstance(value, bool)
     if isinstance(default, (int, float)):

@@ -55,7 +55,7 @@ def do_enroll(args, report):
     try:
         result = enroll.enroll(args.port, args.station, report, hub=hub, label=args.label,
                                bundle=args.offline_bundle, test_mode=args.test_mode,
-                               rekey=args.rekey, token=args.token)
+                               rekey=args.rekey, token=args.token, language=args.language)
     finally:
         if hub is not None:
             hub.close()
@@ -267,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bench readers only: allow tap injection over the link")
     p.add_argument("--rekey", action="store_true",
                    help="the reader has a key already: make a new one and revoke the old one")
+    p.add_argument("--language", choices=("zh", "en"),
+                   help="display text: zh (Chinese, the firmware's default) or en; default: keep")
 
     p = _sub(verbs, "station", "a station's MQTT identity (key on the Pi, certificate from the hub)",
              "tapcert-provision station create S-0001 --hub https://hub:8470 --token tch_... "

@@ -16,8 +16,9 @@ the next run cannot finish:
    wiped and `keys.generate(force=True)` makes the new key.
 4. Register (POST /api/v1/readers) and revoke `previous_rid` at the hub — or write the
    offline bundle, whose proof the reader signs itself (bundle.py).
-5. Write /config.json (station, label, test_mode; other keys kept) atomically, restart the
-   firmware, and check its health frame carries the new reader id and station.
+5. Write /config.json (station, label, test_mode, language if given; other keys kept)
+   atomically, restart the firmware, and check its health frame carries the new reader id
+   and station.
 """
 
 from __future__ import annotations
@@ -116,7 +117,8 @@ def _hub_reader(hub, rid: str):
 
 def enroll(port: str, station: str, report, *, hub=None, label: str = "", bundle=None,
            test_mode: bool = False, rekey: bool = False, token: str | None = None,
-           confirm_timeout: float = 20.0, board_factory=Board) -> dict:
+           language: str | None = None, confirm_timeout: float = 20.0,
+           board_factory=Board) -> dict:
     check_station_id(station)
     if hub is not None:
         try:
@@ -215,6 +217,8 @@ def enroll(port: str, station: str, report, *, hub=None, label: str = "", bundle
 
         new_config = dict(config, station=station, label=label, test_mode=bool(test_mode))
         new_config.pop("previous_rid", None)
+        if language is not None:  # display text, "zh" or "en" (firmware/config.py)
+            new_config["language"] = language
         _write_config(board, new_config)
         report.step("restarting the firmware ...")
         board.run_main()

@@ -128,7 +128,7 @@ def build(machine, name, config):
     except BusError:
         pass  # nfc.fault says why; read_uid() retries
     feedback = PWMFeedback(_led(machine, pins, settings), _buzzer(machine, pins, settings),
-                           _display(i2c, settings, faults))
+                           _display(i2c, settings, faults, config.get("language", "zh")))
     try:
         clock = RTCClock(machine.RTC())
     except (AttributeError, OSError):
@@ -186,12 +186,12 @@ def _buzzer(machine, pins, settings):
     return PWMBuzzer(machine.PWM(Pin(pins["buzzer"])), settings["buzzer_volume"])
 
 
-def _display(i2c, settings, faults):
+def _display(i2c, settings, faults, language):
     kind = settings["display"]
     if kind == "none":
         return None
     from drivers.ssd1306 import SSD1306
-    display = SSD1306(i2c, height=32 if kind == "ssd1306_128x32" else 64)
+    display = SSD1306(i2c, height=32 if kind == "ssd1306_128x32" else 64, language=language)
     try:
         display.begin()
     except OSError:

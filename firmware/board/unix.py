@@ -4,8 +4,11 @@
 # faults) plus the card field: taps arrive as lines "TAP <uid-hex> <kind>\n" on TCP
 # 127.0.0.1:$TAPCERT_CARD_FIELD_PORT; each is answered with one JSON line, the feedback
 # event ({"event": "recorded", "seq": 12, "text": "Recorded #12"}), which is also appended
-# to /host/events.jsonl when /host exists. The clock has no RTC: the agent's T frame sets a
-# base and ticks count on from it.
+# to /host/events.jsonl when /host exists. The same event goes through a real board's
+# feedback path (drivers/feedback_pwm.py, no LED or buzzer) to the firmware's SSD1306
+# driver and a virtual 128x32 panel (board/unix_panel.py) whose display RAM is kept in
+# /host/display.bin: the screen a board shows, in the config's language. The clock has no
+# RTC: the agent's T frame sets a base and ticks count on from it.
 import json
 import os
 
@@ -24,19 +27,26 @@ class NoCardReader:
 
 
 class EventFeedback:
-    def __init__(self, events_path):
+    def __init__(self, events_path, screen=None):
         self.events_path = events_path
         self.events = []  # the last four, for tests
         self.write_errors = 0
+        self.screen = screen  # PWMFeedback driving the virtual panel, or None
 
     def show(self, event, text=""):
         self.show_detail({"event": event, "seq": None, "text": text})
+
+    async def run(self):
+        if self.screen is not None:
+            await self.screen.run()
 
     def show_detail(self, result):
         events = self.events
         events.append(result)
         if len(events) > 4:
             events.pop(0)
+        if self.screen is not None:
+            self.screen.show(result["event"], result["text"])
         path = self.events_path
         if not path:
             return
@@ -135,7 +145,7 @@ class Board:
         events = config.get("events_path")
         if events and not _dir_exists(events.rsplit("/", 1)[0] or "/"):
             events = None
-        self.feedback = EventFeedback(events)
+        self.feedback = EventFeedback(events, _screen(config))
         self.clock = TicksClock()
         self.watchdog = NullWatchdog()
         port = os.getenv("TAPCERT_CARD_FIELD_PORT") or config.get("card_field_port")
@@ -162,6 +172,19 @@ def _dir_exists(path):
         return True
     except OSError:
         return False
+
+
+def _screen(config):
+    # the virtual panel, when there is a host directory to show it in
+    path = config.get("display_path")
+    if not path or not _dir_exists(path.rsplit("/", 1)[0] or "/"):
+        return None
+    from board.unix_panel import PanelBus
+    from drivers.feedback_pwm import PWMFeedback
+    from drivers.ssd1306 import SSD1306
+    display = SSD1306(PanelBus(path), language=config.get("language", "zh"))
+    display.begin()
+    return PWMFeedback(display=display)
 
 
 def make_board(config):

@@ -225,6 +225,8 @@ class PWMFeedback:
         if display is None:
             return
         try:
-            display.show_lines(wrap(text, display.columns, display.rows))
+            phrase = getattr(display, "show_phrase", None)  # SSD1306: Chinese phrases
+            if phrase is None or not phrase(text):
+                display.show_lines(wrap(text, display.columns, display.rows))
         except OSError:
             self.display_errors += 1  # a loose display must not stop the reader

@@ -7,6 +7,10 @@
 # Text uses framebuf's 8x8 font where the port has framebuf (ESP32, RP2 do),
 # else drivers.textcanvas draws the same glyphs: 16 characters per line,
 # 4 lines on 128x32, 8 on 128x64.
+# In Chinese (language "zh", the default) show_phrase() shows a fixed phrase
+# (phrases.py) as lines 16 px tall: 2 on 128x32, 4 on 128x64. Chinese glyphs
+# are copied from phrase_bitmaps.py, which holds them in this RAM's layout;
+# ASCII (digits, '#', '%') uses the 8x8 font, centred in the 16 px line.
 try:
     import framebuf
 except ImportError:
@@ -64,9 +68,11 @@ def ascii_line(text, columns):
 
 
 class SSD1306:
-    def __init__(self, i2c, width=128, height=32, address=I2C_ADDRESS, external_vcc=False):
+    def __init__(self, i2c, width=128, height=32, address=I2C_ADDRESS, external_vcc=False,
+                 language="zh"):
         if width != 128 or height not in (32, 64):
             raise ValueError("SSD1306 panel must be 128x32 or 128x64")
+        self.language = language
         self._i2c = i2c
         self._address = address
         self.width = width
@@ -113,6 +119,37 @@ class SSD1306:
         for row in range(min(len(lines), self.rows)):
             self.text(ascii_line(lines[row], self.columns), 0, row * 8)
         self.show()
+
+    def show_phrase(self, text):
+        # Shows a fixed phrase in the display's language -> False when it has none
+        # (English, or a text not in phrases.TABLE): then show_lines() shows it.
+        if self.language == "en":
+            return False
+        from phrases import lookup
+        lines = lookup(text)
+        if lines is None:
+            return False
+        from phrase_bitmaps import BITMAPS, GLYPHS
+        glyphs = memoryview(BITMAPS)
+        buf = self.buffer
+        width = self.width
+        self.clear()
+        for row in range(min(len(lines), self.height // 16)):
+            x = 0
+            for char in lines[row]:
+                if ord(char) < 128:
+                    if x + 8 <= width:
+                        self._canvas.text(char, x, row * 16 + 4, 1)
+                    x += 8
+                    continue
+                index = GLYPHS.find(char)
+                if index >= 0 and x + 16 <= width:
+                    top = row * 2 * width + x
+                    buf[top:top + 16] = glyphs[index * 32:index * 32 + 16]
+                    buf[top + width:top + width + 16] = glyphs[index * 32 + 16:index * 32 + 32]
+                x += 16
+        self.show()
+        return True
 
     def show(self):
         for value in (_SET_COLUMN_ADDRESS, 0, self.width - 1,
