@@ -21,6 +21,9 @@ from protocol.compat import ticks_diff, ticks_ms
 from version import FW_VERSION
 
 _TASK_RETRY_S = 1
+_WATCHDOG_CHECK_MS = 100
+_RANDOM_UID = 0x08   # ISO 14443-3: a 4-byte UID starting 08 is random, made anew each time
+_CASCADE_TAG = 0x88  # never the first byte of a real UID
 _BOOT_ONLY = ("bootcount", "keys", "signtable", "config")
 # The reader's state lives under /data: a folder named like a module (/journal, /keys)
 # would shadow that module for `import` (the current directory "/" is first on sys.path).
@@ -50,6 +53,7 @@ class App:
         self.feedback = Feedback(board.feedback)
         self.link = None
         self._signal = None
+        self._beats = {}  # task name -> progress seen since the last watchdog feed
         self._up_ms = 0
         self._up_last = ticks_ms()
 
@@ -115,8 +119,10 @@ class App:
         uid = bytes(uid)
         self.taps += 1
         give = self.feedback.give
-        if kind not in rec.KINDS or len(uid) not in rec.UID_LENGTHS:
+        if kind not in rec.KINDS or len(uid) not in rec.UID_LENGTHS or uid[0] == _CASCADE_TAG:
             return give("error", text="Card not readable - tap again")
+        if len(uid) == 4 and uid[0] == _RANDOM_UID:
+            return give("random_uid")  # a phone's or a random-UID card: a new UID every tap
         if not self.ready:
             return give("error", text="Reader not set up - call technician")
         if self.debounce.recent(uid, now):
@@ -145,11 +151,14 @@ class App:
 
     def sign_pending(self, limit=4):
         """Sign the oldest unsigned records and journal them; -> how many."""
-        payloads = self.journal.unsigned(limit)
-        if not payloads or self.signer is None:
+        if self.signer is None:
             return 0
         sign = self.signer.sign
-        records = [p + sign(p) for p in payloads]
+        return self._store_signed([p + sign(p) for p in self.journal.unsigned(limit)])
+
+    def _store_signed(self, records):
+        if not records:
+            return 0
         try:
             self.journal.add_signed(records)
         except (OSError, JournalError) as exc:
@@ -221,16 +230,20 @@ class App:
         self.link = linkport.Link(self, cfg["offer_window"], cfg["resend_ms"],
                                   cfg["idle_resend_ms"], cfg["agent_timeout_ms"],
                                   int(cfg["health_s"] * 1000))
+        board = self.board
+        self._beats = {"link": False}  # the watchdog is fed while each of these beats
+        nfc = getattr(board.nfc, "kind", "virtual") != "virtual"
+        if nfc:
+            self._beats["taps"] = False
         tasks = [asyncio.create_task(self._guard("signer", self._signer)),
                  asyncio.create_task(self._guard("watchdog", self._watchdog))]
-        board = self.board
         if hasattr(board.feedback, "run"):
             tasks.append(asyncio.create_task(self._guard("feedback", board.feedback.run)))
         card_field = getattr(board, "card_field", None)
         if card_field is not None:
             tasks.append(asyncio.create_task(
                 self._guard("card field", lambda: card_field.serve(self.tap))))
-        if getattr(board.nfc, "kind", "virtual") != "virtual":
+        if nfc:
             tasks.append(asyncio.create_task(self._guard("nfc", self._nfc)))
         try:
             await self._guard("link", lambda: linkport.serve(self.link, stdin, stdout))
@@ -252,37 +265,71 @@ class App:
     async def _signer(self):
         import asyncio
         signal = self._signal
-        batch = self.config["sign_batch"]
         while True:
             await signal.wait()
             signal.clear()
             while self.journal.pending:
-                if not self.sign_pending(batch):
+                if not await self.sign_stepwise(self.config["sign_batch"]):
                     await asyncio.sleep(_TASK_RETRY_S)
-                await asyncio.sleep(0)  # a tap waiting gets its feedback first
+
+    async def sign_stepwise(self, limit):
+        # sign_pending() that never holds the event loop for more than a slice of one
+        # signature (~1/6 of it: ~15 ms at 125 MHz): a tap waiting is answered first. The
+        # signed records go to the journal together (one segment write for up to `limit`).
+        import asyncio
+        if self.signer is None:
+            return 0
+        records = []
+        steps = self.signer.sign_steps
+        for payload in self.journal.unsigned(limit):
+            for sig in steps(payload):
+                await asyncio.sleep(0)
+            records.append(payload + sig)
+        return self._store_signed(records)
 
     async def _watchdog(self):
+        # Fed only while the tasks the reader lives for make progress: the tap source
+        # (NFC poll or card field) and the link pump each call alive() on every round;
+        # a task stuck or dead for the watchdog's timeout resets the board.
         import asyncio
         feed = self.board.watchdog.feed
+        beats = self._beats
         while True:
-            feed()
             self.uptime_ms()  # folds the tick counter in well before it wraps
-            await asyncio.sleep(1)
+            if all(beats.values()):
+                feed()
+                for name in beats:
+                    beats[name] = False
+            await asyncio.sleep_ms(_WATCHDOG_CHECK_MS)
+
+    def alive(self, name):
+        self._beats[name] = True
 
     async def _nfc(self):
+        # Poll the front end; a card resting on the reader is one tap until removed
+        # (presence.py). Two cards at once get their own feedback, no record.
         import asyncio
+        from drivers.errors import DriverError
+        from presence import Presence
         nfc = self.board.nfc
         kind = self.config.get("tap_kind", rec.KIND_TAP)
         period = self.config["poll_ms"]
-        last = None
+        presence = Presence()
+        poll = getattr(nfc, "poll_uid", None)  # awaitable polls where the driver has them
         while True:
             try:
-                uid = nfc.read_uid()
-            except Exception:  # the board's NFC layer reports its fault in faults()
-                uid = None
-            if uid is not None and uid != last:
-                self.tap(uid, kind)  # a card resting on the reader is one tap
-            last = uid
+                uid = await poll() if poll is not None else nfc.read_uid()
+            except DriverError as exc:  # the board's NFC layer reports its fault in faults()
+                if getattr(exc, "reason", "") == "two_cards" and presence.seen(b"2"):
+                    self.feedback.give("two_cards")
+                uid = False
+            except Exception:
+                uid = False
+            if uid is None:
+                presence.missed()
+            elif uid is not False and presence.seen(uid):
+                self.tap(uid, kind)
+            self.alive("taps")
             await asyncio.sleep_ms(period)
 
 

@@ -7,6 +7,8 @@
 #   blocked    "Card blocked - see staff"          card on the blocked list, no record
 #   full       "Storage full - call technician"    journal full, no record
 #   error      "Not recorded - tap again" etc.     the tap could not be recorded
+#   two_cards  "One card at a time"                two cards in the field at once, no record
+#   random_uid "Phone or random-UID card not accepted"  a random 4-byte UID (08 ..), no record
 #   boot       "tapcert 0.1.0 ready"               the reader started
 
 
@@ -45,4 +47,8 @@ def _text(event, seq, pct):
         return "Storage full - call technician"
     if event == "error":
         return "Not recorded - tap again"
+    if event == "two_cards":
+        return "One card at a time"
+    if event == "random_uid":
+        return "Phone or random-UID card not accepted"
     return event

@@ -226,8 +226,14 @@ async def serve(lnk, stdin=None, stdout=None, clock=None):
     lnk.wake = wake
     reader = asyncio.create_task(_read_loop(lnk, stdin, clock))
     writer = asyncio.StreamWriter(stdout, {})
+    alive = getattr(lnk.app, "alive", None)  # the app's watchdog: fed while we go round
     try:
         while True:
+            if reader is not None and reader.done():
+                await reader  # raises what ended it (the task is restarted); None: EOF
+                reader = None
+            if alive is not None:
+                alive("link")
             lines = lnk.poll(clock())
             for line in lines:
                 writer.write(line)
@@ -241,7 +247,8 @@ async def serve(lnk, stdin=None, stdout=None, clock=None):
                     pass
             wake.clear()
     finally:
-        reader.cancel()
+        if reader is not None:
+            reader.cancel()
 
 
 async def _read_loop(lnk, stdin, clock):

@@ -53,6 +53,7 @@ D = 3709570593466943934313808350875456518954211387984321901638878553308594028355
 _D_INV = 29203323570479832313932222820853031755424015489030106335172286495629888845891
 _K_BIAS = 2**256 - 1
 _ENTRY = 96
+_SLICES = (1, 8, 16, 24, 32)  # comb columns signed between two yields
 
 try:
     from protocol.ed25519_viper import comb_columns as _comb_columns
@@ -121,15 +122,21 @@ def inverse(z):
 
 def base_mult(k):
     # k*B as extended coordinates (X, Y, Z, T); 0 <= k (reduced mod L here).
+    state = comb_start(k)
+    comb_run(state, 1, 32)
+    return state[0], state[1], state[2], state[3]
+
+
+def comb_start(k):
+    # The comb's state after column 0: [X, Y, Z, T, columns]. comb_run(state, s, e) adds
+    # columns s..e-1; a caller may run them in slices (Signer.sign_steps: a tap between).
     k %= L
     if not k & 1:
         k += L
     columns = [0] * 32
     _comb_columns(((k + _K_BIAS) >> 1).to_bytes(32, "little"), columns)
-    groups = _table or _load_table()
-    tb = groups[0]
+    tb = (_table or _load_table())[0]
     fb = int.from_bytes
-    p = P
     o = columns[0]
     if o & 1:
         o -= 1
@@ -141,11 +148,15 @@ def base_mult(k):
         b = fb(tb[o + 32:o + 64], "little")
         t = fb(tb[o + 64:o + 96], "little")
     # From (y - x, y + x, 2dxy): X = 2x, Y = 2y, Z = 2, T = 2xy.
-    X = b - a
-    Y = b + a
-    Z = 2
-    T = t * _D_INV % p
-    for s in range(1, 32):
+    return [b - a, b + a, 2, t * _D_INV % P, columns]
+
+
+def comb_run(state, start, end):
+    X, Y, Z, T, columns = state
+    groups = _table or _load_table()
+    fb = int.from_bytes
+    p = P
+    for s in range(start, end):
         if not s & 3:
             # Doubling (dbl-2008-hwcd, a = -1, signs folded): 4S + 4M.
             a = X * X % p
@@ -185,7 +196,10 @@ def base_mult(k):
         Y = g * h % p
         T = e * h % p
         Z = f * g % p
-    return X, Y, Z, T
+    state[0] = X
+    state[1] = Y
+    state[2] = Z
+    state[3] = T
 
 
 def encode_point(X, Y, Z):
@@ -222,13 +236,24 @@ class Signer:
         self.public_key = encode_point(X, Y, Z)
 
     def sign(self, message):
+        for sig in self.sign_steps(message):
+            pass
+        return sig
+
+    def sign_steps(self, message):
+        # sign() in 6 slices of ~1/6 of its time each: yields None between them (an event
+        # loop runs a waiting tap there), then the 64-byte signature.
         message = _bytes_arg(message, "message")
         r = int.from_bytes(sha512(self._prefix + message), "little") % L
-        X, Y, Z, _ = base_mult(r)
-        R = encode_point(X, Y, Z)
+        state = comb_start(r)
+        for i in range(4):
+            yield None
+            comb_run(state, _SLICES[i], _SLICES[i + 1])
+        yield None
+        R = encode_point(state[0], state[1], state[2])
         k = int.from_bytes(sha512(R + self.public_key + message), "little") % L
         S = (r + k * self._scalar) % L
-        return R + S.to_bytes(32, "little")
+        yield R + S.to_bytes(32, "little")
 
 
 def public_key(seed):

@@ -39,7 +39,7 @@ SETTINGS = {
     "spi_baudrate": 1000000,
     "uart_baudrate": 115200,
     "nfc_poll_ms": 40,  # PN532: longest wait for one search
-    "watchdog_ms": 0,  # 0 = off
+    "watchdog_ms": 8000,  # 0 = off; fed while the tap loop and the link make progress
 }
 
 _CHOICES = {

@@ -11,16 +11,13 @@
 # One poll (read_uid):
 #   WUPA (52, 7 bits)            -> ATQA (2 bytes); no answer = no card -> None
 #   for cascade level 1..3 (SEL 93, 95, 97):
-#     ANTICOLLISION SEL NVB [known bits] -> rest of UID CLn + BCC; on a bit
-#       collision (two cards) keep the bits before it, choose 1, ask again
+#     ANTICOLLISION SEL 20         -> UID CLn + BCC; a bit collision (CollErr, which
+#       the chip reports with ParityErr) means two cards: CardError "two_cards"
 #     check BCC = CLn0 ^ CLn1 ^ CLn2 ^ CLn3
 #     SELECT SEL 70 CLn BCC CRC_A -> SAK CRC_A (CRC_A from the chip's coprocessor)
 #     SAK bit 2 (cascade) set: CLn was CT 88 + 3 UID bytes, go on one level
 #   HLTA (50 00 CRC_A), sent with Transmit: the card sleeps until the next WUPA,
 #   so a card resting on the reader is reported on every poll.
-# CollReg.CollPos is read as the 1-based bit position in the received bytes,
-# counted from bit 0 of the first FIFO byte (so it includes RxAlign), as NXP's
-# reader library does.
 try:
     from micropython import const
 except ImportError:
@@ -67,7 +64,6 @@ _DIV_IRQ_CRC = const(0x04)
 _ERR_FATAL = const(0x13)  # BufferOvfl | ParityErr | ProtocolErr
 _ERR_PARITY = const(0x02)
 _ERR_COLLISION = const(0x08)
-_COLL_POS_NOT_VALID = const(0x20)
 _START_SEND = const(0x80)
 _FLUSH = const(0x80)
 # card commands
@@ -203,6 +199,12 @@ class MFRC522:
             self._write(_COMMAND, _IDLE)
             return NO_ANSWER
         error = self._read(_ERROR)
+        if error & _ERR_COLLISION:
+            # two cards answered: the chip flags the garbled byte's parity too, so the
+            # collision is looked at first (else two cards read as an RF error)
+            self._write(_COMMAND, _IDLE)
+            self._write(_FIFO_LEVEL, _FLUSH)
+            return COLLISION
         if error & _ERR_FATAL:
             self._write(_COMMAND, _IDLE)
             if error & 0x10:
@@ -221,8 +223,6 @@ class MFRC522:
                 keep = (1 << rx_align) - 1  # bits we sent stay, received bits land above
                 value = (rx[rx_at] & keep) | (value & ~keep & 0xFF)
             rx[rx_at + i] = value
-        if error & _ERR_COLLISION:
-            return COLLISION
         return count
 
     def _crc_a(self, data, count, out, out_at):
@@ -252,37 +252,20 @@ class MFRC522:
         return True
 
     def _anticollision(self, level):
-        # Fills sel[2:7] with UID CLn + BCC for one card; False if the card left.
+        # Fills sel[2:7] with UID CLn + BCC; False if the card left. Two cards in the
+        # field are refused, not resolved: which learner tapped would be a guess.
         sel = self._sel
         sel[0] = 0x93 + 2 * level
-        for i in range(2, 7):
-            sel[i] = 0
-        known = 0
-        while True:
-            full = known >> 3
-            extra = known & 7
-            sel[1] = ((2 + full) << 4) | extra  # NVB: bytes and bits we send
-            n = self._transceive(sel, 2 + full + (1 if extra else 0), extra,
-                                 sel, 2 + full, extra)
-            if n == NO_ANSWER:
-                return False
-            if n != COLLISION:
-                if n != 5 - full or self._rx_last_bits:
-                    raise CardError("anticollision answer of {} bytes at level {}"
-                                    .format(n, level + 1), "bad_anticollision")
-                return True
-            coll = self._read(_COLL)
-            if coll & _COLL_POS_NOT_VALID:
-                raise CardError("cards collided but the chip gave no position; "
-                                "present one card at a time", "collision")
-            position = 8 * full + ((coll & 0x1F) or 32)  # 1-based bit in UID CLn
-            if position <= known or position > 32:
-                raise CardError("collision at bit {} after {} known bits; present one "
-                                "card at a time".format(position, known), "collision")
-            index = 2 + (position - 1) // 8
-            bit = (position - 1) % 8
-            sel[index] = (sel[index] & ((1 << bit) - 1)) | (1 << bit)  # choose the card with 1
-            known = position
+        sel[1] = 0x20  # NVB: SEL and NVB only, no UID bits known
+        n = self._transceive(sel, 2, 0, sel, 2, 0)
+        if n == NO_ANSWER:
+            return False
+        if n == COLLISION:
+            raise CardError("two cards in the field: present one card at a time", "two_cards")
+        if n != 5 or self._rx_last_bits:
+            raise CardError("anticollision answer of {} bytes at level {}".format(n, level + 1),
+                            "bad_anticollision")
+        return True
 
     def _select(self, level):
         # Selects the card whose CLn is in sel[2:6]; returns SAK, or -1 if it left.

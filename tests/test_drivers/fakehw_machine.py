@@ -48,6 +48,7 @@ class FakeMachine:
         self.rtc_datetime = (2000, 1, 1, 5, 0, 0, 0, 0)
         self.wdt = None
         self.has_rtc = True
+        self.cpu_hz = 160000000  # machine.freq(): an ESP32 boots at 160 MHz
 
         class Pin(_Pin):
             _world = world
@@ -80,6 +81,13 @@ class FakeMachine:
 
     def unique_id(self):
         return self.uid
+
+    def freq(self, hz=None):
+        if hz is None:
+            return self.cpu_hz
+        if hz not in (80000000, 160000000, 240000000):
+            raise ValueError("frequency must be 80, 160 or 240 MHz")
+        self.cpu_hz = hz
 
     # -- wiring ------------------------------------------------------------
 

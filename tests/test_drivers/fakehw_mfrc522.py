@@ -311,7 +311,7 @@ class FakeMFRC522:
         if collision >= 0:
             merged = merged[:collision] + [0] * (len(merged) - collision)
             position = align + collision + 1
-            regs[_ERROR] |= 0x08
+            regs[_ERROR] |= 0x0A  # CollErr, and ParityErr: a real chip flags both
             if position > 32:
                 regs[_COLL] = (regs[_COLL] & 0x80) | 0x20
             else:

@@ -10,7 +10,8 @@ from drivers.feedback_pwm import (PATTERNS, READY_TEXT, PinBuzzer, PWMBuzzer,  #
                                   PWMFeedback, RGBLED, SingleLED, wrap)
 from fakehw_machine import FakeMachine  # noqa: E402
 
-EVENTS = ("recorded", "duplicate", "blocked", "warning", "full", "error", "boot")
+EVENTS = ("recorded", "duplicate", "blocked", "warning", "full", "error", "boot", "two_cards",
+          "random_uid")
 
 
 class Clock:

@@ -85,8 +85,10 @@ def test_esp32_with_pn532_reads_cards_and_keeps_the_contract():
     assert board.clock.now() == 0
     board.clock.set(1800000000)
     assert board.clock.now() == 1800000000
-    board.watchdog.feed()  # off by default: no WDT
-    assert machine.wdt is None
+    assert machine.wdt is None  # on by default, armed by the first feed
+    board.watchdog.feed()
+    assert machine.wdt.timeout == 8000
+    assert machine.cpu_hz == 240000000  # issue 16: the ESP32 was left at 160 MHz
 
 
 def test_pico_with_mfrc522_and_display():
@@ -232,6 +234,7 @@ def test_board_poll_without_card_does_not_allocate():
         lock = unlock = lambda: None
     results = [1] * 10
     read_uid = board.nfc.read_uid
+    board.watchdog.feed()  # the first feed arms the WDT (on by default): once, before
     lock()
     try:
         for i in range(10):

@@ -9,21 +9,7 @@ sys.path.append("tests/test_firmware")
 
 MICROPYTHON = sys.implementation.name == "micropython"
 
-
-class ScriptedNFC:
-    kind = "pn532"
-    fault = None
-
-    def __init__(self, script):
-        self.script = list(script)
-
-    def read_uid(self):
-        if self.script:
-            got = self.script.pop(0)
-            if isinstance(got, Exception):
-                raise got
-            return got
-        return None
+from fwkit import ScriptedNFC  # noqa: E402
 
 
 def _listen():
@@ -99,4 +85,37 @@ if MICROPYTHON:
                 console.close()
             agent.close()
             server.close()
+            flash.close()
+
+    def test_watchdog_is_fed_only_while_taps_and_link_make_progress():
+        # issue 16: the watchdog had its own task feeding it, so a dead link task never
+        # reset the reader. Here the NFC task polls but no link pump runs: no feed, until
+        # the link beats.
+        import asyncio
+        from fwkit import Flash, make_app
+
+        flash = Flash()
+        try:
+            app = make_app(flash, poll_ms=5)
+            app.board.nfc = ScriptedNFC([])
+            app._beats = {"link": False, "taps": False}
+            polled = []
+
+            async def main():
+                tasks = [asyncio.create_task(app._nfc()), asyncio.create_task(app._watchdog())]
+                while len(polled) < 60:  # >= 5 watchdog rounds of 100 ms with polls going on
+                    polled.append(app._beats["taps"])
+                    await asyncio.sleep_ms(10)
+                stalled = app.board.watchdog.feeds
+                for _ in range(30):
+                    app.alive("link")
+                    await asyncio.sleep_ms(10)
+                for t in tasks:
+                    t.cancel()
+                return stalled
+
+            stalled = asyncio.run(main())
+            assert any(polled) and stalled == 0
+            assert app.board.watchdog.feeds >= 1
+        finally:
             flash.close()
