@@ -2,6 +2,7 @@
 
     pytest hil_tests                                   # --target=virtual (default)
     pytest hil_tests --target=serial:/dev/ttyACM0      # a real reader on the bench
+    pytest hil_tests --target=rp2040                   # stock MicroPython on an emulated RP2040
 
 The virtual target starts the real firmware on the MicroPython binary behind a pty with a
 file-backed flash. On real readers taps are injected through the link's test command (the
@@ -27,14 +28,14 @@ RESULTS: list[tuple[str, str, float]] = []
 def pytest_addoption(parser):
     group = parser.getgroup("hil")
     group.addoption("--target", default="virtual",
-                    help="virtual (default) or serial:/dev/ttyACM0[,/dev/ttyACM1]")
+                    help="virtual (default), rp2040 (emulated Pico) or serial:/dev/ttyACM0[,/dev/ttyACM1]")
 
 
 @pytest.fixture(scope="session")
 def target(request) -> str:
     value = request.config.getoption("--target")
-    if value != "virtual" and not value.startswith("serial:"):
-        raise pytest.UsageError(f"--target {value!r}: use virtual or serial:/dev/ttyACM0[,…]")
+    if value not in ("virtual", "rp2040") and not value.startswith("serial:"):
+        raise pytest.UsageError(f"--target {value!r}: use virtual, rp2040 or serial:/dev/ttyACM0[,…]")
     return value
 
 
@@ -45,7 +46,9 @@ def district_factory(tmp_path, target):
 
     def make(stations=None, provision="fast", start_agents=True, **kw) -> District:
         stations = stations or {"S-0001": 1}
-        if target != "virtual":
+        if target == "rp2040":
+            kw.setdefault("reader_target", "rp2040")
+        elif target != "virtual":
             ports = target.split(":", 1)[1].split(",")
             need = sum(stations.values())
             if need > len(ports):

@@ -111,7 +111,7 @@ class District:
     def __init__(self, root: Path, stations: dict[str, int], *, db_url: str | None = None,
                  heapsize: str | None = None, log=None, hub_settings: dict | None = None,
                  agent_settings: dict | None = None, provision: str = "cli", tls: bool = False,
-                 serial_ports: list[str] | None = None):
+                 serial_ports: list[str] | None = None, reader_target: str = "virtual"):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.layout = stations
@@ -129,6 +129,7 @@ class District:
         # serial_ports: real readers on the bench (hil_tests/targets/serial.py), used in order
         # instead of virtual readers; they are always flashed and enrolled with the CLI.
         self.serial_ports = list(serial_ports or [])
+        self.reader_target = reader_target  # "virtual" or "rp2040" (hil_tests/targets/rp2040)
         if self.serial_ports:
             self.provision = "cli"
         self.broker: Mosquitto | None = None
@@ -268,6 +269,9 @@ class District:
         if self.serial_ports:
             from hil_tests.targets.serial import SerialReader
             vr = SerialReader(self.serial_ports.pop(0), label)
+        elif self.reader_target == "rp2040":
+            from hil_tests.targets.rp2040 import RP2040Reader
+            vr = RP2040Reader(workdir, label=label)
         else:
             vr = VirtualReader(workdir, label=label, heapsize=self.heapsize)
         reader = Reader(sid, label, vr)

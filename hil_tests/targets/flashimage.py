@@ -61,22 +61,26 @@ def firmware_files(repo: Path = REPO) -> dict[str, bytes]:
 
 
 class FlashImage:
-    def __init__(self, path, *, block_size: int = BLOCK_SIZE, block_count: int = BLOCK_COUNT):
+    def __init__(self, path, *, block_size: int = BLOCK_SIZE, block_count: int = BLOCK_COUNT,
+                 offset: int = 0, lfs_params: dict | None = None):
         self.path = Path(path)
         self.block_size = block_size
         self.block_count = block_count
+        self.offset = offset  # where the filesystem starts in the file (a whole-chip image)
+        self.lfs_params = dict(LFS_PARAMS if lfs_params is None else lfs_params)
 
     @property
     def size(self) -> int:
         return self.block_size * self.block_count
 
     def exists(self) -> bool:
-        return self.path.exists() and self.path.stat().st_size == self.size
+        return self.path.exists() and self.path.stat().st_size == self.offset + self.size
 
     def is_blank(self) -> bool:
         if not self.path.exists():
             return True
         with open(self.path, "rb") as f:
+            f.seek(self.offset)
             head = f.read(2 * self.block_size)
         return head.strip(b"\xff") == b""
 
@@ -84,15 +88,17 @@ class FlashImage:
     def mounted(self, *, write: bool = False, format_if_blank: bool = False):
         """A littlefs.LittleFS on a copy of the image; written back on success if `write`."""
         if self.path.exists():
-            data = bytearray(self.path.read_bytes())
-            if len(data) != self.size:
+            whole = self.path.read_bytes()
+            if len(whole) != self.offset + self.size:
                 raise FlashImageError("{} is {} bytes, not a {}-byte flash image".format(
-                    self.path, len(data), self.size))
+                    self.path, len(whole), self.offset + self.size))
+            data = bytearray(whole[self.offset:])
         else:
+            whole = b"\xff" * self.offset
             data = bytearray(b"\xff" * self.size)
         context = littlefs.UserContext(buffer=data)
         fs = littlefs.LittleFS(context=context, mount=False, block_size=self.block_size,
-                               block_count=self.block_count, **LFS_PARAMS)
+                               block_count=self.block_count, **self.lfs_params)
         if format_if_blank and data[:2 * self.block_size].strip(b"\xff") == b"":
             fs.format()
         try:
@@ -104,7 +110,7 @@ class FlashImage:
         fs.unmount()
         if write:
             tmp = self.path.with_name(self.path.name + ".tmp")
-            tmp.write_bytes(bytes(data))
+            tmp.write_bytes(whole[:self.offset] + bytes(data))
             tmp.replace(self.path)
 
     def install(self, files: dict[str, bytes]) -> None:

@@ -1,0 +1,54 @@
+"""python -m hil_tests.targets.rp2040 --dir DIR: run one emulated-Pico reader until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from hil_tests.targets.rp2040.reader import RP2040Reader, RP2040ReaderError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m hil_tests.targets.rp2040",
+        description="Run one reader on an emulated RP2040 (stock MicroPython rp2) until Ctrl-C.",
+        epilog="example: python -m hil_tests.targets.rp2040 --dir /tmp/r1 --label R-0001")
+    parser.add_argument("--dir", required=True, help="work directory (flash image, tty, logs)")
+    parser.add_argument("--label", default="R-0001", help="the reader's human label")
+    parser.add_argument("--image", help="MicroPython .uf2 (default: $TAPCERT_RP2_IMAGE or ../shared/rp2)")
+    parser.add_argument("--config", help="JSON file installed as /config.json with a new image")
+    parser.add_argument("--blank", action="store_true",
+                        help="MicroPython only, no tapcert firmware (as a technician gets a new board)")
+    parser.add_argument("--no-flash-timing", action="store_true",
+                        help="flash erase/program take no emulated time")
+    args = parser.parse_args(argv)
+    reader = RP2040Reader(args.dir, label=args.label, image=args.image,
+                          flash_timing=not args.no_flash_timing)
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    try:
+        if not args.blank and not reader.image.path.exists():
+            config = json.loads(Path(args.config).read_text()) if args.config else None
+            reader.install_firmware(config=config)
+            print("installed firmware (.mpy) into new flash image {}".format(reader.image.path), flush=True)
+        reader.start()
+        print("reader {} running on an emulated RP2040: port {}  console {}".format(
+            args.label, reader.port, reader.workdir / "console.log"), flush=True)
+        while not stop and reader.running:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    except (RP2040ReaderError, OSError, ValueError) as exc:
+        print("rp2040 reader: {}".format(exc), file=sys.stderr)
+        return 1
+    finally:
+        reader.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

