@@ -334,6 +334,8 @@ class App:
 
 
 def _heap_free():
+    # after a collection: without one the figure falls with garbage that is not a leak
+    gc.collect()
     try:
         return gc.mem_free()
     except AttributeError:

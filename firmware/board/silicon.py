@@ -50,30 +50,55 @@ class NFCReader:
         self.fault = None
 
     def read_uid(self):
-        if not self._started:
-            if self.fault is not None and ticks_diff(self._clock(), self._next_try) < 0:
-                raise BusError(self.fault, "not_started")
-            self.start()
+        if not self._ready():
+            return None
         try:
             uid = self.driver.read_uid()
-        except FrameError:
+        except Exception as exc:
+            raise self._failed(exc)
+        self._frame_errors = 0
+        return uid
+
+    async def poll_uid(self):
+        # read_uid() with the chip's search awaited where the driver can (PN532)
+        poll = getattr(self.driver, "poll_uid", None)
+        if poll is None:
+            return self.read_uid()
+        if not self._ready():
+            return None
+        try:
+            uid = await poll()
+        except Exception as exc:
+            raise self._failed(exc)
+        self._frame_errors = 0
+        return uid
+
+    def _ready(self):
+        # started, or started now; False while a failed front end waits for its retry
+        # (None to the caller, no exception: a poll every 50 ms must not allocate; the
+        # fault is in faults())
+        if self._started:
+            return True
+        if self.fault is not None and ticks_diff(self._clock(), self._next_try) < 0:
+            return False
+        self.start()
+        return True
+
+    def _failed(self, exc):
+        # -> the exception to raise for a failed poll; a bus failure restarts the chip
+        if isinstance(exc, FrameError):
             self._frame_errors += 1
             if self._frame_errors >= _FRAME_ERRORS_BEFORE_RESTART:
                 self._frame_errors = 0
                 self._started = False
-            raise
-        except BusError as exc:
+            return exc
+        if isinstance(exc, BusError) or isinstance(exc, OSError):
             self._started = False
             self._next_try = ticks_add(self._clock(), _RETRY_MS)
-            self.fault = "{} front end not working: {}".format(self.kind.upper(), exc)
-            raise
-        except OSError as exc:
-            self._started = False
-            self._next_try = ticks_add(self._clock(), _RETRY_MS)
-            self.fault = "{} front end not working: bus error {}".format(self.kind.upper(), exc)
-            raise BusError(self.fault, "bus_error")
-        self._frame_errors = 0
-        return uid
+            self.fault = "{} front end not working: {}".format(
+                self.kind.upper(), exc if isinstance(exc, BusError) else "bus error {}".format(exc))
+            return exc if isinstance(exc, BusError) else BusError(self.fault, "bus_error")
+        return exc
 
 
 class Watchdog:

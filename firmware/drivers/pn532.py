@@ -12,8 +12,10 @@
 #
 # read_uid() is one bounded poll: InListPassiveTarget(1 target, 106 kbps type A)
 # with RFConfiguration MaxRetries keeping the chip's own search short, and an
-# abort (ACK) if the answer outlives poll_budget_ms. A card resting on the
-# reader is reported on every poll; telling taps apart is the caller's job.
+# abort (ACK) if the answer outlives poll_budget_ms. poll_uid() is the same poll
+# for an asyncio task: the search is awaited, not slept through (sleep_ms would stop
+# the event loop for up to poll_budget_ms). A card resting on the reader is
+# reported on every poll; telling taps apart is the caller's job (presence.py).
 try:
     from micropython import const
 except ImportError:
@@ -32,6 +34,7 @@ _CMD_IN_LIST_PASSIVE_TARGET = const(0x4A)
 _CFG_MAX_RETRIES = const(0x05)
 
 _ACK_TIMEOUT_MS = const(15)
+_POLL_STEP_MS = const(2)  # poll_uid(): how often the chip's readiness is looked at
 _COMMAND_TIMEOUT_MS = const(100)
 _RX_SHORT = const(32)  # no card, or a UID without a long ATS: one short read
 _RX_FULL = const(80)  # longer answers: NACK, then read again at this size
@@ -61,6 +64,16 @@ class I2CTransport:
             raise BusError("PN532 does not answer at I2C address 0x{:02x}: check SDA/SCL "
                            "wiring, 3.3 V power and that the module's switches select I2C"
                            .format(self._address), "no_answer")
+
+    def ready(self):
+        # a frame is waiting (IRQ low, or status bit 0); no allocation, a bus error is "no"
+        try:
+            if self._irq is not None:
+                return self._irq.value() == 0
+            self._i2c.readfrom_into(self._address, self._status)
+            return self._status[0] & 1
+        except OSError:
+            return False
 
     def receive(self, buf, timeout_ms):
         # Fills buf (status byte + frame) once the chip is ready; returns len(buf),
@@ -105,6 +118,9 @@ class UARTTransport:
 
     def send(self, frame):
         self._uart.write(frame)
+
+    def ready(self):
+        return self._uart.any() > 0
 
     def receive(self, buf, timeout_ms):
         # Reads one frame into buf; returns the bytes read (0 if none in time).
@@ -192,7 +208,21 @@ class PN532:
 
     def read_uid(self):
         self._send_and_ack(self._poll_frame)
-        at = self._read_response(_CMD_IN_LIST_PASSIVE_TARGET, self._budget)
+        return self._listed(self._read_response(_CMD_IN_LIST_PASSIVE_TARGET, self._budget))
+
+    async def poll_uid(self):
+        # read_uid() for an asyncio task: the wait for the chip's search (up to
+        # poll_budget_ms) is awaited, so the event loop runs taps, the link and feedback
+        import asyncio
+        self._send_and_ack(self._poll_frame)
+        start = ticks_ms()
+        ready = self._t.ready
+        while not ready() and ticks_diff(ticks_ms(), start) < self._budget:
+            await asyncio.sleep_ms(_POLL_STEP_MS)
+        return self._listed(self._read_response(_CMD_IN_LIST_PASSIVE_TARGET, _ACK_TIMEOUT_MS))
+
+    def _listed(self, at):
+        # the InListPassiveTarget answer at rx[at:] -> UID, or None (no card, or no answer)
         if at < 0:
             self._t.send(ACK)  # abort the search; the chip is idle again
             return None

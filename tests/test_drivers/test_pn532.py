@@ -294,3 +294,34 @@ def test_uart_sleeping_chip_that_never_wakes_is_a_bus_error():
 
     reader = PN532(NoWake(machine.UART(1, baudrate=115200)))
     _raises(BusError, "no_ack", reader.begin)
+
+
+def test_poll_uid_awaits_the_search_so_other_tasks_run():
+    # issue 16: read_uid() sleeps (sleep_ms) through the chip's search inside the async
+    # NFC task: up to 55 ms in which no tap feedback, link or LED pattern runs
+    if sys.implementation.name != "micropython":
+        return  # MicroPython's asyncio (sleep_ms)
+    import asyncio
+    fake = FakePN532(busy_polls=1)  # 'not ready' at the first status read (ACK, answer)
+    reader, fake = _reader(fake)
+    reader.begin()
+    fake.target = target_data(UID7)
+    ticks = []
+
+    async def ticker():
+        while True:
+            ticks.append(ticks_ms())
+            await asyncio.sleep_ms(0)
+
+    async def main():
+        task = asyncio.create_task(ticker())
+        await asyncio.sleep_ms(0)
+        ticks.clear()
+        uid = await reader.poll_uid()
+        task.cancel()
+        return uid
+
+    assert asyncio.run(main()) == UID7
+    assert len(ticks) >= 1  # the ticker ran while the chip was searching
+    fake.target = None
+    assert asyncio.run(main()) is None

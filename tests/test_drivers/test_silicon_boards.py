@@ -123,12 +123,7 @@ def test_missing_front_end_still_boots_then_heals():
     board = esp32.make_board({}, machine)  # nothing at 0x24
     faults = board.faults()
     assert len(faults) == 1 and "PN532" in faults[0] and "wiring" in faults[0]
-    try:
-        board.nfc.read_uid()
-    except BusError as exc:
-        assert "PN532" in str(exc)
-    else:
-        raise AssertionError("read_uid() on a missing chip returned")
+    assert board.nfc.read_uid() is None  # waiting for the retry; faults() says why
     board.feedback.show("error", faults[0])  # the reader can still tell staff
     chip = machine.attach_i2c(0, 0x24, FakePN532())  # cable re-seated
     chip.target = target_data(UID4)
@@ -244,3 +239,48 @@ def test_board_poll_without_card_does_not_allocate():
     finally:
         unlock()
     assert results == [None] * 10
+
+
+def _heap_after_collect():
+    import gc
+    gc.collect()
+    try:
+        return gc.mem_free()
+    except AttributeError:
+        return 0
+
+
+def test_a_silent_pn532_costs_no_heap():
+    # issue 16: free heap fell ~148 KB -> ~31 KB in 30 s with the PN532 not answering.
+    # Between retries a poll allocates nothing; retries (every 5 s) leave no residue.
+    machine = FakeMachine()
+    board = esp32.make_board({}, machine)  # nothing at 0x24
+    nfc = board.nfc
+    try:
+        import micropython
+        lock, unlock = micropython.heap_lock, micropython.heap_unlock
+    except (ImportError, AttributeError):
+        lock = unlock = lambda: None
+    results = [1] * 50
+    lock()
+    try:
+        for i in range(50):
+            results[i] = nfc.read_uid()
+    finally:
+        unlock()
+    assert results == [None] * 50
+    for _ in range(3):  # warm-up: first retries may intern strings
+        nfc._next_try = nfc._clock()
+        try:
+            nfc.read_uid()
+        except BusError:
+            pass
+    before = _heap_after_collect()
+    for i in range(60):  # (each retry waits out the chip's timeouts: ~0.1 s)
+        nfc._next_try = nfc._clock()  # a retry every poll: 100x the real rate
+        try:
+            nfc.read_uid()
+        except BusError:
+            pass
+    assert abs(_heap_after_collect() - before) <= 2048
+    assert "PN532" in board.faults()[0]
