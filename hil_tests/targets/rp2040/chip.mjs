@@ -11,11 +11,20 @@ const MICROS = 1000;
 
 // The emulator's log goes to stderr (stdout carries the control replies) and never throws:
 // an unimplemented register is a warning, not a crashed reader.
+// Each distinct message is written 3 times at most (MicroPython touches a few unimplemented
+// registers in loops).
+const logged = new Map();
+function log(level, component, message) {
+  const key = `${level} [${component}] ${message}`;
+  const n = (logged.get(key) || 0) + 1;
+  if (logged.size < 10000) logged.set(key, n);
+  if (n <= 3) process.stderr.write(`rp2040js ${key}${n === 3 ? ' (repeats are not logged)' : ''}\n`);
+}
 export const stderrLogger = {
   debug() {},
   info() {},
-  warn(component, message) { process.stderr.write(`rp2040js warn [${component}] ${message}\n`); },
-  error(component, message) { process.stderr.write(`rp2040js error [${component}] ${message}\n`); },
+  warn(component, message) { log('warn', component, message); },
+  error(component, message) { log('error', component, message); },
 };
 
 export class Chip {
@@ -32,7 +41,13 @@ export class Chip {
       watchdog.scratchData.set(carry.scratch);
       watchdog.reason = carry.reason;
     }
-    watchdog.onWatchdogTrigger = () => onWatchdog(this);
+    watchdog.onWatchdogTrigger = () => {
+      // this chip is done: stop its watchdog (a periodic alarm that would fire again at
+      // the same instant for ever) and let the runner build the next one
+      watchdog.alarm.enable = false;
+      watchdog.timer.enable = false;
+      onWatchdog(this);
+    };
     usbHost.attach(mcu);
     // Start at boot2 in flash, as rp2040js's MicroPython demo does: the emulated boot ROM's
     // own start-up waits for an event the emulator never sends (it still serves its
