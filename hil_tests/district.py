@@ -27,6 +27,7 @@ import httpx
 
 from hil_tests.netcut import NetCut
 from hil_tests.services import Mosquitto, free_port, wait_port
+from hil_tests.timescale import scaled
 from hil_tests.targets.virtual import VirtualReader
 
 REPO = Path(__file__).resolve().parent.parent
@@ -430,6 +431,7 @@ class District:
         return self.api("GET", "/sync")
 
     def wait_for(self, predicate, timeout: float, what: str, every: float = 0.5):
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:

@@ -15,6 +15,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from hil_tests.timescale import scaled
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -23,6 +25,7 @@ def free_port() -> int:
 
 
 def wait_port(port: int, timeout: float = 10.0, host: str = "127.0.0.1") -> None:
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
@@ -77,7 +80,7 @@ class Mosquitto:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             try:
-                self.proc.wait(10)
+                self.proc.wait(scaled(10))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)

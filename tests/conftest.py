@@ -21,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import mpy  # noqa: E402
 
+from hil_tests.timescale import ENV as _SCALE_ENV, scale as _timeout_scale  # noqa: E402
+
 _MARKER = "# dual: micropython"
 _LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+?)(?::(?: (.*))?)?$")
 
@@ -55,7 +57,7 @@ class MicroPythonFile(pytest.File):
             match = re.search(r"# heapsize: (\S+)", header)
             heapsize = match.group(1) if match else None
             proc = mpy.run(["tests/mpy_runner.py", str(self.path.relative_to(mpy.REPO))],
-                           heapsize=heapsize, timeout=600)
+                           heapsize=heapsize, timeout=600 * _timeout_scale())
             found = {}
             for line in proc.stdout.splitlines():
                 m = _LINE.match(line)
@@ -128,6 +130,27 @@ def postgres(tmp_path_factory):
         yield server
     finally:
         server.stop()
+
+
+# Timeouts that scale ---------------------------------------------------------------
+
+def pytest_configure(config):
+    try:
+        _timeout_scale()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_report_header(config):
+    # every wait of the tests is a deadline for an observable state; a busy machine raises them
+    return "{}={:g} (waits are multiplied by it; raise it on a slow or busy machine)".format(
+        _SCALE_ENV, _timeout_scale())
+
+
+@pytest.fixture(scope="session")
+def timeout_scale():
+    """TAPCERT_TIMEOUT_SCALE (default 1): multiply a test's own deadlines by it."""
+    return _timeout_scale()
 
 
 # Fuzzing scale -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from protocol import batch as bp
 from protocol import record as rec
 from protocol import topics
 from protocol.errors import RemoteProtocolError
+from hil_tests.timescale import scaled
 
 
 class HubStub:
@@ -168,7 +169,9 @@ class HubStub:
 
 
 def wait_until(predicate, timeout, step=0.05, what="condition"):
-    """Poll predicate until true; raise AssertionError after timeout (every wait is bounded)."""
+    """Poll predicate until true; raise AssertionError after timeout (every wait is bounded;
+    TAPCERT_TIMEOUT_SCALE stretches it on a busy machine)."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():

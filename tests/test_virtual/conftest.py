@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from hil_tests.timescale import scaled
+
 _HERE = Path(__file__).resolve().parent
 _FIRMWARE = str(_HERE.parents[1] / "firmware")
 if _FIRMWARE not in sys.path:
@@ -49,7 +51,7 @@ def make_reader(tmp_path):
                 pass
         reader.stop()
         assert bridge is None or bridge.poll() is not None, "bridge still running"
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + scaled(5)
         while not process_gone(child) and time.monotonic() < deadline:
             time.sleep(0.02)
         assert process_gone(child), "interpreter {} still running".format(child)
@@ -68,6 +70,7 @@ class Console:
         self.serial.flush()
 
     def expect(self, needle: bytes, timeout: float = 5.0) -> bytes:
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while needle not in self.buf:
             if time.monotonic() > deadline:

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+from hil_tests.timescale import scaled
+
 
 def process_gone(pid: int | None) -> bool:
     if pid is None:
@@ -25,7 +27,7 @@ def process_gone(pid: int | None) -> bool:
 def mpremote(port: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     """Unchanged mpremote against the reader's port."""
     return subprocess.run([sys.executable, "-m", "mpremote", "connect", port, *args],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=scaled(timeout))
 
 
 def ok(proc: subprocess.CompletedProcess) -> str:
