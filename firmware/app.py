@@ -68,15 +68,17 @@ class App:
         self.boot = bootcount.next_boot(self.root + DATA + "/boot.bin")
         if persist.exists(self.root + _BLOCKED):
             self._blocked_list()
-        if signtable.wanted(self.config.get("sign_table", "auto")):
+        table = self.config.get("sign_table", "auto")
+        if signtable.wanted(table):
             try:
                 signtable.install(self.root + signtable.PATH)
             except (OSError, MemoryError) as exc:
                 self.note("signing table stays in RAM: {!r}".format(exc))
+                table = "ram"
         try:
             if keys.load_seed(self.root) is None and self.config.get("auto_keygen"):
                 keys.generate(root=self.root, journal_dir=self.config["journal_dir"], quiet=True)
-            self.signer = keys.signer(self.root)
+            self.signer = keys.signer(self.root, table)
         except keys.KeysError as exc:
             self.note(str(exc))
         if self.signer is None:

@@ -31,13 +31,23 @@ def load_seed(root=""):
     return seed
 
 
-def signer(root=""):
+def signer(root="", table="auto"):
     """-> protocol.ed25519.Signer for this reader's key, or None before provisioning."""
     seed = load_seed(root)
     if seed is None:
         return None
+    _table_on_flash(root, table)
     from protocol.ed25519 import Signer
     return Signer(seed)
+
+
+def _table_on_flash(root, table="auto"):
+    # On a small heap the signer reads its 48 KiB comb table from flash (signtable.py),
+    # also under `mpremote exec "import keys; ..."` where the app has not installed it:
+    # imported, the table would be copied into RAM (MemoryError in a 128 KiB heap).
+    import signtable
+    if signtable.wanted(table):
+        signtable.install(root + signtable.PATH)
 
 
 def generate(force=False, root="", journal_dir="/data/journal", quiet=False):
@@ -55,6 +65,7 @@ def generate(force=False, root="", journal_dir="/data/journal", quiet=False):
     seed = os.urandom(32)
     persist.make_dirs(root + SEED_PATH.rsplit("/", 1)[0])
     persist.write_blob(root + SEED_PATH, seed)
+    _table_on_flash(root)
     from protocol.ed25519 import public_key
     pk = public_key(seed)
     if not quiet:

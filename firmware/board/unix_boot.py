@@ -120,6 +120,14 @@ def _run_file(name, namespace, os=os, sys=sys, unix_machine=unix_machine):
         unix_machine.soft_reset()
     except BaseException as exc:  # KeyboardInterrupt (Ctrl-C) included: on to the REPL
         sys.print_exception(exc)
+        if not isinstance(exc, KeyboardInterrupt):
+            # for the virtual reader's status: the script failed (a board shows a REPL)
+            try:
+                with open("/host/failures.jsonl", "a") as f:
+                    f.write('{{"file": "{}", "error": "{}: {}"}}\n'.format(
+                        name, type(exc).__name__, str(exc).replace('"', "'")))
+            except OSError:
+                pass  # no host directory
 
 
 def _start(namespace, boot=_boot, run_file=_run_file, os=os, sys=sys, gc=gc,

@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 from hil_tests.targets import cardfield
+from hil_tests.timescale import scaled
 from hil_tests.targets.flashimage import FlashImage, config_bytes, firmware_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -139,7 +140,7 @@ class VirtualReader:
                 except OSError:
                     pass
                 try:
-                    bridge.wait(timeout)
+                    bridge.wait(scaled(timeout))
                 except subprocess.TimeoutExpired:
                     os.killpg(bridge.pid, signal.SIGKILL)
                     bridge.wait(5)
@@ -208,6 +209,7 @@ class VirtualReader:
         return found[-1]
 
     def _wait(self, done, timeout: float, what: str) -> None:
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while True:
             status = self._status()
@@ -238,6 +240,29 @@ class VirtualReader:
         """One entry per interpreter start: cause, run_main, formatted (blank/unmountable/False)."""
         return _read_jsonl(self.host_dir / "boot.jsonl")
 
+    def failures(self) -> list[dict]:
+        """Scripts (boot.py, main.py) that ended in an exception: {"file", "error"}."""
+        return _read_jsonl(self.host_dir / "failures.jsonl")
+
+    def wait_firmware(self, *, after_events: int = 0, after_failures: int = 0,
+                      timeout: float = 30.0) -> dict:
+        """Wait until the firmware has started (its "boot" feedback event) and return that
+        event; raises VirtualReaderError naming the error if main.py failed instead."""
+        deadline = time.monotonic() + timeout
+        while True:
+            failed = self.failures()[after_failures:]
+            if failed:
+                raise VirtualReaderError("{} failed to boot: {} in {}; see {}".format(
+                    self.label, failed[-1]["error"], failed[-1]["file"],
+                    self.workdir / "console.log"))
+            booted = [e for e in self.events()[after_events:] if e.get("event") == "boot"]
+            if booted:
+                return booted[-1]
+            if time.monotonic() > deadline:
+                raise VirtualReaderError("{} firmware did not start within {:.0f} s; see {}"
+                                         .format(self.label, timeout, self.workdir / "console.log"))
+            time.sleep(0.05)
+
     def console(self) -> str:
         path = self.workdir / "console.log"
         return path.read_text("utf-8", "replace") if path.exists() else ""
@@ -265,6 +290,7 @@ class VirtualReader:
         return reply
 
     def _read_reply(self, timeout: float) -> dict:
+        timeout = scaled(timeout)
         out = self._bridge.stdout
         deadline = time.monotonic() + timeout
         line = b""
@@ -316,7 +342,9 @@ def main(argv=None) -> int:
             config = json.loads(Path(args.config).read_text()) if args.config else None
             reader.install_firmware(config=config)
             print("installed firmware into new flash image {}".format(reader.image.path), flush=True)
+        events, failures = len(reader.events()), len(reader.failures())
         reader.start()
+        reader.wait_firmware(after_events=events, after_failures=failures)
         print("reader {} running: port {}  card field 127.0.0.1:{}  console {}".format(
             args.label, reader.port, reader.card_field_port, reader.workdir / "console.log"),
             flush=True)

@@ -43,3 +43,32 @@ def test_two_hundred_taps_and_the_link_in_128k_of_heap(tmp_path):
         env={"MICROPYPATH": f"{lib}:{HERE}", "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1].startswith("OK heap_used="), proc.stdout
+
+
+_KEYS_SCRIPT = """
+import gc, sys
+from fwkit import Flash
+from board.blockdev import FileBlockDevice
+flash = Flash(dev=FileBlockDevice("keys.img", 4096, 64))
+import keys
+pk = keys.generate(root=flash.root, quiet=True)  # what `mpremote exec` runs at provisioning
+s = keys.signer(flash.root)
+assert s.public_key == pk
+sig = s.sign(b"m" * 52)
+from protocol.ed25519_verify import verify
+verify(pk, b"m" * 52, sig)
+gc.collect()
+print("OK table_in_ram={} free={}".format("protocol.ed25519_table" in sys.modules, gc.mem_free()))
+"""
+
+
+def test_keys_use_the_comb_table_from_flash_in_128k_of_heap(tmp_path):
+    # issue 16: `import keys; keys.generate()` imported the 48 KiB table into RAM
+    lib = build_mpy(tmp_path / "lib")
+    (tmp_path / "keys_scenario.py").write_text(_KEYS_SCRIPT)
+    proc = subprocess.run(
+        [mpy.binary(), "-X", "heapsize=128K", "keys_scenario.py"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        env={"MICROPYPATH": f"{lib}:{HERE}", "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1].startswith("OK table_in_ram=False"), proc.stdout

@@ -175,3 +175,25 @@ def test_mpremote_breaks_in_and_reset_brings_the_firmware_back(reader):
     assert _mpremote(reader.port, "reset").returncode == 0
     reader.wait_boot(before, "hard")
     assert reader.tap(uid(3))["seq"] == 2
+
+
+def test_a_boot_that_fails_is_reported_with_its_reason(tmp_path):
+    # issue 16: with --heapsize 128K (.py files compile out of heap) the CLI said
+    # "running" although main.py had died with MemoryError
+    r = VirtualReader(tmp_path / "reader", label="R-0043", heapsize="128K")
+    r.install_firmware(config=CONFIG)
+    r.start()
+    try:
+        with pytest.raises(VirtualReaderError, match="R-0043 failed to boot: MemoryError"):
+            r.wait_firmware(timeout=60)
+    finally:
+        r.stop()
+    proc = subprocess.run([sys.executable, "-m", "hil_tests.targets.virtual", "--dir",
+                           str(tmp_path / "reader"), "--heapsize", "128K"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "running" not in proc.stdout
+    assert "failed to boot: MemoryError" in proc.stderr
+
+
+def test_a_good_boot_is_its_boot_feedback(reader):
+    assert reader.wait_firmware(timeout=30)["event"] == "boot"
