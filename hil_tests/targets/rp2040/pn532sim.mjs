@@ -7,6 +7,9 @@
 //   00 00 FF FF 00 00  NACK: send the last response again
 // Chip -> host: every read transaction starts with a status byte, bit 0 = "a frame is
 // ready"; when it is, the frame follows (ACK first, then the response D5 CMD+1 ..).
+// While the chip digests a command (until its ACK is ready) it does not acknowledge its
+// address for a read (UM0701 6.2.4; seen on logic analysers as NACKed status polls):
+// the host gets EIO and polls again. `nackWhileBusy: false` turns that off.
 // A frame is taken out of the chip by a read that clocks at least one byte of it;
 // reading only the status byte leaves it there. Bytes past the frame read as 00.
 // A frame with a wrong LCS/DCS or TFI is dropped without ACK; an unknown command is
@@ -20,7 +23,7 @@
 // ISO 14443-4 cards (SAK bit 5, e.g. phones) get RATS: their ATS ends the target data.
 //
 // Timing (emulated time, `timing` overrides; rough figures, not measured on a chip):
-// ACK 0.8 ms after the frame, simple commands 1 ms, a search try without a card 3 ms,
+// ACK 0.8 ms after the frame (logic-analyser traces show it ready ~1 ms on), simple commands 1 ms, a search try without a card 3 ms,
 // a card found 4 ms + 1.5 ms per extra cascade level + 2 ms for RATS.
 //
 // Harness: sim.present(uid), presentMany([a, b]), rest(uid), randomUid(), remove(),
@@ -48,14 +51,15 @@ export function pn532Frame(payload) {
 
 export class PN532Sim {
   constructor({ address = PN532_ADDRESS, firmware = [0x32, 0x01, 0x06, 0x07], timing = {},
-    field = new CardField() } = {}) {
+    field = new CardField(), nackWhileBusy = true } = {}) {
     this.address = address;
+    this.nackWhileBusy = nackWhileBusy;
     this.firmware = Uint8Array.from(firmware);
     this.timing = { ...DEFAULT_TIMING, ...timing };
     this.field = field;
     this.clock = null;
     this.stats = { commands: {}, statusReads: 0, framesRead: 0, acks: 0, aborts: 0,
-      nacks: 0, badFrames: 0, unknownCommands: 0, listed: 0 };
+      nacks: 0, badFrames: 0, unknownCommands: 0, listed: 0, busyNacks: 0 };
     this.errors = []; // host frames a real chip would drop (last 20)
     this._silent = false;
     this.powerCycle();
@@ -90,6 +94,7 @@ export class PN532Sim {
     this._queue = []; // [{bytes, readyAt}] ACK then response
     this._last = null; // last response served (for NACK)
     this._search = null; // InListPassiveTarget waiting for a card
+    this._busyUntil = 0; // a command is being digested until its ACK is ready
     this.retries = { atr: 0xff, psl: 0x01, passive: 0xff };
     this.samMode = null;
     this.rfOn = true;
@@ -99,6 +104,10 @@ export class PN532Sim {
 
   i2cConnect(read) {
     if (this._silent) return false;
+    if (read && this.nackWhileBusy && this._now() < this._busyUntil) {
+      this.stats.busyNacks++;
+      return false;
+    }
     this._reading = read;
     this._rx.length = 0;
     this._readAt = 0;
@@ -181,6 +190,7 @@ export class PN532Sim {
     const now = this._now();
     this._search = null;
     this._queue = [{ bytes: ACK, readyAt: now + this.timing.ackUs * 1e3 }];
+    this._busyUntil = now + this.timing.ackUs * 1e3;
     this.stats.acks++;
     this._command(command, params, now + this.timing.ackUs * 1e3);
   }

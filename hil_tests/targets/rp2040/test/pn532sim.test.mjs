@@ -23,9 +23,19 @@ function command(master, code, params = []) {
   master.writeto(ADDRESS, pn532Frame(payload));
 }
 
-// poll the status byte as the driver does; then read status + n bytes
+// one status poll as the driver does it: a NACKed address (chip busy) is "not ready"
+function statusReady(ctx) {
+  try {
+    return ctx.master.readfrom(ADDRESS, 1)[0] & 1;
+  } catch (exc) {
+    if (exc.errno !== 5) throw exc;
+    return 0;
+  }
+}
+
+// poll the status byte until ready; then read status + n bytes
 function readWhenReady(ctx, n, limitNs = 50e6) {
-  const ready = tickUntil(ctx.clock, () => ctx.master.readfrom(ADDRESS, 1)[0] & 1, limitNs);
+  const ready = tickUntil(ctx.clock, () => statusReady(ctx), limitNs);
   if (!ready) return null;
   return ctx.master.readfrom(ADDRESS, n + 1).slice(1);
 }
@@ -58,7 +68,7 @@ test("the firmware driver's recorded traffic gets the same answers from the sim"
 
 test("GetFirmwareVersion answers the datasheet frame; status says not ready until the ACK is due",
   () => {
-    const ctx = setup();
+    const ctx = setup({ nackWhileBusy: false });
     command(ctx.master, 0x02);
     assert.equal(ctx.master.readfrom(ADDRESS, 1)[0], 0x00, "ACK not ready at once");
     assert.equal(toHex(readWhenReady(ctx, 6)), ACK_HEX);
@@ -69,12 +79,21 @@ test("GetFirmwareVersion answers the datasheet frame; status says not ready unti
 test("reading only the status byte leaves the frame; a longer read takes it", () => {
   const ctx = setup();
   command(ctx.master, 0x02);
-  tickUntil(ctx.clock, () => ctx.master.readfrom(ADDRESS, 1)[0] & 1);
+  tickUntil(ctx.clock, () => statusReady(ctx));
   assert.equal(ctx.master.readfrom(ADDRESS, 1)[0], 1, "still there after a status read");
   assert.equal(toHex(ctx.master.readfrom(ADDRESS, 7).slice(1)), ACK_HEX);
   const rest = readWhenReady(ctx, 13);
   assert.equal(rest[6], 0x03, "the response follows the ACK");
   assert.equal(ctx.master.readfrom(ADDRESS, 1)[0], 0, "nothing left");
+});
+
+test("while it digests a command the chip NACKs reads of its address (UM0701 6.2.4)", () => {
+  const ctx = setup();
+  command(ctx.master, 0x4a, [0x01, 0x00]); // after power-on: searches until a card comes
+  assert.throws(() => ctx.master.readfrom(ADDRESS, 1), (exc) => exc.errno === 5);
+  assert.equal(toHex(readWhenReady(ctx, 6)), ACK_HEX);
+  assert.equal(ctx.master.readfrom(ADDRESS, 1)[0], 0, "searching after its ACK: status 0, ACKed");
+  assert.ok(ctx.sim.stats.busyNacks >= 1);
 });
 
 test("the bus takes emulated time: 9 SCL clocks a byte at 100 kHz", () => {
