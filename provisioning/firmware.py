@@ -10,10 +10,15 @@ Layout (the same as the virtual reader's flash image, hil_tests/targets/flashima
 `main.py` and `boot.py` stay source (the board runs them by name); every other module is
 compiled to .mpy for the board. Keys, /config.json and the journal are not firmware and are
 never in this set. The version is `FW_VERSION` in firmware/version.py.
+
+Where the trees come from: `--source CHECKOUT` (its firmware/ and protocol/), else the
+installed package — the wheel ships firmware/ as `tapcert_firmware` beside `protocol` —,
+else the checkout this file lives in.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -23,6 +28,44 @@ REPO = Path(__file__).resolve().parents[1]
 KEEP_SOURCE = ("/main.py", "/boot.py")
 _SKIP_DIRS = {"__pycache__", "tests", "vectors"}
 _TREES = (("firmware", "/"), ("protocol", "/lib/protocol/"))
+_PACKAGES = {"firmware": "tapcert_firmware", "protocol": "protocol"}
+
+
+def _installed(tree: str) -> Path | None:
+    """The directory of an installed tree. tapcert_firmware has no __init__ (it is the board's
+    code, not a CPython package), so it is a namespace package: ask for its search locations
+    rather than importlib.resources.files(), which gives a MultiplexedPath there."""
+    try:
+        spec = importlib.util.find_spec(_PACKAGES[tree])
+    except (ImportError, ValueError):
+        return None
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        if (Path(location) / ("main.py" if tree == "firmware" else "record.py")).is_file():
+            return Path(location)
+    return None
+
+
+def tree_dir(tree: str, root: Path | None = None) -> Path:
+    """firmware/ or protocol/: under root (a checkout) if given, else installed, else here."""
+    base = (Path(root) / tree) if root else (_installed(tree) or REPO / tree)
+    if not base.is_dir():
+        if root:
+            raise ProvisionError("no {}/ directory in {}".format(tree, root),
+                                 "pass --source with a tapcert checkout (it has firmware/ and protocol/)")
+        raise ProvisionError("the reader firmware is not installed (no {} package, no {})".format(
+            _PACKAGES[tree], base), "reinstall tapcert (pip install --force-reinstall tapcert), "
+                                    "or pass --source with a tapcert checkout")
+    return base
+
+
+def read_file(name: str, root: Path | None = None) -> str:
+    """One firmware source file's text (e.g. fwswap.py, which updates run on the board)."""
+    path = tree_dir("firmware", root) / name
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise ProvisionError("cannot read the firmware file {}: {}".format(path, exc.strerror),
+                             "reinstall tapcert, or pass --source with a complete tapcert checkout") from None
 
 
 class Source:
@@ -40,13 +83,9 @@ class Source:
 
 
 def collect(root: Path | None = None) -> list[Source]:
-    root = Path(root) if root else REPO
     sources = []
     for tree, prefix in _TREES:
-        base = root / tree
-        if not base.is_dir():
-            raise ProvisionError("no {}/ directory in {}".format(tree, root),
-                                 "pass --source with a tapcert checkout (it has firmware/ and protocol/)")
+        base = tree_dir(tree, root)
         for path in sorted(base.rglob("*")):
             rel = path.relative_to(base)
             if path.is_dir() or _SKIP_DIRS & set(rel.parts):
@@ -57,18 +96,17 @@ def collect(root: Path | None = None) -> list[Source]:
             compile_it = path.suffix == ".py" and flash_path not in KEEP_SOURCE
             sources.append(Source(path, flash_path, path.read_bytes(), compile_it))
     if not any(s.flash_path == "/main.py" for s in sources):
-        raise ProvisionError("firmware/main.py is missing in {}".format(root),
+        raise ProvisionError("firmware/main.py is missing in {}".format(tree_dir("firmware", root)),
                              "pass --source with a complete tapcert checkout")
     return sources
 
 
 def version(root: Path | None = None) -> str:
-    root = Path(root) if root else REPO
-    path = root / "firmware" / "version.py"
+    base = tree_dir("firmware", root)
     try:
-        text = path.read_text()
+        text = (base / "version.py").read_text()
     except OSError:
-        raise ProvisionError("no firmware/version.py in {}".format(root),
+        raise ProvisionError("no version.py in the firmware tree {}".format(base),
                              "pass --source with a complete tapcert checkout") from None
     match = re.search(r"""^(?:FW_)?VERSION\s*=\s*["']([^"']+)["']""", text, re.M)
     if not match:

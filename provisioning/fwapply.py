@@ -22,12 +22,11 @@ import json
 import os
 import signal
 import time
-from pathlib import Path
 
 from provisioning.flash import MANIFEST, MANIFEST_VERSION, _read_manifest, plan, sha256, twin
+from provisioning import firmware as fwsrc
 from provisioning.errors import BoardError
 
-FWSWAP_SOURCE = (Path(__file__).resolve().parents[1] / "firmware" / "fwswap.py").read_text()
 INTENT, NEXT, PREV = "/fw.swap", "/fw.next", "/fw.prev"
 KILL_ENV = "TAPCERT_UPDATE_KILL_AT"   # fault injection for tests: SIGKILL self at this checkpoint
 
@@ -80,7 +79,7 @@ def recover(board) -> bool:
     """Finish a swap an earlier run left on the board (the raw REPL must be entered)."""
     if board.hashes([INTENT]).get(INTENT) is None:
         return False
-    board.exec(FWSWAP_SOURCE + "\nfinish()\n", 120)
+    board.exec(fwsrc.read_file("fwswap.py") + "\nfinish()\n", 120)
     return True
 
 
@@ -132,7 +131,7 @@ def swap(board, intent: dict, report=None) -> None:
     for i, path in enumerate(intent["write"]):
         board.exec("import os\nos.rename({!r}, {!r})".format(NEXT + path, path))
         checkpoint("swap:{}".format(i), report)
-    board.exec(FWSWAP_SOURCE + "\nfinish()\n", 120)
+    board.exec(fwsrc.read_file("fwswap.py") + "\nfinish()\n", 120)
     checkpoint("swapped", report)
 
 
@@ -141,5 +140,5 @@ def rollback(board, intent: dict, report=None) -> None:
     back = dict(intent, dir="back")
     board.write_file(INTENT, json.dumps(back, sort_keys=True).encode())
     checkpoint("rollback-intent", report)
-    board.exec(FWSWAP_SOURCE + "\nfinish()\n", 120)
+    board.exec(fwsrc.read_file("fwswap.py") + "\nfinish()\n", 120)
     checkpoint("rolled-back", report)

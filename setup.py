@@ -1,0 +1,30 @@
+"""Which files go into the wheel (everything else about the package is in pyproject.toml).
+
+The four programs' Python packages, found anew at every build (server_hub's sub-packages
+move), and the reader firmware: firmware/ is shipped as `tapcert_firmware` (no __init__:
+MicroPython code that CPython never imports) so `tapcert-provision flash` and `bundle
+build` work from an installed wheel (provisioning/firmware.py finds it there). Test code
+(hil_tests/, tests/, a tests folder inside a package) is never shipped.
+tests/test_packaging/ builds the wheel and checks what it holds.
+"""
+
+from setuptools import find_namespace_packages, setup
+
+PROGRAMS = ("protocol", "agent", "server_hub", "provisioning")
+NOT_SHIPPED = ["tests", "tests.*", "*.tests", "*.tests.*", "*__pycache__*"]
+
+programs = find_namespace_packages(
+    include=[name for program in PROGRAMS for name in (program, program + ".*")],
+    exclude=NOT_SHIPPED)
+firmware = ["tapcert_firmware"] + ["tapcert_firmware." + name for name in
+                                   find_namespace_packages(where="firmware", exclude=NOT_SHIPPED)]
+
+setup(
+    packages=programs + firmware,
+    package_dir={"tapcert_firmware": "firmware"},
+    package_data={
+        "protocol": ["SPEC.md", "vectors/*.json"],
+        # the dashboard's files wherever they live; firmware data (bitmaps) beside its modules
+        "": ["static/*", "templates/*", "*.sql", "*.bin", "*.pbm"],
+    },
+)
