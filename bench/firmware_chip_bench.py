@@ -1,0 +1,138 @@
+"""Reader figures for issue 16 on the MicroPython unix port: sign per record (comb table in
+RAM or read from flash), tap -> feedback while a backlog of 50 is being signed, block erases
+and bytes programmed per tap (LittleFS on a 1,408 KiB RAM flash with an erase counter), and
+free heap after boot and after 1,000 taps.
+
+    python -m bench.firmware_chip_bench [--repo DIR]    (DIR: another checkout, for "today's")
+
+Host figures: the unix port signs ~100x faster than a 125 MHz RP2040, so latency here is
+mostly the host's GC; the rp2040 target gives the chip figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+import mpy  # noqa: E402
+
+_RUNS = (("sign", "ram"), ("sign", "flash"), ("latency",), ("erases", "1000", "1", "8"),
+         ("erases", "1000", "4", "8"), ("heap",))
+
+_SCRIPT = r'''
+# measure inside micropython: sign ms, tap->feedback under a 50 backlog, erases/tap, heap
+import gc, sys, time
+sys.path.append("tests/test_firmware")
+from fwkit import Flash, make_app, uid
+
+class Counting:
+    def __init__(self, inner):
+        self.inner = inner; self.erases = 0; self.progs = 0; self.prog_bytes = 0
+    def readblocks(self, b, buf, off=0): return self.inner.readblocks(b, buf, off)
+    def writeblocks(self, b, buf, off=0):
+        self.progs += 1; self.prog_bytes += len(buf); return self.inner.writeblocks(b, buf, off)
+    def ioctl(self, op, arg):
+        if op == 6: self.erases += 1
+        return self.inner.ioctl(op, arg)
+
+def pct(xs, p):
+    xs = sorted(xs); return xs[min(len(xs) - 1, int(len(xs) * p / 100))]
+
+what = sys.argv[1]
+if what == "sign":
+    from fwkit import FastRAM
+    flash = Flash(dev=FastRAM(4096, 256))
+    app = make_app(flash, debounce_s=0, sign_table=sys.argv[2])
+    s = app.signer; t = []
+    for i in range(200):
+        m = b"%d" % i * 10
+        t0 = time.ticks_us(); s.sign(m[:52]); t.append(time.ticks_diff(time.ticks_us(), t0))
+    print(what, sys.argv[2], "median_ms", pct(t, 50) / 1000, "p99_ms", pct(t, 99) / 1000)
+elif what == "latency":
+    import asyncio
+    from fwkit import FastRAM
+    flash = Flash(dev=FastRAM(4096, 256))
+    app = make_app(flash, debounce_s=0, journal_capacity=5000)
+    lat = []
+    async def main():
+        app._signal = asyncio.Event()
+        signer = asyncio.create_task(app._signer())
+        for rnd in range(6):
+            for i in range(50):
+                app.tap(uid(rnd * 1000 + i))  # a backlog of 50 unsigned
+            app._signal.set()
+            for k in range(20):
+                want = time.ticks_us()
+                await asyncio.sleep_ms(0)
+                app.tap(uid(rnd * 1000 + 500 + k))
+                lat.append(time.ticks_diff(time.ticks_us(), want))
+                await asyncio.sleep_ms(1)
+            while app.journal.pending:
+                await asyncio.sleep_ms(5)
+        signer.cancel()
+    asyncio.run(main())
+    print(what, "median_ms", pct(lat, 50) / 1000, "p99_ms", pct(lat, 99) / 1000, "max_ms", max(lat) / 1000)
+elif what == "erases":
+    from board.blockdev import RAMBlockDevice
+    n = int(sys.argv[2]); B = int(sys.argv[3]); A = int(sys.argv[4])
+    dev = Counting(RAMBlockDevice(4096, 352))  # a Pico's 1,408 KiB filesystem
+    flash = Flash(dev=dev)
+    app = make_app(flash, debounce_s=0, journal_capacity=20000)
+    e0 = dev.erases; p0 = dev.prog_bytes
+    for i in range(n):
+        app.tap(uid(i & 0xFFFF))
+        if i % B == B - 1:
+            while app.sign_pending(B): pass
+        if A and i % A == A - 1:
+            s = app.journal.signed_upto
+            app.apply_ack(s, s - 8 if s > 8 else 0)
+    print(what, n, "erases_per_tap", (dev.erases - e0) / n, "bytes_per_tap", (dev.prog_bytes - p0) // n)
+elif what == "heap":
+    from fwkit import FastRAM
+    flash = Flash(dev=FastRAM(4096, 24))  # 96 KiB: in the heap
+    app = make_app(flash, debounce_s=0, journal_capacity=5000)
+    gc.collect(); boot_free = gc.mem_free(); boot_used = gc.mem_alloc()
+    for i in range(1000):
+        app.tap(uid(i))
+        app.sign_pending(4)
+        if i % 8 == 7:
+            s = app.journal.signed_upto
+            app.apply_ack(s, s)
+    gc.collect()
+    print(what, "boot_free", boot_free, "boot_used", boot_used, "after_1000_free", gc.mem_free(), "delta", boot_free - gc.mem_free())
+'''
+
+
+def run(repo: Path = REPO) -> list[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "chip_bench.py"
+        path.write_text(_SCRIPT)
+        env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", str(repo),
+                                                             str(repo / "firmware")]))
+        lines = []
+        for args in _RUNS:
+            proc = subprocess.run([mpy.binary(), str(path), *args], capture_output=True,
+                                  text=True, timeout=600, cwd=repo, env=env)
+            lines.append((proc.stdout.strip().splitlines() or ["(no output)"])[-1]
+                         if proc.returncode == 0 else "{}: failed: {}".format(
+                             " ".join(args), proc.stdout[-300:] + proc.stderr[-300:]))
+        return lines
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.firmware_chip_bench")
+    parser.add_argument("--repo", type=Path, default=REPO, help="checkout to measure")
+    args = parser.parse_args(argv)
+    for line in run(args.repo):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
