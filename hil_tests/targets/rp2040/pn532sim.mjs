@@ -1,5 +1,6 @@
-// pn532sim: an NXP PN532 on the emulated RP2040's I2C bus (7-bit address 0x24),
-// answering at the frame level as the chip does (PN532 User Manual UM0701-02).
+// pn532sim: an NXP PN532 on the emulated RP2040's I2C bus (7-bit address 0x24) or UART
+// (HSU), answering at the frame level as the chip does (PN532 User Manual UM0701-02).
+// This file is the chip; pn532links.mjs carries its frames over I2C or HSU.
 //
 // Host -> chip: one information frame per write transaction
 //   00 00 FF LEN LCS D4 CMD params.. DCS 00   (LEN + LCS = 0, D4 + CMD + .. + DCS = 0)
@@ -26,15 +27,18 @@
 // ACK 0.8 ms after the frame (logic-analyser traces show it ready ~1 ms on), simple commands 1 ms, a search try without a card 3 ms,
 // a card found 4 ms + 1.5 ms per extra cascade level + 2 ms for RATS.
 //
+// HSU (attachUART, 115200 8N1): the same frames as a byte stream, no status byte;
+// after power-on the chip sleeps (low-battery mode) until 55 55 00 00 00.
+//
 // Harness: sim.present(uid), presentMany([a, b]), rest(uid), randomUid(), remove(),
 // silent(true) (the chip NACKs its address: unplugged or dead), powerCycle().
 import { CardField, anticollisionWinner } from "./cards.mjs";
 import { I2CBus } from "./i2cbus.mjs";
+import { PN532HSULink, PN532I2CLink } from "./pn532links.mjs";
 
 export const PN532_ADDRESS = 0x24;
 const ACK = Uint8Array.of(0x00, 0x00, 0xff, 0x00, 0xff, 0x00);
 const SYNTAX_ERROR = Uint8Array.of(0x00, 0x00, 0xff, 0x01, 0xff, 0x7f, 0x81, 0x00);
-const MAX_HOST_FRAME = 265; // preamble + start + extended LEN + 255 data + DCS + post
 const DEFAULT_TIMING = {
   ackUs: 800, commandUs: 1000, searchTryUs: 3000, cardFoundUs: 4000, cascadeUs: 1500,
   ratsUs: 2000, resendUs: 200,
@@ -62,15 +66,27 @@ export class PN532Sim {
       nacks: 0, badFrames: 0, unknownCommands: 0, listed: 0, busyNacks: 0 };
     this.errors = []; // host frames a real chip would drop (last 20)
     this._silent = false;
+    this._listeners = []; // links told when a frame is queued
     this.powerCycle();
     field.onChange(() => this._fieldChanged());
   }
 
   attach(i2c, options) {
-    this.clock = i2c.rp2040.clock;
-    this.field.useClock(this.clock);
-    I2CBus.of(i2c, options).add(this.address, this);
+    this._useClock(i2c.rp2040.clock);
+    I2CBus.of(i2c, options).add(this.address, new PN532I2CLink(this));
     return this;
+  }
+
+  // uart: rp2040js RPUART, for a PN532 wired in HSU mode
+  attachUART(uart) {
+    this._useClock(uart.rp2040.clock);
+    this._listeners.push(new PN532HSULink(this, uart));
+    return this;
+  }
+
+  _useClock(clock) {
+    this.clock = clock;
+    this.field.useClock(clock);
   }
 
   // -- harness ----------------------------------------------------------------
@@ -85,68 +101,48 @@ export class PN532Sim {
     this._silent = !!on;
   }
 
+  get isSilent() {
+    return this._silent;
+  }
+
   // power-on state: no frame pending, MaxRetries FF, SAM not configured, RF on
   powerCycle() {
-    this._rx = [];
-    this._reading = false;
-    this._readAt = 0;
-    this._readFrame = null;
     this._queue = []; // [{bytes, readyAt}] ACK then response
     this._last = null; // last response served (for NACK)
     this._search = null; // InListPassiveTarget waiting for a card
     this._busyUntil = 0; // a command is being digested until its ACK is ready
+    this.awake = false; // HSU only: woken by 55 55 00 00 00
     this.retries = { atr: 0xff, psl: 0x01, passive: 0xff };
     this.samMode = null;
     this.rfOn = true;
   }
 
-  // -- I2C device (i2cbus.mjs) ---------------------------------------------------
+  // -- what the links (pn532links.mjs) use ------------------------------------------
 
-  i2cConnect(read) {
-    if (this._silent) return false;
-    if (read && this.nackWhileBusy && this._now() < this._busyUntil) {
-      this.stats.busyNacks++;
-      return false;
-    }
-    this._reading = read;
-    this._rx.length = 0;
-    this._readAt = 0;
-    this._readFrame = null;
-    return true;
+  // a command is being digested (its ACK not ready yet)
+  busy() {
+    return this._now() < this._busyUntil;
   }
 
-  i2cWrite(byte) {
-    if (this._rx.length >= MAX_HOST_FRAME) return false; // NACK: our input buffer is full
-    this._rx.push(byte);
-    return true;
+  // the frame the chip would send now, or null
+  readyFrame() {
+    const head = this.head();
+    return head && head.readyAt <= this._now() ? head : null;
   }
 
-  i2cRead() {
-    if (this._readAt === 0) {
-      this._readAt = 1;
-      this.stats.statusReads++;
-      const head = this._head();
-      this._readFrame = head && head.readyAt <= this._now() ? head : null;
-      return this._readFrame ? 0x01 : 0x00;
-    }
-    const frame = this._readFrame;
-    const at = this._readAt - 1;
-    this._readAt++;
-    return frame && at < frame.bytes.length ? frame.bytes[at] : 0x00;
+  // the host took `frame` (it clocked it out over I2C, or HSU sent it)
+  taken(frame) {
+    if (this._queue[0] === frame) this._queue.shift();
+    this.stats.framesRead++;
+    if (frame.bytes !== ACK) this._last = frame.bytes;
   }
 
-  i2cStop() {
-    if (!this._reading) {
-      if (this._rx.length) this._hostFrame(Uint8Array.from(this._rx));
-      this._rx.length = 0;
-      return;
-    }
-    if (this._readFrame && this._readAt > 1) {
-      this._queue.shift();
-      this.stats.framesRead++;
-      if (this._readFrame.bytes !== ACK) this._last = this._readFrame.bytes;
-    }
-    this._readFrame = null;
+  hostFrame(data) {
+    this._hostFrame(data);
+  }
+
+  _queued() {
+    for (const listener of this._listeners) listener.queued();
   }
 
   // -- frames ---------------------------------------------------------------------
@@ -155,9 +151,9 @@ export class PN532Sim {
     return this.clock ? this.clock.nanos : 0;
   }
 
-  _head() {
-    if (!this._queue.length) return null;
-    return this._queue[0];
+  // the next frame the chip owes the host ({bytes, readyAt}), due or not
+  head() {
+    return this._queue.length ? this._queue[0] : null;
   }
 
   _reject(why) {
@@ -193,6 +189,7 @@ export class PN532Sim {
     this._busyUntil = now + this.timing.ackUs * 1e3;
     this.stats.acks++;
     this._command(command, params, now + this.timing.ackUs * 1e3);
+    this._queued();
   }
 
   _abort() {
@@ -205,6 +202,7 @@ export class PN532Sim {
     this.stats.nacks++;
     if (this._last) {
       this._queue = [{ bytes: this._last, readyAt: this._now() + this.timing.resendUs * 1e3 }];
+      this._queued();
     }
   }
 
@@ -269,6 +267,7 @@ export class PN532Sim {
     if (now >= search.end) return; // that search already gave up
     this._queue = this._queue.filter((item) => item.bytes === ACK); // drop "no target"
     this._found(search, Math.max(now, search.start));
+    this._queued();
   }
 
   _found(search, at) {

@@ -162,3 +162,39 @@ export class SPIMaster {
     return rx;
   }
 }
+
+export class UARTMaster {
+  // machine.UART(0, baudrate=115200) 8N1: bytes out through UARTDR, bytes in drained
+  // from the RX FIFO while emulated time passes (as MicroPython's RX interrupt does)
+  constructor(rp2040, { index = 0, baudrate = 115200 } = {}) {
+    this.uart = rp2040.uart[index];
+    this.clock = rp2040.clock;
+    this.received = [];
+    const divider = rp2040.clkPeri / (16 * baudrate);
+    this.uart.writeUint32(0x24, Math.floor(divider)); // IBRD
+    this.uart.writeUint32(0x28, Math.round((divider % 1) * 64)); // FBRD
+    this.uart.writeUint32(0x2c, 0x70); // LCR_H: 8 bits, FIFOs on
+    this.uart.writeUint32(0x30, 0x301); // CR: UARTEN, TXE, RXE
+  }
+
+  write(bytes) {
+    for (const b of bytes) this.uart.writeUint32(0x00, b);
+  }
+
+  drain() {
+    while (!(this.uart.readUint32(0x18) & 0x10)) this.received.push(this.uart.readUint32(0x00) & 0xff);
+  }
+
+  // let emulated time pass, draining the RX FIFO every 50 us (it holds 32 bytes)
+  run(nanos) {
+    const end = this.clock.nanos + nanos;
+    while (this.clock.nanos < end) {
+      this.clock.tick(Math.min(50e3, end - this.clock.nanos));
+      this.drain();
+    }
+  }
+
+  take(n) {
+    return Uint8Array.from(this.received.splice(0, n));
+  }
+}

@@ -5,8 +5,8 @@ import { test } from "node:test";
 
 import { CardField } from "../cards.mjs";
 import { PN532Sim, pn532Frame } from "../pn532sim.mjs";
-import { BusError, I2CMaster, newChip, tickUntil } from "./busmaster.mjs";
-import { loadFixture, replayI2C, toHex } from "./replay.mjs";
+import { BusError, I2CMaster, UARTMaster, newChip, tickUntil } from "./busmaster.mjs";
+import { loadFixture, replayI2C, replayUART, toHex } from "./replay.mjs";
 
 const ADDRESS = 0x24;
 const ACK_HEX = "0000ff00ff00";
@@ -229,4 +229,31 @@ test("frames a chip drops get no ACK; an unknown command gets the syntax error f
 test("an address nobody answers is NACKed", () => {
   const ctx = setup();
   assert.throws(() => ctx.master.writeto(0x3c, Uint8Array.of(0)), (exc) => exc.errno === 5);
+});
+
+test("HSU: the driver's recorded UART traffic gets the same bytes back from the sim", () => {
+  const { rp2040 } = newChip();
+  const sim = new PN532Sim().attachUART(rp2040.uart[0]);
+  const master = new UARTMaster(rp2040);
+  const fixture = loadFixture("pn532_hsu_driver.json");
+  assert.deepEqual(replayUART(fixture, { master, field: sim.field }), []);
+  assert.equal(sim.awake, true);
+  assert.deepEqual(sim.errors, []);
+});
+
+test("HSU: asleep after power-on until 55 55 00 00 00; frames go out at line rate", () => {
+  const { rp2040, clock } = newChip();
+  const sim = new PN532Sim().attachUART(rp2040.uart[0]);
+  const master = new UARTMaster(rp2040);
+  master.write(pn532Frame([0xd4, 0x02]));
+  master.run(20e6);
+  assert.equal(master.received.length, 0, "a sleeping chip ignores frames");
+  master.write([0x55, 0x55, 0, 0, 0, 0, 0, 0]);
+  const start = clock.nanos;
+  master.write(pn532Frame([0xd4, 0x02]));
+  tickUntil(clock, () => { master.drain(); return master.received.length >= 19; }, 50e6);
+  const ms = (clock.nanos - start) / 1e6;
+  assert.equal(toHex(master.take(19)), ACK_HEX + "0000ff06fad50332010607e800");
+  // answer due 1.8 ms after the frame, its 13 bytes take 1.1 ms on the line
+  assert.ok(ms > 2.6 && ms < 4, `${ms} ms for ACK + answer at 115200`);
 });

@@ -9,6 +9,8 @@
 #   {"op": "w", "data": hex}             PN532: one I2C write transaction
 #   {"op": "r", "data": hex}             PN532: one I2C read, and what the chip answered
 #   {"op": "x", "tx": hex, "rx": hex}    MFRC522: one CS-low SPI transaction
+#   {"op": "uw", "data": hex}            PN532 over HSU: bytes the driver wrote to the UART
+#   {"op": "ur", "data": hex}            PN532 over HSU: bytes the driver read back
 #   {"op": "result", "call", "value"}    what the driver returned (hex, or an error reason)
 import json
 import sys
@@ -16,7 +18,7 @@ from binascii import hexlify
 
 from drivers.errors import DriverError
 from drivers.mfrc522 import MFRC522
-from drivers.pn532 import PN532, I2CTransport
+from drivers.pn532 import PN532, I2CTransport, UARTTransport
 from fakehw_machine import FakeMachine
 from fakehw_mfrc522 import FakeCard, FakeMFRC522
 from fakehw_pn532 import FakePN532, target_data
@@ -38,6 +40,29 @@ class RecordingI2CDevice:
     def i2c_read(self, buf):
         self.device.i2c_read(buf)
         self.steps.append({"op": "r", "data": _hex(buf)})
+
+
+class RecordingUARTDevice:
+    def __init__(self, device, steps):
+        self.device = device
+        self.steps = steps
+
+    def uart_write(self, buf):
+        self.steps.append({"op": "uw", "data": _hex(buf)})
+        self.device.uart_write(buf)
+
+    def uart_any(self):
+        return self.device.uart_any()
+
+    def uart_readinto(self, buf):
+        n = self.device.uart_readinto(buf)
+        if n:
+            last = self.steps[-1] if self.steps else None
+            if last is not None and last["op"] == "ur":
+                last["data"] += _hex(buf[:n])  # one step per run of reads
+            else:
+                self.steps.append({"op": "ur", "data": _hex(buf[:n])})
+        return n
 
 
 class RecordingSPIDevice:
@@ -105,6 +130,27 @@ def pn532_session():
     return {"chip": "pn532", "recorded_with": "fakehw_pn532", "steps": steps}
 
 
+def pn532_hsu_session():
+    steps = []
+    machine = FakeMachine()
+    chip = FakePN532()
+    chip.awake = False  # HSU: asleep until the wake-up sequence
+    machine.attach_uart(0, RecordingUARTDevice(chip, steps))
+    uart = machine.UART(0, baudrate=115200, tx=machine.Pin(0), rx=machine.Pin(1))
+    reader = PN532(UARTTransport(uart), poll_budget_ms=40)
+    _call(steps, "begin", reader.begin)
+    _call(steps, "read_uid", reader.read_uid)
+    for uid, atqa, sak, ats in ((UID4, b"\x04\x00", 0x08, b""), (UID7, b"\x44\x00", 0x20, LONG_ATS)):
+        steps.append({"op": "field", "cards": [_card(uid, atqa, sak,
+                                                     bytes([len(ats) + 1]) + ats if ats else b"")]})
+        chip.target = target_data(uid, sens_res=bytes([atqa[1], atqa[0]]), sel_res=sak, ats=ats)
+        _call(steps, "read_uid", reader.read_uid)
+        steps.append({"op": "field", "cards": []})
+        chip.target = None
+        _call(steps, "read_uid", reader.read_uid)
+    return {"chip": "pn532", "bus": "hsu", "recorded_with": "fakehw_pn532", "steps": steps}
+
+
 def mfrc522_session():
     steps = []
     machine = FakeMachine()
@@ -130,6 +176,7 @@ def mfrc522_session():
 
 def main(outdir):
     for name, session in (("pn532_driver.json", pn532_session),
+                          ("pn532_hsu_driver.json", pn532_hsu_session),
                           ("mfrc522_driver.json", mfrc522_session)):
         with open(outdir + "/" + name, "w") as f:
             json.dump(session(), f)
