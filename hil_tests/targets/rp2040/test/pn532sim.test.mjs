@@ -257,3 +257,15 @@ test("HSU: asleep after power-on until 55 55 00 00 00; frames go out at line rat
   // answer due 1.8 ms after the frame, its 13 bytes take 1.1 ms on the line
   assert.ok(ms > 2.6 && ms < 4, `${ms} ms for ACK + answer at 115200`);
 });
+
+test("HSU: the UART's TX interrupt stays cleared until a byte is written, as on the PL011", () => {
+  const { rp2040 } = newChip();
+  new PN532Sim().attachUART(rp2040.uart[0]);
+  const uart = rp2040.uart[0];
+  new UARTMaster(rp2040);
+  uart.writeUint32(0x38, 1 << 5); // IMSC: TX interrupt on
+  uart.writeUint32(0x44, 1 << 5); // ICR: clear it (MicroPython's handler, nothing to send)
+  assert.equal(uart.readUint32(0x40) & (1 << 5), 0, "not raised again by the clear");
+  uart.writeUint32(0x00, 0x55);
+  assert.equal(uart.readUint32(0x40) & (1 << 5), 1 << 5, "raised once the byte left the FIFO");
+});
