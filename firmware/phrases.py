@@ -12,28 +12,39 @@
 DEFAULT_LANGUAGE = "zh"
 LANGUAGES = ("zh", "en")
 
-# (English feedback text, Chinese display lines)
-TABLE = (
-    ("Recorded #{}", ("已记录", "#{}")),
-    ("Recorded", ("已记录",)),
-    ("Recorded #{} - storage {}% full", ("已记录 #{}", "存储将满 {}%")),
-    ("Already recorded", ("已记录过", "无需再刷")),
-    ("Card blocked - see staff", ("卡已停用", "请联系工作人员")),
-    ("Card blocked", ("卡已停用",)),
-    ("Storage warning - call technician", ("存储将满", "请联系技术员")),
-    ("Storage full - call technician", ("存储已满", "请联系技术员")),
-    ("Not recorded - tap again", ("未记录", "请重新刷卡")),
-    ("Card not readable - tap again", ("读卡失败", "请重新刷卡")),
-    ("One card at a time", ("请一次只放一张卡",)),
-    ("Phone or random-UID card not accepted", ("不支持手机", "或随机卡号")),
-    ("Phone not accepted", ("不支持手机", "或随机卡号")),
-    ("Reader error - call technician", ("读卡器故障", "请联系技术员")),
-    ("Reader not set up - call technician", ("读卡器未配置", "请联系技术员")),
-    ("Station offline - taps are kept", ("工作站离线", "刷卡记录已保存")),
-    ("Starting", ("正在启动",)),
-    ("Ready - tap card", ("请刷卡",)),
-    ("tapcert {}.{}.{} ready", ("读卡器已就绪", "v{}.{}.{}")),
-)
+# One row per phrase: the English feedback text, then its Chinese display lines, split by
+# "|". One string, not a tuple of tuples: in an .mpy install this costs one object of heap.
+TABLE = """\
+Recorded #{}|已记录|#{}
+Recorded|已记录
+Recorded #{} - storage {}% full|已记录 #{}|存储将满 {}%
+Already recorded|已记录过|无需再刷
+Card blocked - see staff|卡已停用|请联系工作人员
+Card blocked|卡已停用
+Storage warning - call technician|存储将满|请联系技术员
+Storage full - call technician|存储已满|请联系技术员
+Not recorded - tap again|未记录|请重新刷卡
+Card not readable - tap again|读卡失败|请重新刷卡
+One card at a time|请一次只放一张卡
+Phone or random-UID card not accepted|不支持手机|或随机卡号
+Phone not accepted|不支持手机|或随机卡号
+Reader error - call technician|读卡器故障|请联系技术员
+Reader not set up - call technician|读卡器未配置|请联系技术员
+Station offline - taps are kept|工作站离线|刷卡记录已保存
+Starting|正在启动
+Ready - tap card|请刷卡
+tapcert {}.{}.{} ready|读卡器已就绪|v{}.{}.{}
+"""
+
+
+def rows():
+    """[(English text, [Chinese lines])] for every phrase (tools and tests)."""
+    out = []
+    for row in TABLE.split("\n"):
+        if row:
+            cells = row.split("|")
+            out.append((cells[0], cells[1:]))
+    return out
 
 
 def _numbers(pattern, text):
@@ -60,24 +71,18 @@ def _numbers(pattern, text):
 
 def lookup(text):
     """English feedback text -> the Chinese lines with its numbers put in, or None."""
-    for english, lines in TABLE:
-        numbers = _numbers(english, text)
+    at = 0
+    while at < len(TABLE):
+        end = TABLE.find("\n", at)
+        cells = TABLE[at:end].split("|")
+        at = end + 1
+        numbers = _numbers(cells[0], text)
         if numbers is not None:
             out = []
-            for line in lines:
+            for line in cells[1:]:
                 count = line.count("{}")
                 out.append(line.format(*numbers[:count]))
                 numbers = numbers[count:]
             return out
     return None
 
-
-def runs(line):
-    """'已记录 #12' -> ['已记录', ' #12']: Chinese and ASCII runs in order."""
-    out = []
-    start = 0
-    for i in range(1, len(line) + 1):
-        if i == len(line) or (ord(line[i]) > 127) != (ord(line[start]) > 127):
-            out.append(line[start:i])
-            start = i
-    return out

@@ -58,7 +58,7 @@ def examples() -> list[tuple[str, str]]:
     finally:
         sys.path.pop(0)
     out = []
-    for index, (english, _lines) in enumerate(phrases.TABLE):
+    for index, (english, _lines) in enumerate(phrases.rows()):
         count = english.count("{}")
         numbers = FW_VERSION.split(".") if english.startswith("tapcert") else SAMPLE_NUMBERS
         text = english.format(*numbers[:count])

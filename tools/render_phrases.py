@@ -37,7 +37,7 @@ def phrase_chars() -> str:
     finally:
         sys.path.pop(0)
     seen = []
-    for _english, lines in phrases.TABLE:
+    for _english, lines in phrases.rows():
         for line in lines:
             for char in line:
                 if ord(char) > 127 and char not in seen:

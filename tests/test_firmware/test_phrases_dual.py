@@ -46,7 +46,7 @@ def test_lookup_matches_whole_texts_and_digits_only():
 
 def test_every_chinese_character_has_a_glyph():
     assert len(BITMAPS) == 32 * len(GLYPHS)
-    for _english, lines in phrases.TABLE:
+    for _english, lines in phrases.rows():
         for line in lines:
             for char in line:
                 if ord(char) > 127:
@@ -54,7 +54,7 @@ def test_every_chinese_character_has_a_glyph():
 
 
 def test_every_chinese_line_fits_the_panel():
-    for english, lines in phrases.TABLE:
+    for english, lines in phrases.rows():
         assert 1 <= len(lines) <= 2, english  # two 16 px lines on a 128x32 panel
         for line in lines:
             width = 0
@@ -65,7 +65,7 @@ def test_every_chinese_line_fits_the_panel():
 
 def test_english_texts_are_unique():
     seen = []
-    for english, _lines in phrases.TABLE:
+    for english, _lines in phrases.rows():
         assert english not in seen
         seen.append(english)
 
