@@ -11,7 +11,7 @@
 //   i2cConnect(read: boolean) -> boolean   ACK of the address byte
 //   i2cWrite(byte) -> boolean              ACK of a data byte
 //   i2cRead() -> byte                      next byte the device drives on SDA
-//   i2cStop()                              STOP (or an abort) ends the transaction
+//   i2cStop()                              STOP, a repeated START or an abort ends it
 //
 // Emulator gap handled here: rp2040js raises TX_EMPTY only when it pulls a command
 // from the TX FIFO, while the silicon raises it whenever the FIFO is empty. After an
@@ -81,6 +81,7 @@ export class I2CBus {
   }
 
   _connect(address, mode) {
+    if (this.current !== null) this.current.i2cStop(); // a repeated START ends that transfer
     const device = this.devices.get(address & 0x7f) || null;
     const ack = device !== null && device.i2cConnect(mode === 1) === true;
     this.current = ack ? device : null;
