@@ -1,5 +1,6 @@
 // mfrc522sim: an NXP MFRC522 on the emulated RP2040's SPI bus, at the register level
-// (MFRC522 datasheet rev 3.9), with ISO/IEC 14443-3 type A cards in its field.
+// (MFRC522 datasheet rev 3.9), with ISO/IEC 14443-3 type A cards in its field (the cards'
+// side of activation is iso14443a.mjs).
 //
 // SPI (8.1.2): chip select is a GPIO the firmware drives (the driver's Pin, not the
 // SPI block's CSn); while it is low, the first byte is an address, bit 7 = read,
@@ -24,7 +25,10 @@
 // A bit collision sets CollErr together with ParityErr (the collided byte's parity
 // cannot check), CollPos counted from bit 0 of the first FIFO byte (RxAlign
 // included), and with ValuesAfterColl = 0 the bits from the collision on read 0.
-import { CardField, cascadeBytes } from "./cards.mjs";
+import { CardField } from "./cards.mjs";
+import { CardState, IDLE as CARD_IDLE, crcA, fromBits, toBits } from "./iso14443a.mjs";
+
+export { crcA };
 
 const REG = {
   COMMAND: 0x01, COM_IEN: 0x02, DIV_IEN: 0x03, COM_IRQ: 0x04, DIV_IRQ: 0x05, ERROR: 0x06,
@@ -45,101 +49,6 @@ const ERR = { BUFFER_OVFL: 0x10, COLL: 0x08, PARITY: 0x02 };
 const BIT_NS = 1e9 / 105940; // 106 kbit/s (fc / 128)
 const FC = 13.56e6;
 const DEFAULT_TIMING = { frameDelayUs: 86, softResetUs: 40, crcNsPerByte: 600 };
-const IDLE_STATE = 0, READY = 1, ACTIVE = 2, HALT = 3;
-
-export function crcA(bytes, preset = 0x6363) {
-  // ISO/IEC 14443-3 Annex B: CRC-16/ITU-T reflected, preset 6363 -> [lo, hi]
-  let crc = preset;
-  for (let b of bytes) {
-    b = (b ^ (crc & 0xff)) & 0xff;
-    b = (b ^ (b << 4)) & 0xff;
-    crc = ((crc >> 8) ^ (b << 8) ^ (b << 3) ^ (b >> 4)) & 0xffff;
-  }
-  return [crc & 0xff, crc >> 8];
-}
-
-function toBits(bytes, n) {
-  const bits = [];
-  for (let i = 0; i < n; i++) bits.push((bytes[i >> 3] >> (i & 7)) & 1);
-  return bits;
-}
-
-function fromBits(bits) {
-  const out = new Uint8Array((bits.length + 7) >> 3);
-  bits.forEach((bit, i) => { if (bit) out[i >> 3] |= 1 << (i & 7); });
-  return out;
-}
-
-// one card's ISO 14443-3 state machine: bits in, answer bits (or null) out
-class CardState {
-  constructor(card) {
-    this.card = card;
-    this.state = IDLE_STATE;
-    this.halted = false;
-    this.level = 0;
-  }
-
-  _clBits() {
-    const cl = cascadeBytes(this.card.uid, this.level);
-    return toBits([...cl, cl[0] ^ cl[1] ^ cl[2] ^ cl[3]], 40);
-  }
-
-  _fallback() {
-    // any other frame in READY/ACTIVE: back to IDLE, or HALT if woken from there
-    if (this.state === READY || this.state === ACTIVE) this.state = this.halted ? HALT : IDLE_STATE;
-    return null;
-  }
-
-  receive(bits) {
-    const data = fromBits(bits);
-    const n = bits.length;
-    if (n === 7) {
-      if ((data[0] === 0x52 && (this.state === IDLE_STATE || this.state === HALT)) ||
-          (data[0] === 0x26 && this.state === IDLE_STATE)) {
-        this.halted = this.state === HALT;
-        this.state = READY;
-        this.level = 0;
-        return toBits(this.card.atqa, 16);
-      }
-      return this._fallback();
-    }
-    const [lo, hi] = crcA(data.slice(0, 2));
-    if (n === 32 && data[0] === 0x50 && data[1] === 0x00 && data[2] === lo && data[3] === hi) {
-      if (this.state !== ACTIVE) return this._fallback();
-      this.state = HALT;
-      this.halted = true;
-      return null;
-    }
-    if (n >= 16 && this.state === READY && [0x93, 0x95, 0x97].includes(data[0])) {
-      if (data[0] !== 0x93 + 2 * this.level) return this._fallback();
-      const nvb = data[1];
-      if (nvb === 0x70) return this._select(bits, data);
-      const known = ((nvb >> 4) - 2) * 8 + (nvb & 7);
-      if (known < 0 || known > 40 || n !== 16 + known) return this._fallback();
-      const mine = this._clBits();
-      for (let i = 0; i < known; i++) if (bits[16 + i] !== mine[i]) return null; // not me
-      return mine.slice(known);
-    }
-    return this._fallback();
-  }
-
-  _select(bits, data) {
-    const [lo, hi] = crcA(data.slice(0, 7));
-    if (bits.length !== 72 || data[7] !== lo || data[8] !== hi) return this._fallback();
-    const mine = fromBits(this._clBits());
-    for (let i = 0; i < 5; i++) if (data[2 + i] !== mine[i]) return null;
-    const levels = this.card.uid.length === 4 ? 1 : this.card.uid.length === 7 ? 2 : 3;
-    let sak;
-    if (this.level < levels - 1) {
-      sak = 0x04; // cascade bit: UID not complete
-      this.level++;
-    } else {
-      sak = this.card.sak & ~0x04;
-      this.state = ACTIVE;
-    }
-    return toBits([sak, ...crcA([sak])], 24);
-  }
-}
 
 export class MFRC522Sim {
   constructor({ version = 0x92, timing = {}, field = new CardField() } = {}) {
@@ -193,7 +102,7 @@ export class MFRC522Sim {
     this._rf = null;
     this._byteIndex = 0;
     this._address = 0;
-    for (const state of this._cards.values()) state.state = IDLE_STATE;
+    for (const state of this._cards.values()) state.state = CARD_IDLE;
     if (this._timerAlarm) {
       this._timerAlarm.cancel();
       this._rfAlarm.cancel();
@@ -348,7 +257,7 @@ export class MFRC522Sim {
   }
 
   _antennaOff() {
-    for (const state of this._cards.values()) state.state = IDLE_STATE; // cards lose power
+    for (const state of this._cards.values()) state.state = CARD_IDLE; // cards lose power
   }
 
   _fieldChanged() {
