@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 APT_PACKAGES := mosquitto mosquitto-clients postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools chromium fonts-wqy-microhei nats-server
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv system test test-fast demo demo-explore bench bench-quick fuzz hil chaos scale audit clean
+.PHONY: help venv system node test test-fast demo demo-explore bench bench-quick fuzz hil chaos scale audit clean
 
 help:
 	@echo "make demo         run a whole district end to end on this machine"
@@ -27,13 +27,30 @@ system:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# Node.js and rp2040js for the rp2040 reader target (hil_tests/targets/rp2040). Debian's
+# nodejs and npm are installed only when the commands are missing: a NodeSource nodejs
+# (which bundles npm) conflicts with Debian's npm package.
+RP2040_DIR := hil_tests/targets/rp2040
+NODE_STAMP := $(RP2040_DIR)/node_modules/.installed
+
+node:
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	  echo "installing system packages: nodejs npm"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; \
+	fi
+
+$(NODE_STAMP): $(RP2040_DIR)/package.json $(RP2040_DIR)/package-lock.json | node
+	npm ci --prefix $(RP2040_DIR) --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-venv: $(STAMP)
+venv: $(STAMP) $(NODE_STAMP)
 
 # Two workers, one per core: most tests wait on real services and subprocesses.
 # --dist loadfile keeps each file (and its one micropython run) on one worker.

@@ -75,3 +75,15 @@ def test_the_watchdog_reboots_the_chip_with_its_flash(make_rp_reader):
     assert entry["via"] == "watchdog"
     out = ok(mpremote(reader.port, "exec", "import machine; print(open('before.txt').read(), machine.reset_cause() == machine.WDT_RESET)"))
     assert out.strip() == "written before the watchdog True"
+
+
+def test_files_written_while_unpowered_are_what_the_chip_reads(make_rp_reader):
+    reader = make_rp_reader()
+    ok(mpremote(reader.port, "exec", "with open('a.txt', 'w') as f: f.write('chip wrote this')"))
+    reader.power_cut()
+    assert reader.read_file("/a.txt") == b"chip wrote this"
+    reader.write_file("/a.txt", b"host rewrote it")   # littlefs-python on the image file
+    reader.write_file("/b.txt", b"host wrote it")
+    reader.power_on()
+    out = ok(mpremote(reader.port, "exec", "print(open('a.txt').read(), '|', open('b.txt').read())"))
+    assert out.strip() == "host rewrote it | host wrote it"

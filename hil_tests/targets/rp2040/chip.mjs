@@ -65,20 +65,20 @@ export class Chip {
     return { scratch: Uint32Array.from(this.watchdog.scratchData), reason: this.watchdog.reason };
   }
 
-  // Run up to `maxInstructions`, never past emulated `limitNs`; -> true if it stopped idle
-  // (waiting for an interrupt with nothing due before the limit). `stop()` ends it early.
-  run(maxInstructions, limitNs, stop) {
+  // Run up to `maxInstructions`, never past emulated `limitNs` (a scheduled cut or pause);
+  // idle waits (WFI/WFE) skip ahead no further than `idleLimitNs` (pacing: an idle chip's
+  // time follows the wall clock). -> true if it stopped idle, waiting for an interrupt with
+  // nothing due before the idle limit. `stop()` (checked every 1024 steps) ends it early.
+  run(maxInstructions, limitNs, idleLimitNs, stop) {
     const { mcu, clock } = this;
     const core = mcu.core;
+    const idleLimit = Math.min(limitNs, idleLimitNs);
     for (let i = 0; i < maxInstructions; i++) {
       if (core.waiting) {
         const next = clock.nanosToNextAlarm;
-        if (next <= 0) {       // nothing scheduled: only outside input can wake it
-          if (limitNs !== Infinity && limitNs > clock.nanos) clock.tick(limitNs - clock.nanos);
-          return true;
-        }
-        if (clock.nanos + next > limitNs) {
-          if (limitNs > clock.nanos) clock.tick(limitNs - clock.nanos);
+        if (next <= 0 || clock.nanos + next > idleLimit) {
+          // nothing due before the limit: only outside input (or wall time) can wake it
+          if (idleLimit !== Infinity && idleLimit > clock.nanos) clock.tick(idleLimit - clock.nanos);
           return true;
         }
         clock.tick(next);

@@ -76,6 +76,15 @@ export class FlashImage {
     this.fd = fs.openSync(this.path, 'r+');
   }
 
+  // Power-on: the file may have been rewritten while the chip was off (littlefs-python
+  // replaces it): read it again and write through to the new file from now on.
+  reload() {
+    this.close();
+    const data = this.load(() => { throw new Error(`${this.path} is gone: the reader's flash image was removed`); });
+    this.fd = fs.openSync(this.path, 'r+');
+    return data;
+  }
+
   close() {
     if (this.fd !== null) {
       fs.closeSync(this.fd);

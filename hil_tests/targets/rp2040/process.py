@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import termios
 import threading
 import time
 from pathlib import Path
@@ -234,7 +235,19 @@ class RunnerProcess:
                 self._replies[0] = msg
             else:
                 self.events.append(msg)
+                if msg.get("event") == "power" and msg.get("state") == "off":
+                    self._forget_output()
             self._cond.notify_all()
+
+    def _forget_output(self) -> None:
+        # Power is gone, and with it the USB device: what it sent and nobody read yet goes too
+        # (a real ttyACM vanishes); a later reader must not take it for the next boot's words.
+        self.port.pending.clear()
+        if self.port.fd is not None:
+            try:
+                termios.tcflush(self.port.fd, termios.TCOFLUSH)
+            except termios.error:
+                pass
 
     def _from_chip(self, data: bytes) -> None:
         self._console.write(data)

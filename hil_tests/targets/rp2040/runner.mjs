@@ -197,27 +197,29 @@ class Runner {
     if (this.chip && !this.paused && !this.stopping) this.timer = setImmediate(() => this.slice());
   }
 
-  limitNs() {
+  // -> [limit, idleLimit] in this chip's nanoseconds: a scheduled cut or pause bounds
+  // everything; pacing bounds only how far an idle (waiting) chip skips ahead
+  limits() {
     const chip = this.chip;
     let limit = Infinity;
-    if (this.paced) {
-      const now = performance.now();
-      limit = this.lastNs + (now - this.lastWall) * 1e6;
-    }
     const local = (total) => total - this.baseNs;
     if (this.flash.cutAtNs !== null) limit = Math.min(limit, local(this.flash.cutAtNs));
     if (this.pauseAtNs !== null) limit = Math.min(limit, local(this.pauseAtNs));
-    return Math.max(limit, chip.nanos);
+    let idle = Infinity;
+    if (this.paced && this.pauseAtNs === null) {
+      idle = this.lastNs + (performance.now() - this.lastWall) * 1e6;
+    }
+    return [Math.max(limit, chip.nanos), Math.max(idle, chip.nanos)];
   }
 
   slice() {
     this.timer = null;
     const chip = this.chip;
     if (!chip || this.paused || this.stopping) return;
-    const limit = this.limitNs();
+    const [limit, idleLimit] = this.limits();
     const started = performance.now();
     const cyclesBefore = chip.mcu.core.cycles;
-    const idle = chip.run(SLICE_INSTRUCTIONS, limit, () => this.flash.cutNow || this.pendingReboot !== null);
+    const idle = chip.run(SLICE_INSTRUCTIONS, limit, idleLimit, () => this.flash.cutNow || this.pendingReboot !== null);
     this.lastWall = performance.now();
     this.lastNs = chip.nanos;
     this.measureRate(chip.mcu.core.cycles - cyclesBefore, this.lastWall - started);
@@ -246,7 +248,7 @@ class Runner {
     if (idle) {
       // waiting for an interrupt: come back when wall time reaches the next alarm (paced)
       const next = chip.clock.nanosToNextAlarm;
-      const ms = next > 0 ? Math.min(IDLE_WAKE_MS, Math.max(1, (chip.nanos + next - this.limitNs()) / 1e6)) : IDLE_WAKE_MS;
+      const ms = next > 0 ? Math.min(IDLE_WAKE_MS, Math.max(1, next / 1e6)) : IDLE_WAKE_MS;
       this.timer = setTimeout(() => this.slice(), ms);
     } else {
       this.timer = setImmediate(() => this.slice());
@@ -314,6 +316,7 @@ class Runner {
       case 'power_on':
         if (this.chip) return { ok: true, already: true };
         this.paused = false;
+        this.contents = this.flash.reload();
         this.build('power-on');
         return { ok: true };
       case 'reset':
@@ -322,7 +325,7 @@ class Runner {
         return { ok: true };
       case 'snapshot': {
         if (typeof msg.path !== 'string') throw new Error('snapshot needs "path"');
-        const data = this.chip ? this.chip.mcu.flash.subarray(0, FLASH_SIZE) : this.contents;
+        const data = this.chip ? this.chip.mcu.flash.subarray(0, FLASH_SIZE) : fs.readFileSync(this.args.flash);
         fs.writeFileSync(msg.path, data);
         return { ok: true, path: msg.path, bytes: FLASH_SIZE };
       }
