@@ -5,8 +5,15 @@ move), and the reader firmware: firmware/ is shipped as `tapcert_firmware` (no _
 MicroPython code that CPython never imports) so `tapcert-provision flash` and `bundle
 build` work from an installed wheel (provisioning/firmware.py finds it there). Test code
 (hil_tests/, tests/, a tests folder inside a package) is never shipped.
+
+Beside the code, into the venv's share/ (pip puts data files under the venv's prefix, e.g.
+/opt/tapcert/venv/share/...): the operator docs the systemd units' Documentation= lines
+name, and ops/ (example configs, the units, the Mosquitto drop-in), so an install from the
+wheel alone has everything docs/install.md copies into place.
 tests/test_packaging/ builds the wheel and checks what it holds.
 """
+
+from glob import glob
 
 from setuptools import find_namespace_packages, setup
 
@@ -27,4 +34,11 @@ setup(
         # the dashboard's files wherever they live; firmware data (bitmaps) beside its modules
         "": ["static/*", "templates/*", "*.sql", "*.bin", "*.pbm"],
     },
+    data_files=[
+        ("share/doc/tapcert", ["README.md", "docs/install.md", "docs/hub.md", "docs/agent.md",
+                               "docs/operator.md", "docs/provisioning.md"]),
+        ("share/tapcert/examples", sorted(glob("ops/*.toml"))),
+        ("share/tapcert/systemd", sorted(glob("ops/systemd/*.service") + glob("ops/systemd/*.timer"))),
+        ("share/tapcert/mosquitto", sorted(glob("ops/mosquitto/*.conf"))),
+    ],
 )

@@ -23,14 +23,11 @@ Exit status 0 when every step passed, 1 otherwise. Waits scale with TAPCERT_TIME
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 import urllib.request
@@ -41,10 +38,13 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:      # run as a script: the checkout's hil_tests plays the board
     sys.path.insert(0, str(REPO))
 
-EXTRAS = "hub,agent,provision"
+from wheelhouse import EXTRAS, wheelhouse  # noqa: E402  (after the path line above)
+
 MUST_SHIP = ("server_hub/dashboard/static/index.html", "server_hub/dashboard/static/app.js",
              "tapcert_firmware/main.py", "tapcert_firmware/version.py",
-             "tapcert_firmware/fwswap.py", "protocol/SPEC.md", "protocol/vectors/records.json")
+             "tapcert_firmware/fwswap.py", "protocol/SPEC.md", "protocol/vectors/records.json",
+             "data/share/tapcert/examples/hub.toml", "data/share/tapcert/examples/agent.toml",
+             "data/share/tapcert/mosquitto/tapcert-broker.conf")
 NEVER_SHIP = ("hil_tests/", "tests/", "__pycache__", ".pyc", "bench/", "tools/")
 
 
@@ -81,49 +81,6 @@ def run(cmd, *, timeout, cwd=None, env=None, what=None) -> subprocess.CompletedP
         raise StepFailed("{} exited {}:\n    {}".format(what or Path(str(cmd[0])).name,
                                                          proc.returncode, "\n    ".join(tail)))
     return proc
-
-
-def wheelhouse(folder: Path) -> Path:
-    """What tapcert[EXTRAS] needs from this venv, repacked as wheels (the versions
-    constraints.txt pins), so the clean venv installs offline in seconds; `--from-index` asks
-    the package index instead. Only the wheel just built is tapcert: ours never comes from here."""
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-    folder.mkdir(parents=True, exist_ok=True)
-    site = Path(sysconfig.get_paths()["purelib"])
-    dists = {canonicalize_name(d.metadata["Name"]): d
-             for d in importlib.metadata.distributions(path=[str(site)])}
-    wanted, todo = set(), [(canonicalize_name("tapcert"), set(EXTRAS.split(",")))]
-    while todo:
-        name, extras = todo.pop()
-        for line in dists[name].requires or ():
-            req = Requirement(line)
-            if req.marker and not any(req.marker.evaluate({"extra": e}) for e in extras | {""}):
-                continue
-            dep = canonicalize_name(req.name)
-            if dep != "tapcert" and (dep, frozenset(req.extras)) not in wanted:
-                wanted.add((dep, frozenset(req.extras)))
-                todo.append((dep, set(req.extras)))
-    for name in sorted({dep for dep, _ in wanted}):
-        _repack(dists[name], site, folder)
-    return folder
-
-
-def _repack(dist, site: Path, folder: Path) -> None:
-    info = Path(dist._path)                  # the .dist-info folder (a PathDistribution)
-    tags = [line.split(":", 1)[1].strip().split("-") for line in
-            (info / "WHEEL").read_text().splitlines() if line.startswith("Tag:")]
-    tag = "-".join(".".join(sorted({t[i] for t in tags})) for i in range(3))
-    out = folder / "{}-{}-{}.whl".format(re.sub(r"[-_.]+", "_", dist.metadata["Name"]),
-                                          dist.version, tag or "py3-none-any")
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zf:
-        for rel in dist.files or ():
-            path = (site / rel).resolve()
-            if (site not in path.parents or "__pycache__" in rel.parts or not path.is_file()
-                    or rel.name in ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")):
-                continue       # console scripts live outside site-packages: pip makes them anew
-            zf.write(path, rel.as_posix())
-        zf.writestr(info.name + "/RECORD", "")
 
 
 class WheelCheck:
@@ -170,11 +127,23 @@ class WheelCheck:
 
     def contents(self) -> str:
         names = zipfile.ZipFile(self.wheel).namelist()
+        tops = sorted({n.split("/")[0] for n in names})
+        data = [n.split(".data/", 1)[1] for n in names if ".data/data/" in n]
+        names += ["data/" + n.split("data/", 1)[1] for n in data]   # MUST_SHIP's data/ prefix
+        # each unit, and the docs its Documentation= names (/opt/tapcert/venv/X -> data X)
+        for unit in sorted((REPO / "ops" / "systemd").iterdir()):
+            docs = [line.split("=", 1)[1].split() for line in unit.read_text().splitlines()
+                    if line.startswith("Documentation=")]
+            wanted = ["data/share/tapcert/systemd/" + unit.name] + [
+                "data/" + url[len("file:///opt/tapcert/venv/"):] for urls in docs for url in urls]
+            names_missing = [w for w in wanted if w not in names]
+            if names_missing:
+                raise StepFailed("{} or its Documentation= not in the wheel: {}".format(
+                    unit.name, names_missing))
         missing = [n for n in MUST_SHIP if n not in names]
         shipped_tests = [n for n in names if any(bad in n for bad in NEVER_SHIP)]
         if missing or shipped_tests:
             raise StepFailed("missing {}; must not ship {}".format(missing, shipped_tests[:8]))
-        tops = sorted({n.split("/")[0] for n in names if not n.endswith(".dist-info/RECORD")})
         return "{} files: {}".format(len(names), ", ".join(tops))
 
     def install(self) -> str:
