@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import threading
 import time
 from pathlib import Path
@@ -39,6 +40,11 @@ import paho.mqtt.client as mqtt
 from agent import updatestate as us
 from agent.download import Download, DownloadError, valid_offer
 from agent.update import apply_bundle, board_unsynced
+from protocol import boundedjson
+from protocol.errors import RemoteProtocolError
+
+log = logging.getLogger("agent.fleet")
+_MAX_MESSAGE = 512 * 1024   # the broker's max_packet_size: no message can be larger
 
 CANCELLED = "cancelled"     # the station row's close after a cancel (a hub-side state)
 
@@ -101,11 +107,10 @@ class FleetAgent:
         client.subscribe([(self.prefix + "control", 1), (self.prefix + "update/chunk", 1)])
 
     def _on_message(self, client, userdata, msg):
-        try:
-            body = json.loads(msg.payload)
-        except ValueError:
-            return
-        if not isinstance(body, dict):
+        try:   # bounded: a chunk is at most 256 KiB as base64 (SPEC 4.7), within the packet limit
+            body = boundedjson.loads_object(msg.payload, _MAX_MESSAGE)
+        except RemoteProtocolError as exc:
+            log.warning("fleet message on %s refused (%s)", msg.topic, exc.reason)
             return
         if msg.topic.endswith("/control") and body.get("type") == "update":
             self._offer(body)

@@ -22,7 +22,8 @@ import time
 import paho.mqtt.client as mqtt
 
 from agent.logs import note
-from protocol import topics
+from protocol import boundedjson, topics
+from protocol.errors import LocalProtocolError
 
 log = logging.getLogger("agent.mqtt")
 
@@ -175,7 +176,13 @@ class MQTTLink:
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def publish_health(self, obj):
-        info = self.client.publish(self.topic_health, json.dumps(obj, separators=(",", ":")), qos=0)
+        try:   # never NaN/Infinity on the wire (the hub refuses them)
+            text = boundedjson.dumps(obj, separators=(",", ":"))
+        except LocalProtocolError as exc:
+            note(log, logging.ERROR, "station health not sent: it holds a non-finite number",
+                 reason=exc.reason)
+            return False
+        info = self.client.publish(self.topic_health, text, qos=0)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
 

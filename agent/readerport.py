@@ -20,6 +20,7 @@ import time
 
 import serial
 
+from agent import readers
 from agent.logs import note
 from protocol import link
 from protocol import record as recordproto
@@ -48,7 +49,7 @@ class ReaderPort:
         self.decoder = link.LinkDecoder()
         self.reader_ids = set()
         self.stats = {"records": 0, "health": 0, "unexpected_frames": 0, "bad_records": 0,
-                      "write_errors": 0}
+                      "write_errors": 0, "bad_reader_time": 0}
 
     # -- counters for status/health -------------------------------------------------------
 
@@ -167,14 +168,22 @@ class ReaderPort:
     def _health(self, body):
         try:
             obj = link.decode_json(body)
-        except RemoteProtocolError as exc:
+        except RemoteProtocolError as exc:   # not JSON, too deep, NaN/Infinity/1e999 ...
             self.stats["unexpected_frames"] += 1
-            note(log, logging.WARNING, "reader health is not JSON", port=self.path, reason=exc.reason)
+            key = "health_" + exc.reason
+            self.stats[key] = self.stats.get(key, 0) + 1
+            note(log, logging.WARNING, "reader health refused", port=self.path, reason=exc.reason)
             return
         self.stats["health"] += 1
         # A reader that lost its clock (power cut, reset: no RTC) says time 0 in its health;
         # set it again at once so its next taps carry a real time (SPEC 3, design "Time").
-        if self._set_clock and obj.get("time") == 0:
+        # A time that is no Unix time (negative, past u32) is unknown too: counted, and reset.
+        bad_time = readers.bad_reader_time(obj.get("time"))
+        if bad_time:
+            self.stats["bad_reader_time"] += 1
+            note(log, logging.WARNING, "reader health says a clock that is no Unix time; "
+                 "treated as unknown and set again", port=self.path)
+        if self._set_clock and (obj.get("time") == 0 or bad_time):
             self.send(link.encode_time(int(self._clock() * 1000)))
         self._post(("health", self, obj))
 

@@ -53,9 +53,7 @@ class HealthReport:
         self.label = label if isinstance(label, str) and label else None
         station = obj.get("station")
         self.station = station if isinstance(station, str) and station else None
-        t = obj.get("time")
-        self.reader_time = t if isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 \
-            else None
+        self.reader_time = reader_time(obj.get("time"))
         self.agent_wm = _u32(obj.get("agent_wm"))
         self.hub_wm = _u32(obj.get("hub_wm"))
         self.kept = {k: obj[k] for k in _HEALTH_KEEP if k in obj}
@@ -74,6 +72,20 @@ class HealthReport:
             state.clock_offset_s = round(self.reader_time - now, 3)
         if self.boot is not None and self.up is not None:
             state.anchor = (self.boot, self.up, now)
+
+
+def reader_time(value):
+    """The reader's clock from its health `time` (Unix s), or None when unknown: 0 (never
+    set), absent, or not a finite number in the u32 range the records carry (a reader sending
+    1e300 has no usable clock, and its offset must never become a non-finite number)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return value if 0 < value <= 0xFFFFFFFF else None     # False for NaN too
+
+
+def bad_reader_time(value):
+    """True when the health frame says a time that is neither 0/absent nor usable."""
+    return value is not None and value != 0 and reader_time(value) is None
 
 
 def _u32(value):

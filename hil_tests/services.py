@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from hil_tests.timescale import scaled
+from protocol import topics
 
 
 def free_port() -> int:
@@ -64,7 +65,7 @@ class Mosquitto:
             "autosave_on_changes true",
             "max_queued_messages 0",
             "max_inflight_messages 0",
-            "message_size_limit 0",
+            f"max_packet_size {topics.MAX_PACKET}",   # as production (broker-config)
             f"log_dest file {self.workdir}/mosquitto.log",
             extra_config,
         ]

@@ -188,16 +188,14 @@ def decode_inject(body):
 
 
 def encode_json(type, obj):
-    import json
-    return encode(type, json.dumps(obj).encode())
+    from protocol import boundedjson
+    return encode(type, boundedjson.dumps(obj).encode())
 
 
 def decode_json(body):
-    import json
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeError):
-        raise RemoteProtocolError("frame body is not JSON", "bad_json")
+    # bounded (depth, size) and finite numbers only: reasons as boundedjson's
+    from protocol import boundedjson
+    obj = boundedjson.loads(body, MAX_LINE)
     if not isinstance(obj, dict):
         raise RemoteProtocolError("frame body is not a JSON object", "bad_json")
     return obj

@@ -10,6 +10,10 @@ CONTROL = "control"
 BLOCKED = "blocked"
 SUFFIXES = (BATCH, ACK, STATUS, HEALTH, CONTROL, BLOCKED)
 SHARE_GROUP = "hub"
+# The broker's max_packet_size (SPEC 5): above the largest batch (batch.MAX_PAYLOAD, also the
+# hub's default mqtt.max_payload) and the largest fleet chunk message (256 KiB as base64 JSON,
+# ~342 KiB) with their headers. A client sending a larger packet is disconnected by the broker.
+MAX_PACKET = 524288
 _ALLOWED = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-"
 
 
