@@ -8,7 +8,9 @@
 #     a text with fewer openers than max_depth skips the scan)
 #   3 syntax: UTF-8, then the interpreter's json            -> reason "bad_json"
 #   4 values: NaN, Infinity, -Infinity and numbers that overflow a float (1e999) are refused
-#     -> reason "non_finite"; CPython's lone surrogates (\ud800) -> reason "bad_json"
+#     -> reason "non_finite"; integers beyond +-2^64 (no field of ours is wider; float() of
+#     10**400 raises OverflowError) -> reason "number_too_large"; CPython's lone surrogates
+#     (\ud800) -> reason "bad_json"
 # Errors are RemoteProtocolError with that reason (the peer sent it). dumps() refuses a
 # non-finite number with LocalProtocolError("non_finite"): emitting one is our bug.
 # Runs on MicroPython (its json has no allow_nan/parse_constant: the walk does it).
@@ -19,6 +21,7 @@ from protocol.errors import LocalProtocolError, RemoteProtocolError
 
 MAX_BYTES = const(65536)
 MAX_DEPTH = const(32)
+_MAX_INT = 1 << 64
 
 _QUOTE = const(0x22)
 _BACKSLASH = const(0x5C)
@@ -101,6 +104,9 @@ def _check_values(value, error):
         if isinstance(v, float):
             if not (v == v and v - v == 0):
                 raise error("JSON cannot carry NaN or an infinity", "non_finite")
+        elif isinstance(v, int):
+            if v > _MAX_INT or v < -_MAX_INT:
+                raise error("JSON integer beyond 2^64", "number_too_large")
         elif isinstance(v, str):
             _check_text(v, error)
         elif isinstance(v, dict):

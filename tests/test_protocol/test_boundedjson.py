@@ -47,6 +47,12 @@ def test_non_finite_numbers_are_refused_on_input():
     assert boundedjson.loads(b"[1e300, -2.5e-300]")[0] == 1e300
 
 
+def test_integers_are_bounded_to_64_bits():
+    assert boundedjson.loads(b"[18446744073709551615, -9223372036854775808]")[0] == (1 << 64) - 1
+    assert _reason(b'{"since": 1' + b"0" * 400 + b"}") == "number_too_large"
+    assert _reason(b"[-18446744073709551617]") == "number_too_large"
+
+
 def test_malformed_text_is_bad_json():
     # (MicroPython's json is lenient about a missing colon or a trailing comma: we rely on
     # what both interpreters refuse, and on the bounds and the value walk)
