@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 APT_PACKAGES := mosquitto mosquitto-clients postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools chromium fonts-wqy-microhei nats-server
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv system node test test-fast demo demo-explore bench bench-quick fuzz hil chaos scale audit clean
+.PHONY: help venv system node test test-fast demo demo-explore bench bench-quick fuzz hil chaos scale audit clean wheel deb
 
 help:
 	@echo "make demo         run a whole district end to end on this machine"
@@ -18,6 +18,7 @@ help:
 	@echo "make chaos        the full chaos run (20,000 taps, 50+ faults) from three seeds"
 	@echo "make scale        city failover run on a 3-node NATS cluster + scale figures"
 	@echo "make audit        pip-audit over constraints.txt (exit 2: advisory service unreachable)"
+	@echo "make wheel        dist/tapcert-VERSION-py3-none-any.whl (make deb: the Pi agent's .deb)"
 
 system:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -44,7 +45,7 @@ $(NODE_STAMP): $(RP2040_DIR)/package.json $(RP2040_DIR)/package-lock.json | node
 	npm ci --prefix $(RP2040_DIR) --no-audit --no-fund --loglevel=error
 	touch $(NODE_STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml setup.py constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c constraints.txt -e '.[dev]'
@@ -70,6 +71,15 @@ demo-explore: system venv
 
 hil: system venv
 	$(PY) -m pytest -q hil_tests $(HIL_ARGS)
+
+# Release artefacts (docs/install.md): the wheel (every program, the reader firmware, docs and
+# ops/ files) and the station agent's .deb. tests/test_packaging checks both outside the checkout.
+wheel: venv
+	rm -rf build dist/tapcert-*.whl
+	$(PY) -m pip wheel --no-deps -q -w dist .
+
+deb: wheel
+	$(PY) ops/deb/build.py --wheel $$(ls dist/tapcert-*.whl) --out dist
 
 audit: venv
 	$(PY) tools/audit_deps.py
