@@ -5,18 +5,18 @@
     tapcert-agent quarantine [--config FILE]    records the hub refused, with its reasons
     tapcert-agent show-config [--config FILE]   the effective configuration, every key
 
-Errors are printed as `tapcert-agent: message` on stderr with exit status 1.
+Errors are printed as `tapcert-agent: message` on stderr with exit status 1. Commands that
+print data take --json; a closed pipe (`tapcert-agent status | head -1`) ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sqlite3
 import sys
 import time
 
-from agent import __version__
+from agent import clihabits
 from agent import config as configmod
 from agent.errors import AgentError
 
@@ -37,19 +37,25 @@ def do_run(args):
 
 
 def do_status(args):
-    from agent import status
+    from agent import drain, status
     cfg = _load(args)
     now = time.time()
     snapshot = status.read_status(cfg.status_path())
     try:
         counts = status.queue_counts(cfg.queue.path)
+        est = None if counts is None else drain.estimate(
+            counts["pending"] + counts["inflight"], drain.recent_acks(cfg.queue.path, time.time()))
     except sqlite3.Error as exc:
         raise AgentError("cannot read the queue {}: {}".format(cfg.queue.path, exc)) from exc
     if args.json:
-        print(json.dumps({"headline": status.headline(snapshot, counts, now), "status": snapshot,
-                          "queue": counts}, indent=1, default=str))
+        clihabits.print_json({"headline": status.headline(snapshot, counts, now),
+                              "status": snapshot, "queue": counts, "drain": est})
     else:
-        print(status.render(snapshot, counts, now, cfg.queue.path))
+        text = status.render(snapshot, counts, now, cfg.queue.path)
+        if est is not None and est["waiting"]:  # under the queue line
+            at = text.find("\nReaders:")
+            text = text[:at] + "\nDrain:    " + drain.describe(est) + text[at:]
+        print(text)
     return 0 if status.is_running(snapshot, now) else 3
 
 
@@ -62,6 +68,10 @@ def do_quarantine(args):
         conn.close()
     except sqlite3.Error as exc:
         raise AgentError("cannot read the queue {}: {}".format(cfg.queue.path, exc)) from exc
+    if args.json:
+        clihabits.print_json([{"at": at, "reader": bytes(rid).hex(), "seq": seq, "reason": reason,
+                               "batch": batch} for rid, seq, reason, batch, at in rows])
+        return 0
     if not rows:
         print("no quarantined records")
         return 0
@@ -74,6 +84,15 @@ def do_quarantine(args):
 
 def do_show_config(args):
     cfg = _load(args)
+    if args.json:
+        out = {}
+        for section, key, _default, _meaning in configmod.SCHEMA:
+            value = getattr(getattr(cfg, section), key) if section else getattr(cfg, key)
+            if section == "mqtt" and key == "password" and value:
+                value = "********"
+            (out.setdefault(section, {}) if section else out)[key] = value
+        clihabits.print_json(out)
+        return 0
     print("# effective configuration{}".format(" from " + str(cfg.source) if cfg.source else
                                                 " (defaults + environment)"))
     print(configmod.to_toml(cfg), end="")
@@ -115,14 +134,14 @@ COMMANDS = {
 def parser():
     p = argparse.ArgumentParser(prog=PROG, description="tapcert station agent: readers -> queue -> hub",
                                 epilog="example: tapcert-agent status --config /etc/tapcert/agent.toml")
-    p.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    p.add_argument("--version", action="version", version="%(prog)s " + clihabits.version())
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_fn, help_text, example) in COMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text, epilog=example)
         sp.add_argument("--config", metavar="FILE", default=None,
                         help="TOML config file (default {} if it exists)".format(configmod.DEFAULT_PATH))
-        if name == "status":
-            sp.add_argument("--json", action="store_true", help="machine-readable output")
+        if name in ("status", "quarantine", "show-config"):
+            sp.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
         if name == "inject":
             sp.add_argument("--reader", required=True, help="reader id (hex) or label")
             sp.add_argument("--uid", required=True, help="card UID in hex (4, 7 or 10 bytes)")
@@ -133,6 +152,10 @@ def parser():
 
 
 def main(argv=None):
+    return clihabits.run(_main, argv)
+
+
+def _main(argv):
     args = parser().parse_args(argv)
     if args.command is None:
         parser().print_help()

@@ -25,6 +25,7 @@ from collections import Counter
 
 from agent import room
 from agent.blocked import BlockedSender
+from agent.drain import DrainMeter, describe
 from agent.errors import AckMismatch, StoreCorrupt, StoreError, StoreFull
 from agent.logs import note
 from agent.outbox import Outbox, Resend, Send, Settings
@@ -72,6 +73,7 @@ class Core:
         self._next_health = mono() + cfg.status.health_interval_s
         self._next_prune = mono()
         self._next_disk_check = mono()
+        self.drain = DrainMeter()
         self.status = StatusWriter(cfg.status_path(), self)
 
     def _status_changed(self):
@@ -451,6 +453,12 @@ class Core:
         if now >= self._next_disk_check:
             self._next_disk_check = now + _DISK_CHECK_S
             self._check_disk()
+        ob = self.outbox  # the drain's rate and ETA in the log while records wait
+        waiting = ob.pending_live + ob.pending_backlog + sum(b.count for b in ob.inflight.values())
+        est = self.drain.tick(now, self.stats["records_synced"] + self.stats["records_quarantined"],
+                              waiting)
+        if est is not None:
+            note(log, logging.INFO, "queue: " + describe(est), **est)
 
     def _prune(self):
         cutoff = self.clock() - self.cfg.queue.retention_days * 86400

@@ -26,6 +26,21 @@ from protocol import boundedjson, topics
 from protocol.errors import LocalProtocolError
 
 log = logging.getLogger("agent.mqtt")
+paho_log = logging.getLogger("agent.paho")
+
+
+def _not_connected_is_normal(record):
+    # paho's network thread logs "Client is not connected" at ERROR each time it runs between
+    # a closed socket and the next connect: while it retries an unreachable broker and when
+    # we stop on purpose. The link reports outages itself (WARNING, in words), so this is
+    # debug noise, not an error for the journal.
+    if record.levelno >= logging.ERROR and str(record.msg).startswith("Client is not connected"):
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return paho_log.isEnabledFor(logging.DEBUG)
+    return True
+
+
+paho_log.addFilter(_not_connected_is_normal)
 
 _MAX_ACK_BYTES = 14 + 1000  # SPEC §4.2: the largest ack there can be
 _MAX_BLOCKED_BYTES = 10 + 11 * 1000  # SPEC §4.6: the largest blocked-card list
@@ -76,7 +91,7 @@ class MQTTLink:
     def _make_client(self, client_id):
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
                         protocol=mqtt.MQTTv311)
-        c.enable_logger(logging.getLogger("agent.paho"))
+        c.enable_logger(paho_log)
         cfg = self._cfg
         if cfg.tls:
             c.tls_set(ca_certs=cfg.ca_file or None, certfile=cfg.cert_file or None,
@@ -150,7 +165,9 @@ class MQTTLink:
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
         was = self.connected
         self.connected = False
-        if was:
+        if was and self._stopping:
+            note(log, logging.INFO, "disconnected from the broker (stopping)")
+        elif was:
             note(log, logging.WARNING, "lost the broker connection", reason=str(reason_code))
         if not self._stopping:
             self._next_broker(client)

@@ -22,6 +22,7 @@ import time
 
 from protocol import link
 from protocol.errors import RemoteProtocolError
+from provisioning import portcheck
 from provisioning.errors import BoardError
 
 _HASH_SCRIPT = """
@@ -120,10 +121,7 @@ class Board:
             if getattr(self.transport, "is_pty", False):
                 self.transport.serial.timeout = 0.1
         except TransportError as exc:
-            raise BoardError("cannot open {}".format(self.port),
-                             "check the reader is plugged in and the port is right "
-                             "(ls /dev/ttyACM* /dev/ttyUSB*), and stop the agent if it holds "
-                             "the port (systemctl stop tapcert-agent)") from exc
+            raise portcheck.open_failure(self.port) from exc
         return self
 
     def close(self) -> None:
@@ -205,6 +203,7 @@ class Board:
     def enter(self) -> None:
         """Stop the firmware and enter the raw REPL (soft reset, main.py does not run)."""
         from mpremote.transport import TransportError
+        portcheck.probe(self.serial, self.port)  # fast, and says what else is on the port
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out):

@@ -5,10 +5,12 @@
     tapcert-provision station create S-0001 --hub URL --token T --out /etc/tapcert
     tapcert-provision card    issue --learner L-123 --hub URL --token T
     tapcert-provision doctor  --port /dev/ttyACM0 --hub URL --token T
+    tapcert-provision up S-0001 --port /dev/ttyACM0 --broker HOST:8883   (all four above)
 
 A dispatch table of do_<verb> handlers (after mpremote); every handler raises ProvisionError
 only, which main() prints as `tapcert-provision: <what happened>; <what to do>` on stderr
-with exit status 1. --hub and --token default to $TAPCERT_HUB and $TAPCERT_TOKEN.
+with exit status 1. --hub and --token default to $TAPCERT_HUB and $TAPCERT_TOKEN. Commands
+that print data take --json; long work shows its rate and time left on stderr.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import argparse
 import os
 import sys
 
+from provisioning import clihabits
 from provisioning.errors import ProvisionError
 from provisioning.ui import Reporter, human_bytes
 
@@ -152,7 +155,11 @@ def _desk(args):
 
 
 def do_card_readers(args, report):
-    for name in _desk(args).readers():
+    names = _desk(args).readers()
+    if args.json:
+        clihabits.print_json(names)
+        return
+    for name in names:
         report.summary(name)
 
 
@@ -205,8 +212,12 @@ def do_doctor(args, report):
     finally:
         if hub is not None:
             hub.close()
-    for line in lines:
-        report.summary(line.render())
+    if args.json:
+        clihabits.print_json([{"status": line.status, "check": line.check, "detail": line.detail,
+                               "fix": line.fix} for line in lines])
+    else:
+        for line in lines:
+            report.summary(line.render())
     failed = [line for line in lines if line.status == "FAIL"]
     if failed:
         raise ProvisionError("{} check{} failed on {}".format(
@@ -219,8 +230,13 @@ def do_bundle(args, report):
     fwbundle_cli.run(args, report)
 
 
+def do_up(args, report):
+    from provisioning import bringup
+    bringup.do_up(args, report)
+
+
 COMMANDS = {"flash": do_flash, "enroll": do_enroll, "station": do_station, "card": do_card,
-            "doctor": do_doctor, "bundle": do_bundle}
+            "doctor": do_doctor, "bundle": do_bundle, "up": do_up}
 
 
 # -- arguments ---------------------------------------------------------------------------------
@@ -240,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
                                      epilog="docs/provisioning.md walks through a whole station")
     parser.add_argument("-q", "--quiet", action="store_true", help="print only results and errors")
+    parser.add_argument("--version", action="version", version="%(prog)s " + clihabits.version())
     verbs = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = _sub(verbs, "flash", "compile the firmware for the reader's MicroPython and install it",
@@ -249,7 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="flash even if the journal holds records the hub has not committed")
     p.add_argument("--source", default=os.environ.get("TAPCERT_FIRMWARE"),
                    help="tapcert checkout to take firmware/ and protocol/ from "
-                        "(default $TAPCERT_FIRMWARE, else this installation's checkout)")
+                        "(default $TAPCERT_FIRMWARE, else the firmware installed with tapcert)")
     p.add_argument("--mpy-cross", help="mpy-cross binary (default: the one matching the board)")
     p.add_argument("--timeout", type=float, default=20.0,
                    help="seconds to wait for the new firmware to answer (default 20)")
@@ -327,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds to wait for a card (default 10)")
         if name != "readers":
             _hub_options(q)
+        else:
+            q.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
         if name == "issue":
             q.add_argument("--learner", required=True, help="the learner's id at the hub")
         if name == "block":
@@ -338,10 +357,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", default=os.environ.get("TAPCERT_FIRMWARE"),
                    help="tapcert checkout whose firmware version is expected "
                         "(default $TAPCERT_FIRMWARE)")
+    p.add_argument("--json", action="store_true",
+                   help="machine-readable output: one object per check (JSON)")
     _hub_options(p)
 
     from provisioning import fwbundle_cli
     fwbundle_cli.register(verbs, _sub)
+    from provisioning import bringup
+    bringup.register(verbs, _sub, _hub_options)
     return parser
 
 
@@ -353,6 +376,10 @@ def _env_defaults(args) -> None:
 
 
 def main(argv=None) -> int:
+    return clihabits.run(_main, argv)
+
+
+def _main(argv) -> int:
     args = build_parser().parse_args(argv)
     _env_defaults(args)
     report = Reporter(quiet=args.quiet)

@@ -91,7 +91,7 @@ def build(sources, board_bc: Bytecode, compiler, report) -> dict:
     images = {}
     total = len(sources)
     for i, src in enumerate(sources, 1):
-        report.progress(i, total, "compiling " + src.flash_path)
+        report.progress(i, total, "compiling " + src.flash_path, unit="files")
         if src.compile:
             mpy = compiler.compile(src.data, src.flash_path, board_bc.arch)
             check_output(src.flash_path, mpy, board_bc)
@@ -153,9 +153,10 @@ def flash(port: str, report, *, source=None, force: bool = False, mpy_cross: str
             board.remove(MANIFEST)
         written = 0
         board.makedirs([path.rsplit("/", 1)[0] for path in to_write])
-        for path in to_write:
+        for n, path in enumerate(to_write, 1):
             size = len(images[path])
-            board.write_file(path, images[path], progress=lambda done, total, p=path, base=written:
+            label = "writing file {} of {}: {}".format(n, len(to_write), path)
+            board.write_file(path, images[path], progress=lambda done, total, p=label, base=written:
                              report.progress(base + done, need, p))
             written += size
         for path in to_delete:

@@ -1,12 +1,14 @@
-"""What the technician sees: step lines on stdout, a progress bar on a terminal's stderr.
+"""What the technician sees: step lines on stdout, progress with rate and time left on stderr.
 
-The bar is drawn only when stderr is a terminal (a log or a test sees the step lines and the
-summary, never carriage returns). `quiet` keeps only summaries and errors.
+The bar is drawn only when stderr is a terminal; a log or a pipe gets a progress line every
+few seconds instead (never carriage returns). `quiet` keeps only summaries and errors.
 """
 
 from __future__ import annotations
 
 import sys
+
+from provisioning.progress import Meter
 
 
 def human_bytes(n: int) -> str:
@@ -23,6 +25,7 @@ class Reporter:
         self.err = err or sys.stderr
         self.quiet = quiet
         self.tty = hasattr(self.err, "isatty") and self.err.isatty()
+        self.meter = Meter()
         self._bar = False
 
     def step(self, message: str) -> None:
@@ -38,18 +41,24 @@ class Reporter:
         self.clear()
         print("warning: " + message, file=self.err, flush=True)
 
-    def progress(self, done: int, total: int, label: str = "") -> None:
-        if not self.tty or self.quiet or total <= 0:
+    def progress(self, done: int, total: int, label: str = "", unit: str = "bytes") -> None:
+        """A bar with rate and time left on a terminal; elsewhere a line every few seconds."""
+        if self.quiet or total <= 0:
             return
-        width = 30
+        self.meter.update(done, total)
+        if not self.tty:
+            if self.meter.line_due():
+                print("  {} - {}".format(self.meter.describe(unit), label), file=self.err, flush=True)
+            return
+        width = 20
         filled = int(width * min(done, total) / total)
-        self.err.write("\r[{}{}] {:3d}% {}".format("#" * filled, "." * (width - filled),
-                                                   int(100 * done / total), label[:40].ljust(40)))
+        self.err.write("\r[{}{}] {} {}".format("#" * filled, "." * (width - filled),
+                                               self.meter.describe(unit), label[:30])[:110].ljust(110))
         self.err.flush()
         self._bar = True
 
     def clear(self) -> None:
         if self._bar:
-            self.err.write("\r" + " " * 80 + "\r")
+            self.err.write("\r" + " " * 110 + "\r")
             self.err.flush()
             self._bar = False
