@@ -29,10 +29,13 @@ def test_scenario_2_network_drop_then_drain_exactly_once(district_factory):
     d.cut_network("S-0001")
     for lid, uid in people:
         assert d.tap("S-0001", 0, uid)["event"] in RECORDED
-    time.sleep(2)
+    # the taps reach the station's queue (a state, however busy the machine) and stop there
+    def queued():
+        queue = d.agent_status("S-0001").get("queue") or {}
+        return queue.get("pending", 0) + queue.get("inflight", 0) == 12
+
+    d.wait_for(queued, 20, "12 taps queued at the station")
     assert accepted(d) == 0, "records crossed a cut network"
-    waiting = d.agent_status("S-0001")["queue"]
-    assert waiting["pending"] + waiting["inflight"] == 12
     d.heal_network("S-0001")
     wait_credited(d, people, {lid: 1.0 for lid, _ in people})
     assert accepted(d) == 12

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from hil_tests.services import Mosquitto, free_port
+from hil_tests.timescale import scaled
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -59,7 +60,7 @@ class RealHub:
         self.proc = subprocess.Popen([sys.executable, "-m", "server_hub.cli", "--config",
                                       str(self.config), "run"], cwd=str(REPO), stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + scaled(20)
         while True:
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from hil_tests.services import free_port, mosquitto_binary, wait_port
+from hil_tests.timescale import scaled
 from prov_broker import Client, Refused
 from prov_hub import RealHub
 from provisioning import bundle
@@ -79,7 +80,7 @@ def test_station_certificate_from_the_hub_then_revoked_at_the_hub(tmp_path):
             assert "1 certificate revoked" in revoked.stdout and "reload" in revoked.stdout
             assert str(mosq / "crl.pem") in revoked.stdout
             proc.send_signal(signal.SIGHUP)   # Mosquitto rereads the CRL copy
-            deadline = time.monotonic() + 5
+            deadline = time.monotonic() + scaled(5)
             while True:
                 try:
                     station().connect().close()

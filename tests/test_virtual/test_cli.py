@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from vrkit import mpremote, ok
+from hil_tests.timescale import scaled
 
 
 def processes_using(path: Path) -> list[int]:
@@ -33,7 +34,7 @@ def test_cli_starts_a_reader_with_fresh_firmware_and_stops_on_ctrl_c(tmp_path):
                             start_new_session=True)
     try:
         lines = []
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + scaled(30)
         while not any("running" in line for line in lines):
             assert time.monotonic() < deadline, "no 'running' line: {}".format(lines)
             line = proc.stdout.readline()
@@ -54,7 +55,7 @@ def test_cli_starts_a_reader_with_fresh_firmware_and_stops_on_ctrl_c(tmp_path):
             proc.wait(5)
         proc.stdout.close()
         proc.stderr.close()
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + scaled(5)
     while processes_using(workdir / "flash.img") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert processes_using(workdir / "flash.img") == []

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from vrkit import mpremote, ok
+from hil_tests.timescale import scaled
 
 
 def test_power_cut_kills_the_interpreter_and_power_on_boots_main_again(make_reader, console_of):
@@ -159,7 +160,7 @@ def test_interpreter_dies_with_a_killed_bridge(make_reader):
     reader = make_reader(main=b"import time\nwhile True:\n    time.sleep_ms(10)\n")
     chip = reader.status()["pid"]
     os.kill(reader._bridge.pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + scaled(5)
     while not process_gone(chip) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert process_gone(chip)
@@ -168,7 +169,7 @@ def test_interpreter_dies_with_a_killed_bridge(make_reader):
 def test_sys_exit_in_main_soft_resets_and_runs_main_again_like_a_board(make_reader):
     reader = make_reader(main=b"import sys\nprint('main ran')\nsys.exit()\n", start=False)
     reader.start()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + scaled(10)
     while sum(b["cause"] == "soft" for b in reader.boots()) < 3:
         assert time.monotonic() < deadline, reader.boots()
         time.sleep(0.02)
