@@ -23,8 +23,8 @@ DRIVERS = (
     "rtc_clock.py", "ssd1306.py", "textcanvas.py", "timebase.py",
 )
 PROTOCOL = (
-    "__init__.py", "compat.py", "ed25519.py", "ed25519_table.py", "ed25519_viper.py",
-    "errors.py", "link.py", "record.py", "sha512.py", "sha512_viper.py",
+    "__init__.py", "boundedjson.py", "compat.py", "ed25519.py", "ed25519_table.py",
+    "ed25519_viper.py", "errors.py", "link.py", "record.py", "sha512.py", "sha512_viper.py",
 )
 
 for name in FIRMWARE:

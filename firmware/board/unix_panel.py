@@ -84,10 +84,8 @@ class PanelBus:
     def _save(self):
         if not self.path:
             return
-        try:  # whole frames only: a reader of the file never sees half of one
-            import os
-            with open(self.path + ".tmp", "wb") as f:
+        try:  # one write of the whole RAM; a reader may see the file empty for a moment
+            with open(self.path, "wb") as f:
                 f.write(self.ram)
-            os.rename(self.path + ".tmp", self.path)
         except OSError:
             self.write_errors += 1  # no /host mounted: the panel still works
