@@ -65,10 +65,12 @@ def test_agent_example_loads_with_the_agents_loader(tmp_path):
 
 def test_broker_packet_limit_carries_everything_tapcert_sends():
     from protocol.batch import MAX_PAYLOAD
+    from protocol.topics import MAX_PACKET
     from server_hub.config import MQTTSection
     from server_hub.fleet.server import MAX_CHUNK
     conf = OPS / "mosquitto" / "tapcert-broker.conf"
     limit = int(_setting(conf, "max_packet_size"))
+    assert limit == MAX_PACKET            # the one figure (SPEC 5), also in the test brokers
     header = 5 + 2 + 2 + len("station/") + 32 + len("/update/chunk") + 64   # MQTT 5 headroom
     largest_chunk = len('{"bundle": "%s", "offset": 4294967296, "data": ""}' % ("0" * 64)) \
         + (MAX_CHUNK + 2) // 3 * 4
