@@ -12,7 +12,8 @@ Steps, each printing `wheel: PASS <step> (N.N s) ...` or `wheel: FAIL <step>: <w
             constraints.txt; its packages import from the venv, not from here
   hub       tapcert-hub init + run (its own Mosquitto, ports and data dir on 127.0.0.1):
             /healthz, /dashboard and a static asset answer 200; SIGTERM stops it
-  agent     tapcert-agent show-config with ops/agent.toml (its paths moved into the temp dir)
+  agent     tapcert-agent show-config with ops/agent.toml (its paths moved into the temp dir);
+            tapcert-agent/tapcert-provision --version give the wheel's version
   flash     tapcert-provision flash onto a blank virtual reader: the checkout's hil_tests
             plays the board (test code), the firmware comes only from the installed wheel
 
@@ -210,7 +211,14 @@ class WheelCheck:
                   cwd=self.outside, env=self.env(), what="tapcert-agent show-config").stdout
         if 'station = "S-0001"' not in out or "[mqtt]" not in out:
             raise StepFailed("show-config printed no station/[mqtt]:\n" + out[:400])
-        return "{} lines of effective config".format(len(out.splitlines()))
+        version = self.wheel.name.split("-")[1]
+        for program in ("tapcert-agent", "tapcert-provision"):   # from the wheel's metadata
+            said = run([self.bin(program), "--version"], timeout=60, cwd=self.outside,
+                       env=self.env(), what=program + " --version").stdout.strip()
+            if said != "{} {}".format(program, version):
+                raise StepFailed("{} --version said {!r}, the wheel is {}".format(
+                    program, said, version))
+        return "{} lines of effective config; --version {}".format(len(out.splitlines()), version)
 
     def flash(self) -> str:
         from hil_tests.targets.virtual import VirtualReader
