@@ -40,5 +40,6 @@ setup(
         ("share/tapcert/examples", sorted(glob("ops/*.toml"))),
         ("share/tapcert/systemd", sorted(glob("ops/systemd/*.service") + glob("ops/systemd/*.timer"))),
         ("share/tapcert/mosquitto", sorted(glob("ops/mosquitto/*.conf"))),
+        ("share/tapcert/grafana", sorted(glob("ops/grafana/*.json"))),
     ],
 )
