@@ -201,7 +201,8 @@ class ReaderPort:
         except serial.SerialTimeoutException:
             self.stats["write_errors"] += 1
             self._end_reason = "reader did not take a frame within {} s".format(self._write_timeout)
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, TypeError) as exc:
+            # TypeError: pyserial's write after another thread closed the port (fd None)
             self.stats["write_errors"] += 1
             self._end_reason = "write failed: {}".format(exc)
         self._stopping = True

@@ -1,7 +1,7 @@
-"""What the technician sees: step lines on stdout, progress with rate and time left on stderr.
+"""What the technician sees: step lines on stdout, progress with rate and time left.
 
-The bar is drawn only when stderr is a terminal; a log or a pipe gets a progress line every
-few seconds instead (never carriage returns). `quiet` keeps only summaries and errors.
+The bar is drawn on stderr only when stderr is a terminal; a log or a pipe gets a progress
+line every few seconds on stdout instead, among the step lines (never carriage returns). `quiet` keeps only summaries and errors.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ class Reporter:
         self.meter.update(done, total)
         if not self.tty:
             if self.meter.line_due():
-                print("  {} - {}".format(self.meter.describe(unit), label), file=self.err, flush=True)
+                # with the step lines on stdout: stderr stays one line per error
+                print("  {} - {}".format(self.meter.describe(unit), label), file=self.out, flush=True)
             return
         width = 20
         filled = int(width * min(done, total) / total)

@@ -38,8 +38,13 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path, fake_readers, hub_stu
     tapper.start()
     kills = 0
     try:
-        for _ in range(KILLS):
+        for i in range(KILLS):
             proc = agent_process(config)
+            if i == KILLS // 2:
+                # one run lives until records reach the hub (a state, however slow the machine
+                # is to start an agent); the others die at random moments, startup included
+                before = hub.count()
+                wait_until(lambda: hub.count() > before, 60, what="records acked by the hub")
             time.sleep(rng.uniform(0.3, 1.4))
             proc.kill()
             kills += 1

@@ -136,11 +136,11 @@ def test_reporter_prints_periodic_progress_lines_when_not_on_a_terminal():
     for second in range(0, 10):                          # a 9-second flash, one call a second
         report.progress(second * 1000, 9000, "writing file 1 of 3: /app.mpy")
         clock.now += 1
-    lines = err.getvalue().splitlines()
-    assert out.getvalue() == "" and "\r" not in err.getvalue()
+    lines = out.getvalue().splitlines()                  # among the step lines
+    assert err.getvalue() == "" and "\r" not in out.getvalue()
     assert len(lines) == 5                               # every 2 s, and one at the end
     assert lines[0] == "  2.0 kB of 8.8 kB (22%), 1000 B/s, about 7 s left - writing file 1 of 3: /app.mpy"
     assert lines[-1].startswith("  8.8 kB of 8.8 kB (100%), 1000 B/s, done")
-    quiet = Reporter(out=out, err=io.StringIO(), quiet=True)
+    quiet = Reporter(out=io.StringIO(), err=io.StringIO(), quiet=True)
     quiet.progress(1, 2)
-    assert quiet.err.getvalue() == ""
+    assert quiet.out.getvalue() == quiet.err.getvalue() == ""

@@ -60,7 +60,7 @@ class RealHub:
         self.proc = subprocess.Popen([sys.executable, "-m", "server_hub.cli", "--config",
                                       str(self.config), "run"], cwd=str(REPO), stdout=self.log,
                                      stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + scaled(20)
+        deadline = time.monotonic() + scaled(60)  # a busy machine starts Python slowly
         while True:
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
