@@ -316,7 +316,8 @@ class District:
 
     def _learn_identity(self, reader: Reader) -> None:
         from hil_tests.linkprobe import query_health
-        health = query_health(reader.virtual.port, timeout=20)
+        # an emulated chip boots the firmware in tens of seconds, not one
+        health = query_health(reader.virtual.port, timeout=getattr(reader.virtual, "link_timeout", 20))
         reader.public_key = health.get("pk", "")
         reader.reader_id = health.get("rid", "")
         if not reader.public_key:

@@ -1,7 +1,8 @@
 """The reader firmware on stock MicroPython in the emulated RP2040: installed as .mpy for
-armv6m straight into the flash image it boots and answers a health frame over its USB
-link; installed the technician's way (`tapcert-provision flash` through the pty) it does
-the same."""
+armv6m straight into the flash image it boots, answers a health frame over its USB link and
+records a tap read by its real PN532 driver from the simulated PN532 (feedback read off its
+LED and buzzer pins); installed the technician's way (`tapcert-provision flash` through the
+pty) it does the same."""
 
 import json
 import subprocess
@@ -16,7 +17,7 @@ CONFIG = {"label": "R-0001", "station": "S-0001", "auto_keygen": True, "test_mod
 
 
 @pytest.mark.slow
-def test_the_firmware_as_mpy_boots_and_answers_a_health_frame(make_rp_reader):
+def test_the_firmware_as_mpy_boots_answers_health_and_records_a_tap(make_rp_reader):
     reader = make_rp_reader(start=False)
     reader.install_firmware(config=CONFIG)
     names = reader.listdir("/")
@@ -27,6 +28,10 @@ def test_the_firmware_as_mpy_boots_and_answers_a_health_frame(make_rp_reader):
     assert len(health["pk"]) == 64 and health["boot"] >= 1
     assert 60_000 < health["heap"] < 264 * 1024  # the chip's heap after the firmware is up
     assert reader.status()["emulated_us"] > 0
+    card = bytes.fromhex("04a1b2c3d4e5f6")
+    assert reader.tap(card)["event"] == "recorded"
+    assert reader.tap(card)["event"] == "duplicate"   # the same card again, at once
+    assert [e["event"] for e in reader.events()] == ["recorded", "duplicate"]
 
 
 @pytest.mark.slow

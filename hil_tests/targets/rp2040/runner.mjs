@@ -292,6 +292,8 @@ class Runner {
       flash_timing: this.flash.timing, flash: this.flash.counts, host_queued: this.usb.queued,
       emulated_mhz: Math.round(this.rate.mhz * 10) / 10, nfc: !!this.sims.PN532Sim,
       gpio: !!this.sims.GPIOWatch, cards: this.cards.uids, ...this.clockInfo(),
+      // InListPassiveTarget commands this power-up: how often the firmware looked for a card
+      nfc_searches: this.nfc ? (this.nfc.stats.commands[0x4a] || 0) : 0,
     };
   }
 
