@@ -108,7 +108,7 @@ class Backlog:
 
     def register(self, store) -> None:
         """Stations, readers (with their chain rows), learners, cards and activities."""
-        from server_hub import crediting
+        from server_hub.core import crediting
         from server_hub.store import schema
         now = time.time()
         tz = crediting.Rules.from_config(_config(store.url)).tz
@@ -142,7 +142,7 @@ class Backlog:
 
     def check_registered(self, store) -> None:
         """The hub's Registry reads back one of each as if it had written them."""
-        from server_hub.registry import Registry
+        from server_hub.registry.registry import Registry
         reg = Registry(store)
         sid = self.station_ids[-1]
         sim = self.readers[sid][-1]

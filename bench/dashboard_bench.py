@@ -41,7 +41,7 @@ MODES = {
 def populate(store, n: int, samples_per_station: int, now: float, seed: int = 8) -> dict:
     """Bulk rows straight into the tables (the shapes ingest and mqttlink write)."""
     from server_hub.dashboard import lag
-    from server_hub.dashboard.tables import station_samples
+    from server_hub.store.health_tables import station_samples
     from server_hub.store import schema as s
     rng = random.Random(seed)
     ids = [f"S-{i:05d}" for i in range(n)]
@@ -133,8 +133,8 @@ def measure(url: str, mode: str, params: dict) -> list[Figure]:
     from server_hub.api.app import HubContext, create_app
     from server_hub.dashboard import fleet
     from server_hub.dashboard.monitor import Monitor
-    from server_hub.pipeline import Pipeline
-    from server_hub.registry import Registry
+    from server_hub.ingest.pipeline import Pipeline
+    from server_hub.registry.registry import Registry
     from server_hub.store.db import open_store
 
     n, runs = params["stations"], params["runs"]

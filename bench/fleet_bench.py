@@ -2,7 +2,7 @@
 
 The fleet service plans every open rollout once per `offer_every_s` (who gets an offer, who is
 told to stop) and the dashboard's rollout page asks for its status; both read every report of
-the rollout and run the pure planner (server_hub/rollout.py). Measured on SQLite with N
+the rollout and run the pure planner (server_hub/fleet/rollout.py). Measured on SQLite with N
 stations × 2 readers, half of them through the rollout: the plan and the status beside the
 bare read of the same report rows (the bound: no planner can be faster than reading its
 input), and the report intake (one agent state message → one upsert) beside a plain insert.
@@ -18,8 +18,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.report import Figure, judged, module_main
-from server_hub.fleetstore import FleetStore
-from server_hub.fleettables import fleet_bundles, fleet_reports
+from server_hub.fleet.store import FleetStore
+from server_hub.store.fleet_tables import fleet_bundles, fleet_reports
 from server_hub.store.db import open_store
 from server_hub.store.schema import stations as stations_table
 

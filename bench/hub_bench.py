@@ -116,8 +116,8 @@ def _config(url):
 
 
 def setup_db(url: str, work: Workload):
-    from server_hub.pipeline import Pipeline
-    from server_hub.registry import Registry
+    from server_hub.ingest.pipeline import Pipeline
+    from server_hub.registry.registry import Registry
     from server_hub.store.db import open_store
     store = open_store(url, migrate=True)
     pipeline = Pipeline(store, _config(url))
@@ -129,7 +129,7 @@ def setup_db(url: str, work: Workload):
 
 def pure_ingest_rate(work: Workload) -> float:
     """Decode, chain-run authentication and outcomes for every batch, no database."""
-    from server_hub.ingest import BatchIngest, ReaderInfo, Verifier
+    from server_hub.core.ingest import BatchIngest, ReaderInfo, Verifier
     readers = {r.reader_id: ReaderInfo(r.reader_id, r.public_key, s)
                for s, r in work.readers.items()}
     verifier = Verifier()

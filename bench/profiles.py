@@ -63,7 +63,7 @@ OURS = {"server_hub", "agent", "protocol", "pipeline", "ingest", "crediting", "l
 
 
 def _package(frame: str) -> str:
-    """'handle_batch (server_hub/pipeline.py)' -> 'server_hub'; stdlib -> its module."""
+    """'handle_batch (server_hub/ingest/pipeline.py)' -> 'server_hub'; stdlib -> its module."""
     path = frame.rsplit("(", 1)[-1].rstrip(")")
     if "site-packages/" in path:
         path = path.split("site-packages/", 1)[1]

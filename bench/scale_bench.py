@@ -186,7 +186,7 @@ def cost_model(pg, live_batches: int, bulk: tuple) -> dict:
     in-process ingest of one-record batches (live taps) and of 200-record batches (backlog):
     cost = fixed per batch + per record × records (two sizes, two unknowns)."""
     from hil_tests.scale import CityWorkload, _config, create_database, prepare_database
-    from server_hub.pipeline import Pipeline
+    from server_hub.ingest.pipeline import Pipeline
     from server_hub.store.db import open_store
     postmaster = _postmaster_pid(pg)
     got = {}

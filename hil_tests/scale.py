@@ -93,7 +93,7 @@ class CityWorkload:
 
     def register(self, store) -> None:
         """The registry in one transaction (per-row Registry calls are slow for a city)."""
-        from server_hub import crediting
+        from server_hub.core import crediting
         from server_hub.store import schema
         now = time.time()
         tz = crediting.Rules.from_config(_config(store.url)).tz
@@ -153,7 +153,7 @@ def snapshot(store) -> dict:
 
 
 def oracle(work: CityWorkload, workdir: Path) -> dict:
-    from server_hub.pipeline import Pipeline
+    from server_hub.ingest.pipeline import Pipeline
     from server_hub.store.db import open_store
     url = f"sqlite:///{workdir / 'oracle.db'}"
     store = open_store(url, migrate=True)

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from protocol.topics import valid_station_id
 from provisioning.errors import HubError, StationError
 from provisioning.files import render_toml, write_all
-from server_hub import pki
+from server_hub.identity import pki
 
 
 def check_station_id(station_id: str) -> str:
@@ -235,7 +235,7 @@ def broker_setup(ca_dir, hosts, ips, acl_path, broker_dir, port: int = 8883,
     since Mosquitto 2 reads them after dropping root. Returns the listener config."""
     import grp
 
-    from server_hub import acl
+    from server_hub.identity import acl
     if not hosts and not ips:
         raise StationError("the broker needs a name", "pass --host NAME and/or --ip ADDRESS "
                            "as the stations will dial it")

@@ -2,7 +2,7 @@
 process, stopped cleanly by SIGTERM or SIGINT.
 
 Threads: paho's network loop, the ingest worker (mqttlink), the settlement timer, the
-blocked-card list publisher, the fleet-update service (server_hub/fleetserver.py, its own
+blocked-card list publisher, the fleet-update service (server_hub/fleet/server.py, its own
 MQTT connection) and uvicorn's event loop; the main thread waits for a signal and then stops
 them in order. `run --no-api` (extra ingest workers) runs neither the API, the publisher nor
 the fleet-update service: one process does each.
@@ -14,13 +14,13 @@ import logging
 import signal
 import threading
 
-from server_hub import blocklist
+from server_hub.ingest import blocklist
 from server_hub.api.app import HubContext, create_app
 from server_hub.config import ca_dir
 from server_hub.errors import HubError
-from server_hub.mqttlink import MQTTLink
-from server_hub.pipeline import Pipeline
-from server_hub.registry import Registry
+from server_hub.ingest.mqttlink import MQTTLink
+from server_hub.ingest.pipeline import Pipeline
+from server_hub.registry.registry import Registry
 from server_hub.store.db import open_store
 
 log = logging.getLogger("tapcert.hub")
@@ -50,7 +50,7 @@ class Settler(threading.Thread):
 def fleet_ca(cfg):
     """Open the fleet CA, creating it (directory 0700, key 0600) on the first run; None if
     the configuration names no place for it (PostgreSQL without hub.ca_dir)."""
-    from server_hub.pki import FleetCA
+    from server_hub.identity.pki import FleetCA
     directory = ca_dir(cfg)
     return FleetCA.open_or_create(directory) if directory is not None else None
 
@@ -60,7 +60,7 @@ def run(cfg, *, api: bool | None = None) -> int:
     pipeline = Pipeline(store, cfg)
     registry = Registry(store, pipeline)
     if cfg.nats.enabled:   # a NATS cluster: batches from a JetStream work queue (natslink.py)
-        from server_hub.natslink import NATSLink
+        from server_hub.ingest.natslink import NATSLink
         link = NATSLink(cfg.nats, cfg.mqtt, pipeline,
                         pause_before_ack_s=cfg.testing.pause_before_ack_s,
                         worker_id=cfg.hub.worker_id)
@@ -85,8 +85,8 @@ def run(cfg, *, api: bool | None = None) -> int:
     status = 0
     try:
         if main and cfg.fleet.enabled:   # firmware rollouts: offers, chunks, reports
-            from server_hub.fleetserver import FleetServer
-            from server_hub.fleetstore import FleetStore
+            from server_hub.fleet.server import FleetServer
+            from server_hub.fleet.store import FleetStore
             fleet = FleetServer(FleetStore(store), cfg.mqtt, offer_every=cfg.fleet.offer_every_s,
                                 worker_id=cfg.hub.worker_id).start()
         if main:

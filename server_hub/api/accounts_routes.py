@@ -7,7 +7,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
-from server_hub import reports
+from server_hub.store import reports
 from server_hub.api.auth import PEOPLE, require
 
 router = APIRouter()

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, Field
 
-from server_hub import blocklist, identity
+from server_hub.ingest import blocklist
+from server_hub.identity import enrollment as identity
 from server_hub.api.auth import ANY, FIELD, require
-from server_hub.pki import PKIError
+from server_hub.identity.pki import PKIError
 
 router = APIRouter()
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from server_hub import reports
+from server_hub.store import reports
 from server_hub.api.auth import ADMIN, ANY, FIELD, require
-from server_hub.registry import parse_hex
+from server_hub.registry.registry import parse_hex
 
 router = APIRouter()
 

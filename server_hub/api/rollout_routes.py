@@ -25,7 +25,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from server_hub.api.auth import ANY, FIELD, require
-from server_hub.fleetstore import BundleRejected, FleetStore, trusted_keys
+from server_hub.fleet.store import BundleRejected, FleetStore, trusted_keys
 
 router = APIRouter(prefix="/fleet", tags=["fleet updates"])
 MAX_BUNDLE = 64 * 1024 * 1024

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field
 from server_hub.api.auth import ADMIN, PEOPLE, require
 from server_hub.creditbank import audit, categories
 from server_hub.creditbank import terms as bank_terms
-from server_hub.creditbank.tables import activity_admins, course_categories
+from server_hub.store.bank_tables import activity_admins, course_categories
 from server_hub.errors import RegistryError
 from server_hub.store.schema import activities, ledger, stations
 

@@ -8,7 +8,7 @@ import time
 
 import sqlalchemy as sa
 
-from server_hub.creditbank.tables import bank_audit
+from server_hub.store.bank_tables import bank_audit
 
 
 def record(conn, actor: str, action: str, subject: str, detail: dict | None = None,

@@ -15,7 +15,7 @@ import time
 import sqlalchemy as sa
 
 from server_hub.creditbank import audit, exchange
-from server_hub.creditbank.tables import exchange_entries, exchange_rates, exchange_services
+from server_hub.store.bank_tables import exchange_entries, exchange_rates, exchange_services
 from server_hub.errors import Conflict, NotFound, RegistryError
 from server_hub.store.db import lock_learners
 from server_hub.store.schema import learners, ledger

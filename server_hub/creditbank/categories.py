@@ -14,7 +14,7 @@ import time
 import sqlalchemy as sa
 
 from server_hub.creditbank import audit
-from server_hub.creditbank.tables import course_categories
+from server_hub.store.bank_tables import course_categories
 from server_hub.errors import Conflict, NotFound, RegistryError
 from server_hub.store.schema import activities
 

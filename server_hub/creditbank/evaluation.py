@@ -29,7 +29,7 @@ import time
 import sqlalchemy as sa
 
 from server_hub.creditbank import audit
-from server_hub.creditbank.tables import activity_admins, bank_settings
+from server_hub.store.bank_tables import activity_admins, bank_settings
 from server_hub.errors import NotFound, RegistryError
 from server_hub.store.schema import activities, credit_state, records, station_sync, stations
 
@@ -147,7 +147,7 @@ def assign_admin(store, activity_id: str, admin: str, actor: str) -> None:
 
 
 def station_report(store, since: int, until: int) -> list[dict]:
-    from server_hub.dashboard.tables import station_samples
+    from server_hub.store.health_tables import station_samples
     S, A, R, X = credit_state.c, activities.c, records.c, station_samples.c
     with store.read() as conn:
         thresholds = setting(conn, "grade_thresholds", DEFAULT_THRESHOLDS)

@@ -11,7 +11,7 @@ import uuid
 import sqlalchemy as sa
 
 from protocol import record as rec
-from server_hub import clock
+from server_hub.core import clock
 from server_hub.creditbank import categories, transcript
 from server_hub.errors import NotFound
 from server_hub.store.schema import activities, credit_state, learners, readers, records

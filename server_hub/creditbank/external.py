@@ -20,7 +20,7 @@ import time
 import sqlalchemy as sa
 
 from server_hub.creditbank import audit
-from server_hub.creditbank.tables import external_credits
+from server_hub.store.bank_tables import external_credits
 from server_hub.errors import Conflict, NotFound, RegistryError
 from server_hub.store.db import lock_learners
 from server_hub.store.schema import learners, ledger

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from server_hub.errors import HubError
-from server_hub.pki import _write_private
+from server_hub.identity.pki import _write_private
 
 KEY_FILE, PUB_FILE = "issuer.key", "issuer.pub"
 

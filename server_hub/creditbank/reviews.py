@@ -16,7 +16,7 @@ import time
 
 import sqlalchemy as sa
 
-from server_hub import reports
+from server_hub.store import reports
 from server_hub.creditbank import audit
 from server_hub.errors import Conflict, NotFound, RegistryError
 from server_hub.store.bulk import dialect_insert

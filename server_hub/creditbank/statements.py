@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server_hub import reports
+from server_hub.store import reports
 from server_hub.creditbank import categories
-from server_hub.creditbank.tables import exchange_entries
+from server_hub.store.bank_tables import exchange_entries
 from server_hub.errors import NotFound
 from server_hub.store.schema import activities, learners, ledger
 

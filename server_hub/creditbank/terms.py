@@ -1,5 +1,5 @@
 """Terms administration: named date ranges ("2026 spring") that `max_per_term` caps count
-within (the rules are in server_hub/terms.py). Adding, moving or removing a term changes the
+within (the rules are in server_hub/core/terms.py). Adding, moving or removing a term changes the
 room under term caps, so the affected sessions of term-capped activities are re-decided in the
 same transaction: any difference is an explicit `adjust` / `reversal` ledger entry; a credit
 outside the changed days is never touched. Renaming changes nothing else. Every change goes to
@@ -12,8 +12,8 @@ import time
 
 import sqlalchemy as sa
 
-from server_hub import standards
-from server_hub import terms as rules
+from server_hub.core import standards
+from server_hub.core import terms as rules
 from server_hub.creditbank import audit
 from server_hub.errors import Conflict, NotFound, RegistryError
 from server_hub.store.schema import activities, credit_state, credit_terms

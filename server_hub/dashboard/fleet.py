@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from server_hub import health_model as hm
-from server_hub import identity
+from server_hub.core import health_model as hm
+from server_hub.identity import enrollment as identity
 from server_hub.dashboard import lag as lagmod
-from server_hub.dashboard.tables import station_samples
+from server_hub.store.health_tables import station_samples
 from server_hub.store.schema import (activities, alarms, credit_state, ledger, quarantine,
                                      readers, records, station_health, station_status,
                                      station_sync, stations)

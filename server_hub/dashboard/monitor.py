@@ -27,11 +27,11 @@ import time
 
 import sqlalchemy as sa
 
-from server_hub import alerts as alertmod
+from server_hub.core import alerts as alertmod
 from server_hub.dashboard import lag as lagmod
-from server_hub import health_model as hm
+from server_hub.core import health_model as hm
 from server_hub.dashboard.fleet import Fleet
-from server_hub.dashboard.tables import alert_state, station_samples
+from server_hub.store.health_tables import alert_state, station_samples
 from server_hub.dashboard.webhook import Webhook, WebhookError
 from server_hub.errors import HubError
 from server_hub.store import bulk

@@ -26,13 +26,13 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from server_hub import alerts as alertmod
-from server_hub import health_model as hm
-from server_hub import metrics
+from server_hub.core import alerts as alertmod
+from server_hub.core import health_model as hm
+from server_hub.dashboard import metrics
 from server_hub.api.auth import ANY, require
 from server_hub.dashboard import fleet as fleetmod
 from server_hub.dashboard.monitor import live_alerts
-from server_hub.dashboard.tables import alert_state
+from server_hub.store.health_tables import alert_state
 
 STATIC = Path(__file__).with_name("static")
 router = APIRouter()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from server_hub import health_model as hm
-from server_hub import identity
-from server_hub.health_model import duration
+from server_hub.core import health_model as hm
+from server_hub.identity import enrollment as identity
+from server_hub.core.health_model import duration
 
 _MARK = {hm.CRITICAL: "CRITICAL", hm.WARNING: "warning", hm.INFO: "note", "ok": "ok"}
 

@@ -15,12 +15,12 @@ import time
 
 import sqlalchemy as sa
 
-from server_hub import schedule
-from server_hub.ledger import LEDGER_COLUMNS, STATE_COLUMNS, State
+from server_hub.core import schedule
+from server_hub.core.ledger import LEDGER_COLUMNS, STATE_COLUMNS, State
 from server_hub.store import bulk
 from server_hub.store.schema import (activities, cards, counters, credit_reviews, credit_state,
                                      credit_terms, credit_totals, ledger, records, stations)
-from server_hub.terms import Term, Terms
+from server_hub.core.terms import Term, Terms
 
 UPSERT_STATES = bulk.StagedUpsert(credit_state, STATE_COLUMNS,
                                   key=["learner_id", "activity_id", "session_start"],

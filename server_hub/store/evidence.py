@@ -7,7 +7,7 @@ import json
 
 import sqlalchemy as sa
 
-from server_hub.ingest import ReaderInfo, StoredRecord
+from server_hub.core.ingest import ReaderInfo, StoredRecord
 from server_hub.store import bulk
 from server_hub.store.schema import (alarms, clock_skews, quarantine, reader_boots, reader_chain,
                                      readers, records, station_health, station_status,

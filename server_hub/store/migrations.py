@@ -28,7 +28,7 @@ def _initial(conn) -> None:
 
 
 def _dashboard(conn) -> None:
-    from server_hub.dashboard import tables
+    from server_hub.store import health_tables as tables
     tables.create(conn)
 
 
@@ -44,18 +44,19 @@ def _counters(conn) -> None:
 
 
 def _creditbank(conn) -> None:
-    from server_hub.creditbank import tables
+    from server_hub.store import bank_tables as tables
     tables.create(conn)
 
 
 def _fleet(conn) -> None:
-    from server_hub import fleettables
+    from server_hub.store import fleet_tables as fleettables
     fleettables.create(conn)
 
 
 def _standards_admin(conn) -> None:
     # terms and running totals (schema.py: a fresh migration 1 has made them already, empty)
-    from server_hub.creditbank import categories, tables
+    from server_hub.creditbank import categories
+    from server_hub.store import bank_tables as tables
     schema.credit_terms.create(conn, checkfirst=True)
     schema.credit_totals.create(conn, checkfirst=True)
     s, t = schema.credit_state.c, schema.credit_totals

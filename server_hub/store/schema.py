@@ -73,8 +73,8 @@ activities = sa.Table(
     sa.Column("station_id", sa.String(32), sa.ForeignKey("stations.id"), nullable=False),
     sa.Column("name", sa.String(200), nullable=False, default=""),
     sa.Column("category", sa.String(64), nullable=False, default=""),
-    sa.Column("schedule", sa.Text, nullable=False),   # JSON, see server_hub/schedule.py
-    sa.Column("standard", sa.Text, nullable=False),   # JSON, see server_hub/crediting.py
+    sa.Column("schedule", sa.Text, nullable=False),   # JSON, see server_hub/core/schedule.py
+    sa.Column("standard", sa.Text, nullable=False),   # JSON, see server_hub/core/crediting.py
     sa.Column("longest_session_s", sa.BigInteger, nullable=False),  # bounds crediting scans
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("created_at", sa.Float, nullable=False),

@@ -10,7 +10,7 @@ import pytest
 
 from agent.status import queue_counts
 from provisioning import station
-from server_hub import acl, pki
+from server_hub.identity import acl, pki
 from hil_tests.services import free_port, mosquitto_binary, wait_port
 
 from .hubstub import wait_until

@@ -4,7 +4,7 @@ queue (creditbank/reviews.py)."""
 import pytest
 
 from bankkit import SESSION_START, District, Hub, make_config, wire
-from server_hub import cli
+from server_hub.cli import dispatch as cli
 from server_hub.creditbank import audit
 
 

@@ -7,7 +7,7 @@ import stat
 import pytest
 
 from bankkit import Hub, credited_district, make_config
-from server_hub import cli
+from server_hub.cli import dispatch as cli
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 
 from bankkit import District, db_url, hub, hub_config, wire  # noqa: F401
 from protocol.record import KIND_TAP
-from server_hub import crediting, terms
+from server_hub.core import crediting, terms
 from server_hub.creditbank import audit
 from server_hub.creditbank import terms as bank_terms
 from server_hub.errors import Conflict, DefinitionError, RegistryError

@@ -22,8 +22,8 @@ from factories import SimReader
 from protocol import batch as wire
 from server_hub import config as hubconfig
 from server_hub.api.app import HubContext, create_app
-from server_hub.pipeline import Pipeline
-from server_hub.registry import Registry
+from server_hub.ingest.pipeline import Pipeline
+from server_hub.registry.registry import Registry
 from server_hub.store import evidence
 from server_hub.store.db import open_store
 
@@ -113,7 +113,7 @@ class Hub:
 def write_history(hub: Hub, sid: str, points) -> None:
     """station_samples rows as the monitor writes them: [(at, state, backlog, [lag s, …])]."""
     from server_hub.dashboard import lag
-    from server_hub.dashboard.tables import station_samples
+    from server_hub.store.health_tables import station_samples
     rows = []
     for at, state, backlog, lags in points:
         hist = lag.empty()

@@ -13,7 +13,7 @@ from playwright.sync_api import sync_playwright
 
 from dashkit import ARTIFACTS, Hub, Server, make_config, seed_fleet, write_history
 from server_hub.dashboard.monitor import Monitor
-from server_hub.pki import FleetCA
+from server_hub.identity.pki import FleetCA
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

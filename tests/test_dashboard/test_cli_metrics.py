@@ -13,9 +13,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from dashkit import Hub, Server, make_config, seed_fleet
-from server_hub import cli
+from server_hub.cli import dispatch as cli
 from server_hub.dashboard.monitor import Monitor
-from server_hub.pki import FleetCA
+from server_hub.identity.pki import FleetCA
 
 REPO = Path(__file__).resolve().parents[2]
 

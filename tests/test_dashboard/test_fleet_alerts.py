@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from dashkit import Hub, db_url, make_config, reader_health, seed_fleet  # noqa: F401
 from server_hub.dashboard import fleet
 from server_hub.dashboard.monitor import Monitor
-from server_hub.dashboard.tables import alert_state, station_samples
+from server_hub.store.health_tables import alert_state, station_samples
 
 
 @pytest.fixture

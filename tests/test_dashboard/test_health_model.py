@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import random
 
-from server_hub import alerts
-from server_hub import health_model as hm
+from server_hub.core import alerts
+from server_hub.core import health_model as hm
 from server_hub.dashboard import lag
 
 NOW = 1_790_000_000.0

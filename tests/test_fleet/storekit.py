@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test_hub"))
 
 from hubkit import Hub, db_url, make_config  # noqa: E402,F401
-from server_hub.fleetstore import FleetStore  # noqa: E402
+from server_hub.fleet.store import FleetStore  # noqa: E402
 
 
 class Clock:

@@ -12,7 +12,7 @@ from pathlib import Path
 from agent import config as configmod
 from agent.service import Service
 from hil_tests.targets.virtual import VirtualReader
-from server_hub.fleetserver import FleetServer
+from server_hub.fleet.server import FleetServer
 from storekit import mqtt_cfg, sqlite_fleet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_agent"))

@@ -4,8 +4,8 @@ stopped mid-download resumes from where it was, and the result is the hub's exac
 import time
 
 from agent.fleetagent import FleetAgent
-from server_hub import fleetserver
-from server_hub.fleetserver import FleetServer
+from server_hub.fleet import server as fleetserver
+from server_hub.fleet.server import FleetServer
 from storekit import mqtt_cfg, sqlite_fleet
 
 

@@ -1,4 +1,4 @@
-"""The fleet store in the hub database (server_hub/fleetstore.py, migration 7), on SQLite and
+"""The fleet store in the hub database (server_hub/fleet/store.py, migration 7), on SQLite and
 PostgreSQL: verified bundles, targets from the registry, idempotent reports, pause / resume /
 cancel / expiry, and what the offer loop sees."""
 
@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from server_hub.errors import Conflict, NotFound
-from server_hub.fleetstore import BundleRejected, FleetError, FleetStore
+from server_hub.fleet.store import BundleRejected, FleetError, FleetStore
 from storekit import db_url, finish, fleet  # noqa: F401
 
 

@@ -1,5 +1,5 @@
 """The fleet service on the demo's kind of broker: Mosquitto with mTLS and the ACL written by
-`tapcert-hub broker-config` (server_hub/identity.py). The hub connects with its own service
+`tapcert-hub broker-config` (server_hub/identity/enrollment.py). The hub connects with its own service
 certificate (the [mqtt] TLS settings the hub's link uses); a station connects with its own
 certificate, confined to station/<its id>/#. The offer, the chunks and the reports all pass:
 the hub may publish station/+/control and station/+/update/chunk and receive
@@ -13,8 +13,8 @@ import paho.mqtt.client as paho
 
 from agent.fleetagent import FleetAgent
 from hil_tests.services import free_port, mosquitto_binary, wait_port
-from server_hub import identity, pki
-from server_hub.fleetserver import FleetServer, mqtt_client
+from server_hub.identity import enrollment as identity, pki
+from server_hub.fleet.server import FleetServer, mqtt_client
 from storekit import make_config, sqlite_fleet
 
 

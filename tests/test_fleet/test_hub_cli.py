@@ -63,7 +63,7 @@ def test_bundle_add_rollout_create_show_pause_resume_cancel(tmp_path, bundles, r
     assert r.returncode == 1 and "cancelled" in r.stderr and "new rollout" in r.stderr
     r = hub_cli(url, "fleet", "rollout", "show", "RO-nope")
     assert r.returncode == 1 and "no rollout RO-nope" in r.stderr
-    alias = subprocess.run([sys.executable, "-m", "server_hub.fleetupdates", "--db", url,
+    alias = subprocess.run([sys.executable, "-m", "server_hub.fleet", "--db", url,
                             "rollout", "list"], capture_output=True, text=True, cwd=REPO,
                            timeout=60)
     assert alias.returncode == 0 and rid in alias.stdout

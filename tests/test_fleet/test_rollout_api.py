@@ -59,7 +59,7 @@ def test_upload_create_watch_pause_resume_cancel(api, bundles):
     assert body["expires_at"] == 4_000_000_000 and body["created_by"] == "technician-1"
 
     hub = api.hub
-    from server_hub.fleetstore import FleetStore
+    from server_hub.fleet.store import FleetStore
     FleetStore(hub.store).report("S-0002", {"rollout": rid, "reader": "R-0001",
                                             "state": "waiting_for_sync", "reason": "2 records"})
     shown = api.get(f"/api/v1/fleet/rollouts/{rid}", headers=as_(api, "operator")).json()

@@ -13,7 +13,7 @@ from agent.update import apply_bundle
 from fleetkit import health
 from hil_tests.targets.flashimage import config_bytes
 from hil_tests.targets.virtual import VirtualReader
-from server_hub.fleetserver import FleetServer
+from server_hub.fleet.server import FleetServer
 from storekit import mqtt_cfg, sqlite_fleet
 
 FINAL = ("done", "rolled_back", "failed")

@@ -1,4 +1,4 @@
-"""Rollout planning (server_hub/rollout.py), the update state machine and the resumable
+"""Rollout planning (server_hub/fleet/rollout.py), the update state machine and the resumable
 download — pure, no broker or reader."""
 
 import hashlib
@@ -8,7 +8,7 @@ import pytest
 
 from agent import updatestate as us
 from agent.download import Download, DownloadError
-from server_hub.rollout import CANCELLED, Rollout, plan_targets, station_state, waves
+from server_hub.fleet.rollout import CANCELLED, Rollout, plan_targets, station_state, waves
 
 STATIONS = ["S-{:04d}".format(n) for n in range(1, 21)]
 

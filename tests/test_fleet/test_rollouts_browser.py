@@ -16,7 +16,7 @@ from playwright.sync_api import sync_playwright
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_dashboard"))
 
 from dashkit import ARTIFACTS, Hub, Server, make_config  # noqa: E402
-from server_hub.fleetstore import FleetStore  # noqa: E402
+from server_hub.fleet.store import FleetStore  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

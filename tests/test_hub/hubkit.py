@@ -24,8 +24,8 @@ from factories import SimReader
 from protocol import batch as wire
 from protocol import record as rec
 from server_hub import config as hubconfig
-from server_hub.pipeline import Pipeline
-from server_hub.registry import Registry
+from server_hub.ingest.pipeline import Pipeline
+from server_hub.registry.registry import Registry
 from server_hub.store.db import open_store
 
 BACKENDS = ["sqlite", "postgresql"]

@@ -11,7 +11,7 @@ from hubkit import (SESSION_END, SESSION_START, db_url, district, hub,  # noqa: 
                     hub_config)
 from protocol import batch as wire
 from protocol import record as rec
-from server_hub import clock
+from server_hub.core import clock
 
 LATER = SESSION_END + 86400
 
@@ -148,7 +148,7 @@ def test_an_agent_time_ahead_of_the_hub_holds_the_credit_until_redated(hub, dist
 
 
 def test_evidence_names_the_agent_as_the_source(hub, district):
-    from server_hub import reports
+    from server_hub.store import reports
     u = Untimed(district)
     hub.ingest("S-1", wire.encode_batch(1, [u.raw("L-0", 0, 100)],
                                         agent_times=[SESSION_START + 60]), now=LATER)

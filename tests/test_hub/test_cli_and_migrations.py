@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from hubkit import SESSION_END, SESSION_START, Hub, db_url, make_config  # noqa: F401
 from factories import SimReader
 from protocol import batch as wire
-from server_hub import cli
+from server_hub.cli import dispatch as cli
 from server_hub.errors import SchemaError
 from server_hub.store import migrations
 from server_hub.store.db import Store, open_store

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from protocol.record import KIND_IN, KIND_OUT, KIND_TAP
-from server_hub import crediting, integrity, ledger, schedule
+from server_hub.core import crediting, integrity, ledger, schedule
 from server_hub.errors import DefinitionError
 
 UTC = ZoneInfo("UTC")

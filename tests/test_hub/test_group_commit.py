@@ -1,4 +1,4 @@
-"""Group commit (server_hub/groupcommit.py, Pipeline.handle_batches): several batches in one
+"""Group commit (server_hub/ingest/groupcommit.py, Pipeline.handle_batches): several batches in one
 transaction, one savepoint each, give the same outcomes and the same ledger as handling them
 one by one; a batch failing in its savepoint is rolled back alone and retried alone; a
 deadlock between workers retries the group; SIGKILL between the group's commit and its acks
@@ -23,9 +23,9 @@ from hubkit import (BACKENDS, SESSION_START, District, Hub, build_scenario,  # n
                     db_url, district, fresh_pg_database, hub, hub_config, make_config,
                     setup_scenario)
 from protocol import batch as wire
-from server_hub import groupcommit
-from server_hub.fairqueue import FairQueue
-from server_hub.mqttlink import MQTTLink
+from server_hub.ingest import groupcommit
+from server_hub.ingest.fairqueue import FairQueue
+from server_hub.ingest.mqttlink import MQTTLink
 from stationsim import StationSim
 from test_crash import HubProcess, write_config
 
@@ -414,8 +414,8 @@ def test_nats_link_commits_a_fetch_as_a_group(tmp_path):
     every JetStream ack come after it, and the work queue empties."""
     from hil_tests.cluster import NATSCluster
     from hil_tests.scale import CityWorkload, _config
-    from server_hub.natslink import NATSLink
-    from server_hub.pipeline import Pipeline
+    from server_hub.ingest.natslink import NATSLink
+    from server_hub.ingest.pipeline import Pipeline
     from server_hub.store.db import open_store
 
     work = CityWorkload(stations=2, learners=5, days=1, batch_size=5)

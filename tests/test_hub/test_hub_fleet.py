@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from hubkit import db_url, hub, hub_config  # noqa: F401
 from protocol import blocklist as wire
-from server_hub import blocklist, pki
+from server_hub.ingest import blocklist
+from server_hub.identity import pki
 from server_hub.api import create_app
 from server_hub.api.app import HubContext
 

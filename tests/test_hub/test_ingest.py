@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from factories import SimReader
 from protocol import batch as wire
 from protocol import record as rec
-from server_hub.ingest import (BatchIngest, BatchRejected, ReaderInfo, StoredRecord, Verifier,
-                               advance_chain, missing_ranges)
+from server_hub.core.ingest import (BatchIngest, BatchRejected, ReaderInfo, StoredRecord, Verifier,
+                                    advance_chain, missing_ranges)
 
 STATION = "S-1"
 

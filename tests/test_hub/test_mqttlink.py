@@ -10,7 +10,7 @@ import pytest
 
 from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: F401
 from protocol import batch as wire
-from server_hub.mqttlink import MQTTLink
+from server_hub.ingest.mqttlink import MQTTLink
 from stationsim import StationSim
 
 LATER = SESSION_START + 10 * 86400

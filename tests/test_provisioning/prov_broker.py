@@ -13,7 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from hil_tests.services import free_port, mosquitto_binary, wait_port
-from server_hub import acl
+from server_hub.identity import acl
 
 
 class TLSMosquitto:

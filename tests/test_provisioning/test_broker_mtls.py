@@ -11,7 +11,7 @@ import pytest
 
 from prov_broker import Client, Refused, TLSMosquitto
 from provisioning import station
-from server_hub import acl, pki
+from server_hub.identity import acl, pki
 
 NOT_AUTHORIZED = 0x87
 

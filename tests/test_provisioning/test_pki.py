@@ -5,7 +5,7 @@ import stat
 import pytest
 from cryptography import x509
 
-from server_hub import acl, pki
+from server_hub.identity import acl, pki
 
 
 @pytest.fixture

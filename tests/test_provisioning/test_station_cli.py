@@ -6,7 +6,7 @@ import tomllib
 
 from provkit import assert_one_line_error, run_cli
 from prov_broker import TLSMosquitto
-from server_hub import acl, pki
+from server_hub.identity import acl, pki
 
 
 def test_station_create_writes_identity_and_agent_config_that_the_agent_loads(tmp_path):

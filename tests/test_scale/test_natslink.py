@@ -1,4 +1,4 @@
-"""The hub's JetStream adapter (server_hub/natslink.py) against a real 3-node NATS cluster:
+"""The hub's JetStream adapter (server_hub/ingest/natslink.py) against a real 3-node NATS cluster:
 the ack is published only after the commit and the work-queue message is acked only after
 the ack; a batch a worker holds past ack_wait goes to another worker (answered DUPLICATE);
 status and health reach the database through a queue group; retained messages (the
@@ -19,9 +19,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from hil_tests.cluster import NATSCluster
 from hil_tests.scale import CityWorkload, _config
 from protocol import batch as wire
-from server_hub.natslink import (NATSLink, ack_subject, consumer_config, stream_config,
-                                 subject_station)
-from server_hub.pipeline import Pipeline
+from server_hub.ingest.natslink import (NATSLink, ack_subject, consumer_config, stream_config,
+                                        subject_station)
+from server_hub.ingest.pipeline import Pipeline
 from server_hub.store.db import open_store
 
 STREAM = "TEST_BATCHES"

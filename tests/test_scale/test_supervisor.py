@@ -14,7 +14,7 @@ import pytest
 
 from hil_tests.scale import _config
 from server_hub import config as hubconfig
-from server_hub import workers
+from server_hub.ingest import workers
 from server_hub.errors import HubError
 
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]

@@ -82,7 +82,7 @@ def test_quarantine_filter_with_injection_matches_nothing(hub):
 @pytest.mark.parametrize("station", ["../../evil", "/etc/tapcert-evil", "S-1/../../x", ".", "..",
                                      "S 1", "x" * 40])
 def test_station_create_refuses_ids_that_would_be_paths(tmp_path, station):
-    from server_hub import pki
+    from server_hub.identity import pki
     pki.FleetCA.create(tmp_path / "ca")   # so the refusal is the station id's, not a missing CA
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "provisioning.cli", "station", "create", station,

@@ -1,5 +1,5 @@
 """A station that floods the hub with batches is limited, counted and logged; the other
-stations are served as if it were quiet (server_hub/fairqueue.py in the hub's MQTT ingest)."""
+stations are served as if it were quiet (server_hub/ingest/fairqueue.py in the hub's MQTT ingest)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
 from factories import SimReader  # noqa: E402
 from hubkit import SESSION_START, District, Hub, make_config  # noqa: E402
 from protocol import batch as wire  # noqa: E402
-from server_hub.fairqueue import FairQueue  # noqa: E402
-from server_hub.mqttlink import MQTTLink  # noqa: E402
+from server_hub.ingest.fairqueue import FairQueue  # noqa: E402
+from server_hub.ingest.mqttlink import MQTTLink  # noqa: E402
 from stationsim import StationSim  # noqa: E402
 
 FLOOD = 300

@@ -54,7 +54,7 @@ def test_hub_init_token_file_and_fleet_ca_are_private_under_umask_0(tmp_path):
 
 
 def test_station_identity_key_is_private_under_umask_0(tmp_path):
-    from server_hub import pki
+    from server_hub.identity import pki
     pki.FleetCA.create(tmp_path / "ca")
     out = tmp_path / "S-0001"
     made = _umask0("provisioning.cli", "station", "create", "S-0001", "--out", str(out),

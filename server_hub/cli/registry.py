@@ -1,0 +1,159 @@
+"""`tapcert-hub station | reader | token …`: the registry's stations, readers and operators.
+
+Installed into the parser by server_hub/cli/dispatch.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+from server_hub.cli.common import table, write_secret
+from server_hub.errors import HubError
+
+
+def do_station_add(ctx):
+    a = ctx.args
+    s = ctx.registry.add_station(a.id, a.name, a.lat, a.lon)
+    print(f"station {s['id']} added")
+
+
+def do_station_list(ctx):
+    print(table(ctx.registry.stations(), ["id", "name", "status", "lat", "lon"]))
+
+
+def do_station_show(ctx):
+    import time
+    from server_hub.dashboard import fleet, text
+    from server_hub.errors import NotFound
+    now = time.time()
+    snap = fleet.compute(ctx.store(), ctx.cfg, now)
+    detail = fleet.station_detail(ctx.store(), snap, ctx.args.id, now, ctx.cfg.tz)
+    if detail is None:
+        raise NotFound(f"station {ctx.args.id} is not registered (or is retired): "
+                       "see `tapcert-hub station list`")
+    if ctx.args.json:
+        print(json.dumps(detail, indent=1, default=str))
+        return
+    print(text.station_text(detail, ctx.cfg.tz, now))
+
+
+def do_station_revoke(ctx):
+    from server_hub.identity import enrollment as identity
+    done = identity.revoke_station(ctx.cfg, ctx.args.id, ctx.args.reason)
+    n = len(done["serials"])
+    print(f"station {ctx.args.id}: {n} certificate{'' if n == 1 else 's'} revoked; CRL written "
+          f"to {done['crl']}; reload Mosquitto so new connections are refused "
+          "(systemctl reload mosquitto, or kill -HUP its pid; restart it to cut a connected "
+          "station off at once)")
+
+
+def do_reader_import(ctx):
+    from server_hub.identity import enrollment as identity
+    doc = identity.read_bundle(ctx.args.file)
+    hashes = () if ctx.args.trust_unsigned else identity.token_hashes(ctx.store())
+    if not ctx.args.trust_unsigned and not hashes:
+        raise HubError("no admin or technician token exists to check the bundle's MAC against: "
+                       "create one (`tapcert-hub token create`) or pass --trust-unsigned")
+    r = identity.import_bundle(ctx.registry, ctx.pipeline, doc, hashes)
+    what = "enrolled" if r["enrolled"] else "was enrolled already"
+    extra = f"; old reader {r['replaced']} revoked" if r["replaced"] else ""
+    replayed = sum(r["replayed"].values())
+    if replayed:
+        extra += f"; {replayed} quarantined records ingested again"
+    print(f"reader {r['reader_id']} ({r['label'] or 'no label'}) {what} at station "
+          f"{r['station']}{extra}")
+
+
+def do_reader_enroll(ctx):
+    a = ctx.args
+    r = ctx.registry.enroll_reader(a.public_key, a.station, a.label)
+    print(f"reader {r['reader_id']} ({r['label'] or 'no label'}) enrolled at station "
+          f"{r['station_id']}")
+
+
+def do_reader_revoke(ctx):
+    r = ctx.registry.revoke_reader(ctx.args.reader_id, ctx.args.reason)
+    print(f"reader {r['reader_id']} is {r['status']}")
+
+
+def do_reader_list(ctx):
+    print(table(ctx.registry.readers(ctx.args.station),
+                 ["reader_id", "label", "station_id", "status", "enrolled_at"]))
+
+
+def do_reader_show(ctx):
+    r = ctx.registry.reader(ctx.args.reader_id, gaps=True)
+    for key in ("reader_id", "label", "station_id", "status", "enrolled_at", "revoked_at",
+                "contiguous", "max_seq", "stored", "missing", "last_stored_at"):
+        value = r.get(key)
+        if key.endswith("_at"):
+            value = ctx.when(value) if value else "-"
+        print(f"{key:15} {value}")
+    gaps = r.get("gaps") or []
+    print("gaps            " + (", ".join(f"{lo}-{hi}" if lo != hi else str(lo)
+                                          for lo, hi in gaps) or "none"))
+
+
+def do_token_create(ctx):
+    _, token = ctx.registry.create_operator(ctx.args.name, ctx.args.role)
+    if ctx.args.token_file:
+        write_secret(ctx.args.token_file, token)
+        print(f"{ctx.args.role} {ctx.args.name}: token written to {ctx.args.token_file} (0600)")
+    else:
+        print(f"{ctx.args.role} {ctx.args.name}: API token (shown once):\n{token}")
+
+
+def do_token_list(ctx):
+    print(table(ctx.registry.operators(), ["name", "role", "created_at", "revoked_at"]))
+
+
+def do_token_revoke(ctx):
+    ctx.registry.revoke_operator(ctx.args.name)
+    print(f"token of {ctx.args.name} revoked")
+
+
+def install(sub, cmd, group) -> None:
+    g = group("station", "stations")
+    sp = cmd(g, "add", do_station_add, "register a station", "station add S-0001 --name Library")
+    sp.add_argument("id")
+    sp.add_argument("--name", default="")
+    sp.add_argument("--lat", type=float)
+    sp.add_argument("--lon", type=float)
+    cmd(g, "list", do_station_list, "list stations")
+    sp = cmd(g, "show", do_station_show, "one station's sync health in detail (also: "
+             "`tapcert-hub station S-0001`)", "station show S-0001")
+    sp.add_argument("id")
+    sp.add_argument("--json", action="store_true")
+    sp = cmd(g, "revoke", do_station_revoke, "revoke a station's MQTT certificates and rewrite "
+             "the CRL (stolen Pi, retired station)", "station revoke S-0001 --reason stolen")
+    sp.add_argument("id")
+    sp.add_argument("--reason", default="revoked")
+
+    g = group("reader", "readers")
+    sp = cmd(g, "enroll", do_reader_enroll, "enrol a reader by its public key",
+             "reader enroll --station S-0001 --public-key 3d40…a1 --label R-0007")
+    sp.add_argument("--station", required=True)
+    sp.add_argument("--public-key", required=True, help="64 hex digits")
+    sp.add_argument("--label", default="")
+    sp = cmd(g, "import", do_reader_import, "enrol a reader from an offline enrollment bundle "
+             "(tapcert-provision enroll --offline-bundle)", "reader import R-0009.enroll.json")
+    sp.add_argument("file")
+    sp.add_argument("--trust-unsigned", action="store_true",
+                    help="accept a bundle without a valid technician MAC (you vouch for it)")
+    sp = cmd(g, "revoke", do_reader_revoke, "revoke a reader (lost, re-keyed, retired)")
+    sp.add_argument("reader_id")
+    sp.add_argument("--reason", default="")
+    sp = cmd(g, "list", do_reader_list, "list readers")
+    sp.add_argument("--station")
+    sp = cmd(g, "show", do_reader_show, "a reader with its chain state and gaps")
+    sp.add_argument("reader_id")
+
+    g = group("token", "operators and their API tokens")
+    sp = cmd(g, "create", do_token_create, "create an operator with a token",
+             "token create alice --role operator")
+    sp.add_argument("name")
+    sp.add_argument("--role", required=True, choices=["admin", "operator", "technician"])
+    sp.add_argument("--token-file")
+    cmd(g, "list", do_token_list, "list operators")
+    sp = cmd(g, "revoke", do_token_revoke, "revoke an operator's token")
+    sp.add_argument("name")

@@ -1,0 +1,176 @@
+"""identity: the hub's side of provisioning — station certificates and offline reader bundles.
+
+    POST /stations/{id}/certificate   sign_station_csr: a Pi's CSR -> its client certificate
+    tapcert-hub station revoke S      revoke_station: CRL rewritten (and copied to the broker)
+    tapcert-hub broker-config --out   broker_config: Mosquitto's mTLS listener, ACL, CRL files
+    tapcert-hub reader import FILE    import_bundle: an offline enrollment bundle -> enrolled
+    crl_expiry(cfg)                   when the broker's CRL expires (status, /metrics)
+
+The fleet CA (server_hub/identity/pki.py) lives in `hub.ca_dir` (default: ca/ beside a SQLite
+database); `tapcert-hub init` and the first `tapcert-hub run` create it (directory 0700, keys
+0600). Station and reader ids are checked against the registry before anything is signed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from server_hub.identity import pki
+from server_hub.config import ca_dir
+from server_hub.errors import Conflict, HubError, NotFound, RegistryError
+from server_hub.store.schema import operators
+
+BUNDLE_ROLES = ("admin", "technician")
+
+
+def fleet_ca(cfg, create: bool = True) -> pki.FleetCA:
+    directory = ca_dir(cfg)
+    if directory is None:
+        raise pki.PKIError("this hub has no fleet CA: set hub.ca_dir in its config (needed with "
+                           "PostgreSQL), then run `tapcert-hub init`")
+    return pki.FleetCA.open_or_create(directory) if create else pki.FleetCA.open(directory)
+
+
+def sign_station_csr(cfg, registry, station_id: str, csr_pem: str | bytes) -> dict:
+    """{"certificate": PEM, "ca": PEM} for a registered station's CSR (CN = station id)."""
+    registry.station(station_id)   # NotFound: register the station first
+    ca = fleet_ca(cfg)
+    pem = csr_pem.encode() if isinstance(csr_pem, str) else csr_pem
+    cert = ca.sign_station_csr(pem, station_id)
+    publish_crl(ca)   # signing again supersedes the station's old certificate
+    return {"certificate": cert.decode(), "ca": ca.ca_pem().decode()}
+
+
+def _broker_dir(ca_directory: Path) -> Path | None:
+    note = ca_directory / "broker-dir"   # written by broker_config (and the provisioning tool)
+    try:
+        return Path(note.read_text().strip()) if note.exists() else None
+    except OSError:
+        return None
+
+
+CRL_WARN_S = 7 * 86400
+_crl_seen: dict = {}     # path -> (mtime_ns, next_update epoch)
+
+
+def crl_expiry(cfg) -> dict | None:
+    """{"path", "ca_dir", "expires_at"} of the CRL Mosquitto reads (the broker's copy when
+    broker_config put one beside its files, else the CA's own), or None when this hub has no CA or CRL.
+    Mosquitto refuses EVERY client once its CRL has expired: a daily re-issue keeps it fresh
+    (ops/systemd/tapcert-crl.timer). Cached by file modification time: cheap to poll."""
+    directory = ca_dir(cfg)
+    if directory is None:
+        return None
+    broker = _broker_dir(directory)
+    path = broker / "crl.pem" if broker is not None and (broker / "crl.pem").exists() \
+        else directory / "crl.pem"
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    seen = _crl_seen.get(str(path))
+    if seen is None or seen[0] != mtime:
+        try:
+            crl = pki.x509.load_pem_x509_crl(path.read_bytes())
+        except (OSError, ValueError):
+            return {"path": str(path), "ca_dir": str(directory), "expires_at": None}
+        seen = _crl_seen[str(path)] = (mtime, crl.next_update_utc.timestamp())
+    return {"path": str(path), "ca_dir": str(directory), "expires_at": seen[1]}
+
+
+def publish_crl(ca: pki.FleetCA) -> Path | None:
+    """Copy the CA's CRL beside the broker's other files (if broker_config put them somewhere);
+    returns where."""
+    target = _broker_dir(ca.directory)
+    if target is None or not target.is_dir():
+        return None
+    from provisioning.files import write_all
+    write_all({target / "crl.pem": (ca.crl_path.read_bytes(), 0o644)})
+    return target / "crl.pem"
+
+
+def revoke_station(cfg, station_id: str, reason: str = "revoked") -> dict:
+    ca = fleet_ca(cfg, create=False)
+    serials = ca.revoke_station(station_id, reason)
+    copied = publish_crl(ca)
+    return {"serials": serials, "crl": copied or ca.crl_path}
+
+
+def broker_config(cfg, out_dir, hosts=(), ips=(), port: int = 8883, bind: str = "") -> dict:
+    """Mosquitto's files for the stations' mTLS listener, in out_dir: ca.crt, broker.crt,
+    broker.key (group mosquitto when it exists), crl.pem, acl and tapcert.conf (the listener
+    block to include); plus the hub's own client certificate in the CA directory."""
+    from provisioning.errors import ProvisionError
+    from provisioning.station import broker_setup
+    out_dir = Path(out_dir).resolve()
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        fleet_ca(cfg)   # in hub.ca_dir, whatever the provisioning tool's default
+        result = broker_setup(ca_dir(cfg), list(hosts), list(ips), out_dir / "acl", out_dir,
+                              port=port, bind=bind)
+    except ProvisionError as exc:
+        raise HubError(str(exc)) from exc
+    except OSError as exc:
+        raise HubError(f"cannot write {out_dir} ({exc.strerror}): run it as a user who may "
+                       "write there (root for /etc/mosquitto)") from exc
+    conf = out_dir / "tapcert.conf"
+    conf.write_text("# tapcert stations' mTLS listener: include this file from mosquitto.conf\n"
+                    + result["listener"])
+    result["conf"] = conf
+    return result
+
+
+def token_hashes(store, roles=BUNDLE_ROLES) -> list[bytes]:
+    """SHA-256 of every live token of these roles: the keys a bundle's MAC may be made with."""
+    o = operators.c
+    with store.read() as conn:
+        return [bytes(r[0]) for r in conn.execute(
+            sa.select(o.token_hash).where(o.role.in_(roles), o.revoked_at.is_(None)))]
+
+
+def read_bundle(path) -> dict:
+    try:
+        doc = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise HubError(f"no bundle at {path}") from None
+    except (OSError, ValueError) as exc:
+        raise HubError(f"{path} is not a readable JSON bundle ({exc}); copy it again from the "
+                       "technician's tool") from None
+    return doc
+
+
+def import_bundle(registry, pipeline, doc: dict, token_hashes=()) -> dict:
+    """Verify an offline enrollment bundle (provisioning/bundle.py) and enrol its reader; the
+    reader it `replaces` (a re-key) is revoked, and records the reader sent before the import
+    (quarantined as unknown_reader) are ingested again. Returns a summary."""
+    from provisioning.bundle import BundleError, verify
+    try:
+        st = verify(doc, token_hashes)
+    except BundleError as exc:
+        raise RegistryError(str(exc)) from exc
+    rid = st["reader_id"]
+    out = {"reader_id": rid, "station": st["station"], "label": st["label"],
+           "enrolled": False, "replaced": None, "replayed": {}}
+    try:
+        registry.enroll_reader(st["public_key"], st["station"], st["label"])
+        out["enrolled"] = True
+    except Conflict:
+        have = registry.reader(rid)
+        if have["station_id"] != st["station"] or have["status"] != "active":
+            raise Conflict(f"reader {rid} is enrolled already (status {have['status']}, station "
+                           f"{have['station_id']}); the bundle says {st['station']}: re-key the "
+                           "reader with `tapcert-provision enroll --rekey`") from None
+    old = st.get("replaces")
+    if old and old != rid:
+        try:
+            if registry.reader(old)["status"] == "active":
+                registry.revoke_reader(old, f"re-keyed as {rid} (offline bundle)")
+                out["replaced"] = old
+        except NotFound:
+            out["replaced"] = None
+    if pipeline is not None:
+        out["replayed"] = pipeline.replay_quarantine(bytes.fromhex(rid))
+    return out

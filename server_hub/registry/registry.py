@@ -1,0 +1,472 @@
+"""registry: stations, readers, learners, cards, activities and operators, for the API and CLI.
+
+Every method validates its input and raises RegistryError subclasses with a message a person
+can act on. Changes that alter what past taps are worth (a card registered or reported lost,
+an activity defined or changed, a review decision) re-credit the affected learners in the
+same transaction, so the ledger stays a function of the records and the registry.
+
+Reader identity: reader_id = SHA-256(public key)[0:8] (SPEC §1); the registry derives it, so
+an enrolment can never bind a key to the wrong id. A revoked reader stays revoked; re-keying
+enrols a new id.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import json
+import secrets
+import time
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from protocol import record as rec
+from protocol import topics
+from server_hub.ingest import blocklist
+from server_hub.core import crediting, ingest
+from server_hub.creditbank import categories
+from server_hub.errors import AuthError, Conflict, DefinitionError, NotFound, RegistryError
+from server_hub.store.bulk import dialect_insert
+from server_hub.store.schema import (activities, cards, credit_reviews, learners, operators,
+                                     reader_chain, readers, records, stations)
+
+ROLES = ("admin", "operator", "technician")
+CARD_STATUSES = ("active", "lost", "revoked")
+TOKEN_PREFIX = "tch_"
+RECURRING_LOOKBACK_S = 60 * 86400
+
+
+def parse_hex(text: str, what: str, sizes) -> bytes:
+    try:
+        value = binascii.unhexlify(str(text).strip().replace(":", "").replace(" ", ""))
+    except (binascii.Error, ValueError):
+        raise RegistryError(f"{what} {text!r} is not hexadecimal") from None
+    if len(value) not in sizes:
+        raise RegistryError(f"{what} must be {' or '.join(map(str, sizes))} bytes "
+                            f"({' or '.join(str(2 * s) for s in sizes)} hex digits), "
+                            f"got {len(value)}")
+    return value
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _row(row) -> dict:
+    return dict(row._mapping)
+
+
+def _reader_dict(row) -> dict:
+    d = _row(row)
+    d["reader_id"] = bytes(d["reader_id"]).hex()
+    d["public_key"] = bytes(d["public_key"]).hex()
+    return d
+
+
+class Registry:
+    def __init__(self, store, pipeline=None):
+        self.store = store
+        self.pipeline = pipeline            # re-credits learners after changes (optional)
+
+    def _recredit(self, conn, changed: dict) -> None:
+        if self.pipeline is not None and changed:
+            self.pipeline.credit_learners(conn, changed, time.time())
+
+    # --- stations ------------------------------------------------------------------------
+
+    def add_station(self, station_id: str, name: str = "", lat=None, lon=None) -> dict:
+        if not topics.valid_station_id(station_id or ""):
+            raise RegistryError(f"station id {station_id!r} is invalid: use 1-32 letters, "
+                                "digits, '-' or '_' (it is also the MQTT certificate CN)")
+        if (lat is None) != (lon is None):
+            raise RegistryError("give both latitude and longitude, or neither")
+        with self.store.write() as conn:
+            if conn.execute(sa.select(stations.c.id).where(stations.c.id == station_id)).first():
+                raise Conflict(f"station {station_id} exists already")
+            conn.execute(stations.insert().values(id=station_id, name=name or "", lat=lat,
+                                                  lon=lon, status="active",
+                                                  created_at=time.time()))
+        return self.station(station_id)
+
+    def station(self, station_id: str) -> dict:
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(stations).where(stations.c.id == station_id)).first()
+        if row is None:
+            raise NotFound(f"station {station_id} is not registered")
+        return _row(row)
+
+    def stations(self, limit: int = 1000, offset: int = 0) -> list[dict]:
+        with self.store.read() as conn:
+            return [_row(r) for r in conn.execute(sa.select(stations).order_by(stations.c.id)
+                                                  .limit(limit).offset(offset))]
+
+    def update_station(self, station_id: str, **changes) -> dict:
+        allowed = {k: v for k, v in changes.items() if k in ("name", "lat", "lon", "status")
+                   and v is not None}
+        if "status" in allowed and allowed["status"] not in ("active", "retired"):
+            raise RegistryError("station status must be 'active' or 'retired'")
+        with self.store.write() as conn:
+            done = conn.execute(stations.update().where(stations.c.id == station_id)
+                                .values(**allowed)) if allowed else None
+            if done is not None and done.rowcount == 0:
+                raise NotFound(f"station {station_id} is not registered")
+        return self.station(station_id)
+
+    # --- readers -------------------------------------------------------------------------
+
+    def enroll_reader(self, public_key_hex: str, station_id: str, label: str = "") -> dict:
+        public_key = parse_hex(public_key_hex, "public key", (32,))
+        reader_id = rec.reader_id_from_public_key(public_key)
+        now = time.time()
+        with self.store.write() as conn:
+            if conn.execute(sa.select(stations.c.id).where(stations.c.id == station_id)).first() \
+                    is None:
+                raise NotFound(f"station {station_id} is not registered: add it first")
+            old = conn.execute(sa.select(readers.c.status, readers.c.station_id)
+                               .where(readers.c.reader_id == reader_id)).first()
+            if old is not None:
+                raise Conflict(f"reader {reader_id.hex()} is enrolled already (status {old[0]}, "
+                               f"station {old[1]}); a revoked reader cannot return: re-key it")
+            conn.execute(readers.insert().values(
+                reader_id=reader_id, public_key=public_key, station_id=station_id,
+                label=label or "", status="active", enrolled_at=now))
+            conn.execute(reader_chain.insert().values(reader_id=reader_id, contiguous=0,
+                                                      max_seq=0, stored=0))
+        return self.reader(reader_id.hex())
+
+    def _reader_id(self, text: str) -> bytes:
+        return parse_hex(text, "reader id", (rec.READER_ID_LEN,))
+
+    def reader(self, reader_id_hex: str, gaps: bool = False) -> dict:
+        rid = self._reader_id(reader_id_hex)
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(readers).where(readers.c.reader_id == rid)).first()
+            if row is None:
+                raise NotFound(f"reader {reader_id_hex} is not enrolled")
+            chain = conn.execute(sa.select(reader_chain).where(reader_chain.c.reader_id == rid)
+                                 ).first()
+            out = _reader_dict(row)
+            if chain is not None:
+                out.update(contiguous=chain.contiguous, max_seq=chain.max_seq,
+                           stored=chain.stored, last_stored_at=chain.last_stored_at,
+                           missing=chain.max_seq - chain.contiguous -
+                           self._count_above(conn, rid, chain.contiguous))
+                if gaps:
+                    above = [r[0] for r in conn.execute(
+                        sa.select(records.c.seq).where(records.c.reader_id == rid,
+                                                       records.c.seq > chain.contiguous)
+                        .order_by(records.c.seq).limit(100000))]
+                    out["gaps"] = [list(g) for g in ingest.missing_ranges(chain.contiguous, above)]
+        return out
+
+    @staticmethod
+    def _count_above(conn, rid, contiguous) -> int:
+        return conn.execute(sa.select(sa.func.count()).select_from(records)
+                            .where(records.c.reader_id == rid, records.c.seq > contiguous)
+                            ).scalar_one()
+
+    def readers(self, station_id: str | None = None) -> list[dict]:
+        q = sa.select(readers).order_by(readers.c.station_id, readers.c.label)
+        if station_id:
+            q = q.where(readers.c.station_id == station_id)
+        with self.store.read() as conn:
+            return [_reader_dict(r) for r in conn.execute(q)]
+
+    def revoke_reader(self, reader_id_hex: str, reason: str = "") -> dict:
+        rid = self._reader_id(reader_id_hex)
+        with self.store.write() as conn:
+            done = conn.execute(readers.update().where(readers.c.reader_id == rid,
+                                                       readers.c.status == "active")
+                                .values(status="revoked", revoked_at=time.time(),
+                                        revoke_reason=reason or ""))
+            if done.rowcount == 0:
+                exists = conn.execute(sa.select(readers.c.status)
+                                      .where(readers.c.reader_id == rid)).first()
+                if exists is None:
+                    raise NotFound(f"reader {reader_id_hex} is not enrolled")
+        return self.reader(reader_id_hex)
+
+    def update_reader(self, reader_id_hex: str, station_id=None, label=None) -> dict:
+        rid = self._reader_id(reader_id_hex)
+        values = {}
+        with self.store.write() as conn:
+            if station_id is not None:
+                if conn.execute(sa.select(stations.c.id).where(stations.c.id == station_id)
+                                ).first() is None:
+                    raise NotFound(f"station {station_id} is not registered")
+                values["station_id"] = station_id
+            if label is not None:
+                values["label"] = label
+            if values:
+                done = conn.execute(readers.update().where(readers.c.reader_id == rid)
+                                    .values(**values))
+                if done.rowcount == 0:
+                    raise NotFound(f"reader {reader_id_hex} is not enrolled")
+        return self.reader(reader_id_hex)
+
+    # --- learners and cards --------------------------------------------------------------
+
+    def add_learner(self, learner_id: str, name: str = "") -> dict:
+        learner_id = (learner_id or "").strip()
+        if not learner_id or len(learner_id) > 64:
+            raise RegistryError("learner id must be 1-64 characters")
+        with self.store.write() as conn:
+            if conn.execute(sa.select(learners.c.id).where(learners.c.id == learner_id)).first():
+                raise Conflict(f"learner {learner_id} exists already")
+            conn.execute(learners.insert().values(id=learner_id, name=name or "",
+                                                  status="active", created_at=time.time()))
+        return self.learner(learner_id)
+
+    def learner(self, learner_id: str) -> dict:
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(learners).where(learners.c.id == learner_id)).first()
+            if row is None:
+                raise NotFound(f"learner {learner_id} is not registered")
+            out = _row(row)
+            out["cards"] = [self._card_dict(c) for c in conn.execute(
+                sa.select(cards).where(cards.c.learner_id == learner_id)
+                .order_by(cards.c.issued_at))]
+        return out
+
+    def learners(self, limit: int = 100, offset: int = 0) -> list[dict]:
+        with self.store.read() as conn:
+            return [_row(r) for r in conn.execute(sa.select(learners).order_by(learners.c.id)
+                                                  .limit(limit).offset(offset))]
+
+    @staticmethod
+    def _card_dict(row) -> dict:
+        d = _row(row)
+        d["uid"] = bytes(d["uid"]).hex()
+        return d
+
+    def add_card(self, uid_hex: str, learner_id: str) -> dict:
+        uid = parse_hex(uid_hex, "card UID", rec.UID_LENGTHS)
+        now = time.time()
+        with self.store.write() as conn:
+            if conn.execute(sa.select(learners.c.id).where(learners.c.id == learner_id)).first() \
+                    is None:
+                raise NotFound(f"learner {learner_id} is not registered: add the learner first")
+            old = conn.execute(sa.select(cards.c.learner_id).where(cards.c.uid == uid)).first()
+            if old is not None:
+                raise Conflict(f"card {uid.hex()} is registered already (to another or the same "
+                               "learner); a card is never re-assigned: issue a new one")
+            conn.execute(cards.insert().values(uid=uid, learner_id=learner_id, status="active",
+                                               status_since=int(now), issued_at=now))
+            # taps made with this card before it was registered now belong to the learner
+            earliest = conn.execute(sa.select(sa.func.min(records.c.best_time))
+                                    .where(records.c.uid == uid, records.c.learner_id.is_(None))
+                                    ).scalar_one()
+            conn.execute(records.update().where(records.c.uid == uid,
+                                                records.c.learner_id.is_(None))
+                         .values(learner_id=learner_id))
+            if earliest is not None:
+                self._recredit(conn, {learner_id: int(earliest)})
+        return self.card(uid.hex())
+
+    def card(self, uid_hex: str) -> dict:
+        uid = parse_hex(uid_hex, "card UID", rec.UID_LENGTHS)
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(cards).where(cards.c.uid == uid)).first()
+        if row is None:
+            raise NotFound(f"card {uid_hex} is not registered")
+        return self._card_dict(row)
+
+    def set_card_status(self, uid_hex: str, status: str, since: int | None = None) -> dict:
+        if status not in CARD_STATUSES:
+            raise RegistryError(f"card status must be one of {', '.join(CARD_STATUSES)}")
+        uid = parse_hex(uid_hex, "card UID", rec.UID_LENGTHS)
+        since = int(time.time()) if since is None else int(since)
+        with self.store.write() as conn:
+            old = conn.execute(sa.select(cards.c.learner_id, cards.c.status, cards.c.status_since)
+                               .where(cards.c.uid == uid)).first()
+            if old is None:
+                raise NotFound(f"card {uid_hex} is not registered")
+            if old[1] == "revoked" and status != "revoked":
+                raise Conflict(f"card {uid_hex} is revoked for good: issue a new card")
+            conn.execute(cards.update().where(cards.c.uid == uid)
+                         .values(status=status, status_since=since))
+            if status != old[1] or since != old[2]:
+                blocklist.bump(conn)  # stations get the new blocked-card list
+            self._recredit(conn, {old[0]: min(since, old[2])})
+        return self.card(uid_hex)
+
+    # --- activities ----------------------------------------------------------------------
+
+    def _validate_activity(self, activity_id, station_id, name, schedule, standard):
+        tz = self.pipeline.rules.tz if self.pipeline else ZoneInfo("UTC")
+        return crediting.Activity(activity_id, station_id, name, schedule, standard, tz)
+
+    def add_activity(self, activity_id: str, station_id: str, name: str, schedule, standard,
+                     category: str = "") -> dict:
+        if not activity_id or len(activity_id) > 64:
+            raise RegistryError("activity id must be 1-64 characters")
+        schedule, standard = _json_text(schedule), _json_text(standard)
+        act = self._validate_activity(activity_id, station_id, name, schedule, standard)
+        now = time.time()
+        with self.store.write() as conn:
+            if conn.execute(sa.select(stations.c.id).where(stations.c.id == station_id)).first() \
+                    is None:
+                raise NotFound(f"station {station_id} is not registered")
+            if conn.execute(sa.select(activities.c.id).where(activities.c.id == activity_id)
+                            ).first():
+                raise Conflict(f"activity {activity_id} exists already")
+            categories.check(conn, category or "")
+            conn.execute(activities.insert().values(
+                id=activity_id, station_id=station_id, name=name or "", category=category or "",
+                schedule=schedule, standard=standard,
+                longest_session_s=act.schedule.longest_session_s(), active=True,
+                created_at=now, updated_at=now))
+            self._recredit_station(conn, station_id, _earliest(act, now))
+        return self.activity(activity_id)
+
+    def update_activity(self, activity_id: str, also=None, **changes) -> dict:
+        """Change an activity and re-decide what the change touches; `also(conn)` runs last
+        in the same transaction (an audit entry that must stand or fall with the change)."""
+        now = time.time()
+        with self.store.write() as conn:
+            row = conn.execute(sa.select(activities).where(activities.c.id == activity_id)).first()
+            if row is None:
+                raise NotFound(f"activity {activity_id} is not registered")
+            cur = _row(row)
+            for key in ("name", "category", "active"):
+                if changes.get(key) is not None:
+                    cur[key] = changes[key]
+            categories.check(conn, cur["category"] or "", row.category)
+            for key in ("schedule", "standard"):
+                if changes.get(key) is not None:
+                    cur[key] = _json_text(changes[key])
+            act = self._validate_activity(activity_id, cur["station_id"], cur["name"],
+                                          cur["schedule"], cur["standard"])
+            old = self._validate_activity(activity_id, row.station_id, row.name, row.schedule,
+                                          row.standard)
+            conn.execute(activities.update().where(activities.c.id == activity_id).values(
+                name=cur["name"], category=cur["category"], active=bool(cur["active"]),
+                schedule=cur["schedule"], standard=cur["standard"],
+                longest_session_s=act.schedule.longest_session_s(), updated_at=now))
+            self._recredit_station(conn, cur["station_id"],
+                                   min(_earliest(act, now), _earliest(old, now)))
+            if also is not None:
+                also(conn)
+        return self.activity(activity_id)
+
+    def _recredit_station(self, conn, station_id: str, since: int) -> None:
+        if self.pipeline is None:
+            return
+        rows = conn.execute(sa.select(records.c.learner_id, sa.func.min(records.c.best_time))
+                            .where(records.c.station_id == station_id,
+                                   records.c.best_time >= since - self.pipeline.rules.early_s,
+                                   records.c.learner_id.is_not(None))
+                            .group_by(records.c.learner_id)).fetchall()
+        changed = {r[0]: int(r[1]) for r in rows}
+        items = sorted(changed.items())
+        for i in range(0, len(items), 500):
+            self._recredit(conn, dict(items[i:i + 500]))
+
+    def activity(self, activity_id: str) -> dict:
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(activities).where(activities.c.id == activity_id)).first()
+        if row is None:
+            raise NotFound(f"activity {activity_id} is not registered")
+        return _activity_dict(row)
+
+    def activities(self, station_id: str | None = None) -> list[dict]:
+        q = sa.select(activities).order_by(activities.c.station_id, activities.c.id)
+        if station_id:
+            q = q.where(activities.c.station_id == station_id)
+        with self.store.read() as conn:
+            return [_activity_dict(r) for r in conn.execute(q)]
+
+    # --- reviews of held credits ---------------------------------------------------------
+
+    def review(self, learner_id: str, activity_id: str, session_start: int, decision: str,
+               operator: str, comment: str = "") -> dict:
+        """Approve or reject a held credit: the review queue's decision (audited, exactly once
+        in the ledger; a rejection needs a comment) — every path to a review goes there."""
+        from server_hub.creditbank import reviews
+        return reviews.decide(self, learner_id, activity_id, session_start, decision, operator,
+                              comment)
+
+    # --- operators and tokens ------------------------------------------------------------
+
+    def create_operator(self, name: str, role: str) -> tuple[dict, str]:
+        """-> (operator, token). The token is shown once; only its hash is stored."""
+        if role not in ROLES:
+            raise RegistryError(f"role must be one of {', '.join(ROLES)}")
+        if not name or len(name) > 100:
+            raise RegistryError("operator name must be 1-100 characters")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.store.write() as conn:
+            if conn.execute(sa.select(operators.c.id).where(operators.c.name == name)).first():
+                raise Conflict(f"operator {name} exists already")
+            conn.execute(operators.insert().values(name=name, role=role,
+                                                   token_hash=hash_token(token),
+                                                   created_at=time.time()))
+        return self.operator(name), token
+
+    def operator(self, name: str) -> dict:
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(operators.c.id, operators.c.name, operators.c.role,
+                                         operators.c.created_at, operators.c.revoked_at)
+                               .where(operators.c.name == name)).first()
+        if row is None:
+            raise NotFound(f"operator {name} does not exist")
+        return _row(row)
+
+    def operators(self) -> list[dict]:
+        with self.store.read() as conn:
+            return [_row(r) for r in conn.execute(
+                sa.select(operators.c.id, operators.c.name, operators.c.role,
+                          operators.c.created_at, operators.c.revoked_at)
+                .order_by(operators.c.name))]
+
+    def revoke_operator(self, name: str) -> dict:
+        with self.store.write() as conn:
+            done = conn.execute(operators.update().where(operators.c.name == name,
+                                                         operators.c.revoked_at.is_(None))
+                                .values(revoked_at=time.time()))
+            if done.rowcount == 0:
+                self.operator(name)
+        return self.operator(name)
+
+    def has_admin(self) -> bool:
+        with self.store.read() as conn:
+            return conn.execute(sa.select(operators.c.id).where(
+                operators.c.role == "admin", operators.c.revoked_at.is_(None))).first() is not None
+
+    def authenticate(self, token: str | None) -> dict:
+        if not token:
+            raise AuthError("no API token: send 'Authorization: Bearer <token>'")
+        with self.store.read() as conn:
+            row = conn.execute(sa.select(operators.c.name, operators.c.role,
+                                         operators.c.revoked_at)
+                               .where(operators.c.token_hash == hash_token(token))).first()
+        if row is None:
+            raise AuthError("unknown API token")
+        if row.revoked_at is not None:
+            raise AuthError(f"the token of {row.name} was revoked: ask an admin for a new one")
+        return {"name": row.name, "role": row.role}
+
+
+def _json_text(value) -> str:
+    if isinstance(value, str):
+        try:
+            json.loads(value)
+        except ValueError as exc:
+            raise DefinitionError(f"not valid JSON: {exc}") from exc
+        return value
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _activity_dict(row) -> dict:
+    d = _row(row)
+    d["schedule"] = json.loads(d["schedule"])
+    d["standard"] = json.loads(d["standard"])
+    return d
+
+
+def _earliest(act, now: float) -> int:
+    """Earliest time a tap could belong to this activity (60 days back for a recurring
+    schedule without a "from" date)."""
+    first = act.schedule.first_start()
+    return int(now) - RECURRING_LOOKBACK_S if first is None else first

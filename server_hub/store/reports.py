@@ -1,0 +1,171 @@
+"""reports: read models for the API, the CLI and (later) the dashboard.
+
+    statement(learner)  balance + ledger history, each entry with the records behind it
+    holds()             credits held for review, with reasons and evidence
+    alarms(), quarantine(), sync()   what needs an operator's attention
+
+Card UIDs never appear here except in the learner's own statement (as hex), and raw record
+bytes only in quarantine reports for admins.
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+
+from protocol import record as rec
+from server_hub.core import clock, integrity
+from server_hub.core.crediting import MILLI
+from server_hub.errors import NotFound
+from server_hub.store.schema import (alarms, credit_state, learners, ledger, quarantine, readers,
+                                     records, station_health, station_status, station_sync,
+                                     stations)
+
+KIND_NAMES = {rec.KIND_TAP: "tap", rec.KIND_IN: "check_in", rec.KIND_OUT: "check_out"}
+TIME_SOURCES = clock.NAMES
+
+
+def credits(milli) -> float:
+    return int(milli) / MILLI
+
+
+def _evidence(conn, keys) -> dict:
+    """{(reader hex, seq): record dict} for evidence keys."""
+    out = {}
+    pairs = sorted({(bytes.fromhex(r), int(s)) for r, s in keys})
+    c = records.c
+    for i in range(0, len(pairs), 400):
+        part = pairs[i:i + 400]
+        rows = conn.execute(
+            sa.select(c.reader_id, c.seq, c.station_id, c.kind, c.reader_time, c.best_time,
+                      c.time_source, c.agent_time, c.stored_at, c.flags, readers.c.label)
+            .select_from(records.outerjoin(readers, readers.c.reader_id == c.reader_id))
+            .where(sa.tuple_(c.reader_id, c.seq).in_(part))).fetchall()
+        for r in rows:
+            out[(bytes(r[0]).hex(), r[1])] = {
+                "reader_id": bytes(r[0]).hex(), "reader_label": r[10] or "", "seq": r[1],
+                "station_id": r[2], "kind": KIND_NAMES.get(r[3], str(r[3])),
+                "reader_time": r[4] or None, "best_time": r[5],
+                "time_source": TIME_SOURCES.get(r[6], str(r[6])), "agent_time": r[7],
+                "hub_stored_at": r[8],
+                "flags": [name for bit, name in ((integrity.FLAG_BURST, "burst"),
+                                                 (integrity.FLAG_FUTURE, "future_clock"))
+                          if r[9] & bit]}
+    return out
+
+
+def _expand(conn, rows, evidence_col):
+    keys = []
+    for row in rows:
+        keys.extend(tuple(k) for k in json.loads(row[evidence_col]))
+    found = _evidence(conn, keys)
+    return [[found.get((k[0], k[1]), {"reader_id": k[0], "seq": k[1], "missing": True})
+             for k in json.loads(row[evidence_col])] for row in rows]
+
+
+def statement(store, learner_id: str, limit: int = 500) -> dict:
+    with store.read() as conn:
+        person = conn.execute(sa.select(learners.c.id, learners.c.status)
+                              .where(learners.c.id == learner_id)).first()
+        if person is None:
+            raise NotFound(f"learner {learner_id} is not registered")
+        balance = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount_milli), 0))
+                               .where(ledger.c.learner_id == learner_id)).scalar_one()
+        l = ledger.c
+        rows = conn.execute(sa.select(l.id, l.amount_milli, l.entry, l.activity_id,
+                                      l.session_start, l.day, l.reason, l.evidence, l.created_at)
+                            .where(l.learner_id == learner_id).order_by(l.id.desc())
+                            .limit(limit)).fetchall()
+        expanded = _expand(conn, rows, 7)
+        c = credit_state.c
+        pending = conn.execute(sa.select(c.activity_id, c.session_start, c.session_end, c.day,
+                                         c.status, c.desired_milli, c.holds, c.evidence)
+                               .where(c.learner_id == learner_id,
+                                      c.status.in_(("held", "open", "capped", "rejected")))
+                               .order_by(c.session_start)).fetchall()
+        pending_ev = _expand(conn, pending, 7)
+    return {
+        "learner_id": person[0], "status": person[1], "balance": credits(balance),
+        "entries": [{"id": r[0], "amount": credits(r[1]), "entry": r[2], "activity_id": r[3],
+                     "session_start": r[4], "day": r[5], "reason": r[6], "recorded_at": r[8],
+                     "evidence": ev} for r, ev in zip(rows, expanded)],
+        "not_credited": [{"activity_id": r[0], "session_start": r[1], "session_end": r[2],
+                          "day": r[3], "status": r[4], "credits_by_standard": credits(r[5]),
+                          "holds": [h for h in r[6].split(",") if h], "evidence": ev}
+                         for r, ev in zip(pending, pending_ev)],
+    }
+
+
+def holds(store, limit: int = 200, offset: int = 0) -> list[dict]:
+    c = credit_state.c
+    with store.read() as conn:
+        rows = conn.execute(sa.select(c.learner_id, c.activity_id, c.session_start, c.day,
+                                      c.desired_milli, c.holds, c.evidence, c.updated_at)
+                            .where(c.status == "held").order_by(c.updated_at.desc())
+                            .limit(limit).offset(offset)).fetchall()
+        expanded = _expand(conn, rows, 6)
+    return [{"learner_id": r[0], "activity_id": r[1], "session_start": r[2], "day": r[3],
+             "credits_by_standard": credits(r[4]), "holds": r[5].split(","),
+             "explanations": {h: integrity.HOLDS.get(h, ("", ""))[0] for h in r[5].split(",")},
+             "evidence": ev, "updated_at": r[7]} for r, ev in zip(rows, expanded)]
+
+
+def alarm_list(store, limit: int = 200) -> list[dict]:
+    a = alarms.c
+    with store.read() as conn:
+        rows = conn.execute(sa.select(a.id, a.kind, a.station_id, a.reader_id, a.seq, a.detail,
+                                      a.created_at, a.acknowledged_at)
+                            .order_by(a.id.desc()).limit(limit)).fetchall()
+    return [{"id": r[0], "kind": r[1], "station_id": r[2],
+             "reader_id": bytes(r[3]).hex() if r[3] is not None else None, "seq": r[4],
+             "detail": r[5], "created_at": r[6], "acknowledged_at": r[7]} for r in rows]
+
+
+def quarantine_list(store, reason: str | None = None, limit: int = 200,
+                    with_raw: bool = False) -> list[dict]:
+    q = quarantine.c
+    query = sa.select(q.id, q.station_id, q.batch_id, q.code, q.reason, q.detail, q.reader_id,
+                      q.seq, q.received_at, q.raw).order_by(q.id.desc()).limit(limit)
+    if reason:
+        query = query.where(q.reason == reason)
+    with store.read() as conn:
+        rows = conn.execute(query).fetchall()
+    out = []
+    for r in rows:
+        item = {"id": r[0], "station_id": r[1], "batch_id": r[2], "code": r[3], "reason": r[4],
+                "detail": r[5], "reader_id": bytes(r[6]).hex() if r[6] is not None else None,
+                "seq": r[7], "received_at": r[8], "size": len(r[9])}
+        if with_raw:
+            item["raw_hex"] = bytes(r[9]).hex()
+        out.append(item)
+    return out
+
+
+def quarantine_counts(store) -> dict:
+    q = quarantine.c
+    with store.read() as conn:
+        return {r[0]: r[1] for r in conn.execute(
+            sa.select(q.reason, sa.func.count()).group_by(q.reason)).fetchall()}
+
+
+def sync(store, station_id: str | None = None) -> list[dict]:
+    s = stations.c
+    query = sa.select(s.id, s.name, station_status.c.state, station_status.c.since,
+                      station_status.c.received_at, station_health.c.payload,
+                      station_health.c.received_at, station_sync.c.last_batch_at,
+                      station_sync.c.batches, station_sync.c.accepted, station_sync.c.duplicates,
+                      station_sync.c.rejected, station_sync.c.last_rejection_at) \
+        .select_from(stations.outerjoin(station_status, station_status.c.station_id == s.id)
+                     .outerjoin(station_health, station_health.c.station_id == s.id)
+                     .outerjoin(station_sync, station_sync.c.station_id == s.id)) \
+        .order_by(s.id)
+    if station_id:
+        query = query.where(s.id == station_id)
+    with store.read() as conn:
+        rows = conn.execute(query).fetchall()
+    return [{"station_id": r[0], "name": r[1], "state": r[2] or "unknown", "state_since": r[3],
+             "status_received_at": r[4], "health": json.loads(r[5]) if r[5] else None,
+             "health_received_at": r[6], "last_batch_at": r[7], "batches": r[8] or 0,
+             "accepted": r[9] or 0, "duplicates": r[10] or 0, "rejected": r[11] or 0,
+             "last_rejection_at": r[12]} for r in rows]
