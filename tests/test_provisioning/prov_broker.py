@@ -13,6 +13,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from hil_tests.services import free_port, mosquitto_binary, wait_port
+from hil_tests.timescale import scaled
 from server_hub.identity import acl
 
 
@@ -114,7 +115,7 @@ class Client:
 
     def wait(self, predicate, timeout=5.0):
         with self._cond:
-            return self._cond.wait_for(predicate, timeout)
+            return self._cond.wait_for(predicate, scaled(timeout))
 
     def connect(self, timeout=5.0) -> "Client":
         """Connect; raise Refused if the broker will not have this certificate."""

@@ -7,6 +7,7 @@ import tomllib
 from provkit import assert_one_line_error, run_cli
 from prov_broker import TLSMosquitto
 from server_hub.identity import acl, pki
+from hil_tests.timescale import scaled
 
 
 def test_station_create_writes_identity_and_agent_config_that_the_agent_loads(tmp_path):
@@ -122,7 +123,7 @@ def test_the_hub_side_setup_runs_a_broker_that_takes_stations_and_drops_revoked_
         station_client().connect().close()
         assert run_cli("station", "revoke", "S-0042", "--ca-dir", tmp_path / "ca").code == 0
         proc.send_signal(signal.SIGHUP)  # rereads the CRL copy in the broker dir
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + scaled(5)
         while True:
             try:
                 station_client().connect().close()
