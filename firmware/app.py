@@ -47,7 +47,8 @@ class App:
         self.taps = 0
         self.journal = Journal(root + config["journal_dir"], config["journal_capacity"],
                                config["segment_bytes"], config["warn_pct"],
-                               config["pressure_pct"], config["reserve_bytes"])
+                               config["pressure_pct"], config["reserve_bytes"],
+                               config["flush_records"], config["wm_records"])
         self.debounce = Debounce(int(config["debounce_s"] * 1000))
         self.blocked = None  # the blocked-card list, loaded when there is one
         self.feedback = Feedback(board.feedback)
@@ -158,6 +159,15 @@ class App:
         sign = self.signer.sign
         return self._store_signed([p + sign(p) for p in self.journal.unsigned(limit)])
 
+    def flush(self):
+        """Signed records held in RAM and moved watermarks to flash (also before a planned
+        reset: a power cut only costs signing them again)."""
+        try:
+            self.journal.flush()
+            self.journal.save_watermarks()
+        except (OSError, JournalError) as exc:
+            self.note("journal could not store signatures: {}".format(exc))
+
     def _store_signed(self, records):
         if not records:
             return 0
@@ -267,8 +277,16 @@ class App:
     async def _signer(self):
         import asyncio
         signal = self._signal
+        idle_ms = int(self.config["flush_s"] * 1000)
         while True:
-            await signal.wait()
+            if self.journal.unflushed:
+                try:  # signed records wait in RAM for a fuller segment write, not for ever
+                    await asyncio.wait_for_ms(signal.wait(), idle_ms)
+                except asyncio.TimeoutError:
+                    self.flush()
+                    continue
+            else:
+                await signal.wait()
             signal.clear()
             while self.journal.pending:
                 if not await self.sign_stepwise(self.config["sign_batch"]):

@@ -12,7 +12,7 @@ DEFAULTS = {
     "test_mode": False,       # accept taps injected by the agent's I frame
     "auto_keygen": False,     # generate the key at first boot (virtual bench readers)
     "journal_dir": "/data/journal",
-    "journal_capacity": 10000,    # records held before "full"
+    "journal_capacity": 0,        # records held before "full"; 0: as many as the flash holds
     "segment_bytes": 16320,       # rotate segments at this size (4 x 4 KiB blocks)
     "warn_pct": 80,               # "warning" feedback from this fill
     "pressure_pct": 75,           # free agent-acked records from this fill
@@ -23,17 +23,21 @@ DEFAULTS = {
     "agent_timeout_ms": 90000,    # agent counts as present this long after its last frame
     "health_s": 30,               # health frame period
     "poll_ms": 50,                # NFC poll period on boards
-    "sign_batch": 4,              # records signed per journal write
+    "sign_batch": 4,              # records signed before they go to the journal
+    "flush_records": 16,          # signed records per segment write (fewer block erases)
+    "flush_s": 5,                 # ... or after this long without a new signature
+    "wm_records": 8,              # watermark movement written at once (else with a flush)
     "sign_table": "auto",         # signer's 48 KiB table: "flash", "ram", "auto" (small heap)
     "card_field_port": None,      # unix: TCP port of the card field (env overrides)
     "events_path": "/host/events.jsonl",  # unix: feedback events for tests
     "language": "zh",             # display text: "zh" (Chinese phrases) or "en"
-    "display_path": "/host/display.bin",  # unix: the virtual panel's display RAM
+    "display_path": None,         # unix: file for the virtual panel's RAM (None: no panel)
 }
 
 
 # numbers that must be above 0 (0 would divide by zero or stall a task)
-_POSITIVE = ("journal_capacity", "segment_bytes", "offer_window", "resend_ms", "idle_resend_ms",
+_POSITIVE = ("segment_bytes", "offer_window", "resend_ms", "idle_resend_ms",
+             "flush_records", "flush_s", "wm_records",
              "agent_timeout_ms", "health_s", "poll_ms", "sign_batch")
 
 
@@ -73,7 +77,7 @@ def _fits(key, value):
     if default is None:
         return True
     if value is None:
-        return key in ("events_path", "display_path")  # null: no event log / no panel
+        return key == "events_path"  # null: no feedback event log
     if key == "language":
         return value in ("zh", "en")
     if isinstance(default, bool):

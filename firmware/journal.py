@@ -3,24 +3,32 @@
 # Theory of operation. Files in the journal directory (each kind in its own folder: a
 # LittleFS folder is one metadata pair, and a rewrite in a folder of few entries keeps the
 # pair's compaction short, so the tap path stays fast):
-#   tail/N        payloads of the records not yet signed, rewritten whole at every tap: one
-#                 LittleFS commit (atomic: old or new content after a cut). It is the only
-#                 write between a tap and its "recorded" feedback. The highest N with an
-#                 entry is the tail; N moves on at boot and after a failed write, so a
-#                 failed file's stale commit (persist.hold) can never land in the tail.
-#   seg/NNNNNNNN.seg  append-only segments of signed records in seq order. The newest segment
-#                 is never deleted, so the chain head (last seq and its hash) survives any
-#                 freeing.
-#   wm            watermarks: agent_committed u32, hub_committed u32 (persist.write_blob).
+#   tail/N        one file per tap with its payload (N counts every tail write, never
+#                 reused): a small file LittleFS keeps inline in the folder's metadata, so
+#                 the tap costs one metadata commit (atomic: there or not after a cut) and
+#                 no block of its own. It is the only write between a tap and its
+#                 "recorded" feedback. For a seq found in two files the higher N wins: N
+#                 moves on after a failed write, so a failed file's stale commit
+#                 (persist.hold) never overrides the tap that followed it.
+#   seg/NNNNNNNN.seg  append-only segments of signed records in seq order, written in
+#                 batches (flush_records, or when the signer is idle): a LittleFS append
+#                 copies the file's partly filled last block to a fresh one, so one append
+#                 per record would cost one block erase per tap. The newest segment is
+#                 never deleted, so the chain head (last seq and its hash) survives freeing.
+#   wm            watermarks: agent_committed u32, hub_committed u32 (persist.write_blob),
+#                 written when they moved by wm_records or a segment can be freed.
 # Every entry, in the tail and in segments, is  len u8 | body | crc32(len|body) u32 LE.
 #
-# A payload leaves the tail only after its signed record is in a segment (the tail is
-# rewritten with every record still unsigned), so every record that got feedback is
-# always on flash. On boot (open) the segments are indexed, the newest one is verified
-# entry by entry and a torn tail is cut, and the tail's payloads beyond the newest segment
-# become the unsigned records, signed again by the app. A seq is visible outside the
-# reader only after its commit, so the last seq found on boot is >= every seq ever seen:
-# seqs are never reused.
+# A payload's tail file is deleted only after its signed record is in a segment, so every
+# record that got feedback is always on flash. Signed records waiting for their segment
+# write are held in RAM (unflushed) and offered to the agent from there; a power cut loses
+# them but not their payloads, which are signed again at boot: Ed25519 is deterministic,
+# so the record is byte for byte the one offered before. On boot (open) the segments are
+# indexed, the newest one is verified entry by entry and a torn tail is cut, and the tail
+# files' payloads beyond the newest segment become the unsigned records. A seq is visible
+# outside the reader only after its commit, so the last seq found on boot is >= every seq
+# ever seen: seqs are never reused. Watermarks read back older after a cut only make the
+# reader offer again what the agent already has (it drops duplicates).
 import binascii
 import os
 import struct
@@ -33,6 +41,7 @@ _SEG = "/seg/"
 _WM = "wm"
 _SUFFIX = ".seg"
 _SIG = 64
+_RECORD_FLASH = 128  # flash bytes counted for a record not yet in a segment (at most 123 + 5)
 
 # segment index entry fields
 _NO = 0
@@ -93,13 +102,19 @@ def seg_no(name):
 
 class Journal:
     def __init__(self, path="/data/journal", capacity=10000, segment_bytes=16320, warn_pct=80,
-                 pressure_pct=75, reserve_bytes=32768):
+                 pressure_pct=75, reserve_bytes=32768, flush_records=1, wm_records=1):
         self.path = path
         self.capacity = capacity
         self.segment_bytes = segment_bytes
         self.warn_pct = warn_pct
         self.pressure_pct = pressure_pct
         self.reserve_bytes = reserve_bytes
+        self.flush_records = flush_records  # signed records held in RAM before a segment write
+        self.wm_records = wm_records        # watermark movement that is written at once
+        self.unflushed = []  # signed records not yet in a segment (their tail files remain)
+        self._tails = []     # [seq, N] of every tail file: deleted once seq is in a segment
+        self._wm_written = (0, 0)
+        self._room = 0       # bytes of flash the journal may fill; 0: unknown
         self.reader_id = None
         self.err = None  # last problem found, for the health frame
         self.cut_bytes = 0  # torn bytes cut on the last open
@@ -107,7 +122,6 @@ class Journal:
         self._dirty = False
         self._seg_zombie = False  # a failed segment writer is held: rewrite that segment
         self._tail_no = 0         # the next tail file number
-        self._tail_old = []       # tail files to delete once a newer one is written
 
     # -- boot -------------------------------------------------------------------------
 
@@ -139,27 +153,48 @@ class Journal:
         return self.last_seq - len(self.pending)
 
     def held(self):
-        n = len(self.pending)
+        n = len(self.pending) + len(self.unflushed)
         for s in self.segs:
             n += s[_LAST] - s[_FIRST] + 1
         return n
 
     def fill_pct(self):
-        return self.held() * 100 // self.capacity
+        # the share of the flash room the journal may use (measured at boot and at every
+        # segment rotation), or of `capacity` records if one is set and fuller
+        used = len(self.pending) + len(self.unflushed)
+        used *= _RECORD_FLASH
+        for s in self.segs:
+            used += s[_SIZE]
+        pct = used * 100 // self._room if self._room else 0
+        if self.capacity:
+            pct = max(pct, self.held() * 100 // self.capacity)
+        return pct
 
     def status(self):
-        """'ok', 'warning' (from warn_pct) or 'full' (capacity reached or flash low)"""
-        held = self.held()
-        if held >= self.capacity or self.flash_low:
+        """'ok', 'warning' (from warn_pct) or 'full' (room or capacity reached, flash low)"""
+        pct = self.fill_pct()
+        if pct >= 100 or self.flash_low:
             return "full"
-        if held * 100 >= self.warn_pct * self.capacity:
+        if pct >= self.warn_pct:
             return "warning"
         return "ok"
+
+    def measure_room(self):
+        # statvfs: the bytes the journal may fill = its segments + free flash - reserve
+        # (at boot, rotation and freeing: LittleFS counts its blocks for this). -> free
+        free = self._flash_free()
+        held = 0
+        for s in self.segs:
+            held += s[_SIZE]
+        self._room = max(0, held + free - self.reserve_bytes) if free < (1 << 30) else 0
+        return free
 
     def first_held(self):
         """The oldest seq still on flash (records below it were acked and freed)."""
         if self.segs:
             return self.segs[0][_FIRST]
+        if self.unflushed:
+            return seq_of(self.unflushed[0])
         return self.signed_upto + 1
 
     def unsynced(self):
@@ -177,20 +212,10 @@ class Journal:
             if self.status() == "full":
                 raise JournalFull("journal full: {} records held, {} not yet synced".format(
                     self.held(), self.unsynced()))
-        data = bytearray()
-        for p in self.pending:
-            data.extend(entry(p))
-        data.extend(entry(payload))
         no = self._tail_no
-        try:
-            persist.write_file(self._tail_path(no), data)
-        except OSError:
-            self._tail_old.append(no)  # its failed file may still commit: never trust it
-            self._tail_no = no + 1
-            raise
-        old = self._tail_old
-        while old:
-            persist.remove(self._tail_path(old.pop()))
+        self._tail_no = no + 1
+        self._tails.append([seq, no])  # a failed file may still commit: deleted with seq
+        persist.write_file(self._tail_path(no), entry(payload))
         self.pending.append(bytes(payload))
         self.last_seq = seq
         self.last_hash = rec.chain_hash(payload)
@@ -200,7 +225,8 @@ class Journal:
         return self.pending[:limit]
 
     def add_signed(self, records):
-        """Append signed records (the oldest unsigned ones, in order) to the segments."""
+        """Take signed records (the oldest unsigned ones, in order); they go to a segment
+        with the next flush (at once when flush_records are waiting)."""
         if self._dirty:
             self.open(self.reader_id)
         n = len(records)
@@ -213,45 +239,80 @@ class Journal:
             if len(r) != len(p) + _SIG or r[:len(p)] != p:
                 raise JournalError("signed record {} does not match its payload".format(
                     seq_of(p)))
+        self.unflushed.extend(records)
+        self.pending = self.pending[n:]
+        if len(self.unflushed) >= self.flush_records:
+            self.flush()
+
+    def flush(self):
+        """Write the signed records held in RAM to the segments, then drop their tail
+        files. -> records written. Raises OSError (they stay in RAM and in the tail)."""
+        if self._dirty:
+            self.open(self.reader_id)  # re-read flash: the unflushed records are signed again
+            return 0
+        records = self.unflushed
+        n = len(records)
         done = 0
         while done < n:
             # a chunk: the records that fit the newest segment, or a new one
             segs = self.segs
             rotate = not segs
             room = self.segment_bytes - (0 if rotate else segs[-1][_SIZE])
-            data = bytearray()
+            size = 0
             esize = len(records[done]) + 5
             take = done
             while take < n:
-                e = entry(records[take])
-                if data and len(data) + len(e) > room:
+                e = len(records[take]) + 5
+                if size and size + e > room:
                     break
-                if not data and len(e) > room and not rotate:
+                if not size and e > room and not rotate:
                     rotate = True
                     room = self.segment_bytes
-                if len(e) != esize:
+                if e != esize:
                     esize = 0
-                data.extend(e)
+                size += e
                 take += 1
-            first = seq_of(records[done])
             try:
-                self._append_segment(data, first, first + take - done - 1, esize, rotate)
+                self._append_segment(records, done, take, size, esize, rotate)
             except OSError:
                 self.close()
                 self._dirty = True  # the write may have landed: re-read flash before the next
                 raise
-            self.pending = self.pending[take - done:]
+            self.unflushed = records[take:]
             done = take
+        if n:
+            self._drop_tails(self.segs[-1][_LAST])
+        return n
 
-    def _append_segment(self, data, first, last, esize, rotate):
+    def _drop_tails(self, upto):
+        # tail files whose records are all in a segment now (a failed delete is retried);
+        # the newest record's stays until the next flush: a second copy of the chain head
+        keep = []
+        for t in self._tails:
+            if t[0] < upto:
+                try:
+                    os.remove(self._tail_path(t[1]))
+                    continue
+                except OSError as exc:
+                    if exc.args and exc.args[0] == 2:  # ENOENT: never written
+                        continue
+            keep.append(t)
+        self._tails = keep
+
+    def _append_segment(self, records, start, end, size, esize, rotate):
+        # records[start:end] (size bytes as entries) to the newest segment or a new one,
+        # written entry by entry (no chunk-sized buffer on a small heap), one sync
+        first = seq_of(records[start])
+        last = first + end - start - 1
         segs = self.segs
         newest = segs[-1] if segs else None
         if newest is None or rotate:
             self.close()
-            if newest is not None and self._flash_free() < len(data) + self.reserve_bytes // 2:
+            if newest is not None and self._flash_free() < size + self.reserve_bytes // 2:
                 self.flash_low = True
                 raise OSError(28)  # ENOSPC: the records stay safe in the tail
             no = newest[_NO] + 1 if newest is not None else 1
+            self.measure_room()
             newest = [no, first, first - 1, esize, 0]
             self._writer = open(self._seg_path(no), "ab")
             segs.append(newest)
@@ -259,7 +320,8 @@ class Journal:
             self._writer = open(self._seg_path(newest[_NO]), "ab")
         w = self._writer
         try:
-            w.write(data)
+            for i in range(start, end):
+                w.write(entry(records[i]))
             w.flush()
         except OSError:
             self._writer = None
@@ -269,7 +331,7 @@ class Journal:
         if newest[_SIZE] and newest[_ESIZE] != esize:
             newest[_ESIZE] = 0
         newest[_LAST] = last
-        newest[_SIZE] += len(data)
+        newest[_SIZE] += size
 
     # -- the link side ----------------------------------------------------------------
 
@@ -304,7 +366,14 @@ class Journal:
                     seq += 1
             if seq <= s[_LAST] and seq <= end:
                 self.err = "journal segment {} unreadable at seq {}".format(s[_NO], seq)
-                break
+                return out
+        held = self.unflushed
+        if held and seq <= end:
+            i = seq - seq_of(held[0])
+            while seq <= end and 0 <= i < len(held):
+                out.append(held[i])
+                seq += 1
+                i += 1
         return out
 
     def set_watermarks(self, agent, hub):
@@ -317,11 +386,24 @@ class Journal:
         hub = max(hub, self.hub_wm)
         if agent == self.agent_wm and hub == self.hub_wm:
             return False
-        persist.write_blob(self._file(_WM), struct.pack("<II", agent, hub))
+        written = self._wm_written
         self.agent_wm = agent
         self.hub_wm = hub
+        if agent - written[0] >= self.wm_records or hub - written[1] >= self.wm_records or \
+                self._freeable():
+            self.save_watermarks()
         self.free()
         return True
+
+    def save_watermarks(self):
+        # Raises OSError; the watermarks in RAM stay (older ones on flash are safe)
+        if self._wm_written != (self.agent_wm, self.hub_wm):
+            persist.write_blob(self._file(_WM), struct.pack("<II", self.agent_wm, self.hub_wm))
+            self._wm_written = (self.agent_wm, self.hub_wm)
+
+    def _freeable(self):
+        segs = self.segs
+        return len(segs) > 1 and segs[0][_LAST] <= max(self.hub_wm, self.agent_wm)
 
     def free(self, pressure=False):
         """Delete old segments: hub-acked ones; agent-acked ones too under space pressure."""
@@ -332,13 +414,18 @@ class Journal:
         while len(segs) > 1:
             s = segs[0]
             if s[_LAST] <= self.hub_wm or (pressure and s[_LAST] <= self.agent_wm):
+                if not freed:
+                    try:
+                        self.save_watermarks()  # what is freed is acked on flash first
+                    except OSError:
+                        return 0
                 os.remove(self._seg_path(s[_NO]))
                 segs.pop(0)
                 freed += 1
             else:
                 break
-        if freed and self.flash_low:
-            self.flash_low = self._flash_free() < self.reserve_bytes
+        if freed:
+            self.flash_low = self.measure_room() < self.reserve_bytes
         return freed
 
     # -- paths and flash --------------------------------------------------------------

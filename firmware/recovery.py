@@ -4,7 +4,8 @@
 # Segments are indexed (older ones by their first and last entries when all entries have
 # one size), the newest one is verified entry by entry and a torn or damaged tail is cut
 # by rewriting the good prefix under a fresh name and renaming it over the segment. The
-# newest tail file with an entry gives the records journaled but not yet signed.
+# tail files' payloads past the newest segment are the records journaled but not yet
+# signed (for a seq in two files, the newer file's; the older one's write had failed).
 import os
 import struct
 
@@ -19,6 +20,7 @@ def recover(j, reader_id):
     j.reader_id = reader_id
     j.segs = []
     j.pending = []
+    j.unflushed = []
     j.last_seq = 0
     j.last_hash = rec.GENESIS_HASH
     j.cut_bytes = 0
@@ -29,6 +31,7 @@ def recover(j, reader_id):
     persist.remove_tmp(j.path)
     wm = persist.read_blob(j._file(_WM))
     j.agent_wm, j.hub_wm = struct.unpack("<II", wm) if wm and len(wm) == 8 else (0, 0)
+    j._wm_written = (j.agent_wm, j.hub_wm)
     numbers = []
     for name in os.listdir(j.path + _SEG.rstrip("/")):
         no = seg_no(name)
@@ -62,7 +65,7 @@ def recover(j, reader_id):
         j.last_seq = floor
         j.last_hash = rec.GENESIS_HASH
         j.pending = []
-    j.flash_low = j._flash_free() < j.reserve_bytes
+    j.flash_low = j.measure_room() < j.reserve_bytes
 
 
 def _scan_newest(j, no):
@@ -168,25 +171,26 @@ def cut(path, good):
 
 
 def _load_tail(j, tails):
-    # the newest tail file with an entry holds the unsigned records
-    chosen = None
-    for no in reversed(tails):
-        bodies = _read_tail(j, no)
-        if bodies:
-            chosen = no
-            break
-    j._tail_old = [no for no in tails]
+    # every tail file's payloads, by seq (a later file wins); those past the segments are
+    # the unsigned records. Each file is remembered with its highest seq for deletion.
+    found = {}
+    j._tails = []
+    for no in tails:
+        top = 0
+        for body in _read_tail(j, no):
+            if len(body) < rec.HEADER_LEN:
+                break
+            if j.reader_id is not None and body[2:10] != j.reader_id:
+                break
+            seq = seq_of(body)
+            found[seq] = body
+            top = max(top, seq)
+        j._tails.append([top, no])
     j._tail_no = max(tails[-1] if tails else 0, j._tail_no) + 1
-    if chosen is None:
-        return
-    for body in bodies:
-        if len(body) < rec.HEADER_LEN:
-            break
-        if j.reader_id is not None and body[2:10] != j.reader_id:
-            break
-        seq = seq_of(body)
+    for seq in sorted(found):
         if seq <= j.last_seq:
             continue
+        body = found[seq]
         if seq != j.last_seq + 1:
             j.err = "journal tail jumps from seq {} to {}".format(j.last_seq, seq)
         j.pending.append(bytes(body))

@@ -12,8 +12,9 @@ HEADER = const(10)
 OP_REPLACE = const(0)
 OP_ADD = const(1)
 OP_REMOVE = const(2)
-# entries per B frame: base64 body of (1 + n*(1+10)) bytes inside a 600-byte line
-FRAME_ENTRIES = const(36)
+# entries per B frame: base64 body of (1 + n*(1+10)) bytes in a line of at most 249 bytes,
+# so that one frame fits the ESP32 console's 260-byte receive buffer (SPEC.md §3)
+FRAME_ENTRIES = const(16)
 
 
 def _entry(uid):

@@ -14,6 +14,7 @@ from protocol.compat import const
 from protocol.errors import LocalProtocolError, RemoteProtocolError
 
 MAX_LINE = const(600)
+MAX_LINE_TO_READER = const(256)  # agent -> reader: an ESP32's console buffers 260 bytes
 
 RECORD = "R"
 HEALTH = "H"

@@ -39,6 +39,9 @@ class RAMBlockDevice:
         self.block_count = block_count
         self.data = bytearray(block_size * block_count)
         self.erase_all()
+        self.erases = 0      # counters for wear figures: block erases, programs, bytes
+        self.programs = 0
+        self.programmed = 0
 
     def erase_all(self):
         chunk = b"\xff" * self.block_size
@@ -57,10 +60,13 @@ class RAMBlockDevice:
 
     def writeblocks(self, block_num, buf, offset=0):
         self._check(block_num, offset, len(buf))
+        self.programs += 1
+        self.programmed += len(buf)
         _copy(self.data, block_num * self.block_size + offset, buf, 0, len(buf))
 
     def erase_block(self, block_num):
         self._check(block_num, 0, self.block_size)
+        self.erases += 1
         data = self.data
         start = block_num * self.block_size
         for i in range(start, start + self.block_size):
@@ -106,6 +112,9 @@ class FileBlockDevice:
             raise OSError(_EIO)
         self._file = f
         self._erased = bytearray(b"\xff" * block_size)
+        self.erases = 0      # counters for wear figures: block erases, programs, bytes
+        self.programs = 0
+        self.programmed = 0
 
     def close(self):
         if self._file is not None:
@@ -128,6 +137,11 @@ class FileBlockDevice:
             raise OSError(_EIO)
 
     def writeblocks(self, block_num, buf, offset=0):
+        self.programs += 1
+        self.programmed += len(buf)
+        self._write(block_num, buf, offset)
+
+    def _write(self, block_num, buf, offset):
         self._check(block_num, offset, len(buf))
         f = self._file
         f.seek(block_num * self.block_size + offset)
@@ -135,7 +149,8 @@ class FileBlockDevice:
         f.flush()
 
     def erase_block(self, block_num):
-        self.writeblocks(block_num, self._erased, 0)
+        self.erases += 1
+        self._write(block_num, self._erased, 0)
 
     def ioctl(self, op, arg):
         if op == _IOCTL_BLOCK_COUNT:

@@ -225,3 +225,22 @@ def test_bad_base64_under_a_valid_checksum_is_counted_not_fatal():
         assert app.journal.hub_wm == 2 and lnk.decoder.bad_frames == 5
     finally:
         flash.close()
+
+
+def test_every_frame_toward_the_reader_fits_an_esp32_console_buffer():
+    # issue 16: a 600-byte blocked-list frame overflowed the ESP32 console's 260-byte buffer
+    from protocol import blocklist
+    rid = b"R" * 8
+    uids = [bytes((i >> 8, i & 0xFF)) + b"\x01" * 8 for i in range(blocklist.MAX_CARDS)]
+    lines = [link.encode(link.BLOCKED, b) for b in blocklist.frame_bodies(uids)]
+    lines += [link.encode_ack(rid, 0xFFFFFFFF, 0xFFFFFFFF), link.encode_time(2 ** 63),
+              link.encode(link.QUERY), link.encode_inject(3, b"\xff" * 10),
+              link.encode_rewind(rid, 0xFFFFFFFF)]
+    assert max(len(line) for line in lines) <= link.MAX_LINE_TO_READER <= 256
+    flash, app, lnk = _setup(0)
+    try:
+        for line in lines[:-5]:
+            lnk.feed(line, 0)
+        assert len(app.blocked) == blocklist.MAX_CARDS and app.blocked.contains(uids[-1])
+    finally:
+        flash.close()

@@ -28,94 +28,100 @@ def _listen():
     raise OSError("no free port")
 
 
-if MICROPYTHON:
-    def test_tasks_poll_the_card_sign_and_offer_over_the_console():
-        import asyncio
-        import socket
-        from fwkit import Flash, make_app, uid
-        from protocol import link
-        from protocol import record as rec
+def _micropython_only():
+    if not MICROPYTHON:  # LittleFS and MicroPython's asyncio: the [micropython] item runs it
+        raise __import__("unittest").SkipTest("MicroPython only")
 
-        flash = Flash()
-        server, port = _listen()
-        agent = socket.socket()
-        console = None
-        try:
-            app = make_app(flash, poll_ms=5, debounce_s=10, health_s=0.05)
-            # the card rests for three polls, a bus error, card 2, card 1 again (debounced)
-            app.board.nfc = ScriptedNFC([None, uid(1), uid(1), uid(1), None, OSError(5),
-                                         uid(2), None, uid(1), None])
-            agent.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
-            console, _ = server.accept()
-            agent.setblocking(False)
-            frames = []
 
-            async def agent_side():
-                decoder = link.LinkDecoder()
-                stream = asyncio.StreamReader(agent)
-                agent.write(link.encode(link.QUERY))
-                while len([f for f in frames if f.type == "R"]) < 2:
-                    data = await stream.read(1)
-                    decoder.feed(data)
-                    while True:
-                        m = decoder.next_message()
-                        if m is link.NEED_DATA:
-                            break
-                        frames.append(m)
-                agent.write(link.encode_ack(app.reader_id, 2, 2))
-                await asyncio.sleep_ms(100)
+def test_tasks_poll_the_card_sign_and_offer_over_the_console():
+    _micropython_only()
+    import asyncio
+    import socket
+    from fwkit import Flash, make_app, uid
+    from protocol import link
+    from protocol import record as rec
 
-            async def main():
-                firmware = asyncio.create_task(app.run(console, console))
-                try:
-                    await asyncio.wait_for_ms(agent_side(), 5000)
-                finally:
-                    firmware.cancel()
+    flash = Flash()
+    server, port = _listen()
+    agent = socket.socket()
+    console = None
+    try:
+        app = make_app(flash, poll_ms=5, debounce_s=10, health_s=0.05)
+        # the card rests for three polls, a bus error, card 2, card 1 again (debounced)
+        app.board.nfc = ScriptedNFC([None, uid(1), uid(1), uid(1), None, OSError(5),
+                                     uid(2), None, uid(1), None])
+        agent.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
+        console, _ = server.accept()
+        agent.setblocking(False)
+        frames = []
 
-            asyncio.run(main())
-            records = [rec.decode(f.body) for f in frames if f.type == "R"]
-            assert [(r.seq, r.uid) for r in records] == [(1, uid(1)), (2, uid(2))]
-            assert any(f.type == "H" for f in frames)
-            events = [e["event"] for e in app.board.feedback.events]
-            assert events[-3:] == ["recorded", "recorded", "duplicate"], events
-            assert app.journal.agent_wm == 2 and app.journal.hub_wm == 2
-            assert app.board.watchdog.feeds >= 1
-        finally:
-            if console is not None:
-                console.close()
-            agent.close()
-            server.close()
-            flash.close()
+        async def agent_side():
+            decoder = link.LinkDecoder()
+            stream = asyncio.StreamReader(agent)
+            agent.write(link.encode(link.QUERY))
+            while len([f for f in frames if f.type == "R"]) < 2:
+                data = await stream.read(1)
+                decoder.feed(data)
+                while True:
+                    m = decoder.next_message()
+                    if m is link.NEED_DATA:
+                        break
+                    frames.append(m)
+            agent.write(link.encode_ack(app.reader_id, 2, 2))
+            await asyncio.sleep_ms(100)
 
-    def test_watchdog_is_fed_only_while_taps_and_link_make_progress():
-        # issue 16: the watchdog had its own task feeding it, so a dead link task never
-        # reset the reader. Here the NFC task polls but no link pump runs: no feed, until
-        # the link beats.
-        import asyncio
-        from fwkit import Flash, make_app
+        async def main():
+            firmware = asyncio.create_task(app.run(console, console))
+            try:
+                await asyncio.wait_for_ms(agent_side(), 5000)
+            finally:
+                firmware.cancel()
 
-        flash = Flash()
-        try:
-            app = make_app(flash, poll_ms=5)
-            app.board.nfc = ScriptedNFC([])
-            app._beats = {"link": False, "taps": False}
-            polled = []
+        asyncio.run(main())
+        records = [rec.decode(f.body) for f in frames if f.type == "R"]
+        assert [(r.seq, r.uid) for r in records] == [(1, uid(1)), (2, uid(2))]
+        assert any(f.type == "H" for f in frames)
+        events = [e["event"] for e in app.board.feedback.events]
+        assert events[-3:] == ["recorded", "recorded", "duplicate"], events
+        assert app.journal.agent_wm == 2 and app.journal.hub_wm == 2
+        assert app.board.watchdog.feeds >= 1
+    finally:
+        if console is not None:
+            console.close()
+        agent.close()
+        server.close()
+        flash.close()
 
-            async def main():
-                tasks = [asyncio.create_task(app._nfc()), asyncio.create_task(app._watchdog())]
-                while len(polled) < 60:  # >= 5 watchdog rounds of 100 ms with polls going on
-                    polled.append(app._beats["taps"])
-                    await asyncio.sleep_ms(10)
-                stalled = app.board.watchdog.feeds
-                for _ in range(30):
-                    app.alive("link")
-                    await asyncio.sleep_ms(10)
-                for t in tasks:
-                    t.cancel()
-                return stalled
+def test_watchdog_is_fed_only_while_taps_and_link_make_progress():
+    _micropython_only()
+    # issue 16: the watchdog had its own task feeding it, so a dead link task never
+    # reset the reader. Here the NFC task polls but no link pump runs: no feed, until
+    # the link beats.
+    import asyncio
+    from fwkit import Flash, make_app
 
-            stalled = asyncio.run(main())
-            assert any(polled) and stalled == 0
-            assert app.board.watchdog.feeds >= 1
-        finally:
-            flash.close()
+    flash = Flash()
+    try:
+        app = make_app(flash, poll_ms=5)
+        app.board.nfc = ScriptedNFC([])
+        app._beats = {"link": False, "taps": False}
+        polled = []
+
+        async def main():
+            tasks = [asyncio.create_task(app._nfc()), asyncio.create_task(app._watchdog())]
+            while len(polled) < 60:  # >= 5 watchdog rounds of 100 ms with polls going on
+                polled.append(app._beats["taps"])
+                await asyncio.sleep_ms(10)
+            stalled = app.board.watchdog.feeds
+            for _ in range(30):
+                app.alive("link")
+                await asyncio.sleep_ms(10)
+            for t in tasks:
+                t.cancel()
+            return stalled
+
+        stalled = asyncio.run(main())
+        assert any(polled) and stalled == 0
+        assert app.board.watchdog.feeds >= 1
+    finally:
+        flash.close()

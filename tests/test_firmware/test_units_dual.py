@@ -95,7 +95,7 @@ def test_config_defaults_overrides_and_bad_json():
     try:
         path = flash.root + "/config.json"
         cfg, err = config.load(path)
-        assert err is None and cfg["debounce_s"] == 10 and cfg["journal_capacity"] == 10000
+        assert err is None and cfg["debounce_s"] == 10 and cfg["journal_capacity"] == 0  # 0: from the flash
         with open(path, "w") as f:
             f.write('{"label": "R-0009", "debounce_s": 3, "pins": {"led": 2}}')
         cfg, err = config.load(path)
