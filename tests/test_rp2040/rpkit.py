@@ -7,7 +7,6 @@ TAPCERT_TIMEOUT_SCALE: the emulator runs at about a third of a real Pico's speed
 
 from __future__ import annotations
 
-import os
 import select
 import subprocess
 import sys
@@ -15,7 +14,9 @@ import time
 
 import pytest
 
-SCALE = max(1.0, float(os.environ.get("TAPCERT_TIMEOUT_SCALE", "1") or 1))
+from hil_tests.timescale import scale
+
+SCALE = scale()
 
 
 @pytest.fixture

@@ -58,3 +58,13 @@ def test_a_4kb_paste_arrives_intact(make_rp_reader):
     finally:
         console.close()
     assert out.split() == ["4000", hashlib.sha256(payload.encode()).hexdigest()]
+
+
+def test_run_until_holds_the_chip_at_an_emulated_instant(make_rp_reader):
+    reader = make_rp_reader()
+    target = reader.emulated_time_us() + 250_000
+    held = reader.run_until(target)
+    assert held["paused"] and target <= held["emulated_us"] < target + 1_000
+    assert reader.status()["emulated_us"] == held["emulated_us"]   # held: time stands still
+    reader.resume()
+    assert ok(mpremote(reader.port, "exec", "print(6 * 7)")).strip() == "42"

@@ -30,6 +30,7 @@ from pathlib import Path
 from hil_tests.targets.flashimage import FlashImage, config_bytes, firmware_files
 from hil_tests.targets.rp2040.feedbackwatch import FeedbackDecoder
 from hil_tests.targets.rp2040.process import RunnerError, RunnerProcess
+from hil_tests.timescale import scale as _scale
 
 FLASH_SIZE = 2 * 1024 * 1024
 FS_BLOCKS = 352                                     # 1,408 KiB (ports/rp2, 2 MB boards)
@@ -45,13 +46,6 @@ _SEARCHES_AWAY = 5                                  # empty-field searches after
 
 class RP2040ReaderError(Exception):
     """The rp2040 reader could not do what was asked; the message says why and what to do."""
-
-
-def _scale() -> float:
-    try:
-        return max(1.0, float(os.environ.get("TAPCERT_TIMEOUT_SCALE", "1")))
-    except ValueError:
-        return 1.0
 
 
 def compile_mpy(files: dict[str, bytes], workdir: Path) -> dict[str, bytes]:
