@@ -356,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", required=True, help="the reader's serial port")
     p.add_argument("--source", default=os.environ.get("TAPCERT_FIRMWARE"),
                    help="tapcert checkout whose firmware version is expected "
-                        "(default $TAPCERT_FIRMWARE)")
+                        "(default $TAPCERT_FIRMWARE, else the firmware installed with tapcert)")
     p.add_argument("--json", action="store_true",
                    help="machine-readable output: one object per check (JSON)")
     _hub_options(p)

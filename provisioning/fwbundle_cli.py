@@ -31,7 +31,8 @@ def register(verbs, sub) -> None:
     q.add_argument("--mpy", action="append", metavar="V.S",
                    help="bytecode version to build for, e.g. 6.3 (repeatable; default: newest)")
     q.add_argument("--source", default=os.environ.get("TAPCERT_FIRMWARE"),
-                   help="tapcert checkout to build (default $TAPCERT_FIRMWARE, else this one)")
+                   help="tapcert checkout to build (default $TAPCERT_FIRMWARE, else the "
+                        "firmware installed with tapcert)")
     q = sub(bverbs, "verify", "check a bundle's signature (and that it fits a board)",
             "tapcert-provision bundle verify fw.json --trust release.key.pub")
     q.add_argument("file")
