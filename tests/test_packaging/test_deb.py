@@ -66,6 +66,11 @@ def test_the_agent_deb_installs_runs_and_removes_keeping_the_queue(tmp_path):
                             str(config)], capture_output=True, text=True, cwd=tmp_path,
                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert shown.returncode == 0 and 'station = "S-0001"' in shown.stdout, shown.stderr
+    # the [agent] extra alone carries what `tapcert-agent run` imports (fleet updates included)
+    probe = subprocess.run([str(venv / "bin/python"), "-c", "import agent.service, agent.update, "
+                            "paho.mqtt.client, serial, mpremote.transport_serial"],
+                           capture_output=True, text=True, cwd=tmp_path)
+    assert probe.returncode == 0, probe.stderr
     # the unit's Documentation= names files the venv now has
     assert (venv / "share/doc/tapcert/agent.md").is_file()
 
