@@ -184,14 +184,17 @@ class WheelCheck:
                               'port = {}\n\n[api]\nhost = "127.0.0.1"\nport = {}\n'.format(
                                   data / "hub.db", broker.port, api_port))
             env = self.env(TAPCERT_HUB_CONFIG=str(config))
+            started = time.monotonic()
             run([self.bin("tapcert-hub"), "init", "--token-file", data / "admin.token"],
                 timeout=60, cwd=self.outside, env=env, what="tapcert-hub init")
+            init_s, started = time.monotonic() - started, time.monotonic()
             log = open(data / "run.log", "wb")
             proc = subprocess.Popen([self.bin("tapcert-hub"), "run"], cwd=self.outside, env=env,
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             try:
                 base = "http://127.0.0.1:{}".format(api_port)
                 self._wait_http(base + "/healthz", proc, data / "run.log", 30)
+                up_s = time.monotonic() - started
                 page = self._get(base + "/dashboard")
                 asset = self._get(base + "/dashboard/static/app.js")
                 if b"<html" not in page.lower() or not asset:
@@ -202,8 +205,8 @@ class WheelCheck:
             if code != 0:
                 raise StepFailed("tapcert-hub run exited {} on SIGTERM:\n{}".format(
                     code, self._tail(data / "run.log")))
-        return "/healthz, /dashboard ({} B), /dashboard/static/app.js ({} B): 200".format(
-            len(page), len(asset))
+        return ("init {:.1f} s, run answering after {:.1f} s; /healthz, /dashboard ({} B), "
+                "/dashboard/static/app.js ({} B): 200".format(init_s, up_s, len(page), len(asset)))
 
     def agent(self) -> str:
         config = example_agent_config(self.work / "etc")
