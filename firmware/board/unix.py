@@ -6,9 +6,10 @@
 # event ({"event": "recorded", "seq": 12, "text": "Recorded #12"}), which is also appended
 # to /host/events.jsonl when /host exists. The same event goes through a real board's
 # feedback path (drivers/feedback_pwm.py, no LED or buzzer) to the firmware's SSD1306
-# driver and a virtual 128x32 panel (board/unix_panel.py) whose display RAM is kept in
-# /host/display.bin: the screen a board shows, in the config's language. The clock has no
-# RTC: the agent's T frame sets a base and ticks count on from it.
+# driver and a virtual 128x32 panel (board/unix_panel.py) when the config names a file for
+# its display RAM ("display_path": "/host/display.bin"): the screen a board shows, in the
+# config's language. The clock has no RTC: the agent's T frame sets a base and ticks count
+# on from it.
 import json
 import os
 
@@ -175,9 +176,9 @@ def _dir_exists(path):
 
 
 def _screen(config):
-    # the virtual panel, when there is a host directory to show it in
+    # the virtual panel, when the config asks for one in a directory that exists
     path = config.get("display_path")
-    if not path or not _dir_exists(path.rsplit("/", 1)[0] or "/"):
+    if not isinstance(path, str) or not path or not _dir_exists(path.rsplit("/", 1)[0] or "/"):
         return None
     from board.unix_panel import PanelBus
     from drivers.feedback_pwm import PWMFeedback

@@ -20,7 +20,8 @@ from tools import display_gallery, render_phrases
 from tools.display_png import png
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = {"label": "R-0060", "station": "S-0006", "auto_keygen": True}
+CONFIG = {"label": "R-0060", "station": "S-0006", "auto_keygen": True,
+          "display_path": "/host/display.bin"}
 
 
 def test_bitmaps_are_the_tables_characters_rendered_from_the_font():
