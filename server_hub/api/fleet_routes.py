@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from server_hub.ingest import blocklist
 from server_hub.identity import enrollment as identity
-from server_hub.api.auth import ANY, FIELD, require
+from server_hub.api.auth import ADMIN, ANY, FIELD, require
 from server_hub.identity.pki import PKIError
 
 router = APIRouter()
@@ -21,9 +21,14 @@ class CSRIn(BaseModel):
 def station_certificate(station_id: str, body: CSRIn, request: Request,
                         who=Depends(require(*FIELD))):
     """Sign a station's CSR with the fleet CA: its MQTT client certificate (CN = station id).
-    Signing again supersedes (revokes) the station's earlier certificates."""
+    Signing again supersedes (revokes) the station's earlier certificates: only an admin may
+    (a technician issues a station's first certificate)."""
     hub = request.app.state.hub
     try:
+        if who["role"] != ADMIN and identity.has_station_certificate(hub.config, station_id):
+            raise HTTPException(403, f"station {station_id} has a certificate already: "
+                                     "re-issuing revokes it, so an admin must do it (a "
+                                     "technician may only issue a station's first one)")
         return identity.sign_station_csr(hub.config, hub.registry, station_id, body.csr)
     except PKIError as exc:
         raise HTTPException(422, str(exc)) from exc

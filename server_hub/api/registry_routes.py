@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from server_hub.api.auth import ADMIN, ANY, FIELD, OPERATOR, PEOPLE, TECHNICIAN, require
+from server_hub.creditbank import approvals
 
 router = APIRouter()
 
@@ -195,10 +196,22 @@ def get_activity(activity_id: str, request: Request, who=Depends(require(*ANY)))
 
 @router.patch("/activities/{activity_id}", tags=["activities"])
 def patch_activity(activity_id: str, body: ActivityPatch, request: Request,
-                   who=Depends(require(*PEOPLE))):
-    """Change an activity. Sessions are re-evaluated and any change of credit is written as
-    explicit adjust/reversal ledger entries."""
-    return _reg(request).update_activity(activity_id, **body.model_dump())
+                   response: Response, who=Depends(require(*PEOPLE))):
+    """Change an activity (audited with before/after). Its schedule, standard or active flag
+    decide credits: only an admin changes them. Sessions are re-evaluated; a change that
+    would alter a credit already granted is not made but proposed (202, `pending`) until a
+    second admin approves it (POST /activity-changes/{id}/decision)."""
+    changes = body.model_dump(exclude_none=True)
+    crediting = sorted(set(changes) & {"schedule", "standard", "active"})
+    if crediting and who["role"] != ADMIN:
+        raise HTTPException(403, f"changing an activity's {', '.join(crediting)} changes "
+                                 "credits: an admin must do it (operators may rename it)")
+    got = approvals.change_activity(_reg(request), activity_id, changes, who["name"],
+                                    "activity.change")
+    if got["pending"] is not None:
+        response.status_code = 202
+        return got
+    return got["activity"]
 
 
 # --- operators -----------------------------------------------------------------------------

@@ -8,24 +8,27 @@ course categories. Included into the credit bank's router (bank_routes.py).
                                standard and administrator (the administration page)   admin
     POST /activities/{id}/standard-versions  a new standard from a date on (and optionally
                                a category): appended as a version, so sessions before that
-                               date keep their credits; answers the ledger entries written  admin
+                               date keep their credits; one that would change credits
+                               already granted waits for a second admin (202)          admin
+    GET  /activity-changes, POST /activity-changes/{id}/decision   four-eyes on changes
+                               that alter granted credits (approvals.py)              admin
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from server_hub.api.auth import ADMIN, PEOPLE, require
-from server_hub.creditbank import audit, categories
+from server_hub.creditbank import approvals, categories
 from server_hub.creditbank import terms as bank_terms
 from server_hub.store.bank_tables import activity_admins, course_categories
 from server_hub.errors import RegistryError
-from server_hub.store.schema import activities, ledger, stations
+from server_hub.store.schema import activities, stations
 
 router = APIRouter(tags=["credit bank"])
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
@@ -138,32 +141,49 @@ def _with_version(current, start: str, new: dict) -> dict:
 
 @router.post("/activities/{activity_id}/standard-versions")
 def add_standard_version(activity_id: str, body: VersionIn, request: Request,
-                         who=Depends(require(ADMIN))):
+                         response: Response, who=Depends(require(ADMIN))):
     """Change an activity's standard from a date on: the new standard is appended as a
     version (docs/credit-bank.md, "Effective dates"), so no credit granted for a session
-    before that date changes; sessions from it are re-decided and any difference is a new
-    adjust / reversal / credit entry, counted in the answer (`ledger_entries`: the entries
-    the hub wrote while the change was made — a credit for a tap arriving at that moment
-    would be counted too). 422 when the date is not later than the last version's."""
+    before that date changes. When sessions from that date already have credits that the
+    new standard would change, the change is not made but proposed (202, `pending`): a
+    second admin approves it (POST /activity-changes/{id}/decision), and the differences
+    are then written as adjust / reversal / credit entries. Audited with before/after.
+    422 when the date is not later than the last version's."""
     registry = request.app.state.hub.registry
     if not isinstance(body.standard, dict) or "versions" in body.standard:
         raise RegistryError("give one standard (e.g. {\"type\": \"fixed\", \"credits\": 1});"
                             " it is added as a version from the date")
     current = registry.activity(activity_id)
     spec = _with_version(current["standard"], body.from_, body.standard)
-    with registry.store.read() as conn:
-        before = conn.execute(sa.select(sa.func.max(ledger.c.id))).scalar() or 0
-    written = {}
+    changes = {"standard": spec}
+    if body.category is not None:
+        changes["category"] = body.category
+    got = approvals.change_activity(registry, activity_id, changes, who["name"],
+                                    "activity.standard",
+                                    {"from": body.from_, "standard": body.standard,
+                                     "category": body.category})
+    if got["pending"] is not None:
+        response.status_code = 202
+    return {"activity": got["activity"], "versions": len(spec["versions"]),
+            "ledger_entries": got["ledger_entries"], "pending": got["pending"]}
 
-    def audited(conn):   # in the change's own transaction: no change without its audit entry
-        written.update((r[0], int(r[1])) for r in conn.execute(
-            sa.select(ledger.c.entry, sa.func.count()).where(ledger.c.id > before)
-            .group_by(ledger.c.entry)))
-        audit.record(conn, who["name"], "activity.standard", activity_id,
-                     {"from": body.from_, "standard": body.standard,
-                      "category": body.category, "ledger_entries": written})
 
-    updated = registry.update_activity(activity_id, also=audited, standard=spec,
-                                       category=body.category)
-    return {"activity": updated, "versions": len(spec["versions"]),
-            "ledger_entries": written}
+class ChangeDecisionIn(BaseModel):
+    decision: Literal["approve", "reject"]
+    comment: str = Field("", max_length=2000)
+
+
+@router.get("/activity-changes")
+def pending_changes(request: Request, who=Depends(require(ADMIN))):
+    """Activity changes that would alter credits already granted, awaiting a second admin."""
+    return approvals.pending(request.app.state.hub.store)
+
+
+@router.post("/activity-changes/{proposal_id}/decision")
+def decide_change(proposal_id: int, body: ChangeDecisionIn, request: Request,
+                  who=Depends(require(ADMIN))):
+    """Approve (the change is made now; the answer counts the ledger entries written) or
+    reject (a comment says why) a proposed activity change; not by its proposer (four-eyes);
+    once; 409 when the activity changed after the proposal."""
+    return approvals.decide(request.app.state.hub.registry, proposal_id, body.decision,
+                            who["name"], body.comment)

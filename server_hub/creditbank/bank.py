@@ -5,7 +5,9 @@ Concurrency: a redemption reads the learner's balance and writes its entry in on
 transaction under the learner's lock (PostgreSQL: `SELECT … FOR UPDATE` on the learner's row,
 the same lock crediting takes, so a redemption and a credit change serialise; SQLite:
 BEGIN IMMEDIATE, one writer at a time). Idempotency: `idem_key` is unique; a retry with the
-same key returns the first result (and a different request under a used key is refused).
+same key by the same person returns the first result; a key used by another person, for
+another route or another request is refused (409). Keys the hub makes itself (reversals)
+contain '/', which client keys cannot: the namespaces never meet.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from server_hub.store.schema import learners, ledger
 
 DEFAULT_RATE = 10
 _E = exchange_entries.c
+
+
+def reversal_key(redemption_id: int) -> str:
+    """The key the hub gives a reversal entry: '/' never appears in a client's key
+    (exchange.check_key), so no redemption key can take it ("reversal:4" once could)."""
+    return f"hub/reversal/{redemption_id}"
 
 
 def _rules(fn, *args):
@@ -161,7 +169,10 @@ class Bank:
             self._learner(conn, learner_id)
             done = conn.execute(sa.select(*_ENTRY_COLS).where(_E.idem_key == key)).first()
             if done is not None:
-                if done[1] != learner_id or done[3] != service_id or done[2] != "redeem":
+                if done[2] != "redeem" or done[8] != actor:
+                    raise Conflict(f"the idempotency key {key} belongs to another request "
+                                   "(another route or another person): use a new key")
+                if done[1] != learner_id or done[3] != service_id:
                     raise Conflict(f"the idempotency key {key} was used for another request "
                                    f"({done[2]} of {done[3]} for {done[1]}): use a new key")
                 return dict(_entry(done), replayed=True)
@@ -204,7 +215,7 @@ class Bank:
             now = time.time()
             new_id = conn.execute(exchange_entries.insert().values(
                 learner_id=orig[1], entry="reversal", service_id=orig[3], points=-orig[4],
-                credits_milli=-orig[5], idem_key=f"reversal:{orig[0]}", reverses=orig[0],
+                credits_milli=-orig[5], idem_key=reversal_key(orig[0]), reverses=orig[0],
                 actor=actor, comment=comment, created_at=now)).inserted_primary_key[0]
             audit.record(conn, actor, "exchange.reverse", orig[1],
                          {"key": key, "redemption_id": orig[0], "points": -orig[4],

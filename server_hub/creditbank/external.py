@@ -19,7 +19,7 @@ import time
 
 import sqlalchemy as sa
 
-from server_hub.creditbank import audit
+from server_hub.creditbank import approvals, audit
 from server_hub.store.bank_tables import external_credits
 from server_hub.errors import Conflict, NotFound, RegistryError
 from server_hub.store.db import lock_learners
@@ -81,9 +81,7 @@ def decide(store, entry_id: int, decision: str, actor: str, comment: str = "") -
         row = conn.execute(sa.select(*_COLS).where(_X.id == entry_id)).first()
     if row is None:
         raise NotFound(f"no external credit #{entry_id}")
-    if row[8] == actor:
-        raise Conflict(f"external credit #{entry_id} was entered by {actor}: a second "
-                       "administrator must approve or reject it (four-eyes)")
+    approvals.second_admin(row[8], actor, f"external credit #{entry_id}")
     now = time.time()
     status = "approved" if decision == "approve" else "rejected"
     with store.write() as conn:

@@ -44,6 +44,15 @@ def sign_station_csr(cfg, registry, station_id: str, csr_pem: str | bytes) -> di
     return {"certificate": cert.decode(), "ca": ca.ca_pem().decode()}
 
 
+def has_station_certificate(cfg, station_id: str) -> bool:
+    """True when the fleet CA holds a live (unrevoked) certificate for the station."""
+    directory = ca_dir(cfg)
+    if directory is None or not (directory / "ca.crt").exists():
+        return False
+    return any(e["kind"] == "station" and not e["revoked"]
+               for e in fleet_ca(cfg, create=False).issued(station_id))
+
+
 def _broker_dir(ca_directory: Path) -> Path | None:
     note = ca_directory / "broker-dir"   # written by broker_config (and the provisioning tool)
     try:

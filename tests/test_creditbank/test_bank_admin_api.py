@@ -71,8 +71,13 @@ def test_a_version_from_a_later_date_changes_no_granted_credit(api):
 def test_a_version_from_a_past_date_adjusts_by_new_entries(api):
     two_days_credited(api)
     before = ledger(api)
-    body = api.post("/api/v1/activities/A-1/standard-versions", headers=auth(api),
-                    json={"from": "2026-06-02", "standard": V2}).json()
+    got = api.post("/api/v1/activities/A-1/standard-versions", headers=auth(api),
+                   json={"from": "2026-06-02", "standard": V2})
+    assert got.status_code == 202 and got.json()["pending"]["would_write"] == {"adjust": 1}
+    assert ledger(api) == before            # a granted credit moves only with a second admin
+    api.tokens["admin2"] = api.hub.registry.create_operator("admin-2", "admin")[1]
+    body = api.post(f"/api/v1/activity-changes/{got.json()['pending']['id']}/decision",
+                    headers=auth(api, "admin2"), json={"decision": "approve"}).json()
     assert body["ledger_entries"] == {"adjust": 1}
     after = ledger(api)
     assert after[:len(before)] == before           # the granted entries stay as they were

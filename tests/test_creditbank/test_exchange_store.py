@@ -88,7 +88,8 @@ def test_concurrent_redemptions_never_overdraw(hub, bank, same_key):
         for _ in range(2):
             try:
                 results.append(bank.redeem("L-0", "swim", key if same_key else
-                                           f"{key}-{_}", actor=f"t{i}"))
+                                           f"{key}-{_}",
+                                           actor="t" if same_key else f"t{i}"))  # keys are per person
             except Conflict as exc:
                 errors.append(str(exc))
 
