@@ -90,7 +90,8 @@ class RunnerProcess:
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
                                      pass_fds=(theirs.fileno(),), start_new_session=True)
         theirs.close()
-        ours.setblocking(False)
+        # reads happen only when poll says so; a write may wait for the runner to catch up
+        ours.settimeout(10.0)
         self._sock = ours
         self.port.open()
         self._stopping = False
@@ -209,7 +210,7 @@ class RunnerProcess:
             elif fd == self._sock.fileno():
                 try:
                     data = self._sock.recv(65536)
-                except BlockingIOError:
+                except (BlockingIOError, TimeoutError):
                     continue
                 if data:
                     self._from_chip(data)

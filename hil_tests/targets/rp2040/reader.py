@@ -41,6 +41,7 @@ RP2_LFS = dict(read_size=32, prog_size=256, cache_size=1024, lookahead_size=32,
                block_cycles=100, name_max=255)
 _KEEP_SOURCE = {"/main.py", "/boot.py"}             # MicroPython runs these only as .py
 _MPY_CACHE: dict[bytes, bytes] = {}
+_MIN_TAP_TIMEOUT = 60.0
 _SEARCHES_AWAY = 5                                  # empty-field searches after a card leaves
 
 
@@ -278,6 +279,9 @@ class RP2040Reader:
         """Hold a card to the reader until it gives feedback, then take it away; returns the
         feedback as read off its LED and buzzer: {"event", "seq": None, "text"} (the pins
         do not show the record's number). `kind` is the virtual card field's; unused here."""
+        # callers' timeouts are set for the virtual reader; an emulated chip under load takes
+        # seconds per tap, so a minute is the least it gets
+        timeout = max(timeout, _MIN_TAP_TIMEOUT)
         before = len(self.events())
         self.present(uid)
         try:
