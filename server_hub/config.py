@@ -41,6 +41,9 @@ class HubSection:
     worker_id: str = ""            # MQTT client id suffix; unique per hub worker
     ca_dir: str = ""               # fleet CA directory; "" = ca/ beside the SQLite database
     group_max_batches: int = 32    # queued batches committed in one transaction (1: one each)
+    quarantine_quota: int = 10000  # unreleased quarantine rows a station may hold (0: none);
+                                   # beyond: no ack (resent), counted, alarm (store/quarantine.py)
+    dead_worker_exit_s: float = 2.0  # a dead worker thread: /healthz 503, exit 3 after this
 
 
 @dataclass
@@ -81,6 +84,7 @@ class APISection:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 8470
+    max_body_bytes: int = 8 * 1024 * 1024  # larger request bodies: 413 before auth (bodylimit.py)
 
 
 @dataclass
@@ -149,6 +153,7 @@ class FleetSection:
 @dataclass
 class TestingSection:
     pause_before_ack_s: float = 0.0  # tests only: sleep between commit and ack publication
+    crash_ingest: bool = False       # tests only: the ingest worker dies on its first message
 
 
 @dataclass
@@ -246,4 +251,22 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None,
     if db:
         cfg.hub.db = db
     cfg.tz  # validate early
+    check_limits(cfg)
     return cfg
+
+
+def check_limits(cfg: Config) -> None:
+    """Limits that must nest: the largest batch an agent builds <= mqtt.max_payload < the
+    broker's max_packet_size (protocol/topics.py MAX_PACKET, written by broker-config)."""
+    from protocol import batch as wire
+    from protocol import topics
+    top = topics.MAX_PACKET - 1024          # room for the MQTT fixed header and the topic
+    if not wire.MAX_PAYLOAD <= cfg.mqtt.max_payload <= top:
+        raise ConfigError(f"[mqtt] max_payload = {cfg.mqtt.max_payload} must be between "
+                          f"{wire.MAX_PAYLOAD} (the largest batch an agent sends) and {top} "
+                          f"(under the broker's max_packet_size {topics.MAX_PACKET})")
+    if cfg.api.max_body_bytes < 65536:
+        raise ConfigError(f"[api] max_body_bytes = {cfg.api.max_body_bytes} is too small for "
+                          "the API's own requests: give at least 65536 (default 8 MiB)")
+    if cfg.hub.quarantine_quota < 0:
+        raise ConfigError("[hub] quarantine_quota must be 0 (no quota) or more rows")

@@ -6,6 +6,11 @@ blocked-card list publisher, the fleet-update service (server_hub/fleet/server.p
 MQTT connection) and uvicorn's event loop; the main thread waits for a signal and then stops
 them in order. `run --no-api` (extra ingest workers) runs neither the API, the publisher nor
 the fleet-update service: one process does each.
+
+Every one of those threads is watched (liveness.py): one that dies while the hub is not
+stopping turns /healthz to 503 naming it, and `run` exits with status 3 after
+`hub.dead_worker_exit_s` (at once on SIGTERM) so systemd's Restart=on-failure starts a
+whole hub again -- never a hub whose API answers while its ingest is dead.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from server_hub.ingest import blocklist
 from server_hub.api.app import HubContext, create_app
@@ -20,6 +26,7 @@ from server_hub.config import ca_dir
 from server_hub.errors import HubError
 from server_hub.ingest.mqttlink import MQTTLink
 from server_hub.ingest.pipeline import Pipeline
+from server_hub.liveness import EXIT_DEAD_WORKER, Liveness
 from server_hub.registry.registry import Registry
 from server_hub.store.db import open_store
 
@@ -72,10 +79,16 @@ def run(cfg, *, api: bool | None = None) -> int:
     if main and fleet_ca(cfg) is None:   # station certificates are signed by the API process
         log.warning("no fleet CA: set hub.ca_dir so the hub can sign station certificates")
     publisher = blocklist.Publisher(store, link.publish_retained, link.connection)
+    liveness = Liveness()
+    liveness.install()
     link.start()
     settler.start()
+    for name, thread in link.threads().items():
+        liveness.watch(name, thread)
+    liveness.watch("hub-settle", settler)
     if main:
         publisher.start()
+        liveness.watch("hub-blocked", publisher)
     log.info("hub running: database %s, broker %s", store, cfg.nats.servers if cfg.nats.enabled
              else f"{cfg.mqtt.host}:{cfg.mqtt.port}")
     stop = threading.Event()
@@ -88,27 +101,50 @@ def run(cfg, *, api: bool | None = None) -> int:
             from server_hub.fleet.server import FleetServer
             from server_hub.fleet.store import FleetStore
             fleet = FleetServer(FleetStore(store), cfg.mqtt, offer_every=cfg.fleet.offer_every_s,
-                                worker_id=cfg.hub.worker_id).start()
+                                worker_id=cfg.hub.worker_id,
+                                quota=cfg.hub.quarantine_quota).start()
+            for name, thread in fleet.threads().items():
+                liveness.watch(name, thread)
         if main:
             import uvicorn
             if cfg.dashboard.enabled and cfg.dashboard.monitor:
                 from server_hub.dashboard.monitor import Monitor
                 monitor = Monitor(store, cfg).start()   # history samples, lag feed, alerts
-            app = create_app(HubContext(store, registry, pipeline, cfg, monitor))
+                liveness.watch("hub-monitor", lambda: monitor._thread)
+            app = create_app(HubContext(store, registry, pipeline, cfg, monitor, liveness))
             server = uvicorn.Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port,
                                                    log_level="warning", access_log=False))
             api_thread = threading.Thread(target=server.run, name="hub-api", daemon=True)
             api_thread.start()
+            liveness.watch("hub-api", api_thread)
             log.info("API on http://%s:%s (OpenAPI at /docs, dashboard at /dashboard)",
                      cfg.api.host, cfg.api.port)
-        while not stop.wait(0.5):
-            if api_thread is not None and not api_thread.is_alive():
+        dead_since = None
+        while not stop.wait(0.2):
+            if api_thread is not None and not api_thread.is_alive() and dead_since is None:
                 log.error("the HTTP API stopped (is port %s free?); stopping the hub",
                           cfg.api.port)
                 status = 1
                 break
+            dead = liveness.dead()
+            if dead and dead_since is None:
+                dead_since = time.monotonic()
+                status = EXIT_DEAD_WORKER
+                log.critical("worker thread(s) died: %s; the hub exits in %.0f s (status 3) so "
+                             "that systemd restarts it", "; ".join(
+                                 f"{name}: {why}" for name, why in sorted(dead.items())),
+                             cfg.hub.dead_worker_exit_s)
+            if dead_since is not None and \
+                    time.monotonic() - dead_since >= cfg.hub.dead_worker_exit_s:
+                break
+        dead = liveness.dead()
+        if status == 0 and dead:        # a signal came before the loop saw it die
+            status = EXIT_DEAD_WORKER
+            log.critical("worker thread(s) died: %s; exiting with status 3 so that systemd "
+                         "restarts the hub", "; ".join(f"{n}: {why}" for n, why in dead.items()))
     finally:
         log.info("hub stopping")
+        liveness.stopping.set()
         if server is not None:
             server.should_exit = True
             api_thread.join(10)
@@ -120,4 +156,5 @@ def run(cfg, *, api: bool | None = None) -> int:
             fleet.stop()
         link.stop()
         store.close()
+        liveness.uninstall()
     return status

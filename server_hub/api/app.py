@@ -1,7 +1,10 @@
 """The hub's HTTP API (FastAPI; OpenAPI at /openapi.json, docs at /docs).
 
 Every route under /api/v1 needs `Authorization: Bearer <token>` (see auth.py for roles);
-/healthz is open for liveness probes. Registry errors map to HTTP: NotFound 404, Conflict 409,
+/healthz is open for liveness probes: 200 while every worker thread of the hub is alive, 503
+naming the dead one otherwise (server_hub/liveness.py). A request body over `[api]
+max_body_bytes` is refused with 413 before any route or token check reads it (bodylimit.py).
+Registry errors map to HTTP: NotFound 404, Conflict 409,
 RegistryError/DefinitionError 422, StoreError 503; the body is {"detail": "<what to do>"}.
 """
 
@@ -12,6 +15,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from server_hub.api.bodylimit import BodyLimit
 from server_hub.errors import Conflict, NotFound, RegistryError, StoreError
 
 
@@ -22,6 +26,7 @@ class HubContext:
     pipeline: object
     config: object
     monitor: object = None        # dashboard monitor (alerts, samples) when this process runs it
+    liveness: object = None       # server_hub.liveness.Liveness of `tapcert-hub run`
 
 
 def create_app(ctx: HubContext) -> FastAPI:
@@ -31,6 +36,7 @@ def create_app(ctx: HubContext) -> FastAPI:
                   description="Registry, learner accounts and sync health of the tapcert hub. "
                               "Authenticate with `Authorization: Bearer <token>`.")
     app.state.hub = ctx
+    app.add_middleware(BodyLimit, max_bytes=ctx.config.api.max_body_bytes)
 
     @app.exception_handler(NotFound)
     async def _not_found(request, exc):
@@ -50,7 +56,13 @@ def create_app(ctx: HubContext) -> FastAPI:
 
     @app.get("/healthz", tags=["health"])
     def healthz():
-        return {"ok": True}
+        workers = ctx.liveness.report() if ctx.liveness is not None else {}
+        dead = sorted(name for name, w in workers.items() if not w["alive"])
+        body = {"ok": not dead, "workers": workers}
+        if dead:
+            body["detail"] = (f"worker thread(s) {', '.join(dead)} died: the hub is exiting so "
+                              "that systemd restarts it; see its log")
+        return JSONResponse(body, status_code=503 if dead else 200)
 
     app.include_router(registry_routes.router, prefix="/api/v1")
     app.include_router(accounts_routes.router, prefix="/api/v1")

@@ -143,7 +143,8 @@ _NUMBERS = (int, float)
 
 
 def _num(value):
-    return value if type(value) in _NUMBERS else None   # bool is not a number here
+    # bool is not a number here; nor is an infinity, NaN or a number no clock can mean
+    return value if type(value) in _NUMBERS and -1e15 < value < 1e15 else None
 
 
 def readers_of(health: dict | None) -> list[dict]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-import json
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ import sqlalchemy as sa
 from server_hub.core import health_model as hm
 from server_hub.identity import enrollment as identity
 from server_hub.dashboard import lag as lagmod
+from server_hub.store import reports
 from server_hub.store.health_tables import station_samples
 from server_hub.store.schema import (activities, alarms, credit_state, ledger, quarantine,
                                      readers, records, station_health, station_status,
@@ -72,12 +72,7 @@ def load_facts(conn, now: float, window_s: float, parsed: dict | None = None
             if hit is not None and hit[0] == health_at:
                 health, health_readers = hit[1], hit[2]
             else:
-                try:
-                    health = json.loads(payload)
-                except ValueError:
-                    health = None
-                if not isinstance(health, dict):
-                    health = None
+                health = reports.stored_json(payload)   # None for a row with Infinity/NaN
                 health_readers = hm.readers_of(health)
                 parsed[sid] = (health_at, health, health_readers)
             seen.add(sid)

@@ -20,6 +20,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from protocol import topics
 from server_hub.identity.pki import DEFAULT_HUB_USER, SERVICE_NAME, PKIError
 
 STATION_PATTERN = "pattern readwrite station/%u/#"
@@ -75,4 +76,7 @@ def render_listener(port: int, *, cafile, certfile, keyfile, crlfile, acl_file,
         "require_certificate true",
         "use_identity_as_username true",
         "acl_file {}".format(acl_file),
+        # above the hub's mqtt.max_payload and the largest fleet chunk: a station sending
+        # more is disconnected before the broker or the hub holds it (issue #18)
+        "max_packet_size {}".format(topics.MAX_PACKET),
     ]) + "\n"

@@ -21,8 +21,13 @@ When more than one batch is waiting, the worker takes up to `hub.group_max_batch
 (never waiting for more) and commits them in one transaction (groupcommit.py; large batches
 go alone: groupcommit.MAX_RECORDS); each ack is
 published and each message released only after that commit, in order.
-A database outage is retried with backoff without losing the message. A batch the hub fails
-on for another reason (a bug) is logged and released without an ack, so the agent resends it.
+A database outage is retried with backoff without losing the message. No message can stop
+the worker: each is handled on its own, and one the hub fails on for any other reason (a bug,
+an input nobody foresaw) is quarantined with its reason (`batch_hub_error`, or the station
+message's refusal, stationmsg.py), counted and released to the broker -- never redelivered
+for ever. A failed batch gets no hub ack, so its agent keeps it and resends (custody); the
+quarantine row holds its bytes once. paho's network thread only queues (and cannot be ended
+by a message either). `threads()` names both threads for the hub's liveness (/healthz).
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from protocol.errors import RemoteProtocolError
 from server_hub.ingest import groupcommit, stationmsg
 from server_hub.errors import StoreError
 from server_hub.ingest.fairqueue import FairQueue
+from server_hub.store import quarantine
 
 log = logging.getLogger("tapcert.hub.mqtt")
 
@@ -131,6 +137,15 @@ class MQTTLink:
                         self.cfg.port, reason_code)
 
     def _on_message(self, client, userdata, message):
+        try:        # paho's network thread: nothing a message holds may end it
+            self._enqueue(message)
+        except Exception:
+            self.stats["errors"] += 1
+            log.exception("a message on %r could not be queued; released unhandled",
+                          message.topic)
+            self._release(message.mid, message.qos)
+
+    def _enqueue(self, message):
         try:
             station = topics.parse(message.topic)[0]
         except RemoteProtocolError:
@@ -148,34 +163,66 @@ class MQTTLink:
 
     # --- worker --------------------------------------------------------------------------
 
+    def threads(self) -> dict:
+        """The threads this link needs alive (server_hub/liveness.py)."""
+        return {"hub-ingest": lambda: self._worker, "hub-mqtt": lambda: self.client._thread}
+
     def _work(self) -> None:
         hub_cfg = getattr(self.pipeline.config, "hub", None)
         most = max(1, int(getattr(hub_cfg, "group_max_batches", 1) or 1))
+        crash = getattr(getattr(self.pipeline.config, "testing", None), "crash_ingest", False)
         while True:
             got = self._queue.get_many(most)
             if not got:
                 return
+            if crash:       # tests only: a worker that dies (test_security/test_dead_worker.py)
+                raise RuntimeError("testing.crash_ingest: the ingest worker dies on purpose")
             batches = []
             for _, (topic, payload, mid, qos) in got:
                 try:
-                    station, suffix = topics.parse(topic)
-                except RemoteProtocolError:
-                    self.stats["ignored"] += 1
-                    self._release(mid, qos)
-                    continue
-                if suffix == topics.BATCH:
-                    batches.append((station, payload, mid, qos))
-                elif suffix in (topics.STATUS, topics.HEALTH):
-                    self._handle_json(station, suffix, payload)
-                    self._release(mid, qos)
-                else:
-                    self.stats["ignored"] += 1
+                    self._sort(topic, payload, mid, qos, batches)
+                except Exception as exc:
+                    self._failed(topic, payload, exc)
                     self._release(mid, qos)
             for group in groupcommit.split(batches, most):
-                if len(group) == 1:
-                    self._handle_batch(*group[0])
-                else:
-                    self._handle_group(group)
+                try:
+                    if len(group) == 1:
+                        self._handle_batch(*group[0])
+                    else:
+                        self._handle_group(group)
+                except Exception as exc:    # past the handlers' own isolation: still only these
+                    for station, payload, mid, qos in group:
+                        self._failed(topics.topic(station, topics.BATCH), payload, exc)
+                        self._release(mid, qos)
+
+    def _sort(self, topic, payload, mid, qos, batches) -> None:
+        try:
+            station, suffix = topics.parse(topic)
+        except RemoteProtocolError:
+            self.stats["ignored"] += 1
+            self._release(mid, qos)
+            return
+        if suffix == topics.BATCH:
+            batches.append((station, payload, mid, qos))
+        elif suffix in (topics.STATUS, topics.HEALTH):
+            self._handle_json(station, suffix, payload)
+            self._release(mid, qos)
+        else:
+            self.stats["ignored"] += 1
+            self._release(mid, qos)
+
+    def _failed(self, topic, payload, exc) -> None:
+        """The hub failed on this message (not the database): quarantine it, count it."""
+        self.stats["errors"] += 1
+        try:
+            station, suffix = topics.parse(topic)
+        except RemoteProtocolError:
+            station, suffix = "", "message"
+        quarantine.failed(self.store, self.stats, station, suffix, payload, exc, log,
+                          self._quota())
+
+    def _quota(self) -> int:
+        return int(getattr(getattr(self.pipeline.config, "hub", None), "quarantine_quota", 0) or 0)
 
     def _release(self, mid, qos) -> None:
         if qos:
@@ -194,10 +241,8 @@ class MQTTLink:
                           exc, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 30)
-            except Exception:
-                self.stats["errors"] += 1
-                log.exception("hub failed on a batch from station %s; not acked, the station "
-                              "will resend it", station)
+            except Exception as exc:
+                self._failed(topics.topic(station, topics.BATCH), payload, exc)
                 self._release(mid, qos)
                 return
         self._committed(station, result)
@@ -236,10 +281,7 @@ class MQTTLink:
             elif isinstance(result.error, StoreError):
                 done.append(("alone", station, payload, mid, qos))   # with its retries
             else:
-                self.stats["errors"] += 1
-                log.error("hub failed on a batch from station %s (%s: %s); not acked, the "
-                          "station will resend it", station, type(result.error).__name__,
-                          result.error)
+                self._failed(topics.topic(station, topics.BATCH), payload, result.error)
                 done.append(("release", station, None, mid, qos))
         if self.pause_before_ack_s:
             time.sleep(self.pause_before_ack_s)
@@ -266,7 +308,7 @@ class MQTTLink:
         self._release(mid, qos)
 
     def _handle_json(self, station, kind, payload) -> None:
-        stationmsg.save(self.store, self.stats, station, kind, payload, log)
+        stationmsg.save(self.store, self.stats, station, kind, payload, log, self._quota())
 
     def connection(self):
         """The number of the current broker connection, None while disconnected."""

@@ -22,6 +22,11 @@ The blocked-card list is a retained MQTT message, which only an MQTT client can 
 `publish_retained` goes through a small paho client on the cluster's MQTT listener
 (`mqtt.host`/`mqtt.port`). asyncio runs in its own thread; the pipeline (blocking database
 work) runs in a one-thread executor so the connection's heartbeats carry on meanwhile.
+
+No message can stop the loop: a batch the hub fails on for a reason other than the database
+is quarantined (`batch_hub_error`, stationmsg.failed), counted and acked on JetStream (never
+redelivered for ever; no hub ack, so its agent resends), a bad status/health message is
+refused by stationmsg.save; `threads()` names the loop's thread for /healthz.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from protocol import topics
 from protocol.errors import RemoteProtocolError
 from server_hub.ingest import groupcommit, stationmsg
 from server_hub.errors import HubError, StoreError
+from server_hub.store import quarantine
 
 log = logging.getLogger("tapcert.hub.nats")
 QUEUE_GROUP = "hub"
@@ -121,6 +127,19 @@ class NATSLink:
 
     def connection(self):
         return self.retained.connection()
+
+    def threads(self) -> dict:
+        """The threads this link needs alive (server_hub/liveness.py)."""
+        return {"hub-nats": lambda: self._thread,
+                "hub-mqtt-retained": lambda: self.retained.client._thread}
+
+    def _quota(self) -> int:
+        return int(getattr(getattr(self.pipeline.config, "hub", None), "quarantine_quota", 0) or 0)
+
+    def _failed(self, station, payload, exc) -> None:
+        self.stats["errors"] += 1
+        quarantine.failed(self.store, self.stats, station, topics.BATCH, payload, exc, log,
+                          self._quota())
 
     def publish_retained(self, topic: str, payload: bytes) -> bool:
         return self.retained.publish_retained(topic, payload)
@@ -239,10 +258,19 @@ class NATSLink:
                 for part in groupcommit.split(msgs, self.group_max, lambda m: m.data):
                     if self._stopping.is_set():
                         break   # not acked: redelivered to another worker after ack_wait
-                    if len(part) == 1:
-                        await self._handle_batch(part[0])
-                    else:
-                        await self._handle_group(part)
+                    try:
+                        if len(part) == 1:
+                            await self._handle_batch(part[0])
+                        else:
+                            await self._handle_group(part)
+                    except (nats.errors.Error, OSError) as exc:
+                        log.warning("NATS failed while handling %d batches (%s); they come "
+                                    "again after ack_wait", len(part), exc)
+                    except Exception as exc:    # past the handlers' isolation: still only these
+                        for msg in part:
+                            self._failed(subject_station(msg.subject, topics.BATCH) or "",
+                                         msg.data, exc)
+                            await self._ack(msg)
         finally:
             try:
                 await asyncio.wait_for(self.nc.close(), 5)
@@ -300,10 +328,7 @@ class NATSLink:
             elif isinstance(result.error, StoreError):
                 await self._handle_batch(msg, counted=True)    # alone, with its retries
             else:
-                self.stats["errors"] += 1
-                log.error("hub failed on a batch from station %s (%s: %s); not acked, the "
-                          "station will resend it", station, type(result.error).__name__,
-                          result.error)
+                self._failed(station, msg.data, result.error)
                 await self._ack(msg)
 
     async def _commit_group(self, items):
@@ -373,10 +398,8 @@ class NATSLink:
                     pass
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
-            except Exception:
-                self.stats["errors"] += 1
-                log.exception("hub failed on a batch from station %s; not acked, the station "
-                              "will resend it", station)
+            except Exception as exc:
+                await loop.run_in_executor(self._executor, self._failed, station, msg.data, exc)
                 await self._ack(msg)
                 return None
         self._committed(station, result)
@@ -398,16 +421,20 @@ class NATSLink:
             log.debug("JetStream ack failed (%s)", exc)
 
     async def _on_json(self, msg) -> None:
-        kind = msg.subject.rsplit(".", 1)[-1]
-        station = subject_station(msg.subject, kind)
-        if station is None:
-            self.stats["ignored"] += 1
-            return
-        await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._save_json, station, kind, msg.data)
+        try:
+            kind = msg.subject.rsplit(".", 1)[-1]
+            station = subject_station(msg.subject, kind)
+            if station is None:
+                self.stats["ignored"] += 1
+                return
+            await asyncio.get_running_loop().run_in_executor(
+                self._executor, self._save_json, station, kind, msg.data)
+        except Exception:       # a callback of the NATS client: one message, never the loop
+            self.stats["errors"] += 1
+            log.exception("a message on %s could not be handled", msg.subject)
 
     def _save_json(self, station, kind, payload) -> None:
-        stationmsg.save(self.store, self.stats, station, kind, payload, log)
+        stationmsg.save(self.store, self.stats, station, kind, payload, log, self._quota())
 
 
 class RetainedPublisher:

@@ -11,6 +11,12 @@ and decided under the reader's lock (row lock on PostgreSQL, the write lock on S
 crediting writes deltas under the learner's lock, so a batch handled twice, or by two
 workers at once, changes nothing the second time. Errors in wire data never raise: they
 become outcomes. A database error raises StoreError and nothing is acked.
+
+Quarantine rows go through store/quarantine.py under the station's `hub.quarantine_quota`:
+a batch whose rejections would pass it stores none of them and gets no ack (counts
+{"over_quota": n}); its agent keeps the records and resends them (custody), its accepted
+records are committed and come back as duplicates. Batch ids are u64 (SPEC §4.1), stored as
+two's complement in the signed BIGINT columns (store/u64.py).
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ from server_hub.core import clock, crediting, integrity, ledger
 from server_hub.core.ingest import BatchIngest, BatchRejected, Verifier
 from server_hub.store import credits as cq
 from server_hub.store import evidence as eq
+from server_hub.store import quarantine as qstore
 from server_hub.store import schema
+from server_hub.store.u64 import to_db
 from server_hub.store.db import Store, lock_learners, lock_readers
 
 
@@ -89,19 +97,29 @@ class Pipeline:
         if plan.accepted:
             credited = self._store_accepted(conn, station_id, plan, windows, now,
                                             ingest.batch.agent_times)
+        kept = True
         if plan.rejections:
-            eq.INSERT_QUARANTINE.run(conn, sorted(
-                ((station_id, plan.batch_id, r.code, r.reason, r.detail[:500], r.reader_id,
-                  r.seq, r.raw, r.raw_hash, now) for r in plan.rejections),
-                key=lambda row: (row[8], row[2])))
+            kept = qstore.put(conn, station_id, sorted(
+                ((station_id, to_db(plan.batch_id), r.code, r.reason, r.detail[:500],
+                  r.reader_id, r.seq, r.raw, r.raw_hash, now) for r in plan.rejections),
+                key=lambda row: (row[8], row[2])), now, self.quota)
         if plan.alarms:
             eq.INSERT_ALARMS.run(conn, sorted(
                 ((a.kind, station_id, a.reader_id, a.seq, a.detail, a.evidence_hash, now)
                  for a in plan.alarms), key=lambda row: (row[0], row[5])))
         counts = plan.counts()
-        eq.count_sync(conn, station_id, plan.batch_id, counts, now)
-        return BatchResult(station_id, plan.batch_id, wire.encode_ack(plan.batch_id, plan.outcomes),
-                           counts=counts, credited=credited, alarms=len(plan.alarms))
+        if not kept:            # over the quarantine quota: no ack, the agent resends later
+            counts = {name: n for name, n in counts.items() if name in ("accepted", "duplicate")}
+            counts["over_quota"] = len(plan.rejections)
+        eq.count_sync(conn, station_id, to_db(plan.batch_id), counts, now)
+        ack = wire.encode_ack(plan.batch_id, plan.outcomes) if kept else None
+        return BatchResult(station_id, plan.batch_id, ack, counts=counts, credited=credited,
+                           alarms=len(plan.alarms))
+
+    @property
+    def quota(self) -> int:
+        """hub.quarantine_quota: unreleased quarantine rows a station may hold (0: no quota)."""
+        return int(getattr(getattr(self.config, "hub", None), "quarantine_quota", 0) or 0)
 
     def _reject_batch(self, station_id, payload, rej: BatchRejected, now) -> BatchResult:
         with self.store.write() as conn:
@@ -115,10 +133,14 @@ class Pipeline:
             kept = raw[:self.max_payload]
         else:
             kept = raw
-        eq.INSERT_QUARANTINE.run(conn, [(station_id, rej.batch_id, rej.status, rej.reason,
-                                         detail[:500], None, None, kept,
-                                         hashlib.sha256(raw).digest(), now)])
-        eq.count_sync(conn, station_id, rej.batch_id, {rej.reason: 1}, now)
+        if not qstore.put(conn, station_id, [(station_id, to_db(rej.batch_id), rej.status,
+                                               rej.reason, detail[:500], None, None, kept,
+                                               hashlib.sha256(raw).digest(), now)],
+                          now, self.quota):
+            eq.count_sync(conn, station_id, to_db(rej.batch_id), {"over_quota": 1}, now)
+            return BatchResult(station_id, rej.batch_id, None, status=rej.status,
+                               counts={"over_quota": 1})
+        eq.count_sync(conn, station_id, to_db(rej.batch_id), {rej.reason: 1}, now)
         ack = wire.encode_ack(rej.batch_id, b"", rej.status) if rej.batch_id is not None else None
         return BatchResult(station_id, rej.batch_id, ack, status=rej.status,
                            counts={rej.reason: 1})
@@ -200,7 +222,7 @@ class Pipeline:
 
         # 4. insert the records
         rows = []
-        batch_id = plan.batch_id
+        batch_id = to_db(plan.batch_id)
         for e in plan.accepted:
             r = e.record
             best, source, agent_time, future = timed[e.index]
@@ -403,6 +425,8 @@ class Pipeline:
                 part = items[i:i + wire.MAX_RECORDS]
                 result = self.handle_batch(station, wire.encode_batch(0, [r for _, r in part]),
                                            now=now)
+                if result.ack is None:      # over the quarantine quota: stays as it is
+                    continue
                 outcomes = wire.decode_ack(result.ack).outcomes
                 released = [qid for (qid, _), code in zip(part, outcomes)
                             if not wire.is_rejection(code)]

@@ -192,12 +192,12 @@ def count_sync(conn, station_id: str, batch_id, counts: dict, now: float) -> Non
 
 def save_station_message(conn, station_id: str, kind: str, doc: dict, now: float) -> None:
     """Latest status (retained, Last Will) or health message of a station."""
-    text = json.dumps(doc, separators=(",", ":"))
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)   # never NaN/Infinity out
     if kind == "status":
         state = str(doc.get("state", "unknown"))[:16]
         since = doc.get("since")
         since = float(since) if isinstance(since, (int, float)) and not isinstance(since, bool) \
-            else None
+            and abs(since) < 1e12 else None
         stmt = bulk.dialect_insert(conn, station_status).values(
             station_id=station_id, state=state, since=since, payload=text, received_at=now)
         stmt = stmt.on_conflict_do_update(index_elements=["station_id"], set_={

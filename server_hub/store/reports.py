@@ -14,7 +14,9 @@ import json
 
 import sqlalchemy as sa
 
+from protocol import boundedjson
 from protocol import record as rec
+from protocol.errors import RemoteProtocolError
 from server_hub.core import clock, integrity
 from server_hub.core.crediting import MILLI
 from server_hub.errors import NotFound
@@ -165,7 +167,18 @@ def sync(store, station_id: str | None = None) -> list[dict]:
     with store.read() as conn:
         rows = conn.execute(query).fetchall()
     return [{"station_id": r[0], "name": r[1], "state": r[2] or "unknown", "state_since": r[3],
-             "status_received_at": r[4], "health": json.loads(r[5]) if r[5] else None,
+             "status_received_at": r[4], "health": stored_json(r[5]),
              "health_received_at": r[6], "last_batch_at": r[7], "batches": r[8] or 0,
              "accepted": r[9] or 0, "duplicates": r[10] or 0, "rejected": r[11] or 0,
              "last_rejection_at": r[12]} for r in rows]
+
+
+def stored_json(text):
+    """A stored station message as a dict, or None: rows written before the hub refused
+    non-finite numbers may hold Infinity/NaN, which no JSON answer can carry."""
+    if not text:
+        return None
+    try:
+        return boundedjson.loads_object(text, 1 << 20)
+    except RemoteProtocolError:
+        return None

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from server_hub.store.u64 import U64
+
 metadata = sa.MetaData()
 
 # --- registry ------------------------------------------------------------------------------
@@ -112,7 +114,7 @@ records = sa.Table(
     sa.Column("prev_hash", sa.LargeBinary(16), nullable=False),
     sa.Column("raw", sa.LargeBinary(132), nullable=False),     # the record exactly as signed
     sa.Column("auth_seq", sa.BigInteger, nullable=False),      # seq whose signature covers it
-    sa.Column("batch_id", sa.BigInteger, nullable=True),
+    sa.Column("batch_id", U64, nullable=True),  # u64 as two's complement (u64.py)
     sa.Column("agent_time", sa.BigInteger, nullable=True),     # agent receive time, if known
     sa.Column("stored_at", sa.Float, nullable=False),          # hub commit time
     sa.Index("ix_records_learner_time", "learner_id", "best_time"),
@@ -160,7 +162,7 @@ quarantine = sa.Table(
     "quarantine", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("station_id", sa.String(64), nullable=False),
-    sa.Column("batch_id", sa.BigInteger, nullable=True),
+    sa.Column("batch_id", U64, nullable=True),  # u64 as two's complement (u64.py)
     sa.Column("code", sa.SmallInteger, nullable=False),        # SPEC §4.3 outcome/status code
     sa.Column("reason", sa.String(32), nullable=False),
     sa.Column("detail", sa.Text, nullable=False, default=""),
@@ -270,7 +272,7 @@ station_health = sa.Table(
 station_sync = sa.Table(
     "station_sync", metadata,
     sa.Column("station_id", sa.String(64), primary_key=True),
-    sa.Column("last_batch_id", sa.BigInteger, nullable=True),
+    sa.Column("last_batch_id", U64, nullable=True),
     sa.Column("last_batch_at", sa.Float, nullable=True),
     sa.Column("batches", sa.BigInteger, nullable=False, default=0),
     sa.Column("accepted", sa.BigInteger, nullable=False, default=0),
