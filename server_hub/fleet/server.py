@@ -14,6 +14,9 @@ ones are never read again) and publishes, at most once per `offer_every` per sta
                                                      expired rollout, until they close
 
 It serves `update/get` from an in-memory copy of the bundle and stores `update/state`.
+Messages are read with protocol/boundedjson; no message can end paho's network thread (its
+handler runs isolated): a refused or failing one is counted and quarantined as
+`fleet_<state|get>_<why>` (store/quarantine.py refuse) and the thread goes on.
 """
 
 from __future__ import annotations
@@ -29,12 +32,16 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.updatestate import FINAL
+from protocol import boundedjson
+from protocol.errors import RemoteProtocolError
 from server_hub.errors import HubError
 from server_hub.fleet.rollout import CANCELLED
+from server_hub.store.quarantine import failed, refuse
 
 log = logging.getLogger("tapcert.hub.fleet")
 CHUNK = 32 * 1024
 MAX_CHUNK = 256 * 1024
+MAX_MESSAGE = 16384           # an agent's update/get or update/state is a few hundred bytes
 
 
 def mqtt_client(mqtt_cfg, client_id: str) -> paho.Client:
@@ -52,8 +59,9 @@ def mqtt_client(mqtt_cfg, client_id: str) -> paho.Client:
 
 class FleetServer:
     def __init__(self, fleet, mqtt_cfg, *, offer_every: float = 5.0, worker_id: str = "",
-                 clock=time.monotonic):
+                 clock=time.monotonic, quota: int = 0):
         self.fleet, self.cfg, self.offer_every = fleet, mqtt_cfg, offer_every
+        self.quota = quota            # hub.quarantine_quota, for refused messages
         client_id = mqtt_cfg.client_id + "-fleet" + (f"-{worker_id}" if worker_id else "")
         self.client = mqtt_client(mqtt_cfg, client_id)
         self.client.on_connect = self._on_connect
@@ -101,13 +109,26 @@ class FleetServer:
         self.wake.set()
         log.info("fleet updates: subscribed to the stations' update topics")
 
+    def threads(self) -> dict:
+        """The threads this service needs alive (server_hub/liveness.py)."""
+        return {"hub-fleet": lambda: self.thread, "hub-fleet-mqtt": lambda: self.client._thread}
+
     def _on_message(self, client, userdata, msg):
         parts = msg.topic.split("/")
-        try:
-            body = json.loads(msg.payload)
-        except ValueError:
-            body = None
-        if len(parts) != 4 or not isinstance(body, dict):
+        station = parts[1] if len(parts) == 4 else ""
+        kind = "fleet_" + (parts[3] if len(parts) == 4 else "message")
+        try:        # paho's network thread: one message, never the thread
+            self._handle(parts, msg.payload)
+        except RemoteProtocolError as exc:
+            refuse(self.fleet.store, self.stats, station, kind, msg.payload, exc.reason,
+                   str(exc), log, self.quota)
+        except Exception as exc:
+            failed(self.fleet.store, self.stats, station, kind, msg.payload, exc, log,
+                   self.quota)
+
+    def _handle(self, parts, payload):
+        body = boundedjson.loads_object(payload, MAX_MESSAGE)
+        if len(parts) != 4:
             self.stats["ignored"] += 1
             return
         station = parts[1]
