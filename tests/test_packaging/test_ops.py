@@ -156,7 +156,7 @@ def test_dropin_runs_as_the_mosquitto_user_and_passes_a_full_batch():
 def test_a_root_owned_log_folder_is_the_error_the_drop_in_warns_about():
     """Mosquitto (2.0.11) keeps running but writes no log: the drop-in's ownership note."""
     _needs_root_and_mosquitto_user()
-    base, _port = _broker_dir(None)
+    base, port = _broker_dir(None)
     proc = subprocess.Popen([mosquitto_binary(), "-c", str(base / "mosquitto.conf")],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     guard = threading.Timer(30, proc.terminate)    # never hang on a broker that says nothing
@@ -166,6 +166,9 @@ def test_a_root_owned_log_folder_is_the_error_the_drop_in_warns_about():
         for raw in proc.stdout:          # read until the error line (or the broker exits)
             seen.append(raw.decode(errors="replace"))
             if "Unable to open log file" in seen[-1]:
+                # it runs on: stop it once it listens (one stopped mid-start-up here ran on
+                # past SIGTERM; _stop kills after 15 s in any case)
+                wait_port(port, 15)
                 break
     finally:
         guard.cancel()
