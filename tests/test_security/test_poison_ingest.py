@@ -23,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: E402,F401
 from hubproc import HubProcess, wait_for as _wait  # noqa: E402
 from protocol import batch as wire  # noqa: E402
+from server_hub.ingest.mqttlink import MQTTLink  # noqa: E402
+from server_hub.ingest.pipeline import Pipeline  # noqa: E402
 from stationsim import StationSim  # noqa: E402
 
 from hil_tests.timescale import scaled  # noqa: E402
@@ -108,3 +110,47 @@ def test_poison_messages_at_qos1_then_a_restart_cannot_stop_ingest(db_url, mosqu
             station.close()
         proc.kill()
         db.dispose()
+
+
+class _BuggyPipeline(Pipeline):
+    """The real pipeline with one injected bug: batch 666 raises (a hub bug, not the data)."""
+
+    def handle_batch(self, station_id, payload, now=None):
+        if wire.peek_batch_id(payload) == 666:
+            raise TypeError("injected bug")
+        return super().handle_batch(station_id, payload, now)
+
+    def handle_batches(self, items, now=None):
+        if any(wire.peek_batch_id(p) == 666 for _, p in items):
+            raise TypeError("injected bug")
+        return super().handle_batches(items, now)
+
+
+def test_a_batch_the_hub_fails_on_is_quarantined_once_unacked_and_ingest_goes_on(mosquitto,
+                                                                                 tmp_path):
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    hub = Hub(url, make_config())
+    district = District(hub)
+    hub.config.mqtt.port = mosquitto.port
+    hub.config.mqtt.client_id = "hub-buggy"
+    link = MQTTLink(hub.config.mqtt, _BuggyPipeline(hub.store, hub.config))
+    link.start()
+    station = None
+    try:
+        assert link.subscribed.wait(scaled(10))
+        station = StationSim(mosquitto.port, ["S-1"], client_id="buggy-station")
+        bad = wire.encode_batch(666, [district.tap("L-1", at=SESSION_START)])
+        for _ in range(3):                                   # the agent resends it
+            station.publish("S-1", bad)
+        good = wire.encode_batch(7, [district.tap("L-0", at=SESSION_START)])
+        assert list(station.send_until_acked("S-1", 7, good, timeout=scaled(30)).outcomes) == \
+            [wire.ACCEPTED]
+        _wait(lambda: link.stats["errors"] >= 3, "the three copies handled")
+        assert station.wait_ack("S-1", 666, 0.5) is None     # no ack: the agent keeps it
+        assert hub.count("quarantine", "reason = 'batch_hub_error'") == 1
+        assert link._worker.is_alive()
+    finally:
+        if station is not None:
+            station.close()
+        link.stop()
+        hub.close()
