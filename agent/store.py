@@ -57,6 +57,15 @@ def translate(exc, path):
     return StoreError("queue {}: {}".format(path, text))
 
 
+def _owner_only(path):
+    # queue.db 0600 from its creation (SQLite gives -wal/-shm the same mode); an older
+    # agent's 0644 files are narrowed: the queue holds card UIDs
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path + "-wal", path + "-shm"):
+        if os.path.exists(name) and os.stat(name).st_mode & 0o077:
+            os.chmod(name, 0o600)
+
+
 class Store:
     def __init__(self, path, *, max_size_bytes=0, disk_reserve=DISK_RESERVE):
         self.path = str(path)
@@ -65,6 +74,7 @@ class Store:
         if self.path != ":memory:":
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+                _owner_only(self.path)
             except OSError as exc:
                 raise StoreError("cannot create the queue directory {}: {} (check queue.path and "
                                  "the agent's permissions)".format(Path(self.path).parent, exc)) from exc

@@ -6,8 +6,9 @@ operator's or technician's token, which is the authorisation). It proves two thi
 * possession: `proof` is the reader's own Ed25519 signature (made on the reader, whose key
   never leaves it) over the canonical statement — so the public key, reader id, station and
   label cannot be swapped after the fact;
-* origin: `mac` is HMAC-SHA256 keyed with SHA-256(technician token) — the hub stores only
-  that hash, so it can check which technician made the bundle without the token itself.
+* origin: `mac` is HMAC-SHA256 keyed with `token_key(technician token)`, a key the hub keeps
+  outside its database (bundlekeys.py) when it creates the token: a copy of hub.db alone
+  cannot make a bundle the hub accepts.
 
     {"v": 1, "kind": "tapcert-enrollment", "statement": {...}, "proof": hex, "mac": hex|null}
 
@@ -45,8 +46,10 @@ def signed_bytes(statement: dict) -> bytes:
 
 
 def token_key(token: str) -> bytes:
-    """What the hub stores for a token (SHA-256) — also the bundle's MAC key."""
-    return hashlib.sha256(token.encode()).digest()
+    """The bundle's MAC key: HMAC-SHA256(token, "tapcert-bundle-mac-v2"). Not what the hub's
+    database holds for the token (SHA-256(token)): the hub keeps this key in a secret file
+    when it creates the token (server_hub/identity/bundlekeys.py)."""
+    return hmac.new(token.encode(), b"tapcert-bundle-mac-v2", hashlib.sha256).digest()
 
 
 def make(statement: dict, proof: bytes, token: str | None = None) -> dict:
@@ -56,8 +59,8 @@ def make(statement: dict, proof: bytes, token: str | None = None) -> dict:
 
 
 def verify(bundle: dict, token_hashes=()) -> dict:
-    """Check a bundle; returns its statement. `token_hashes`: SHA-256 digests of the tokens
-    whose MAC is accepted (empty: the MAC is not checked, the importer's token authorises)."""
+    """Check a bundle; returns its statement. `token_hashes`: the MAC keys (token_key) of the
+    tokens whose MAC is accepted (empty: the MAC is not checked, the importer authorises)."""
     if not isinstance(bundle, dict) or bundle.get("kind") != KIND or bundle.get("v") != 1:
         raise BundleError("not a tapcert enrollment bundle (v1)",
                           "make it with `tapcert-provision enroll --offline-bundle FILE`")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from server_hub.identity import pki
+from server_hub.identity import bundlekeys, pki
 from server_hub.config import ca_dir
 from server_hub.errors import Conflict, HubError, NotFound, RegistryError
 from server_hub.store.schema import operators
@@ -133,7 +133,12 @@ def broker_config(cfg, out_dir, hosts=(), ips=(), port: int = 8883, bind: str = 
 
 
 def token_hashes(store, roles=BUNDLE_ROLES) -> list[bytes]:
-    """SHA-256 of every live token of these roles: the keys a bundle's MAC may be made with."""
+    """The keys a bundle's MAC may be made with: those of every live token of these roles,
+    from the secret file beside the fleet CA (bundlekeys.py), never from the database."""
+    return bundlekeys.mac_keys(store, _live(store, roles))
+
+
+def _live(store, roles) -> list[bytes]:
     o = operators.c
     with store.read() as conn:
         return [bytes(r[0]) for r in conn.execute(
@@ -160,6 +165,18 @@ def import_bundle(registry, pipeline, doc: dict, token_hashes=()) -> dict:
         st = verify(doc, token_hashes)
     except BundleError as exc:
         raise RegistryError(str(exc)) from exc
+    if token_hashes and st.get("replaces"):   # a re-key revokes a reader: an admin's call
+        admins = bundlekeys.mac_keys(registry.store, _live(registry.store, ("admin",)))
+        try:
+            if not admins:   # verify() with no keys would not check the MAC at all
+                raise BundleError("no admin key")
+            verify(doc, admins)
+        except BundleError:
+            raise RegistryError(
+                f"the bundle replaces reader {st['replaces']} (the import would revoke it) but "
+                "was made with a technician's token: a re-key needs an admin — make the bundle "
+                "again with an admin's token, or have an admin check it and import it with "
+                "--trust-unsigned") from None
     rid = st["reader_id"]
     out = {"reader_id": rid, "station": st["station"], "label": st["label"],
            "enrolled": False, "replaced": None, "replayed": {}}

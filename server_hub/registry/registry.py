@@ -402,6 +402,9 @@ class Registry:
             conn.execute(operators.insert().values(name=name, role=role,
                                                    token_hash=hash_token(token),
                                                    created_at=time.time()))
+            if role in ("admin", "technician"):   # offline bundles' MAC key, outside the DB
+                from server_hub.identity import bundlekeys
+                bundlekeys.remember(self.store, token)
         return self.operator(name), token
 
     def operator(self, name: str) -> dict:

@@ -15,6 +15,7 @@ publishes its ack (SPEC §4.2); PostgreSQL's defaults (fsync, synchronous_commit
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -24,10 +25,27 @@ from server_hub.errors import InvalidValue, StoreError
 from server_hub.store import migrations, schema
 
 
+def owner_only(path: str) -> None:
+    """Make a SQLite database and its -wal/-shm owner-only (0600): created so (SQLite gives
+    the -wal and -shm the database file's mode), and chmod-ed when an earlier version made
+    them 0644. The database holds token hashes and learners' names."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+    for name in (path, path + "-wal", path + "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(name).st_mode & 0o077:
+                os.chmod(name, 0o600)
+
+
 def _sqlite_engine(url) -> sa.Engine:
     path = url.database
-    if path and path != ":memory:":
+    if path and path != ":memory:" and not path.startswith("file:"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            owner_only(path)
+        except OSError as exc:
+            raise StoreError(f"cannot open the database {path}: {exc.strerror}; check that "
+                             "the hub's user owns its directory") from exc
     engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @sa.event.listens_for(engine, "connect")

@@ -111,9 +111,15 @@ def test_reader_import_enrols_from_an_offline_bundle(tmp_path):
             "station_id": "S-0001", "label": "R-0009",
             "public_key": Ed25519PrivateKey.from_private_bytes(b"\x01" * 32).public_key()
             .public_bytes(Encoding.Raw, PublicFormat.Raw).hex()})
+        path = tmp_path / "R-0009.enroll.json"
         doc, st = _bundle("S-0001", "R-0009", token=hub.token("technician"),
                           replaces=old["reader_id"])
-        path = tmp_path / "R-0009.enroll.json"
+        path.write_text(json.dumps(doc))
+        alone = hub_cli(hub, "reader", "import", path)   # a re-key by a technician alone
+        assert alone.returncode == 1 and "a re-key needs an admin" in alone.stderr
+        assert hub.api("GET", "/api/v1/readers/" + old["reader_id"])["status"] == "active"
+        doc, st = _bundle("S-0001", "R-0009", token=hub.token("admin"),
+                          replaces=old["reader_id"])
         path.write_text(json.dumps(doc))
         done = hub_cli(hub, "reader", "import", path)
         assert done.returncode == 0, done.stderr
