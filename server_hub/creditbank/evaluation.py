@@ -21,14 +21,13 @@ Both settings live in `bank_settings` (changes audited); both reports export as 
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 
 import sqlalchemy as sa
 
 from server_hub.creditbank import audit
+from server_hub.store import csvout
 from server_hub.store.bank_tables import activity_admins, bank_settings
 from server_hub.errors import NotFound, RegistryError
 from server_hub.store.schema import activities, credit_state, records, station_sync, stations
@@ -103,12 +102,7 @@ def rewards(sessions: list, rule: dict) -> list[dict]:
     return [dict(r, activities=len(r["activities"])) for _, r in sorted(out.items())]
 
 
-def to_csv(rows: list[dict], columns: list[str]) -> str:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    return buf.getvalue()
+to_csv = csvout.to_csv   # every CSV the hub writes: formula-safe cells (store/csvout.py)
 
 
 # --- store ---------------------------------------------------------------------------------
