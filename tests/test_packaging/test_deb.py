@@ -1,6 +1,7 @@
 """The station agent's .deb (ops/deb): built from the wheel with dpkg-deb, installed with dpkg
 into a throwaway root (`dpkg --root`, maintainer scripts chrootless: they honour DPKG_ROOT),
-its agent run from the venv the postinst made, then removed — keeping the queue."""
+its agent run from the venv the postinst made, installed again, then purged — keeping the
+queue."""
 
 import os
 import subprocess
@@ -73,6 +74,12 @@ def test_the_agent_deb_installs_runs_and_removes_keeping_the_queue(tmp_path):
     assert probe.returncode == 0, probe.stderr
     # the unit's Documentation= names files the venv now has
     assert (venv / "share/doc/tapcert/agent.md").is_file()
+
+    # installing it again (an upgrade, or a repair) keeps the venv and replaces our package
+    again = _dpkg(root, "-i", str(deb), env=env)
+    assert "Setting up tapcert-agent (0.1.0)" in again
+    assert subprocess.run([str(venv / "bin/tapcert-agent"), "--version"], capture_output=True,
+                          text=True).stdout.strip() == "tapcert-agent 0.1.0"
 
     queue = root / "var/lib/tapcert-agent"
     queue.mkdir(parents=True)
