@@ -91,7 +91,7 @@ def build(sources, board_bc: Bytecode, compiler, report) -> dict:
     images = {}
     total = len(sources)
     for i, src in enumerate(sources, 1):
-        report.progress(i, total, "compiling " + src.flash_path, unit="files")
+        report.progress(i, total, "compiling " + src.flash_path, "files")
         if src.compile:
             mpy = compiler.compile(src.data, src.flash_path, board_bc.arch)
             check_output(src.flash_path, mpy, board_bc)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 
-from server_hub.cli.common import json_arg, table, time_arg
+from server_hub.cli import csvimport
+from server_hub.cli.common import json_arg, time_arg
 from server_hub.store import reports
 
 
@@ -18,8 +19,7 @@ def do_learner_add(ctx):
 
 
 def do_learner_list(ctx):
-    print(table(ctx.registry.learners(ctx.args.limit, ctx.args.offset),
-                 ["id", "name", "status"]))
+    ctx.show(ctx.registry.learners(ctx.args.limit, ctx.args.offset), ["id", "name", "status"])
 
 
 def do_learner_show(ctx):
@@ -78,10 +78,11 @@ def do_activity_add(ctx):
 
 def do_activity_list(ctx):
     rows = ctx.registry.activities(ctx.args.station)
-    for r in rows:
-        r["schedule"] = json.dumps(r["schedule"])
-        r["standard"] = json.dumps(r["standard"])
-    print(table(rows, ["id", "station_id", "name", "active", "schedule", "standard"]))
+    if not ctx.args.json:
+        for r in rows:
+            r["schedule"] = json.dumps(r["schedule"])
+            r["standard"] = json.dumps(r["standard"])
+    ctx.show(rows, ["id", "station_id", "name", "active", "schedule", "standard"])
 
 
 def install(sub, cmd, group) -> None:
@@ -98,6 +99,7 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("--limit", type=int, default=500)
     sp.add_argument("--json", action="store_true")
 
+    learner_group = g
     g = group("card", "learner cards")
     sp = cmd(g, "add", do_card_add, "register a card to a learner",
              "card add 04a1b2c3 --learner L-000123")
@@ -108,6 +110,7 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("uid")
     sp.add_argument("status", choices=["active", "lost", "revoked"])
     sp.add_argument("--since", help="when it applies from (default now)")
+    csvimport.install(cmd, learner_group, g)
 
     g = group("activity", "activities and their credit standards")
     sp = cmd(g, "add", do_activity_add, "define an activity (see docs/hub.md)",

@@ -216,8 +216,8 @@ def do_external_enter(ctx):
 def do_external_list(ctx):
     from server_hub.creditbank import external
     rows = external.listing(ctx.store(), ctx.args.status, ctx.args.learner, ctx.args.limit)
-    print_table(rows, ["id", "learner_id", "credits", "title", "institution", "proof_ref",
-                        "day", "status", "entered_by", "decided_by", "comment"])
+    ctx.show(rows, ["id", "learner_id", "credits", "title", "institution", "proof_ref",
+                    "day", "status", "entered_by", "decided_by", "comment"])
 
 
 def do_external_decide(ctx):

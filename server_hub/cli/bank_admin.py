@@ -12,12 +12,12 @@
 
 from __future__ import annotations
 
-from server_hub.cli.common import actor, print_table
+from server_hub.cli.common import actor
 
 
 def do_term_list(ctx):
     from server_hub.creditbank import terms
-    print_table(terms.listing(ctx.store()), ["id", "name", "first_day", "last_day"])
+    ctx.show(terms.listing(ctx.store()), ["id", "name", "first_day", "last_day"])
 
 
 def do_term_add(ctx):
@@ -43,8 +43,8 @@ def do_term_remove(ctx):
 
 def do_category_list(ctx):
     from server_hub.creditbank import categories
-    print_table(categories.listing(ctx.store(), ctx.args.all), ["code", "name_zh", "name_en",
-                                                           "active"])
+    ctx.show(categories.listing(ctx.store(), ctx.args.all),
+             ["code", "name_zh", "name_en", "active"])
 
 
 def _show(c):

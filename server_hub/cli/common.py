@@ -10,6 +10,7 @@ import json
 import os
 
 from server_hub import config as hubconfig
+from server_hub.cli import habits
 from server_hub.errors import HubError
 
 PROG = "tapcert-hub"
@@ -47,6 +48,13 @@ class Context:
     def close(self):
         if self._store is not None:
             self._store.close()
+
+    def show(self, rows, columns) -> None:
+        """A listing: a table for people, every field of every row with --json."""
+        if getattr(self.args, "json", False):
+            habits.print_json(rows)
+        else:
+            print(table(rows, columns))
 
     def when(self, t) -> str:
         if t is None:

@@ -15,7 +15,8 @@ Examples:
     tapcert-hub learner show L-000123
 
 The CLI works on the database directly (whoever can read the config and the database is the
-hub's administrator); the HTTP API is for everyone else and needs a token.
+hub's administrator); the HTTP API is for everyone else and needs a token. Every `list` (and
+status, sync, show-config) takes --json; a closed pipe ends a command quietly (habits.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from server_hub.cli import accounts, bank, bank_admin, fleet, hub, ops, registry
+from server_hub.cli import accounts, bank, bank_admin, fleet, habits, hub, ops, registry
 from server_hub.cli.common import PROG, Context
 from server_hub.errors import HubError
 
@@ -40,12 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML config file (default $TAPCERT_HUB_CONFIG)")
     p.add_argument("--db", help="database URL, e.g. sqlite:////var/lib/tapcert/hub.db or "
                                 "postgresql+psycopg://tapcert@db/tapcert")
+    p.add_argument("--version", action="version", version="%(prog)s " + habits.version())
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     def cmd(parent, name, handler, help_text, example=None):
         sp = parent.add_parser(name, help=help_text, description=help_text,
                                epilog=f"example: {example}" if example else None)
         sp.set_defaults(handler=handler)
+        if name == "list":
+            sp.add_argument("--json", action="store_true", help="every field as JSON")
         return sp
 
     def group(name, help_text):
@@ -71,6 +75,10 @@ def _station_shortcut(argv: list[str]) -> list[str]:
 
 
 def main(argv=None) -> int:
+    return habits.run(_main, argv)
+
+
+def _main(argv) -> int:
     parser = build_parser()
     args = parser.parse_args(_station_shortcut(list(sys.argv[1:] if argv is None else argv)))
     handler = getattr(args, "handler", None)

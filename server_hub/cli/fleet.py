@@ -117,8 +117,7 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("file")
     sp.add_argument("--trust", action="append", default=[],
                     help="another release public key (hex or .pub) besides [fleet] release_keys")
-    sp = cmd(bs, "list", do_bundle_list, "list stored bundles")
-    sp.add_argument("--json", action="store_true")
+    sp = cmd(bs, "list", do_bundle_list, "list stored bundles")   # --json: every list has it
 
     r = g.add_parser("rollout", help="rollouts of a bundle to stations")
     rs = r.add_subparsers(dest="sub", metavar="VERB")
@@ -138,7 +137,6 @@ def install(sub, cmd, group) -> None:
                     "it the rollout stops as if cancelled")
     sp = cmd(rs, "list", do_rollout_list, "rollouts, newest first, with their progress")
     sp.add_argument("--limit", type=int, default=50)
-    sp.add_argument("--json", action="store_true")
     sp = cmd(rs, "show", do_rollout_show, "one rollout: every station's and reader's state",
              "fleet rollout show RO-20260601-090000-0.2.0-1a2b")
     sp.add_argument("id")

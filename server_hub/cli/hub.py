@@ -1,11 +1,13 @@
-"""`tapcert-hub init | migrate | run | broker-config`: set the hub up and run it.
+"""`tapcert-hub init | migrate | run | broker-config | show-config`: set the hub up and run it.
 
 Installed into the parser by server_hub/cli/dispatch.py.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
 
 from server_hub.cli.common import write_secret
@@ -48,6 +50,9 @@ def do_migrate(ctx):
 
 def do_run(ctx):
     from server_hub import service
+    from server_hub.cli import runlock
+    if ctx.args.workers is None:   # before MQTT: a second hub must not push the first off
+        runlock.hold(ctx.cfg, api=ctx.cfg.api.enabled and not ctx.args.no_api)
     worker = f" [{ctx.cfg.hub.worker_id}]" if ctx.cfg.hub.worker_id else ""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format=f"%(asctime)s{worker} %(levelname)s %(name)s: %(message)s")
@@ -57,6 +62,53 @@ def do_run(ctx):
         return workers.run(ctx.cfg, ctx.args.workers, config=ctx.args.config, db=ctx.args.db,
                            api=api)
     return service.run(ctx.cfg, api=api)
+
+
+_SECRET_KEYS = ("password", "token", "secret")
+
+
+def effective_config(cfg) -> dict:
+    """Every section and key as the hub uses them, secrets masked (show-config)."""
+    import dataclasses
+
+    from sqlalchemy.engine import make_url
+    out = {}
+    for section in dataclasses.fields(cfg):
+        values = dataclasses.asdict(getattr(cfg, section.name))
+        for key, value in values.items():
+            if any(word in key for word in _SECRET_KEYS) and value:
+                values[key] = "********"
+            elif key == "db" and value:
+                values[key] = make_url(value).render_as_string(hide_password=True)
+            elif isinstance(value, list):
+                values[key] = list(value)
+        out[section.name] = values
+    return out
+
+
+def do_show_config(ctx):
+    from server_hub.cli import habits
+    config = effective_config(ctx.cfg)
+    if ctx.args.json:
+        habits.print_json(config)
+        return
+    source = ctx.args.config or os.environ.get("TAPCERT_HUB_CONFIG")
+    print(f"# effective configuration ({'from ' + source if source else 'defaults'}, then "
+          "TAPCERT_HUB_* environment, then --db); every key: docs/hub.md")
+    for section, values in config.items():
+        print(f"\n[{section}]")
+        for key, value in values.items():
+            print(f"{key} = {_toml(value)}")
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)
 
 
 def do_broker_config(ctx):
@@ -86,6 +138,9 @@ def install(sub, cmd, group) -> None:
                     help="N supervised worker processes sharing the ingest load (PostgreSQL; "
                          "MQTT shared subscriptions or the NATS JetStream consumer; a dead "
                          "worker is restarted; docs/scale.md)")
+    sp = cmd(sub, "show-config", do_show_config, "print the effective configuration (file, "
+             "environment, flags), secrets masked", "tapcert-hub --config hub.toml show-config")
+    sp.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
     sp = cmd(sub, "broker-config", do_broker_config, "write Mosquitto's mTLS listener, ACL and "
              "CRL files for the stations (and the hub's own client certificate)",
              "broker-config --out /etc/mosquitto/tapcert --host mqtt.example.org")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from server_hub.cli.common import actor, table, time_arg
+from server_hub.cli.common import actor, time_arg
 from server_hub.store import reports
 
 
@@ -16,8 +16,8 @@ def do_holds_list(ctx):
     for r in rows:
         r["holds"] = ",".join(r["holds"])
         r["session"] = ctx.when(r["session_start"])
-    print(table(rows, ["learner_id", "activity_id", "session", "session_start",
-                        "credits_by_standard", "holds"]))
+    ctx.show(rows, ["learner_id", "activity_id", "session", "session_start",
+                    "credits_by_standard", "holds"])
 
 
 def do_holds_review(ctx):
@@ -31,14 +31,14 @@ def do_holds_review(ctx):
 
 
 def do_alarms_list(ctx):
-    print(table(reports.alarm_list(ctx.store(), ctx.args.limit),
-                 ["id", "kind", "station_id", "reader_id", "seq", "created_at", "detail"]))
+    ctx.show(reports.alarm_list(ctx.store(), ctx.args.limit),
+             ["id", "kind", "station_id", "reader_id", "seq", "created_at", "detail"])
 
 
 def do_quarantine_list(ctx):
-    print(table(reports.quarantine_list(ctx.store(), ctx.args.reason, ctx.args.limit),
-                 ["id", "reason", "station_id", "batch_id", "reader_id", "seq", "received_at",
-                  "detail"]))
+    ctx.show(reports.quarantine_list(ctx.store(), ctx.args.reason, ctx.args.limit),
+             ["id", "reason", "station_id", "batch_id", "reader_id", "seq", "received_at",
+              "detail"])
 
 
 def do_quarantine_replay(ctx):
@@ -49,9 +49,9 @@ def do_quarantine_replay(ctx):
 
 
 def do_sync(ctx):
-    print(table(reports.sync(ctx.store(), ctx.args.station),
-                 ["station_id", "state", "last_batch_at", "batches", "accepted", "duplicates",
-                  "rejected"]))
+    ctx.show(reports.sync(ctx.store(), ctx.args.station),
+             ["station_id", "state", "last_batch_at", "batches", "accepted", "duplicates",
+              "rejected"])
 
 
 def do_status(ctx):
@@ -106,6 +106,7 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("--reader", help="only this reader's records")
     sp = cmd(sub, "sync", do_sync, "per-station sync counters and status")
     sp.add_argument("--station")
+    sp.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
     sp = cmd(sub, "status", do_status, "fleet summary and the stations needing attention",
              "tapcert-hub status --limit 20")
     sp.add_argument("--all", action="store_true", help="every station, not only those "

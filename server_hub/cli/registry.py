@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from server_hub.cli.common import table, write_secret
+from server_hub.cli.common import write_secret
 from server_hub.errors import HubError
 
 
@@ -18,7 +18,7 @@ def do_station_add(ctx):
 
 
 def do_station_list(ctx):
-    print(table(ctx.registry.stations(), ["id", "name", "status", "lat", "lon"]))
+    ctx.show(ctx.registry.stations(), ["id", "name", "status", "lat", "lon"])
 
 
 def do_station_show(ctx):
@@ -77,8 +77,8 @@ def do_reader_revoke(ctx):
 
 
 def do_reader_list(ctx):
-    print(table(ctx.registry.readers(ctx.args.station),
-                 ["reader_id", "label", "station_id", "status", "enrolled_at"]))
+    ctx.show(ctx.registry.readers(ctx.args.station),
+             ["reader_id", "label", "station_id", "status", "enrolled_at"])
 
 
 def do_reader_show(ctx):
@@ -104,7 +104,7 @@ def do_token_create(ctx):
 
 
 def do_token_list(ctx):
-    print(table(ctx.registry.operators(), ["name", "role", "created_at", "revoked_at"]))
+    ctx.show(ctx.registry.operators(), ["name", "role", "created_at", "revoked_at"])
 
 
 def do_token_revoke(ctx):

@@ -91,6 +91,12 @@ def bank_page():
                         headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/dashboard/api/zone", tags=["dashboard"])
+def zone(request: Request, who=Depends(require(*ANY))):
+    """The hub's time zone (hub.timezone): the pages show every time in it and say so."""
+    return {"timezone": request.app.state.hub.config.hub.timezone}
+
+
 @router.get("/dashboard/api/fleet", tags=["dashboard"])
 def fleet(request: Request, who=Depends(require(*ANY))):
     """Fleet summary (stations by state, total backlog, credits today) and firing alerts."""
@@ -101,6 +107,7 @@ def fleet(request: Request, who=Depends(require(*ANY))):
     return {"summary": snap.summary, "compute_ms": round(snap.compute_s * 1000, 1),
             "alerts": [a.to_dict() for a in firing[:100]], "alerts_firing": len(firing),
             "poll_s": cfg.dashboard.poll_s, "monitor": d.monitor is not None,
+            "timezone": cfg.hub.timezone,   # the pages show every time in it (hubtime.js)
             "thresholds": hm.Thresholds.from_config(cfg).__dict__, "who": who}
 
 

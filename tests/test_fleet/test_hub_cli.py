@@ -11,6 +11,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from hil_tests.services import free_port
+from hil_tests.timescale import scaled
 from storekit import fleet_hub
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,7 +109,11 @@ def test_run_starts_the_fleet_service_in_the_main_process_only(tmp_path, mosquit
     log = tmp_path / "worker.log"
     proc = run_hub(cfg, log, "--no-api")
     try:
-        time.sleep(1.5)
+        # up (its SIGTERM handler installed) before the check: a busy machine starts it slowly
+        deadline = time.monotonic() + scaled(60)
+        while "hub running" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
         assert offers_seen(mosquitto.port, 4) == [], log.read_text()
     finally:
         proc.terminate()

@@ -56,13 +56,9 @@ function sdur(s) {   // a signed offset: "+3 min", "−40 s", "0 s"
   return (s > 0 ? "+" : "−") + dur(Math.abs(s));
 }
 
-function clock(ts) {
+function clock(ts) {   // in the hub's time zone (hubtime.js), shown in the header
   if (!ts) return "—";
-  const d = new Date(ts * 1000), now = new Date();
-  const hm = String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0");
-  if (d.toDateString() === now.toDateString()) return hm;
-  return d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" +
-    String(d.getDate()).padStart(2, "0") + " " + hm;
+  return HubTime.day(ts) === HubTime.day(Date.now() / 1000) ? HubTime.hm(ts) : HubTime.full(ts);
 }
 
 function ago(ts) {
@@ -122,6 +118,7 @@ async function refresh() {
       body = api("/dashboard/api/stations?" + qs);
     }
     S.fleet = await fleet;
+    HubTime.setZone(S.fleet.timezone);
     S.poll = S.fleet.poll_s || 5;
     if (station) { S.detail = await body; S.page = null; } else { S.page = await body; S.detail = null; }
     S.failures = 0;
@@ -149,7 +146,7 @@ function renderLive(error) {
   live.replaceChildren(error
     ? h("span", { class: "stale" }, "⚠ " + t("stale"))
     : h("span", { class: "ok" }, "◉ " + t("live") + " · " + t("updated") + " " +
-        new Date(S.stamp * 1000).toLocaleTimeString(S.lang === "zh" ? "zh-CN" : "en-GB")));
+        HubTime.hms(S.stamp) + " · " + t("times_in") + " " + HubTime.label()));
 }
 
 function render() {

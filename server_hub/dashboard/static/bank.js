@@ -38,11 +38,8 @@ const $ = (sel) => document.querySelector(sel);
 const loc = () => (B.lang === "zh" ? "zh-CN" : "en-US");
 const num = (v, digits) => (v === null || v === undefined ? "—" :
   Number(v).toLocaleString(loc(), { maximumFractionDigits: digits === undefined ? 3 : digits }));
-function when(ts) {
-  if (!ts) return "—";
-  const d = new Date(ts * 1000), p = (x) => String(x).padStart(2, "0");
-  return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " +
-    p(d.getHours()) + ":" + p(d.getMinutes());
+function when(ts) {   // in the hub's time zone (hubtime.js), named beside the sign-in line
+  return ts ? HubTime.full(ts) : "—";
 }
 
 // --- the API ---------------------------------------------------------------------------
@@ -77,6 +74,8 @@ function flash(text, isError) {
 // --- loading ---------------------------------------------------------------------------
 
 async function load() {
+  const zone = await call("GET", "/dashboard/api/zone");
+  if (zone.ok) HubTime.setZone(zone.data.timezone);
   const r = await call("GET", "/api/v1/bank/desk");
   if (r.status === 401) return;
   if (r.status === 403) {
@@ -409,7 +408,8 @@ function renderAudit() {
 function renderAll() {
   applyStatic();
   if (!B.desk) return;
-  $("#who").textContent = B.who ? t("signed_in_as", { name: B.who.name, role: B.who.role }) : "";
+  $("#who").textContent = B.who ? t("signed_in_as", { name: B.who.name, role: B.who.role }) +
+    " · " + t("times_in") + " " + HubTime.label() : "";
   renderReviews();
   renderExternal();
   renderExchange();

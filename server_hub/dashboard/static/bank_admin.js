@@ -196,9 +196,8 @@ function renderActivities() {
   box.replaceChildren(...parts);
 }
 
-function tomorrow() {
-  const d = new Date(Date.now() + 86400000), p = (x) => String(x).padStart(2, "0");
-  return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate());
+function tomorrow() {   // the hub's tomorrow
+  return HubTime.day(Date.now() / 1000 + 86400);
 }
 
 function standardForm(a) {

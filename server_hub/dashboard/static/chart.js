@@ -40,9 +40,7 @@ window.tapChart = function (series, opts) {
   for (let t = Math.ceil(x0 / step) * step; t <= x1; t += step) {
     const x = X(t);
     el("line", { x1: x, x2: x, y1: T, y2: H - B, class: "grid" });
-    const d = new Date(t * 1000);
-    el("text", { x: x, y: H - 8, class: "tick", "text-anchor": "middle" },
-       String(d.getHours()).padStart(2, "0") + ":" + String(d.getMinutes()).padStart(2, "0"));
+    el("text", { x: x, y: H - 8, class: "tick", "text-anchor": "middle" }, HubTime.hm(t));
   }
   series.forEach((s, i) => {
     const pts = s.points.filter((p) => p[1] != null && p[0] >= x0 && p[0] <= x1);

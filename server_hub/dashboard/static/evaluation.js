@@ -45,7 +45,7 @@ const EV_PATH = { grades: "stations", rewards: "rewards" };
 
 const pct = (v) => (v === null || v === undefined ? "—" :
   (Math.round(v * 1000) / 10).toLocaleString(S.lang === "zh" ? "zh-CN" : "en-US") + "%");
-const day = (ts) => new Date(ts * 1000).toISOString().slice(0, 10);
+const day = (ts) => HubTime.day(ts);   // the hub's days (its periods start at its midnight)
 const fill = (tpl, v) => tpl.replace(/\{(\w+)\}/g, (_, k) => (v[k] === undefined ? "?" : v[k]));
 
 async function evFetch(path) {
