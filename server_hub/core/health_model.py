@@ -29,7 +29,7 @@ _WEIGHT = {CRITICAL: 1000, WARNING: 30, INFO: 1}
 
 # rules that are alerts (fire to the webhook); the others only sort and explain
 ALERT_RULES = ("offline_backlog", "unsynced_old", "journal_full", "clock_skew",
-               "rejection_spike", "integrity_hold", "equivocation")
+               "rejection_spike", "integrity_hold", "equivocation", "quarantine_quota")
 ALARM_KINDS = ("equivocation", "broken_chain")
 
 
@@ -247,6 +247,9 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
     if th.equivocation and alarms:
         problems.append(Problem("equivocation", CRITICAL, values={"count": alarms,
                                                                   "kinds": dict(f.alarms)}))
+    if f.alarms.get("quarantine_quota"):    # store/quarantine.py: its batches go unanswered
+        problems.append(Problem("quarantine_quota", CRITICAL,
+                                values={"count": f.alarms["quarantine_quota"]}))
 
     level, attention = "ok", 0
     for p in problems:
@@ -320,6 +323,10 @@ def describe(p: Problem) -> str:
     if p.rule == "equivocation":
         return (f"{v['count']} equivocation/broken-chain alarms: a cloned or rolled-back reader; "
                 "take it out of service (tapcert-hub alarms list)")
+    if p.rule == "quarantine_quota":
+        return ("the station's quarantine is full (hub.quarantine_quota): its further rejected "
+                "records stay on the station unanswered; look at tapcert-hub quarantine list, "
+                "replay or release, then acknowledge the alarm")
     return p.rule
 
 

@@ -25,6 +25,7 @@ from stationsim import StationSim  # noqa: E402
 
 from hil_tests.timescale import scaled  # noqa: E402
 from server_hub import config as hubconfig  # noqa: E402
+from server_hub.dashboard.fleet import Fleet  # noqa: E402
 from server_hub.errors import ConfigError  # noqa: E402
 from server_hub.identity import acl  # noqa: E402
 from server_hub.store import quarantine as quarantine_store  # noqa: E402
@@ -158,6 +159,8 @@ def test_quarantine_quota_refuses_counts_and_alarms_and_custody_holds(db_url):
         with hub.store.read() as conn:
             assert quarantine_store.over_quota(conn) == {"S-1": 3}
         assert hub.count("alarms", "kind = 'quarantine_quota' AND station_id = 'S-1'") == 1
+        view = Fleet(hub.store, hub.config).snapshot(max_age_s=0).views[0]
+        assert "quarantine_quota" in [p.rule for p in view.problems]     # an alert rule
         hub.ingest("S-1", wire.encode_batch(4, over))            # a resend: counted again,
         assert hub.count("alarms", "kind = 'quarantine_quota'") == 1   # one alarm a day
         with hub.store.read() as conn:
