@@ -148,3 +148,21 @@ def test_a_second_run_is_refused_before_it_touches_the_broker(mosquitto, tmp_pat
     connects = [line for line in (mosquitto.workdir / "mosquitto.log").read_text().splitlines()
                 if "New client connected" in line and " as tapcert-hub " in line]
     assert len(connects) == 1, connects     # the refused runs never reached the broker
+
+
+def test_import_progress_says_rate_and_time_left_every_two_seconds():
+    import io
+
+    from server_hub.cli.csvimport import Progress
+
+    now = [0.0]
+    out = io.StringIO()
+    progress = Progress(1000, "imported", out=out, clock=lambda: now[0])
+    for done in range(0, 1001, 50):           # 50 rows every half second
+        progress.update(done)
+        now[0] += 0.5
+    assert out.getvalue().splitlines() == [
+        "imported 200 of 1,000 rows (20%), 100 rows/s, about 8 s left",
+        "imported 400 of 1,000 rows (40%), 100 rows/s, about 6 s left",
+        "imported 600 of 1,000 rows (60%), 100 rows/s, about 4 s left",
+        "imported 800 of 1,000 rows (80%), 100 rows/s, about 2 s left"]
