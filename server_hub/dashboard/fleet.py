@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from server_hub.core import health_model as hm
 from server_hub.identity import enrollment as identity
 from server_hub.dashboard import lag as lagmod
+from server_hub.store import quarantine as quarantine_store
 from server_hub.store import reports
 from server_hub.store.health_tables import station_samples
 from server_hub.store.schema import (activities, alarms, credit_state, ledger, quarantine,
@@ -131,7 +132,8 @@ def fleet_counters(conn) -> dict:
     reasons = {r: int(n) for r, n in conn.execute(
         sa.select(q.reason, sa.func.count()).group_by(q.reason))}
     return {"batches": int(row[0]), "accepted": int(row[1]), "duplicates": int(row[2]),
-            "rejected": int(row[3]), "rejections_by_reason": reasons}
+            "rejected": int(row[3]), "rejections_by_reason": reasons,
+            "over_quota": sum(quarantine_store.over_quota(conn).values())}
 
 
 @contextlib.contextmanager

@@ -111,6 +111,10 @@ def render(snap, counters: dict, *, monitor=None, firing=(), top: int = 20) -> s
              "reason (distinct items; a resend is not counted twice).")
     for reason, n in sorted(counters["rejections_by_reason"].items()):
         e.sample("tapcert_rejections_total", n, reason=reason)
+    e.family("tapcert_quarantine_over_quota_total", "counter", "Rejected records (and station "
+             "messages) not quarantined because their station held hub.quarantine_quota rows: "
+             "their batches got no ack and stay on the stations.")
+    e.sample("tapcert_quarantine_over_quota_total", counters.get("over_quota", 0))
 
     e.family("tapcert_tap_to_hub_lag_seconds", "histogram", "Hub commit time minus the tap's "
              "best-known time, for records stored since this hub process started.")

@@ -14,7 +14,7 @@ SHA-256 of all of them, so a resend is the same row; /metrics counts it), and ne
 bytes again are one row: a resend adds nothing). Over it nothing is inserted and:
 
   - the station's counter `quarantine_over_quota:<station>` grows by len(rows) (counters
-    table; /metrics tapcert_quarantine_over_quota_total, `tapcert-hub ops quarantine-counts`),
+    table; /metrics tapcert_quarantine_over_quota_total),
   - a `quarantine_quota` alarm is raised, one per station per UTC day (the dashboard's
     equivocation/alarm alert fires on it),
   - the caller gives no hub ack for that batch: the agent keeps its records (custody) and

@@ -25,7 +25,7 @@ from stationsim import StationSim  # noqa: E402
 
 from hil_tests.timescale import scaled  # noqa: E402
 from server_hub import config as hubconfig  # noqa: E402
-from server_hub.dashboard.fleet import Fleet  # noqa: E402
+from server_hub.dashboard.fleet import Fleet, fleet_counters  # noqa: E402
 from server_hub.errors import ConfigError  # noqa: E402
 from server_hub.identity import acl  # noqa: E402
 from server_hub.store import quarantine as quarantine_store  # noqa: E402
@@ -165,6 +165,7 @@ def test_quarantine_quota_refuses_counts_and_alarms_and_custody_holds(db_url):
         assert hub.count("alarms", "kind = 'quarantine_quota'") == 1   # one alarm a day
         with hub.store.read() as conn:
             assert quarantine_store.over_quota(conn) == {"S-1": 6}
+            assert fleet_counters(conn)["over_quota"] == 6      # /metrics
         # once the quarantine is dealt with (released), the resend is quarantined and acked
         with hub.store.write() as conn:
             conn.execute(quarantine_store.quarantine.update().values(released_at=1.0))
