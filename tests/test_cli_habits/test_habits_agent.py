@@ -96,3 +96,20 @@ def test_drain_meter_logs_while_records_wait_and_once_when_empty():
     assert meter.tick(100.0, 1000, 0) == {"waiting": 0, "rate": 10.0, "eta_s": None}
     assert meter.tick(130.0, 1000, 0) is None           # empty and already said so
     assert drain.describe({"waiting": 5, "rate": 0.0, "eta_s": None}).startswith("not draining")
+
+
+def test_version_falls_back_to_the_checkout_when_not_installed(monkeypatch):
+    from importlib import metadata
+
+    from agent import clihabits
+    from provisioning import clihabits as provision_habits
+    from server_hub.cli import habits as hub_habits
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    for module in (clihabits, provision_habits, hub_habits):
+        monkeypatch.setattr(module.metadata, "version", not_installed)
+        assert module.version() == clihabits.tomllib.loads(
+            (module.Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+        )["project"]["version"] + " (checkout)"
