@@ -227,7 +227,7 @@ class VirtualReader:
         if self.card_field_port is None:
             raise VirtualReaderError("{} has no card field: start() it first".format(self.label))
         try:
-            return cardfield.tap(self.card_field_port, uid, kind, timeout=timeout)
+            return cardfield.tap(self.card_field_port, uid, kind, timeout=scaled(timeout))
         except cardfield.CardFieldError as exc:
             raise VirtualReaderError("{}: {}; see {}".format(
                 self.label, exc, self.workdir / "console.log")) from exc
