@@ -12,8 +12,9 @@ Steps, each printing `wheel: PASS <step> (N.N s) ...` or `wheel: FAIL <step>: <w
             constraints.txt; its packages import from the venv, not from here
   hub       tapcert-hub init + run (its own Mosquitto, ports and data dir on 127.0.0.1):
             /healthz, /dashboard and a static asset answer 200; SIGTERM stops it
-  agent     tapcert-agent show-config with ops/agent.toml (its paths moved into the temp dir);
-            tapcert-agent/tapcert-provision --version give the wheel's version
+  agent     tapcert-agent show-config with ops/agent.toml (its paths moved into the temp dir)
+  cli       tapcert-hub/-agent/-provision --version give the wheel's version; tapcert-hub
+            show-config reads ops/hub.toml
   flash     tapcert-provision flash onto a blank virtual reader: the checkout's hil_tests
             plays the board (test code), the firmware comes only from the installed wheel
 
@@ -26,7 +27,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -91,6 +94,7 @@ class WheelCheck:
         self.venv = work / "venv"
         self.outside = work / "outside"      # the cwd of every installed program
         self.wheel: Path | None = None
+        self._tls = None                     # the hub's CA, once it serves HTTPS
 
     def bin(self, name: str) -> Path:
         return self.venv / "bin" / name
@@ -192,8 +196,7 @@ class WheelCheck:
             proc = subprocess.Popen([self.bin("tapcert-hub"), "run"], cwd=self.outside, env=env,
                                     stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             try:
-                base = "http://127.0.0.1:{}".format(api_port)
-                self._wait_http(base + "/healthz", proc, data / "run.log", 30)
+                base = self._wait_http(api_port, proc, data / "run.log", data / "ca" / "ca.crt", 30)
                 up_s = time.monotonic() - started
                 page = self._get(base + "/dashboard")
                 asset = self._get(base + "/dashboard/static/app.js")
@@ -205,8 +208,9 @@ class WheelCheck:
             if code != 0:
                 raise StepFailed("tapcert-hub run exited {} on SIGTERM:\n{}".format(
                     code, self._tail(data / "run.log")))
-        return ("init {:.1f} s, run answering after {:.1f} s; /healthz, /dashboard ({} B), "
-                "/dashboard/static/app.js ({} B): 200".format(init_s, up_s, len(page), len(asset)))
+        return ("init {:.1f} s, run answering after {:.1f} s; {}/healthz, /dashboard ({} B), "
+                "/dashboard/static/app.js ({} B): 200".format(init_s, up_s, base.split(":")[0] + " ",
+                                                               len(page), len(asset)))
 
     def agent(self) -> str:
         config = example_agent_config(self.work / "etc")
@@ -214,14 +218,23 @@ class WheelCheck:
                   cwd=self.outside, env=self.env(), what="tapcert-agent show-config").stdout
         if 'station = "S-0001"' not in out or "[mqtt]" not in out:
             raise StepFailed("show-config printed no station/[mqtt]:\n" + out[:400])
+        return "{} lines of effective config".format(len(out.splitlines()))
+
+    def cli(self) -> str:
         version = self.wheel.name.split("-")[1]
-        for program in ("tapcert-agent", "tapcert-provision"):   # from the wheel's metadata
+        for program in ("tapcert-hub", "tapcert-agent", "tapcert-provision"):
             said = run([self.bin(program), "--version"], timeout=60, cwd=self.outside,
                        env=self.env(), what=program + " --version").stdout.strip()
-            if said != "{} {}".format(program, version):
+            if said != "{} {}".format(program, version):      # from the wheel's metadata
                 raise StepFailed("{} --version said {!r}, the wheel is {}".format(
                     program, said, version))
-        return "{} lines of effective config; --version {}".format(len(out.splitlines()), version)
+        shown = run([self.bin("tapcert-hub"), "--config", REPO / "ops" / "hub.toml",
+                     "show-config"], timeout=60, cwd=self.outside, env=self.env(),
+                    what="tapcert-hub show-config").stdout
+        if 'cert_file = "/var/lib/tapcert/ca/tapcert.hub.crt"' not in shown:
+            raise StepFailed("tapcert-hub show-config of ops/hub.toml:\n" + shown[:400])
+        return "--version {} (hub, agent, provision); hub show-config of ops/hub.toml".format(
+            version)
 
     def flash(self) -> str:
         from hil_tests.targets.virtual import VirtualReader
@@ -243,31 +256,41 @@ class WheelCheck:
 
     # -- helpers -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _get(url: str) -> bytes:
+    def _get(self, url: str) -> bytes:
         try:
-            with urllib.request.urlopen(url, timeout=10 * scale()) as answer:
+            with urllib.request.urlopen(url, timeout=10 * scale(), context=self._tls) as answer:
                 if answer.status != 200:
                     raise StepFailed("GET {} answered {}".format(url, answer.status))
                 return answer.read()
         except OSError as exc:
             raise StepFailed("GET {} failed: {}".format(url, exc)) from exc
 
-    def _wait_http(self, url, proc, log_path, timeout):
+    def _wait_http(self, port, proc, log_path, cafile, timeout) -> str:
+        """Until /healthz answers 200; the scheme is the one the hub's log says it serves
+        (HTTPS with a certificate of its fleet CA, checked against ca.crt, or plain HTTP)."""
         deadline = time.monotonic() + timeout * scale()
+        base = None
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise StepFailed("tapcert-hub run exited {} before {} answered:\n{}".format(
-                    proc.returncode, url, self._tail(log_path)))
-            try:
-                with urllib.request.urlopen(url, timeout=2) as answer:
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
+                raise StepFailed("tapcert-hub run exited {} before its API answered:\n{}".format(
+                    proc.returncode, self._tail(log_path)))
+            if base is None:
+                said = re.search(r"API on (https?)://", Path(log_path).read_text(errors="replace"))
+                if said:
+                    base = "{}://127.0.0.1:{}".format(said.group(1), port)
+                    self._tls = (ssl.create_default_context(cafile=str(cafile))
+                                 if said.group(1) == "https" else None)
+            if base is not None:
+                try:
+                    with urllib.request.urlopen(base + "/healthz", timeout=2,
+                                                context=self._tls) as answer:
+                        if answer.status == 200:
+                            return base
+                except OSError:
+                    pass
             time.sleep(0.1)
-        raise StepFailed("{} did not answer within {:.0f} s:\n{}".format(
-            url, timeout * scale(), self._tail(log_path)))
+        raise StepFailed("the API on port {} did not answer /healthz within {:.0f} s:\n{}".format(
+            port, timeout * scale(), self._tail(log_path)))
 
     @staticmethod
     def _stop(proc) -> int:
@@ -289,7 +312,7 @@ class WheelCheck:
             return "    (no log)"
 
 
-STEPS = ("build", "contents", "install", "hub", "agent", "flash")
+STEPS = ("build", "contents", "install", "hub", "agent", "cli", "flash")
 
 
 def check(work: Path, out=print, from_index: bool = False) -> list[tuple[str, bool, str, float]]:
