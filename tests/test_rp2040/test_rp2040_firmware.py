@@ -29,7 +29,9 @@ def test_the_firmware_as_mpy_boots_answers_health_and_records_a_tap(make_rp_read
     assert 60_000 < health["heap"] < 264 * 1024  # the chip's heap after the firmware is up
     assert reader.status()["emulated_us"] > 0
     card = bytes.fromhex("04a1b2c3d4e5f6")
-    assert reader.tap(card)["event"] == "recorded"
+    first = reader.tap(card)
+    assert first["event"] == "recorded" and isinstance(first["seq"], int)  # seq from the link
+    assert first["text"] == "Recorded #{}".format(first["seq"])
     assert reader.tap(card)["event"] == "duplicate"   # the same card again, at once
     assert [e["event"] for e in reader.events()] == ["recorded", "duplicate"]
 

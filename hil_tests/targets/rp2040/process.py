@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 
 from hil_tests.targets.usbport import USBPort
+from protocol import link, record
+from protocol.errors import ProtocolError
 
 HERE = Path(__file__).resolve().parent
 RUNNER = HERE / "runner.mjs"
@@ -68,6 +70,9 @@ class RunnerProcess:
         self._stopping = False
         self._tail = b""
         self.pump_errors = 0
+        # the records the chip offers on its link, as a USB sniffer sees them: seq -> uid hex
+        self.offered: dict[int, str] = {}
+        self._link = link.LinkDecoder()
 
     @property
     def running(self) -> bool:
@@ -262,6 +267,26 @@ class RunnerProcess:
                 self._cond.notify_all()
         self._tail = seen[-(len(SOFT_REBOOT) - 1):]
         self.port.send(data)
+        self._sniff(data)
+
+    def _sniff(self, data: bytes) -> None:
+        self._link.feed(data)
+        while True:
+            try:
+                frame = self._link.next_message()
+            except ProtocolError:
+                continue  # REPL text and noise between frames
+            if frame is link.NEED_DATA:
+                return
+            if frame.type != link.RECORD:
+                continue
+            try:
+                offered = record.decode(frame.body)
+            except ProtocolError:
+                continue
+            with self._cond:
+                self.offered[offered.seq] = offered.uid.hex()
+                self._cond.notify_all()
 
     def _console_path(self) -> Path:
         path = self.workdir / "console.log"

@@ -42,6 +42,7 @@ RP2_LFS = dict(read_size=32, prog_size=256, cache_size=1024, lookahead_size=32,
 _KEEP_SOURCE = {"/main.py", "/boot.py"}             # MicroPython runs these only as .py
 _MPY_CACHE: dict[bytes, bytes] = {}
 _MIN_TAP_TIMEOUT = 60.0
+_RECORD_WAIT = 30.0                                 # s for a recorded tap's record on the link
 _SEARCHES_AWAY = 5                                  # empty-field searches after a card leaves
 
 
@@ -277,19 +278,25 @@ class RP2040Reader:
 
     def tap(self, uid: bytes, kind: int = 1, timeout: float = 60.0) -> dict:
         """Hold a card to the reader until it gives feedback, then take it away; returns the
-        feedback as read off its LED and buzzer: {"event", "seq": None, "text"} (the pins
-        do not show the record's number). `kind` is the virtual card field's; unused here."""
+        feedback as read off its LED and buzzer: {"event", "seq", "text"}, with seq, for a
+        recorded tap, from the record the reader then offers on its USB link (seen on the
+        wire, as a USB sniffer would; None if no offer comes within 30 s). `kind` is the
+        virtual card field's; unused here."""
         # callers' timeouts are set for the virtual reader; an emulated chip under load takes
         # seconds per tap, so a minute is the least it gets
         timeout = max(timeout, _MIN_TAP_TIMEOUT)
         before = len(self.events())
+        known = max(self.runner.offered, default=-1)
         self.present(uid)
         try:
             deadline = time.monotonic() + timeout * _scale()
             while True:
                 new = self.events()[before:]
                 if new:
-                    return {"event": new[0]["event"], "seq": None, "text": new[0]["text"]}
+                    event = new[0]["event"]
+                    seq = self._offered_seq(uid, known) if event in ("recorded", "warning") else None
+                    text = "Recorded #{}".format(seq) if event == "recorded" and seq is not None else new[0]["text"]
+                    return {"event": event, "seq": seq, "text": text}
                 if time.monotonic() > deadline:
                     raise RP2040ReaderError(
                         "{} gave no feedback on LED/buzzer within {:.0f} s of card {}; see {}".format(
@@ -298,6 +305,18 @@ class RP2040Reader:
         finally:
             if self.running:
                 self._take_card_away(timeout)
+
+    def _offered_seq(self, uid: bytes, known: int) -> int | None:
+        # the record's number, from the first offer of it on the link (it follows the
+        # feedback once signed); None if none comes in time (e.g. the link is full)
+        deadline = time.monotonic() + _RECORD_WAIT * _scale()
+        want = bytes(uid).hex()
+        while time.monotonic() < deadline:
+            seqs = [seq for seq, card in list(self.runner.offered.items()) if seq > known and card == want]
+            if seqs:
+                return min(seqs)
+            time.sleep(0.05)
+        return None
 
     def _take_card_away(self, timeout: float) -> None:
         # the card leaves; the next tap is a new one only once the firmware has looked and
