@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-APT_PACKAGES := mosquitto mosquitto-clients postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools chromium fonts-wqy-microhei nats-server
+APT_PACKAGES := mosquitto mosquitto-clients postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools chromium fonts-wqy-microhei otf2bdf nats-server
 STAMP := $(VENV)/.installed
 
 .PHONY: help venv system node test test-fast demo demo-explore bench bench-quick fuzz hil chaos scale audit clean wheel deb
@@ -58,6 +58,7 @@ venv: $(STAMP) $(NODE_STAMP)
 PYTEST_WORKERS ?= 2
 
 test: system venv
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-fast: venv
