@@ -37,7 +37,7 @@ def test_hub_examples_load_and_name_the_files_init_and_broker_config_make(name):
     assert cfg.mqtt.key_file == str(ca / (DEFAULT_HUB_USER + ".key"))
     assert cfg.mqtt.port == 8883 and cfg.hub.timezone == "Asia/Shanghai"
     assert cfg.hub.db.startswith("postgresql+psycopg://" if "postgresql" in name else "sqlite:////var/lib/tapcert/")
-    assert "tls_cert" in (OPS / name).read_text()   # the HTTPS keys, commented until they exist
+    assert "# tls_cert =" in (OPS / name).read_text()   # HTTPS: shown, commented (default: none)
     if "postgresql" in name:          # peer authentication as the unit's user, over the socket
         from sqlalchemy.engine import make_url
         url = make_url(cfg.hub.db)
@@ -50,8 +50,9 @@ def test_hub_example_with_an_unknown_key_is_refused(tmp_path):
     from server_hub import config
     from server_hub.errors import ConfigError
     bad = tmp_path / "hub.toml"
-    bad.write_text((OPS / "hub.toml").read_text().replace("# tls_cert =", "tls_cert ="))
-    with pytest.raises(ConfigError, match="tls_cert"):
+    bad.write_text((OPS / "hub.toml").read_text().replace(
+        "port = 8470", 'port = 8470\ntls_certificate = "/etc/tapcert/https/hub.crt"'))
+    with pytest.raises(ConfigError, match="tls_certificate"):
         config.load(bad, env={})
 
 
