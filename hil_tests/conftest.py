@@ -22,6 +22,11 @@ import pytest
 from hil_tests.district import District
 from hil_tests.targets.serial import SerialTargetUnsupported
 
+# The hubs tests start bind 127.0.0.1 and speak plain HTTP: say so explicitly (a hub refuses
+# plain HTTP unless configured, and off loopback always). tests/test_security/test_tls_api.py
+# removes this to test HTTPS.
+os.environ.setdefault("TAPCERT_HUB_API_PLAIN_HTTP", "true")
+
 RESULTS: list[tuple[str, str, float]] = []
 
 

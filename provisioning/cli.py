@@ -28,7 +28,7 @@ PROG = "tapcert-provision"
 
 def _hub(args):
     from provisioning.hubclient import HubClient
-    return HubClient(args.hub, args.token)
+    return HubClient(args.hub, args.token, ca_file=getattr(args, "ca", None))
 
 
 # -- flash -------------------------------------------------------------------------------------
@@ -243,6 +243,9 @@ COMMANDS = {"flash": do_flash, "enroll": do_enroll, "station": do_station, "card
 
 def _hub_options(parser):
     parser.add_argument("--hub", help="hub API URL (default $TAPCERT_HUB)")
+    parser.add_argument("--ca", default=os.environ.get("TAPCERT_HUB_CA"),
+                        help="the hub's CA file (ca.crt) to verify its HTTPS certificate "
+                             "(default $TAPCERT_HUB_CA)")
     parser.add_argument("--token", default=os.environ.get("TAPCERT_TOKEN"),
                         help="technician token (default $TAPCERT_TOKEN)")
 

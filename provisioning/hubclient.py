@@ -1,4 +1,5 @@
-"""Thin adapter over the hub's HTTP API (httpx), with the technician's bearer token.
+"""Thin adapter over the hub's HTTP API (httpx), with the technician's bearer token. An
+https:// hub is verified with its CA file (`--ca` / $TAPCERT_HUB_CA: the hub's ca.crt).
 
 Every call returns decoded JSON or raises HubError with what to do; HTTP and network errors
 never leak. `NotFound` and `Conflict` are raised for 404 and 409 so callers can tell "not
@@ -6,6 +7,8 @@ registered" and "already registered" apart from a broken link.
 """
 
 from __future__ import annotations
+
+import ssl
 
 import httpx
 
@@ -31,8 +34,21 @@ def _detail(response: httpx.Response) -> str:
     return str(detail)
 
 
+def _verify(url: str, ca_file):
+    """How the hub's HTTPS certificate is checked: against `ca_file` (the hub's fleet CA,
+    ca.crt) when given, else the system's trusted CAs."""
+    if not ca_file or not url.startswith("https://"):
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_file))
+    except (OSError, ssl.SSLError) as exc:
+        raise HubError("cannot read the hub's CA file {} ({})".format(ca_file, exc),
+                       "copy ca.crt from the hub's CA directory and pass it with --ca") from exc
+
+
 class HubClient:
-    def __init__(self, url: str, token: str, timeout: float = 10.0, transport=None):
+    def __init__(self, url: str, token: str, timeout: float = 10.0, transport=None,
+                 ca_file=None):
         if not url or not url.startswith(("http://", "https://")):
             raise HubError("hub URL {!r} is not an http(s) URL".format(url),
                            "pass --hub https://hub.example:8470 (ask the operator)")
@@ -41,6 +57,7 @@ class HubClient:
                            "pass --token or set TAPCERT_TOKEN (ask the hub operator for one)")
         self.url = url.rstrip("/")
         self._client = httpx.Client(base_url=self.url, timeout=timeout, transport=transport,
+                                    verify=_verify(self.url, ca_file),
                                     headers={"Authorization": "Bearer " + token})
 
     def close(self) -> None:
@@ -58,6 +75,14 @@ class HubClient:
         except httpx.TimeoutException as exc:
             raise HubError("hub at {} did not answer in time".format(self.url),
                            "check the station's network, then retry") from exc
+        except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                raise HubError("the hub at {} did not prove who it is: its certificate is not "
+                               "signed by a CA we trust ({})".format(self.url, exc),
+                               "pass the hub's CA file with --ca (or $TAPCERT_HUB_CA): ca.crt "
+                               "from the hub's CA directory") from exc
+            raise HubError("hub at {} is unreachable ({})".format(self.url, exc),
+                           "check the network and the --hub URL, then retry") from exc
         except httpx.HTTPError as exc:
             raise HubError("hub at {} is unreachable ({})".format(self.url, exc.__class__.__name__
                                                                    if not str(exc) else exc),

@@ -84,6 +84,9 @@ class APISection:
     enabled: bool = True
     host: str = "127.0.0.1"
     port: int = 8470
+    tls_cert: str = ""             # HTTPS certificate; "" = api.crt in the fleet CA's directory
+    tls_key: str = ""              # its key; "" = api.key beside it (both made on first run)
+    plain_http: bool = False       # serve plain HTTP: only allowed on a loopback host
     max_body_bytes: int = 8 * 1024 * 1024  # larger request bodies: 413 before auth (bodylimit.py)
 
 

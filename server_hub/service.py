@@ -23,6 +23,7 @@ import time
 from server_hub.ingest import blocklist
 from server_hub.api.app import HubContext, create_app
 from server_hub.config import ca_dir
+from server_hub.identity import apicert
 from server_hub.errors import HubError
 from server_hub.ingest.mqttlink import MQTTLink
 from server_hub.ingest.pipeline import Pipeline
@@ -63,6 +64,8 @@ def fleet_ca(cfg):
 
 
 def run(cfg, *, api: bool | None = None) -> int:
+    # HTTPS (or plain HTTP on loopback when configured) is settled before anything starts
+    tls = apicert.serving(cfg) if (cfg.api.enabled if api is None else api) else {}
     store = open_store(cfg.hub.db)
     pipeline = Pipeline(store, cfg)
     registry = Registry(store, pipeline)
@@ -113,12 +116,13 @@ def run(cfg, *, api: bool | None = None) -> int:
                 liveness.watch("hub-monitor", lambda: monitor._thread)
             app = create_app(HubContext(store, registry, pipeline, cfg, monitor, liveness))
             server = uvicorn.Server(uvicorn.Config(app, host=cfg.api.host, port=cfg.api.port,
-                                                   log_level="warning", access_log=False))
+                                                   log_level="warning", access_log=False,
+                                                   **tls))
             api_thread = threading.Thread(target=server.run, name="hub-api", daemon=True)
             api_thread.start()
             liveness.watch("hub-api", api_thread)
-            log.info("API on http://%s:%s (OpenAPI at /docs, dashboard at /dashboard)",
-                     cfg.api.host, cfg.api.port)
+            log.info("API on %s://%s:%s (OpenAPI at /docs, dashboard at /dashboard)",
+                     "https" if tls else "http", cfg.api.host, cfg.api.port)
         dead_since = None
         while not stop.wait(0.2):
             if api_thread is not None and not api_thread.is_alive() and dead_since is None:

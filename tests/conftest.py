@@ -19,6 +19,11 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+# The hubs tests start bind 127.0.0.1 and speak plain HTTP: say so explicitly (a hub refuses
+# plain HTTP unless configured, and off loopback always). tests/test_security/test_tls_api.py
+# removes this to test HTTPS.
+os.environ.setdefault("TAPCERT_HUB_API_PLAIN_HTTP", "true")
+
 import mpy  # noqa: E402
 
 from hil_tests.timescale import ENV as _SCALE_ENV, scale as _timeout_scale  # noqa: E402
