@@ -3,7 +3,8 @@
 Every route under /api/v1 needs `Authorization: Bearer <token>` (see auth.py for roles);
 /healthz is open for liveness probes: 200 while every worker thread of the hub is alive, 503
 naming the dead one otherwise (server_hub/liveness.py). A request body over `[api]
-max_body_bytes` is refused with 413 before any route or token check reads it (bodylimit.py).
+max_body_bytes` is refused with 413 before any route or token check reads it (bodylimit.py);
+a JSON body with NaN/Infinity/1e999 or nested past 32 levels with 422 (jsonguard.py).
 Registry errors map to HTTP: NotFound 404, Conflict 409,
 RegistryError/DefinitionError 422, StoreError 503; the body is {"detail": "<what to do>"}.
 """
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from server_hub.api.bodylimit import BodyLimit
+from server_hub.api.jsonguard import JSONGuard
 from server_hub.errors import Conflict, NotFound, RegistryError, StoreError
 
 
@@ -36,7 +38,8 @@ def create_app(ctx: HubContext) -> FastAPI:
                   description="Registry, learner accounts and sync health of the tapcert hub. "
                               "Authenticate with `Authorization: Bearer <token>`.")
     app.state.hub = ctx
-    app.add_middleware(BodyLimit, max_bytes=ctx.config.api.max_body_bytes)
+    app.add_middleware(JSONGuard, max_bytes=ctx.config.api.max_body_bytes)   # inner
+    app.add_middleware(BodyLimit, max_bytes=ctx.config.api.max_body_bytes)   # outer: first
 
     @app.exception_handler(NotFound)
     async def _not_found(request, exc):

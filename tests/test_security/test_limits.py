@@ -9,6 +9,7 @@ import socket
 import sys
 from pathlib import Path
 
+import httpx
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -78,7 +79,9 @@ def _vm(proc, field):
 
 def test_a_300_mb_unauthenticated_body_is_refused_before_it_is_read(mosquitto, tmp_path):
     url = f"sqlite:///{tmp_path / 'hub.db'}"
-    Hub(url, make_config()).close()
+    hub = Hub(url, make_config())
+    _, token = hub.registry.create_operator("ops", "operator")
+    hub.close()
     proc = HubProcess(tmp_path, url, mosquitto.port).start()
     try:
         before = _vm(proc, "VmRSS")
@@ -96,6 +99,19 @@ def test_a_300_mb_unauthenticated_body_is_refused_before_it_is_read(mosquitto, t
         assert proc.get("/healthz").status_code == 200      # and it still serves
         small = proc.get("/api/v1/learners")
         assert small.status_code == 401
+        # JSON bodies: no NaN/Infinity/1e999, no deep nesting -- before any route runs
+        auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        for body, reason in ((b'{"id": "L-9", "name": "x", "n": 1e999}', "non_finite"),
+                             (b'{"id": "L-9", "name": NaN}', "non_finite"),
+                             (b'{"id": "L-9", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+                              "json_too_deep")):
+            got = httpx.post(proc.base + "/api/v1/learners", content=body, headers=auth,
+                             timeout=scaled(10))
+            assert got.status_code == 422 and got.json()["reason"] == reason, got.text
+        ok = httpx.post(proc.base + "/api/v1/learners", json={"id": "L-9", "name": "Li"},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=scaled(10))
+        assert ok.status_code == 201, ok.text
+        assert proc.get("/api/v1/sync", token).status_code == 200
         assert proc.stop() == 0
     finally:
         proc.kill()
