@@ -88,12 +88,12 @@ class LinkDecoder:
             if self._discarding:
                 self._discarding = False
                 continue
-            if line.endswith(b"\r"):
-                line = line[:-1]
-            if len(line) > MAX_LINE:
+            if len(line) > MAX_LINE:  # counted before a CR is removed (SPEC.md §3, R-7)
                 self.oversize_lines += 1
                 raise RemoteProtocolError("link line of {} bytes over the limit".format(len(line)),
                                           "oversize")
+            if line.endswith(b"\r"):
+                line = line[:-1]
             start = line.find(b"~")
             if start < 0:
                 if line.strip():
@@ -120,11 +120,15 @@ class LinkDecoder:
         if type not in TYPES:
             self.bad_frames += 1
             raise RemoteProtocolError("unknown link frame type {!r}".format(type), "bad_type")
+        text = core[2:]
         try:
-            body = binascii.a2b_base64(core[2:]) if len(core) > 2 else b""
+            body = binascii.a2b_base64(text) if text else b""
         except ValueError:  # CPython's binascii.Error is a ValueError; MicroPython has no Error
+            body = None
+        # only the canonical form (padded, no stray characters or bits): SPEC.md §3 R-9
+        if body is None or binascii.b2a_base64(body).rstrip(b"\n") != text and text:
             self.bad_frames += 1
-            raise RemoteProtocolError("link frame body is not base64", "bad_base64")
+            raise RemoteProtocolError("link frame body is not canonical base64", "bad_base64")
         return Frame(type, body)
 
 

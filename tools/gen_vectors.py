@@ -2,6 +2,7 @@
 
     python tools/gen_vectors.py          # write the files
     python tools/gen_vectors.py --check  # exit 1 if the files are stale
+    python tools/gen_vectors.py --spec   # print SPEC.md §7 (worked examples) from the vectors
 
 The vectors are the contract both interpreters test against byte for byte; signatures are
 deterministic (Ed25519) from fixed seeds, so regeneration is reproducible.
@@ -19,7 +20,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from protocol import batch, link, record  # noqa: E402
+import binascii  # noqa: E402
+
+from protocol import batch, blocklist, link, record  # noqa: E402
 
 OUT = REPO / "protocol" / "vectors"
 SEED = bytes(range(32))
@@ -91,6 +94,18 @@ def link_vectors(records):
     ]
     valid[-1]["line"] = link.encode("H", valid[-1]["body"]).decode()
     valid[-1]["body"] = valid[-1]["body"].hex()
+    rec2 = bytes.fromhex(records["valid"][1]["encoded"])
+    valid.append({"name": "record 2 (auth tag absent, 4-byte UID)", "type": "R", "body": rec2.hex(),
+                  "line": link.encode("R", rec2).decode()})
+    valid.append({"name": "rewind from seq 5", "type": "W",
+                  "body": (rid + (5).to_bytes(4, "little")).hex(),
+                  "line": link.encode_rewind(rid, 5).decode()})
+    for name, body in (("blocked list: replace with two cards",
+                        bytes([blocklist.OP_REPLACE, 4]) + bytes.fromhex("deadbeef") + bytes([7]) + bytes.fromhex("04a1b2c3d4e5f6")),
+                       ("blocked list: add one card", bytes([blocklist.OP_ADD, 10]) + bytes.fromhex("0102030405060708090a")),
+                       ("blocked list: remove one card", bytes([blocklist.OP_REMOVE, 4]) + bytes.fromhex("deadbeef")),
+                       ("blocked list: replace with the empty list", bytes([blocklist.OP_REPLACE]))):
+        valid.append({"name": name, "type": "B", "body": body.hex(), "line": link.encode("B", body).decode()})
     q = link.encode("Q").decode()
     malformed = [
         {"name": "bad crc", "line": q[:-2] + ("0" if q[-2] != "0" else "1") + "\n", "reason": "bad_crc"},
@@ -98,10 +113,32 @@ def link_vectors(records):
         {"name": "crc not hex", "line": "~Q:*zzzzzzzz\n", "reason": "bad_frame"},
         {"name": "unknown type", "line": "~Z:*" + format(__import__("binascii").crc32(b"Z:"), "08x") + "\n", "reason": "bad_type"},
         {"name": "oversize line", "line": "~R:" + "A" * 700 + "*00000000\n", "reason": "oversize"},
+        {"name": "body not base64", "line": "~Q:!!!!*" + format(binascii.crc32(b"Q:!!!!"), "08x") + "\n",
+         "reason": "bad_base64"},
+        {"name": "base64 without its padding", "line": "~T:QUI*" + format(binascii.crc32(b"T:QUI"), "08x") + "\n",
+         "reason": "bad_base64"},
+        {"name": "base64 with non-zero trailing bits", "line": "~T:QUJ=*" + format(binascii.crc32(b"T:QUJ="), "08x") + "\n",
+         "reason": "bad_base64"},
     ]
+    typed_malformed = [
+        {"name": "ack body of 15 bytes", "type": "A", "body": (rid + bytes(7)).hex(), "reason": "bad_length"},
+        {"name": "time body of 7 bytes", "type": "T", "body": bytes(7).hex(), "reason": "bad_length"},
+        {"name": "inject with a 5-byte UID", "type": "I", "body": "010102030405", "reason": "bad_length"},
+        {"name": "rewind body of 11 bytes", "type": "W", "body": (rid + bytes(3)).hex(), "reason": "bad_length"},
+        {"name": "rewind from seq 0", "type": "W", "body": (rid + bytes(4)).hex(), "reason": "bad_seq"},
+    ]
+    tolerated = [{"name": "CR before LF", "line": link.encode("Q").decode()[:-1] + "\r\n", "type": "Q", "body": ""},
+                 {"name": "frame after noise on the same line", "line": ">>> " + link.encode("Q").decode(),
+                  "type": "Q", "body": ""},
+                 {"name": "line of exactly 600 bytes before its LF (noise, then a frame)",
+                  "line": ">>> " + link.encode("R", bytes(438)).decode(), "type": "R", "body": bytes(438).hex()}]
+    assert len(tolerated[-1]["line"]) == 601
+    malformed.append({"name": "line of 601 bytes before its LF", "line": ">>>> " + link.encode("R", bytes(438)).decode(),
+                      "reason": "oversize"})
     noise = ["MicroPython v1.24.1 on 2024-11-29; Generic ESP32 module with ESP32\n",
              "Traceback (most recent call last):\n", ">>> \n", "\n"]
-    return {"valid": valid, "malformed": malformed, "noise": noise}
+    return {"valid": valid, "malformed": malformed, "typed_malformed": typed_malformed,
+            "tolerated": tolerated, "noise": noise}
 
 
 def batch_vectors(records):
@@ -145,9 +182,113 @@ def batch_vectors(records):
     }
 
 
+def blocklist_vectors():
+    uids = [bytes.fromhex("04a1b2c3d4e5f6"), bytes.fromhex("deadbeef"), bytes.fromhex("0102030405060708090a")]
+    msg = blocklist.encode_list(7, uids)
+    version, in_order = blocklist.decode_list(msg)
+    empty = blocklist.encode_list(8, [])
+    frames = [{"body": b.hex(), "line": link.encode("B", b).decode()} for b in blocklist.frame_bodies(in_order)]
+    big = [bytes([0x10, i // 256, i % 256, 0]) for i in range(20)]
+    big_frames = [{"body": b.hex(), "line": link.encode("B", b).decode()} for b in blocklist.frame_bodies(big)]
+
+    def bad(name, data, reason):
+        return {"name": name, "hex": data.hex(), "reason": reason}
+
+    malformed = [
+        bad("truncated header", msg[:9], "bad_length"),
+        bad("wrong magic", b"TX" + msg[2:], "bad_magic"),
+        bad("version 2", msg[:2] + b"\x02" + msg[3:], "bad_version"),
+        bad("count larger than entries", msg[:8] + b"\x04\x00" + msg[10:], "bad_length"),
+        bad("one byte extra", msg + b"\x00", "bad_length"),
+        bad("uid_len 5", msg[:10] + b"\x05" + msg[11:], "bad_entry"),
+        bad("non-zero padding", msg[:20] + b"\x01" + msg[21:], "bad_entry"),
+    ]
+    return {"list": {"name": "three cards, list_version 7", "list_version": version,
+                     "uids_in_order": [u.hex() for u in in_order], "hex": msg.hex(),
+                     "bcrc": binascii.crc32(msg[10:]) & 0xFFFFFFFF, "frames": frames},
+            "empty": {"name": "empty list, list_version 8", "list_version": 8, "hex": empty.hex(),
+                      "bcrc": 0, "frames": [{"body": b.hex(), "line": link.encode("B", b).decode()}
+                                            for b in blocklist.frame_bodies([])]},
+            "twenty_cards_frames": {"uids": [u.hex() for u in big], "frames": big_frames},
+            "malformed": malformed}
+
+
+def _wrap(hexstr: str, width: int = 64) -> str:
+    return "\n".join(hexstr[i:i + width] for i in range(0, len(hexstr), width)) or "(empty)"
+
+
+def _fields(enc: str) -> str:
+    b = bytes.fromhex(enc)
+    auth_len = b[51]
+    rows = [("version", b[0:1]), ("kind", b[1:2]), ("reader_id", b[2:10]), ("seq", b[10:14]),
+            ("prev_hash", b[14:30]), ("reader_time", b[30:34]), ("boot", b[34:36]),
+            ("uptime_ms", b[36:40]), ("uid_len", b[40:41]), ("uid", b[41:51]),
+            ("auth_len", b[51:52]), ("auth", b[52:52 + auth_len]), ("signature", b[52 + auth_len:])]
+    return "\n".join(f"{n:<12} {v.hex() or '(none)'}" for n, v in rows)
+
+
+def spec_examples() -> str:
+    """SPEC.md §7, printed from the vectors (python tools/gen_vectors.py --spec)."""
+    r = record_vectors()
+    lk = link_vectors(r)
+    bt = batch_vectors(r)
+    bl = blocklist_vectors()
+    out = []
+    for i, v in enumerate(r["valid"], start=1):
+        out.append(f"### 7.1.{i} Record {v['name']}\n\nreader_time {v['reader_time']}, boot {v['boot']}, "
+                   f"uptime_ms {v['uptime_ms']}, UID `{v['uid']}`, kind {v['kind']}\n")
+        out.append("```\n" + _fields(v["encoded"]) + "\n```\n")
+        out.append(f"The whole record ({len(v['encoded']) // 2} bytes):\n\n```\n" + _wrap(v["encoded"]) + "\n```\n")
+        out.append(f"chain_hash(payload) = `{v['chain_hash']}`.\n")
+    out.append("### 7.2 Link frames\n\n| frame | body (hex) | line |\n|---|---|---|")
+    for f in lk["valid"]:
+        body = f["body"] if len(f["body"]) <= 40 else f["body"][:32] + "… (" + str(len(f["body"]) // 2) + " B)"
+        out.append(f"| {f['name']} | `{body or '(empty)'}` | `{f['line'].strip()}` |")
+    out.append("\nRefused lines (reason):\n\n| line | reason |\n|---|---|")
+    for f in lk["malformed"]:
+        line = f["line"].strip()
+        line = line if len(line) <= 60 else line[:40] + "…(" + str(len(f["line"]) - 1) + " bytes)"
+        out.append(f"| {f['name']}: `{line}` | `{f['reason']}` |")
+    for f in lk["typed_malformed"]:
+        out.append(f"| {f['name']}: `{f['type']}` body `{f['body']}` | `{f['reason']}` |")
+    out.append("")
+    for i, v in enumerate(bt["valid_batches"], start=1):
+        out.append(f"### 7.3.{i} Batch: {v['name']} (batch_id {v['batch_id']:#x}, flags {v['flags']})\n")
+        b = bytes.fromhex(v["hex"])
+        parts = [f"header      {b[:14].hex()}   (magic, version, flags, batch_id, count {len(v['records'])})"]
+        at = 14
+        for k, r in enumerate(v["records"], start=1):
+            n = len(r) // 2
+            parts.append(f"record {k}    length {b[at]:02x}, then the {n} bytes of record {k} (§7.1.{k})")
+            at += 1 + n
+            if v["agent_times"] is not None:
+                parts.append(f"agent time  {b[at:at + 4].hex()}   ({v['agent_times'][k - 1]})")
+                at += 4
+        out.append("```\n" + "\n".join(parts) + "\n```\n")
+        out.append(f"The whole batch ({len(b)} bytes):\n\n```\n" + _wrap(v["hex"]) + "\n```\n")
+    out.append("### 7.4 Acks\n\n| ack | hex |\n|---|---|")
+    for v in bt["valid_acks"]:
+        out.append(f"| {v['name']} (batch_id {v['batch_id']:#x}) | `{v['hex']}` |")
+    out.append("\nRefused acks (reason):\n\n| ack | hex | reason |\n|---|---|---|")
+    for v in bt["malformed_acks"]:
+        out.append(f"| {v['name']} | `{v['hex']}` | `{v['reason']}` |")
+    lst = bl["list"]
+    out.append(f"\n### 7.5 Blocked-card list (list_version {lst['list_version']}, UIDs "
+               + ", ".join(f"`{u}`" for u in lst["uids_in_order"]) + ")\n")
+    out.append("```\n" + _wrap(lst["hex"]) + "\n```\n")
+    out.append(f"`bcrc` of this list: {lst['bcrc']} (`{lst['bcrc']:08x}`). Its B frame: "
+               f"`{lst['frames'][0]['line'].strip()}`. The empty list (list_version 8): "
+               f"`{bl['empty']['hex']}`, bcrc 0, B frame `{bl['empty']['frames'][0]['line'].strip()}`.\n")
+    out.append("Refused lists (reason):\n\n| list | reason |\n|---|---|")
+    for v in bl["malformed"]:
+        out.append(f"| {v['name']} | `{v['reason']}` |")
+    return "\n".join(out) + "\n"
+
+
 def build() -> dict[str, str]:
     records = record_vectors()
     return {
+        "blocklist.json": json.dumps(blocklist_vectors(), indent=1) + "\n",
         "records.json": json.dumps(records, indent=1) + "\n",
         "link.json": json.dumps(link_vectors(records), indent=1) + "\n",
         "batch.json": json.dumps(batch_vectors(records), indent=1) + "\n",
@@ -155,6 +296,9 @@ def build() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
+    if "--spec" in argv:
+        sys.stdout.write(spec_examples())
+        return 0
     files = build()
     stale = [n for n, text in files.items() if not (OUT / n).exists() or (OUT / n).read_text() != text]
     if "--check" in argv:

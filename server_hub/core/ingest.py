@@ -15,8 +15,9 @@ Theory of operation (protocol/SPEC.md §2, §4.3), for each record in batch orde
      prev_hash links hold. A run a..b is authenticated by verifying b's signature (one verify
      per run); if it fails, b is BAD_SIGNATURE and a..b-1 is tried with b-1's signature.
   6. authentic runs are checked against stored neighbours: prev_hash(a) must equal the stored
-     chain_hash(a-1), the stored prev_hash(b+1) must equal chain_hash(b); a mismatch, or a link
-     broken between two authentic runs in the batch, is BROKEN_CHAIN (alarm).
+     chain_hash(a-1) (for seq 1: 16 zero bytes, the genesis link), the stored prev_hash(b+1)
+     must equal chain_hash(b); a mismatch, or a link broken between two authentic runs in the
+     batch, is BROKEN_CHAIN (alarm).
   7. everything left is ACCEPTED. Gaps (missing seqs) are not rejections: the record is stored
      and the crediting that depends on it is held until the gap fills (integrity.py).
 """
@@ -338,7 +339,11 @@ class BatchIngest:
             first, last = good[0], good[-1]
             r = first.record
             before = stored.get((r.reader_id, r.seq - 1))
-            if id(first) in broken_link and (r.seq - 1) in accepted_seqs:
+            if r.seq == 1 and r.prev_hash != rec.GENESIS_HASH:
+                reject(first, wire.BROKEN_CHAIN, f"reader {name} seq 1: prev_hash is not 16 zero "
+                       "bytes (the genesis link)", alarm="broken_chain")
+                good = good[1:]
+            elif id(first) in broken_link and (r.seq - 1) in accepted_seqs:
                 reject(first, wire.BROKEN_CHAIN, f"reader {name} seq {r.seq}: prev_hash does not "
                        f"match record {r.seq - 1} in the same batch", alarm="broken_chain")
                 good = good[1:]
