@@ -41,7 +41,7 @@ RP2_LFS = dict(read_size=32, prog_size=256, cache_size=1024, lookahead_size=32,
                block_cycles=100, name_max=255)
 _KEEP_SOURCE = {"/main.py", "/boot.py"}             # MicroPython runs these only as .py
 _MPY_CACHE: dict[bytes, bytes] = {}
-_MIN_TAP_TIMEOUT = 60.0
+_MIN_TAP_TIMEOUT = 120.0
 _RECORD_WAIT = 30.0                                 # s for a recorded tap's record on the link
 _SEARCHES_AWAY = 5                                  # empty-field searches after a card leaves
 
@@ -283,7 +283,7 @@ class RP2040Reader:
         wire, as a USB sniffer would; None if no offer comes within 30 s). `kind` is the
         virtual card field's; unused here."""
         # callers' timeouts are set for the virtual reader; an emulated chip under load takes
-        # seconds per tap, so a minute is the least it gets
+        # seconds per tap (a minute and more at load average 25), so two minutes is the least
         timeout = max(timeout, _MIN_TAP_TIMEOUT)
         before = len(self.events())
         known = max(self.runner.offered, default=-1)
