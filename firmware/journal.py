@@ -3,13 +3,17 @@
 # Theory of operation. Files in the journal directory (each kind in its own folder: a
 # LittleFS folder is one metadata pair, and a rewrite in a folder of few entries keeps the
 # pair's compaction short, so the tap path stays fast):
-#   tail/N        one file per tap with its payload (N counts every tail write, never
-#                 reused): a small file LittleFS keeps inline in the folder's metadata, so
-#                 the tap costs one metadata commit (atomic: there or not after a cut) and
-#                 no block of its own. It is the only write between a tap and its
-#                 "recorded" feedback. For a seq found in two files the higher N wins: N
-#                 moves on after a failed write, so a failed file's stale commit
-#                 (persist.hold) never overrides the tap that followed it.
+#   tail/sK       one payload per tap, in slot K = seq % 64, overwritten 64 taps later: a
+#                 small file LittleFS keeps inline in the folder's metadata, so the tap
+#                 costs one metadata commit (atomic: old or new after a cut), no block of
+#                 its own and no delete later. It is the only write between a tap and its
+#                 "recorded" feedback. A slot is overwritten only once the seq it holds is
+#                 in a segment; else, and in a slot whose write failed this boot, the
+#                 payload goes to
+#   tail/N        (N counts these writes, never reused), deleted once its seq is in a
+#                 segment. For a seq found in two files, a numbered one beats a slot and a
+#                 higher N a lower one: a failed file's stale commit (persist.hold; a soft
+#                 reset closes it) never overrides the tap that followed it.
 #   seg/NNNNNNNN.seg  append-only segments of signed records in seq order, written in
 #                 batches (flush_records, or when the signer is idle): a LittleFS append
 #                 copies the file's partly filled last block to a fresh one, so one append
@@ -41,6 +45,7 @@ _SEG = "/seg/"
 _WM = "wm"
 _SUFFIX = ".seg"
 _SIG = 64
+_SLOTS = 64  # tail slot files (more than flush_records + a usual signing backlog)
 _RECORD_FLASH = 128  # flash bytes counted for a record not yet in a segment (at most 123 + 5)
 
 # segment index entry fields
@@ -87,8 +92,7 @@ def read_entry(f):
     return body
 
 
-def seq_of(data):
-    return struct.unpack_from("<I", data, 10)[0]
+seq_of = rec.peek_seq   # a record's seq, read in place (protocol/record.py)
 
 
 def seg_no(name):
@@ -112,7 +116,9 @@ class Journal:
         self.flush_records = flush_records  # signed records held in RAM before a segment write
         self.wm_records = wm_records        # watermark movement that is written at once
         self.unflushed = []  # signed records not yet in a segment (their tail files remain)
-        self._tails = []     # [seq, N] of every tail file: deleted once seq is in a segment
+        self._tails = []     # [seq, N] of numbered tail files: deleted once seq is in a segment
+        self._slots = [0] * _SLOTS  # the seq each slot file holds (0: none)
+        self._poisoned = []  # slots whose write failed this boot: never written again
         self._wm_written = (0, 0)
         self._room = 0       # bytes of flash the journal may fill; 0: unknown
         self.reader_id = None
@@ -212,10 +218,20 @@ class Journal:
             if self.status() == "full":
                 raise JournalFull("journal full: {} records held, {} not yet synced".format(
                     self.held(), self.unsynced()))
-        no = self._tail_no
-        self._tail_no = no + 1
-        self._tails.append([seq, no])  # a failed file may still commit: deleted with seq
-        persist.write_file(self._tail_path(no), entry(payload))
+        slot = seq % len(self._slots)
+        in_segment = self.segs[-1][_LAST] if self.segs else 0
+        if self._slots[slot] <= in_segment and slot not in self._poisoned:
+            try:
+                persist.write_file(self._slot_path(slot), entry(payload))
+            except OSError:
+                self._poisoned.append(slot)  # its failed file may still commit
+                raise
+            self._slots[slot] = seq
+        else:
+            no = self._tail_no
+            self._tail_no = no + 1
+            self._tails.append([seq, no])  # a failed file may still commit: deleted with seq
+            persist.write_file(self._tail_path(no), entry(payload))
         self.pending.append(bytes(payload))
         self.last_seq = seq
         self.last_hash = rec.chain_hash(payload)
@@ -432,6 +448,9 @@ class Journal:
 
     def _file(self, name):
         return self.path + "/" + name
+
+    def _slot_path(self, slot):
+        return "{}{}s{}".format(self.path, _TAIL, slot)
 
     def _tail_path(self, no):
         return "{}{}{}".format(self.path, _TAIL, no)

@@ -38,9 +38,13 @@ def recover(j, reader_id):
         if no is not None:
             numbers.append(no)
     tails = []
+    slots = []
     for name in os.listdir(j.path + _TAIL.rstrip("/")):
         try:
-            tails.append(int(name))
+            if name.startswith("s"):
+                slots.append(int(name[1:]))
+            else:
+                tails.append(int(name))
         except ValueError:
             pass
     numbers.sort()
@@ -58,7 +62,7 @@ def recover(j, reader_id):
         j.last_hash = rec.chain_hash(head)
         break
     j._seg_zombie = False
-    _load_tail(j, tails)
+    _load_tail(j, slots, tails)
     floor = max(j.agent_wm, j.hub_wm)
     if j.last_seq < floor:
         j.err = "journal lost records up to seq {}: chain restarts".format(floor)
@@ -102,10 +106,10 @@ def _accept(j, info, body, offset):
     # one more segment entry; False when it does not continue the segment
     if len(body) < rec.MIN_LEN:
         return False
-    if j.reader_id is not None and body[2:10] != j.reader_id:
+    if j.reader_id is not None and rec.peek_reader_id(body) != j.reader_id:
         raise JournalError("journal holds records of reader {}, not this reader's key {}; "
                            "sync them, then wipe the journal (journal.wipe())".format(
-                               rec.hexlify(body[2:10]), rec.hexlify(j.reader_id)))
+                               rec.hexlify(rec.peek_reader_id(body)), rec.hexlify(j.reader_id)))
     seq = seq_of(body)
     if offset == 0:
         info[_FIRST] = seq
@@ -170,22 +174,18 @@ def cut(path, good):
     os.rename(tmp, path)
 
 
-def _load_tail(j, tails):
-    # every tail file's payloads, by seq (a later file wins); those past the segments are
-    # the unsigned records. Each file is remembered with its highest seq for deletion.
+def _load_tail(j, slots, tails):
+    # every tail file's payloads, by seq (slots first, then numbered files by N: a later
+    # one wins); those past the segments are the unsigned records
     found = {}
+    j._slots = [0] * len(j._slots)
+    j._poisoned = []
+    for slot in slots:
+        if 0 <= slot < len(j._slots):
+            j._slots[slot] = _take(j, found, j._slot_path(slot))
     j._tails = []
     for no in tails:
-        top = 0
-        for body in _read_tail(j, no):
-            if len(body) < rec.HEADER_LEN:
-                break
-            if j.reader_id is not None and body[2:10] != j.reader_id:
-                break
-            seq = seq_of(body)
-            found[seq] = body
-            top = max(top, seq)
-        j._tails.append([top, no])
+        j._tails.append([_take(j, found, j._tail_path(no)), no])
     j._tail_no = max(tails[-1] if tails else 0, j._tail_no) + 1
     for seq in sorted(found):
         if seq <= j.last_seq:
@@ -198,10 +198,24 @@ def _load_tail(j, tails):
         j.last_hash = rec.chain_hash(body)
 
 
-def _read_tail(j, no):
+def _take(j, found, path):
+    # a tail file's payloads into found; -> the highest seq in it (0: none)
+    top = 0
+    for body in _read_tail(path):
+        if len(body) < rec.HEADER_LEN:
+            break
+        if j.reader_id is not None and rec.peek_reader_id(body) != j.reader_id:
+            break
+        seq = seq_of(body)
+        found[seq] = body
+        top = max(top, seq)
+    return top
+
+
+def _read_tail(path):
     bodies = []
     try:
-        f = open(j._tail_path(no), "rb")
+        f = open(path, "rb")
     except OSError:
         return bodies
     with f:

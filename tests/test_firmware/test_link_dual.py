@@ -215,7 +215,7 @@ def test_bad_base64_under_a_valid_checksum_is_counted_not_fatal():
             decoder.next_message()
             raise AssertionError("bad base64 accepted")
         except link.RemoteProtocolError as exc:
-            assert exc.args[0] == "link frame body is not base64"
+            assert "base64" in exc.args[0], exc.args
     assert decoder.bad_frames == 3
     flash, app, lnk = _setup(2)
     try:
