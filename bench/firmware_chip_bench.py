@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO / "tests"))
 import mpy  # noqa: E402
 
 _RUNS = (("sign", "ram"), ("sign", "flash"), ("latency",), ("erases", "10000", "1", "2", "32"),
-         ("erases", "10000", "1", "2", "256"), ("heap",))
+         ("erases", "10000", "1", "2", "256"))
 
 _SCRIPT = r'''
 # measure inside micropython: sign ms, tap->feedback under a 50 backlog, erases/tap, heap
@@ -98,19 +98,6 @@ elif what == "erases":
             s = app.journal.signed_upto
             app.apply_ack(s, s - 8 if s > 8 else 0)
     print(what, n, "progsize", PS, "erases_per_tap", (dev.erases - e0) / n, "bytes_per_tap", (dev.prog_bytes - p0) // n)
-elif what == "heap":
-    from fwkit import FastRAM
-    flash = Flash(dev=FastRAM(4096, 24))  # 96 KiB: in the heap
-    app = make_app(flash, debounce_s=0, journal_capacity=5000)
-    gc.collect(); boot_free = gc.mem_free(); boot_used = gc.mem_alloc()
-    for i in range(1000):
-        app.tap(uid(i))
-        app.sign_pending(4)
-        if i % 8 == 7:
-            s = app.journal.signed_upto
-            app.apply_ack(s, s)
-    gc.collect()
-    print(what, "boot_free", boot_free, "boot_used", boot_used, "after_1000_free", gc.mem_free(), "delta", boot_free - gc.mem_free())
 '''
 
 
