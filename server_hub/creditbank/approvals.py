@@ -97,10 +97,9 @@ def _current(conn, activity_id: str) -> dict:
 
 def _propose(registry, activity_id, changes, actor, action, before, written, detail) -> dict:
     with registry.store.write() as conn:
-        audit.record(conn, actor, PROPOSE, activity_id,
-                     {"action": action, "changes": changes, "before": before,
-                      "would_write": written, "detail": detail or {}})
-        pid = conn.execute(sa.select(sa.func.max(bank_audit.c.id))).scalar()
+        pid = audit.record(conn, actor, PROPOSE, activity_id,
+                           {"action": action, "changes": changes, "before": before,
+                            "would_write": written, "detail": detail or {}})
     return {"id": pid, "activity_id": activity_id, "proposed_by": actor,
             "would_write": written, "status": "pending",
             "next": f"a second administrator approves it: POST /api/v1/activity-changes/{pid}"

@@ -12,10 +12,12 @@ from server_hub.store.bank_tables import bank_audit
 
 
 def record(conn, actor: str, action: str, subject: str, detail: dict | None = None,
-           now: float | None = None) -> None:
-    conn.execute(bank_audit.insert().values(
+           now: float | None = None) -> int:
+    """Append one entry; returns its id."""
+    return conn.execute(bank_audit.insert().values(
         at=time.time() if now is None else now, actor=actor or "?", action=action,
-        subject=subject or "", detail=json.dumps(detail or {}, sort_keys=True)))
+        subject=subject or "", detail=json.dumps(detail or {}, sort_keys=True))
+    ).inserted_primary_key[0]
 
 
 def entries(store, subject: str | None = None, action: str | None = None,
