@@ -21,8 +21,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
+from protocol import boundedjson
 from protocol import record as rec
 from protocol import topics
+from protocol.errors import RemoteProtocolError
 from server_hub.ingest import blocklist
 from server_hub.core import crediting, ingest
 from server_hub.creditbank import categories
@@ -452,13 +454,19 @@ class Registry:
 
 
 def _json_text(value) -> str:
+    # bounded and finite (protocol/boundedjson): a stored Infinity would fail every answer
+    # that carries it (issue #18)
     if isinstance(value, str):
         try:
-            json.loads(value)
-        except ValueError as exc:
-            raise DefinitionError(f"not valid JSON: {exc}") from exc
+            boundedjson.loads(value)
+        except RemoteProtocolError as exc:
+            raise DefinitionError(f"not valid JSON ({exc.reason}): {exc}") from exc
         return value
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+    try:
+        return json.dumps(value, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    except ValueError as exc:
+        raise DefinitionError(f"not valid JSON: {exc} (NaN and infinities are refused)") \
+            from exc
 
 
 def _activity_dict(row) -> dict:

@@ -216,3 +216,15 @@ def test_u64_batch_ids_are_acked_stored_and_read_back(db_url):
         assert hub.sql("SELECT last_batch_id FROM station_sync")[0][0] == mid - (1 << 64)
     finally:
         hub.close()
+
+
+def test_no_infinity_or_nan_reaches_a_stored_definition(hub):
+    from server_hub.errors import DefinitionError
+    District(hub)
+    for standard in ({"type": "fixed", "credits": float("inf")},
+                     '{"type": "fixed", "credits": Infinity}', '{"type": "fixed", "credits": 1e999}',
+                     '{"type": "fixed", "credits": NaN}'):
+        with pytest.raises(DefinitionError):
+            hub.registry.add_activity("A-9", "S-1", "x", {"type": "once", "sessions": []},
+                                      standard)
+    assert hub.count("activities", "id = 'A-9'") == 0
