@@ -17,6 +17,7 @@ retired stations are named).
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -24,9 +25,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from server_hub.api.auth import ANY, FIELD, require
+from protocol import boundedjson, fwpolicy
+from protocol.errors import RemoteProtocolError
+from protocol.fwpolicy import PolicyRefused
+from server_hub.api.auth import ADMIN, ANY, FIELD, require
 from server_hub.fleet.store import BundleRejected, FleetStore, trusted_keys
 
+log = logging.getLogger("tapcert.hub.fleet")
 router = APIRouter(prefix="/fleet", tags=["fleet updates"])
 MAX_BUNDLE = 64 * 1024 * 1024
 
@@ -36,21 +41,55 @@ def _fleet(request: Request) -> FleetStore:
 
 
 @router.post("/bundles", status_code=201)
-async def add_bundle(request: Request, who=Depends(require(*FIELD))):
+async def add_bundle(request: Request, allow_downgrade: bool = False,
+                     who=Depends(require(*FIELD))):
     """Upload a signed firmware bundle (the file `tapcert-provision bundle build` wrote) as the
     raw request body. It is verified against the hub's release keys before it is stored;
-    uploading the same bytes again returns the stored bundle."""
+    uploading the same bytes again returns the stored bundle. Refused (422 with `reason`):
+    a file outside the firmware's code paths (`path-not-allowed`), a version older than the
+    newest stored bundle (`rollback`; `?allow_downgrade=true`, admin only, stores it)."""
     data = await request.body()
     if len(data) > MAX_BUNDLE:
         raise HTTPException(413, f"the bundle is larger than {MAX_BUNDLE // 2 ** 20} MiB")
     if not data:
         raise HTTPException(422, "send the bundle file as the request body")
     hub = request.app.state.hub
+    if allow_downgrade and who["role"] != ADMIN:
+        raise HTTPException(403, "a deliberate downgrade (allow_downgrade) is an admin's call")
     try:
+        await run_in_threadpool(_policy, _fleet(request), data, allow_downgrade, who["name"])
         trusted = trusted_keys(hub.config.fleet.release_keys)
         return await run_in_threadpool(_fleet(request).add_bundle, data, trusted, who["name"])
     except BundleRejected as exc:
         return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=422)
+    except PolicyRefused as exc:
+        return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=422)
+
+
+def _policy(fleet: FleetStore, data: bytes, allow_downgrade: bool, actor: str) -> None:
+    """protocol/fwpolicy.py at upload: only firmware code paths; no version older than the
+    newest stored one unless an admin says allow_downgrade (logged). A document that is not
+    a bundle at all is left to the signature check's words."""
+    try:
+        manifest = boundedjson.loads(data, max_bytes=MAX_BUNDLE, max_depth=16)["manifest"]
+        fw = manifest["fw"]
+        manifest["builds"].items()
+    except (RemoteProtocolError, KeyError, TypeError, AttributeError):
+        return
+    fwpolicy.check_paths(manifest)
+    stored = [b["fw"] for b in fleet.bundles()]
+    newest = max(stored, key=_version_or_zero) if stored else None
+    fwpolicy.check_upgrade(fw, newest, allow_downgrade)
+    if newest and allow_downgrade and _version_or_zero(fw) < _version_or_zero(newest):
+        log.warning("bundle %s (older than %s) uploaded by %s with allow_downgrade", fw, newest,
+                    actor)
+
+
+def _version_or_zero(text):
+    try:
+        return fwpolicy.version(text)
+    except PolicyRefused:
+        return (0,)
 
 
 @router.get("/bundles")
