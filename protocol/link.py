@@ -25,6 +25,7 @@ INJECT = "I"
 BLOCKED = "B"
 REWIND = "W"
 TYPES = "RHATQIBW"
+_HEX = b"0123456789abcdefABCDEF"
 
 
 class _NeedData:
@@ -108,11 +109,12 @@ class LinkDecoder:
             self.bad_frames += 1
             raise RemoteProtocolError("damaged link frame", "bad_frame")
         core = line[1:star]
-        try:
-            crc = int(line[star + 1:], 16)
-        except ValueError:
-            self.bad_frames += 1
-            raise RemoteProtocolError("link frame checksum is not hex", "bad_frame")
+        digits = line[star + 1:]
+        for c in digits:  # int(x, 16) alone would take " 1_2", "0x12" or "+123"
+            if c not in _HEX:
+                self.bad_frames += 1
+                raise RemoteProtocolError("link frame checksum is not hex", "bad_frame")
+        crc = int(digits, 16)
         if binascii.crc32(core) & 0xFFFFFFFF != crc:
             self.bad_frames += 1
             raise RemoteProtocolError("link frame checksum mismatch", "bad_crc")

@@ -89,9 +89,13 @@ def run(cfg, *, api: bool | None = None) -> int:
     for name, thread in link.threads().items():
         liveness.watch(name, thread)
     liveness.watch("hub-settle", settler)
+    auditor = None
     if main:
         publisher.start()
         liveness.watch("hub-blocked", publisher)
+        from server_hub.ingest.auditor import RecordAuditor   # SPEC §6: records prove themselves
+        auditor = RecordAuditor(store).start()
+        liveness.watch("hub-audit", auditor.thread)
     log.info("hub running: database %s, broker %s", store, cfg.nats.servers if cfg.nats.enabled
              else f"{cfg.mqtt.host}:{cfg.mqtt.port}")
     stop = threading.Event()
@@ -154,6 +158,8 @@ def run(cfg, *, api: bool | None = None) -> int:
             api_thread.join(10)
         settler.stopped.set()
         publisher.stopped.set()
+        if auditor is not None:
+            auditor.stop()
         if monitor is not None:
             monitor.stop()
         if fleet is not None:

@@ -111,6 +111,7 @@ def link_vectors(records):
         {"name": "bad crc", "line": q[:-2] + ("0" if q[-2] != "0" else "1") + "\n", "reason": "bad_crc"},
         {"name": "no crc", "line": "~Q:\n", "reason": "bad_frame"},
         {"name": "crc not hex", "line": "~Q:*zzzzzzzz\n", "reason": "bad_frame"},
+        {"name": "crc with a 0x prefix", "line": "~Q:*0x75a758\n", "reason": "bad_frame"},
         {"name": "unknown type", "line": "~Z:*" + format(__import__("binascii").crc32(b"Z:"), "08x") + "\n", "reason": "bad_type"},
         {"name": "oversize line", "line": "~R:" + "A" * 700 + "*00000000\n", "reason": "oversize"},
         {"name": "body not base64", "line": "~Q:!!!!*" + format(binascii.crc32(b"Q:!!!!"), "08x") + "\n",

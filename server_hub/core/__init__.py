@@ -2,6 +2,7 @@
 or where it is stored.
 
     ingest.py        decode a batch, authenticate chain runs, dedupe, classify records
+    audit.py         every stored record's own signature: the auditor's cursor and checks
     clock.py         the best time of a tap: reader → rebuilt → agent
     integrity.py     holds (why a record cannot be credited yet)
     schedule.py      activity schedules (weekly, dates) as data

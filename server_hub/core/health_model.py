@@ -30,7 +30,7 @@ _WEIGHT = {CRITICAL: 1000, WARNING: 30, INFO: 1}
 # rules that are alerts (fire to the webhook); the others only sort and explain
 ALERT_RULES = ("offline_backlog", "unsynced_old", "journal_full", "clock_skew",
                "rejection_spike", "integrity_hold", "equivocation", "quarantine_quota")
-ALARM_KINDS = ("equivocation", "broken_chain")
+ALARM_KINDS = ("equivocation", "broken_chain", "record_signature")
 
 
 @dataclass

@@ -42,6 +42,12 @@ def _records(conn, keys) -> dict:
     return out
 
 
+def _proves_itself(got) -> bool:
+    from server_hub.core.audit import own_signature_ok
+    from server_hub.core.ingest import Verifier
+    return own_signature_ok(got[0], got[1], Verifier())[0]
+
+
 def transcript_credits(store, learner_id: str) -> list[dict]:
     """Sessions with credits applied, each with the signed records behind it."""
     with store.read() as conn:
@@ -60,7 +66,7 @@ def transcript_credits(store, learner_id: str) -> list[dict]:
         recs = []
         for reader_hex, seq in json.loads(r[5]):
             got = found.get((reader_hex, seq))
-            if got is None:
+            if got is None or not _proves_itself(got):  # SPEC §6: each record on its own
                 continue
             recs.append({"readerId": reader_hex, "readerPublicKey": got[1].hex(), "seq": seq,
                          "stationId": got[2], "recordHex": got[0].hex()})

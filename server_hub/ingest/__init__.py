@@ -8,6 +8,7 @@ pipeline that runs core/ decisions in one transaction per batch (or per group of
     natslink.py     JetStream consumer; workers.py supervises N hub processes
     stationmsg.py   station health / status messages into evidence tables
     blocklist.py    the blocked-card list published to stations
+    auditor.py      background check of every stored record's own signature (alarms)
 
 May import: core/, store/, server_hub.errors/config, protocol/.
 """
