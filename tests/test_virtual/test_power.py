@@ -145,6 +145,10 @@ def test_reset_command_is_the_reset_button(make_reader):
 def test_output_while_nobody_listens_is_dropped(make_reader, console_of):
     reader = make_reader()
     reader.reset()  # prints "standin: boot cause 2" with the port closed
+    deadline = time.monotonic() + scaled(10)   # printed (console.log has it) before we open
+    while "standin: boot cause 2" not in reader.console():
+        assert time.monotonic() < deadline, reader.console()[-2000:]
+        time.sleep(0.02)
     console = console_of(reader)
     console.send(b"x\n")
     got = console.expect(b"echo 1 x\n")
