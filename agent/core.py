@@ -19,7 +19,6 @@ import json
 import logging
 import queue
 import random
-import struct
 import time
 from collections import Counter
 
@@ -36,6 +35,7 @@ from agent.status import StatusWriter
 from agent.telemetry import health_message
 from protocol import batch as batchproto
 from protocol import link as linkproto
+from protocol import record
 from protocol.errors import LocalProtocolError, RemoteProtocolError
 
 log = logging.getLogger("agent.core")
@@ -217,8 +217,8 @@ class Core:
             for rid, seq, data, reader_time in items:
                 live = reader_time != 0 and abs(now - reader_time) <= window
                 tap_time = None
-                if reader_time == 0 and len(data) >= 40:
-                    boot, uptime_ms = struct.unpack_from("<HI", data, 34)
+                if reader_time == 0 and len(data) >= record.PEEK_CLOCK_LEN:
+                    boot, uptime_ms = record.peek_boot_uptime(data)
                     tap_time = self._reader(rid).estimate_tap_time(boot, uptime_ms, now)
                 rows.append((rid, seq, data, reader_time, live, tap_time))
                 seen[rid] = port

@@ -37,10 +37,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from agent import updatestate as us
 from agent.download import Download, DownloadError, valid_offer
 from agent.update import apply_bundle, board_unsynced
 from protocol import boundedjson
+from protocol import updatestate as us
 from protocol.errors import RemoteProtocolError
 
 log = logging.getLogger("agent.fleet")

@@ -20,7 +20,7 @@ import paho.mqtt.client as mqtt
 
 from agent.fleetagent import FleetAgent
 from agent.logs import note
-from provisioning import fwbundle
+from protocol import fwbundle
 
 log = logging.getLogger("agent.fleet")
 

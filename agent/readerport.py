@@ -14,7 +14,6 @@ Events posted: ("port_up", port), ("records", port, [(rid, seq, data, reader_tim
 from __future__ import annotations
 
 import logging
-import struct
 import threading
 import time
 
@@ -150,13 +149,13 @@ class ReaderPort:
         except RemoteProtocolError as exc:
             # Keep anything with an identity: the hub decides (it quarantines it as
             # malformed) and the reader's window moves on. Without one, it cannot be keyed.
-            if len(body) < 34 or len(body) > _MAX_BATCH_RECORD:
+            if len(body) < recordproto.PEEK_KEY_LEN or len(body) > _MAX_BATCH_RECORD:
                 self.stats["bad_records"] += 1
                 note(log, logging.WARNING, "undecodable record from reader dropped (not acked)",
                      port=self.path, reason=exc.reason, size=len(body))
                 return None
-            rid = bytes(body[2:10])
-            seq, reader_time = struct.unpack_from("<I16xI", body, 10)
+            rid = recordproto.peek_reader_id(body)
+            seq, reader_time = recordproto.peek_seq_time(body)
             if seq == 0:
                 self.stats["bad_records"] += 1
                 return None

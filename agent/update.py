@@ -26,8 +26,9 @@ import json
 import sys
 import time
 
-from agent import updatestate as us
-from provisioning import fwapply, fwbundle
+from protocol import fwbundle
+from protocol import updatestate as us
+from provisioning import fwapply
 from provisioning.board import Board
 from provisioning.errors import ProvisionError
 from provisioning.flash import count_at_risk

@@ -149,3 +149,29 @@ def split(data):
         raise RemoteProtocolError("record length {} does not match its auth_len".format(len(data)),
                                   "truncated" if len(data) < cut + SIG_LEN else "oversize")
     return bytes(data[:cut]), bytes(data[cut:])
+
+
+# Peeking: one field of an encoded record, read in place without decoding or checking the
+# rest — for hot paths that hold a record already checked (journal, agent queue) or must key
+# a malformed one. The caller makes sure `data` reaches the field: PEEK_KEY_LEN bytes for
+# the reader id, seq and reader time; PEEK_CLOCK_LEN for boot and uptime.
+PEEK_KEY_LEN = const(34)
+PEEK_CLOCK_LEN = const(40)
+
+
+def peek_reader_id(data):
+    return bytes(data[2:10])
+
+
+def peek_seq(data):
+    return struct.unpack_from("<I", data, 10)[0]
+
+
+def peek_seq_time(data):
+    # (seq, reader_time)
+    return struct.unpack_from("<I16xI", data, 10)
+
+
+def peek_boot_uptime(data):
+    # (boot, uptime_ms)
+    return struct.unpack_from("<HI", data, 34)

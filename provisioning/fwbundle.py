@@ -1,44 +1,26 @@
 """Signed firmware bundles: the firmware compiled for every board the fleet runs, signed once.
 
-A bundle is one JSON file (its bytes are what the hub stores and the agent downloads):
-
-    {"kind": "tapcert-firmware", "v": 1, "manifest": {...}, "key_id": hex16, "sig": hex,
-     "blobs": {sha256 hex: base64 of the file}}
-
-    manifest = {"fw": "0.2.0", "created": unix s, "board_kinds": ["esp32", "linux", "rp2"],
-                "min_mpy": "6.3",
-                "builds": {"6.3-x64": {"mpy": 6, "sub": 3, "arch": "x64", "kinds": ["linux"],
-                                       "files": {"/app.mpy": sha256 hex, ...}}}}
-
-One build per (bytecode version, native architecture): the firmware has viper modules, so a
-board loads a build only if its `sys.implementation._mpy` has the same version, sub-version
-and architecture. `sig` is Ed25519 (the fleet's release key) over DOMAIN + the canonical
-manifest; every blob is checked against the manifest's hash, so the signature covers them.
-Board kinds are MicroPython's `sys.platform` ("esp32", "rp2", "linux" for the virtual reader).
-`verify()` and `select()` raise BundleRefused with the reason; nothing here touches a board.
+The format and its verification are the fleet's shared contract, in protocol/fwbundle.py
+(the hub and the agent check bundles with it). This module is the release side: release keys
+(`keygen`, `load_key`), `assemble` and `build` (compile this checkout for every board kind and
+bytecode, then sign), and `verify`/`select`/`public_hex` raising this program's errors.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import time
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import (Ed25519PrivateKey,
-                                                               Ed25519PublicKey)
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from protocol import fwbundle as contract
+from protocol.errors import LocalProtocolError
+from protocol.fwbundle import KIND, KIND_ARCH, canonical, key_id, sha256  # noqa: F401
 from provisioning.errors import ProvisionError
-
-KIND = "tapcert-firmware"
-DOMAIN = b"tapcert-firmware-bundle-v1\n"
-# board kind (sys.platform) -> native architecture of its MicroPython build
-KIND_ARCH = {"esp32": "xtensawin", "rp2": "armv6m", "linux": "x64"}
-
 
 class BundleRefused(ProvisionError):
     """A bundle that must not be installed; `reason` is a short word for reports."""
@@ -46,18 +28,6 @@ class BundleRefused(ProvisionError):
     def __init__(self, reason: str, message: str, fix: str | None = None):
         super().__init__(message, fix)
         self.reason = reason
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def canonical(manifest: dict) -> bytes:
-    return DOMAIN + json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
-
-
-def key_id(public: bytes) -> str:
-    return sha256(public)[:16]
 
 
 # -- keys ---------------------------------------------------------------------------------------
@@ -95,12 +65,10 @@ def load_key(path) -> Ed25519PrivateKey:
 def public_hex(value: str) -> bytes:
     """A trusted release key from its hex (or a .pub file's content)."""
     try:
-        raw = bytes.fromhex(value.strip())
-    except ValueError:
-        raw = b""
-    if len(raw) != 32:
-        raise ProvisionError("a release public key is 64 hex digits", "copy it from KEY.pub")
-    return raw
+        return contract.public_hex(value)
+    except LocalProtocolError:
+        raise ProvisionError("a release public key is 64 hex digits", "copy it from KEY.pub") \
+            from None
 
 
 # -- build ------------------------------------------------------------------------------------
@@ -165,73 +133,28 @@ def build(key_path, *, source=None, kinds=("esp32", "rp2", "linux"), mpy_cross=N
 
 
 class _Quiet:
-    def progress(self, *a):
+    def progress(self, *a, **kw):
         pass
 
-    def step(self, *a):
+    def step(self, *a, **kw):
         pass
 
 
-# -- verify -------------------------------------------------------------------------------------
+# -- verify (protocol/fwbundle.py, with this program's error) --------------------------------
 
 def verify(data: bytes, trusted) -> dict:
     """Check a bundle's form, signature and blobs; returns the parsed document.
     `trusted`: raw 32-byte public keys of the fleet's release keys."""
     try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
-        raise BundleRefused("malformed", "the file is not a firmware bundle (not JSON)",
-                            "download it again") from None
-    if not isinstance(doc, dict) or doc.get("kind") != KIND or doc.get("v") != 1:
-        raise BundleRefused("malformed", "not a tapcert firmware bundle (v1)",
-                            "build it with `tapcert-provision bundle build`")
-    manifest, blobs = doc.get("manifest"), doc.get("blobs")
-    if not isinstance(manifest, dict) or not isinstance(blobs, dict) or not isinstance(
-            manifest.get("builds"), dict) or not isinstance(manifest.get("fw"), str):
-        raise BundleRefused("malformed", "the bundle's manifest is incomplete",
-                            "build the bundle again")
-    keys = {key_id(k): k for k in trusted}
-    public = keys.get(doc.get("key_id"))
-    if public is None:
-        raise BundleRefused("unknown-key", "the bundle is signed by release key {!r}, which this "
-                            "station does not trust".format(doc.get("key_id")),
-                            "sign it with the fleet's release key, or add its .pub to "
-                            "[updates] release_keys")
-    try:
-        Ed25519PublicKey.from_public_bytes(public).verify(bytes.fromhex(str(doc.get("sig"))),
-                                                          canonical(manifest))
-    except (InvalidSignature, ValueError):
-        raise BundleRefused("bad-signature", "the bundle's signature does not verify: it was "
-                            "altered after signing", "build and sign it again") from None
-    for name, b in manifest["builds"].items():
-        for path, digest in b.get("files", {}).items():
-            blob = blobs.get(digest)
-            try:
-                ok = blob is not None and sha256(base64.b64decode(blob)) == digest
-            except (ValueError, TypeError):
-                ok = False
-            if not ok:
-                raise BundleRefused("bad-signature", "{} of build {} does not match its signed "
-                                    "hash".format(path, name), "download the bundle again")
-    return doc
+        return contract.verify(data, trusted)
+    except contract.BundleRefused as exc:
+        raise BundleRefused(exc.reason, exc.message, exc.fix) from None
 
 
 def select(doc: dict, board_kind: str, board_mpy: int) -> dict:
     """The build for a board ({path: bytes} under "images", plus the build's fields), or
     BundleRefused for a wrong board kind or incompatible bytecode."""
-    from provisioning.mpycompile import Bytecode
-    manifest = doc["manifest"]
-    if board_kind not in manifest.get("board_kinds", ()):
-        raise BundleRefused("wrong-board-kind", "the bundle is for {} boards, this reader is "
-                            "{}".format(", ".join(manifest.get("board_kinds", ())) or "no",
-                                        board_kind),
-                            "build a bundle with --kind {}".format(board_kind))
-    bc = Bytecode.from_sys_mpy(board_mpy)
-    for name, b in sorted(manifest["builds"].items()):
-        if board_kind in b["kinds"] and (b["mpy"], b["sub"], b["arch"]) == (bc.version, bc.sub, bc.arch):
-            images = {p: base64.b64decode(doc["blobs"][h]) for p, h in b["files"].items()}
-            return dict(b, name=name, images=images, fw=manifest["fw"])
-    have = ", ".join(sorted(manifest["builds"]))
-    raise BundleRefused("incompatible-bytecode", "the reader runs {} and the bundle has builds "
-                        "for {}".format(bc, have),
-                        "build the bundle with --mpy {}.{}".format(bc.version, bc.sub))
+    try:
+        return contract.select(doc, board_kind, board_mpy)
+    except contract.BundleRefused as exc:
+        raise BundleRefused(exc.reason, exc.message, exc.fix) from None

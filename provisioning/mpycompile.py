@@ -18,10 +18,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from protocol.fwbundle import ARCHES
 from provisioning.errors import BoardError
-
-ARCHES = ["", "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp", "armv7emdp",
-          "xtensa", "xtensawin", "rv32imc", "rv64imc"]
 
 
 class Bytecode:

@@ -16,15 +16,7 @@ import sqlalchemy as sa
 from server_hub.creditbank import audit
 from server_hub.store.bank_tables import course_categories
 from server_hub.errors import Conflict, NotFound, RegistryError
-from server_hub.store.schema import activities
 
-SEED = [
-    ("cultural-life", "文化生活课程", "Cultural-life courses"),
-    ("social-practice", "社会实践课程", "Social-practice courses"),
-    ("online", "线上课程", "Online courses"),
-    ("station-session", "站点面授", "Face-to-face sessions at stations"),
-    ("community-event", "社区活动", "Community events"),
-]
 CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
 _CODE = re.compile(CODE_PATTERN)
 _C = course_categories.c
@@ -33,25 +25,6 @@ _COLS = (_C.code, _C.name_zh, _C.name_en, _C.active)
 
 def _dict(r) -> dict:
     return {"code": r[0], "name_zh": r[1], "name_en": r[2], "active": bool(r[3])}
-
-
-def seed(conn) -> list[str]:
-    """Migration 8: the five standard categories, and one for every free-text category the
-    activities already carry (code and names = that text), so nothing is lost."""
-    now = time.time()
-    have = {r[0] for r in conn.execute(sa.select(_C.code))}
-    rows = [(code, zh, en) for code, zh, en in SEED]
-    rows += [(text, text, text) for (text,) in conn.execute(
-        sa.select(activities.c.category).where(activities.c.category != "").distinct()
-        .order_by(activities.c.category))]
-    added = []
-    for code, zh, en in rows:
-        if code not in have:
-            conn.execute(course_categories.insert().values(
-                code=code, name_zh=zh, name_en=en, active=True, created_at=now, updated_at=now))
-            have.add(code)
-            added.append(code)
-    return added
 
 
 def _names(value, what) -> str:

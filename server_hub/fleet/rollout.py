@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 
-from agent.updatestate import APPLYING, DONE, FAILED, FINAL, PENDING, ROLLED_BACK, STATES
+from protocol.updatestate import APPLYING, DONE, FAILED, FINAL, PENDING, ROLLED_BACK, STATES
 
 CANCELLED = "cancelled"
 CLOSED = FINAL + (CANCELLED,)            # a station in one of these needs nothing more

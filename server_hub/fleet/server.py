@@ -31,7 +31,7 @@ import time
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent.updatestate import FINAL
+from protocol.updatestate import FINAL
 from protocol import boundedjson
 from protocol.errors import RemoteProtocolError
 from server_hub.errors import HubError

@@ -24,7 +24,7 @@ import time
 
 import sqlalchemy as sa
 
-from provisioning import fwbundle
+from protocol import fwbundle
 from server_hub.errors import Conflict, NotFound, RegistryError
 from server_hub.store.fleet_tables import fleet_bundles, fleet_reports, fleet_rollouts
 from server_hub.fleet.rollout import CANCELLED, STATION_STATES, Rollout, plan_targets

@@ -55,7 +55,6 @@ def _fleet(conn) -> None:
 
 def _standards_admin(conn) -> None:
     # terms and running totals (schema.py: a fresh migration 1 has made them already, empty)
-    from server_hub.creditbank import categories
     from server_hub.store import bank_tables as tables
     schema.credit_terms.create(conn, checkfirst=True)
     schema.credit_totals.create(conn, checkfirst=True)
@@ -67,7 +66,36 @@ def _standards_admin(conn) -> None:
         .group_by(s.learner_id, s.activity_id)))
     # course categories: the five standard ones and every free-text one activities carry
     tables.create(conn)
-    categories.seed(conn)
+    _seed_categories(conn, tables.course_categories)
+
+
+# Migration 8's data, frozen here (a migration never changes with the application's code)
+_CATEGORY_SEED = [
+    ("cultural-life", "文化生活课程", "Cultural-life courses"),
+    ("social-practice", "社会实践课程", "Social-practice courses"),
+    ("online", "线上课程", "Online courses"),
+    ("station-session", "站点面授", "Face-to-face sessions at stations"),
+    ("community-event", "社区活动", "Community events"),
+]
+
+
+def _seed_categories(conn, categories) -> list[str]:
+    """The five standard course categories, and one for every free-text category the
+    activities already carry (code and names = that text), so nothing is lost."""
+    now = time.time()
+    have = {r[0] for r in conn.execute(sa.select(categories.c.code))}
+    rows = list(_CATEGORY_SEED)
+    rows += [(text, text, text) for (text,) in conn.execute(
+        sa.select(schema.activities.c.category).where(schema.activities.c.category != "")
+        .distinct().order_by(schema.activities.c.category))]
+    added = []
+    for code, zh, en in rows:
+        if code not in have:
+            conn.execute(categories.insert().values(
+                code=code, name_zh=zh, name_en=en, active=True, created_at=now, updated_at=now))
+            have.add(code)
+            added.append(code)
+    return added
 
 
 MIGRATIONS = [

@@ -5,7 +5,7 @@ import json
 import threading
 import time
 
-from agent import updatestate as us
+from protocol import updatestate as us
 from agent.update import apply_bundle
 from fleetkit import ack, data_files, flash_files, health, running_version
 from provisioning import fwbundle

@@ -1,22 +1,24 @@
-"""The state of one reader's firmware update, as the agent reports it (sans-I/O).
+# updatestate: the state of one reader's firmware update — the vocabulary the agent reports
+# and the hub's rollouts count in (sans-I/O; runs on MicroPython and CPython).
+#
+#     pending -> downloading -> waiting_for_sync -> applying -> verifying -> done
+#                                                                        \-> rolled_back
+#     any state before done -> failed (with a reason)
+#
+#     pending           the hub targeted this station; nothing done yet
+#     downloading       bundle chunks arriving (resumable: `have` bytes so far)
+#     waiting_for_sync  the bundle verified; the reader still holds records the hub has not
+#                       committed (or it is outside the maintenance window)
+#     applying          the reader's link is paused; files staged, backed up and swapped
+#     verifying         soft reset done; waiting for an H frame with the new version
+#     done              the reader answers with the new version
+#     rolled_back       it did not come back healthy in time: the previous version is back
+#     failed            refused or impossible (bad signature, wrong board, flash error…): `reason`
+#
+# `UpdateJob.to(state, reason=None)` refuses transitions the diagram does not have, so a bug
+# cannot report `done` for a reader that never verified. `may_apply()` is the sync gate.
 
-    pending -> downloading -> waiting_for_sync -> applying -> verifying -> done
-                                                                       \\-> rolled_back
-    any state before done -> failed (with a reason)
-
-    pending           the hub targeted this station; nothing done yet
-    downloading       bundle chunks arriving (resumable: `have` bytes so far)
-    waiting_for_sync  the bundle verified; the reader still holds records the hub has not
-                      committed (or it is outside the maintenance window)
-    applying          the reader's link is paused; files staged, backed up and swapped
-    verifying         soft reset done; waiting for an H frame with the new version
-    done              the reader answers with the new version
-    rolled_back       it did not come back healthy in time: the previous version is back
-    failed            refused or impossible (bad signature, wrong board, flash error…): `reason`
-
-`UpdateJob.to(state, reason=None)` refuses transitions the diagram does not have, so a bug
-cannot report `done` for a reader that never verified. `may_apply()` is the sync gate.
-"""
+from protocol.errors import LocalProtocolError
 
 PENDING = "pending"
 DOWNLOADING = "downloading"
@@ -39,8 +41,8 @@ _NEXT = {
 }
 
 
-class TransitionError(Exception):
-    pass
+class TransitionError(LocalProtocolError):
+    reason = "bad_transition"
 
 
 class UpdateJob:
