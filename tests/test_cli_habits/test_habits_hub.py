@@ -3,7 +3,6 @@ quiet end on a closed pipe, show-config, CSV imports with a dry run and a report
 and one `run` per database and API port, refused before it touches the broker."""
 
 import json
-import os
 import subprocess
 import sys
 import time
