@@ -395,19 +395,16 @@ def test_r26_blocked_list_message_and_sort_key():
             == m["reason"], m["name"]
 
 
-def test_r27_bcrc():
+def test_r27_bcrc(monkeypatch):
     v = BLOCK["list"]
     uids = [H(u) for u in v["uids_in_order"]]
     assert sd.bcrc(uids) == v["bcrc"] == zlib.crc32(H(v["hex"])[10:])
     assert sd.bcrc([]) == BLOCK["empty"]["bcrc"] == 0
-    sys.path.insert(0, str(REPO / "firmware"))
-    try:
-        import blocked   # the reader's own list (firmware/blocked.py)
-    finally:
-        sys.path.pop(0)
+    monkeypatch.syspath_prepend(str(REPO / "firmware"))
+    import blocked   # the reader's own list (firmware/blocked.py), on a flash that keeps nothing
+    monkeypatch.setattr(blocked, "write_blob", lambda path, data: None)
     bl = blocked.BlockedList.__new__(blocked.BlockedList)
     bl.path, bl.max_cards, bl._data = None, 1000, b""
-    blocked.write_blob = lambda path, data: None
     for f in v["frames"]:
         bl.apply(H(f["body"]))
     assert bl.crc == v["bcrc"]
