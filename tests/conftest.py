@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -122,19 +124,19 @@ def mosquitto(tmp_path):
 @pytest.fixture(scope="session")
 def postgres(tmp_path_factory):
     """One real PostgreSQL cluster for the whole test session (stopped at the end)."""
-    workdir = tmp_path_factory.mktemp("pg")
+    # Outside pytest's temp tree: pytest keeps /tmp/pytest-of-<user> at 0700 (and resets it
+    # whenever another pytest session starts on the machine), which the postgres user
+    # cannot traverse. /tmp is world-searchable; the folder itself is 0711.
+    workdir = Path(tempfile.mkdtemp(prefix="tapcert-pg-"))
     if os.geteuid() == 0:
-        os.chmod(workdir, 0o777)
-        parent = workdir.parent
-        while parent != parent.parent:
-            os.chmod(parent, os.stat(parent).st_mode | 0o011)
-            parent = parent.parent
+        os.chmod(workdir, 0o711)
     server = Postgres(workdir)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 # Timeouts that scale ---------------------------------------------------------------
