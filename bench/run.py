@@ -28,6 +28,7 @@ AREAS = [
     ("system", "bench.system_bench"),
     ("hub", "bench.dashboard_bench"),
     ("hub", "bench.fleet_bench"),
+    ("hub", "bench.audit_bench"),
 ]
 
 
