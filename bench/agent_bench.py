@@ -36,7 +36,7 @@ from test_agent.hubstub import HubStub, wait_until  # noqa: E402
 
 from agent.status import queue_counts  # noqa: E402
 from agent.store import Store  # noqa: E402
-from factories import SimReader  # noqa: E402
+from hil_tests.simreader import SimReader  # noqa: E402
 from protocol import batch as bp  # noqa: E402
 
 

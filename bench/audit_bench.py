@@ -26,7 +26,7 @@ def _hub(tmp: Path, readers: int):
     from server_hub.ingest.pipeline import Pipeline
     from server_hub.registry.registry import Registry
     from server_hub.store.db import open_store
-    from tests.factories import SimReader
+    from hil_tests.simreader import SimReader
     store = open_store(f"sqlite:///{tmp / 'hub.db'}", migrate=True)
     pipeline = Pipeline(store, hubconfig.load(env={}))
     registry = Registry(store, pipeline)

@@ -9,7 +9,7 @@ database that knows those stations, readers, learners, cards and activities.
 Every station runs two sessions a day (a 2-hour attendance-share class and a 1-hour
 fixed-credit talk with a per-activity cap); each reader has its own learners, who tap in and
 out of both sessions every day, 3 s apart (so no tap-burst hold). Records are minted by
-tests/factories.SimReader: correctly signed and hash-chained, as a reader would send them.
+hil_tests/simreader.py SimReader: correctly signed and hash-chained, as a reader would send them.
 
 Registration writes the registry tables in one transaction (Registry's per-row transactions
 would take minutes for 25,000 learners); `check_registered` asks the hub's own Registry that
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from protocol import batch as wire
-from tests.factories import SimReader
+from hil_tests.simreader import SimReader
 
 DAY0 = 1_780_272_000                       # 2026-06-01T00:00:00Z: a backlog in the past
 SESSIONS = (                               # (name, start s, end s, schedule, standard)

@@ -33,7 +33,7 @@ from pathlib import Path
 
 from bench.report import Figure, judged, summary, module_main
 from protocol import batch as wire
-from tests.factories import SimReader
+from hil_tests.simreader import SimReader
 
 REPO = Path(__file__).resolve().parents[1]
 DAY0 = 1_780_272_000                       # 2026-06-01T00:00:00Z

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bench.report import Figure
 from protocol import batch, link
-from tests.factories import SimReader
+from hil_tests.simreader import SimReader
 
 
 def figures(mode: str) -> list[Figure]:

@@ -31,7 +31,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from protocol import batch as wire
-from tests.factories import SimReader
+from hil_tests.simreader import SimReader
 
 REPO = Path(__file__).resolve().parents[1]
 DAY0 = 1_780_272_000                  # 2026-06-01T00:00:00Z: a backlog in the past

@@ -1,7 +1,7 @@
 """A CPython fake reader: speaks the link protocol (SPEC §3) on the master end of a pty.
 
 What the agent sees on the slave end is what the firmware does: records minted and signed at
-the tap (tests/factories.py SimReader), offered in order a window at a time from
+the tap (hil_tests/simreader.py SimReader), offered in order a window at a time from
 agent_wm + 1, re-offered after a timeout or on Q, watermarks from A frames that never go
 backwards, T sets the clock (reader_time 0 until then), H health on start, on Q and
 periodically. `port` is a stable symlink, so unplug()/plug() behave like a USB reader
@@ -22,7 +22,7 @@ import time
 import tty
 from pathlib import Path
 
-from factories import SimReader
+from hil_tests.simreader import SimReader
 from protocol import link
 from protocol import record as rec
 

@@ -73,7 +73,7 @@ def test_show_config_and_help(tmp_path, capsys):
 
 def test_quarantine_listing(tmp_path, capsys):
     from agent.store import Store
-    from factories import SimReader
+    from hil_tests.simreader import SimReader
     from protocol import batch as bp
     db = tmp_path / "queue.db"
     store = Store(db)

@@ -8,7 +8,7 @@ from agent import migrations
 from agent.errors import AckMismatch, StoreFull
 from agent.recovery import open_store
 from agent.store import Store
-from factories import SimReader
+from hil_tests.simreader import SimReader
 from protocol import batch as bp
 
 

@@ -32,7 +32,7 @@ def test_records_reach_the_hub_and_watermarks_come_back(fake_readers, hub_stub, 
 def test_live_taps_overtake_a_draining_backlog(tmp_path, fake_readers, hub_stub, agent_config,
                                                inproc_agent):
     from agent.store import Store
-    from factories import SimReader
+    from hil_tests.simreader import SimReader
 
     old = SimReader()
     store = Store(tmp_path / "queue" / "queue.db")

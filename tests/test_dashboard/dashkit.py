@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from factories import SimReader
+from hil_tests.simreader import SimReader
 from protocol import batch as wire
 from server_hub import config as hubconfig
 from server_hub.api.app import HubContext, create_app

@@ -20,7 +20,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from factories import SimReader
+from hil_tests.simreader import SimReader
 from protocol import batch as wire
 from protocol import record as rec
 from server_hub import config as hubconfig

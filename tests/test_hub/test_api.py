@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hubkit import SESSION_END, SESSION_START, db_url, hub, hub_config  # noqa: F401
-from factories import SimReader
+from hil_tests.simreader import SimReader
 from protocol import batch as wire
 from server_hub.api import create_app
 from server_hub.api.app import HubContext

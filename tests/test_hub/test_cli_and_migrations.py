@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from hubkit import SESSION_END, SESSION_START, Hub, db_url, make_config  # noqa: F401
-from factories import SimReader
+from hil_tests.simreader import SimReader
 from protocol import batch as wire
 from server_hub.cli import dispatch as cli
 from server_hub.errors import SchemaError

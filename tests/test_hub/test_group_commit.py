@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from factories import SimReader
+from hil_tests.simreader import SimReader
 from hubkit import (BACKENDS, SESSION_START, District, Hub, build_scenario,  # noqa: F401
                     db_url, district, fresh_pg_database, hub, hub_config, make_config,
                     setup_scenario)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from factories import SimReader
+from hil_tests.simreader import SimReader
 from protocol import batch as wire
 from protocol import record as rec
 from server_hub.core.ingest import (BatchIngest, BatchRejected, ReaderInfo, StoredRecord, Verifier,

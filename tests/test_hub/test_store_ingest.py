@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from hubkit import (SESSION_END, SESSION_START, District, Hub, build_scenario, db_url,  # noqa: F401
                     district, fresh_pg_database, hub, hub_config, make_config, setup_scenario)
-from factories import SimReader
+from hil_tests.simreader import SimReader
 from protocol import batch as wire
 from protocol import record as rec
 

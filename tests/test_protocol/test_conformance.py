@@ -23,7 +23,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(REPO / "tests" / "test_hub"))
 
 import specdecoder as sd  # noqa: E402
-from factories import SimReader  # noqa: E402
+from hil_tests.simreader import SimReader  # noqa: E402
 from hubkit import SESSION_END, SESSION_START, District, db_url, hub, hub_config  # noqa: E402,F401
 
 from protocol import batch as wire  # noqa: E402

@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from factories import SimReader  # noqa: E402
+from hil_tests.simreader import SimReader  # noqa: E402
 from hubkit import SESSION_START, District, Hub, db_url, hub, hub_config, make_config  # noqa: E402,F401
 from hubproc import HubProcess, wait_for  # noqa: E402
 from protocol import batch as wire  # noqa: E402

@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
 
-from factories import SimReader  # noqa: E402
+from hil_tests.simreader import SimReader  # noqa: E402
 from hubkit import SESSION_START, District, db_url, hub, hub_config  # noqa: E402,F401
 from protocol import batch as wire  # noqa: E402
 from protocol import record as rec  # noqa: E402

@@ -18,7 +18,7 @@ from hil_tests.district import District
 from hil_tests.scenarios.helpers import balances, setup_class
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from factories import SimReader  # noqa: E402
+from hil_tests.simreader import SimReader  # noqa: E402
 from agent.store import Store  # noqa: E402
 
 
