@@ -1,4 +1,5 @@
-"""Test factories: simulated readers that mint correctly signed, chained records on CPython.
+"""A simulated reader: mints correctly signed, chained records on CPython (tests, the scale run,
+benches; here so that tests/ and hil_tests/ do not import each other both ways).
 
 A `SimReader` is what a real reader would produce, signed with `cryptography`'s Ed25519
 (byte-identical to the reader's pure signer). Use it wherever a test needs valid records
