@@ -23,6 +23,7 @@ import time
 from collections import Counter
 
 from agent import room
+from agent.backlogstatus import BacklogStatus, figures
 from agent.blocked import BlockedSender
 from agent.drain import DrainMeter, describe
 from agent.errors import AckMismatch, StoreCorrupt, StoreError, StoreFull
@@ -74,6 +75,7 @@ class Core:
         self._next_prune = mono()
         self._next_disk_check = mono()
         self.drain = DrainMeter()
+        self.backlog_status = BacklogStatus()   # the retained status follows the queue
         self.status = StatusWriter(cfg.status_path(), self)
 
     def _status_changed(self):
@@ -151,9 +153,9 @@ class Core:
 
     def _next_wake(self, now):
         times = [self._next_health, self._next_prune, self.status.next_due(now)]
-        due = self.outbox.next_deadline(now)
-        if due is not None:
-            times.append(due)
+        for due in (self.outbox.next_deadline(now), self.backlog_status.due(now)):
+            if due is not None:
+                times.append(due)
         return min(times)
 
     def _handle(self, events):
@@ -336,6 +338,7 @@ class Core:
         self.mqtt_since = self.clock()
         self.mqtt_reason = None
         self.outbox.link_up(self.mono())
+        self.backlog_status.reset()
         self.status.dirty = True
 
     def _on_mqtt_down(self, reason):
@@ -459,6 +462,13 @@ class Core:
                               waiting)
         if est is not None:
             note(log, logging.INFO, "queue: " + describe(est), **est)
+        if self.mqtt_up and self.link is not None and \
+                self.backlog_status.should_publish(now, waiting):
+            try:
+                self.link.publish_status(figures(self.store.counts(), self.clock()))
+            except StoreError:
+                return   # the queue's own error path reports it; try again at the next change
+            self.backlog_status.sent(now, waiting)
 
     def _prune(self):
         cutoff = self.clock() - self.cfg.queue.retention_days * 86400

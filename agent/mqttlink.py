@@ -3,7 +3,9 @@
 MQTT 3.1.1, QoS 1, clean_session=False with a stable client id (the broker keeps our
 subscription and queues hub acks while we are away), reconnect forever with backoff, TLS with
 a client certificate when configured, a retained `online` status on every connect and
-`offline` as the Last Will. paho's network thread runs the connection; everything it hears
+`offline` as the Last Will. Both carry the last known queue figures (`queue`: pending,
+inflight, oldest_pending, as_of); `publish_status` sends a fresh retained copy when they
+change (agent/backlogstatus.py paces it) and re-arms the Will with them for the next connect. paho's network thread runs the connection; everything it hears
 is posted to the core as events:
 
     ("mqtt_up", session_present)   ("mqtt_down", reason)   ("hub_ack", payload bytes)
@@ -82,11 +84,22 @@ class MQTTLink:
         self.connected = False
         self.failed_attempts = 0
         self._stopping = False
+        self.queue = None        # the last queue figures published (None: none known yet)
+        self._since = int(self._clock())
         self.client = self._make_client(cfg.client_id())
 
-    def _status(self, state):
-        return json.dumps({"v": 1, "state": state, "since": int(self._clock()),
-                           "agent": self._version}).encode()
+    def _status(self, state, since=None):
+        doc = {"v": 1, "state": state, "since": int(self._clock()) if since is None else since,
+               "agent": self._version}
+        if self.queue is not None:
+            doc["queue"] = self.queue
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    def _arm_will(self, client):
+        # the Will carries the connect time as `since` and the newest figures we know; paho
+        # sends it with the next CONNECT (the broker keeps the one of the current session)
+        client.will_set(self.topic_status, self._status("offline", self._since), qos=1,
+                        retain=True)
 
     def _make_client(self, client_id):
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
@@ -99,7 +112,7 @@ class MQTTLink:
                       tls_version=ssl.PROTOCOL_TLS_CLIENT)
         if cfg.username:
             c.username_pw_set(cfg.username, cfg.password or None)
-        c.will_set(self.topic_status, self._status("offline"), qos=1, retain=True)
+        self._arm_will(c)
         c.reconnect_delay_set(min_delay=max(1, int(cfg.reconnect_min_s)),
                               max_delay=max(1, int(cfg.reconnect_max_s)))
         c.max_inflight_messages_set(100)
@@ -140,8 +153,9 @@ class MQTTLink:
             return
         self.connected = True
         self.failed_attempts = 0
+        self._since = int(self._clock())
         client.subscribe([(self.topic_ack, 1), (self.topic_control, 1), (self.topic_blocked, 1)])
-        client.publish(self.topic_status, self._status("online"), qos=1, retain=True)
+        client.publish(self.topic_status, self._status("online", self._since), qos=1, retain=True)
         note(log, logging.INFO, "connected to broker", broker="{}:{}".format(self.host, self.port),
              session_present=bool(flags.session_present))
         self._post(("mqtt_up", bool(flags.session_present)))
@@ -190,6 +204,16 @@ class MQTTLink:
 
     def publish_batch(self, payload):
         info = self.client.publish(self.topic_batch, payload, qos=1)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
+
+    def publish_status(self, queue):
+        """A retained `online` status with new queue figures (backlogstatus.figures)."""
+        self.queue = queue
+        self._arm_will(self.client)
+        if not self.connected:
+            return False
+        info = self.client.publish(self.topic_status, self._status("online", self._since), qos=1,
+                                   retain=True)
         return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     def publish_health(self, obj):

@@ -16,12 +16,18 @@ Connection state:
 When did an offline station go away? A Last Will carries the `since` of the agent's last
 connect, and the hub may receive a retained status long after it was set (after its own
 restart), so the best estimate is the later of the status's `since` and the station's last
-sign of life (its last health message or batch).
+sign of life (its last health message, batch, or status carrying queue figures).
+
+Backlog: the newest queue figures of the retained status and the health message
+(core/backlog.py). While the station is not online the figures are a lower bound as of
+`backlog_as_of` (`backlog_at_least`): its readers go on queueing taps nobody can hear.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from server_hub.core import backlog as backlog_figures
 
 CRITICAL, WARNING, INFO = "critical", "warning", "info"
 LEVEL_RANK = {CRITICAL: 3, WARNING: 2, INFO: 1, "ok": 0}
@@ -64,6 +70,7 @@ class StationFacts:
     status_since: float | None = None
     status_received_at: float | None = None
     agent_version: str | None = None
+    status_queue: dict | None = None      # the retained status's queue figures (SPEC §4.4)
     health: dict | None = None            # the latest health message (SPEC §4.5)
     health_received_at: float | None = None
     last_batch_at: float | None = None
@@ -102,6 +109,8 @@ class StationView:
     state_since: float | None
     state_for_s: float | None
     backlog: int | None
+    backlog_as_of: float | None      # when the station last reported `backlog`
+    backlog_at_least: bool           # not online: more may be waiting than it last said
     inflight: int | None
     oldest_unsynced_at: float | None
     oldest_unsynced_s: float | None
@@ -163,8 +172,10 @@ def readers_of(health: dict | None) -> list[dict]:
 def connection(f: StationFacts, now: float, th: Thresholds) -> tuple[str, float | None]:
     """(state, since) as described in the module docstring."""
     alive = f.health_received_at
-    if f.last_batch_at is not None and (alive is None or f.last_batch_at > alive):
-        alive = f.last_batch_at
+    reported = backlog_figures.figures(f.status_queue, None)  # a status with figures: alive then
+    for sign in (f.last_batch_at, reported and reported["as_of"]):
+        if sign is not None and (alive is None or sign > alive):
+            alive = sign
     if f.status_state is None:
         return "unknown", None
     if f.status_state == "offline":
@@ -188,10 +199,14 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
     state, since = connection(f, now, th)
     h = f.health or {}
     queue = h.get("queue") if isinstance(h.get("queue"), dict) else {}
-    pending, inflight = _num(queue.get("pending")), _num(queue.get("inflight"))
-    backlog = None if pending is None and inflight is None else int((pending or 0) +
-                                                                    (inflight or 0))
-    oldest = _num(queue.get("oldest_pending"))
+    known = backlog_figures.newest(
+        backlog_figures.figures(queue, _num(h.get("time")) or f.health_received_at),
+        backlog_figures.figures(f.status_queue, None))
+    backlog = inflight = oldest = as_of = None
+    if known is not None:
+        backlog, inflight, oldest = known["waiting"], known["inflight"], known["oldest_pending"]
+        as_of = known["as_of"]
+    at_least = state != "online" and bool(backlog)
     oldest_s = max(0.0, now - oldest) if oldest is not None and backlog else None
     pi_time = _num(h.get("time"))
     pi_offset = pi_time - f.health_received_at if pi_time is not None and \
@@ -207,7 +222,7 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
         if state_for is not None and state_for > th.offline_s and backlog:
             problems.append(Problem("offline_backlog", CRITICAL, values={
                 "minutes": minutes, "seconds": round(state_for), "backlog": backlog,
-                "since": since}))
+                "since": since, "as_of": as_of}))
         else:
             problems.append(Problem("offline", WARNING if (state_for or 0) > th.offline_s
                                     else INFO, values={"minutes": minutes,
@@ -258,8 +273,8 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
             level = p.severity
     return StationView(
         station_id=f.station_id, name=f.name, state=state, state_since=since,
-        state_for_s=state_for, backlog=backlog, inflight=None if inflight is None else
-        int(inflight), oldest_unsynced_at=oldest if backlog else None,
+        state_for_s=state_for, backlog=backlog, backlog_as_of=as_of, backlog_at_least=at_least,
+        inflight=inflight, oldest_unsynced_at=oldest if backlog else None,
         oldest_unsynced_s=oldest_s, agent_quarantined=_num(queue.get("quarantined")),
         last_hub_ack=_num(h.get("last_hub_ack")), last_batch_at=f.last_batch_at,
         health_age_s=None if f.health_received_at is None else
@@ -293,8 +308,8 @@ def describe(p: Problem) -> str:
     """One English sentence with what to do; the dashboard translates the same rule codes."""
     v, who = p.values, p.subject
     if p.rule == "offline_backlog":
-        return (f"offline for {duration(v['seconds'])} with {v['backlog']:,} records waiting: "
-                "check the station's network and Pi")
+        return (f"offline for {duration(v['seconds'])} with {v['backlog']:,} records waiting "
+                "(or more: taps queued since its last report): check the station's network and Pi")
     if p.rule == "offline":
         return f"offline for {duration(v['seconds'])} (no records waiting)"
     if p.rule == "silent":

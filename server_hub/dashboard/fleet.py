@@ -48,6 +48,12 @@ def local_midnight(now: float, tz) -> float:
     return dt.datetime.combine(day, dt.time(0), tz).timestamp()
 
 
+def _status_queue(text):
+    # the retained status's queue figures (small: parsed at each snapshot)
+    doc = reports.stored_json(text) if text and '"queue"' in text else None
+    return doc.get("queue") if doc and isinstance(doc.get("queue"), dict) else None
+
+
 def load_facts(conn, now: float, window_s: float, parsed: dict | None = None
                ) -> list[hm.StationFacts]:
     """Every active station's facts. `parsed` caches decoded health messages between
@@ -56,7 +62,7 @@ def load_facts(conn, now: float, window_s: float, parsed: dict | None = None
     parsed = {} if parsed is None else parsed
     s, st, he, sy = stations.c, station_status.c, station_health.c, station_sync.c
     rows = conn.execute(
-        sa.select(s.id, s.name, st.state, st.since, st.received_at, he.payload,
+        sa.select(s.id, s.name, st.state, st.since, st.received_at, st.payload, he.payload,
                   he.received_at, sy.last_batch_at, sy.batches, sy.accepted, sy.duplicates,
                   sy.rejected)
         .select_from(stations.outerjoin(station_status, st.station_id == s.id)
@@ -65,8 +71,8 @@ def load_facts(conn, now: float, window_s: float, parsed: dict | None = None
         .where(s.status != "retired")).fetchall()
     facts = {}
     seen = set()
-    for (sid, name, state, since, status_at, payload, health_at, last_batch, batches,
-         accepted, duplicates, rejected) in rows:
+    for (sid, name, state, since, status_at, status_payload, payload, health_at, last_batch,
+         batches, accepted, duplicates, rejected) in rows:
         health, health_readers = None, []
         if payload:
             hit = parsed.get(sid)
@@ -79,7 +85,8 @@ def load_facts(conn, now: float, window_s: float, parsed: dict | None = None
             seen.add(sid)
         facts[sid] = hm.StationFacts(
             station_id=sid, name=name or "", status_state=state, status_since=since,
-            status_received_at=status_at, health=health, health_received_at=health_at,
+            status_received_at=status_at, status_queue=_status_queue(status_payload),
+            health=health, health_received_at=health_at,
             last_batch_at=last_batch, batches=batches or 0, accepted=accepted or 0,
             duplicates=duplicates or 0, rejected_total=rejected or 0,
             readers=health_readers)

@@ -8,6 +8,10 @@ and quarantined -- reason `<kind>_<why>` (e.g. `health_json_too_deep`), the firs
 and the SHA-256 of all of it, so a redelivered or resent copy is the same one row and
 /metrics counts it (tapcert_rejections_total). The caller then releases the message to the
 broker: it is never redelivered for ever, and never stops the thread that read it.
+
+A status that carries no queue figures, or older ones than the stored status (the agent's
+Last Will holds the figures of its last connect), keeps the stored figures
+(core/backlog.py `carry`): an offline station's backlog stays the newest one it reported.
 """
 
 from __future__ import annotations
@@ -15,10 +19,15 @@ from __future__ import annotations
 import logging
 import time
 
+import sqlalchemy as sa
+
 from protocol import boundedjson
 from protocol.errors import RemoteProtocolError
+from server_hub.core import backlog
 from server_hub.errors import StoreError
 from server_hub.store import evidence
+from server_hub.store.reports import stored_json
+from server_hub.store.schema import station_status
 from server_hub.store.quarantine import refuse
 
 MAX_JSON = 65536
@@ -33,6 +42,8 @@ def save(store, stats, station: str, kind: str, payload: bytes, log: logging.Log
         return
     try:
         with store.write() as conn:
+            if kind == "status":
+                doc = backlog.carry(_stored_status(conn, station), doc)
             evidence.save_station_message(conn, station, kind, doc, time.time())
         stats[kind] += 1
     except StoreError as exc:
@@ -41,3 +52,9 @@ def save(store, stats, station: str, kind: str, payload: bytes, log: logging.Log
         log.exception("station %s %s message could not be stored", station, kind)
         refuse(store, stats, station, kind, payload, "unstorable",
                f"{type(exc).__name__}: {exc}", log, quota)
+
+
+def _stored_status(conn, station: str) -> dict | None:
+    text = conn.execute(sa.select(station_status.c.payload)
+                        .where(station_status.c.station_id == station)).scalar()
+    return stored_json(text)

@@ -93,7 +93,15 @@ function problemText(p) {
 // --- data ------------------------------------------------------------------------------
 
 async function api(path) {
-  const resp = await fetch(path, { headers: { Authorization: "Bearer " + S.token } });
+  // a hub that does not answer within two polls counts as lost (the page turns stale)
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), Math.max(5, 2 * S.poll) * 1000);
+  let resp;
+  try {
+    resp = await fetch(path, { headers: { Authorization: "Bearer " + S.token }, signal: abort.signal });
+  } catch (err) {
+    throw new Error(abort.signal.aborted ? "timeout" : String(err.message || err));
+  } finally { clearTimeout(timer); }
   if (resp.status === 401) { logout(); throw new Error("unauthorised"); }
   if (!resp.ok) throw new Error(resp.status + " " + (await resp.text()).slice(0, 200));
   return resp.json();
@@ -127,8 +135,9 @@ async function refresh() {
   } catch (err) {
     S.failures += 1;
     renderLive(String(err.message || err));
+    renderStale(true);
   }
-  if (S.token) S.timer = setTimeout(refresh, S.poll * 1000 * Math.min(6, 1 + S.failures));
+  if (S.token) S.timer = setTimeout(refresh, S.poll * 1000 * Math.min(3, 1 + S.failures));
 }
 
 // --- rendering -------------------------------------------------------------------------
@@ -149,9 +158,23 @@ function renderLive(error) {
         HubTime.hms(S.stamp) + " · " + t("times_in") + " " + HubTime.label()));
 }
 
+// Lost hub: everything shown is greyed under a banner saying what time it is from, until the
+// next answer (render() clears it). The retry keeps its pace: at most three polls apart.
+function renderStale(stale) {
+  document.body.classList.toggle("is-stale", stale);
+  const banner = document.getElementById("stale-banner");
+  if (!banner) return;
+  banner.hidden = !stale;
+  if (stale) {
+    banner.replaceChildren("⚠ " + t("stale_title") + " · " + t("data_as_of") + " " +
+      (S.stamp ? clock(S.stamp) + " (" + ago(S.stamp) + ")" : "—") + " · " + t("stale_retry"));
+  }
+}
+
 function render() {
   applyStatic();
   renderLive(null);
+  renderStale(false);
   renderSummary();
   renderAlerts();
   const station = route(), ext = extView();
@@ -252,6 +275,18 @@ function lagCell(l) {
   return dur(l.p50) + " / " + dur(l.p99);
 }
 
+// An offline (or silent) station's backlog is what it last reported: "≥ N waiting, as of T
+// (offline for Δ)" -- its readers go on queueing taps nobody can hear (core/health_model.py).
+function backlogCell(v) {
+  if (v.backlog_at_least) {
+    return [h("span", { class: "backlog at-least" }, "≥ " + num(v.backlog) + " " + t("waiting")),
+      h("div", { class: "muted as-of" }, t("as_of") + " " + clock(v.backlog_as_of) +
+        (v.state_for_s !== null && v.state_for_s !== undefined
+          ? " (" + t(v.state + "_for") + " " + dur(v.state_for_s) + ")" : ""))];
+  }
+  return [h("span", { class: "backlog" }, num(v.backlog))];
+}
+
 function td(label, ...kids) {
   return h("td", { "data-label": t(label) }, h("div", { class: "cell" }, ...kids));
 }
@@ -265,7 +300,7 @@ function renderStations(page) {
                                class: "sid" }, v.station_id),
        v.name ? h("div", { class: "name" }, v.name) : null),
     td("col_connection", stateBadge(v.state, v.state_for_s)),
-    td("col_backlog", h("span", { class: "backlog" }, num(v.backlog)),
+    td("col_backlog", backlogCell(v),
        v.oldest_unsynced_s ? h("div", { class: "muted" }, t("oldest_unsynced") + " " +
                                 dur(v.oldest_unsynced_s)) : null),
     td("col_last_ack", ago(v.last_hub_ack || v.last_batch_at)),
@@ -312,8 +347,8 @@ function renderStation(d) {
   ] : [h("p", { class: "muted" }, t("no_data"))];
   const facts = [
     [t("col_connection"), stateBadge(v.state, v.state_for_s)],
-    [t("col_backlog"), num(v.backlog) + (v.oldest_unsynced_s ? " · " + t("oldest_unsynced") +
-      " " + dur(v.oldest_unsynced_s) : "")],
+    [t("col_backlog"), h("span", {}, backlogCell(v), v.oldest_unsynced_s ? " · " +
+      t("oldest_unsynced") + " " + dur(v.oldest_unsynced_s) : "")],
     [t("col_last_ack"), ago(v.last_hub_ack)],
     [t("last_batch"), ago(v.last_batch_at)],
     [t("health_age"), v.health_age_s === null ? "—" : dur(v.health_age_s) + (S.lang === "zh" ? t("ago") : " " + t("ago"))],
