@@ -208,9 +208,20 @@ class App:
                                        self.config.get("blocked_max", 1000))
         return self.blocked
 
+    def save_watermarks(self):
+        """Acked watermarks to flash now (they are otherwise written per wm_records): the
+        hub_wm a health frame reports, and the one an update waits for, survives a reset."""
+        if not self.ready:
+            return
+        try:
+            self.journal.save_watermarks()
+        except OSError as exc:
+            self.note("journal could not store watermarks: {}".format(exc))
+
     def health(self):
         j = self.journal
         opened = self.ready
+        self.save_watermarks()  # at most once per health frame, and only when they moved
         out = {"rid": rec.hexlify(self.reader_id) if self.reader_id else "",
                "fw": FW_VERSION, "label": self.config.get("label", ""),
                "station": self.config.get("station", ""), "boot": self.boot,
@@ -373,4 +384,8 @@ def main(root="", config_path="/config.json"):
         app.note(err)
     app.start()
     asyncio.new_event_loop()
-    asyncio.run(app.run())
+    try:
+        asyncio.run(app.run())
+    except KeyboardInterrupt:  # a planned stop (mpremote breaks in to flash or update)
+        app.save_watermarks()
+        raise
