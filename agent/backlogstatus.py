@@ -49,8 +49,12 @@ class BacklogStatus:
         return max(now, self._last_at + self.min_interval_s)
 
 
-def figures(counts, wall_now):
-    """The `queue` object of a status message from store.counts()."""
+def figures(counts, wall_now, drain=None):
+    """The `queue` object of a status message from store.counts() and, while records drain,
+    the drain meter's estimate (agent/drain.py: `rate` records/s acked, `eta_s`)."""
     oldest = counts.get("oldest_pending")
-    return {"pending": int(counts.get("pending") or 0), "inflight": int(counts.get("inflight") or 0),
-            "oldest_pending": None if oldest is None else int(oldest), "as_of": int(wall_now)}
+    out = {"pending": int(counts.get("pending") or 0), "inflight": int(counts.get("inflight") or 0),
+           "oldest_pending": None if oldest is None else int(oldest), "as_of": int(wall_now)}
+    if drain is not None and drain.get("eta_s") is not None:
+        out["rate"], out["eta_s"] = drain["rate"], drain["eta_s"]
+    return out

@@ -465,7 +465,8 @@ class Core:
         if self.mqtt_up and self.link is not None and \
                 self.backlog_status.should_publish(now, waiting):
             try:
-                self.link.publish_status(figures(self.store.counts(), self.clock()))
+                self.link.publish_status(figures(self.store.counts(), self.clock(),
+                                                 self.drain.estimate(waiting)))
             except StoreError:
                 return   # the queue's own error path reports it; try again at the next change
             self.backlog_status.sent(now, waiting)

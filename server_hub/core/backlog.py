@@ -28,8 +28,11 @@ def figures(queue, as_of) -> dict | None:
     if pending is None and inflight is None or when is None:
         return None
     pending, inflight = max(0, int(pending or 0)), max(0, int(inflight or 0))
+    rate, eta = _num(queue.get("rate")), _num(queue.get("eta_s"))
+    draining = rate is not None and rate > 0 and eta is not None and eta >= 0
     return {"waiting": pending + inflight, "pending": pending, "inflight": inflight,
-            "oldest_pending": _num(queue.get("oldest_pending")), "as_of": when}
+            "oldest_pending": _num(queue.get("oldest_pending")), "as_of": when,
+            "rate": rate if draining else None, "eta_s": eta if draining else None}
 
 
 def newest(*candidates) -> dict | None:

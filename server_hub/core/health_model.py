@@ -111,6 +111,8 @@ class StationView:
     backlog: int | None
     backlog_as_of: float | None      # when the station last reported `backlog`
     backlog_at_least: bool           # not online: more may be waiting than it last said
+    drain_rate: float | None         # online and draining: records/s the hub acked (agent's meter)
+    drain_eta_s: float | None        # ... and the time to empty at that rate, as of backlog_as_of
     inflight: int | None
     oldest_unsynced_at: float | None
     oldest_unsynced_s: float | None
@@ -202,10 +204,12 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
     known = backlog_figures.newest(
         backlog_figures.figures(queue, _num(h.get("time")) or f.health_received_at),
         backlog_figures.figures(f.status_queue, None))
-    backlog = inflight = oldest = as_of = None
+    backlog = inflight = oldest = as_of = rate = eta = None
     if known is not None:
         backlog, inflight, oldest = known["waiting"], known["inflight"], known["oldest_pending"]
         as_of = known["as_of"]
+        if state == "online" and backlog:
+            rate, eta = known.get("rate"), known.get("eta_s")
     at_least = state != "online" and bool(backlog)
     oldest_s = max(0.0, now - oldest) if oldest is not None and backlog else None
     pi_time = _num(h.get("time"))
@@ -274,6 +278,7 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
     return StationView(
         station_id=f.station_id, name=f.name, state=state, state_since=since,
         state_for_s=state_for, backlog=backlog, backlog_as_of=as_of, backlog_at_least=at_least,
+        drain_rate=rate, drain_eta_s=eta,
         inflight=inflight, oldest_unsynced_at=oldest if backlog else None,
         oldest_unsynced_s=oldest_s, agent_quarantined=_num(queue.get("quarantined")),
         last_hub_ack=_num(h.get("last_hub_ack")), last_batch_at=f.last_batch_at,
@@ -349,15 +354,17 @@ def fleet_summary(views, now: float) -> dict:
     states = {"online": 0, "offline": 0, "silent": 0, "unknown": 0}
     levels = {CRITICAL: 0, WARNING: 0, INFO: 0, "ok": 0}
     backlog = readers_online = readers_reported = 0
-    oldest = None
+    oldest, at_least = None, False
     for v in views:
         states[v.state] = states.get(v.state, 0) + 1
         levels[v.level] += 1
         backlog += v.backlog or 0
+        at_least = at_least or v.backlog_at_least
         readers_online += v.readers_online or 0
         readers_reported += v.readers_reported
         if v.oldest_unsynced_s is not None and (oldest is None or v.oldest_unsynced_s > oldest):
             oldest = v.oldest_unsynced_s
     return {"stations": len(views), "states": states, "levels": levels, "backlog": backlog,
+            "backlog_at_least": at_least,
             "oldest_unsynced_s": oldest, "readers_online": readers_online,
             "readers_reported": readers_reported, "at": now}

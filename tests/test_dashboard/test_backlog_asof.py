@@ -102,3 +102,20 @@ def test_an_online_station_draining_shows_the_latest_count_not_a_lower_bound():
     f.status_state, f.health_received_at = "online", NOW - 10
     v = hm.evaluate(f, NOW, TH)
     assert (v.state, v.backlog, v.inflight, v.backlog_at_least) == ("online", 50, 10, False)
+
+
+def test_a_draining_station_reports_its_rate_and_eta_and_the_hub_shows_them_only_online():
+    est = {"waiting": 300, "rate": 41.5, "eta_s": 7}
+    f = figures({"pending": 250, "inflight": 50, "oldest_pending": None}, NOW, est)
+    assert (f["rate"], f["eta_s"]) == (41.5, 7)
+    assert "rate" not in figures({"pending": 3}, NOW, {"waiting": 3, "rate": 0.0, "eta_s": None})
+    facts = offline_facts(f, health_pending=300)
+    facts.status_state, facts.health_received_at = "online", NOW - 10
+    v = hm.evaluate(facts, NOW, TH)
+    assert (v.backlog, v.drain_rate, v.drain_eta_s) == (300, 41.5, 7)
+    facts.status_state = "offline"                      # an offline station drains nothing
+    v = hm.evaluate(facts, NOW, TH)
+    assert (v.backlog_at_least, v.drain_rate, v.drain_eta_s) == (True, None, None)
+    assert hm.fleet_summary([v], NOW)["backlog_at_least"] is True
+    bad = dict(f, rate=-1.0)
+    assert backlog.figures(bad, None)["eta_s"] is None

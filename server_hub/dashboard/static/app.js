@@ -209,7 +209,7 @@ function renderSummary() {
     card(STATE_MARK.online + " " + t("online"), num(st.online), null, "online"),
     card(STATE_MARK.offline + " " + t("offline"), num(st.offline),
       st.silent ? STATE_MARK.silent + " " + t("silent") + " " + num(st.silent) : null, "offline"),
-    card(t("backlog_total"), num(s.backlog),
+    card(t("backlog_total"), (s.backlog_at_least ? "≥ " : "") + num(s.backlog),
       s.oldest_unsynced_s ? t("oldest_unsynced") + " " + dur(s.oldest_unsynced_s) : null, "backlog"),
     card(t("needs_attention"), num(lv.critical + lv.warning),
       LEVEL_MARK.critical + " " + num(lv.critical) + "  " + LEVEL_MARK.warning + " " + num(lv.warning),
@@ -284,7 +284,11 @@ function backlogCell(v) {
         (v.state_for_s !== null && v.state_for_s !== undefined
           ? " (" + t(v.state + "_for") + " " + dur(v.state_for_s) + ")" : ""))];
   }
-  return [h("span", { class: "backlog" }, num(v.backlog))];
+  const drain = v.drain_eta_s !== null && v.drain_eta_s !== undefined && v.backlog
+    ? h("div", { class: "muted drain" }, t("draining").replace("{rate}", num(v.drain_rate))
+      .replace("{eta}", dur(Math.max(0, v.drain_eta_s - (Date.now() / 1000 - v.backlog_as_of)))))
+    : null;
+  return [h("span", { class: "backlog" }, num(v.backlog)), drain];
 }
 
 function td(label, ...kids) {
