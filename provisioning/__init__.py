@@ -1,4 +1,4 @@
 # provisioning: the field technician's tool, `tapcert-provision` (see docs/provisioning.md).
-from provisioning.errors import BoardError, CardError, HubError, ProvisionError, StationError
+from provisioning.errors import BoardError, CardError, HubRequestError, ProvisionError, StationError
 
-__all__ = ["ProvisionError", "BoardError", "HubError", "CardError", "StationError"]
+__all__ = ["ProvisionError", "BoardError", "HubRequestError", "CardError", "StationError"]

@@ -15,7 +15,7 @@ import time
 
 from provisioning import firmware as fwsrc
 from provisioning.board import Board
-from provisioning.errors import HubError, ProvisionError
+from provisioning.errors import HubRequestError, ProvisionError
 from provisioning.flash import MANIFEST
 from provisioning.hubclient import NotFound
 
@@ -268,7 +268,7 @@ def gather(port: str, hub=None, board_factory=Board) -> dict:
             facts["hub"] = hub.request("GET", "/api/v1/readers/{}".format(rid))
         except NotFound:
             facts["hub"] = "unknown"
-        except HubError as exc:
+        except HubRequestError as exc:
             facts["hub"] = {"error": str(exc)}
     return facts
 

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from provisioning import bundle as bundlefile
 from provisioning.board import Board, BoardRaised
-from provisioning.errors import BoardError, HubError, ProvisionError
+from provisioning.errors import BoardError, HubRequestError, ProvisionError
 from provisioning.files import write_all
 from provisioning.flash import JOURNAL_COUNT, MANIFEST, check_shadowing, count_at_risk
 from provisioning.hubclient import Conflict, NotFound
@@ -124,7 +124,7 @@ def enroll(port: str, station: str, report, *, hub=None, label: str = "", bundle
         try:
             hub.request("GET", "/api/v1/stations/{}".format(station))
         except NotFound:
-            raise HubError("station {} is not registered at the hub".format(station),
+            raise HubRequestError("station {} is not registered at the hub".format(station),
                            "ask the hub operator to add it (tapcert-hub station add {})".format(
                                station)) from None
     if bundle is not None:
@@ -147,7 +147,7 @@ def enroll(port: str, station: str, report, *, hub=None, label: str = "", bundle
         if old_pk and not rekey:
             known = _hub_reader(hub, old_rid) if hub is not None else None
             if known is not None:
-                raise HubError("reader {} is already enrolled at station {} ({})".format(
+                raise HubRequestError("reader {} is already enrolled at station {} ({})".format(
                     old_rid, known.get("station_id"), known.get("status")),
                     "nothing to do if that is right; to give it a new key and station run "
                     "enroll --rekey")
@@ -194,10 +194,10 @@ def enroll(port: str, station: str, report, *, hub=None, label: str = "", bundle
                 answer = hub.request("POST", "/api/v1/readers", json={
                     "public_key": pk, "station_id": station, "label": label})
             except Conflict as exc:
-                raise HubError("reader {} is already enrolled ({})".format(rid, exc.message),
+                raise HubRequestError("reader {} is already enrolled ({})".format(rid, exc.message),
                                "to give it a new key run enroll --rekey") from None
             if (answer or {}).get("reader_id") != rid:
-                raise HubError("the hub registered reader id {}, expected {}".format(
+                raise HubRequestError("the hub registered reader id {}, expected {}".format(
                     (answer or {}).get("reader_id"), rid), "tell the hub operator")
             if previous and previous != rid:
                 try:

@@ -1,10 +1,20 @@
 """The one error type of tapcert-provision.
 
-    ProvisionError          what happened and what to do; the CLI prints it on one line
-    +-- BoardError          the serial port, MicroPython, mpremote, firmware on the reader
-    +-- HubError            the hub's API: unreachable, refused token, conflict
-    +-- CardError           the PC/SC desk reader or the card on it
-    +-- StationError        the station's identity files, the fleet CA
+    ProvisionError              what happened and what to do; the CLI prints it on one line
+    +-- BoardError              the serial port, MicroPython, mpremote, firmware on the reader
+    |   +-- BoardRaised         code run on the board raised (board.py)
+    |   +-- Refused             a build this reader must not take (fwapply.py, fwpolicy)
+    +-- HubRequestError         a request to the hub's API failed: unreachable, untrusted
+    |   |                       certificate, refused token, an answer that is not JSON
+    |   +-- NotFound            the hub answered 404 (hubclient.py): not registered there
+    |   +-- Conflict            the hub answered 409 (hubclient.py): registered already
+    +-- CardError               the PC/SC desk reader or the card on it
+    +-- StationError            the station's identity files, the fleet CA
+    +-- BundleError             a station bundle file is unreadable or wrong (bundle.py)
+    +-- BundleRefused           a firmware bundle that must not be installed (fwbundle.py)
+
+The hub has its own tree (server_hub/errors.py, rooted at HubError); no class name here means
+something else there.
 
 Library errors (pyserial, mpremote, httpx, pyscard, cryptography) are translated where they
 are caught: ``raise BoardError(...) from exc``. `main()` catches ProvisionError only and
@@ -23,7 +33,7 @@ class BoardError(ProvisionError):
     pass
 
 
-class HubError(ProvisionError):
+class HubRequestError(ProvisionError):
     pass
 
 

@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from protocol.topics import valid_station_id
-from provisioning.errors import HubError, StationError
+from provisioning.errors import HubRequestError, StationError
 from provisioning.files import render_toml, write_all
 from server_hub.identity import pki
 
@@ -58,7 +58,7 @@ class HubSigner:
         try:
             return answer["certificate"].encode(), answer["ca"].encode()
         except (TypeError, KeyError, AttributeError) as exc:
-            raise HubError("the hub's certificate answer lacks 'certificate' or 'ca'",
+            raise HubRequestError("the hub's certificate answer lacks 'certificate' or 'ca'",
                            "update the hub to this tool's version") from exc
 
 

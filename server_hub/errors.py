@@ -8,8 +8,25 @@
     |   +-- NotFound            the named station/reader/learner/card/activity does not exist
     |   +-- Conflict            it exists already, or its state forbids the change
     |   +-- InvalidValue        a value the database cannot hold or compare (a NUL character)
+    |   +-- DefinitionError     an activity's schedule or credit standard is invalid
+    |   +-- FleetError          a fleet-update request that cannot be done (fleet/store.py)
+    |       +-- BundleRejected  an uploaded firmware bundle failed verification
     +-- AuthError               a missing, unknown or revoked API token, or the wrong role
-    +-- DefinitionError         an activity's schedule or credit standard is invalid
+    +-- ExchangeError           a rule of 兑换 was broken: rate, price or idempotency key
+    |   +-- Insufficient        not enough points left for the service (nothing goes negative)
+    +-- TranscriptInvalid       a transcript does not verify; str() says which part
+    +-- PKIError                a fleet-CA operation cannot be done (identity/pki.py)
+    +-- WebhookError            an alert webhook cannot be delivered (dashboard/webhook.py)
+
+Signals, not errors: these never reach a person; the caller of the raising module turns them
+into an outcome, so they stand outside the tree on purpose (private classes, _Name, too):
+
+    BatchRejected   core/ingest.py: a whole batch refused; becomes a SPEC §4.3 status reply
+    GroupConflict   ingest/groupcommit.py: the database broke a lock cycle; the group retries
+    BodyTooLarge    api/bodylimit.py: a request body passed its limit; becomes HTTP 413
+
+The classes defined elsewhere live beside the only code that raises them; every one derives
+from HubError, so a command line or API boundary that catches HubError catches them all.
 
 Library errors (sqlalchemy, paho, cryptography) are translated at the adapter boundary:
 ``raise StoreError(...) from exc``. Errors about wire data from stations never raise out of
@@ -51,6 +68,18 @@ class AuthError(HubError):
 
 class DefinitionError(RegistryError):
     pass
+
+
+class ExchangeError(HubError):
+    """A rule of 兑换 was broken (creditbank/exchange.py); the message says what to do."""
+
+
+class Insufficient(ExchangeError):
+    pass
+
+
+class TranscriptInvalid(HubError):
+    """The transcript does not verify (creditbank/transcript.py); the message says which part."""
 
 
 class InvalidValue(RegistryError):

@@ -27,7 +27,7 @@ import json
 import sys
 
 from server_hub.cli.common import actor, json_arg, print_table, time_arg, write_secret
-from server_hub.errors import HubError
+from server_hub.errors import HubError, TranscriptInvalid
 
 
 def _bank(ctx):
@@ -165,7 +165,7 @@ def do_verify_transcript(ctx):
     trusted = set(ctx.args.issuer_key) if ctx.args.issuer_key else None
     try:
         got = transcript.verify(doc, trusted)
-    except transcript.TranscriptInvalid as exc:
+    except TranscriptInvalid as exc:
         print(f"INVALID: {exc}", file=sys.stderr)
         return 1
     print(f"VALID: {got['learner']}, {got['credits']} credits "

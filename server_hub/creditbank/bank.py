@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from server_hub.creditbank import audit, exchange
 from server_hub.store.bank_tables import exchange_entries, exchange_rates, exchange_services
-from server_hub.errors import Conflict, NotFound, RegistryError
+from server_hub.errors import Conflict, ExchangeError, Insufficient, NotFound, RegistryError
 from server_hub.store.db import lock_learners
 from server_hub.store.schema import learners, ledger
 
@@ -35,9 +35,9 @@ def reversal_key(redemption_id: int) -> str:
 def _rules(fn, *args):
     try:
         return fn(*args)
-    except exchange.Insufficient as exc:
+    except Insufficient as exc:
         raise Conflict(str(exc)) from None
-    except exchange.ExchangeError as exc:
+    except ExchangeError as exc:
         raise RegistryError(str(exc)) from None
 
 

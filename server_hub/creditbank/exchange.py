@@ -17,18 +17,11 @@ explicit reversal entry).
 
 from __future__ import annotations
 
+from server_hub.errors import ExchangeError, Insufficient  # the hub's error tree (errors.py)
+
 MILLI = 1000
 MAX_POINTS = 10 ** 9
 KEY_MAX = 100
-
-
-class ExchangeError(ValueError):
-    """A rule was broken; the message tells the person what to do."""
-
-
-class Insufficient(ExchangeError):
-    pass
-
 
 def check_rate(points_per_credit) -> int:
     if isinstance(points_per_credit, bool) or not isinstance(points_per_credit, int) \

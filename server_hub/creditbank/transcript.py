@@ -38,14 +38,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from protocol import record as rec
 from protocol.errors import ProtocolError
+from server_hub.errors import TranscriptInvalid
 
 CONTEXT = ["https://www.w3.org/ns/credentials/v2",
            "https://purl.imsglobal.org/spec/ob/v3p0/context-3.0.3.json"]
 CRYPTOSUITE = "tapcert-eddsa-jcs-2026"
-
-
-class TranscriptInvalid(Exception):
-    """The transcript does not verify; the message says which part."""
 
 
 def canonical(obj) -> bytes:

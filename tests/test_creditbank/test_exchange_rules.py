@@ -3,6 +3,7 @@
 import pytest
 
 from server_hub.creditbank import exchange
+from server_hub.errors import ExchangeError, HubError, Insufficient
 
 CASES = [
     # balance milli, consumed milli, price, rate -> consumed by this redemption or None (refused)
@@ -21,7 +22,7 @@ CASES = [
 @pytest.mark.parametrize("balance,consumed,price,rate,expect", CASES)
 def test_decide(balance, consumed, price, rate, expect):
     if expect is None:
-        with pytest.raises(exchange.Insufficient):
+        with pytest.raises(Insufficient):
             exchange.decide(balance, consumed, price, rate)
     else:
         assert exchange.decide(balance, consumed, price, rate) == expect
@@ -36,13 +37,13 @@ def test_points_of(milli, rate, points):
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "10", True, 10 ** 7])
 def test_rate_checked(bad):
-    with pytest.raises(exchange.ExchangeError):
+    with pytest.raises(ExchangeError):
         exchange.check_rate(bad)
 
 
 @pytest.mark.parametrize("bad", [0, -5, 2.0, None, 10 ** 10])
 def test_price_checked(bad):
-    with pytest.raises(exchange.ExchangeError):
+    with pytest.raises(ExchangeError):
         exchange.check_price(bad)
 
 
@@ -53,5 +54,11 @@ def test_key_checked(key, ok):
     if ok:
         assert exchange.check_key(key) == key
     else:
-        with pytest.raises(exchange.ExchangeError):
+        with pytest.raises(ExchangeError):
             exchange.check_key(key)
+
+
+def test_exchange_errors_in_the_hub_tree():
+    # one tree: a boundary that catches HubError catches a broken rule; not a ValueError
+    assert issubclass(Insufficient, ExchangeError) and issubclass(ExchangeError, HubError)
+    assert not issubclass(ExchangeError, ValueError)

@@ -8,7 +8,7 @@ import pytest
 
 from bankkit import District, db_url, hub, hub_config  # noqa: F401
 from server_hub.creditbank import audit, export, external, issuer, transcript
-from server_hub.errors import Conflict, NotFound, RegistryError
+from server_hub.errors import Conflict, NotFound, RegistryError, TranscriptInvalid
 
 
 @pytest.fixture
@@ -99,5 +99,5 @@ def test_in_transcript(hub, pending, tmp_path):
                     "enteredBy": "admin-a", "approvedBy": "admin-b"}]
     assert transcript.verify(doc)["total_credits_milli"] == 1500 == hub.balance("L-0")
     doc["credentialSubject"]["externalCredits"][0]["amountMilli"] = 15000
-    with pytest.raises(transcript.TranscriptInvalid):
+    with pytest.raises(TranscriptInvalid):
         transcript.verify(doc)

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from bankkit import SESSION_START, credited_district, db_url, hub, hub_config, wire  # noqa: F401
 from server_hub.creditbank import export, issuer, transcript
-from server_hub.creditbank.transcript import TranscriptInvalid
+from server_hub.errors import HubError, TranscriptInvalid
 
 
 @pytest.fixture
@@ -136,3 +136,7 @@ def test_xapi_statements(hub):
     assert s["timestamp"].endswith("Z")
     assert export.xapi_statements(hub.store, "L-1", since=SESSION_START + 3600) == []
     assert stmts[0]["id"] == export.xapi_statements(hub.store, "L-1")[0]["id"]   # stable
+
+
+def test_transcript_invalid_in_the_hub_tree():
+    assert issubclass(TranscriptInvalid, HubError)

@@ -24,7 +24,7 @@ from cryptography import x509
 
 from hil_tests.services import Mosquitto, free_port
 from hil_tests.timescale import scaled
-from provisioning.errors import HubError
+from provisioning.errors import HubRequestError
 from provisioning.hubclient import HubClient
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,7 +92,7 @@ def test_the_api_is_https_verified_with_the_hubs_ca(https_hub):
                     headers={"Authorization": "Bearer " + token})
     assert got.status_code == 200 and got.json()["role"] == "admin"
     with HubClient(url, token) as blind:
-        with pytest.raises(HubError, match="did not prove who it is") as err:
+        with pytest.raises(HubRequestError, match="did not prove who it is") as err:
             blind.request("GET", "/api/v1/whoami")
         assert "--ca" in err.value.fix
     with HubClient(url, token, ca_file=ca) as client:
