@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -24,17 +23,6 @@ from test_browser import ARGS, CHROMIUM
 STATION = "S-0002"
 CARDS = [bytes.fromhex("04a15e0010378%x" % i) for i in range(4)]
 WAIT_MS = 90_000
-
-
-def wait(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 class StatusWatch:
@@ -86,22 +74,22 @@ def test_offline_station_backlog_alert_and_stale_page(tmp_path, request):
             items = hub.get("/dashboard/api/stations").json()["items"]
             return {v["station_id"]: v for v in items}[STATION]
 
-        wait(lambda: station()["state"] == "online", 60, "S-0002 online")
+        d.wait_for(lambda: station()["state"] == "online", 60, "S-0002 online")
         watch = StatusWatch(d.broker_port)
-        wait(lambda: (watch.get() or {}).get("state") == "online", 30, "the retained status")
+        d.wait_for(lambda: (watch.get() or {}).get("state") == "online", 30, "the retained status")
 
         # records queue at the station while nobody acks them (the hub is down) ...
         d.hub.stop()
         for uid in CARDS[:3]:
             assert d.tap(STATION, 0, uid)["event"] in ("recorded", "warning")
         # ... and the broker's retained status follows the queue within seconds
-        wait(lambda: waiting(watch.get()) == 3, 30, "the retained status counting 3 waiting")
+        d.wait_for(lambda: waiting(watch.get()) == 3, 30, "the retained status counting 3 waiting")
         d.cut_network(STATION)
-        wait(lambda: (watch.get() or {}).get("state") == "offline", 60, "the Last Will")
+        d.wait_for(lambda: (watch.get() or {}).get("state") == "offline", 60, "the Last Will")
         assert d.tap(STATION, 0, CARDS[3])["event"] in ("recorded", "warning")  # nobody hears
         d.restart_hub()
 
-        off = wait(lambda: (lambda v: v if v["state"] == "offline" and v["backlog"] else None)(
+        off = d.wait_for(lambda: (lambda v: v if v["state"] == "offline" and v["backlog"] else None)(
             station()), 60, "S-0002 offline with its last reported backlog")
         assert (off["backlog"], off["backlog_at_least"]) == (3, True)  # 4 wait: it said 3
         assert off["problems"][0]["rule"] == "offline_backlog"
@@ -151,7 +139,7 @@ def test_offline_station_backlog_alert_and_stale_page(tmp_path, request):
                 # the station returns and drains its queue: all four reach the hub
                 d.heal_network(STATION)
                 page.wait_for_selector(f'{row}[data-state="online"]', timeout=WAIT_MS)
-                wait(lambda: station()["accepted"] == 4, 90, "the 4 records at the hub")
+                d.wait_for(lambda: station()["accepted"] == 4, 90, "the 4 records at the hub")
                 page.wait_for_function(
                     f"(document.querySelector('{row} .backlog') || {{}}).textContent === '0'",
                     timeout=WAIT_MS)
