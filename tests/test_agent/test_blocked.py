@@ -8,7 +8,7 @@ import time
 import paho.mqtt.publish as mqtt_publish
 
 from agent.blocked import BlockedSender
-from protocol import blocklist
+from protocol import blocklist, link
 
 from .hubstub import wait_until
 
@@ -65,7 +65,10 @@ def test_sender_decides_from_the_readers_own_report():
 def test_a_long_list_goes_as_one_replace_then_adds():
     s = BlockedSender()
     s.accept(blocklist.encode_list(1, uids(1000)))
-    assert len(s.current.lines) == 28 and all(len(line) <= 600 for line in s.current.lines)
+    # 16 cards a frame (blocklist.FRAME_ENTRIES), so each line fits an ESP32's 260-byte
+    # console buffer: 1,000 cards are 63 lines, the first a replace.
+    assert len(s.current.lines) == 63
+    assert all(len(line) <= link.MAX_LINE_TO_READER for line in s.current.lines)
 
 
 # -- through the real agent ---------------------------------------------------------------
