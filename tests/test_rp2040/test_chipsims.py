@@ -21,7 +21,8 @@ from tests import mpy
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = REPO / "hil_tests" / "targets" / "rp2040"
-NODE_TESTS = ("pn532sim.test.mjs", "mfrc522sim.test.mjs", "gpiowatch.test.mjs")
+NODE_TESTS = ("pn532sim.test.mjs", "mfrc522sim.test.mjs", "gpiowatch.test.mjs",
+              "stderrlog.test.mjs")
 
 
 def _node() -> str:

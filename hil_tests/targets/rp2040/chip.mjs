@@ -5,27 +5,14 @@
 
 import { RP2040 } from 'rp2040js';
 import { FLASH_SIZE } from './flash.mjs';
+import { stderrLogger } from './stderrlog.mjs';
 
 const WATCHDOG = 0x40058;
 const MICROS = 1000;
 
 // The emulator's log goes to stderr (stdout carries the control replies) and never throws:
-// an unimplemented register is a warning, not a crashed reader.
-// Each distinct message is written 3 times at most (MicroPython touches a few unimplemented
-// registers in loops).
-const logged = new Map();
-function log(level, component, message) {
-  const key = `${level} [${component}] ${message}`;
-  const n = (logged.get(key) || 0) + 1;
-  if (logged.size < 10000) logged.set(key, n);
-  if (n <= 3) process.stderr.write(`rp2040js ${key}${n === 3 ? ' (repeats are not logged)' : ''}\n`);
-}
-export const stderrLogger = {
-  debug() {},
-  info() {},
-  warn(component, message) { log('warn', component, message); },
-  error(component, message) { log('error', component, message); },
-};
+// an unimplemented register is a warning, not a crashed reader. stderrlog.mjs bounds it
+// (MicroPython touches a few unimplemented registers in loops; a crashed chip, thousands).
 
 export class Chip {
   // flash: Uint8Array(FLASH_SIZE) contents; carry: watchdog state kept by a watchdog reboot

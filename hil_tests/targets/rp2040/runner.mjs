@@ -24,11 +24,13 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 import { Chip } from './chip.mjs';
+import { boundConsole, runnerLog } from './stderrlog.mjs';
 import { FLASH_SIZE, FlashImage, TIMING, romFunctions } from './flash.mjs';
 import { layUF2 } from './uf2.mjs';
 import { USBHost } from './usbhost.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+boundConsole();  // rp2040js warns on console too: the same bounded runner.err
 const REPO = path.resolve(HERE, '..', '..', '..');
 const SHARED_RP2 = path.resolve(REPO, '..', 'shared', 'rp2');
 const DEFAULT_IMAGE = 'micropython-v1.28.0-RPI_PICO.uf2';
@@ -113,7 +115,7 @@ class Runner {
         this.kick();
       }
     });
-    this.cdc.on('error', (err) => process.stderr.write(`runner: CDC socket: ${err.message}\n`));
+    this.cdc.on('error', (err) => runnerLog.line(`runner: CDC socket: ${err.message}`));
     this.cdc.on('close', () => this.shutdown());
   }
 
