@@ -59,10 +59,10 @@ PYTEST_WORKERS ?= 2
 
 test: system venv
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not rp2040_full"
 
 test-fast: venv
-	$(PY) -m pytest -q -x -m "not slow"
+	$(PY) -m pytest -q -x -m "not slow and not rp2040_full"
 
 demo: system venv
 	$(PY) -m hil_tests.demo $(DEMO_ARGS)
@@ -72,6 +72,7 @@ demo-explore: system venv
 
 hil: system venv
 	$(PY) -m pytest -q hil_tests $(HIL_ARGS)
+	$(if $(findstring rp2040,$(HIL_ARGS)),$(PY) -m pytest -q tests/test_rp2040 -m rp2040_full)
 
 # Release artefacts (docs/install.md): the wheel (every program, the reader firmware, docs and
 # ops/ files) and the station agent's .deb. tests/test_packaging checks both outside the checkout.

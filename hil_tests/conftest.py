@@ -36,6 +36,15 @@ def pytest_addoption(parser):
                     help="virtual (default), rp2040 (emulated Pico) or serial:/dev/ttyACM0[,/dev/ttyACM1]")
 
 
+def pytest_collection_modifyitems(config, items):
+    # every scenario on the emulated RP2040 takes minutes: rp2040_full, which make test deselects
+    if config.getoption("--target") == "rp2040":
+        here = os.path.dirname(os.path.abspath(__file__))
+        for item in items:
+            if str(item.path).startswith(here + os.sep):
+                item.add_marker(pytest.mark.rp2040_full)
+
+
 @pytest.fixture(scope="session")
 def target(request) -> str:
     value = request.config.getoption("--target")

@@ -36,7 +36,7 @@ def test_the_firmware_as_mpy_boots_answers_health_and_records_a_tap(make_rp_read
     assert [e["event"] for e in reader.events()] == ["recorded", "duplicate"]
 
 
-@pytest.mark.slow
+@pytest.mark.rp2040_full  # ~250 s on a loaded machine: make hil HIL_ARGS=--target=rp2040
 def test_tapcert_provision_flash_through_the_pty_installs_a_booting_reader(make_rp_reader, tmp_path):
     reader = make_rp_reader()       # a new Pico: MicroPython only
     assert reader.status()["booted"]
