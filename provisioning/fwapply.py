@@ -23,6 +23,7 @@ import os
 import signal
 import time
 
+from protocol import fwpolicy
 from provisioning.flash import MANIFEST, MANIFEST_VERSION, _read_manifest, plan, sha256, twin
 from provisioning import firmware as fwsrc
 from provisioning.errors import BoardError
@@ -83,11 +84,33 @@ def recover(board) -> bool:
     return True
 
 
-def stage(board, images: dict, fw: str, build: dict, report=None) -> dict:
-    """Stage and back up; returns the intent (written to the board at the 'intent' step)."""
+class Refused(BoardError):
+    """A build this reader must not take (protocol/fwpolicy.py); `reason` is its word."""
+
+    def __init__(self, reason: str, message: str, fix: str | None = None):
+        super().__init__("{}: {}".format(reason, message), fix)
+        self.reason = reason
+
+
+def _policy(images: dict, fw: str, old_fw, allow_downgrade: bool) -> None:
+    """The Pi's own check, whatever the hub said: only firmware code paths, no rollback."""
+    try:
+        fwpolicy.check_paths({"builds": {"build": {"files": images}}})
+        fwpolicy.check_upgrade(fw, old_fw, allow_downgrade)
+    except fwpolicy.PolicyRefused as exc:
+        raise Refused(exc.reason, exc.message, exc.fix) from None
+
+
+def stage(board, images: dict, fw: str, build: dict, report=None,
+          allow_downgrade: bool = False) -> dict:
+    """Stage and back up; returns the intent (written to the board at the 'intent' step).
+    Refused (nothing written) for a file outside the firmware's code paths, or a version
+    older than the reader's unless `allow_downgrade` (an admin's explicit rollout)."""
+    _policy(images, fw, None, allow_downgrade)
     recover(board)
     checkpoint("recover", report)
     old_manifest = _read_manifest(board) or {}
+    _policy(images, fw, old_manifest.get("fw"), allow_downgrade)
     old_files = list(old_manifest.get("files", {}))
     targets = {p: sha256(d) for p, d in images.items()}
     probe = set(targets) | {twin(p) for p in targets if twin(p)} | set(old_files) | {MANIFEST}

@@ -72,3 +72,55 @@ def test_an_older_version_is_a_rollback_unless_an_admin_says_so(api):
     done = upload(api, older, role="admin", query="?allow_downgrade=true")
     assert done.status_code == 201 and done.json()["fw"] == "0.4.9"
     assert upload(api, bundle("0.10.0")).status_code == 201       # numbers, not text order
+
+
+# --- on the Pi: the agent applies nothing outside code paths, and no rollback -----------------
+
+def _signed_variant(release_key_path, real: bytes, fw: str, extra: dict | None = None) -> bytes:
+    """The checkout's real firmware build re-signed as version `fw`, plus `extra` files."""
+    import base64
+    import json
+    doc = json.loads(real)
+    builds = {}
+    for name, b in doc["manifest"]["builds"].items():
+        images = {p: base64.b64decode(doc["blobs"][h]) for p, h in b["files"].items()}
+        images.update(extra or {})
+        builds[name] = {"mpy": b["mpy"], "sub": b["sub"], "arch": b["arch"],
+                        "kinds": b["kinds"], "images": images}
+    return fwbundle.assemble(fw, builds, fwbundle.load_key(release_key_path))
+
+
+def test_the_agent_refuses_bad_paths_and_rollbacks_before_touching_the_reader(tmp_path):
+    from agent.update import apply_bundle
+    from hil_tests.targets.virtual import VirtualReader
+    from provisioning.board import Board
+
+    key = tmp_path / "release.key"
+    public = bytes.fromhex(fwbundle.keygen(key))
+    real = fwbundle.build(key, kinds=("linux",))
+    current = json_fw(real)
+    reader = VirtualReader(tmp_path / "r", label="R-0001")
+    reader.install_firmware(config={"label": "R-0001", "station": "S-0001",
+                                    "auto_keygen": True, "debounce_s": 0})
+    reader.start()
+    try:
+        job = apply_bundle(reader.port, real, [public])      # the reader now has a manifest
+        assert job.state == "done", job.as_dict()
+        for data, reason in (
+                (_signed_variant(key, real, "9.0.0", {"/config.json": b'{"station": "S-6"}'}),
+                 "path-not-allowed"),
+                (_signed_variant(key, real, "9.0.0", {"/data/seed.bin": b"\x00" * 32}),
+                 "path-not-allowed"),
+                (_signed_variant(key, real, "0.0.1"), "rollback")):
+            job = apply_bundle(reader.port, data, [public])
+            assert job.state == "failed" and job.reason.startswith(reason), job.as_dict()
+            assert "previous version" in job.reason
+        with Board(reader.port) as board:
+            assert board.health(timeout=15)["fw"] == current     # still the version it had
+    finally:
+        reader.stop()
+
+
+def json_fw(data: bytes) -> str:
+    import json
+    return json.loads(data)["manifest"]["fw"]
