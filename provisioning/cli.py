@@ -58,7 +58,8 @@ def do_enroll(args, report):
     try:
         result = enroll.enroll(args.port, args.station, report, hub=hub, label=args.label,
                                bundle=args.offline_bundle, test_mode=args.test_mode,
-                               rekey=args.rekey, token=args.token, language=args.language)
+                               rekey=args.rekey, token=args.token, language=args.language,
+                               confirm_timeout=args.timeout)
     finally:
         if hub is not None:
             hub.close()
@@ -289,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the reader has a key already: make a new one and revoke the old one")
     p.add_argument("--language", choices=("zh", "en"),
                    help="display text: zh (Chinese, the firmware's default) or en; default: keep")
+    p.add_argument("--timeout", type=float, default=20.0,
+                   help="seconds to wait for the firmware to answer after enrolling (default 20)")
 
     p = _sub(verbs, "station", "a station's MQTT identity (key on the Pi, certificate from the hub)",
              "tapcert-provision station create S-0001 --hub https://hub:8470 --token tch_... "
