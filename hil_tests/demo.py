@@ -9,6 +9,7 @@ expected (exit status 1 if they differ).
 
     python -m hil_tests.demo                  # about 2 minutes, then everything stops
     python -m hil_tests.demo --keep-running   # stays up for exploration until Ctrl-C
+    python -m hil_tests.demo --reader-target=rp2040   # R-0002 on an emulated Pico (+5-10 min)
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hil_tests.district import District, DistrictError
+from hil_tests.timescale import scaled
 
 SESSION_S = 50          # length of the demo class
 SHARE = 0.6             # attendance standard: present for at least 60 % of the session
@@ -83,8 +85,13 @@ def expected_credits(people: list[Learner]) -> dict[str, float]:
 
 
 class Demo:
-    def __init__(self, root: Path, keep_running: bool, provision: str = "cli"):
+    def __init__(self, root: Path, keep_running: bool, provision: str = "cli",
+                 reader_target: str = "virtual"):
         self.root = root
+        # rp2040: S-0001's second reader (R-0002) is stock MicroPython on an emulated RP2040
+        # (hil_tests/targets/rp2040), the others virtual; rp2040-all: every reader (slow)
+        self.rp2040 = {"virtual": [], "rp2040": ["R-0002"],
+                       "rp2040-all": ["R-0001", "R-0002", "R-0003", "R-0004"]}[reader_target]
         self.keep_running = keep_running
         self.t0 = 0.0
         self.district = District(root, {"S-0001": 2, "S-0002": 2}, log=self.say,
@@ -92,7 +99,8 @@ class Demo:
                                  # window would swallow the check-outs, so it is 5 s here
                                  hub_settings={"crediting": {"early_s": 120, "late_s": 30,
                                                              "debounce_s": 5}},
-                                 provision=provision, tls=True)
+                                 provision=provision, tls=True,
+                                 reader_targets={label: "rp2040" for label in self.rp2040})
         self.recorded = 0
         self.duplicates = 0
         self.refused = 0
@@ -106,6 +114,9 @@ class Demo:
         started = time.monotonic()
         self.say("tapcert demo: broker (mTLS), hub, 2 stations × 2 virtual readers (real "
                  "firmware on MicroPython), flashed and enrolled with tapcert-provision")
+        if self.rp2040:
+            self.say(f"{', '.join(self.rp2040)} on an emulated RP2040 (stock MicroPython rp2 "
+                     "port, simulated PN532): flashing it takes minutes")
         d.start()
         self.say(f"district up in {time.monotonic() - started:.0f}s; registering learners, "
                  "cards and activities")
@@ -145,7 +156,8 @@ class Demo:
             if action == "tap":
                 p, st, r, kind = arg
                 reader = d.reader(st, r)
-                ev = d.tap(st, r, p.uid, kind)
+                # an emulated chip answers in seconds, a virtual reader at once
+                ev = d.tap(st, r, p.uid, kind, timeout=scaled(60))
                 word = {"recorded": "Recorded", "duplicate": "Already recorded",
                         "warning": "Recorded (storage warning)"}.get(ev.get("event"), ev.get("event"))
                 if ev.get("event") in ("recorded", "warning"):
@@ -260,11 +272,15 @@ def main(argv=None) -> int:
     parser.add_argument("--provision", choices=("cli", "fast"), default="cli",
                         help="cli: flash and enroll with tapcert-provision (default); fast: "
                              "write the flash image directly and enroll over the API")
+    parser.add_argument("--reader-target", choices=("virtual", "rp2040", "rp2040-all"),
+                        default="virtual",
+                        help="rp2040: reader R-0002 runs on an emulated RP2040 (stock MicroPython "
+                             "rp2 port; adds several minutes); rp2040-all: every reader (slow)")
     args = parser.parse_args(argv)
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="tapcert-demo-"))
     if args.dir and root.exists() and any(root.iterdir()):
         shutil.rmtree(root)
-    demo = Demo(root, args.keep_running, args.provision)
+    demo = Demo(root, args.keep_running, args.provision, args.reader_target)
     status = 1
 
     def stop_on_signal(signum, frame):
@@ -282,8 +298,10 @@ def main(argv=None) -> int:
                 print(f"  staff page    {sid} http://127.0.0.1:{st.page_port}/")
             for sid, st in d.stations.items():
                 for r in st.readers:
-                    print(f"  {sid}/{r.label}  port {r.virtual.port}  card field "
-                          f"127.0.0.1:{r.virtual.card_field_port}")
+                    field = r.virtual.card_field_port
+                    print(f"  {sid}/{r.label}  port {r.virtual.port}  " + (
+                        f"card field 127.0.0.1:{field}" if field else
+                        "emulated RP2040 (taps through its simulated PN532)"))
             print(f"  tap a card:   echo 'TAP 04a15e0010378 1' | nc 127.0.0.1 <card field port>")
             while True:
                 time.sleep(3600)

@@ -112,7 +112,8 @@ class District:
     def __init__(self, root: Path, stations: dict[str, int], *, db_url: str | None = None,
                  heapsize: str | None = None, log=None, hub_settings: dict | None = None,
                  agent_settings: dict | None = None, provision: str = "cli", tls: bool = False,
-                 serial_ports: list[str] | None = None, reader_target: str = "virtual"):
+                 serial_ports: list[str] | None = None, reader_target: str = "virtual",
+                 reader_targets: dict[str, str] | None = None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.layout = stations
@@ -131,6 +132,9 @@ class District:
         # instead of virtual readers; they are always flashed and enrolled with the CLI.
         self.serial_ports = list(serial_ports or [])
         self.reader_target = reader_target  # "virtual" or "rp2040" (hil_tests/targets/rp2040)
+        # reader_targets: a target for some readers by label ({"R-0002": "rp2040"}), others
+        # take reader_target (make demo puts one emulated Pico among virtual readers)
+        self.reader_targets = dict(reader_targets or {})
         if self.serial_ports:
             self.provision = "cli"
         self.broker: Mosquitto | None = None
@@ -270,7 +274,7 @@ class District:
         if self.serial_ports:
             from hil_tests.targets.serial import SerialReader
             vr = SerialReader(self.serial_ports.pop(0), label)
-        elif self.reader_target == "rp2040":
+        elif self.reader_targets.get(label, self.reader_target) == "rp2040":
             from hil_tests.targets.rp2040 import RP2040Reader
             vr = RP2040Reader(workdir, label=label)
         else:
@@ -292,13 +296,20 @@ class District:
                    TAPCERT_TOKEN=self.token)
         enroll = ["enroll", "--port", vr.port, "--station", reader.station,
                   "--label", reader.label, "--test-mode"]
+        flash = ["flash", "--port", vr.port]
         if not isinstance(vr, VirtualReader):
             # a bench reader keeps its journal and key between runs: a fresh identity gives
             # each run a reader whose history starts now (its old records are hub-synced)
             enroll.append("--rekey")
-        for args in (["flash", "--port", vr.port], enroll):
+        # an emulated chip (rp2040) boots the firmware in tens of seconds, not one
+        wait = getattr(vr, "link_timeout", None)  # scaled by TAPCERT_TIMEOUT_SCALE
+        if wait is not None:
+            flash += ["--timeout", str(wait)]
+            enroll += ["--timeout", str(wait)]
+        for args in (flash, enroll):
             proc = subprocess.run(_py("provisioning.cli", "-q", *args), capture_output=True,
-                                  text=True, cwd=REPO, env=env, timeout=300)
+                                  text=True, cwd=REPO, env=env,
+                                  timeout=300 + 2 * (wait or 0))
             if proc.returncode != 0:
                 raise DistrictError(f"tapcert-provision {args[0]} {reader.label}: "
                                     f"{proc.stderr.strip() or proc.stdout.strip()}")
