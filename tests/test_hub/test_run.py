@@ -50,6 +50,8 @@ def test_run_serves_api_and_ingest_and_stops_on_sigterm(db_url, mosquitto, tmp_p
             except httpx.TransportError:
                 time.sleep(0.05)
         assert httpx.get(base + "/api/v1/whoami", timeout=5).status_code == 401
+        # the record auditor (SPEC §6) runs in `tapcert-hub run`, watched like every worker
+        assert httpx.get(base + "/healthz", timeout=5).json()["workers"]["hub-audit"]["alive"]
         me = httpx.get(base + "/api/v1/whoami", headers={"Authorization": f"Bearer {token}"},
                        timeout=5)
         assert me.json() == {"name": "ops", "role": "operator"}
