@@ -7,14 +7,13 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
+from tools import build_manuals
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MANUAL_DIR = os.path.join(ROOT, "docs", "manual")
-sys.path.insert(0, os.path.join(ROOT, "tools"))
-import build_manuals  # noqa: E402
 
 # Each manual, with a heading its first page must carry.
 MANUALS = {
