@@ -67,6 +67,7 @@ def run(cfg, *, api: bool | None = None) -> int:
     # HTTPS (or plain HTTP on loopback when configured) is settled before anything starts
     tls = apicert.serving(cfg) if (cfg.api.enabled if api is None else api) else {}
     store = open_store(cfg.hub.db)
+    store.secrets_dir = ca_dir(cfg)             # offline bundles' MAC keys (bundlekeys.py)
     pipeline = Pipeline(store, cfg)
     registry = Registry(store, pipeline)
     if cfg.nats.enabled:   # a NATS cluster: batches from a JetStream work queue (natslink.py)

@@ -27,8 +27,10 @@ class Context:
 
     def store(self, migrate=False):
         if self._store is None:
+            from server_hub.config import ca_dir
             from server_hub.store.db import open_store
             self._store = open_store(self.cfg.hub.db, migrate=migrate)
+            self._store.secrets_dir = ca_dir(self.cfg)   # bundle MAC keys (bundlekeys.py)
         return self._store
 
     @property

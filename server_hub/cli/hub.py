@@ -41,6 +41,11 @@ def _init_ca(ctx):
     existed = (directory / "ca.key").exists()
     FleetCA.open_or_create(directory)
     print(f"fleet CA: {directory} ({'exists' if existed else 'created'})")
+    from server_hub.identity import apicert, bundlekeys
+    bundlekeys.ensure(directory)          # offline bundles' MAC keys, outside the database
+    if not ctx.cfg.api.tls_cert:          # HTTPS for the API (docs/hub.md "HTTPS")
+        cert, _ = apicert.ensure(ctx.cfg)
+        print(f"API certificate: {cert} (clients verify with {directory / 'ca.crt'})")
 
 
 def do_migrate(ctx):
