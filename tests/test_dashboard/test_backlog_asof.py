@@ -119,3 +119,35 @@ def test_a_draining_station_reports_its_rate_and_eta_and_the_hub_shows_them_only
     assert hm.fleet_summary([v], NOW)["backlog_at_least"] is True
     bad = dict(f, rate=-1.0)
     assert backlog.figures(bad, None)["eta_s"] is None
+
+
+def test_the_hub_intake_keeps_the_newer_figures_across_a_will_in_sqlite(tmp_path):
+    import collections
+    import json
+    import logging
+
+    from server_hub.ingest import stationmsg
+    from server_hub.store.db import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'hub.db'}", migrate=True)
+    stats = collections.Counter()
+    log = logging.getLogger("test")
+    try:
+        def stored():
+            with store.read() as conn:
+                return json.loads(conn.exec_driver_sql(
+                    "SELECT payload FROM station_status WHERE station_id = 'S-1'").scalar())
+
+        def send(doc):
+            stationmsg.save(store, stats, "S-1", "status", json.dumps(doc).encode(), log)
+
+        send(status("online", 7, NOW - 20))
+        send(status("offline", 0, NOW - 3600))            # the Will: figures of its connect
+        doc = stored()
+        assert (doc["state"], doc["queue"]["pending"]) == ("offline", 7)
+        send(status("online", 0, NOW))                    # back, drained
+        assert stored()["queue"]["pending"] == 0
+        stationmsg.save(store, stats, "S-1", "status", b"{\"state\": [1", log)   # refused
+        assert stats["status"] == 3 and stored()["state"] == "online"
+    finally:
+        store.close()
