@@ -171,6 +171,7 @@ class App:
     def _store_signed(self, records):
         if not records:
             return 0
+        gc.collect()  # signing leaves much garbage: tidy before the journal's segment write
         try:
             self.journal.add_signed(records)
         except (OSError, JournalError) as exc:
@@ -178,7 +179,6 @@ class App:
             return 0
         if self.link is not None:
             self.link.kick()
-        gc.collect()  # signing leaves much garbage: tidy now, while no tap waits
         return len(records)
 
     # -- what the agent link asks -----------------------------------------------------
