@@ -209,7 +209,10 @@ class District:
             lines += [f'ca_file = "{self.root / "broker" / "tls" / "ca.crt"}"',
                       f'cert_file = "{ca / "tapcert.hub.crt"}"',
                       f'key_file = "{ca / "tapcert.hub.key"}"']
-        lines += ["", "[api]", f"port = {self.api_port}"]
+        # The district lives on loopback: plain HTTP there, configured explicitly (the hub
+        # refuses plain HTTP anywhere else; tests/test_security/test_tls_api.py covers HTTPS).
+        lines += ["", "[api]", 'host = "127.0.0.1"', "plain_http = true",
+                  f"port = {self.api_port}"]
         for section, values in settings.items():
             lines += ["", f"[{section}]"] + [f"{k} = {json.dumps(v)}" for k, v in values.items()]
         self.hub_config.parent.mkdir(parents=True, exist_ok=True)

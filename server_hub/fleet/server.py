@@ -31,9 +31,9 @@ import time
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from protocol.updatestate import FINAL
 from protocol import boundedjson
 from protocol.errors import RemoteProtocolError
+from protocol.updatestate import FINAL
 from server_hub.errors import HubError
 from server_hub.fleet.rollout import CANCELLED
 from server_hub.store.quarantine import failed, refuse
