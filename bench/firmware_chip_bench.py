@@ -50,7 +50,7 @@ if what == "sign":
     flash = Flash(dev=FastRAM(4096, 256))
     app = make_app(flash, debounce_s=0, sign_table=sys.argv[2])
     s = app.signer; t = []
-    for i in range(200):
+    for i in range(int(sys.argv[3]) if len(sys.argv) > 3 else 200):
         m = b"%d" % i * 10
         t0 = time.ticks_us(); s.sign(m[:52]); t.append(time.ticks_diff(time.ticks_us(), t0))
     print(what, sys.argv[2], "median_ms", pct(t, 50) / 1000, "p99_ms", pct(t, 99) / 1000)
@@ -63,7 +63,7 @@ elif what == "latency":
     async def main():
         app._signal = asyncio.Event()
         signer = asyncio.create_task(app._signer())
-        for rnd in range(6):
+        for rnd in range(int(sys.argv[2]) if len(sys.argv) > 2 else 6):
             for i in range(50):
                 app.tap(uid(rnd * 1000 + i))  # a backlog of 50 unsigned
             app._signal.set()
@@ -116,7 +116,8 @@ persist.make_dirs(flash.root + "/data")
 signtable.prepare(flash.root + signtable.PATH)  # as main.py: first, while the heap is empty
 app = make_app(flash, debounce_s=0)
 gc.collect(); boot = gc.mem_free(); used = gc.mem_alloc()
-for i in range(1000):
+TAPS = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+for i in range(TAPS):
     app.tap(uid(i))
     app.sign_pending(4)
     if i % 8 == 7:
@@ -125,7 +126,7 @@ for i in range(1000):
 if hasattr(app, "flush"):
     app.flush()  # the signed records held for a fuller segment write: not a leak
 gc.collect()
-print("heap after boot: free", boot, "in use", used, "| after 1000 taps: free", gc.mem_free(), "delta", boot - gc.mem_free())
+print("heap after boot: free", boot, "in use", used, "| after", TAPS, "taps: free", gc.mem_free(), "delta", boot - gc.mem_free())
 '''
 
 
@@ -141,12 +142,12 @@ def _build_mpy(repo: Path, out: Path) -> None:
                            check=True, capture_output=True)
 
 
-def small_heap(repo: Path = REPO) -> str:
+def small_heap(repo: Path = REPO, taps: int = 1000) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         _build_mpy(repo, Path(tmp) / "lib")
         (Path(tmp) / "heap.py").write_text(_HEAP_SCRIPT)
         proc = subprocess.run(
-            [mpy.binary(), "-X", "heapsize=128K", "heap.py"], capture_output=True, text=True,
+            [mpy.binary(), "-X", "heapsize=128K", "heap.py", str(taps)], capture_output=True, text=True,
             timeout=600, cwd=tmp,
             env={"MICROPYPATH": "{}:{}".format(Path(tmp) / "lib", repo / "tests" / "test_firmware"),
                  "PATH": "/usr/bin:/bin"})
@@ -154,20 +155,77 @@ def small_heap(repo: Path = REPO) -> str:
         return "128K heap, .mpy: " + (out[-1] if out else "(no output)")
 
 
-def run(repo: Path = REPO) -> list[str]:
+def run(repo: Path = REPO, runs=_RUNS) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "chip_bench.py"
         path.write_text(_SCRIPT)
         env = dict(os.environ, MICROPYPATH=os.pathsep.join([".frozen", str(repo),
                                                              str(repo / "firmware")]))
         lines = []
-        for args in _RUNS:
+        for args in runs:
             proc = subprocess.run([mpy.binary(), str(path), *args], capture_output=True,
                                   text=True, timeout=600, cwd=repo, env=env)
             lines.append((proc.stdout.strip().splitlines() or ["(no output)"])[-1]
                          if proc.returncode == 0 else "{}: failed: {}".format(
                              " ".join(args), proc.stdout[-300:] + proc.stderr[-300:]))
         return lines
+
+
+# bench/run.py's area "reader": the same runs, smaller in tiny mode (code paths only)
+_SIZES = {"tiny": {"sign": "20", "rounds": "1", "taps": "200", "heap": 100},
+          "quick": {"sign": "200", "rounds": "6", "taps": "2000", "heap": 1000},
+          "full": {"sign": "200", "rounds": "6", "taps": "10000", "heap": 1000}}
+
+
+def _words(line: str) -> dict:
+    # "name value name value ..." after the leading words -> {name: float}
+    parts = line.split()
+    out = {}
+    for k, v in zip(parts, parts[1:]):
+        try:
+            out[k] = float(v)
+        except ValueError:
+            continue
+    return out
+
+
+def figures(mode: str = "quick") -> list:
+    from bench.report import Figure, judged
+    size = _SIZES[mode]
+    runs = (("sign", "ram", size["sign"]), ("sign", "flash", size["sign"]),
+            ("latency", size["rounds"]), ("erases", size["taps"], "1", "2", "256"))
+    lines = run(REPO, runs)
+    bad = [line for line in lines if ": failed: " in line]
+    if bad:
+        raise RuntimeError("; ".join(bad))
+    sign_ram, sign_flash, lat, wear = (_words(line) for line in lines)
+    note = "unix port on the host (~100x a 125 MHz RP2040): not the chip's figure"
+    out = []
+    for label, got in (("RAM table", sign_ram), ("table on flash", sign_flash)):
+        out.append(Figure("reader", "sign per record ({}), median".format(label),
+                          got["median_ms"], "ms", baseline="p99 {} ms".format(got["p99_ms"]),
+                          target="≤ 70 ms on the chip", note=note,
+                          extra={"p99": got["p99_ms"]}))
+    out.append(Figure("reader", "tap -> feedback p99, 50-record signing backlog", lat["p99_ms"],
+                      "ms", baseline="median {} ms, max {} ms".format(lat["median_ms"],
+                                                                      lat["max_ms"]),
+                      target="≤ 50 ms on the chip", note=note))
+    per = wear["erases_per_tap"]
+    out.append(Figure("reader", "block erases per tap ({} taps, LittleFS progsize 256)".format(
+                          size["taps"]), per, "erases",
+                      baseline="{} B programmed per tap".format(int(wear["bytes_per_tap"])),
+                      target="≤ 0.25", ok=judged(mode, per <= 0.25),
+                      note="1,408 KiB flash as the rp2 port formats it; exact on any host"))
+    boot_part, _, after_part = small_heap(REPO, size["heap"]).partition("|")
+    heap = _words(boot_part)
+    heap["delta"] = _words(after_part)["delta"]
+    out.append(Figure("reader", "heap in use after boot (128K heap, .mpy)", heap["use"], "B",
+                      baseline="free {} B".format(int(heap["free"])),
+                      note="64-bit unix port: ~0.75x on a 32-bit chip"))
+    out.append(Figure("reader", "free heap lost after {} taps".format(size["heap"]),
+                      heap["delta"], "B", target="≤ 2048 B", ok=judged(mode, heap["delta"] <= 2048),
+                      note="after gc.collect(), signed records flushed"))
+    return out
 
 
 def main(argv=None) -> int:

@@ -22,6 +22,7 @@ from bench.report import Figure, table, write_json
 AREAS = [
     ("reader", "bench.ed25519_bench"),
     ("reader", "bench.firmware_bench"),
+    ("reader", "bench.firmware_chip_bench"),
     ("wire", "bench.wire_bench"),
     ("agent", "bench.agent_bench"),
     ("hub", "bench.hub_bench"),
