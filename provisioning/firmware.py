@@ -93,6 +93,8 @@ def collect(root: Path | None = None) -> list[Source]:
             if path.suffix in (".pyc", ".md", ".mpy") or path.name.startswith("."):
                 continue
             flash_path = prefix + rel.as_posix()
+            if flash_path == "/manifest.py":  # the build host's FROZEN_MANIFEST, not a reader's
+                continue
             compile_it = path.suffix == ".py" and flash_path not in KEEP_SOURCE
             sources.append(Source(path, flash_path, path.read_bytes(), compile_it))
     if not any(s.flash_path == "/main.py" for s in sources):

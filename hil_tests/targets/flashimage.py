@@ -48,7 +48,7 @@ def firmware_files(repo: Path = REPO) -> dict[str, bytes]:
     firmware = repo / "firmware"
     for path in sorted(firmware.rglob("*.py")):
         rel = path.relative_to(firmware)
-        if _SKIP_DIRS & set(rel.parts):
+        if _SKIP_DIRS & set(rel.parts) or rel.as_posix() == "manifest.py":  # build-host file
             continue
         files["/" + rel.as_posix()] = path.read_bytes()
     protocol = repo / "protocol"
