@@ -23,7 +23,7 @@ export class BoundedLog {
   }
 
   line(message) {
-    let shape = String(message).replace(/\b(?:0x)?[0-9a-f]*\d[0-9a-f]*\b|\b[0-9a-f]{4,}\b/gi, '#');
+    let shape = String(message).replace(/\b0x[0-9a-f]+|\b[0-9a-f]*\d[0-9a-f]*\b|\b[0-9a-f]{4,}\b/gi, '#');
     if (!this.shapes.has(shape) && this.shapes.size >= this.maxShapes) shape = OTHER;
     const n = (this.shapes.get(shape) || 0) + 1;
     this.shapes.set(shape, n);

@@ -18,6 +18,9 @@ test("200,000 warnings that differ only in addresses make a handful of lines", (
   assert.equal(lines[0], "Read from invalid SIO address: 1000, value=0\n");
   assert.equal(lines.length, 3 + 5);  // 3 written, then "... N more" at 10, 100, ..., 1e5
   assert.equal(lines.at(-1), "... 99997 more like this: Read from invalid SIO address: #, value=#\n");
+  const again = capture();
+  for (const at of ["0xc", "0x10", "0xabc", "0xfffe"]) again.log.line(`Unimplemented read from ${at}`);
+  assert.equal(again.lines.length, 3);  // 0x with letters only is an address too
 });
 
 test("different kinds of message are each written, up to the kinds' bound", () => {
