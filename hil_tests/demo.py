@@ -9,7 +9,7 @@ expected (exit status 1 if they differ).
 
     python -m hil_tests.demo                  # about 2 minutes, then everything stops
     python -m hil_tests.demo --keep-running   # stays up for exploration until Ctrl-C
-    python -m hil_tests.demo --reader-target=rp2040   # R-0002 on an emulated Pico (+5-10 min)
+    python -m hil_tests.demo --reader-target=rp2040   # R-0004 on an emulated Pico (+5 min)
 """
 
 from __future__ import annotations
@@ -88,10 +88,12 @@ class Demo:
     def __init__(self, root: Path, keep_running: bool, provision: str = "cli",
                  reader_target: str = "virtual"):
         self.root = root
-        # rp2040: S-0001's second reader (R-0002) is stock MicroPython on an emulated RP2040
-        # (hil_tests/targets/rp2040), the others virtual; rp2040-all: every reader (slow)
-        self.rp2040 = {"virtual": [], "rp2040": ["R-0002"],
-                       "rp2040-all": ["R-0001", "R-0002", "R-0003", "R-0004"]}[reader_target]
+        # rp2040: S-0002's second reader (R-0004) is stock MicroPython on an emulated RP2040
+        # (hil_tests/targets/rp2040), the others virtual. Not one of S-0001's: the emulated
+        # chip's clock runs at its emulated speed (a fifth of wall time here), so a stay
+        # timed by it for S-0001's attendance standard comes out too short; S-0002 credits
+        # each check-in.
+        self.rp2040 = ["R-0004"] if reader_target == "rp2040" else []
         self.keep_running = keep_running
         self.t0 = 0.0
         self.district = District(root, {"S-0001": 2, "S-0002": 2}, log=self.say,
@@ -272,10 +274,9 @@ def main(argv=None) -> int:
     parser.add_argument("--provision", choices=("cli", "fast"), default="cli",
                         help="cli: flash and enroll with tapcert-provision (default); fast: "
                              "write the flash image directly and enroll over the API")
-    parser.add_argument("--reader-target", choices=("virtual", "rp2040", "rp2040-all"),
-                        default="virtual",
-                        help="rp2040: reader R-0002 runs on an emulated RP2040 (stock MicroPython "
-                             "rp2 port; adds several minutes); rp2040-all: every reader (slow)")
+    parser.add_argument("--reader-target", choices=("virtual", "rp2040"), default="virtual",
+                        help="rp2040: reader R-0004 runs on an emulated RP2040 (stock MicroPython "
+                             "rp2 port; adds several minutes)")
     args = parser.parse_args(argv)
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="tapcert-demo-"))
     if args.dir and root.exists() and any(root.iterdir()):
