@@ -15,9 +15,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
 
-import mpy  # noqa: E402
+from hil_tests import mpy  # noqa: E402
 
 from bench.report import Figure, judged  # noqa: E402
 

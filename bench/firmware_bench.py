@@ -22,8 +22,7 @@ from pathlib import Path
 from bench.report import Figure, judged, summary
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-import mpy  # noqa: E402  (tests/mpy.py: finds the micropython binary)
+from hil_tests import mpy  # noqa: E402  (hil_tests/mpy.py: finds the micropython binary)
 
 RECORD = 116
 _MODES = {"tiny": {"taps": 50, "fill": 300, "bisect": False},

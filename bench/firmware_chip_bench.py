@@ -19,8 +19,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-import mpy  # noqa: E402
+from hil_tests import mpy  # noqa: E402
 
 _RUNS = (("sign", "ram"), ("sign", "flash"), ("latency",), ("erases", "10000", "1", "2", "32"),
          ("erases", "10000", "1", "2", "256"))

@@ -222,7 +222,7 @@ def _stop(proc, log) -> None:
 def end_to_end(url: str, work: Workload, broker_port: int, workdir: Path, latency_taps: int,
                group: int | None = None):
     """(records/s, hub CPU s per record, latency samples in ms) through Mosquitto."""
-    from tests.test_hub.stationsim import StationSim
+    from hil_tests.stationsim import StationSim
     store, _ = setup_db(url, work)
     store.close()
     cpus = sorted(os.sched_getaffinity(0))

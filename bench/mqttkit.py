@@ -152,7 +152,7 @@ def feed(port: int, stations, batches, *, window: int = 64, per_station: int = 4
     stations served round-robin in the batches' order, a batch resent when not acked within
     `resend_s`; until every one is acked (each record accepted or duplicate).
     on_progress(records acked so far) is called after each ack."""
-    from tests.test_hub.stationsim import StationSim
+    from hil_tests.stationsim import StationSim
     sim = StationSim(port, stations, client_id=client_id)
     try:
         queues: dict[str, deque] = {}

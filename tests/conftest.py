@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # removes this to test HTTPS.
 os.environ.setdefault("TAPCERT_HUB_API_PLAIN_HTTP", "true")
 
-import mpy  # noqa: E402
+from hil_tests import mpy  # noqa: E402
 
 from hil_tests.timescale import ENV as _SCALE_ENV, scale as _timeout_scale  # noqa: E402
 

@@ -25,7 +25,7 @@ _PR_SET_PDEATHSIG = 1
 
 
 def find_micropython(explicit: str | None = None) -> str:
-    """The binary: explicit, $MICROPYTHON, the venv's, or the one on PATH (as tests/mpy.py)."""
+    """The binary: explicit, $MICROPYTHON, the venv's, or the one on PATH (as hil_tests/mpy.py)."""
     found = explicit or os.environ.get("MICROPYTHON")
     if not found:
         beside = Path(sys.executable).parent / "micropython"

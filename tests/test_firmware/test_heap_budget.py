@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import mpy
+from hil_tests import mpy
 import pytest
 from test_small_heap import _mpy_cross
 from test_virtual_reader import Agent

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mpy
+from hil_tests import mpy
 
 REPO = mpy.REPO
 HERE = Path(__file__).resolve().parent

@@ -6,7 +6,7 @@ Cases: --fuzz-examples / 10, at least 1,000 (`make test`); `make fuzz` runs 10,0
 
 import re
 
-import mpy
+from hil_tests import mpy
 
 
 def test_fuzz_firmware_link_journal_and_blobs_on_micropython(fuzz_examples):

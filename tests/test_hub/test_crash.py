@@ -18,7 +18,7 @@ import pytest
 
 from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: F401
 from protocol import batch as wire
-from stationsim import StationSim
+from hil_tests.stationsim import StationSim
 
 HUB = [sys.executable, "-m", "server_hub.cli"]
 REPO = Path(__file__).resolve().parents[2]

@@ -26,7 +26,7 @@ from protocol import batch as wire
 from server_hub.ingest import groupcommit
 from server_hub.ingest.fairqueue import FairQueue
 from server_hub.ingest.mqttlink import MQTTLink
-from stationsim import StationSim
+from hil_tests.stationsim import StationSim
 from test_crash import HubProcess, write_config
 
 NOW = SESSION_START + 30 * 86400

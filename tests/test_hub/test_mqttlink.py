@@ -11,7 +11,7 @@ import pytest
 from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: F401
 from protocol import batch as wire
 from server_hub.ingest.mqttlink import MQTTLink
-from stationsim import StationSim
+from hil_tests.stationsim import StationSim
 
 LATER = SESSION_START + 10 * 86400
 

@@ -14,7 +14,7 @@ import httpx
 from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: F401
 from hil_tests.services import free_port
 from protocol import batch as wire
-from stationsim import StationSim
+from hil_tests.stationsim import StationSim
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -23,7 +23,7 @@ from protocol.ed25519_verify import verify
 from protocol.errors import SignatureError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import mpy  # noqa: E402
+from hil_tests import mpy  # noqa: E402
 
 SIGNERS, PER_SIGNER = 250, 4
 

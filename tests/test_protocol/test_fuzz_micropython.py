@@ -1,6 +1,6 @@
 """The mutation fuzzer inside the real micropython binary (see mpy_fuzz.py)."""
 
-import mpy
+from hil_tests import mpy
 
 
 def test_protocol_decoders_survive_mutation_on_micropython(fuzz_examples):

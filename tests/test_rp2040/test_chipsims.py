@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import mpy
+from hil_tests import mpy
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET = REPO / "hil_tests" / "targets" / "rp2040"

@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from hubkit import Hub, make_config  # noqa: E402
 from hubproc import HubProcess, wait_for as _wait  # noqa: E402
-from stationsim import StationSim  # noqa: E402
+from hil_tests.stationsim import StationSim  # noqa: E402
 
 from hil_tests.timescale import scaled  # noqa: E402
 

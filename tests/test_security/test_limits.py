@@ -22,7 +22,7 @@ from hubkit import SESSION_START, District, Hub, db_url, hub, hub_config, make_c
 from hubproc import HubProcess, wait_for  # noqa: E402
 from protocol import batch as wire  # noqa: E402
 from protocol import topics  # noqa: E402
-from stationsim import StationSim  # noqa: E402
+from hil_tests.stationsim import StationSim  # noqa: E402
 
 from hil_tests.timescale import scaled  # noqa: E402
 from server_hub import config as hubconfig  # noqa: E402

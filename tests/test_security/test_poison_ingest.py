@@ -25,7 +25,7 @@ from hubproc import HubProcess, wait_for as _wait  # noqa: E402
 from protocol import batch as wire  # noqa: E402
 from server_hub.ingest.mqttlink import MQTTLink  # noqa: E402
 from server_hub.ingest.pipeline import Pipeline  # noqa: E402
-from stationsim import StationSim  # noqa: E402
+from hil_tests.stationsim import StationSim  # noqa: E402
 
 from hil_tests.timescale import scaled  # noqa: E402
 

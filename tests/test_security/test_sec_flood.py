@@ -18,7 +18,7 @@ from hubkit import SESSION_START, District, Hub, make_config  # noqa: E402
 from protocol import batch as wire  # noqa: E402
 from server_hub.ingest.fairqueue import FairQueue  # noqa: E402
 from server_hub.ingest.mqttlink import MQTTLink  # noqa: E402
-from stationsim import StationSim  # noqa: E402
+from hil_tests.stationsim import StationSim  # noqa: E402
 
 FLOOD = 300
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import mpy  # noqa: E402  tests/mpy.py: where the micropython binary is
+from hil_tests import mpy  # noqa: E402  hil_tests/mpy.py: where the micropython binary is
 
 from hil_tests.targets.flashimage import FlashImage  # noqa: E402
 

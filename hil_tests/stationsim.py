@@ -1,5 +1,5 @@
-"""A simulated station for hub tests and benches: publishes batches over real MQTT, collects
-the hub's acks, and resends what is not acked (like the agent does)."""
+"""A simulated station for hub tests, benches and hil_tests: publishes batches over real MQTT,
+collects the hub's acks, and resends what is not acked (like the agent does)."""
 
 from __future__ import annotations
 
