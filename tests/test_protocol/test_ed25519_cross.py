@@ -25,6 +25,8 @@ from protocol.errors import SignatureError
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hil_tests import mpy  # noqa: E402
 
+pytestmark = pytest.mark.slow  # system-level: every test here takes seconds
+
 SIGNERS, PER_SIGNER = 250, 4
 
 _SCRIPT = """

@@ -77,6 +77,7 @@ SEEDS_FOR = {"record": SEEDS, "batch": SEED_BATCHES, "ack": [SEED_ACK],
              "link": [b"".join(LINK_SEEDS)] + LINK_SEEDS, "link_json": [b'{"rid": "00"}']}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_fuzz_random_bytes(target, fuzz_examples):
     @_settings(fuzz_examples)
@@ -87,6 +88,7 @@ def test_fuzz_random_bytes(target, fuzz_examples):
     run()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_fuzz_mutations(target, fuzz_examples):
     @_settings(fuzz_examples)
@@ -100,6 +102,7 @@ def test_fuzz_mutations(target, fuzz_examples):
 uids = st.sampled_from([4, 7, 10]).flatmap(lambda n: st.binary(min_size=n, max_size=n))
 
 
+@pytest.mark.slow
 @given(kind=st.sampled_from(record.KINDS), rid=st.binary(min_size=8, max_size=8),
        seq=st.integers(1, 2**32 - 1), prev=st.binary(min_size=16, max_size=16),
        t=st.integers(0, 2**32 - 1), boot=st.integers(0, 2**16 - 1), up=st.integers(0, 2**32 - 1),
@@ -134,6 +137,7 @@ def test_ack_round_trip(bid, outcomes):
     assert (a.batch_id, a.status, list(a.outcomes)) == (bid, 0, outcomes)
 
 
+@pytest.mark.slow
 @given(frames=st.lists(st.tuples(st.sampled_from(list(link.TYPES)), st.binary(max_size=300)),
                        max_size=10),
        noise=st.lists(st.text(alphabet=st.characters(blacklist_characters="~\n",

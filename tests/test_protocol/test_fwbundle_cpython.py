@@ -4,6 +4,7 @@ json.dumps(sort_keys, compact) gives — the bytes every bundle already in the f
 signed over."""
 
 import json
+import pytest
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
@@ -17,6 +18,7 @@ _json = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4)
                      | st.dictionaries(st.text(max_size=6), inner, max_size=4), max_leaves=20)
 
 
+@pytest.mark.slow
 @given(st.dictionaries(st.text(max_size=6), _json, max_size=5))
 def test_canonical_matches_json_dumps(manifest):
     assert fwbundle.canonical(manifest) == fwbundle.DOMAIN + json.dumps(
