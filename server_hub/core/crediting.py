@@ -292,7 +292,35 @@ def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, c
         since = changed_from - integrity.TRAVEL_WINDOW_S
         travel = integrity.travel_holds([(t.time, t.station_id, t.key) for t in taps], coords,
                                         rules.integrity)
+    sessions, first_start = _sessions(taps, matcher, existing, since, rules.late_s)
+    if first_start is None:
+        return []
+    term_of = _term_lookup(terms)
+    usage = _Usage(prior_activity, prior_day, prior_term, term_of)
+    for (act_id, start), state in existing.items():
+        if start < first_start and state.applied:
+            usage.add(act_id, state.day, state.applied)
 
+    decisions = []
+    produced = set()
+    for (start, act_id) in sorted(k for k in sessions if k[0] >= first_start):
+        act, end, session_taps = sessions[(start, act_id)]
+        decisions.append(_decide(learner_id, act, start, end, session_taps, rules, now=now,
+                                 travel=travel, review=reviews.get((act_id, start)),
+                                 usage=usage))
+        produced.add((act_id, start))
+
+    for (act_id, start), state in existing.items():
+        if start >= first_start and (act_id, start) not in produced:
+            decisions.append(Decision(learner_id, act_id, start, state.session_end, state.day,
+                                      "void", 0, 0, "",
+                                      "[]", "no tap belongs to this session any more"))
+    return decisions
+
+
+def _sessions(taps, matcher, existing, since, late_s):
+    """Group the taps into sessions: ({(start, activity_id): [activity, end, taps]}, the start
+    of the first session to decide again, or None when nothing can have changed)."""
     sessions: dict[tuple, list] = {}
     first_start = None
     for tap in taps:
@@ -310,85 +338,79 @@ def evaluate(learner_id, taps, by_station, rules: Rules, *, now, changed_from, c
     # A re-dated tap (agent time -> rebuilt) may have left a session: every session that could
     # have held a tap at or after `since` is decided again (void if no tap is left in it).
     for (act_id, start), state in existing.items():
-        if state.session_end + rules.late_s >= since and (first_start is None
-                                                          or start < first_start):
+        if state.session_end + late_s >= since and (first_start is None
+                                                    or start < first_start):
             first_start = start
-    if first_start is None:
-        return []
+    return sessions, first_start
 
-    used_act = dict(prior_activity or {})
-    used_day_act = dict(prior_day or {})
-    used_term = dict(prior_term or {})
-    used_day: dict[str, int] = {}
-    term_of = _term_lookup(terms)
-    for (day, _), amount in used_day_act.items():
-        used_day[day] = used_day.get(day, 0) + amount
-    for (act_id, start), state in existing.items():
-        applied, day = state.applied, state.day
-        if start < first_start and applied:
-            used_act[act_id] = used_act.get(act_id, 0) + applied
-            used_day_act[(day, act_id)] = used_day_act.get((day, act_id), 0) + applied
-            used_day[day] = used_day.get(day, 0) + applied
-            term = term_of(day)
-            if term is not None:
-                used_term[(term, act_id)] = used_term.get((term, act_id), 0) + applied
 
-    decisions = []
-    produced = set()
-    tz = rules.tz
-    for (start, act_id) in sorted(k for k in sessions if k[0] >= first_start):
-        act, end, session_taps = sessions[(start, act_id)]
-        std = act.standard.at(start)
-        closed = now > end + rules.late_s
-        kept = _debounce(session_taps, rules.debounce_s)
-        desired, used, note, _ = _standard_outcome(std, kept, start, end, closed)
-        reasons = set()
-        for tap in kept:
-            if tap.holds:
-                reasons.update(tap.holds)
-            if travel and tap.key in travel:
-                reasons.add(integrity.TRAVEL)
-        holds = ",".join(sorted(reasons))
-        day = schedule.day_key(start, tz)
-        review = reviews.get((act_id, start))
-        amount = 0
-        if desired <= 0:
-            status = "not_met" if closed else "open"
-        elif review == "reject":
-            status, note = "rejected", note + "; rejected in review"
-        elif reasons and review != "approve":
-            status, note = "held", note + "; held for review: " + holds
+class _Usage:
+    """Credits applied so far, per activity, per (day, activity), per day and per (term,
+    activity): what the caps are measured against."""
+
+    def __init__(self, prior_activity, prior_day, prior_term, term_of):
+        self.act = dict(prior_activity or {})
+        self.day_act = dict(prior_day or {})
+        self.term = dict(prior_term or {})
+        self.day: dict[str, int] = {}
+        self.term_of = term_of
+        for (day, _), amount in self.day_act.items():
+            self.day[day] = self.day.get(day, 0) + amount
+
+    def add(self, act_id, day, amount):
+        self.act[act_id] = self.act.get(act_id, 0) + amount
+        self.day_act[(day, act_id)] = self.day_act.get((day, act_id), 0) + amount
+        self.day[day] = self.day.get(day, 0) + amount
+        term = self.term_of(day)
+        if term is not None:
+            self.term[(term, act_id)] = self.term.get((term, act_id), 0) + amount
+
+    def room(self, std: Standard, rules: Rules, act_id, day, desired):
+        """How much of `desired` the standard's and the hub's caps still allow (>= 0)."""
+        room = desired
+        if std.max_per_activity:
+            room = min(room, std.max_per_activity - self.act.get(act_id, 0))
+        if std.max_per_day:
+            room = min(room, std.max_per_day - self.day_act.get((day, act_id), 0))
+        term = self.term_of(day)
+        if std.max_per_term and term is not None:
+            room = min(room, std.max_per_term - self.term.get((term, act_id), 0))
+        if rules.max_per_day:
+            room = min(room, rules.max_per_day - self.day.get(day, 0))
+        return max(0, room)
+
+
+def _decide(learner_id, act, start, end, session_taps, rules: Rules, *, now, travel, review,
+            usage: _Usage) -> Decision:
+    """One session's decision: its standard's outcome, then holds, review and caps."""
+    std = act.standard.at(start)
+    closed = now > end + rules.late_s
+    kept = _debounce(session_taps, rules.debounce_s)
+    desired, used, note, _ = _standard_outcome(std, kept, start, end, closed)
+    reasons = set()
+    for tap in kept:
+        if tap.holds:
+            reasons.update(tap.holds)
+        if travel and tap.key in travel:
+            reasons.add(integrity.TRAVEL)
+    holds = ",".join(sorted(reasons))
+    day = schedule.day_key(start, rules.tz)
+    amount = 0
+    if desired <= 0:
+        status = "not_met" if closed else "open"
+    elif review == "reject":
+        status, note = "rejected", note + "; rejected in review"
+    elif reasons and review != "approve":
+        status, note = "held", note + "; held for review: " + holds
+    else:
+        amount = usage.room(std, rules, act.id, day, desired)
+        if amount < desired:
+            status, note = "capped", note + f"; capped to {credits_text(amount)}"
         else:
-            room = desired
-            if std.max_per_activity:
-                room = min(room, std.max_per_activity - used_act.get(act_id, 0))
-            if std.max_per_day:
-                room = min(room, std.max_per_day - used_day_act.get((day, act_id), 0))
-            term = term_of(day)
-            if std.max_per_term and term is not None:
-                room = min(room, std.max_per_term - used_term.get((term, act_id), 0))
-            if rules.max_per_day:
-                room = min(room, rules.max_per_day - used_day.get(day, 0))
-            amount = max(0, room)
-            if amount < desired:
-                status, note = "capped", note + f"; capped to {credits_text(amount)}"
-            else:
-                status = "credited"
-            if review == "approve" and reasons:
-                note += "; approved in review"
-            if amount:
-                used_act[act_id] = used_act.get(act_id, 0) + amount
-                used_day_act[(day, act_id)] = used_day_act.get((day, act_id), 0) + amount
-                used_day[day] = used_day.get(day, 0) + amount
-                if term is not None:
-                    used_term[(term, act_id)] = used_term.get((term, act_id), 0) + amount
-        decisions.append(Decision(learner_id, act_id, start, end, day, status, desired, amount,
-                                  holds, _evidence_json(used or kept), note))
-        produced.add((act_id, start))
-
-    for (act_id, start), state in existing.items():
-        if start >= first_start and (act_id, start) not in produced:
-            decisions.append(Decision(learner_id, act_id, start, state.session_end, state.day,
-                                      "void", 0, 0, "",
-                                      "[]", "no tap belongs to this session any more"))
-    return decisions
+            status = "credited"
+        if review == "approve" and reasons:
+            note += "; approved in review"
+        if amount:
+            usage.add(act.id, day, amount)
+    return Decision(learner_id, act.id, start, end, day, status, desired, amount,
+                    holds, _evidence_json(used or kept), note)
