@@ -56,6 +56,16 @@ def render(snap, counters: dict, *, monitor=None, firing=(), top: int = 20) -> s
     """snap: fleet.Snapshot; counters: fleet.fleet_counters(); monitor: dashboard Monitor or
     None; firing: AlertStates firing now."""
     e = Exposition()
+    _fleet(e, snap, firing)
+    _ingest(e, counters)
+    _lag(e, monitor)
+    _per_station(e, snap.views, top)
+    _own(e, snap, monitor)
+    return e.text()
+
+
+def _fleet(e, snap, firing):
+    """The fleet now: stations, backlog, readers, holds, alarms, alerts, CRL, credits today."""
     s = snap.summary
     e.family("tapcert_stations", "gauge", "Stations by connection state (retained status, "
              "Last Will, health freshness).")
@@ -101,6 +111,9 @@ def render(snap, counters: dict, *, monitor=None, firing=(), top: int = 20) -> s
              "midnight (hub.timezone).")
     e.sample("tapcert_credits_today", s.get("credits_today", 0.0))
 
+
+def _ingest(e, counters):
+    """Counters of ingest since the database began: batches, records, rejections."""
     e.family("tapcert_batches_total", "counter", "Batches ingested (all workers).")
     e.sample("tapcert_batches_total", counters["batches"])
     e.family("tapcert_records_total", "counter", "Records answered, by outcome class.")
@@ -116,6 +129,9 @@ def render(snap, counters: dict, *, monitor=None, firing=(), top: int = 20) -> s
              "their batches got no ack and stay on the stations.")
     e.sample("tapcert_quarantine_over_quota_total", counters.get("over_quota", 0))
 
+
+def _lag(e, monitor):
+    """Tap-to-hub lag of records stored since this process started, as a histogram."""
     e.family("tapcert_tap_to_hub_lag_seconds", "histogram", "Hub commit time minus the tap's "
              "best-known time, for records stored since this hub process started.")
     hist = monitor.lag_total if monitor is not None else lagmod.empty()
@@ -124,7 +140,10 @@ def render(snap, counters: dict, *, monitor=None, firing=(), top: int = 20) -> s
     e.sample("tapcert_tap_to_hub_lag_seconds_sum", monitor.lag_sum_s if monitor else 0.0)
     e.sample("tapcert_tap_to_hub_lag_seconds_count", sum(hist))
 
-    head = snap.views[:max(0, top)]
+
+def _per_station(e, views, top):
+    """Per-station series, only for the `top` stations needing most attention."""
+    head = views[:max(0, top)]
     e.family("tapcert_station_backlog_records", "gauge", f"Per station, only the {top} "
              "stations needing most attention: records waiting.")
     for v in head:
@@ -143,6 +162,9 @@ def render(snap, counters: dict, *, monitor=None, firing=(), top: int = 20) -> s
     for v in head:
         e.sample("tapcert_station_attention", v.attention, station=v.station_id, level=v.level)
 
+
+def _own(e, snap, monitor):
+    """The hub's own work: snapshot time, monitor liveness, webhook failures."""
     e.family("tapcert_dashboard_snapshot_seconds", "gauge", "Time to compute the fleet view.")
     e.sample("tapcert_dashboard_snapshot_seconds", snap.compute_s)
     e.family("tapcert_monitor_last_run_timestamp_seconds", "gauge", "When the monitor last "
@@ -152,4 +174,3 @@ def render(snap, counters: dict, *, monitor=None, firing=(), top: int = 20) -> s
     e.family("tapcert_alert_webhook_failures_total", "counter", "Failed webhook deliveries "
              "since this process started.")
     e.sample("tapcert_alert_webhook_failures_total", monitor.webhook_failures if monitor else 0)
-    return e.text()
