@@ -5,7 +5,9 @@ Dual-interpreter tests: a test file whose first lines contain the marker
 and once as `[micropython]` items executed by tests/mpy_runner.py inside the
 real `micropython` binary (one process per file). A failure there fails the
 suite. Such files use plain `assert` and no fixtures. An optional
-`# heapsize: 128K` line runs them on a small heap.
+`# heapsize: 128K` line runs them on a small heap; an optional `# slow: <why>` line marks
+all their items `slow` (they cannot import pytest for a pytestmark), so `make test-fast`
+leaves them out.
 """
 
 from __future__ import annotations
@@ -37,6 +39,19 @@ _LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+?)(?::(?: (.*))?)?$")
 def _header(path: Path) -> str:
     with open(path, encoding="utf-8") as f:
         return "".join(f.readline() for _ in range(8))
+
+
+_SLOW = re.compile(r"^# slow: ", re.MULTILINE)
+
+
+def pytest_collection_modifyitems(config, items):
+    slow = {}
+    for item in items:
+        path = Path(str(item.path))
+        if path not in slow:
+            slow[path] = path.suffix == ".py" and bool(_SLOW.search(_header(path)))
+        if slow[path]:
+            item.add_marker(pytest.mark.slow)
 
 
 def pytest_collect_file(parent, file_path: Path):

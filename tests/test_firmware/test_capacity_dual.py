@@ -1,4 +1,5 @@
 # dual: micropython
+# slow: fills a 2 MiB LittleFS with 10,000 records (a minute or more)
 # heapsize: 4M
 # Capacity on a 2 MiB LittleFS flash (512 x 4 KiB, as on the boards and the virtual
 # reader) beside ~400 KB of firmware files: 10,000 records fit, with flash bytes per record

@@ -19,6 +19,8 @@ from hil_tests.targets.flashimage import firmware_files
 from hil_tests.targets.virtual import VirtualReader
 from protocol import link
 
+pytestmark = pytest.mark.slow  # system-level: every test here takes seconds
+
 HEAP = "512K"
 CONFIG = {"label": "R-0050", "station": "S-0005", "auto_keygen": True, "test_mode": True}
 # The ESP32-WROOM-32 leaves the firmware ~100 KB on its 32-bit port; 64-bit objects need

@@ -33,6 +33,7 @@ def test_bitmaps_are_the_tables_characters_rendered_from_the_font():
         "firmware/phrase_bitmaps.py is stale: run python tools/render_phrases.py")
 
 
+@pytest.mark.slow
 def test_docs_pictures_are_what_the_firmware_draws():
     made = display_gallery.pictures()
     folder = display_gallery.OUT
@@ -82,6 +83,7 @@ def _wait_for_panel(reader: VirtualReader, want: bytes, what: str, timeout: floa
         what, "nothing" if seen is None else "{} other bytes".format(len(seen))))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("language", ["zh", "en"])
 def test_virtual_reader_panel_shows_the_phrase_in_the_configured_language(tmp_path, language):
     ready, unreadable = display_gallery.draw([(language, "Ready - tap card"),

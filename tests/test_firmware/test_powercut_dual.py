@@ -1,4 +1,5 @@
 # dual: micropython
+# slow: a power cut at every flash operation of a working day (minutes)
 # Power cuts swept over the flash operations of a reader's working day in miniature:
 # taps, signing, segment rotation, watermark updates and freeing. After every cut the
 # reader boots again from what the flash holds and must show: the journal mounts, every

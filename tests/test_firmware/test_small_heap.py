@@ -8,9 +8,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import pytest
 from pathlib import Path
 
 from hil_tests import mpy
+
+pytestmark = pytest.mark.slow  # system-level: every test here takes seconds
 
 REPO = mpy.REPO
 HERE = Path(__file__).resolve().parent

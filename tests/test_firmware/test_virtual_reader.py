@@ -19,6 +19,8 @@ from hil_tests.targets.virtual import VirtualReader, VirtualReaderError
 from protocol import link
 from protocol import record as rec
 
+pytestmark = pytest.mark.slow  # system-level: every test here takes seconds
+
 CONFIG = {"label": "R-0042", "station": "S-0007", "auto_keygen": True, "test_mode": True,
           "resend_ms": 500}
 
