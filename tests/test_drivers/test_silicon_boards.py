@@ -1,4 +1,5 @@
 # dual: micropython
+# slow: its micropython run (6 s) and its heap test (5.6 s) on a busy machine
 # ESP32 and Pico boards assembled on a fake machine module with fake chips.
 import sys
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import pytest
 from pathlib import Path
+
+import pytest
 
 from hil_tests import mpy
 
