@@ -15,6 +15,7 @@ expected (exit status 1 if they differ).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import signal
 import sys
@@ -278,6 +279,9 @@ def main(argv=None) -> int:
                         help="rp2040: reader R-0004 runs on an emulated RP2040 (stock MicroPython "
                              "rp2 port; adds several minutes)")
     args = parser.parse_args(argv)
+    # the demo's hub serves its API on 127.0.0.1 only, in plain HTTP as the district's client
+    # speaks it (a hub serves HTTPS unless told so, and never plain HTTP off loopback)
+    os.environ.setdefault("TAPCERT_HUB_API_PLAIN_HTTP", "true")
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="tapcert-demo-"))
     if args.dir and root.exists() and any(root.iterdir()):
         shutil.rmtree(root)
