@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-APT_PACKAGES := mosquitto mosquitto-clients postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools chromium fonts-wqy-microhei otf2bdf nats-server
+APT_PACKAGES := mosquitto mosquitto-clients postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools chromium fonts-wqy-microhei otf2bdf nats-server poppler-utils
 STAMP := $(VENV)/.installed
 
 .PHONY: help venv system node test test-fast demo demo-explore bench bench-quick fuzz hil chaos scale audit clean wheel deb
