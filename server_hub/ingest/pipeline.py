@@ -148,7 +148,6 @@ class Pipeline:
     # --- storing accepted records ----------------------------------------------------------
 
     def _store_accepted(self, conn, station_id, plan, windows, now, agent_times=None) -> int:
-        irules = self.rules.integrity
         by_reader: dict[bytes, list] = {}
         for e in plan.accepted:
             by_reader.setdefault(e.record.reader_id, []).append(e)
@@ -161,6 +160,24 @@ class Pipeline:
                     changed[learner] = t
 
         # 1. times: clock anchors per boot, rebuilt times, agent times, future clocks, skew
+        timed = self._date_records(conn, plan, now, agent_times, touch)
+        if plan.flags & wire.FLAG_LIVE:
+            self._measure_skew(conn, by_reader, now, touch)
+        # 2. learners from cards
+        cards = cq.card_status(conn, {e.record.uid for e in plan.accepted})
+        # 3. burst flags over each reader's window of neighbours
+        new_flags = self._flag_bursts(conn, by_reader, windows, touch)
+        # 4. insert the records
+        self._insert_records(conn, station_id, plan, now, timed, cards, new_flags, touch)
+        # 5. chain watermarks; a filled gap releases the holds of the records above it
+        self._advance_chains(conn, by_reader, now, touch)
+        # 6. credit every learner whose taps changed
+        return self.credit_learners(conn, changed, now) if changed else 0
+
+    def _date_records(self, conn, plan, now, agent_times, touch) -> dict:
+        """{index: (best time, its source, agent time, FLAG_FUTURE or 0)} of the accepted
+        records, after storing each boot's clock anchor (an earlier one rebuilds its times)."""
+        irules = self.rules.integrity
         boot_keys = {(e.record.reader_id, e.record.boot) for e in plan.accepted}
         anchors = eq.load_boots(conn, boot_keys)
         new_anchors = {}
@@ -193,13 +210,11 @@ class Pipeline:
             future = r.reader_time > flags_future or (source == clock.AGENT
                                                       and best > flags_future)
             timed[e.index] = (best, source, agent_time, integrity.FLAG_FUTURE if future else 0)
-        if plan.flags & wire.FLAG_LIVE:
-            self._measure_skew(conn, by_reader, now, touch)
+        return timed
 
-        # 2. learners from cards
-        cards = cq.card_status(conn, {e.record.uid for e in plan.accepted})
-
-        # 3. burst flags over each reader's window of neighbours
+    def _flag_bursts(self, conn, by_reader, windows, touch) -> dict:
+        """{index: FLAG_BURST or 0} of the new records; stored neighbours gain the flag too."""
+        irules = self.rules.integrity
         flag_updates = []
         new_flags = {}
         for rid, entries in by_reader.items():
@@ -219,8 +234,10 @@ class Pipeline:
             for e in entries:
                 new_flags[e.index] = integrity.FLAG_BURST if e.record.seq in burst else 0
         eq.UPDATE_FLAGS.run(conn, flag_updates)
+        return new_flags
 
-        # 4. insert the records
+    def _insert_records(self, conn, station_id, plan, now, timed, cards, new_flags, touch):
+        """One row per accepted record, with its time, learner and integrity flags."""
         rows = []
         batch_id = to_db(plan.batch_id)
         for e in plan.accepted:
@@ -235,7 +252,8 @@ class Pipeline:
             touch(learner, best)
         eq.INSERT_RECORDS.run(conn, rows)
 
-        # 5. chain watermarks; a filled gap releases the holds of the records above it
+    def _advance_chains(self, conn, by_reader, now, touch):
+        """Each reader's contiguous and highest seq; a filled gap touches the learners above."""
         chains = eq.load_chains(conn, by_reader.keys())
         chain_rows = []
         for rid, entries in by_reader.items():
@@ -262,9 +280,6 @@ class Pipeline:
                         touch(learner, t)
             chain_rows.append((new_contiguous, new_max, count + len(entries), now, rid))
         eq.UPDATE_CHAIN.run(conn, chain_rows)
-
-        # 6. credit every learner whose taps changed
-        return self.credit_learners(conn, changed, now) if changed else 0
 
     def _retime(self, conn, key, anchor, touch):
         """A (new, lower) anchor for a boot: rebuild the times of its untimed records, those
