@@ -1,8 +1,12 @@
 """A full queue: reported, readers keep their taps, nothing crashes, and it recovers."""
 
+import pytest
+
 from agent.status import queue_counts
 
 from .hubstub import wait_until
+
+pytestmark = pytest.mark.slow  # system-level: every test here takes seconds
 
 TOTAL = 14_000
 

@@ -5,6 +5,8 @@ import random
 import threading
 import time
 
+import pytest
+
 from agent.status import queue_counts
 
 from .hubstub import wait_until
@@ -16,6 +18,7 @@ def produced(reader):
     return {(reader.reader_id, s) for s in range(1, reader.last_seq + 1)}
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_loses_nothing(tmp_path, fake_readers, hub_stub, agent_config,
                                                  agent_process):
     seed = int(os.environ.get("TAPCERT_TEST_SEED", time.time_ns() % 1_000_000))

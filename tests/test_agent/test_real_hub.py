@@ -7,10 +7,14 @@ import signal
 import subprocess
 import sys
 
+import pytest
+
 from agent.status import queue_counts
 
 from .conftest import REPO
 from .hubstub import wait_until
+
+pytestmark = pytest.mark.slow  # system-level: every test here takes seconds
 
 
 def hub(*args, db, mqtt_port, **popen):

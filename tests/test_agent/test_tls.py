@@ -15,6 +15,8 @@ from hil_tests.services import free_port, mosquitto_binary, wait_port
 
 from .hubstub import wait_until
 
+pytestmark = pytest.mark.slow  # system-level: every test here takes seconds
+
 
 class TLSBroker:
     def __init__(self, workdir, ca_dir, acl_file):

@@ -4,8 +4,8 @@ json.dumps(sort_keys, compact) gives — the bytes every bundle already in the f
 signed over."""
 
 import json
-import pytest
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
