@@ -35,6 +35,7 @@ def _sample_path(path: str) -> str:
             .replace("{activity_id}", "A-1").replace("{name}", "x"))
 
 
+@pytest.mark.slow
 def test_every_api_route_refuses_unauthenticated_and_bad_tokens(api):
     routes = [(method.upper(), path) for path, ops in api.app.openapi()["paths"].items()
               if path.startswith("/api/v1") for method in ops]

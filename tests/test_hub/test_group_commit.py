@@ -114,6 +114,7 @@ def test_fair_queue_get_many_takes_what_waits_round_robin_never_waits():
     assert time.monotonic() - t0 < 5
 
 
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
@@ -261,6 +262,7 @@ def test_is_conflict_reads_the_sqlstate_through_store_errors():
     assert not groupcommit.is_conflict(wrapped)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["postgresql"])
 def test_two_workers_with_overlapping_groups_never_surface_deadlocks(backend, postgres):
     """Two threads, each its own pipeline, commit groups over the same learners from two
@@ -409,6 +411,7 @@ def test_sigkill_between_group_commit_and_acks_never_double_credits(db_url, mosq
         hub.close()
 
 
+@pytest.mark.slow
 def test_nats_link_commits_a_fetch_as_a_group(tmp_path):
     """JetStream: the batches of one fetch go through one transaction; every hub ack and
     every JetStream ack come after it, and the work queue empties."""
@@ -461,6 +464,7 @@ def test_nats_link_commits_a_fetch_as_a_group(tmp_path):
         store.close()
 
 
+@pytest.mark.slow
 def test_split_groups_small_batches_and_sends_large_ones_alone(monkeypatch):
     monkeypatch.setattr(groupcommit, "MAX_RECORDS", 10)
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: F401
 from hil_tests.services import free_port
@@ -19,6 +20,7 @@ from hil_tests.stationsim import StationSim
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.mark.slow
 def test_run_serves_api_and_ingest_and_stops_on_sigterm(db_url, mosquitto, tmp_path):
     hub = Hub(db_url, make_config())
     district = District(hub)

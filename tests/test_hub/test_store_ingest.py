@@ -119,6 +119,7 @@ def run_scenario(url, order, now=LATER + 10 * 86400):
         hub.close()
 
 
+@pytest.mark.slow
 def test_reordered_and_duplicated_batches_give_the_same_ledger(db_url, tmp_path, request):
     n = len(build_scenario()[2])
     baseline = run_scenario(db_url, list(range(n)))
@@ -141,6 +142,7 @@ def other_db(request, tmp_path, name):
     return fresh_pg_database(request.getfixturevalue("postgres"))
 
 
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(order=st.permutations(range(len(build_scenario()[2]))))

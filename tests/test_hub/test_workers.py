@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 import threading
 
+import pytest
+
 from hubkit import Hub, build_scenario, db_url, make_config, setup_scenario  # noqa: F401
 from protocol import batch as wire
 from server_hub.ingest.pipeline import Pipeline
@@ -15,6 +17,7 @@ from server_hub.store.db import open_store
 WORKERS = 3
 
 
+@pytest.mark.slow
 def test_concurrent_workers_credit_exactly_once(db_url, tmp_path):
     readers, uid, batches = build_scenario(seed=4)
     now = 1_790_000_000
