@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -17,6 +19,8 @@ from hubproc import HubProcess, wait_for as _wait  # noqa: E402
 from hil_tests.stationsim import StationSim  # noqa: E402
 
 from hil_tests.timescale import scaled  # noqa: E402
+
+pytestmark = pytest.mark.slow  # system-level: every test here takes seconds
 
 
 def _hub(tmp_path, mosquitto, grace):

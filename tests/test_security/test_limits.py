@@ -77,6 +77,7 @@ def _vm(proc, field):
     raise AssertionError(field)
 
 
+@pytest.mark.slow
 def test_a_300_mb_unauthenticated_body_is_refused_before_it_is_read(mosquitto, tmp_path):
     url = f"sqlite:///{tmp_path / 'hub.db'}"
     hub = Hub(url, make_config())

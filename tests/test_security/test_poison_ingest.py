@@ -15,6 +15,7 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 import sqlalchemy as sa
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
@@ -57,6 +58,7 @@ def _refused(engine, reason):
                             {"r": reason}).scalar()
 
 
+@pytest.mark.slow
 def test_poison_messages_at_qos1_then_a_restart_cannot_stop_ingest(db_url, mosquitto, tmp_path):
     hub = Hub(db_url, make_config())
     district = District(hub)

@@ -73,6 +73,7 @@ def hub_on_broker(tmp_path, mosquitto):
     hub.close()
 
 
+@pytest.mark.slow
 def test_a_flooding_station_is_shed_and_others_are_served_at_once(hub_on_broker, caplog):
     hub, good, link, flooder = hub_on_broker
     # 500 forged records a batch (costly to refuse: every signature is checked), sent 300 times

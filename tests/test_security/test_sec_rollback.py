@@ -22,6 +22,7 @@ from hil_tests.simreader import SimReader  # noqa: E402
 from agent.store import Store  # noqa: E402
 
 
+@pytest.mark.slow
 def test_store_keeps_a_re_offered_equivocation_once(tmp_path):
     store = Store(tmp_path / "queue.db")
     sim = SimReader()

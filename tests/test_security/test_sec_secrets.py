@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hil_tests.district import District
 from hil_tests.scenarios.helpers import setup_class
 
@@ -32,6 +33,7 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+@pytest.mark.slow
 def test_hub_init_token_file_and_fleet_ca_are_private_under_umask_0(tmp_path):
     config = tmp_path / "hub.toml"
     config.write_text(f'[hub]\ndb = "sqlite:///{tmp_path / "hub.db"}"\n')
@@ -65,6 +67,7 @@ def test_station_identity_key_is_private_under_umask_0(tmp_path):
     assert "PRIVATE KEY" not in made.stdout + made.stderr
 
 
+@pytest.mark.slow
 def test_no_token_key_or_card_uid_in_any_log(tmp_path):
     d = District(tmp_path / "d", {"S-0001": 1}, provision="fast",
                  hub_settings={"integrity": {"burst_cards": 1000}})

@@ -22,6 +22,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -42,6 +43,7 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(os.stat(path).st_mode)
 
 
+@pytest.mark.slow
 def test_hub_database_and_its_wal_are_owner_only(tmp_path):
     db = tmp_path / "hub.db"
     done = hub(db, "init", "--token-file", tmp_path / "admin.token")
@@ -84,6 +86,7 @@ def _statement(seed: bytes, station: str = "S-0001"):
     return statement, key.sign(bundle.signed_bytes(statement))
 
 
+@pytest.mark.slow
 def test_a_copy_of_the_database_cannot_forge_an_enrolment_bundle(tmp_path):
     db = tmp_path / "hub.db"
     assert hub(db, "init", "--token-file", tmp_path / "admin.token").returncode == 0

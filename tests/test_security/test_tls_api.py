@@ -115,6 +115,7 @@ def test_provision_cli_takes_the_ca_file(https_hub):
     assert "did not prove" not in seen.stderr and "unreachable" not in seen.stderr, seen.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("api,words", [
     ('host = "0.0.0.0"\nplain_http = true\n', "not a loopback address"),
     ('host = "127.0.0.1"\ntls_cert = "/nonexistent/hub.crt"\n', "go together"),
