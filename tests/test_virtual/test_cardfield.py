@@ -28,6 +28,7 @@ def test_tap_with_no_firmware_listening_fails_in_time_and_says_so(make_reader):
         reader.tap(b"\x01\x02\x03\x04", timeout=0.5)
 
 
+@pytest.mark.slow
 def test_tap_to_a_field_that_drops_the_card_is_not_retried(tmp_path):
     import socket
     import threading
