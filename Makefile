@@ -62,7 +62,7 @@ test: system venv
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not rp2040_full"
 
 test-fast: venv
-	$(PY) -m pytest -q -x -m "not slow and not rp2040_full"
+	$(PY) -m pytest -q -x -n 2 --dist loadfile -m "not slow and not rp2040_full"
 
 demo: system venv
 	$(PY) -m hil_tests.demo $(DEMO_ARGS)
