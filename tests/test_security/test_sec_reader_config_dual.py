@@ -30,7 +30,7 @@ def test_config_that_is_not_utf8_gives_defaults_and_says_so():
 def test_wrong_types_and_ranges_keep_the_defaults_for_those_keys_only():
     flash = Flash()
     try:
-        cfg, err = _load(flash, b'{"label": "R-7", "debounce_s": "ten", "journal_capacity": 0,'
+        cfg, err = _load(flash, b'{"label": "R-7", "debounce_s": "ten", "journal_capacity": -1,'
                                 b' "offer_window": -3, "test_mode": 1, "journal_dir": 5,'
                                 b' "segment_bytes": true, "health_s": 2.5, "pins": {"sda": 4}}')
         assert cfg["label"] == "R-7" and cfg["health_s"] == 2.5 and cfg["pins"] == {"sda": 4}
