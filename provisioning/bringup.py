@@ -34,7 +34,7 @@ def _step_args(args, step: str) -> argparse.Namespace:
     if step == "enroll":
         return argparse.Namespace(port=args.port, station=args.station, label=args.label,
                                   offline_bundle=None, test_mode=False, rekey=False,
-                                  language=args.language, **common)
+                                  language=args.language, timeout=20.0, **common)
     if step == "station":
         return argparse.Namespace(station=args.station, out=args.out, config=None,
                                   broker=args.broker, reader_port=args.reader_port,
