@@ -23,12 +23,11 @@ import time
 from collections import Counter
 
 from agent import room
-from agent.backlogstatus import BacklogStatus, figures
 from agent.blocked import BlockedSender
-from agent.drain import DrainMeter, describe
 from agent.errors import AckMismatch, StoreCorrupt, StoreError, StoreFull
 from agent.logs import note
 from agent.outbox import Outbox, Resend, Send, Settings
+from agent.queuereport import QueueReport
 from agent.problems import Problems
 from agent.readers import HealthReport, ReaderState
 from agent.recovery import open_store
@@ -74,8 +73,7 @@ class Core:
         self._next_health = mono() + cfg.status.health_interval_s
         self._next_prune = mono()
         self._next_disk_check = mono()
-        self.drain = DrainMeter()
-        self.backlog_status = BacklogStatus()   # the retained status follows the queue
+        self.queue_report = QueueReport()   # drain rate/ETA in the log, retained status figures
         self.status = StatusWriter(cfg.status_path(), self)
 
     def _status_changed(self):
@@ -153,7 +151,7 @@ class Core:
 
     def _next_wake(self, now):
         times = [self._next_health, self._next_prune, self.status.next_due(now)]
-        for due in (self.outbox.next_deadline(now), self.backlog_status.due(now)):
+        for due in (self.outbox.next_deadline(now), self.queue_report.due(now)):
             if due is not None:
                 times.append(due)
         return min(times)
@@ -338,7 +336,7 @@ class Core:
         self.mqtt_since = self.clock()
         self.mqtt_reason = None
         self.outbox.link_up(self.mono())
-        self.backlog_status.reset()
+        self.queue_report.link_up()
         self.status.dirty = True
 
     def _on_mqtt_down(self, reason):
@@ -456,20 +454,11 @@ class Core:
         if now >= self._next_disk_check:
             self._next_disk_check = now + _DISK_CHECK_S
             self._check_disk()
-        ob = self.outbox  # the drain's rate and ETA in the log while records wait
+        ob = self.outbox
         waiting = ob.pending_live + ob.pending_backlog + sum(b.count for b in ob.inflight.values())
-        est = self.drain.tick(now, self.stats["records_synced"] + self.stats["records_quarantined"],
-                              waiting)
-        if est is not None:
-            note(log, logging.INFO, "queue: " + describe(est), **est)
-        if self.mqtt_up and self.link is not None and \
-                self.backlog_status.should_publish(now, waiting):
-            try:
-                self.link.publish_status(figures(self.store.counts(), self.clock(),
-                                                 self.drain.estimate(waiting)))
-            except StoreError:
-                return   # the queue's own error path reports it; try again at the next change
-            self.backlog_status.sent(now, waiting)
+        self.queue_report.tick(now, self.stats["records_synced"] + self.stats["records_quarantined"],
+                               waiting, self.link if self.mqtt_up else None, self.store.counts,
+                               self.clock())
 
     def _prune(self):
         cutoff = self.clock() - self.cfg.queue.retention_days * 86400
