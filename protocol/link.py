@@ -54,12 +54,20 @@ def encode(type, body=b""):
     """Frame type + body -> one line of bytes, ready to write."""
     if len(type) != 1 or type not in TYPES:
         raise LocalProtocolError("unknown frame type {!r}".format(type))
-    core = type.encode() + b":" + binascii.b2a_base64(body).rstrip(b"\n")
-    line = b"~" + core + b"*" + "{:08x}".format(binascii.crc32(core) & 0xFFFFFFFF).encode() + b"\n"
-    if len(line) > MAX_LINE:
+    # one line-sized allocation besides base64's own (a reader's heap is small and
+    # fragmented: every transient copy of a 480-byte line is a block it must find)
+    size = 3 + (len(body) + 2) // 3 * 4 + 10
+    if size > MAX_LINE:
         raise LocalProtocolError("frame of {} bytes exceeds the {}-byte line limit".format(
-            len(line), MAX_LINE))
-    return line
+            size, MAX_LINE))
+    line = bytearray(size)
+    line[0] = 0x7E  # ~
+    line[1] = ord(type)
+    line[2] = 0x3A  # :
+    line[3:size - 10] = memoryview(binascii.b2a_base64(body))[:size - 13]
+    crc = binascii.crc32(memoryview(line)[1:size - 10]) & 0xFFFFFFFF
+    line[size - 10:] = "*{:08x}\n".format(crc).encode()
+    return bytes(line)
 
 
 class LinkDecoder:

@@ -99,6 +99,8 @@ del _w, _r, _n, _p
 
 
 class Board:
+    ENTER_RETRY_S = 30.0  # the second try at the raw REPL (the first has mpremote's 10 s)
+
     def __init__(self, port: str, baudrate: int = 115200):
         self.port = port
         self.baudrate = baudrate
@@ -207,7 +209,13 @@ class Board:
         out = io.StringIO()
         try:
             with contextlib.redirect_stdout(out):
-                self.transport.enter_raw_repl(soft_reset=True)
+                try:
+                    self.transport.enter_raw_repl(soft_reset=True)
+                except TransportError:
+                    # a busy reader (writing flash, a loaded host behind a virtual one) can
+                    # miss mpremote's 10 s: Ctrl-C again and give it longer, once
+                    self.transport.enter_raw_repl(soft_reset=True,
+                                                  timeout_overall=self.ENTER_RETRY_S)
         except (TransportError, OSError) as exc:
             seen = out.getvalue().strip().splitlines()[-1:] or [""]
             raise BoardError("no MicroPython REPL answers on {}{}".format(
