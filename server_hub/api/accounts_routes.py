@@ -1,4 +1,6 @@
-"""Learner accounts: balance and history with evidence; held credits and their review."""
+"""Learner accounts: balance and history with evidence; held credits and their review.
+A station administrator reads the statements of its learners and the holds of its stations
+(scoped in the store query); reviewing a hold changes credits and stays with admin/operator."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from server_hub.store import reports
-from server_hub.api.auth import PEOPLE, require
+from server_hub.api.auth import DESK, PEOPLE, require, scope
 
 router = APIRouter()
 
@@ -23,17 +25,19 @@ class ReviewIn(BaseModel):
 
 @router.get("/learners/{learner_id}/statement", tags=["accounts"])
 def statement(learner_id: str, request: Request, limit: int = Query(500, ge=1, le=10000),
-              who=Depends(require(*PEOPLE))):
+              who=Depends(require(*DESK))):
     """Balance, ledger entries (newest first) each with the records that justify it, and
-    sessions not credited (held, open, capped, rejected) with their reasons."""
-    return reports.statement(request.app.state.hub.store, learner_id, limit)
+    sessions not credited (held, open, capped, rejected) with their reasons. A station
+    administrator: its learners only, and only its stations' records as evidence."""
+    return reports.statement(request.app.state.hub.store, learner_id, limit, scope(who))
 
 
 @router.get("/holds", tags=["accounts"])
 def holds(request: Request, limit: int = Query(200, ge=1, le=5000), offset: int = Query(0, ge=0, le=2**31),
-          who=Depends(require(*PEOPLE))):
-    """Credits held for review, newest first, with their reasons and evidence."""
-    return reports.holds(request.app.state.hub.store, limit, offset)
+          who=Depends(require(*DESK))):
+    """Credits held for review, newest first, with their reasons and evidence. A station
+    administrator: those of its stations' activities (another station's learner unnamed)."""
+    return reports.holds(request.app.state.hub.store, limit, offset, scope(who))
 
 
 @router.post("/holds/review", tags=["accounts"])
@@ -45,3 +49,9 @@ def review(body: ReviewIn, request: Request, who=Depends(require(*PEOPLE))):
                                                    body.session_start, body.decision, who["name"],
                                                    body.comment)
     return {"ok": True, **result}
+
+
+# the station desk: today's taps and sessions of a station (server_hub/api/desk_routes.py)
+from server_hub.api.desk_routes import router as _desk_router  # noqa: E402
+
+router.include_router(_desk_router)

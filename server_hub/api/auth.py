@@ -1,9 +1,18 @@
 """API authentication: bearer tokens (hashed in `operators`) and roles.
 
-    admin       everything, including operators and their tokens, and raw quarantined bytes
-    operator    learners, cards, activities, statements, reviews of held credits; reads all
-    technician  stations and readers (enrol, move, revoke); reads sync health and alarms;
-                never sees learners, cards or ledgers
+    admin          everything, including operators and their tokens, and raw quarantined bytes
+    operator       learners, cards, activities, statements, reviews of held credits; reads all
+    technician     stations and readers (enrol, move, revoke); reads sync health and alarms;
+                   never sees learners, cards or ledgers
+    station_admin  scoped to its stations (operator_stations): opens accounts (the learner's
+                   home station is one of them), issues and blocks cards of those learners,
+                   manages its stations' activities and schedules, sees its stations' taps,
+                   sessions, holds and evaluation; nothing of another station, and none of the
+                   district-wide routes (ANY below does not include it)
+
+A route that admits station_admin passes `scope(who)` (None for the district roles, the tuple
+of station ids for a station administrator) to the store query, which filters by it:
+docs/credit-bank.md "Roles" and tests/test_scope/ (every route has a scope decision there).
 """
 
 from __future__ import annotations
@@ -14,15 +23,18 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from server_hub.errors import AuthError
 
 ADMIN, OPERATOR, TECHNICIAN = "admin", "operator", "technician"
-ANY = (ADMIN, OPERATOR, TECHNICIAN)
-PEOPLE = (ADMIN, OPERATOR)          # may see learners' data
-FIELD = (ADMIN, TECHNICIAN)         # may change stations and readers
+STATION_ADMIN = "station_admin"
+ANY = (ADMIN, OPERATOR, TECHNICIAN)           # district-wide staff
+PEOPLE = (ADMIN, OPERATOR)                    # may see any learner's data
+FIELD = (ADMIN, TECHNICIAN)                   # may change stations and readers
+DESK = (ADMIN, OPERATOR, STATION_ADMIN)       # learners' desk work; station_admin scoped
 
 _bearer = HTTPBearer(auto_error=False)
 
 
 def require(*roles):
-    """Dependency: the calling operator ({"name", "role"}) if their role is in `roles`."""
+    """Dependency: the calling operator ({"name", "role"}, and "stations" for a station
+    administrator) if their role is in `roles`."""
 
     def dependency(request: Request,
                    creds: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> dict:
@@ -32,8 +44,18 @@ def require(*roles):
         except AuthError as exc:
             raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from exc
         if who["role"] not in roles:
-            raise HTTPException(403, f"role {who['role']} may not do this; it needs "
-                                     f"{' or '.join(roles)}")
+            what = (f"role {who['role']} may not do this; it needs {' or '.join(roles)}")
+            if who["role"] == STATION_ADMIN:
+                what += " (a station administrator works only on its own stations' data)"
+            raise HTTPException(403, what)
         return who
 
+    dependency.roles = roles      # read by tests/test_scope to find each route's roles
     return dependency
+
+
+def scope(who: dict):
+    """None (every station) for the district roles; the station ids of a station admin."""
+    if who["role"] == STATION_ADMIN:
+        return tuple(who.get("stations") or ())
+    return None

@@ -9,6 +9,7 @@ review queue with audited decisions, the audit log, signed transcripts and xAPI 
     POST /external-credits, POST /external-credits/{id}/decision (four-eyes)   admin
     GET  /external-credits                                                  admin, operator
     GET  /evaluation/stations, /evaluation/rewards  (?since&until&format=csv)   admin, operator
+                                        (/evaluation/stations: station_admin, its own rows)
     PUT  /evaluation/thresholds, /evaluation/reward-rule,
          /activities/{id}/administrator                                      admin
     GET  /learners/{id}/statement/period?since&until                        admin, operator
@@ -30,7 +31,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from server_hub.api.auth import ADMIN, PEOPLE, require
+from server_hub.api.auth import ADMIN, DESK, PEOPLE, require, scope
 from server_hub.creditbank import (audit, evaluation, export, external, issuer, reviews,
                                   statements)
 from server_hub.creditbank.bank import Bank
@@ -202,10 +203,11 @@ def _maybe_csv(rows, columns, fmt):
 @router.get("/evaluation/stations")
 def station_grades(request: Request, since: int | None = Query(None, ge=0, le=2 ** 40),
                    until: int | None = Query(None, ge=0, le=2 ** 40),
-                   format: Literal["json", "csv"] = "json", who=Depends(require(*PEOPLE))):
-    """Per-station indicators and grade for [since, until) (default: the last 30 days)."""
+                   format: Literal["json", "csv"] = "json", who=Depends(require(*DESK))):
+    """Per-station indicators and grade for [since, until) (default: the last 30 days); a
+    station administrator gets its own stations' rows."""
     return _maybe_csv(evaluation.station_report(request.app.state.hub.store,
-                                                *_period(since, until)),
+                                                *_period(since, until), scope(who)),
                       evaluation.STATION_COLUMNS, format)
 
 

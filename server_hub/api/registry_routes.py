@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from server_hub.api.auth import ADMIN, ANY, FIELD, OPERATOR, PEOPLE, TECHNICIAN, require
+from server_hub.api.auth import DESK, STATION_ADMIN, scope
 from server_hub.creditbank import approvals
 
 router = APIRouter()
@@ -49,6 +50,9 @@ class RevokeIn(BaseModel):
 class LearnerIn(BaseModel):
     id: str
     name: str = Field("", max_length=200)
+    home_station: str | None = Field(None, max_length=32, description="the station opening "
+                                     "the account (a station administrator's own; its only "
+                                     "one by default); none = the district office's")
 
 
 class CardIn(BaseModel):
@@ -80,15 +84,18 @@ class ActivityPatch(BaseModel):
 
 class OperatorIn(BaseModel):
     name: str
-    role: Literal["admin", "operator", "technician"]
+    role: Literal["admin", "operator", "technician", "station_admin"]
+    stations: list[str] = Field([], max_length=100, description="a station_admin's stations "
+                                "(at least one); none for the other roles")
 
 
 # --- stations ------------------------------------------------------------------------------
 
 @router.get("/stations", tags=["stations"])
 def list_stations(request: Request, limit: int = Query(1000, ge=1, le=10000), offset: int = Query(0, ge=0, le=2**31),
-                  who=Depends(require(*ANY))):
-    return _reg(request).stations(limit, offset)
+                  who=Depends(require(*ANY, STATION_ADMIN))):
+    """Every station (a station administrator: its own)."""
+    return _reg(request).stations(limit, offset, scope=scope(who))
 
 
 @router.post("/stations", status_code=201, tags=["stations"])
@@ -97,8 +104,8 @@ def add_station(body: StationIn, request: Request, who=Depends(require(*FIELD)))
 
 
 @router.get("/stations/{station_id}", tags=["stations"])
-def get_station(station_id: str, request: Request, who=Depends(require(*ANY))):
-    return _reg(request).station(station_id)
+def get_station(station_id: str, request: Request, who=Depends(require(*ANY, STATION_ADMIN))):
+    return _reg(request).station(station_id, scope=scope(who))
 
 
 @router.patch("/stations/{station_id}", tags=["stations"])
@@ -142,68 +149,81 @@ def revoke_reader(reader_id: str, body: RevokeIn, request: Request,
 
 @router.get("/learners", tags=["learners"])
 def list_learners(request: Request, limit: int = Query(100, ge=1, le=10000), offset: int = Query(0, ge=0, le=2**31),
-                  who=Depends(require(*PEOPLE))):
-    return _reg(request).learners(limit, offset)
+                  who=Depends(require(*DESK))):
+    """Learners (a station administrator: those whose home station is one of its own)."""
+    return _reg(request).learners(limit, offset, scope=scope(who))
 
 
 @router.post("/learners", status_code=201, tags=["learners"])
-def add_learner(body: LearnerIn, request: Request, who=Depends(require(*PEOPLE))):
-    return _reg(request).add_learner(body.id, body.name)
+def add_learner(body: LearnerIn, request: Request, who=Depends(require(*DESK))):
+    """Open a learning account; `home_station` is the station that opens it."""
+    return _reg(request).add_learner(body.id, body.name, body.home_station, scope=scope(who))
 
 
 @router.get("/learners/{learner_id}", tags=["learners"])
-def get_learner(learner_id: str, request: Request, who=Depends(require(*PEOPLE))):
-    return _reg(request).learner(learner_id)
+def get_learner(learner_id: str, request: Request, who=Depends(require(*DESK))):
+    return _reg(request).learner(learner_id, scope=scope(who))
 
 
 @router.post("/cards", status_code=201, tags=["cards"])
-def add_card(body: CardIn, request: Request, who=Depends(require(*PEOPLE))):
+def add_card(body: CardIn, request: Request, who=Depends(require(*DESK))):
     """Register a card to a learner; taps already made with it are credited now."""
-    return _reg(request).add_card(body.uid, body.learner_id)
+    return _reg(request).add_card(body.uid, body.learner_id, scope=scope(who))
 
 
 @router.get("/cards/{uid}", tags=["cards"])
-def get_card(uid: str, request: Request, who=Depends(require(*PEOPLE))):
-    return _reg(request).card(uid)
+def get_card(uid: str, request: Request, who=Depends(require(*DESK))):
+    return _reg(request).card(uid, scope=scope(who))
 
 
 @router.patch("/cards/{uid}", tags=["cards"])
-def patch_card(uid: str, body: CardPatch, request: Request, who=Depends(require(*PEOPLE))):
-    """Report a card lost or revoked (credits from later taps are held), or found again."""
-    return _reg(request).set_card_status(uid, body.status, body.since)
+def patch_card(uid: str, body: CardPatch, request: Request, who=Depends(require(*DESK))):
+    """Report a card lost or revoked (credits from later taps are held), or found again
+    (`active`: district staff only, a station administrator blocks)."""
+    if who["role"] == STATION_ADMIN and body.status == "active":
+        raise HTTPException(403, "a station administrator reports cards lost or revoked; "
+                                 "enabling a card again is done by the district office")
+    return _reg(request).set_card_status(uid, body.status, body.since, scope=scope(who))
 
 
 # --- activities ----------------------------------------------------------------------------
 
 @router.get("/activities", tags=["activities"])
 def list_activities(request: Request, station: str | None = None,
-                    who=Depends(require(*ANY))):
-    return _reg(request).activities(station)
+                    who=Depends(require(*ANY, STATION_ADMIN))):
+    return _reg(request).activities(station, scope=scope(who))
 
 
 @router.post("/activities", status_code=201, tags=["activities"])
-def add_activity(body: ActivityIn, request: Request, who=Depends(require(*PEOPLE))):
+def add_activity(body: ActivityIn, request: Request, who=Depends(require(*DESK))):
     """Define an activity: schedule and credit standard (docs/hub.md); taps already stored
     at the station are credited against it now."""
     return _reg(request).add_activity(body.id, body.station_id, body.name, body.schedule,
-                                      body.standard, body.category)
+                                      body.standard, body.category, scope=scope(who))
 
 
 @router.get("/activities/{activity_id}", tags=["activities"])
-def get_activity(activity_id: str, request: Request, who=Depends(require(*ANY))):
-    return _reg(request).activity(activity_id)
+def get_activity(activity_id: str, request: Request, who=Depends(require(*ANY, STATION_ADMIN))):
+    return _reg(request).activity(activity_id, scope=scope(who))
 
 
 @router.patch("/activities/{activity_id}", tags=["activities"])
 def patch_activity(activity_id: str, body: ActivityPatch, request: Request,
-                   response: Response, who=Depends(require(*PEOPLE))):
+                   response: Response, who=Depends(require(*DESK))):
     """Change an activity (audited with before/after). Its schedule, standard or active flag
-    decide credits: only an admin changes them. Sessions are re-evaluated; a change that
+    decide credits: an admin changes them; a station administrator its own stations'
+    schedules and active flag (never the standard). Sessions are re-evaluated; a change that
     would alter a credit already granted is not made but proposed (202, `pending`) until a
     second admin approves it (POST /activity-changes/{id}/decision)."""
     changes = body.model_dump(exclude_none=True)
     crediting = sorted(set(changes) & {"schedule", "standard", "active"})
-    if crediting and who["role"] != ADMIN:
+    if who["role"] == STATION_ADMIN:
+        _reg(request).activity(activity_id, scope=scope(who))     # 404 unless its own
+        if "standard" in changes:
+            raise HTTPException(403, "a credit standard is set by the district's "
+                                     "administrators; a station administrator changes its "
+                                     "activities' name, category, schedule and active flag")
+    elif crediting and who["role"] != ADMIN:
         raise HTTPException(403, f"changing an activity's {', '.join(crediting)} changes "
                                  "credits: an admin must do it (operators may rename it)")
     got = approvals.change_activity(_reg(request), activity_id, changes, who["name"],
@@ -223,8 +243,9 @@ def list_operators(request: Request, who=Depends(require(ADMIN))):
 
 @router.post("/operators", status_code=201, tags=["operators"])
 def add_operator(body: OperatorIn, request: Request, who=Depends(require(ADMIN))):
-    """Create an operator; the response carries their API token, shown this once only."""
-    operator, token = _reg(request).create_operator(body.name, body.role)
+    """Create an operator; the response carries their API token, shown this once only. A
+    station_admin needs `stations` (its scope)."""
+    operator, token = _reg(request).create_operator(body.name, body.role, body.stations)
     return {**operator, "token": token}
 
 
@@ -234,5 +255,6 @@ def revoke_operator(name: str, request: Request, who=Depends(require(ADMIN))):
 
 
 @router.get("/whoami", tags=["operators"])
-def whoami(who=Depends(require(*ANY))):
+def whoami(who=Depends(require(*ANY, STATION_ADMIN))):
+    """The caller's name and role (and a station administrator's stations)."""
     return who

@@ -14,12 +14,14 @@ from server_hub.store import reports
 
 
 def do_learner_add(ctx):
-    l = ctx.registry.add_learner(ctx.args.id, ctx.args.name)
-    print(f"learner {l['id']} added")
+    l = ctx.registry.add_learner(ctx.args.id, ctx.args.name, ctx.args.station)
+    home = f" (home station {l['home_station']})" if l.get("home_station") else ""
+    print(f"learner {l['id']} added{home}")
 
 
 def do_learner_list(ctx):
-    ctx.show(ctx.registry.learners(ctx.args.limit, ctx.args.offset), ["id", "name", "status"])
+    ctx.show(ctx.registry.learners(ctx.args.limit, ctx.args.offset),
+             ["id", "name", "status", "home_station"])
 
 
 def do_learner_show(ctx):
@@ -87,9 +89,12 @@ def do_activity_list(ctx):
 
 def install(sub, cmd, group) -> None:
     g = group("learner", "learners and their accounts")
-    sp = cmd(g, "add", do_learner_add, "register a learner", "learner add L-000123 --name 'Wang'")
+    sp = cmd(g, "add", do_learner_add, "register a learner",
+             "learner add L-000123 --name 'Wang' --station S-0001")
     sp.add_argument("id")
     sp.add_argument("--name", default="")
+    sp.add_argument("--station", help="home station: its station administrators serve the "
+                    "learner (default: none, the district office's only)")
     sp = cmd(g, "list", do_learner_list, "list learners")
     sp.add_argument("--limit", type=int, default=100)
     sp.add_argument("--offset", type=int, default=0)

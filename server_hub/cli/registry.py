@@ -9,6 +9,7 @@ import json
 
 from server_hub.cli.common import write_secret
 from server_hub.errors import HubError
+from server_hub.registry.operators import ROLES
 
 
 def do_station_add(ctx):
@@ -95,16 +96,22 @@ def do_reader_show(ctx):
 
 
 def do_token_create(ctx):
-    _, token = ctx.registry.create_operator(ctx.args.name, ctx.args.role)
+    op, token = ctx.registry.create_operator(ctx.args.name, ctx.args.role, ctx.args.station)
+    who = f"{ctx.args.role} {ctx.args.name}"
+    if op.get("stations"):
+        who += f" (stations {', '.join(op['stations'])})"
     if ctx.args.token_file:
         write_secret(ctx.args.token_file, token)
-        print(f"{ctx.args.role} {ctx.args.name}: token written to {ctx.args.token_file} (0600)")
+        print(f"{who}: token written to {ctx.args.token_file} (0600)")
     else:
-        print(f"{ctx.args.role} {ctx.args.name}: API token (shown once):\n{token}")
+        print(f"{who}: API token (shown once):\n{token}")
 
 
 def do_token_list(ctx):
-    ctx.show(ctx.registry.operators(), ["name", "role", "created_at", "revoked_at"])
+    rows = ctx.registry.operators()
+    for r in rows:
+        r["stations"] = " ".join(r.get("stations") or [])
+    ctx.show(rows, ["name", "role", "stations", "created_at", "revoked_at"])
 
 
 def do_token_revoke(ctx):
@@ -148,12 +155,16 @@ def install(sub, cmd, group) -> None:
     sp = cmd(g, "show", do_reader_show, "a reader with its chain state and gaps")
     sp.add_argument("reader_id")
 
-    g = group("token", "operators and their API tokens")
-    sp = cmd(g, "create", do_token_create, "create an operator with a token",
-             "token create alice --role operator")
-    sp.add_argument("name")
-    sp.add_argument("--role", required=True, choices=["admin", "operator", "technician"])
-    sp.add_argument("--token-file")
-    cmd(g, "list", do_token_list, "list operators")
-    sp = cmd(g, "revoke", do_token_revoke, "revoke an operator's token")
-    sp.add_argument("name")
+    for name, verb in (("token", "create"), ("operator", "add")):   # two names, one table
+        g = group(name, "operators and their API tokens")
+        sp = cmd(g, verb, do_token_create, "create an operator with a token (a "
+                 "station_admin works only on the stations given with --station)",
+                 f"{name} {verb} wang --role station_admin --station S-0001")
+        sp.add_argument("name")
+        sp.add_argument("--role", required=True, choices=list(ROLES))
+        sp.add_argument("--station", action="append", default=[],
+                        help="a station_admin's station (repeat for more)")
+        sp.add_argument("--token-file")
+        cmd(g, "list", do_token_list, "list operators (and station administrators' stations)")
+        sp = cmd(g, "revoke", do_token_revoke, "revoke an operator's token")
+        sp.add_argument("name")

@@ -140,12 +140,15 @@ def assign_admin(store, activity_id: str, admin: str, actor: str) -> None:
         audit.record(conn, actor, "activity.admin", activity_id, {"admin": admin}, now)
 
 
-def station_report(store, since: int, until: int) -> list[dict]:
+def station_report(store, since: int, until: int, scope=None) -> list[dict]:
+    """Indicators and grade per station (a station administrator's `scope`: its own)."""
     from server_hub.store.health_tables import station_samples
+    from server_hub.store.scope import in_scope
     S, A, R, X = credit_state.c, activities.c, records.c, station_samples.c
     with store.read() as conn:
         thresholds = setting(conn, "grade_thresholds", DEFAULT_THRESHOLDS)
-        names = dict(conn.execute(sa.select(stations.c.id, stations.c.name)).fetchall())
+        names = dict(conn.execute(sa.select(stations.c.id, stations.c.name)
+                                  .where(in_scope(stations.c.id, scope))).fetchall())
         acts = dict(conn.execute(sa.select(A.station_id, sa.func.count())
                                  .where(A.active.is_(True)).group_by(A.station_id)).fetchall())
         sessions: dict = {}

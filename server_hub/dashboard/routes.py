@@ -4,6 +4,8 @@
     GET /dashboard/static/*              its assets, all served locally (no CDN)
     GET /dashboard/bank                  the credit-bank administration page (static; its data
                                          comes from /api/v1/bank/desk and friends, admin only)
+    GET /dashboard/desk                  the station desk page (station administrators; its data
+                                         comes from /api/v1/desk and friends, scoped per token)
     GET /dashboard/api/fleet             fleet summary + alerts firing          (any role)
     GET /dashboard/api/stations          stations view: ?q= &state= &level= &offset= &limit=
     GET /dashboard/api/stations/{id}     one station: view, 24 h history, rejections, readers
@@ -11,8 +13,9 @@
     GET /metrics                         Prometheus text (token unless dashboard.metrics_public)
 
 The JSON routes take the same bearer tokens as /api/v1 (the page keeps the token in
-sessionStorage). Every role may read them: they hold sync health only — station and reader
-ids, counts, times and reasons — never learners, cards or raw record bytes.
+sessionStorage). Every district role may read them (a station_admin may not: they cover
+every station): they hold sync health only — station and reader ids, counts, times and
+reasons — never learners, cards or raw record bytes.
 """
 
 from __future__ import annotations
@@ -91,6 +94,14 @@ def bank_page():
                         headers={"Cache-Control": "no-cache"})
 
 
+@router.get("/dashboard/desk", include_in_schema=False)
+def desk_page():
+    """The station desk (station administrators, on a phone): static; its data comes from
+    /api/v1/desk, /learners, /cards, /holds and /stations/{id}/taps, scoped per token."""
+    return FileResponse(STATIC / "desk.html", media_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
+
+
 @router.get("/dashboard/api/zone", tags=["dashboard"])
 def zone(request: Request, who=Depends(require(*ANY))):
     """The hub's time zone (hub.timezone): the pages show every time in it and say so."""
@@ -151,10 +162,12 @@ def prometheus(request: Request):
         token = header[7:].strip() if header.lower().startswith("bearer ") else None
         from server_hub.errors import AuthError
         try:
-            hub.registry.authenticate(token)
+            who = hub.registry.authenticate(token)
         except AuthError as exc:
             raise HTTPException(401, f"{exc} (or set [dashboard] metrics_public = true)",
                                 headers={"WWW-Authenticate": "Bearer"}) from exc
+        if who["role"] not in ANY:      # every station's figures: district staff only
+            raise HTTPException(403, f"role {who['role']} may not read the district's metrics")
     d = _dash(request)
     snap = d.fleet.snapshot()
     with hub.store.read() as conn:

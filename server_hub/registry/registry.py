@@ -13,9 +13,7 @@ enrols a new id.
 from __future__ import annotations
 
 import binascii
-import hashlib
 import json
-import secrets
 import time
 from zoneinfo import ZoneInfo
 
@@ -28,14 +26,14 @@ from protocol.errors import RemoteProtocolError
 from server_hub.ingest import blocklist
 from server_hub.core import crediting, ingest
 from server_hub.creditbank import categories
-from server_hub.errors import AuthError, Conflict, DefinitionError, NotFound, RegistryError
+from server_hub.errors import Conflict, DefinitionError, NotFound, RegistryError
 from server_hub.store.bulk import dialect_insert
-from server_hub.store.schema import (activities, cards, credit_reviews, learners, operators,
-                                     reader_chain, readers, records, stations)
+from server_hub.store.scope import in_scope
+from server_hub.registry import operators
+from server_hub.store.schema import (activities, cards, learners, reader_chain, readers, records,
+                                     stations)
 
-ROLES = ("admin", "operator", "technician")
 CARD_STATUSES = ("active", "lost", "revoked")
-TOKEN_PREFIX = "tch_"
 RECURRING_LOOKBACK_S = 60 * 86400
 
 
@@ -51,12 +49,16 @@ def parse_hex(text: str, what: str, sizes) -> bytes:
     return value
 
 
-def hash_token(token: str) -> bytes:
-    return hashlib.sha256(token.encode()).digest()
-
-
 def _row(row) -> dict:
     return dict(row._mapping)
+
+
+def _elsewhere(what: str, scope) -> str:
+    # the same words whether it exists at another station or not at all: nothing leaks
+    if scope is None:
+        return f"{what} is not registered"
+    return (f"{what} is not registered at your station(s) {', '.join(scope) or '(none)'}: "
+            "another station's or the district office's records are theirs to show")
 
 
 def _reader_dict(row) -> dict:
@@ -91,17 +93,19 @@ class Registry:
                                                   created_at=time.time()))
         return self.station(station_id)
 
-    def station(self, station_id: str) -> dict:
+    def station(self, station_id: str, scope=None) -> dict:
         with self.store.read() as conn:
-            row = conn.execute(sa.select(stations).where(stations.c.id == station_id)).first()
+            row = conn.execute(sa.select(stations).where(
+                stations.c.id == station_id, in_scope(stations.c.id, scope))).first()
         if row is None:
-            raise NotFound(f"station {station_id} is not registered")
+            raise NotFound(_elsewhere(f"station {station_id}", scope))
         return _row(row)
 
-    def stations(self, limit: int = 1000, offset: int = 0) -> list[dict]:
+    def stations(self, limit: int = 1000, offset: int = 0, scope=None) -> list[dict]:
         with self.store.read() as conn:
-            return [_row(r) for r in conn.execute(sa.select(stations).order_by(stations.c.id)
-                                                  .limit(limit).offset(offset))]
+            return [_row(r) for r in conn.execute(
+                sa.select(stations).where(in_scope(stations.c.id, scope))
+                .order_by(stations.c.id).limit(limit).offset(offset))]
 
     def update_station(self, station_id: str, **changes) -> dict:
         allowed = {k: v for k, v in changes.items() if k in ("name", "lat", "lon", "status")
@@ -209,32 +213,47 @@ class Registry:
 
     # --- learners and cards --------------------------------------------------------------
 
-    def add_learner(self, learner_id: str, name: str = "") -> dict:
+    def add_learner(self, learner_id: str, name: str = "", home_station: str | None = None,
+                    scope=None) -> dict:
+        """Open an account; `home_station` is the station that opens it (a station
+        administrator's own: the only one when it has one, else it must name one of them)."""
         learner_id = (learner_id or "").strip()
         if not learner_id or len(learner_id) > 64:
             raise RegistryError("learner id must be 1-64 characters")
+        if scope is not None and not home_station:
+            if len(scope) != 1:
+                raise RegistryError("say which of your stations opens the account "
+                                    f"(home_station: one of {', '.join(scope)})")
+            home_station = scope[0]
         with self.store.write() as conn:
+            if home_station and conn.execute(sa.select(stations.c.id).where(
+                    stations.c.id == home_station, in_scope(stations.c.id, scope))).first() \
+                    is None:
+                raise NotFound(_elsewhere(f"station {home_station}", scope))
             if conn.execute(sa.select(learners.c.id).where(learners.c.id == learner_id)).first():
                 raise Conflict(f"learner {learner_id} exists already")
             conn.execute(learners.insert().values(id=learner_id, name=name or "",
-                                                  status="active", created_at=time.time()))
+                                                  status="active", created_at=time.time(),
+                                                  home_station=home_station or None))
         return self.learner(learner_id)
 
-    def learner(self, learner_id: str) -> dict:
+    def learner(self, learner_id: str, scope=None) -> dict:
         with self.store.read() as conn:
-            row = conn.execute(sa.select(learners).where(learners.c.id == learner_id)).first()
+            row = conn.execute(sa.select(learners).where(
+                learners.c.id == learner_id, in_scope(learners.c.home_station, scope))).first()
             if row is None:
-                raise NotFound(f"learner {learner_id} is not registered")
+                raise NotFound(_elsewhere(f"learner {learner_id}", scope))
             out = _row(row)
             out["cards"] = [self._card_dict(c) for c in conn.execute(
                 sa.select(cards).where(cards.c.learner_id == learner_id)
                 .order_by(cards.c.issued_at))]
         return out
 
-    def learners(self, limit: int = 100, offset: int = 0) -> list[dict]:
+    def learners(self, limit: int = 100, offset: int = 0, scope=None) -> list[dict]:
         with self.store.read() as conn:
-            return [_row(r) for r in conn.execute(sa.select(learners).order_by(learners.c.id)
-                                                  .limit(limit).offset(offset))]
+            return [_row(r) for r in conn.execute(
+                sa.select(learners).where(in_scope(learners.c.home_station, scope))
+                .order_by(learners.c.id).limit(limit).offset(offset))]
 
     @staticmethod
     def _card_dict(row) -> dict:
@@ -242,13 +261,15 @@ class Registry:
         d["uid"] = bytes(d["uid"]).hex()
         return d
 
-    def add_card(self, uid_hex: str, learner_id: str) -> dict:
+    def add_card(self, uid_hex: str, learner_id: str, scope=None) -> dict:
         uid = parse_hex(uid_hex, "card UID", rec.UID_LENGTHS)
         now = time.time()
         with self.store.write() as conn:
-            if conn.execute(sa.select(learners.c.id).where(learners.c.id == learner_id)).first() \
-                    is None:
-                raise NotFound(f"learner {learner_id} is not registered: add the learner first")
+            if conn.execute(sa.select(learners.c.id).where(
+                    learners.c.id == learner_id, in_scope(learners.c.home_station, scope))
+                            ).first() is None:
+                raise NotFound(_elsewhere(f"learner {learner_id}", scope) +
+                               ": open the account first")
             old = conn.execute(sa.select(cards.c.learner_id).where(cards.c.uid == uid)).first()
             if old is not None:
                 raise Conflict(f"card {uid.hex()} is registered already (to another or the same "
@@ -266,24 +287,33 @@ class Registry:
                 self._recredit(conn, {learner_id: int(earliest)})
         return self.card(uid.hex())
 
-    def card(self, uid_hex: str) -> dict:
+    @staticmethod
+    def _scoped_card(scope):
+        """cards joined to their learner, limited to the learners of `scope`."""
+        return (sa.select(cards).select_from(cards.join(learners,
+                                                        learners.c.id == cards.c.learner_id))
+                .where(in_scope(learners.c.home_station, scope)))
+
+    def card(self, uid_hex: str, scope=None) -> dict:
         uid = parse_hex(uid_hex, "card UID", rec.UID_LENGTHS)
         with self.store.read() as conn:
-            row = conn.execute(sa.select(cards).where(cards.c.uid == uid)).first()
+            row = conn.execute(self._scoped_card(scope).where(cards.c.uid == uid)).first()
         if row is None:
-            raise NotFound(f"card {uid_hex} is not registered")
+            raise NotFound(_elsewhere(f"card {uid_hex}", scope))
         return self._card_dict(row)
 
-    def set_card_status(self, uid_hex: str, status: str, since: int | None = None) -> dict:
+    def set_card_status(self, uid_hex: str, status: str, since: int | None = None,
+                        scope=None) -> dict:
         if status not in CARD_STATUSES:
             raise RegistryError(f"card status must be one of {', '.join(CARD_STATUSES)}")
         uid = parse_hex(uid_hex, "card UID", rec.UID_LENGTHS)
         since = int(time.time()) if since is None else int(since)
         with self.store.write() as conn:
-            old = conn.execute(sa.select(cards.c.learner_id, cards.c.status, cards.c.status_since)
-                               .where(cards.c.uid == uid)).first()
+            old = conn.execute(self._scoped_card(scope).with_only_columns(
+                cards.c.learner_id, cards.c.status, cards.c.status_since)
+                .where(cards.c.uid == uid)).first()
             if old is None:
-                raise NotFound(f"card {uid_hex} is not registered")
+                raise NotFound(_elsewhere(f"card {uid_hex}", scope))
             if old[1] == "revoked" and status != "revoked":
                 raise Conflict(f"card {uid_hex} is revoked for good: issue a new card")
             conn.execute(cards.update().where(cards.c.uid == uid)
@@ -291,7 +321,7 @@ class Registry:
             if status != old[1] or since != old[2]:
                 blocklist.bump(conn)  # stations get the new blocked-card list
             self._recredit(conn, {old[0]: min(since, old[2])})
-        return self.card(uid_hex)
+        return self.card(uid_hex, scope)
 
     # --- activities ----------------------------------------------------------------------
 
@@ -300,16 +330,16 @@ class Registry:
         return crediting.Activity(activity_id, station_id, name, schedule, standard, tz)
 
     def add_activity(self, activity_id: str, station_id: str, name: str, schedule, standard,
-                     category: str = "") -> dict:
+                     category: str = "", scope=None) -> dict:
         if not activity_id or len(activity_id) > 64:
             raise RegistryError("activity id must be 1-64 characters")
         schedule, standard = _json_text(schedule), _json_text(standard)
         act = self._validate_activity(activity_id, station_id, name, schedule, standard)
         now = time.time()
         with self.store.write() as conn:
-            if conn.execute(sa.select(stations.c.id).where(stations.c.id == station_id)).first() \
-                    is None:
-                raise NotFound(f"station {station_id} is not registered")
+            if conn.execute(sa.select(stations.c.id).where(
+                    stations.c.id == station_id, in_scope(stations.c.id, scope))).first() is None:
+                raise NotFound(_elsewhere(f"station {station_id}", scope))
             if conn.execute(sa.select(activities.c.id).where(activities.c.id == activity_id)
                             ).first():
                 raise Conflict(f"activity {activity_id} exists already")
@@ -365,15 +395,17 @@ class Registry:
         for i in range(0, len(items), 500):
             self._recredit(conn, dict(items[i:i + 500]))
 
-    def activity(self, activity_id: str) -> dict:
+    def activity(self, activity_id: str, scope=None) -> dict:
         with self.store.read() as conn:
-            row = conn.execute(sa.select(activities).where(activities.c.id == activity_id)).first()
+            row = conn.execute(sa.select(activities).where(
+                activities.c.id == activity_id, in_scope(activities.c.station_id, scope))).first()
         if row is None:
-            raise NotFound(f"activity {activity_id} is not registered")
+            raise NotFound(_elsewhere(f"activity {activity_id}", scope))
         return _activity_dict(row)
 
-    def activities(self, station_id: str | None = None) -> list[dict]:
-        q = sa.select(activities).order_by(activities.c.station_id, activities.c.id)
+    def activities(self, station_id: str | None = None, scope=None) -> list[dict]:
+        q = (sa.select(activities).where(in_scope(activities.c.station_id, scope))
+             .order_by(activities.c.station_id, activities.c.id))
         if station_id:
             q = q.where(activities.c.station_id == station_id)
         with self.store.read() as conn:
@@ -389,68 +421,26 @@ class Registry:
         return reviews.decide(self, learner_id, activity_id, session_start, decision, operator,
                               comment)
 
-    # --- operators and tokens ------------------------------------------------------------
+    # --- operators and tokens (registry/operators.py) -----------------------------------
 
-    def create_operator(self, name: str, role: str) -> tuple[dict, str]:
-        """-> (operator, token). The token is shown once; only its hash is stored."""
-        if role not in ROLES:
-            raise RegistryError(f"role must be one of {', '.join(ROLES)}")
-        if not name or len(name) > 100:
-            raise RegistryError("operator name must be 1-100 characters")
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self.store.write() as conn:
-            if conn.execute(sa.select(operators.c.id).where(operators.c.name == name)).first():
-                raise Conflict(f"operator {name} exists already")
-            conn.execute(operators.insert().values(name=name, role=role,
-                                                   token_hash=hash_token(token),
-                                                   created_at=time.time()))
-            if role in ("admin", "technician"):   # offline bundles' MAC key, outside the DB
-                from server_hub.identity import bundlekeys
-                bundlekeys.remember(self.store, token)
-        return self.operator(name), token
+    def create_operator(self, name: str, role: str, stations=None) -> tuple[dict, str]:
+        """-> (operator, token); a station_admin needs `stations` (its scope)."""
+        return operators.create(self.store, name, role, stations)
 
     def operator(self, name: str) -> dict:
-        with self.store.read() as conn:
-            row = conn.execute(sa.select(operators.c.id, operators.c.name, operators.c.role,
-                                         operators.c.created_at, operators.c.revoked_at)
-                               .where(operators.c.name == name)).first()
-        if row is None:
-            raise NotFound(f"operator {name} does not exist")
-        return _row(row)
+        return operators.get(self.store, name)
 
     def operators(self) -> list[dict]:
-        with self.store.read() as conn:
-            return [_row(r) for r in conn.execute(
-                sa.select(operators.c.id, operators.c.name, operators.c.role,
-                          operators.c.created_at, operators.c.revoked_at)
-                .order_by(operators.c.name))]
+        return operators.listing(self.store)
 
     def revoke_operator(self, name: str) -> dict:
-        with self.store.write() as conn:
-            done = conn.execute(operators.update().where(operators.c.name == name,
-                                                         operators.c.revoked_at.is_(None))
-                                .values(revoked_at=time.time()))
-            if done.rowcount == 0:
-                self.operator(name)
-        return self.operator(name)
+        return operators.revoke(self.store, name)
 
     def has_admin(self) -> bool:
-        with self.store.read() as conn:
-            return conn.execute(sa.select(operators.c.id).where(
-                operators.c.role == "admin", operators.c.revoked_at.is_(None))).first() is not None
+        return operators.has_admin(self.store)
 
     def authenticate(self, token: str | None) -> dict:
-        if not token:
-            raise AuthError("no API token: send 'Authorization: Bearer <token>'")
-        with self.store.read() as conn:
-            row = conn.execute(sa.select(operators.c.name, operators.c.role,
-                                         operators.c.revoked_at)
-                               .where(operators.c.token_hash == hash_token(token))).first()
-        if row is None:
-            raise AuthError("unknown API token")
-        if row.revoked_at is not None:
-            raise AuthError(f"the token of {row.name} was revoked: ask an admin for a new one")
-        return {"name": row.name, "role": row.role}
+        return operators.authenticate(self.store, token)
 
 
 def _json_text(value) -> str:

@@ -98,6 +98,17 @@ def _seed_categories(conn, categories) -> list[str]:
     return added
 
 
+def _station_scope(conn) -> None:
+    # station administrators: each one's stations, and each learner's home station (the
+    # station that opened the account; existing learners keep none = district staff only)
+    schema.operator_stations.create(conn, checkfirst=True)
+    inspector = sa.inspect(conn)
+    if "home_station" not in {c["name"] for c in inspector.get_columns("learners")}:
+        conn.execute(sa.text("ALTER TABLE learners ADD COLUMN home_station VARCHAR(32)"))
+    if "ix_learners_home_station" not in {i["name"] for i in inspector.get_indexes("learners")}:
+        sa.Index("ix_learners_home_station", schema.learners.c.home_station).create(conn)
+
+
 MIGRATIONS = [
     (1, "initial: registry, evidence, quarantine, alarms, credit state, ledger, sync", _initial),
     (2, "dashboard: station samples, alert state, indexes for incremental reads", _dashboard),
@@ -108,6 +119,7 @@ MIGRATIONS = [
      _creditbank),
     (7, "fleet updates: firmware bundles, rollouts, station reports", _fleet),
     (8, "credit bank: terms, course categories, running credit totals", _standards_admin),
+    (9, "station administrators: operator_stations, learners.home_station", _station_scope),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -20,9 +20,10 @@ from protocol.errors import RemoteProtocolError
 from server_hub.core import clock, integrity
 from server_hub.core.crediting import MILLI
 from server_hub.errors import NotFound
-from server_hub.store.schema import (alarms, credit_state, learners, ledger, quarantine, readers,
-                                     records, station_health, station_status, station_sync,
-                                     stations)
+from server_hub.store.schema import (activities, alarms, credit_state, learners, ledger,
+                                     quarantine, readers, records, station_health,
+                                     station_status, station_sync, stations)
+from server_hub.store.scope import in_scope
 
 KIND_NAMES = {rec.KIND_TAP: "tap", rec.KIND_IN: "check_in", rec.KIND_OUT: "check_out"}
 TIME_SOURCES = clock.NAMES
@@ -66,12 +67,24 @@ def _expand(conn, rows, evidence_col):
              for k in json.loads(row[evidence_col])] for row in rows]
 
 
-def statement(store, learner_id: str, limit: int = 500) -> dict:
+def only_scope(evidence: list, scope) -> list:
+    """A station administrator sees the records of its own stations only: another station's
+    record behind a credit is shown as {"elsewhere": true} (no reader, seq, time or station)."""
+    if scope is None:
+        return evidence
+    return [ev if ev.get("station_id") in scope else {"elsewhere": True} for ev in evidence]
+
+
+def statement(store, learner_id: str, limit: int = 500, scope=None) -> dict:
+    """The whole account; with a station administrator's `scope`, only of a learner whose
+    home station is in it, and only its stations' records as evidence."""
     with store.read() as conn:
         person = conn.execute(sa.select(learners.c.id, learners.c.status)
-                              .where(learners.c.id == learner_id)).first()
+                              .where(learners.c.id == learner_id,
+                                     in_scope(learners.c.home_station, scope))).first()
         if person is None:
-            raise NotFound(f"learner {learner_id} is not registered")
+            raise NotFound(f"learner {learner_id} is not registered"
+                           + ("" if scope is None else " at your station(s)"))
         balance = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(ledger.c.amount_milli), 0))
                                .where(ledger.c.learner_id == learner_id)).scalar_one()
         l = ledger.c
@@ -91,26 +104,45 @@ def statement(store, learner_id: str, limit: int = 500) -> dict:
         "learner_id": person[0], "status": person[1], "balance": credits(balance),
         "entries": [{"id": r[0], "amount": credits(r[1]), "entry": r[2], "activity_id": r[3],
                      "session_start": r[4], "day": r[5], "reason": r[6], "recorded_at": r[8],
-                     "evidence": ev} for r, ev in zip(rows, expanded)],
+                     "evidence": only_scope(ev, scope)} for r, ev in zip(rows, expanded)],
         "not_credited": [{"activity_id": r[0], "session_start": r[1], "session_end": r[2],
                           "day": r[3], "status": r[4], "credits_by_standard": credits(r[5]),
-                          "holds": [h for h in r[6].split(",") if h], "evidence": ev}
+                          "holds": [h for h in r[6].split(",") if h],
+                          "evidence": only_scope(ev, scope)}
                          for r, ev in zip(pending, pending_ev)],
     }
 
 
-def holds(store, limit: int = 200, offset: int = 0) -> list[dict]:
+def holds(store, limit: int = 200, offset: int = 0, scope=None) -> list[dict]:
+    """Held credits, newest first. With a station administrator's `scope`: only those of
+    activities at its stations; a learner of another station (or of the district office) is
+    shown without id or name (`learner_id` None, `learner_elsewhere` true), and only its
+    stations' records as evidence."""
     c = credit_state.c
+    q = sa.select(c.learner_id, c.activity_id, c.session_start, c.day, c.desired_milli,
+                  c.holds, c.evidence, c.updated_at, learners.c.home_station, learners.c.name)
+    frm = credit_state.outerjoin(learners, learners.c.id == c.learner_id)
+    if scope is not None:
+        frm = frm.join(activities, activities.c.id == c.activity_id)
+        q = q.where(in_scope(activities.c.station_id, scope))
     with store.read() as conn:
-        rows = conn.execute(sa.select(c.learner_id, c.activity_id, c.session_start, c.day,
-                                      c.desired_milli, c.holds, c.evidence, c.updated_at)
-                            .where(c.status == "held").order_by(c.updated_at.desc())
-                            .limit(limit).offset(offset)).fetchall()
+        rows = conn.execute(q.select_from(frm).where(c.status == "held")
+                            .order_by(c.updated_at.desc()).limit(limit).offset(offset)
+                            ).fetchall()
         expanded = _expand(conn, rows, 6)
-    return [{"learner_id": r[0], "activity_id": r[1], "session_start": r[2], "day": r[3],
-             "credits_by_standard": credits(r[4]), "holds": r[5].split(","),
-             "explanations": {h: integrity.HOLDS.get(h, ("", ""))[0] for h in r[5].split(",")},
-             "evidence": ev, "updated_at": r[7]} for r, ev in zip(rows, expanded)]
+    out = []
+    for r, ev in zip(rows, expanded):
+        item = {"learner_id": r[0], "activity_id": r[1], "session_start": r[2], "day": r[3],
+                "credits_by_standard": credits(r[4]), "holds": r[5].split(","),
+                "explanations": {h: integrity.HOLDS.get(h, ("", ""))[0]
+                                 for h in r[5].split(",")},
+                "evidence": only_scope(ev, scope), "updated_at": r[7]}
+        if scope is not None:
+            mine = r[8] in scope
+            item.update(learner_id=r[0] if mine else None, learner_name=r[9] if mine else None,
+                        learner_elsewhere=not mine)
+        out.append(item)
+    return out
 
 
 def alarm_list(store, limit: int = 200) -> list[dict]:

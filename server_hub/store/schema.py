@@ -1,7 +1,8 @@
 """The hub's tables (SQLAlchemy Core), one definition for SQLite and PostgreSQL.
 
 Groups:
-  registry   stations, readers, learners, cards, activities, operators
+  registry   stations, readers, learners (with their home station), cards, activities,
+             operators, operator_stations (a station administrator's scope)
   evidence   records (every accepted record, raw bytes + three times), reader_chain (per-reader
              chain state; its row is the per-reader lock), reader_boots (clock anchors),
              clock_skews (live clock measurements beyond the threshold)
@@ -57,6 +58,9 @@ learners = sa.Table(
     sa.Column("name", sa.String(200), nullable=False, default=""),
     sa.Column("status", sa.String(16), nullable=False, default="active"),
     sa.Column("created_at", sa.Float, nullable=False),
+    # migration 9: the station that opened the account; NULL = district staff only
+    sa.Column("home_station", sa.String(32), nullable=True),
+    sa.Index("ix_learners_home_station", "home_station"),
 )
 
 cards = sa.Table(
@@ -92,6 +96,14 @@ operators = sa.Table(
     sa.Column("token_hash", sa.LargeBinary(32), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("revoked_at", sa.Float, nullable=True),
+)
+
+operator_stations = sa.Table(  # migration 9: the stations a station_admin token may act for
+    "operator_stations", metadata,
+    sa.Column("operator_id", sa.Integer, sa.ForeignKey("operators.id"), primary_key=True,
+              autoincrement=False),
+    sa.Column("station_id", sa.String(32), sa.ForeignKey("stations.id"), primary_key=True),
+    sa.Index("ix_operator_stations_station", "station_id"),
 )
 
 # --- evidence ------------------------------------------------------------------------------

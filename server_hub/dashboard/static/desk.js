@@ -1,0 +1,190 @@
+// tapcert station desk (/dashboard/desk): plain JS, no build step, phone first.
+// For a station administrator (its own stations only; the API filters every answer by the
+// token's scope) and district staff (admin, operator: any station). Open an account, issue a
+// card, block a card, and see the station's learners, today's taps and held credits.
+// Every change goes through /api/v1; an error from the API is shown in its own words.
+"use strict";
+
+const D = {
+  lang: localStorage.getItem("tapcert.lang") || "zh",
+  token: sessionStorage.getItem("tapcert.token") || "",
+  home: null, station: null,
+};
+window.__i18nMissing = [];
+
+function t(key, vars) {
+  const d = DESK_I18N[D.lang] || DESK_I18N.zh;
+  let s = d[key];
+  if (s === undefined) { window.__i18nMissing.push(D.lang + ":" + key); s = DESK_I18N.en[key] || key; }
+  return vars ? s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] === undefined || vars[k] === null ? "" : vars[k])) : s;
+}
+
+function h(tag, attrs, ...kids) {
+  const n = document.createElement(tag);
+  for (const k in attrs || {}) {
+    if (k === "class") n.className = attrs[k];
+    else if (attrs[k] !== null && attrs[k] !== undefined) n.setAttribute(k, attrs[k]);
+  }
+  for (const k of kids.flat(Infinity)) {
+    if (k === null || k === undefined || k === false) continue;
+    n.appendChild(typeof k === "object" ? k : document.createTextNode(String(k)));
+  }
+  return n;
+}
+const $ = (sel) => document.querySelector(sel);
+
+function detailText(data, status) {
+  const d = data && data.detail;
+  if (typeof d === "string") return d;
+  if (Array.isArray(d)) return d.map((e) => (e.loc ? e.loc.slice(1).join(".") + ": " : "") + e.msg).join("; ");
+  return t("http_error", { status: status });
+}
+
+async function call(method, path, body) {
+  const opts = { method: method, headers: { Authorization: "Bearer " + D.token } };
+  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
+  let resp;
+  try { resp = await fetch(path, opts); } catch (err) { return { ok: false, status: 0, error: t("unreachable") }; }
+  let data = null;
+  try { data = await resp.json(); } catch (err) { data = null; }
+  return { ok: resp.ok, status: resp.status, data: data, error: resp.ok ? null : detailText(data, resp.status) };
+}
+
+function flash(text, isError) {
+  const f = $("#flash");
+  f.hidden = false;
+  f.className = "flash " + (isError ? "error" : "done");
+  f.textContent = (isError ? "⚠ " : "✓ ") + text;
+}
+
+function show(which) {
+  for (const id of ["login", "refused", "desk"]) $("#" + id).hidden = id !== which;
+  $("#logout").hidden = which === "login";
+}
+
+function translate() {
+  document.documentElement.lang = D.lang;
+  document.querySelectorAll("[data-t]").forEach((n) => { n.textContent = t(n.dataset.t); });
+  $("#lang").textContent = t("lang_switch");
+  document.title = t("title");
+}
+
+// --- loading ---------------------------------------------------------------------------
+
+async function load() {
+  if (!D.token) { show("login"); return; }
+  const r = await call("GET", "/api/v1/desk");
+  if (r.status === 401) { sessionStorage.removeItem("tapcert.token"); D.token = "";
+    show("login"); $("#login-error").hidden = false;
+    $("#login-error").textContent = t("login_failed", { detail: r.error }); return; }
+  if (!r.ok) { show("refused"); $("#refused-detail").textContent = r.error; return; }
+  D.home = r.data;
+  HubTime.setZone(r.data.timezone);
+  const who = r.data.who;
+  $("#who").textContent = (who.role === "station_admin"
+    ? t("who", { name: who.name, stations: (who.stations || []).join(", ") })
+    : t("who_staff", { name: who.name, role: who.role })) + " · " + t("zone", { zone: HubTime.label() });
+  const pick = $("#station");
+  pick.replaceChildren(...r.data.stations.map((s) => h("option", { value: s.id }, s.id + " " + (s.name || ""))));
+  if (!D.station || !r.data.stations.some((s) => s.id === D.station)) D.station = r.data.stations.length ? r.data.stations[0].id : null;
+  pick.value = D.station || "";
+  $("#station-pick").hidden = r.data.stations.length < 2;
+  show("desk");
+  await Promise.all([loadLearners(), loadTaps(), loadHolds()]);
+}
+
+async function loadLearners() {
+  const body = $("#learners .body");
+  const r = await call("GET", "/api/v1/learners?limit=200");
+  if (!r.ok) { body.replaceChildren(h("p", { class: "error" }, r.error)); return; }
+  const rows = r.data.filter((l) => !D.station || l.home_station === D.station || D.home.who.role !== "station_admin");
+  body.replaceChildren(rows.length
+    ? h("ul", { class: "desk-list", id: "learner-list" }, rows.map((l) =>
+        h("li", { "data-learner": l.id }, h("strong", {}, l.id), " ", l.name || "",
+          h("div", { class: "sub" }, (l.home_station || "—") + " · " + HubTime.full(l.created_at)))))
+    : h("p", { class: "muted" }, t("learners_none")),
+    r.data.length === 200 ? h("p", { class: "muted" }, t("more", { n: 200 })) : null);
+}
+
+async function loadTaps() {
+  const body = $("#taps .body");
+  if (!D.station) { body.replaceChildren(); return; }
+  const r = await call("GET", "/api/v1/stations/" + encodeURIComponent(D.station) + "/taps?limit=500");
+  if (!r.ok) { body.replaceChildren(h("p", { class: "error" }, r.error)); return; }
+  body.replaceChildren(r.data.length
+    ? h("ul", { class: "desk-list", id: "tap-list" }, r.data.map((x) => h("li", {},
+        h("strong", {}, HubTime.hms(x.time)), " ",
+        x.learner_elsewhere ? h("em", {}, t("elsewhere")) : x.card_unknown ? h("em", {}, t("unknown_card"))
+          : [x.learner_id, " ", x.learner_name || ""],
+        h("div", { class: "sub" }, t("kind_" + x.kind) + " · " + (x.reader_label || x.reader_id) + " #" + x.seq
+          + (x.flagged ? t("flagged") : "")))))
+    : h("p", { class: "muted" }, t("taps_none")));
+}
+
+async function loadHolds() {
+  const body = $("#holds .body");
+  const r = await call("GET", "/api/v1/holds?limit=200");
+  if (!r.ok) { body.replaceChildren(h("p", { class: "error" }, r.error)); return; }
+  body.replaceChildren(r.data.length
+    ? h("ul", { class: "desk-list", id: "hold-list" }, r.data.map((x) => h("li", {},
+        h("strong", {}, x.activity_id), " · ", HubTime.full(x.session_start), " · ",
+        x.learner_elsewhere ? h("em", {}, t("elsewhere")) : [x.learner_id, " ", x.learner_name || ""],
+        h("div", { class: "sub" }, x.holds.map((k) => t("hold_" + k)).join("、")))))
+    : h("p", { class: "muted" }, t("holds_none")));
+}
+
+// --- the desk's work -------------------------------------------------------------------
+
+function form(id, handler) {
+  $(id).addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    const button = f.querySelector("button");
+    button.disabled = true;
+    try { await handler(Object.fromEntries(new FormData(f).entries()), f); } finally { button.disabled = false; }
+  });
+}
+
+form("#open-form", async (v, f) => {
+  const r = await call("POST", "/api/v1/learners", { id: v.id.trim(), name: v.name.trim(), home_station: D.station });
+  if (!r.ok) { flash(r.error, true); return; }
+  flash(t("opened", { id: r.data.id, name: r.data.name, station: r.data.home_station }));
+  f.reset();
+  $("#issue-form").elements.learner.value = r.data.id;
+  await loadLearners();
+});
+
+form("#issue-form", async (v, f) => {
+  const r = await call("POST", "/api/v1/cards", { uid: v.uid.trim(), learner_id: v.learner.trim() });
+  if (!r.ok) { flash(r.error, true); return; }
+  flash(t("issued", { uid: r.data.uid, learner: r.data.learner_id }));
+  f.reset();
+});
+
+form("#block-form", async (v, f) => {
+  const r = await call("PATCH", "/api/v1/cards/" + encodeURIComponent(v.uid.trim()), { status: v.status });
+  if (!r.ok) { flash(r.error, true); return; }
+  flash(t("blocked", { uid: r.data.uid, status: t("status_" + r.data.status) }));
+  f.reset();
+});
+
+$("#login-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  D.token = $("#token").value.trim();
+  sessionStorage.setItem("tapcert.token", D.token);
+  $("#login-error").hidden = true;
+  load();
+});
+$("#logout").addEventListener("click", () => {
+  sessionStorage.removeItem("tapcert.token"); D.token = ""; show("login");
+});
+$("#lang").addEventListener("click", () => {
+  D.lang = D.lang === "zh" ? "en" : "zh";
+  localStorage.setItem("tapcert.lang", D.lang);
+  translate();
+  if (D.home) load();
+});
+$("#station").addEventListener("change", (ev) => { D.station = ev.target.value; load(); });
+
+translate();
+load();
