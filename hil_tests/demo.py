@@ -127,8 +127,9 @@ class Demo:
                  f"{self.root / 'hub' / 'admin.token'}); staff pages: " + ", ".join(
                      f"{sid} http://127.0.0.1:{st.page_port}/" for sid, st in d.stations.items()))
         people = build_class()
-        for p in people:
-            d.api("POST", "/learners", json={"id": p.id, "name": p.name})
+        for i, p in enumerate(people):   # accounts opened at S-0001 and S-0002 in turn
+            d.api("POST", "/learners", json={"id": p.id, "name": p.name,
+                                             "home_station": ("S-0001", "S-0002")[i % 2]})
             d.api("POST", "/cards", json={"uid": p.uid.hex(), "learner_id": p.id})
         self.t0 = time.time() + 2
         session = [[int(self.t0), int(self.t0) + SESSION_S]]
@@ -142,6 +143,9 @@ class Demo:
             "standard": {"type": "fixed", "credits": FIXED_CREDITS}})
         self.say(f"class runs {SESSION_S}s: calligraphy at S-0001 (credit if present ≥ "
                  f"{SHARE:.0%}), reading circle at S-0002 (credit per check-in)")
+        self.desk_token = self.root / "hub" / "desk-S-0001.token"
+        d.hub_cli("operator", "add", "desk-S-0001", "--role", "station_admin", "--station",
+                  "S-0001", "--token-file", str(self.desk_token))
         self.play(people)
         return self.summarise(people)
 
@@ -263,6 +267,10 @@ class Demo:
         if not self.credit_bank(people[0].id):
             print("RESULT: the transcript did NOT verify — see above")
             ok = False
+        print()
+        print(f"station desk of S-0001 (its station administrator, on a phone too): "
+              f"{d.dashboard_url}/desk")
+        print(f"  token (station_admin, S-0001 only): {self.desk_token.read_text().strip()}")
         return 0 if ok else 1
 
 

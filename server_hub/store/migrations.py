@@ -102,11 +102,10 @@ def _station_scope(conn) -> None:
     # station administrators: each one's stations, and each learner's home station (the
     # station that opened the account; existing learners keep none = district staff only)
     schema.operator_stations.create(conn, checkfirst=True)
-    inspector = sa.inspect(conn)
-    if "home_station" not in {c["name"] for c in inspector.get_columns("learners")}:
+    if "home_station" not in {c["name"] for c in sa.inspect(conn).get_columns("learners")}:
         conn.execute(sa.text("ALTER TABLE learners ADD COLUMN home_station VARCHAR(32)"))
-    if "ix_learners_home_station" not in {i["name"] for i in inspector.get_indexes("learners")}:
-        sa.Index("ix_learners_home_station", schema.learners.c.home_station).create(conn)
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_learners_home_station "
+                         "ON learners (home_station)"))
 
 
 MIGRATIONS = [

@@ -88,7 +88,6 @@ async function load() {
   pick.replaceChildren(...r.data.stations.map((s) => h("option", { value: s.id }, s.id + " " + (s.name || ""))));
   if (!D.station || !r.data.stations.some((s) => s.id === D.station)) D.station = r.data.stations.length ? r.data.stations[0].id : null;
   pick.value = D.station || "";
-  $("#station-pick").hidden = r.data.stations.length < 2;
   show("desk");
   await Promise.all([loadLearners(), loadTaps(), loadHolds()]);
 }
@@ -98,12 +97,13 @@ async function loadLearners() {
   const r = await call("GET", "/api/v1/learners?limit=200");
   if (!r.ok) { body.replaceChildren(h("p", { class: "error" }, r.error)); return; }
   const rows = r.data.filter((l) => !D.station || l.home_station === D.station || D.home.who.role !== "station_admin");
-  body.replaceChildren(rows.length
+  const list = rows.length
     ? h("ul", { class: "desk-list", id: "learner-list" }, rows.map((l) =>
         h("li", { "data-learner": l.id }, h("strong", {}, l.id), " ", l.name || "",
           h("div", { class: "sub" }, (l.home_station || "—") + " · " + HubTime.full(l.created_at)))))
-    : h("p", { class: "muted" }, t("learners_none")),
-    r.data.length === 200 ? h("p", { class: "muted" }, t("more", { n: 200 })) : null);
+    : h("p", { class: "muted" }, t("learners_none"));
+  body.replaceChildren(...[list, r.data.length === 200 ? h("p", { class: "muted" }, t("more", { n: 200 })) : null]
+    .filter((n) => n));
 }
 
 async function loadTaps() {
