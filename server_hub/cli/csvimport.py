@@ -119,6 +119,9 @@ def _check_card(ctx, row, seen):
 
 def run_import(ctx, kind):
     a = ctx.args
+    home = getattr(a, "station", None)
+    if home:
+        ctx.registry.station(home)       # an unknown home station: refused before any row
     rows = read_rows(a.file, kind)
     check = _check_learner if kind == "learner" else _check_card
     key = "id" if kind == "learner" else "uid"
@@ -130,7 +133,7 @@ def run_import(ctx, kind):
         if problem is None and not a.dry_run:
             try:
                 if kind == "learner":
-                    ctx.registry.add_learner(row["id"], row.get("name", ""))
+                    ctx.registry.add_learner(row["id"], row.get("name", ""), home)
                 else:
                     ctx.registry.add_card(row["uid"], row["learner"])
             except HubError as exc:   # raced, or refused by the registry: this row only
@@ -169,3 +172,6 @@ def install(cmd, learner_group, card_group) -> None:
         sp.add_argument("file", help=f"CSV file, UTF-8, header line `{columns}`")
         sp.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
         sp.add_argument("--json", action="store_true", help="the report as JSON")
+        if kind == "learner":
+            sp.add_argument("--station", help="the accounts' home station (its station "
+                            "administrators serve them); default none: the district's only")

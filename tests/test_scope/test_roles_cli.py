@@ -4,6 +4,8 @@ on an existing database (SQLite and PostgreSQL): learners opened before it keep 
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
 
 from scopekit import HOME, Hub, db_url, make_config  # noqa: F401
@@ -44,8 +46,17 @@ def test_operator_add_with_stations_and_learner_add_with_a_home(tmp_path, capsys
                              "--station", HOME)
     assert code == 0 and out.strip() == f"learner L-1 added (home station {HOME})", err
     assert run_cli(capsys, "--db", db, "learner", "add", "L-2")[0] == 0   # the district's
+    csv_file = tmp_path / "school.csv"
+    csv_file.write_text("id,name\nL-3,Zhang\nL-4,Liu\n", encoding="utf-8")
+    code, out, err = run_cli(capsys, "--db", db, "learner", "import", str(csv_file),
+                             "--station", "S-0003")
+    assert code == 0, out + err
+    code, out, err = run_cli(capsys, "--db", db, "learner", "import", str(csv_file),
+                             "--station", "S-NOPE")
+    assert code == 1 and "station S-NOPE is not registered" in err
     code, out, _ = run_cli(capsys, "--db", db, "learner", "list", "--json")
-    assert '"home_station": "S-0001"' in out and '"home_station": null' in out
+    homes = {r["id"]: r["home_station"] for r in json.loads(out)}
+    assert homes == {"L-1": HOME, "L-2": None, "L-3": "S-0003", "L-4": "S-0003"}
 
 
 def test_operators_api_gives_a_station_admin_its_stations(tmp_path):
