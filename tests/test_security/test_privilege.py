@@ -7,8 +7,7 @@
   after. The standard-versions route goes through the same gate.
 * Idempotency keys: an operator's redemption keyed `reversal:1` no longer breaks the admin's
   reversal of redemption #1 (was: 500); another person's key is refused, not replayed.
-* A technician issues a station's first certificate but cannot re-issue one (which revokes
-  the real station's): 403 with the reason; an admin can.
+* Certificate re-issue and reader revoke/replace: test_identity_changes.py.
 Against the real FastAPI app over a real SQLite hub database (bankkit.api_client)."""
 
 from __future__ import annotations
@@ -22,7 +21,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_creditbank"))
 
 from bankkit import SESSION_START, District, api_client, close_api, credited_district, wire  # noqa: E402
 from server_hub.creditbank import audit  # noqa: E402
-from server_hub.identity import pki  # noqa: E402
 
 MILLION = {"type": "fixed", "credits": 1000000}
 
@@ -164,22 +162,3 @@ def test_idempotency_keys_are_namespaced_by_route_and_person(api):
                       json={"learner_id": "L-0", "service_id": "museum",
                             "key": "key-0000-one"})
     assert theirs.status_code == 409 and "another person" in theirs.json()["detail"]
-
-
-def _csr(station_id):
-    return pki.make_csr(pki.new_private_key(), station_id).decode()
-
-
-def test_a_technician_cannot_reissue_a_station_certificate(api, tmp_path):
-    api.hub.config.hub.ca_dir = str(tmp_path / "ca")
-    t, a = h(api, "technician"), h(api, "admin")
-    assert api.post("/api/v1/stations", headers=t, json={"id": "S-9"}).status_code == 201
-    first = api.post("/api/v1/stations/S-9/certificate", headers=t, json={"csr": _csr("S-9")})
-    assert first.status_code == 200, first.text
-    again = api.post("/api/v1/stations/S-9/certificate", headers=t, json={"csr": _csr("S-9")})
-    assert again.status_code == 403 and "an admin must do it" in again.json()["detail"]
-    ca = pki.FleetCA.open(tmp_path / "ca")
-    assert [e["revoked"] for e in ca.issued("S-9")] == [None]      # the real one still stands
-    admin = api.post("/api/v1/stations/S-9/certificate", headers=a, json={"csr": _csr("S-9")})
-    assert admin.status_code == 200
-    assert [bool(e["revoked"]) for e in ca.issued("S-9")] == [True, False]
