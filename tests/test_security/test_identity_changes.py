@@ -10,7 +10,8 @@ out of service unseen.
 * A station certificate's first issue is audited; a re-issue (which revokes the live one) is
   an admin's, audited with the serials before/after and alarmed (`certificate_reissued`);
   the identity call refuses a technician even when no route is in between.
-Against the real FastAPI app over a real SQLite hub database (bankkit.api_client)."""
+Against the real FastAPI app over a real hub database, SQLite and PostgreSQL
+(bankkit.api_client over hubkit.db_url)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_creditbank"))
 
-from bankkit import api_client, close_api  # noqa: E402
+from bankkit import api_client, close_api, db_url  # noqa: E402,F401 (db_url: a fixture)
 from hil_tests.simreader import SimReader  # noqa: E402
 from server_hub.creditbank import audit  # noqa: E402
 from server_hub.errors import Forbidden  # noqa: E402
@@ -31,8 +32,8 @@ from server_hub.store import reports  # noqa: E402
 
 
 @pytest.fixture
-def api(tmp_path):
-    client = api_client(tmp_path)
+def api(db_url, tmp_path):
+    client = api_client(tmp_path, db_url)
     reg = client.hub.registry
     reg.add_station("S-1", "Library")
     client.old = reg.enroll_reader(SimReader(seed=b"\x01" * 32).public_key.hex(), "S-1",

@@ -8,7 +8,8 @@
 * Idempotency keys: an operator's redemption keyed `reversal:1` no longer breaks the admin's
   reversal of redemption #1 (was: 500); another person's key is refused, not replayed.
 * Certificate re-issue and reader revoke/replace: test_identity_changes.py.
-Against the real FastAPI app over a real SQLite hub database (bankkit.api_client)."""
+Against the real FastAPI app over a real hub database, SQLite and PostgreSQL
+(bankkit.api_client over hubkit.db_url)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_creditbank"))
 
-from bankkit import SESSION_START, District, api_client, close_api, credited_district, wire  # noqa: E402
+from bankkit import (SESSION_START, District, api_client, close_api, credited_district,  # noqa: E402
+                     db_url, wire)  # noqa: F401 (db_url: a fixture)
 from server_hub.creditbank import audit  # noqa: E402
 
 MILLION = {"type": "fixed", "credits": 1000000}
 
 
 @pytest.fixture
-def api(tmp_path):
-    client = api_client(tmp_path)
+def api(db_url, tmp_path):     # SQLite and PostgreSQL (hubkit.db_url)
+    client = api_client(tmp_path, db_url)
     client.tokens["admin2"] = client.hub.registry.create_operator("admin-2", "admin")[1]
     yield client
     close_api(client)
