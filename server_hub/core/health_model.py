@@ -353,11 +353,13 @@ def describe(p: Problem) -> str:
     if p.rule == "quarantine_quota":
         return ("the station's quarantine is full (hub.quarantine_quota): its further rejected "
                 "records stay on the station unanswered; look at tapcert-hub quarantine list, "
-                "replay or release, then acknowledge the alarm")
+                "replay or release, then acknowledge the alarm (tapcert-hub alarms "
+                "acknowledge ID)")
     if p.rule == "identity_change":
         return (f"{v['count']} identity change(s): a reader replaced or the station's "
                 "certificate re-issued; check it was the station's own technician "
-                "(tapcert-hub alarms list, tapcert-hub audit --action 'reader.*')")
+                "(tapcert-hub alarms list, tapcert-hub audit --action 'reader.*'), then "
+                "acknowledge the alarm (tapcert-hub alarms acknowledge ID)")
     return p.rule
 
 

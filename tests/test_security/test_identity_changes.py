@@ -6,7 +6,8 @@ out of service unseen.
   the registry call itself refuses a technician. An admin's revoke is audited before/after.
 * A technician's re-key on site enrols the new key with `replaces`: the old reader is revoked
   in the same transaction, an audit row keeps both readers before/after and the alarm
-  `reader_replaced` puts the station on the dashboard (rule identity_change, a warning).
+  `reader_replaced` puts the station on the dashboard (rule identity_change, a warning)
+  until an admin acknowledges the alarm (audited; a technician may not).
 * A station certificate's first issue is audited; a re-issue (which revokes the live one) is
   an admin's, audited with the serials before/after and alarmed (`certificate_reissued`);
   the identity call refuses a technician even when no route is in between.
@@ -89,6 +90,19 @@ def test_a_technicians_rekey_replaces_the_reader_audited_and_alarmed(api):
     assert view.status_code == 200, view.text
     rules = {p["rule"]: p for p in view.json()["station"]["problems"]}
     assert rules["identity_change"]["severity"] == "warning", rules
+    # an admin looks at it: the alarm stays listed, the station's problem clears (audited)
+    ack = f"/api/v1/alarms/{alarm['id']}/acknowledge"
+    assert api.post(ack, headers=h(api, "technician"), json={}).status_code == 403
+    done = api.post(ack, headers=h(api, "admin"), json={"note": "our re-key"})
+    assert done.status_code == 200, done.text
+    assert api.post(ack, headers=h(api, "admin"), json={}).status_code == 409     # once
+    [entry] = audit.entries(api.hub.store, action="alarm.acknowledge")
+    assert (entry["actor"], entry["detail"]["kind"], entry["detail"]["note"]) == \
+        ("admin-1", "reader_replaced", "our re-key")
+    api.app.state.dashboard.fleet.invalidate()
+    view = api.get("/dashboard/api/stations/S-1", headers=h(api, "admin")).json()
+    assert "identity_change" not in {p["rule"] for p in view["station"]["problems"]}
+    assert reports.alarm_list(api.hub.store)[0]["acknowledged_at"] is not None
 
 
 def _csr(station_id):
@@ -119,3 +133,19 @@ def test_a_certificate_reissue_is_an_admins_audited_and_alarmed(api, tmp_path):
     assert reissue["detail"]["after"]["live_serials"] == [newest]
     [alarm] = reports.alarm_list(api.hub.store)
     assert alarm["kind"] == "certificate_reissued" and live in alarm["detail"]
+
+
+def test_the_command_line_acknowledges_an_alarm_as_an_admin(api, db_url):
+    import subprocess
+    new = SimReader(seed=b"\x03" * 32).public_key.hex()
+    api.hub.registry.enroll_reader(new, "S-1", "R-0001", replaces=api.old,
+                                   by={"name": "technician-1", "role": "technician"})
+    [alarm] = reports.alarm_list(api.hub.store)
+    got = subprocess.run([sys.executable, "-m", "server_hub.cli", "--db", db_url, "alarms",
+                          "acknowledge", str(alarm["id"]), "--actor", "ops-desk", "--note",
+                          "checked"], capture_output=True, text=True, timeout=60,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert got.returncode == 0 and "acknowledged" in got.stdout, got.stderr
+    [entry] = audit.entries(api.hub.store, action="alarm.acknowledge")
+    assert (entry["actor"], entry["detail"]["role"]) == ("ops-desk", "admin")
+
