@@ -1,7 +1,7 @@
 """The station's side of fleet updates over MQTT (protocol/SPEC.md §4.7 proposal).
 
     hub   -> agent  station/{sid}/control        {"type": "update", "rollout", "fw", "bundle",
-                                                   "size", "chunk"}           QoS 1
+                                                   "size", "chunk"[, "allow_downgrade"]}  QoS 1
     agent -> hub    station/{sid}/update/get     {"bundle", "offset", "length"}  QoS 1
     hub   -> agent  station/{sid}/update/chunk   {"bundle", "offset", "data": base64}  QoS 1
     agent -> hub    station/{sid}/update/state   {"rollout", "fw", "reader", "state", "reason",
@@ -216,7 +216,8 @@ class FleetAgent:
                                window=self.window, health_timeout=self.health_timeout,
                                pause=(lambda p=port: self.pause(p)) if self.pause else None,
                                resume=(lambda p=port: self.resume(p)) if self.resume else None,
-                               on_state=self._publish_job)
+                               on_state=self._publish_job,
+                               allow_downgrade=offer.get("allow_downgrade") is True)
             if job.final:
                 finals[job.reader] = {"rollout": rollout, "fw": job.fw, "state": job.state,
                                       "reason": job.reason}

@@ -45,7 +45,9 @@ def board_unsynced(port, board_factory=Board):
 
 def apply_bundle(port, data, trusted, *, job=None, unsynced=None, window=None, sync_timeout=None,
                  poll_s=1.0, health_timeout=20.0, pause=None, resume=None, on_state=None,
-                 board_factory=Board, clock=time, minute_of_day=None):
+                 board_factory=Board, clock=time, minute_of_day=None, allow_downgrade=False):
+    # allow_downgrade: the offer's admin override (SPEC §4.7); without it an older version
+    # than the reader's is refused (protocol/fwpolicy.py, in fwapply.stage)
     notify = on_state or (lambda job: None)
 
     def move(state, reason=None):
@@ -79,7 +81,7 @@ def apply_bundle(port, data, trusted, *, job=None, unsynced=None, window=None, s
         pause()
     try:
         move(us.APPLYING)
-        _apply(port, doc, job, move, health_timeout, board_factory)
+        _apply(port, doc, job, move, health_timeout, board_factory, allow_downgrade)
     finally:
         if resume:
             resume()
@@ -97,7 +99,7 @@ def _minute_now(clock):
     return t.tm_hour * 60 + t.tm_min
 
 
-def _apply(port, doc, job, move, health_timeout, board_factory):
+def _apply(port, doc, job, move, health_timeout, board_factory, allow_downgrade=False):
     intent = None
     try:
         with board_factory(port) as board:
@@ -109,7 +111,8 @@ def _apply(port, doc, job, move, health_timeout, board_factory):
                 fwapply.recover(board)
                 move(us.FAILED, "{}: {}".format(exc.reason, exc))
                 return
-            intent = fwapply.stage(board, build["images"], build["fw"], build)
+            intent = fwapply.stage(board, build["images"], build["fw"], build,
+                                   allow_downgrade=allow_downgrade)
             fwapply.swap(board, intent)
             move(us.VERIFYING)
             board.run_main()

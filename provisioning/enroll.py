@@ -191,21 +191,18 @@ def enroll(port: str, station: str, report, *, hub=None, label: str = "", bundle
         revoked = None
         if hub is not None:
             try:
+                # a re-key names the reader it replaces: the hub revokes it in the same
+                # transaction, audited and alarmed (a technician may not revoke alone)
                 answer = hub.request("POST", "/api/v1/readers", json={
-                    "public_key": pk, "station_id": station, "label": label})
+                    "public_key": pk, "station_id": station, "label": label,
+                    "replaces": previous if previous and previous != rid else None})
             except Conflict as exc:
                 raise HubRequestError("reader {} is already enrolled ({})".format(rid, exc.message),
                                "to give it a new key run enroll --rekey") from None
             if (answer or {}).get("reader_id") != rid:
                 raise HubRequestError("the hub registered reader id {}, expected {}".format(
                     (answer or {}).get("reader_id"), rid), "tell the hub operator")
-            if previous and previous != rid:
-                try:
-                    hub.request("POST", "/api/v1/readers/{}/revoke".format(previous),
-                                json={"reason": "re-keyed: replaced by {}".format(rid)})
-                    revoked = previous
-                except NotFound:
-                    pass
+            revoked = (answer or {}).get("replaced")
         else:
             statement = {"public_key": pk, "reader_id": rid, "station": station, "label": label,
                          "test_mode": bool(test_mode), "replaces": previous if previous != rid

@@ -12,6 +12,7 @@
     |   +-- FleetError          a fleet-update request that cannot be done (fleet/store.py)
     |       +-- BundleRejected  an uploaded firmware bundle failed verification
     +-- AuthError               a missing, unknown or revoked API token, or the wrong role
+    |   +-- Forbidden           the caller's role may not do this (checked under the routes)
     +-- ExchangeError           a rule of 兑换 was broken: rate, price or idempotency key
     |   +-- Insufficient        not enough points left for the service (nothing goes negative)
     +-- TranscriptInvalid       a transcript does not verify; str() says which part
@@ -64,6 +65,11 @@ class Conflict(RegistryError):
 
 class AuthError(HubError):
     pass
+
+
+class Forbidden(AuthError):
+    """The caller is known but their role may not do this (registry/identitychange.py);
+    HTTP 403."""
 
 
 class DefinitionError(RegistryError):

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 
 from server_hub.api.bodylimit import BodyLimit
 from server_hub.api.jsonguard import JSONGuard
-from server_hub.errors import Conflict, NotFound, RegistryError, StoreError
+from server_hub.errors import Conflict, Forbidden, NotFound, RegistryError, StoreError
 
 
 @dataclass
@@ -52,6 +52,10 @@ def create_app(ctx: HubContext) -> FastAPI:
     @app.exception_handler(RegistryError)
     async def _invalid(request, exc):
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request, exc):
+        return JSONResponse({"detail": str(exc)}, status_code=403)
 
     @app.exception_handler(StoreError)
     async def _store(request, exc):

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from server_hub.ingest import blocklist
 from server_hub.identity import enrollment as identity
-from server_hub.api.auth import ADMIN, ANY, FIELD, require
+from server_hub.api.auth import ANY, FIELD, require
 from server_hub.identity.pki import PKIError
 
 router = APIRouter()
@@ -24,12 +24,8 @@ def station_certificate(station_id: str, body: CSRIn, request: Request,
     Signing again supersedes (revokes) the station's earlier certificates: only an admin may
     (a technician issues a station's first certificate)."""
     hub = request.app.state.hub
-    try:
-        if who["role"] != ADMIN and identity.has_station_certificate(hub.config, station_id):
-            raise HTTPException(403, f"station {station_id} has a certificate already: "
-                                     "re-issuing revokes it, so an admin must do it (a "
-                                     "technician may only issue a station's first one)")
-        return identity.sign_station_csr(hub.config, hub.registry, station_id, body.csr)
+    try:   # the admin-only re-issue is enforced (and audited) in sign_station_csr
+        return identity.sign_station_csr(hub.config, hub.registry, station_id, body.csr, by=who)
     except PKIError as exc:
         raise HTTPException(422, str(exc)) from exc
 

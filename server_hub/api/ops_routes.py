@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel, Field
 
 from server_hub.store import reports
 from server_hub.api.auth import ADMIN, ANY, FIELD, require
+from server_hub.registry import alarmack
 from server_hub.registry.registry import parse_hex
 
 router = APIRouter()
@@ -19,8 +21,21 @@ def sync(request: Request, station: str | None = None, who=Depends(require(*ANY)
 
 @router.get("/alarms", tags=["operations"])
 def alarms(request: Request, limit: int = Query(200, ge=1, le=5000), who=Depends(require(*ANY))):
-    """Equivocation and broken-chain alarms, newest first."""
+    """Alarms (equivocation, broken chain, quarantine quota, identity changes), newest first."""
     return reports.alarm_list(request.app.state.hub.store, limit)
+
+
+class AcknowledgeIn(BaseModel):
+    note: str = Field("", max_length=500)
+
+
+@router.post("/alarms/{alarm_id}/acknowledge", tags=["operations"])
+def acknowledge_alarm(alarm_id: int, request: Request, body: AcknowledgeIn | None = None,
+                      who=Depends(require(ADMIN))):
+    """An admin has looked at the alarm: it stays listed (acknowledged_at) and the station's
+    problem clears from the dashboard; audited (`alarm.acknowledge`), once."""
+    return alarmack.acknowledge(request.app.state.hub.store, alarm_id, by=who,
+                                note=body.note if body else "")
 
 
 @router.get("/quarantine", tags=["operations"])

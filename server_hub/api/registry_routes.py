@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from server_hub.api.auth import ADMIN, ANY, FIELD, OPERATOR, PEOPLE, TECHNICIAN, require
+from server_hub.api.auth import ADMIN, ANY, FIELD, PEOPLE, require
 from server_hub.api.auth import DESK, STATION_ADMIN, scope
 from server_hub.creditbank import approvals
 
@@ -36,6 +36,8 @@ class ReaderIn(BaseModel):
     public_key: str = Field(description="the reader's Ed25519 public key, 64 hex digits")
     station_id: str
     label: str = Field("", max_length=64, description="a human label such as R-0007")
+    replaces: str | None = Field(None, description="a re-key: the reader id this key replaces; "
+                                 "that reader is revoked, audited and alarmed")
 
 
 class ReaderPatch(BaseModel):
@@ -123,8 +125,11 @@ def list_readers(request: Request, station: str | None = None, who=Depends(requi
 
 @router.post("/readers", status_code=201, tags=["readers"])
 def enroll_reader(body: ReaderIn, request: Request, who=Depends(require(*FIELD))):
-    """Enrol a reader by its public key; the reader id is derived from it (SPEC §1)."""
-    return _reg(request).enroll_reader(body.public_key, body.station_id, body.label)
+    """Enrol a reader by its public key; the reader id is derived from it (SPEC §1). With
+    `replaces` (a technician's re-key on site) the old reader is revoked in the same
+    transaction, with an audit row and a `reader_replaced` alarm on the dashboard."""
+    return _reg(request).enroll_reader(body.public_key, body.station_id, body.label,
+                                       replaces=body.replaces, by=who)
 
 
 @router.get("/readers/{reader_id}", tags=["readers"])
@@ -141,8 +146,10 @@ def patch_reader(reader_id: str, body: ReaderPatch, request: Request,
 
 @router.post("/readers/{reader_id}/revoke", tags=["readers"])
 def revoke_reader(reader_id: str, body: RevokeIn, request: Request,
-                  who=Depends(require(ADMIN, OPERATOR, TECHNICIAN))):
-    return _reg(request).revoke_reader(reader_id, body.reason)
+                  who=Depends(require(ADMIN))):
+    """Revoke a reader for good (admin only, audited; a technician's re-key revokes the old
+    reader through POST /readers with `replaces`)."""
+    return _reg(request).revoke_reader(reader_id, body.reason, by=who)
 
 
 # --- learners and cards --------------------------------------------------------------------

@@ -17,7 +17,6 @@ retired stations are named).
 
 from __future__ import annotations
 
-import logging
 from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -25,13 +24,9 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from protocol import boundedjson, fwpolicy
-from protocol.errors import RemoteProtocolError
-from protocol.fwpolicy import PolicyRefused
-from server_hub.api.auth import ADMIN, ANY, FIELD, require
+from server_hub.api.auth import ANY, FIELD, require
 from server_hub.fleet.store import BundleRejected, FleetStore, trusted_keys
 
-log = logging.getLogger("tapcert.hub.fleet")
 router = APIRouter(prefix="/fleet", tags=["fleet updates"])
 MAX_BUNDLE = 64 * 1024 * 1024
 
@@ -54,42 +49,13 @@ async def add_bundle(request: Request, allow_downgrade: bool = False,
     if not data:
         raise HTTPException(422, "send the bundle file as the request body")
     hub = request.app.state.hub
-    if allow_downgrade and who["role"] != ADMIN:
-        raise HTTPException(403, "a deliberate downgrade (allow_downgrade) is an admin's call")
-    try:
-        await run_in_threadpool(_policy, _fleet(request), data, allow_downgrade, who["name"])
+    try:   # the bundle policy and the admin-only downgrade live in FleetStore.add_bundle
         trusted = trusted_keys(hub.config.fleet.release_keys)
-        return await run_in_threadpool(_fleet(request).add_bundle, data, trusted, who["name"])
+        return await run_in_threadpool(
+            lambda: _fleet(request).add_bundle(data, trusted, who["name"], role=who["role"],
+                                               allow_downgrade=allow_downgrade))
     except BundleRejected as exc:
         return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=422)
-    except PolicyRefused as exc:
-        return JSONResponse({"detail": str(exc), "reason": exc.reason}, status_code=422)
-
-
-def _policy(fleet: FleetStore, data: bytes, allow_downgrade: bool, actor: str) -> None:
-    """protocol/fwpolicy.py at upload: only firmware code paths; no version older than the
-    newest stored one unless an admin says allow_downgrade (logged). A document that is not
-    a bundle at all is left to the signature check's words."""
-    try:
-        manifest = boundedjson.loads(data, max_bytes=MAX_BUNDLE, max_depth=16)["manifest"]
-        fw = manifest["fw"]
-        manifest["builds"].items()
-    except (RemoteProtocolError, KeyError, TypeError, AttributeError):
-        return
-    fwpolicy.check_paths(manifest)
-    stored = [b["fw"] for b in fleet.bundles()]
-    newest = max(stored, key=_version_or_zero) if stored else None
-    fwpolicy.check_upgrade(fw, newest, allow_downgrade)
-    if newest and allow_downgrade and _version_or_zero(fw) < _version_or_zero(newest):
-        log.warning("bundle %s (older than %s) uploaded by %s with allow_downgrade", fw, newest,
-                    actor)
-
-
-def _version_or_zero(text):
-    try:
-        return fwpolicy.version(text)
-    except PolicyRefused:
-        return (0,)
 
 
 @router.get("/bundles")
@@ -109,6 +75,8 @@ class RolloutIn(BaseModel):
     max_failures: int = Field(0, ge=0, description="more failed/rolled-back stations pause")
     expires_at: float | None = Field(None, description="Unix seconds; after it: cancelled "
                                                        "with reason 'expired'")
+    allow_downgrade: bool = Field(False, description="admin only, audited: the offer lets the "
+                                  "stations install this bundle over a newer firmware")
 
 
 class ReasonIn(BaseModel):
@@ -124,7 +92,8 @@ def create_rollout(body: RolloutIn, request: Request, who=Depends(require(*FIELD
                                percent=body.percent, canary=body.canary,
                                canary_count=body.canary_count, wave_size=body.wave_size,
                                max_failures=body.max_failures, expires_at=body.expires_at,
-                               by=who["name"])
+                               by=who["name"], role=who["role"],
+                               allow_downgrade=body.allow_downgrade)
     return fleet.status(rid)
 
 

@@ -1,6 +1,7 @@
 """`tapcert-hub fleet …`: firmware bundles and rollouts (docs/fleet-updates.md).
 
     tapcert-hub fleet bundle add fw-0.2.0.json            # verified against [fleet] release_keys
+                                                          # and the bundle policy (fwpolicy)
     tapcert-hub fleet bundle list
     tapcert-hub fleet rollout create SHA --target percent --percent 10 --canary S-0001 \\
         --wave-size 20 --max-failures 1 --expires 2026-07-01T06:00
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from server_hub.cli.common import table, time_arg
+from server_hub.cli.common import actor, table, time_arg
 from server_hub.errors import HubError
 from server_hub.fleet.store import FleetStore, trusted_keys
 
@@ -32,7 +33,8 @@ def do_bundle_add(ctx):
     except OSError as exc:
         raise HubError(f"cannot read {path}: {exc.strerror}") from None
     trusted = trusted_keys(list(ctx.cfg.fleet.release_keys) + list(ctx.args.trust))
-    b = _fleet(ctx).add_bundle(data, trusted, by="cli")
+    b = _fleet(ctx).add_bundle(data, trusted, by=actor(ctx),
+                               allow_downgrade=ctx.args.allow_downgrade)
     print(f"{b['sha']}  firmware {b['fw']}, {b['size']:,} bytes, release key {b['key_id']}")
 
 
@@ -50,7 +52,7 @@ def do_rollout_create(ctx):
     rid = _fleet(ctx).create_rollout(
         a.bundle, target=a.target, stations=a.station, percent=a.percent, canary=a.canary,
         canary_count=a.canary_count, wave_size=a.wave_size, max_failures=a.max_failures,
-        expires_at=expires, by="cli")
+        expires_at=expires, by=actor(ctx), allow_downgrade=a.allow_downgrade)
     print(rid)
 
 
@@ -117,6 +119,9 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("file")
     sp.add_argument("--trust", action="append", default=[],
                     help="another release public key (hex or .pub) besides [fleet] release_keys")
+    sp.add_argument("--allow-downgrade", action="store_true",
+                    help="store it although a newer version is stored (audited)")
+    sp.add_argument("--actor", help="who the audit log names (default cli:<user>)")
     sp = cmd(bs, "list", do_bundle_list, "list stored bundles")   # --json: every list has it
 
     r = g.add_parser("rollout", help="rollouts of a bundle to stations")
@@ -135,6 +140,10 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("--max-failures", type=int, default=0)
     sp.add_argument("--expires", help="deadline (Unix seconds or YYYY-MM-DD[THH:MM]); after "
                     "it the rollout stops as if cancelled")
+    sp.add_argument("--allow-downgrade", action="store_true",
+                    help="let stations install it over newer firmware (a deliberate "
+                    "downgrade; audited)")
+    sp.add_argument("--actor", help="who the audit log names (default cli:<user>)")
     sp = cmd(rs, "list", do_rollout_list, "rollouts, newest first, with their progress")
     sp.add_argument("--limit", type=int, default=50)
     sp = cmd(rs, "show", do_rollout_show, "one rollout: every station's and reader's state",

@@ -35,6 +35,14 @@ def do_alarms_list(ctx):
              ["id", "kind", "station_id", "reader_id", "seq", "created_at", "detail"])
 
 
+def do_alarms_acknowledge(ctx):
+    from server_hub.registry import alarmack
+    done = alarmack.acknowledge(ctx.store(), ctx.args.id, by={"name": actor(ctx),
+                                                               "role": "admin"},
+                                note=ctx.args.note)
+    print(f"alarm {done['id']} ({done['kind']}, station {done['station_id']}) acknowledged")
+
+
 def do_quarantine_list(ctx):
     ctx.show(reports.quarantine_list(ctx.store(), ctx.args.reason, ctx.args.limit),
              ["id", "reason", "station_id", "batch_id", "reader_id", "seq", "received_at",
@@ -93,9 +101,14 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("--comment", default="", help="required to reject")
     sp.add_argument("--actor", help="who decides (default cli:<user>)")
 
-    g = group("alarms", "equivocation and broken-chain alarms")
+    g = group("alarms", "equivocation, broken-chain, quarantine-quota and identity-change alarms")
     sp = cmd(g, "list", do_alarms_list, "list alarms")
     sp.add_argument("--limit", type=int, default=100)
+    sp = cmd(g, "acknowledge", do_alarms_acknowledge, "an admin has looked at an alarm: it "
+             "stays listed, the station's problem clears (audited)", "alarms acknowledge 12")
+    sp.add_argument("id", type=int)
+    sp.add_argument("--note", default="", help="what was found (kept in the audit log)")
+    sp.add_argument("--actor", help="who the audit log names (default cli:<user>)")
     g = group("quarantine", "rejected records and batches")
     sp = cmd(g, "list", do_quarantine_list, "list quarantined items")
     sp.add_argument("--reason")

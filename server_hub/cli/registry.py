@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from server_hub.cli.common import write_secret
+from server_hub.cli.common import actor, write_secret
 from server_hub.errors import HubError
 from server_hub.registry.operators import ROLES
 
@@ -73,7 +73,8 @@ def do_reader_enroll(ctx):
 
 
 def do_reader_revoke(ctx):
-    r = ctx.registry.revoke_reader(ctx.args.reader_id, ctx.args.reason)
+    r = ctx.registry.revoke_reader(ctx.args.reader_id, ctx.args.reason,
+                                   by={"name": actor(ctx), "role": "admin"})
     print(f"reader {r['reader_id']} is {r['status']}")
 
 

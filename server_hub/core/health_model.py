@@ -35,8 +35,11 @@ _WEIGHT = {CRITICAL: 1000, WARNING: 30, INFO: 1}
 
 # rules that are alerts (fire to the webhook); the others only sort and explain
 ALERT_RULES = ("offline_backlog", "unsynced_old", "journal_full", "clock_skew",
-               "rejection_spike", "integrity_hold", "equivocation", "quarantine_quota")
+               "rejection_spike", "integrity_hold", "equivocation", "quarantine_quota",
+               "identity_change")
 ALARM_KINDS = ("equivocation", "broken_chain", "record_signature")
+# a reader replaced (re-key) or a station certificate re-issued: registry/identitychange.py
+IDENTITY_KINDS = ("reader_replaced", "certificate_reissued")
 
 
 @dataclass
@@ -269,6 +272,10 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
     if f.alarms.get("quarantine_quota"):    # store/quarantine.py: its batches go unanswered
         problems.append(Problem("quarantine_quota", CRITICAL,
                                 values={"count": f.alarms["quarantine_quota"]}))
+    changes = sum(n for kind, n in f.alarms.items() if kind in IDENTITY_KINDS)
+    if changes:
+        problems.append(Problem("identity_change", WARNING, values={
+            "count": changes, "kinds": {k: n for k, n in f.alarms.items() if k in IDENTITY_KINDS}}))
 
     level, attention = "ok", 0
     for p in problems:
@@ -346,7 +353,13 @@ def describe(p: Problem) -> str:
     if p.rule == "quarantine_quota":
         return ("the station's quarantine is full (hub.quarantine_quota): its further rejected "
                 "records stay on the station unanswered; look at tapcert-hub quarantine list, "
-                "replay or release, then acknowledge the alarm")
+                "replay or release, then acknowledge the alarm (tapcert-hub alarms "
+                "acknowledge ID)")
+    if p.rule == "identity_change":
+        return (f"{v['count']} identity change(s): a reader replaced or the station's "
+                "certificate re-issued; check it was the station's own technician "
+                "(tapcert-hub alarms list, tapcert-hub audit --action 'reader.*'), then "
+                "acknowledge the alarm (tapcert-hub alarms acknowledge ID)")
     return p.rule
 
 

@@ -6,5 +6,6 @@ MQTT offers and chunks, and the agents' reports.
     server.py     FleetServer: offers, chunks, cancels, reports over MQTT
     __main__.py   `python -m server_hub.fleet ARGS` = `tapcert-hub fleet ARGS`
 
-May import: store/, server_hub.errors/config. Station health is dashboard/, not here.
+May import: store/, server_hub.errors/config, creditbank/audit.py (a downgrade override is
+audited, and read back from the audit log). Station health is dashboard/, not here.
 """

@@ -106,6 +106,7 @@ class Rollout:
         self.canary, self.wave_size, self.max_failures = canary, wave_size, max_failures
         self.paused = paused
         self.paused_reason = None
+        self.allow_downgrade = False    # an admin's override, carried in the offer (SPEC §4.7)
         self.expires_at = expires_at
         if cancelled is None and expires_at is not None and now is not None and now >= expires_at:
             cancelled = "expired"

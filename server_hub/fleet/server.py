@@ -184,8 +184,11 @@ class FleetServer:
             rollout, offers, cancels = self.fleet.plan(rid)
             if offers:
                 size = len(self._bundle(rollout.bundle))
-                offer = json.dumps({"type": "update", "rollout": rid, "fw": rollout.fw,
-                                    "bundle": rollout.bundle, "size": size, "chunk": CHUNK})
+                body = {"type": "update", "rollout": rid, "fw": rollout.fw,
+                        "bundle": rollout.bundle, "size": size, "chunk": CHUNK}
+                if rollout.allow_downgrade:   # an admin's audited override
+                    body["allow_downgrade"] = True
+                offer = json.dumps(body)
                 for station in offers:
                     if self._due(("offer", rid, station), now):
                         self.client.publish(f"station/{station}/control", offer, qos=1)

@@ -24,14 +24,25 @@ import time
 
 import sqlalchemy as sa
 
-from protocol import fwbundle
-from server_hub.errors import Conflict, NotFound, RegistryError
+from protocol import fwbundle, fwpolicy
+from server_hub.creditbank import audit
+from server_hub.errors import Conflict, Forbidden, NotFound, RegistryError
+from server_hub.store.bank_tables import bank_audit
 from server_hub.store.fleet_tables import fleet_bundles, fleet_reports, fleet_rollouts
 from server_hub.fleet.rollout import CANCELLED, STATION_STATES, Rollout, plan_targets
 from server_hub.store.bulk import dialect_insert
 from server_hub.store.schema import stations as station_table
 
 TARGETS = ("all", "list", "percent")
+ADMIN = "admin"
+DOWNGRADE = "fleet.rollout.downgrade"
+
+
+def _version_key(text):
+    try:
+        return fwpolicy.version(text)
+    except fwpolicy.PolicyRefused:
+        return (0,)
 
 
 class FleetError(RegistryError):
@@ -77,25 +88,51 @@ class FleetStore:
 
     # -- bundles --------------------------------------------------------------------------
 
-    def add_bundle(self, data: bytes, trusted, by: str = "") -> dict:
-        """Verify against the release keys `trusted` (raw 32 B) and store; uploading the same
-        bytes again returns the stored bundle."""
+    def add_bundle(self, data: bytes, trusted, by: str = "", *, role=None,
+                   allow_downgrade: bool = False) -> dict:
+        """Verify against the release keys `trusted` (raw 32 B), apply the bundle policy
+        (protocol/fwpolicy.py: only firmware code paths; not older than the newest stored
+        bundle unless `allow_downgrade`, an admin's call — `role` "admin" or None for the hub's
+        CLI — audited as `fleet.bundle.downgrade`) and store. Every path that stores a bundle
+        (API, `tapcert-hub fleet bundle add`) comes here. Uploading the same bytes again
+        returns the stored bundle."""
         if not trusted:
             raise FleetError("the hub trusts no release key: set [fleet] release_keys (64 hex "
                              "digits or a .pub file) in the hub's config")
+        if allow_downgrade and role not in (None, ADMIN):
+            raise Forbidden("a deliberate downgrade (allow_downgrade) is an admin's call: ask "
+                            f"an administrator to upload this bundle (you are {by}, {role})")
         try:
             doc = fwbundle.verify(data, trusted)
         except fwbundle.BundleRefused as exc:
             raise BundleRejected(exc.reason, f"bundle refused ({exc.reason}): {exc}") from None
         sha = hashlib.sha256(data).hexdigest()
+        fw = doc["manifest"]["fw"]
         with self.store.write() as conn:
             if conn.execute(sa.select(fleet_bundles.c.sha)
                             .where(fleet_bundles.c.sha == sha)).first() is None:
+                newest = self._policy(conn, doc["manifest"], allow_downgrade)
                 conn.execute(fleet_bundles.insert().values(
-                    sha=sha, fw=_text(doc["manifest"]["fw"], 64), size=len(data),
+                    sha=sha, fw=_text(fw, 64), size=len(data),
                     key_id=_text(doc["key_id"], 64), sig=_text(doc["sig"], 200),
                     created_at=self.clock(), created_by=_text(by, 100) or "", data=data))
+                if newest is not None and _version_key(fw) < _version_key(newest):
+                    audit.record(conn, _text(by, 100) or "cli", "fleet.bundle.downgrade", sha,
+                                 {"fw": fw, "newest_stored": newest,
+                                  "role": role or "admin (cli)"}, self.clock())
         return self.bundle(sha)
+
+    @staticmethod
+    def _policy(conn, manifest, allow_downgrade) -> str | None:
+        """protocol/fwpolicy.py at upload; returns the newest stored version (None: none)."""
+        stored = [r[0] for r in conn.execute(sa.select(fleet_bundles.c.fw))]
+        newest = max(stored, key=_version_key) if stored else None
+        try:
+            fwpolicy.check_paths(manifest)
+            fwpolicy.check_upgrade(manifest["fw"], newest, allow_downgrade)
+        except fwpolicy.PolicyRefused as exc:
+            raise BundleRejected(exc.reason, f"bundle refused ({exc.reason}): {exc}") from None
+        return newest
 
     def bundle(self, sha: str) -> dict:
         c = fleet_bundles.c
@@ -125,9 +162,16 @@ class FleetStore:
 
     def create_rollout(self, sha, *, target="all", stations=(), percent=None, canary=(),
                        canary_count=1, wave_size=10, max_failures=0, expires_at=None,
-                       rid=None, by="") -> str:
+                       rid=None, by="", role=None, allow_downgrade=False) -> str:
+        """`allow_downgrade`: the offer tells the stations' agents that this bundle may be
+        older than a reader's firmware (their own check, protocol/fwpolicy.py, refuses it
+        otherwise): an admin's explicit override (`role` "admin", or None: the hub's CLI),
+        audited as `fleet.rollout.downgrade`."""
         now = self.clock()
         bundle = self.bundle(sha)
+        if allow_downgrade and role not in (None, ADMIN):
+            raise Forbidden("a deliberate downgrade (allow_downgrade) is an admin's call: ask "
+                            f"an administrator to create this rollout (you are {by}, {role})")
         stations, canary = list(stations or ()), list(canary or ())
         if target not in TARGETS:
             raise FleetError(f"target {target!r} is not one of {', '.join(TARGETS)}")
@@ -175,6 +219,13 @@ class FleetStore:
                 wave_size=int(wave_size), max_failures=int(max_failures), paused=False,
                 expires_at=float(expires_at) if expires_at is not None else None,
                 created_at=now, created_by=_text(by, 100) or ""))
+            if allow_downgrade:   # the override lives in the audit log (no column of its own)
+                newest = max((r[0] for r in conn.execute(sa.select(fleet_bundles.c.fw))),
+                             key=_version_key, default=None)
+                audit.record(conn, _text(by, 100) or "cli", DOWNGRADE, rid,
+                             {"fw": bundle["fw"], "bundle": bundle["sha"],
+                              "newest_stored": newest, "role": role or "admin (cli)",
+                              "targets": targets}, now)
         return rid
 
     @staticmethod
@@ -195,6 +246,9 @@ class FleetStore:
                     cancelled=row["cancel_reason"] if row["cancelled_at"] is not None else None,
                     expires_at=row["expires_at"], now=self.clock())
         r.paused_reason = row["paused_reason"]
+        a = bank_audit.c
+        r.allow_downgrade = conn.execute(sa.select(a.id).where(
+            a.subject == row["id"], a.action == DOWNGRADE).limit(1)).first() is not None
         c = fleet_reports.c
         for station, reader, state, reason in conn.execute(
                 sa.select(c.station, c.reader, c.state, c.reason).where(c.rollout == row["id"])):
@@ -208,10 +262,12 @@ class FleetStore:
     def status(self, rid) -> dict:
         with self.store.read() as conn:
             row = self._row(conn, rid)
-            summary = self._load(conn, row).summary()
+            rollout = self._load(conn, row)
+            summary = rollout.summary()
         for k in ("target", "percent", "canary_count", "wave_size", "max_failures",
                   "created_at", "created_by", "cancelled_at", "finished_at"):
             summary[k] = row[k]
+        summary["allow_downgrade"] = rollout.allow_downgrade
         return summary
 
     def rollouts(self, limit: int = 100) -> list[dict]:

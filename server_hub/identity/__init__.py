@@ -5,5 +5,6 @@ ACL and CRL, and offline reader enrollment bundles.
     acl.py          Mosquitto ACL and password-less user list for stations and the hub
     enrollment.py   sign a station CSR, revoke a station, broker-config, import reader bundles
 
-May import: store/, server_hub.config/errors.
+May import: store/, server_hub.config/errors, registry/identitychange.py (who may re-issue a
+station certificate; its audit row and alarm).
 """

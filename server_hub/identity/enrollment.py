@@ -14,6 +14,7 @@ database); `tapcert-hub init` and the first `tapcert-hub run` create it (directo
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -34,23 +35,26 @@ def fleet_ca(cfg, create: bool = True) -> pki.FleetCA:
     return pki.FleetCA.open_or_create(directory) if create else pki.FleetCA.open(directory)
 
 
-def sign_station_csr(cfg, registry, station_id: str, csr_pem: str | bytes) -> dict:
-    """{"certificate": PEM, "ca": PEM} for a registered station's CSR (CN = station id)."""
+def sign_station_csr(cfg, registry, station_id: str, csr_pem: str | bytes, by=None) -> dict:
+    """{"certificate": PEM, "ca": PEM} for a registered station's CSR (CN = station id).
+    Signing again supersedes (revokes) the station's live certificate: only an admin may
+    (`by`, the caller; None: the hub's CLI), audited and alarmed (registry/identitychange.py);
+    a technician issues a station's first certificate (audited)."""
+    from server_hub.registry import identitychange
     registry.station(station_id)   # NotFound: register the station first
     ca = fleet_ca(cfg)
+    live = [e["serial"] for e in ca.issued(station_id)
+            if e["kind"] == "station" and not e["revoked"]]
+    if live:
+        identitychange.admin_only(by, f"station {station_id} has a certificate already: "
+                                      "re-issuing it", "revokes the live one")
     pem = csr_pem.encode() if isinstance(csr_pem, str) else csr_pem
     cert = ca.sign_station_csr(pem, station_id)
+    serial = str(pki.x509.load_pem_x509_certificate(cert).serial_number)
+    with registry.store.write() as conn:
+        identitychange.certificate_issued(conn, by, station_id, live, serial, time.time())
     publish_crl(ca)   # signing again supersedes the station's old certificate
     return {"certificate": cert.decode(), "ca": ca.ca_pem().decode()}
-
-
-def has_station_certificate(cfg, station_id: str) -> bool:
-    """True when the fleet CA holds a live (unrevoked) certificate for the station."""
-    directory = ca_dir(cfg)
-    if directory is None or not (directory / "ca.crt").exists():
-        return False
-    return any(e["kind"] == "station" and not e["revoked"]
-               for e in fleet_ca(cfg, create=False).issued(station_id))
 
 
 def _broker_dir(ca_directory: Path) -> Path | None:

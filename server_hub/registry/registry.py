@@ -26,6 +26,7 @@ from protocol.errors import RemoteProtocolError
 from server_hub.ingest import blocklist
 from server_hub.core import crediting, ingest
 from server_hub.creditbank import categories
+from server_hub.registry import identitychange
 from server_hub.errors import Conflict, DefinitionError, NotFound, RegistryError
 from server_hub.store.bulk import dialect_insert
 from server_hub.store.scope import in_scope
@@ -121,9 +122,14 @@ class Registry:
 
     # --- readers -------------------------------------------------------------------------
 
-    def enroll_reader(self, public_key_hex: str, station_id: str, label: str = "") -> dict:
+    def enroll_reader(self, public_key_hex: str, station_id: str, label: str = "",
+                      replaces: str | None = None, by: dict | None = None) -> dict:
+        """Enrol a reader; with `replaces` (a re-key) the old reader is revoked in the same
+        transaction, audited and alarmed (identitychange.py). `by`: the caller (None: CLI)."""
         public_key = parse_hex(public_key_hex, "public key", (32,))
         reader_id = rec.reader_id_from_public_key(public_key)
+        old_rid = self._reader_id(replaces) if replaces else None
+        before = None
         now = time.time()
         with self.store.write() as conn:
             if conn.execute(sa.select(stations.c.id).where(stations.c.id == station_id)).first() \
@@ -139,7 +145,16 @@ class Registry:
                 label=label or "", status="active", enrolled_at=now))
             conn.execute(reader_chain.insert().values(reader_id=reader_id, contiguous=0,
                                                       max_seq=0, stored=0))
-        return self.reader(reader_id.hex())
+            if old_rid is not None and old_rid != reader_id:
+                before = self._revoke(conn, old_rid, f"re-keyed: replaced by {reader_id.hex()}",
+                                      now)
+                if before is not None:
+                    identitychange.replaced(conn, by, before, {
+                        "reader_id": reader_id.hex(), "station_id": station_id,
+                        "label": label or "", "status": "active"}, now)
+        out = self.reader(reader_id.hex())
+        out["replaced"] = old_rid.hex() if old_rid is not None and before is not None else None
+        return out
 
     def _reader_id(self, text: str) -> bytes:
         return parse_hex(text, "reader id", (rec.READER_ID_LEN,))
@@ -179,19 +194,35 @@ class Registry:
         with self.store.read() as conn:
             return [_reader_dict(r) for r in conn.execute(q)]
 
-    def revoke_reader(self, reader_id_hex: str, reason: str = "") -> dict:
+    def revoke_reader(self, reader_id_hex: str, reason: str = "", by: dict | None = None) -> dict:
+        """Revoke a reader for good: an admin's call (`by`: the caller, None: the CLI), audited
+        with before/after."""
+        identitychange.admin_only(by, f"revoking reader {reader_id_hex}",
+                                  "takes a reader out of service for good")
         rid = self._reader_id(reader_id_hex)
+        now = time.time()
         with self.store.write() as conn:
-            done = conn.execute(readers.update().where(readers.c.reader_id == rid,
-                                                       readers.c.status == "active")
-                                .values(status="revoked", revoked_at=time.time(),
-                                        revoke_reason=reason or ""))
-            if done.rowcount == 0:
-                exists = conn.execute(sa.select(readers.c.status)
-                                      .where(readers.c.reader_id == rid)).first()
-                if exists is None:
-                    raise NotFound(f"reader {reader_id_hex} is not enrolled")
+            if conn.execute(sa.select(readers.c.status).where(readers.c.reader_id == rid)
+                            ).first() is None:
+                raise NotFound(f"reader {reader_id_hex} is not enrolled")
+            before = self._revoke(conn, rid, reason or "", now)
+            if before is not None:
+                identitychange.revoked(conn, by, before, reason or "", now)
         return self.reader(reader_id_hex)
+
+    @staticmethod
+    def _revoke(conn, rid: bytes, reason: str, now: float) -> dict | None:
+        """Revoke an active reader in `conn`; its state before, or None when not active."""
+        row = conn.execute(sa.select(readers.c.reader_id, readers.c.station_id, readers.c.label,
+                                     readers.c.status)
+                           .where(readers.c.reader_id == rid, readers.c.status == "active")
+                           ).first()
+        if row is None:
+            return None
+        conn.execute(readers.update().where(readers.c.reader_id == rid,
+                                            readers.c.status == "active")
+                     .values(status="revoked", revoked_at=now, revoke_reason=reason))
+        return identitychange.reader_state(row)
 
     def update_reader(self, reader_id_hex: str, station_id=None, label=None) -> dict:
         rid = self._reader_id(reader_id_hex)

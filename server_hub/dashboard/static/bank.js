@@ -64,11 +64,12 @@ async function call(method, path, body) {
   return { ok: resp.ok, status: resp.status, data: data, error: resp.ok ? null : detailText(data, resp.status) };
 }
 
-function flash(text, isError) {
+function flash(text, kind) {     // kind: true (an error), "pending" (four-eyes), else done
   const f = $("#flash");
+  const k = kind === true ? "error" : (kind === "pending" ? "pending" : "done");
   f.hidden = false;
-  f.className = "flash " + (isError ? "error" : "done");
-  f.textContent = (isError ? "⚠ " : "✓ ") + text;
+  f.className = "flash " + k;
+  f.textContent = { error: "⚠ ", pending: "⏳ ", done: "✓ " }[k] + text;
 }
 
 // --- loading ---------------------------------------------------------------------------

@@ -26,7 +26,9 @@ function renderAdmin() {
   renderCategories(); renderTerms(); renderActivities(); renderSettings();
 }
 
-// a change through the API: the answer's words on failure (returned), the data on success
+// a change through the API: the answer's words on failure (returned), the data on success.
+// 202 is the four-eyes answer: nothing changed yet, a second admin must approve the proposal
+// (data.pending); it is shown as pending, never as done or as an error.
 async function adminChange(method, path, body, done, errBox) {
   const r = await call(method, path, body);
   if (!r.ok) {
@@ -35,10 +37,20 @@ async function adminChange(method, path, body, done, errBox) {
     flash(words, true);
     return null;
   }
-  flash(done);
+  const pending = r.status === 202 && r.data ? r.data.pending : null;
+  if (pending) flash(t("four_eyes_pending", { id: pending.id, by: pending.proposed_by }), "pending");
+  else flash(done);
   await adminLoad();
   loadAudit();
   return r.data || {};
+}
+
+function pendingAnswer(p) {    // a proposal waiting for a second admin (POST /activity-changes/{id}/decision)
+  const written = p.would_write || {};
+  const n = Object.keys(written).reduce((s, k) => s + written[k], 0);
+  return h("div", { class: "answer pending", id: "change-pending", "data-proposal": p.id },
+    h("p", {}, t("four_eyes_pending", { id: p.id, by: p.proposed_by })),
+    h("p", { class: "muted" }, t("four_eyes_would_write", { n: n, id: p.id })));
 }
 
 function refusalWords(r) {     // the API's words, with a sentence in the page's language first
@@ -225,7 +237,11 @@ function standardForm(a) {
     const data = await adminChange("POST", "/api/v1/activities/" + encodeURIComponent(a.id) + "/standard-versions",
       { from: f.from.value, standard: std, category: f.category.value }, t("std_saved", { id: a.id, from: f.from.value }), err);
     go.disabled = false;
-    if (data) { ADM.editing = null; ADM.answer = standardAnswer(a.id, data); renderActivities(); }
+    if (data) {
+      ADM.editing = null;
+      ADM.answer = data.pending ? pendingAnswer(data.pending) : standardAnswer(a.id, data);
+      renderActivities();
+    }
   } }, h("h3", {}, t("std_change_title", { name: a.name || a.id })),
     h("p", { class: "muted", style: "flex-basis:100%" }, t("std_now"), " ", standardWords(a.standard)),
     label("act_category", f.category), label("sw_type", f.type),
