@@ -98,6 +98,16 @@ def _seed_categories(conn, categories) -> list[str]:
     return added
 
 
+def _learner_portal(conn) -> None:
+    from server_hub.store import learner_tables as tables
+    tables.create(conn)
+    now = time.time()
+    have = {r[0] for r in conn.execute(sa.select(schema.counters.c.name))}
+    for name in tables.COUNTERS:       # rows made here, so sign-in only ever UPDATEs them
+        if name not in have:
+            conn.execute(schema.counters.insert().values(name=name, value=0, updated_at=now))
+
+
 MIGRATIONS = [
     (1, "initial: registry, evidence, quarantine, alarms, credit state, ledger, sync", _initial),
     (2, "dashboard: station samples, alert state, indexes for incremental reads", _dashboard),
@@ -108,6 +118,7 @@ MIGRATIONS = [
      _creditbank),
     (7, "fleet updates: firmware bundles, rollouts, station reports", _fleet),
     (8, "credit bank: terms, course categories, running credit totals", _standards_admin),
+    (10, "learner portal: PINs, sessions, sign-in lockouts", _learner_portal),
 ]
 LATEST = MIGRATIONS[-1][0]
 

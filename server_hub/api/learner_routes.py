@@ -1,0 +1,133 @@
+"""The learner portal's API: a learner signs in with account number and PIN and reads their
+own account; staff set PINs at the desk.
+
+    POST /learner/sign-in {"account", "pin"}   -> session cookie (HttpOnly)      anyone
+    POST /learner/sign-out                                                      the learner
+    GET  /learner/me, /learner/statement, /learner/exchange, /learner/transcript  the learner
+    PUT  /learners/{id}/pin {"pin"}   set or reset a learner's PIN               PIN_SETTERS
+    GET  /learners/{id}/pin           whether a PIN is set, lockout, last sign-in PIN_SETTERS
+
+The session is the cookie `tapcert_learner` (HttpOnly, SameSite=Strict, Path=/api/v1/learner,
+Secure over https), valid 30 minutes from sign-in (learnerauth.SESSION_S). Every /learner/*
+route reads the learner id from that session only — no route takes a learner id in its URL,
+query or body, so no learner can ask for another's data. Answers carry Cache-Control: no-store.
+A wrong PIN (or unknown account) is 401 in the same words; a locked account or client
+address is 429 with Retry-After and `locked_until`.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from server_hub.api.auth import require
+from server_hub.creditbank import learnerauth, learnerview
+from server_hub.errors import AuthError
+
+router = APIRouter(tags=["learner portal"])
+COOKIE = "tapcert_learner"
+COOKIE_PATH = "/api/v1/learner"
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class SignInIn(BaseModel):
+    account: str = Field(min_length=1, max_length=64, description="the learning account number")
+    pin: str = Field(min_length=1, max_length=128)
+
+
+class PinIn(BaseModel):
+    pin: str = Field(min_length=1, max_length=128, description="6-64 characters, set at the desk")
+
+
+def _store(request: Request):
+    return request.app.state.hub.store
+
+
+def signed_in(request: Request) -> dict:
+    """Dependency: {"learner_id", "expires_at"} of the caller's session, else 401 in words."""
+    try:
+        return learnerauth.session(_store(request), request.cookies.get(COOKIE))
+    except AuthError as exc:
+        raise HTTPException(401, str(exc)) from None
+
+
+def _private(body, **headers) -> JSONResponse:
+    return JSONResponse(body, headers={**NO_STORE, **headers})
+
+
+@router.post("/learner/sign-in")
+def sign_in(body: SignInIn, request: Request):
+    client = request.client.host if request.client is not None else None
+    try:
+        s = learnerauth.sign_in(_store(request), body.account, body.pin, client)
+    except learnerauth.Locked as exc:
+        wait = max(1, int(exc.until - time.time()) + 1)
+        return JSONResponse({"detail": str(exc), "locked_until": exc.until}, status_code=429,
+                            headers={"Retry-After": str(wait), **NO_STORE})
+    except AuthError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=401, headers=NO_STORE)
+    resp = _private({"learner_id": s.learner_id, "name": s.name, "expires_at": s.expires_at})
+    resp.set_cookie(COOKIE, s.token, max_age=learnerauth.SESSION_S, path=COOKIE_PATH,
+                    httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return resp
+
+
+@router.post("/learner/sign-out")
+def sign_out(request: Request):
+    ended = learnerauth.sign_out(_store(request), request.cookies.get(COOKIE))
+    resp = _private({"signed_out": ended})
+    resp.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict")
+    return resp
+
+
+@router.get("/learner/me")
+def me(request: Request, s=Depends(signed_in)):
+    """Name, balance, credits and points available, and when this session ends."""
+    return _private(dict(learnerview.overview(_store(request), s["learner_id"]),
+                         session_expires_at=s["expires_at"]))
+
+
+@router.get("/learner/statement")
+def statement(request: Request, s=Depends(signed_in)):
+    """Ledger entries (newest first) with the evidence behind each, and sessions not credited
+    (held for review, open, capped, rejected) with their reasons."""
+    return _private(learnerview.statement(_store(request), s["learner_id"]))
+
+
+@router.get("/learner/exchange")
+def exchange(request: Request, s=Depends(signed_in)):
+    """Points available, redemptions and reversals, and the services on offer."""
+    return _private(learnerview.exchange(_store(request), s["learner_id"]))
+
+
+@router.get("/learner/transcript")
+def transcript(request: Request, s=Depends(signed_in)):
+    """The learner's signed transcript as a file to download; `tapcert-hub verify-transcript
+    FILE` checks it offline (the same document staff get from /learners/{id}/transcript)."""
+    from server_hub.api.bank_routes import learner_transcript
+    doc = learner_transcript(s["learner_id"], request, who=None)
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", s["learner_id"])
+    return _private(doc, **{"Content-Disposition": f'attachment; filename="transcript-{name}.json"'})
+
+
+@router.put("/learners/{learner_id}/pin")
+def set_pin(learner_id: str, body: PinIn, request: Request,
+            who=Depends(require(*learnerauth.PIN_SETTERS))):
+    """Set or reset the learner's portal PIN (audited as learner.pin.set / .reset, without the
+    PIN); clears a lockout and ends the learner's sessions. 422 says why a PIN is refused."""
+    try:
+        return learnerauth.set_pin(_store(request), learner_id, body.pin, who)
+    except learnerauth.NotAllowed as exc:
+        raise HTTPException(403, str(exc)) from None
+
+
+@router.get("/learners/{learner_id}/pin")
+def pin_state(learner_id: str, request: Request,
+              who=Depends(require(*learnerauth.PIN_SETTERS))):
+    """{"pin_set": false} or who set it and when, a lockout in force, the last sign-in."""
+    got = learnerauth.has_pin(_store(request), learner_id)
+    return {"learner_id": learner_id, "pin_set": got is not None, **(got or {})}

@@ -1,0 +1,60 @@
+"""The learner portal's tables (SQLAlchemy Core), created by schema migration 10.
+
+    learner_credentials   one row per learner with a PIN: its scrypt hash (never the PIN),
+                          who set it and when, and the per-account lockout counter
+                          (server_hub/core/signin.py ACCOUNT)
+    learner_sessions      signed-in portal sessions: the SHA-256 of the session token (the
+                          token itself is only in the learner's cookie), learner, expiry
+    learner_signin_guard  the per-client-address lockout counter (signin.py ADDRESS); rows
+                          whose lock and window ran out a day ago are pruned at sign-in
+
+Sign-in figures are named counters in `counters` (schema.py): learner_signin_ok,
+learner_signin_wrong, learner_signin_locked (lockouts started), learner_signin_refused
+(tries refused while locked).
+
+They live on their own MetaData so migration 1 never depends on this module.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+COUNTERS = ("learner_signin_ok", "learner_signin_wrong", "learner_signin_locked",
+            "learner_signin_refused")
+
+learner_credentials = sa.Table(
+    "learner_credentials", metadata,
+    sa.Column("learner_id", sa.String(64), primary_key=True),
+    sa.Column("pin_hash", sa.String(300), nullable=False),   # scrypt$n$r$p$salt$hash (hex)
+    sa.Column("set_by", sa.String(100), nullable=False),
+    sa.Column("set_at", sa.Float, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("locked_until", sa.Float, nullable=False, default=0.0),
+    sa.Column("lockouts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_signin_at", sa.Float, nullable=True),
+)
+
+learner_sessions = sa.Table(
+    "learner_sessions", metadata,
+    sa.Column("token_hash", sa.LargeBinary(32), primary_key=True),
+    sa.Column("learner_id", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+    sa.Index("ix_learner_sessions_learner", "learner_id"),
+)
+
+learner_signin_guard = sa.Table(
+    "learner_signin_guard", metadata,
+    sa.Column("address", sa.String(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("window_start", sa.Float, nullable=False, default=0.0),
+    sa.Column("locked_until", sa.Float, nullable=False, default=0.0),
+    sa.Column("lockouts", sa.Integer, nullable=False, default=0),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+
+def create(conn) -> None:
+    metadata.create_all(conn, checkfirst=True)
