@@ -86,9 +86,11 @@ def sign_out(request: Request):
 
 @router.get("/learner/me")
 def me(request: Request, s=Depends(signed_in)):
-    """Name, balance, credits and points available, and when this session ends."""
+    """Name, balance, credits and points available, when this session ends, and the hub's
+    time zone (the page shows every time in it)."""
     return _private(dict(learnerview.overview(_store(request), s["learner_id"]),
-                         session_expires_at=s["expires_at"]))
+                         session_expires_at=s["expires_at"],
+                         timezone=request.app.state.hub.config.hub.timezone))
 
 
 @router.get("/learner/statement")

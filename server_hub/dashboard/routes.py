@@ -4,6 +4,7 @@
     GET /dashboard/static/*              its assets, all served locally (no CDN)
     GET /dashboard/bank                  the credit-bank administration page (static; its data
                                          comes from /api/v1/bank/desk and friends, admin only)
+    GET /learner                         the learner portal (static; learner_routes.py has its data)
     GET /dashboard/api/fleet             fleet summary + alerts firing          (any role)
     GET /dashboard/api/stations          stations view: ?q= &state= &level= &offset= &limit=
     GET /dashboard/api/stations/{id}     one station: view, 24 h history, rejections, readers
@@ -88,6 +89,13 @@ def page_slash():
 def bank_page():
     """Learner data: the page itself is static; every route it reads needs the admin role."""
     return FileResponse(STATIC / "bank.html", media_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/learner", include_in_schema=False)
+def learner_page():
+    """The learner portal (static; a learner's own data comes from /api/v1/learner/*)."""
+    return FileResponse(STATIC / "learner.html", media_type="text/html",
                         headers={"Cache-Control": "no-cache"})
 
 
