@@ -6,6 +6,10 @@ own account; staff set PINs at the desk.
     GET  /learner/me, /learner/statement, /learner/exchange, /learner/transcript  the learner
     PUT  /learners/{id}/pin {"pin"}   set or reset a learner's PIN               PIN_SETTERS
     GET  /learners/{id}/pin           whether a PIN is set, lockout, last sign-in PIN_SETTERS
+    POST /learner/applications {"name", "phone", "learner_type", "station_id"}   anyone
+                                      (apply for an account; 5 a day per address: 429)
+    GET  /learner-applications?status=pending|approved|rejected                  DECIDERS
+    POST /learner-applications/{id}/decision {"decision", "learner_id", "comment"}  DECIDERS
 
 The session is the cookie `tapcert_learner` (HttpOnly, SameSite=Strict, Path=/api/v1/learner,
 Secure over https), valid 30 minutes from sign-in (learnerauth.SESSION_S). Every /learner/*
@@ -20,12 +24,14 @@ from __future__ import annotations
 import re
 import time
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from server_hub.api.auth import require
-from server_hub.creditbank import learnerauth, learnerview
+from server_hub.creditbank import applications, learnerauth, learnerview
 from server_hub.errors import AuthError
 
 router = APIRouter(tags=["learner portal"])
@@ -133,3 +139,47 @@ def pin_state(learner_id: str, request: Request,
     """{"pin_set": false} or who set it and when, a lockout in force, the last sign-in."""
     got = learnerauth.has_pin(_store(request), learner_id)
     return {"learner_id": learner_id, "pin_set": got is not None, **(got or {})}
+
+
+class ApplicationIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    phone: str = Field(min_length=5, max_length=20)
+    learner_type: Literal[applications.TYPES] = Field(description=", ".join(applications.TYPES))
+    station_id: str = Field("", max_length=32, description="the station you will go to")
+
+
+class ApplicationDecisionIn(BaseModel):
+    decision: Literal["approve", "reject"]
+    learner_id: str = Field("", max_length=64, description="approve: the account number to open")
+    comment: str = Field("", max_length=2000)
+
+
+@router.post("/learner/applications", status_code=201)
+def apply(body: ApplicationIn, request: Request):
+    """Apply for a learning account; staff approve it (opening the account) or reject it."""
+    client = request.client.host if request.client is not None else None
+    try:
+        got = applications.apply(_store(request), body.name, body.phone, body.learner_type,
+                                 body.station_id, client)
+    except applications.Limited as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers=NO_STORE)
+    return JSONResponse(got, status_code=201, headers=NO_STORE)
+
+
+@router.get("/learner-applications")
+def application_list(request: Request,
+                     status: Literal["pending", "approved", "rejected"] | None = "pending",
+                     limit: int = Query(200, ge=1, le=5000),
+                     who=Depends(require(*applications.DECIDERS))):
+    """Applications (newest first) with name, phone, type, station and decision."""
+    return applications.listing(_store(request), status, limit)
+
+
+@router.post("/learner-applications/{application_id}/decision")
+def application_decision(body: ApplicationDecisionIn, request: Request,
+                         application_id: int = Path(ge=1, le=2 ** 62),
+                         who=Depends(require(*applications.DECIDERS))):
+    """Approve (opens the account `learner_id` with the applicant's name) or reject (comment
+    required); once: 409 after. Audited (learner.application.approve / .reject)."""
+    return applications.decide(_store(request), application_id, body.decision, who,
+                               body.learner_id, body.comment)

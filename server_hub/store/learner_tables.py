@@ -7,6 +7,9 @@
                           token itself is only in the learner's cookie), learner, expiry
     learner_signin_guard  the per-client-address lockout counter (signin.py ADDRESS); rows
                           whose lock and window ran out a day ago are pruned at sign-in
+    learner_applications  self-applications for a learning account (name, phone, type,
+                          station): pending until staff approve (which opens the account) or
+                          reject; kept, never deleted
 
 Sign-in figures are named counters in `counters` (schema.py): learner_signin_ok,
 learner_signin_wrong, learner_signin_locked (lockouts started), learner_signin_refused
@@ -43,6 +46,7 @@ learner_sessions = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
     sa.Index("ix_learner_sessions_learner", "learner_id"),
+    sa.Index("ix_learner_sessions_expires", "expires_at"),
 )
 
 learner_signin_guard = sa.Table(
@@ -58,3 +62,23 @@ learner_signin_guard = sa.Table(
 
 def create(conn) -> None:
     metadata.create_all(conn, checkfirst=True)
+
+
+learner_applications = sa.Table(   # self-applications for an account, decided by staff
+    "learner_applications", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True,
+              autoincrement=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("phone", sa.String(32), nullable=False),
+    sa.Column("learner_type", sa.String(32), nullable=False),
+    sa.Column("station_id", sa.String(32), nullable=False, default=""),  # where they will go
+    sa.Column("address", sa.String(64), nullable=False),     # signin.address_key of the sender
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, default="pending"),
+    sa.Column("decided_by", sa.String(100), nullable=True),
+    sa.Column("decided_at", sa.Float, nullable=True),
+    sa.Column("comment", sa.String(2000), nullable=False, default=""),
+    sa.Column("learner_id", sa.String(64), nullable=True),   # the account an approval opened
+    sa.Index("ix_learner_applications_status", "status", "id"),
+    sa.Index("ix_learner_applications_address", "address", "created_at"),
+)

@@ -21,6 +21,7 @@ from dashkit import ARTIFACTS, Server  # noqa: E402
 from test_bank_pages import browser  # noqa: E402,F401  (one headless Chromium per module)
 from hil_tests import timescale  # noqa: E402
 from learnerkit import PINS, SESSION_START, Hub, make_config, seed, wire  # noqa: E402
+from server_hub.creditbank import applications  # noqa: E402
 from server_hub.store.learner_tables import learner_sessions  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -120,9 +121,18 @@ def test_sign_in_statement_transcript_sign_out(browser, portal, tmp_path):
     ctx.close()
 
 
-def test_wrong_pin_lockout_and_expiry_in_words(browser, portal):
+def test_apply_wrong_pin_lockout_and_expiry_in_words(browser, portal):
     hub, srv = portal
     ctx, page = open_page(browser, srv)
+    page.click("#apply summary")
+    page.fill("#apply-name", "王芳")
+    page.fill("#apply-phone", "13800000000")
+    page.select_option("#apply-type", "retiree")
+    page.click("#apply-form button[type=submit]")
+    page.wait_for_selector("#apply-result.done")
+    assert "申请已提交" in page.text_content("#apply-result")
+    (item,) = applications.listing(hub.store)
+    assert (item["name"], item["learner_type"]) == ("王芳", "retiree")
     for _ in range(5):
         assert answered(page, "L-2", "wrong-pin-0") == 401
         page.wait_for_selector("#signin-form button:enabled")

@@ -96,6 +96,24 @@ async function signIn(ev) {
     : r.status === 0 ? t("unreachable") : t("http_error", { status: r.status, detail: r.detail });
 }
 
+async function applyForAccount(ev) {
+  ev.preventDefault();
+  const r = await call("POST", "/api/v1/learner/applications", { name: $("#apply-name").value.trim(),
+    phone: $("#apply-phone").value.trim(), learner_type: $("#apply-type").value,
+    station_id: $("#apply-station").value.trim() });
+  const out = $("#apply-result");
+  out.hidden = false;
+  out.className = r.ok ? "done" : "error";
+  out.textContent = r.ok ? t("apply_done", { id: r.data.id }) : r.status === 429 ? t("apply_limited")
+    : r.status === 0 ? t("unreachable") : t("http_error", { status: r.status, detail: r.detail || detailOf(r) });
+  if (r.ok) $("#apply-form").reset();
+}
+
+function detailOf(r) {   // pydantic's list of field errors, in its words
+  const d = r.data && r.data.detail;
+  return Array.isArray(d) ? d.map((e) => (e.loc ? e.loc.slice(1).join(".") + ": " : "") + e.msg).join("; ") : "";
+}
+
 async function signOut() {
   await call("POST", "/api/v1/learner/sign-out");
   showSignIn(t("signed_out"));
@@ -241,6 +259,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("#signin-form").addEventListener("submit", signIn);
   $("#signout").addEventListener("click", signOut);
+  $("#apply-form").addEventListener("submit", applyForAccount);
   $("#download").addEventListener("click", download);
   draw();
   load();
