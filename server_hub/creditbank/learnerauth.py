@@ -144,6 +144,18 @@ def _lock_refusal(conn, acct: signin.Guard, addr: signin.Guard, now: float):
     return error
 
 
+def _serialise(conn, account: str, address: str) -> None:
+    """PostgreSQL: one sign-in at a time per account and per address (transaction advisory
+    locks, taken in a fixed order), so counting a wrong try never loses a concurrent one.
+    SQLite needs nothing: its write transactions (BEGIN IMMEDIATE) run one at a time."""
+    if conn.dialect.name != "postgresql":
+        return
+    for key in sorted({"account:" + account, "address:" + address}):
+        k = int.from_bytes(hashlib.sha256(b"tapcert-signin:" + key.encode()).digest()[:8],
+                           "big", signed=True)
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": k})
+
+
 def _load(conn, account: str, address: str):
     cred = conn.execute(sa.select(_C.pin_hash, _C.failures, _C.locked_until, _C.lockouts)
                         .where(_C.learner_id == account)).first()
@@ -167,6 +179,7 @@ def sign_in(store, account: str, pin: str, client: str | None,
             raise refusal
     good = pin_matches(pin or "", cred[0] if cred is not None else _DUMMY) and cred is not None
     with store.write() as conn:         # counted here, after the slow hash, all tries counted
+        _serialise(conn, account, address)
         cred, acct, guard_row, addr = _load(conn, account, address)
         refusal = _lock_refusal(conn, acct, addr, now)   # also: locked by a parallel try
         if refusal is None and not good:

@@ -69,3 +69,35 @@ def test_lockout_on_both_databases(db_url):
                           "learner_signin_locked": 1, "learner_signin_refused": 1}
     finally:
         hub.close()
+
+
+def test_parallel_wrong_tries_are_all_counted(db_url):
+    """Eight wrong PINs at once from eight addresses: exactly five are counted as wrong (the
+    fifth locks), the other three are refused as locked — none lost, on both databases."""
+    import threading
+    hub = Hub(db_url, make_config())
+    try:
+        District(hub, learners=1)
+        learnerauth.set_pin(hub.store, "L-0", "482915", DESK)
+        start, errors = threading.Barrier(8), []
+
+        def try_once(i):
+            start.wait()
+            try:
+                learnerauth.sign_in(hub.store, "L-0", "000111x", f"198.51.100.{i}")
+            except learnerauth.AuthError as exc:
+                errors.append(type(exc).__name__)
+
+        threads = [threading.Thread(target=try_once, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        counts = dict(hub.sql("SELECT name, value FROM counters WHERE name LIKE 'learner_%'"))
+        assert sorted(errors) == ["Locked"] * 3 + ["WrongPIN"] * 5
+        assert (counts["learner_signin_wrong"], counts["learner_signin_locked"],
+                counts["learner_signin_refused"]) == (5, 1, 3)
+        with pytest.raises(learnerauth.Locked):
+            learnerauth.sign_in(hub.store, "L-0", "482915", "198.51.100.99")
+    finally:
+        hub.close()
