@@ -1,18 +1,21 @@
 """The learner portal's API: a learner signs in with account number and PIN and reads their
-own account; staff set PINs at the desk.
+own account; staff set PINs and decide applications. Two routers:
 
-    POST /learner/sign-in {"account", "pin"}   -> session cookie (HttpOnly)      anyone
-    POST /learner/sign-out                                                      the learner
-    GET  /learner/me, /learner/statement, /learner/exchange, /learner/transcript  the learner
+`portal`, mounted at /learner/api (beside the page /learner; not /api/v1, whose every route
+takes a staff bearer token):
+    POST /learner/api/sign-in {"account", "pin"}   -> session cookie (HttpOnly)    anyone
+    POST /learner/api/sign-out                                                    the learner
+    GET  /learner/api/me, /statement, /exchange, /transcript                      the learner
+    POST /learner/api/applications {"name", "phone", "learner_type", "station_id"}   anyone
+                                      (apply for an account; 5 a day per address: 429)
+`router`, mounted at /api/v1 (bearer tokens, roles):
     PUT  /learners/{id}/pin {"pin"}   set or reset a learner's PIN               PIN_SETTERS
     GET  /learners/{id}/pin           whether a PIN is set, lockout, last sign-in PIN_SETTERS
-    POST /learner/applications {"name", "phone", "learner_type", "station_id"}   anyone
-                                      (apply for an account; 5 a day per address: 429)
     GET  /learner-applications?status=pending|approved|rejected                  DECIDERS
     POST /learner-applications/{id}/decision {"decision", "learner_id", "comment"}  DECIDERS
 
-The session is the cookie `tapcert_learner` (HttpOnly, SameSite=Strict, Path=/api/v1/learner,
-Secure over https), valid 30 minutes from sign-in (learnerauth.SESSION_S). Every /learner/*
+The session is the cookie `tapcert_learner` (HttpOnly, SameSite=Strict, Path=/learner/api,
+Secure over https), valid 30 minutes from sign-in (learnerauth.SESSION_S). Every portal
 route reads the learner id from that session only — no route takes a learner id in its URL,
 query or body, so no learner can ask for another's data. Answers carry Cache-Control: no-store.
 A wrong PIN (or unknown account) is 401 in the same words; a locked account or client
@@ -34,9 +37,10 @@ from server_hub.api.auth import require
 from server_hub.creditbank import applications, learnerauth, learnerview
 from server_hub.errors import AuthError
 
-router = APIRouter(tags=["learner portal"])
+router = APIRouter(tags=["learner portal (staff)"])     # under /api/v1, bearer tokens
+portal = APIRouter(tags=["learner portal"])             # under /learner/api, the session cookie
 COOKIE = "tapcert_learner"
-COOKIE_PATH = "/api/v1/learner"
+COOKIE_PATH = "/learner/api"
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -65,7 +69,7 @@ def _private(body, **headers) -> JSONResponse:
     return JSONResponse(body, headers={**NO_STORE, **headers})
 
 
-@router.post("/learner/sign-in")
+@portal.post("/sign-in")
 def sign_in(body: SignInIn, request: Request):
     client = request.client.host if request.client is not None else None
     try:
@@ -82,7 +86,7 @@ def sign_in(body: SignInIn, request: Request):
     return resp
 
 
-@router.post("/learner/sign-out")
+@portal.post("/sign-out")
 def sign_out(request: Request):
     ended = learnerauth.sign_out(_store(request), request.cookies.get(COOKIE))
     resp = _private({"signed_out": ended})
@@ -90,7 +94,7 @@ def sign_out(request: Request):
     return resp
 
 
-@router.get("/learner/me")
+@portal.get("/me")
 def me(request: Request, s=Depends(signed_in)):
     """Name, balance, credits and points available, when this session ends, and the hub's
     time zone (the page shows every time in it)."""
@@ -99,27 +103,28 @@ def me(request: Request, s=Depends(signed_in)):
                          timezone=request.app.state.hub.config.hub.timezone))
 
 
-@router.get("/learner/statement")
+@portal.get("/statement")
 def statement(request: Request, s=Depends(signed_in)):
     """Ledger entries (newest first) with the evidence behind each, and sessions not credited
     (held for review, open, capped, rejected) with their reasons."""
     return _private(learnerview.statement(_store(request), s["learner_id"]))
 
 
-@router.get("/learner/exchange")
+@portal.get("/exchange")
 def exchange(request: Request, s=Depends(signed_in)):
     """Points available, redemptions and reversals, and the services on offer."""
     return _private(learnerview.exchange(_store(request), s["learner_id"]))
 
 
-@router.get("/learner/transcript")
+@portal.get("/transcript")
 def transcript(request: Request, s=Depends(signed_in)):
     """The learner's signed transcript as a file to download; `tapcert-hub verify-transcript
     FILE` checks it offline (the same document staff get from /learners/{id}/transcript)."""
     from server_hub.api.bank_routes import learner_transcript
     doc = learner_transcript(s["learner_id"], request, who=None)
     name = re.sub(r"[^A-Za-z0-9._-]", "_", s["learner_id"])
-    return _private(doc, **{"Content-Disposition": f'attachment; filename="transcript-{name}.json"'})
+    disposition = f'attachment; filename="transcript-{name}.json"'
+    return _private(doc, **{"Content-Disposition": disposition})
 
 
 @router.put("/learners/{learner_id}/pin")
@@ -154,7 +159,7 @@ class ApplicationDecisionIn(BaseModel):
     comment: str = Field("", max_length=2000)
 
 
-@router.post("/learner/applications", status_code=201)
+@portal.post("/applications", status_code=201)
 def apply(body: ApplicationIn, request: Request):
     """Apply for a learning account; staff approve it (opening the account) or reject it."""
     client = request.client.host if request.client is not None else None

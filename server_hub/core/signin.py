@@ -84,7 +84,7 @@ def check_pin(pin: str, learner_id: str = "") -> str | None:
     """-> None when `pin` may be set, else the reason in words (for the person at the desk)."""
     if not isinstance(pin, str) or not MIN_PIN <= len(pin) <= MAX_PIN:
         return f"a PIN has {MIN_PIN} to {MAX_PIN} characters"
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in pin):
+    if any(ord(ch) < 32 or ord(ch) == 127 or 0xD800 <= ord(ch) <= 0xDFFF for ch in pin):
         return "a PIN may not contain control characters"
     if len(set(pin)) == 1:
         return "a PIN of one repeated character is too easy to guess"

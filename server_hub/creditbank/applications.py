@@ -38,8 +38,10 @@ class Limited(HubError):
 
 
 def _clean(name: str, phone: str, learner_type: str, station_id: str) -> tuple:
-    name, phone, station_id = (name or "").strip(), (phone or "").strip(), (station_id or "").strip()
-    if not 1 <= len(name) <= 200 or any(ord(ch) < 32 for ch in name):
+    name, phone = (name or "").strip(), (phone or "").strip()
+    station_id = (station_id or "").strip()
+    if not 1 <= len(name) <= 200 or any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF
+                                        for ch in name + station_id):
         raise RegistryError("give your name (1-200 characters)")
     if not _PHONE.match(phone):
         raise RegistryError("give a phone number of 5-20 digits (spaces, '-' and a leading '+' "

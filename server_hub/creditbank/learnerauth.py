@@ -71,7 +71,7 @@ def pin_matches(pin: str, stored: str) -> bool:
         if kind != "scrypt":
             return False
         again = hash_pin(pin, bytes.fromhex(salt), int(n), int(r), int(p))
-    except ValueError:
+    except ValueError:           # also UnicodeEncodeError: a lone surrogate is no PIN
         return False
     return hmac.compare_digest(again.encode(), stored.encode())
 
@@ -170,6 +170,10 @@ def sign_in(store, account: str, pin: str, client: str | None,
     now = time.time() if now is None else now
     address = signin.address_key(client)
     account = (account or "").strip()[:64]
+    try:
+        account.encode()
+    except UnicodeEncodeError:        # a lone surrogate: no account has it, no store can hold it
+        account = ""
     with store.read() as conn:
         cred, acct, _, addr = _load(conn, account, address)
     if acct.locked(now) or addr.locked(now):

@@ -94,7 +94,7 @@ def bank_page():
 
 @router.get("/learner", include_in_schema=False)
 def learner_page():
-    """The learner portal (static; a learner's own data comes from /api/v1/learner/*)."""
+    """The learner portal (static; a learner's own data comes from /learner/api/*)."""
     return FileResponse(STATIC / "learner.html", media_type="text/html",
                         headers={"Cache-Control": "no-cache"})
 

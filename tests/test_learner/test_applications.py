@@ -4,12 +4,14 @@ learners' sessions cannot decide."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from learnerkit import DESK, Hub, PINS, client_for, make_config, seed, staff
 from server_hub.creditbank import applications, audit, learnerauth
 
-APPLY = "/api/v1/learner/applications"
+APPLY = "/learner/api/applications"
 FORM = {"name": "王芳", "phone": "+86 138-0000-0000", "learner_type": "retiree",
         "station_id": "S-1"}
 
@@ -53,7 +55,7 @@ def test_apply_approve_opens_the_account(portal):
     assert entry["subject"] == "L-000901" and "phone" not in str(entry["detail"])
     # the new account signs in once the desk has set its PIN
     learnerauth.set_pin(hub.store, "L-000901", "582047", DESK)
-    assert client.post("/api/v1/learner/sign-in",
+    assert client.post("/learner/api/sign-in",
                        json={"account": "L-000901", "pin": "582047"}).status_code == 200
 
 
@@ -61,7 +63,7 @@ def test_reject_needs_a_reason_and_a_learner_cannot_decide(portal):
     hub, client = portal
     app_id = client.post(APPLY, json=FORM).json()["id"]
     path = f"/api/v1/learner-applications/{app_id}/decision"
-    assert client.post("/api/v1/learner/sign-in",
+    assert client.post("/learner/api/sign-in",
                        json={"account": "L-0", "pin": PINS["L-0"]}).status_code == 200
     assert client.post(path, json={"decision": "reject", "comment": "no"}).status_code == 401
     r = client.post(path, json={"decision": "reject"}, headers=staff(client, "admin"))
@@ -76,9 +78,13 @@ def test_hostile_applications_are_bounded(portal):
     hub, client = portal
     bad = [dict(FORM, name=""), dict(FORM, name="x" * 201), dict(FORM, phone="call me"),
            dict(FORM, phone="1" * 21), dict(FORM, learner_type="king"),
-           dict(FORM, station_id="S-404"), dict(FORM, name="a\x00b"), {"name": "x"}]
+           dict(FORM, station_id="S-404"), dict(FORM, name="a\x00b"),
+           {"name": "x"}]
     for body in bad:
         assert client.post(APPLY, json=body).status_code in (404, 422), body
+    surrogate = json.dumps(dict(FORM, name="a\ud800b")).encode()      # escaped: \ud800
+    assert client.post(APPLY, content=surrogate,
+                       headers={"content-type": "application/json"}).status_code == 422
     for _ in range(applications.PER_ADDRESS_PER_DAY):
         assert client.post(APPLY, json=FORM).status_code == 201
     r = client.post(APPLY, json=FORM)

@@ -14,7 +14,7 @@ from server_hub.creditbank import audit, learnerauth, transcript
 from server_hub.store.learner_tables import learner_sessions
 from server_hub.store.schema import counters
 
-SIGN_IN = "/api/v1/learner/sign-in"
+SIGN_IN = "/learner/api/sign-in"
 
 
 @pytest.fixture
@@ -42,12 +42,12 @@ def test_signed_in_learner_sees_own_account(portal):
     r = sign_in(client, "L-1")
     assert r.status_code == 200 and r.json()["name"] == "Learner 1"
     cookie = r.headers["set-cookie"]
-    for part in ("tapcert_learner=", "HttpOnly", "SameSite=strict", "Path=/api/v1/learner",
+    for part in ("tapcert_learner=", "HttpOnly", "SameSite=strict", "Path=/learner/api",
                  "Max-Age=1800"):
         assert part.lower() in cookie.lower(), part
-    me = client.get("/api/v1/learner/me").json()
+    me = client.get("/learner/api/me").json()
     assert (me["learner_id"], me["credits"], me["points_available"]) == ("L-1", 3.0, 30)
-    st = client.get("/api/v1/learner/statement")
+    st = client.get("/learner/api/statement")
     assert st.headers["cache-control"] == "no-store"
     st = st.json()
     assert st["learner_id"] == "L-1" and st["balance"] == 3.0
@@ -56,7 +56,7 @@ def test_signed_in_learner_sees_own_account(portal):
     ev = st["entries"][0]["evidence"][0]
     assert ev["station_id"] == "S-1" and ev["station_name"] == "Community centre"
     assert ev["reader_label"] == "R-1" and ev["seq"] >= 1 and ev["best_time"]
-    ex = client.get("/api/v1/learner/exchange").json()
+    ex = client.get("/learner/api/exchange").json()
     assert ex["entries"] == [] and ex["services"][0]["id"] == "swim"
     assert counter(hub, "learner_signin_ok") == 1
 
@@ -64,7 +64,7 @@ def test_signed_in_learner_sees_own_account(portal):
 def test_redemptions_show_without_staff_fields(portal):
     _, client = portal
     assert sign_in(client, "L-0").status_code == 200
-    ex = client.get("/api/v1/learner/exchange").json()
+    ex = client.get("/learner/api/exchange").json()
     assert ex["learner_id"] == "L-0" and ex["points_available"] == 15
     (entry,) = ex["entries"]
     assert entry["entry"] == "redeem" and entry["points"] == -5
@@ -75,11 +75,11 @@ def test_no_other_learners_data_by_tampering(portal):
     hub, client = portal
     assert sign_in(client, "L-1").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
-    learner_paths = [p for p in paths if p.startswith("/api/v1/learner/")]
+    learner_paths = [p for p in paths if p.startswith("/learner/api/")]
     assert len(learner_paths) >= 6
     assert not [p for p in learner_paths if "{" in p], "a learner route takes an id"
-    for path in ("/api/v1/learner/statement", "/api/v1/learner/exchange",
-                 "/api/v1/learner/me", "/api/v1/learner/transcript"):
+    for path in ("/learner/api/statement", "/learner/api/exchange",
+                 "/learner/api/me", "/learner/api/transcript"):
         for tamper in ("?learner_id=L-0", "?id=L-0&learner=L-0", "/../../learners/L-0"):
             r = client.get(path + tamper)
             assert '"L-0"' not in r.text and "L-0\"" not in r.text, (path, tamper)
@@ -103,7 +103,7 @@ def test_wrong_pin_and_unknown_account_answer_alike(portal):
     assert wrong.json() == unknown.json()
     assert "PIN is wrong" in wrong.json()["detail"] and "desk" in wrong.json()["detail"]
     assert "set-cookie" not in wrong.headers
-    assert client.get("/api/v1/learner/me").status_code == 401
+    assert client.get("/learner/api/me").status_code == 401
     assert counter(hub, "learner_signin_wrong") == 2
 
 
@@ -141,23 +141,23 @@ def test_address_lockout_spares_other_addresses(portal, tmp_path):
 def test_expired_session_and_sign_out(portal):
     hub, client = portal
     assert sign_in(client, "L-0").status_code == 200
-    assert client.get("/api/v1/learner/me").status_code == 200
+    assert client.get("/learner/api/me").status_code == 200
     with hub.store.write() as conn:
         conn.execute(learner_sessions.update().values(expires_at=1.0))
-    r = client.get("/api/v1/learner/statement")
+    r = client.get("/learner/api/statement")
     assert r.status_code == 401 and "expired" in r.json()["detail"]
     assert sign_in(client, "L-0").status_code == 200
-    out = client.post("/api/v1/learner/sign-out")
+    out = client.post("/learner/api/sign-out")
     assert out.json() == {"signed_out": True}
     assert "tapcert_learner=" in out.headers["set-cookie"]
-    assert client.get("/api/v1/learner/me").status_code == 401
+    assert client.get("/learner/api/me").status_code == 401
 
 
 def test_pin_reset_ends_sessions(portal):
     hub, client = portal
     assert sign_in(client, "L-0").status_code == 200
     learnerauth.set_pin(hub.store, "L-0", "604817", {"name": "desk-bo", "role": "admin"})
-    r = client.get("/api/v1/learner/me")
+    r = client.get("/learner/api/me")
     assert r.status_code == 401 and "PIN was reset" in r.json()["detail"]
 
 
@@ -190,7 +190,7 @@ def test_set_pin_who_and_what(portal, caplog):
 def test_transcript_download_verifies(portal):
     hub, client = portal
     assert sign_in(client, "L-1").status_code == 200
-    r = client.get("/api/v1/learner/transcript")
+    r = client.get("/learner/api/transcript")
     assert r.status_code == 200
     assert r.headers["content-disposition"] == 'attachment; filename="transcript-L-1.json"'
     doc = r.json()
@@ -204,7 +204,11 @@ def test_hostile_sign_in_bodies(portal):
     for body in ({"account": "L-0"}, {"account": "", "pin": "x"}, {"account": "L" * 65, "pin": "1"},
                  {"account": "L-0", "pin": "9" * 129}, ["L-0", "482915"], {"account": 5, "pin": 6}):
         assert client.post(SIGN_IN, json=body).status_code == 422, body
+    for raw in (rb'{"account": "L-\ud800", "pin": "482915"}', rb'{"account": "L-0", "pin": "4\ud8009"}',
+                rb'{"account": "L-0\u0000", "pin": "482915"}'):    # lone surrogate, NUL
+        r = client.post(SIGN_IN, content=raw, headers={"content-type": "application/json"})
+        assert r.status_code in (401, 422) and r.json()["detail"], raw
     assert client.post(SIGN_IN, content=b"\xff\xfe", headers={"content-type": "application/json"}
                        ).status_code == 422
     client.cookies.set("tapcert_learner", "x" * 3000)
-    assert client.get("/api/v1/learner/me").status_code == 401
+    assert client.get("/learner/api/me").status_code == 401

@@ -68,7 +68,7 @@ def sign_in(page, account, pin):
 
 def answered(page, account, pin) -> int:
     """Sign in and wait for the hub's answer: its HTTP status."""
-    with page.expect_response(lambda r: r.url.endswith("/api/v1/learner/sign-in")) as got:
+    with page.expect_response(lambda r: r.url.endswith("/learner/api/sign-in")) as got:
         sign_in(page, account, pin)
     return got.value.status
 
@@ -116,7 +116,7 @@ def test_sign_in_statement_transcript_sign_out(browser, portal, tmp_path):
     page.click("#signout")
     page.wait_for_selector("#signin-form", state="visible")
     assert "Signed out" in page.text_content("#signin")
-    assert page.evaluate("fetch('/api/v1/learner/me').then(r => r.status)") == 401
+    assert page.evaluate("fetch('/learner/api/me').then(r => r.status)") == 401
     assert not page.outside and not page.errors and not page.evaluate("window.__i18nMissing")
     ctx.close()
 

@@ -1,7 +1,7 @@
 // tapcert learner portal (/learner): plain JS, no build step, phone first.
-// A learner signs in with account number and PIN (POST /api/v1/learner/sign-in sets an HttpOnly
+// A learner signs in with account number and PIN (POST /learner/api/sign-in sets an HttpOnly
 // session cookie this script never sees) and reads only their own account from
-// /api/v1/learner/* — the learner id comes from the session on the hub, never from this page.
+// /learner/api/* — the learner id comes from the session on the hub, never from this page.
 // A 401 (expired, signed out, PIN reset) shows the sign-in form again with the reason.
 "use strict";
 
@@ -85,7 +85,7 @@ async function signIn(ev) {
   ev.preventDefault();
   const btn = $("#signin-form button");
   btn.disabled = true;
-  const r = await call("POST", "/api/v1/learner/sign-in",
+  const r = await call("POST", "/learner/api/sign-in",
     { account: $("#account").value.trim(), pin: $("#pin").value });
   btn.disabled = false;
   $("#pin").value = "";
@@ -98,7 +98,7 @@ async function signIn(ev) {
 
 async function applyForAccount(ev) {
   ev.preventDefault();
-  const r = await call("POST", "/api/v1/learner/applications", { name: $("#apply-name").value.trim(),
+  const r = await call("POST", "/learner/api/applications", { name: $("#apply-name").value.trim(),
     phone: $("#apply-phone").value.trim(), learner_type: $("#apply-type").value,
     station_id: $("#apply-station").value.trim() });
   const out = $("#apply-result");
@@ -115,7 +115,7 @@ function detailOf(r) {   // pydantic's list of field errors, in its words
 }
 
 async function signOut() {
-  await call("POST", "/api/v1/learner/sign-out");
+  await call("POST", "/learner/api/sign-out");
   showSignIn(t("signed_out"));
   $("#signin-error").className = "muted";
 }
@@ -123,12 +123,12 @@ async function signOut() {
 // --- loading and drawing -----------------------------------------------------------------
 
 async function load() {
-  const me = await call("GET", "/api/v1/learner/me");
+  const me = await call("GET", "/learner/api/me");
   if (!me.ok) { if (me.status === 401) showSignIn(""); else trouble(me); return; }
   P.me = me.data;
   HubTime.setZone(P.me.timezone);
-  const [st, ex] = await Promise.all([call("GET", "/api/v1/learner/statement"),
-    call("GET", "/api/v1/learner/exchange")]);
+  const [st, ex] = await Promise.all([call("GET", "/learner/api/statement"),
+    call("GET", "/learner/api/exchange")]);
   if (!st.ok) return trouble(st);
   if (!ex.ok) return trouble(ex);
   P.st = st.data; P.ex = ex.data;
@@ -228,7 +228,7 @@ function draw() {
 
 async function download() {   // the bytes exactly as the hub signed and sent them
   let resp;
-  try { resp = await fetch("/api/v1/learner/transcript", { credentials: "same-origin" }); } catch (err) {
+  try { resp = await fetch("/learner/api/transcript", { credentials: "same-origin" }); } catch (err) {
     return trouble({ status: 0 });
   }
   if (!resp.ok) {
