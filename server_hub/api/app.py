@@ -79,6 +79,9 @@ def create_app(ctx: HubContext) -> FastAPI:
     app.include_router(rollout_routes.router, prefix="/api/v1")
     from server_hub.api import bank_routes
     app.include_router(bank_routes.router, prefix="/api/v1")
+    from server_hub.api import learner_routes          # the learner portal (session cookie)
+    app.include_router(learner_routes.router, prefix="/api/v1")
+    app.include_router(learner_routes.portal, prefix="/learner/api")
     if ctx.config.dashboard.enabled:
         from server_hub.dashboard import routes as dashboard_routes
         dashboard_routes.install(app, ctx)   # /dashboard, /dashboard/api/*, /metrics

@@ -2,14 +2,18 @@
 activities with their credit standards (installed into server_hub/cli/dispatch.py's parser).
 
     tapcert-hub learner show L-000123       balance and history with the evidence of each credit
+    tapcert-hub learner set-pin L-000123    set or reset the learner portal PIN (asked twice, or
+                                            one line on stdin with --pin-stdin; never an argument)
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import sys
 
 from server_hub.cli import csvimport
-from server_hub.cli.common import json_arg, time_arg
+from server_hub.cli.common import actor, json_arg, time_arg
 from server_hub.store import reports
 
 
@@ -47,6 +51,22 @@ def do_learner_show(ctx):
                   f" ({n['credits_by_standard']:g} by the standard){holds}")
             for ev in n["evidence"]:
                 _print_evidence(ctx, ev, "    ")
+
+
+def do_learner_set_pin(ctx):
+    from server_hub.creditbank import learnerauth
+    from server_hub.errors import RegistryError
+    if ctx.args.pin_stdin:
+        pin = sys.stdin.readline(200).rstrip("\r\n")
+    else:
+        pin = getpass.getpass(f"new PIN for {ctx.args.id}: ")
+        if getpass.getpass("the same PIN again: ") != pin:
+            raise RegistryError("the two PINs differ: nothing was set; run the command again")
+    # the command line is the database's administrator: it acts with the admin role
+    got = learnerauth.set_pin(ctx.store(), ctx.args.id, pin, {"name": actor(ctx), "role": "admin"})
+    ended = f"; {got['sessions_ended']} portal session(s) ended" if got["sessions_ended"] else ""
+    print(f"learner {got['learner_id']}: PIN {'reset' if got['reset'] else 'set'}{ended}; "
+          "they sign in at /learner with the account number and this PIN")
 
 
 def _print_evidence(ctx, ev, indent="    "):
@@ -103,6 +123,14 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("id")
     sp.add_argument("--limit", type=int, default=500)
     sp.add_argument("--json", action="store_true")
+
+    sp = cmd(g, "set-pin", do_learner_set_pin, "set or reset the PIN a learner signs in to the "
+             "learner portal with (clears a lockout, ends their sessions; audited)",
+             "learner set-pin L-000123   (or: echo 482915 | tapcert-hub learner set-pin "
+             "L-000123 --pin-stdin)")
+    sp.add_argument("id")
+    sp.add_argument("--pin-stdin", action="store_true", help="read the PIN from one line of stdin")
+    sp.add_argument("--actor", help="who the audit log records (default cli:<login name>)")
 
     learner_group = g
     g = group("card", "learner cards")

@@ -12,6 +12,7 @@ or where it is stored.
     ledger.py        ledger rows and credit state
     health_model.py  station health states and the alert rules
     alerts.py        alert evaluation over health samples
+    signin.py        learner sign-in: PIN rules, lockout per account and per client address
 
 May import: the standard library, protocol/, server_hub.errors and other core modules. No I/O
 (no sqlalchemy, paho, nats, fastapi, files, sockets).

@@ -9,4 +9,7 @@ verifiable transcripts, xAPI export and the integrity review queue with its audi
     transcript.py signed transcripts (Open Badges 3.0 / W3C VC shape), offline verification
     issuer.py     the hub's Ed25519 issuer key (created on init, mode 0600)
     xapi.py       xAPI-style statements of activity records
+    learnerauth.py  the learner portal's PINs (scrypt), sign-in with lockouts, sessions
+    learnerview.py  what a signed-in learner sees of their own account
+    applications.py account opening by self-application, decided by staff
 """

@@ -6,6 +6,7 @@
                                          comes from /api/v1/bank/desk and friends, admin only)
     GET /dashboard/desk                  the station desk page (station administrators; its data
                                          comes from /api/v1/desk and friends, scoped per token)
+    GET /learner                         the learner portal (static; learner_routes.py has its data)
     GET /dashboard/api/fleet             fleet summary + alerts firing          (any role)
     GET /dashboard/api/stations          stations view: ?q= &state= &level= &offset= &limit=
     GET /dashboard/api/stations/{id}     one station: view, 24 h history, rejections, readers
@@ -99,6 +100,13 @@ def desk_page():
     """The station desk (station administrators, on a phone): static; its data comes from
     /api/v1/desk, /learners, /cards, /holds and /stations/{id}/taps, scoped per token."""
     return FileResponse(STATIC / "desk.html", media_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/learner", include_in_schema=False)
+def learner_page():
+    """The learner portal (static; a learner's own data comes from /learner/api/*)."""
+    return FileResponse(STATIC / "learner.html", media_type="text/html",
                         headers={"Cache-Control": "no-cache"})
 
 

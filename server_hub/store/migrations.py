@@ -106,6 +106,14 @@ def _station_scope(conn) -> None:
         conn.execute(sa.text("ALTER TABLE learners ADD COLUMN home_station VARCHAR(32)"))
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_learners_home_station "
                          "ON learners (home_station)"))
+def _learner_portal(conn) -> None:
+    from server_hub.store import learner_tables as tables
+    tables.create(conn)
+    now = time.time()
+    have = {r[0] for r in conn.execute(sa.select(schema.counters.c.name))}
+    for name in tables.COUNTERS:       # rows made here, so sign-in only ever UPDATEs them
+        if name not in have:
+            conn.execute(schema.counters.insert().values(name=name, value=0, updated_at=now))
 
 
 MIGRATIONS = [
@@ -119,6 +127,7 @@ MIGRATIONS = [
     (7, "fleet updates: firmware bundles, rollouts, station reports", _fleet),
     (8, "credit bank: terms, course categories, running credit totals", _standards_admin),
     (9, "station administrators: operator_stations, learners.home_station", _station_scope),
+    (10, "learner portal: PINs, sessions, sign-in lockouts", _learner_portal),
 ]
 LATEST = MIGRATIONS[-1][0]
 
