@@ -29,6 +29,7 @@ from hil_tests.timescale import scaled
 
 SESSION_S = 50          # length of the demo class
 SHARE = 0.6             # attendance standard: present for at least 60 % of the session
+DEMO_PIN = "246810"     # the first learner's portal PIN, set by the S-0001 desk token
 ATTEND_CREDITS = 2.0
 FIXED_CREDITS = 1.0
 
@@ -146,6 +147,9 @@ class Demo:
         self.desk_token = self.root / "hub" / "desk-S-0001.token"
         d.hub_cli("operator", "add", "desk-S-0001", "--role", "station_admin", "--station",
                   "S-0001", "--token-file", str(self.desk_token))
+        # the first learner (home station S-0001) gets a portal PIN from that desk's token
+        d.api("PUT", f"/learners/{people[0].id}/pin", json={"pin": DEMO_PIN},
+              headers={"Authorization": f"Bearer {self.desk_token.read_text().strip()}"})
         self.play(people)
         return self.summarise(people)
 
@@ -271,6 +275,8 @@ class Demo:
         print(f"station desk of S-0001 (its station administrator, on a phone too): "
               f"{d.dashboard_url}/desk")
         print(f"  token (station_admin, S-0001 only): {self.desk_token.read_text().strip()}")
+        portal = d.dashboard_url.rsplit("/dashboard", 1)[0] + "/learner"
+        print(f"learner portal (phone-first): {portal}  account {people[0].id}, PIN {DEMO_PIN}")
         return 0 if ok else 1
 
 

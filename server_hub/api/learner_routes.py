@@ -142,7 +142,10 @@ def set_pin(learner_id: str, body: PinIn, request: Request,
 def pin_state(learner_id: str, request: Request,
               who=Depends(require(*learnerauth.PIN_SETTERS))):
     """{"pin_set": false} or who set it and when, a lockout in force, the last sign-in."""
-    got = learnerauth.has_pin(_store(request), learner_id)
+    try:
+        got = learnerauth.has_pin(_store(request), learner_id, who)
+    except learnerauth.NotAllowed as exc:
+        raise HTTPException(403, str(exc)) from None
     return {"learner_id": learner_id, "pin_set": got is not None, **(got or {})}
 
 
@@ -177,7 +180,7 @@ def application_list(request: Request,
                      limit: int = Query(200, ge=1, le=5000),
                      who=Depends(require(*applications.DECIDERS))):
     """Applications (newest first) with name, phone, type, station and decision."""
-    return applications.listing(_store(request), status, limit)
+    return applications.listing(_store(request), status, limit, who)
 
 
 @router.post("/learner-applications/{application_id}/decision")

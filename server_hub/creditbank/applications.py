@@ -24,9 +24,11 @@ from server_hub.creditbank import audit
 from server_hub.errors import Conflict, HubError, NotFound, RegistryError
 from server_hub.store.learner_tables import learner_applications
 from server_hub.store.schema import learners, stations
+from server_hub.store.scope import in_scope
 
 TYPES = ("student", "employee", "retiree", "volunteer", "other")
-DECIDERS = ("admin", "operator")     # roles that approve or reject (a station-scoped role: here)
+DECIDERS = ("admin", "operator", "station_admin")  # approve or reject; a station administrator
+# only the applications naming one of its stations (in the store query: listing, decide)
 PER_ADDRESS_PER_DAY = 5
 MAX_PENDING = 10_000
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{4,19}$")
@@ -91,8 +93,15 @@ _COLS = (_A.id, _A.name, _A.phone, _A.learner_type, _A.station_id, _A.created_at
          _A.decided_by, _A.decided_at, _A.comment, _A.learner_id)
 
 
-def listing(store, status: str | None = "pending", limit: int = 200) -> list[dict]:
-    query = sa.select(*_COLS).order_by(_A.id.desc()).limit(limit)
+def _scope_of(actor: dict | None):
+    return tuple(actor.get("stations") or ()) if actor and actor.get("role") == "station_admin" \
+        else None
+
+
+def listing(store, status: str | None = "pending", limit: int = 200,
+            actor: dict | None = None) -> list[dict]:
+    query = sa.select(*_COLS).where(in_scope(_A.station_id, _scope_of(actor))) \
+        .order_by(_A.id.desc()).limit(limit)
     if status:
         query = query.where(_A.status == status)
     with store.read() as conn:
@@ -115,8 +124,9 @@ def decide(store, application_id: int, decision: str, actor: dict, learner_id: s
     if decision not in ("approve", "reject"):
         raise RegistryError("decision is approve or reject")
     with store.write() as conn:
-        row = conn.execute(sa.select(*_COLS).where(_A.id == application_id)
-                           .with_for_update()).first()        # PostgreSQL: one decider at a time
+        row = conn.execute(sa.select(*_COLS).where(
+            _A.id == application_id, in_scope(_A.station_id, _scope_of(actor)))
+            .with_for_update()).first()        # PostgreSQL: one decider at a time
         if row is None:
             raise NotFound(f"no application #{application_id}")
         if row[6] != "pending":
@@ -126,7 +136,7 @@ def decide(store, application_id: int, decision: str, actor: dict, learner_id: s
                 raise Conflict(f"learner {learner_id} exists already: give another account "
                                "number")
             conn.execute(learners.insert().values(id=learner_id, name=row[1], status="active",
-                                                  created_at=now))
+                                                  created_at=now, home_station=row[4] or None))
         done = conn.execute(learner_applications.update().where(
             _A.id == application_id, _A.status == "pending").values(
             status="approved" if decision == "approve" else "rejected", decided_by=actor["name"],

@@ -29,10 +29,12 @@ from server_hub.errors import AuthError, NotFound, RegistryError
 from server_hub.store.learner_tables import (learner_credentials, learner_sessions,
                                              learner_signin_guard)
 from server_hub.store.schema import counters, learners
+from server_hub.store.scope import in_scope
 
 SESSION_S = 30 * 60          # a portal session lasts 30 minutes from sign-in
 MAX_SESSIONS = 5             # per learner: signing in on a sixth device ends the oldest
-PIN_SETTERS = ("admin", "operator")     # roles that set and reset learners' PINs at the desk
+PIN_SETTERS = ("admin", "operator", "station_admin")  # set and reset PINs at the desk
+# (a station administrator only for its own stations' learners: _may_set_pin)
 _N, _R, _P = 2 ** 14, 8, 1
 _C, _G = learner_credentials.c, learner_signin_guard.c
 WRONG = ("the account number or PIN is wrong (5 wrong PINs in a row lock the account for "
@@ -80,11 +82,19 @@ _DUMMY = hash_pin("not a pin", b"\0" * 16)     # what an unknown account is chec
 
 
 def _may_set_pin(conn, actor: dict, learner_id: str) -> None:
-    """The one place that decides who may set whose PIN (a station-scoped role would add its
-    role to PIN_SETTERS and its learner check here)."""
-    if actor.get("role") not in PIN_SETTERS:
-        raise NotAllowed(f"role {actor.get('role')} may not set learners' PINs; it needs "
+    """The one place that decides who may set whose PIN: the district's desk roles for any
+    learner; a station administrator for the learners whose home station is one of its own
+    (the same answer as for a learner it may not see: not registered)."""
+    role = actor.get("role")
+    if role not in PIN_SETTERS:
+        raise NotAllowed(f"role {role} may not set learners' PINs; it needs "
                          f"{' or '.join(PIN_SETTERS)}")
+    if role == "station_admin":
+        mine = conn.execute(sa.select(learners.c.id).where(
+            learners.c.id == learner_id,
+            in_scope(learners.c.home_station, actor.get("stations") or ()))).first()
+        if mine is None:
+            raise NotFound(f"learner {learner_id} is not registered")
 
 
 def set_pin(store, learner_id: str, pin: str, actor: dict, now: float | None = None) -> dict:
@@ -260,8 +270,11 @@ def sign_out(store, token: str | None) -> bool:
         ).rowcount > 0
 
 
-def has_pin(store, learner_id: str) -> dict | None:
+def has_pin(store, learner_id: str, actor: dict | None = None) -> dict | None:
+    """Who set the learner's PIN and when (None: no PIN); `actor` is checked as set_pin does."""
     with store.read() as conn:
+        if actor is not None:
+            _may_set_pin(conn, actor, learner_id)
         row = conn.execute(sa.select(_C.set_by, _C.set_at, _C.locked_until, _C.last_signin_at)
                            .where(_C.learner_id == learner_id)).first()
     return None if row is None else {"set_by": row[0], "set_at": row[1],

@@ -13,11 +13,17 @@ from scopekit import AWAY, FOREIGN, HOME, LEARNERS, Hub, db_url, make_config, se
 from server_hub.api import create_app
 from server_hub.api.app import HubContext
 from server_hub.api.auth import STATION_ADMIN
+from server_hub.creditbank import applications
 
 # Routes with no token: static pages and schema, no data.
 PUBLIC = {"GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
           "GET /healthz", "GET /dashboard", "GET /dashboard/", "GET /dashboard/bank",
-          "GET /dashboard/desk", "MOUNT /dashboard/static"}
+          "GET /dashboard/desk", "MOUNT /dashboard/static",
+          # the learner portal: its own session cookie (tests/test_learner), no staff token
+          "GET /learner", "GET /learner/api/me", "GET /learner/api/statement",
+          "GET /learner/api/exchange", "GET /learner/api/transcript",
+          "POST /learner/api/sign-in", "POST /learner/api/sign-out",
+          "POST /learner/api/applications"}
 
 # Routes a station administrator uses; each filters its store query by the caller's scope.
 SCOPED = {
@@ -29,6 +35,9 @@ SCOPED = {
     "GET /api/v1/learners/{learner_id}/statement", "GET /api/v1/holds", "GET /api/v1/desk",
     "GET /api/v1/stations/{station_id}/taps", "GET /api/v1/stations/{station_id}/sessions",
     "GET /api/v1/evaluation/stations",
+    "PUT /api/v1/learners/{learner_id}/pin", "GET /api/v1/learners/{learner_id}/pin",
+    "GET /api/v1/learner-applications",
+    "POST /api/v1/learner-applications/{application_id}/decision",
 }
 
 # District-wide routes: a station administrator's token is refused (403) before any data.
@@ -62,6 +71,7 @@ REFUSED = {
     "GET /api/v1/activity-changes", "POST /api/v1/activity-changes/{proposal_id}/decision",
     "GET /dashboard/api/zone", "GET /dashboard/api/fleet", "GET /dashboard/api/stations",
     "GET /dashboard/api/stations/{station_id}", "GET /dashboard/api/alerts", "GET /metrics",
+    "POST /api/v1/alarms/{alarm_id}/acknowledge",
 }
 
 
@@ -92,7 +102,8 @@ def _sample(key: str) -> tuple[str, str]:
                         ("{learner_id}", "L-AWAY2"), ("{uid}", LEARNERS["L-AWAY2"][2]),
                         ("{activity_id}", "A-AWAY"), ("{name}", "li"), ("{rollout_id}", "r1"),
                         ("{service_id}", "swim"), ("{key}", "k-00000001"), ("{entry_id}", "1"),
-                        ("{term_id}", "t1"), ("{code}", "online"), ("{proposal_id}", "1")):
+                        ("{term_id}", "t1"), ("{code}", "online"), ("{proposal_id}", "1"),
+                        ("{alarm_id}", "1"), ("{application_id}", "1")):
         path = path.replace(name, value)
     return method, path
 
@@ -228,6 +239,16 @@ OWN = [
      lambda j: len(j) == len(LEARNERS) and {s["station_id"] for s in j} == {HOME}),
     ("GET /api/v1/evaluation/stations", "GET", "/api/v1/evaluation/stations", None, 200,
      lambda j: [r["station_id"] for r in j] == [HOME] and j[0]["records"] == len(LEARNERS)),
+    ("PUT /api/v1/learners/{learner_id}/pin", "PUT", "/api/v1/learners/L-HOME3/pin",
+     {"pin": "739251"}, 200, lambda j: j["learner_id"] == "L-HOME3" and j["set_by"] == "wang"),
+    ("GET /api/v1/learners/{learner_id}/pin", "GET", "/api/v1/learners/L-HOME3/pin", None, 200,
+     lambda j: j["pin_set"] is True),
+    # applications (seeded by the test: #1 names HOME, #2 names AWAY)
+    ("GET /api/v1/learner-applications", "GET", "/api/v1/learner-applications", None, 200,
+     lambda j: [(a["id"], a["station_id"]) for a in j] == [(1, HOME)]),
+    ("POST /api/v1/learner-applications/{application_id}/decision", "POST",
+     "/api/v1/learner-applications/1/decision", {"decision": "approve", "learner_id": "L-APP1"},
+     200, lambda j: j["status"] == "approved" and j["learner_id"] == "L-APP1"),
 ]
 # Its own learner's account names the activities it earned credits in, at any station (the
 # records behind them stay hidden: {"elsewhere": true}).
@@ -262,12 +283,23 @@ OTHER = [
      None, 404),
     ("GET /api/v1/stations/{station_id}/sessions", "GET",
      f"/api/v1/stations/{AWAY}/sessions?since=0", None, 404),
+    ("PUT /api/v1/learners/{learner_id}/pin", "PUT", "/api/v1/learners/L-AWAY2/pin",
+     {"pin": "739251"}, 404),
+    ("PUT /api/v1/learners/{learner_id}/pin", "PUT", "/api/v1/learners/L-DIST0/pin",
+     {"pin": "739251"}, 404),
+    ("GET /api/v1/learners/{learner_id}/pin", "GET", "/api/v1/learners/L-AWAY2/pin", None, 404),
+    ("GET /api/v1/learner-applications", "GET", "/api/v1/learner-applications", None, 200),
+    ("POST /api/v1/learner-applications/{application_id}/decision", "POST",
+     "/api/v1/learner-applications/2/decision", {"decision": "approve", "learner_id": "L-APP2"},
+     404),
 ]
 
 
 def test_station_admin_works_on_its_station_and_never_reaches_another(api):
     """SQLite and PostgreSQL: the scope is in the store queries of both."""
     assert {c[0] for c in OWN} == SCOPED, "every SCOPED route needs an own-station case"
+    for name, station in (("申请人甲", HOME), ("申请人乙", AWAY)):    # applications #1, #2
+        applications.apply(api.hub.store, name, "13800000000", "retiree", station, "127.0.0.1")
     for key, method, url, body, status, check in OWN:
         resp = api.request(method, url, headers=bearer(api, "wang"), json=body)
         assert resp.status_code == status, (key, resp.status_code, resp.text)
@@ -286,6 +318,10 @@ def test_station_admin_works_on_its_station_and_never_reaches_another(api):
     theirs = api.get("/api/v1/learners", headers=bearer(api, "li")).json()
     assert _ids(theirs) == ["L-AWAY2", "L-AWAY4"]
     assert api.get("/api/v1/learners/L-NEW1", headers=bearer(api, "li")).status_code == 404
+    assert api.get("/api/v1/learners/L-APP1", headers=bearer(api, "wang")).json()[
+        "home_station"] == HOME                       # the approved application's station
+    assert [a["station_id"] for a in api.get("/api/v1/learner-applications",
+                                             headers=bearer(api, "li")).json()] == [AWAY]
 
 
 def test_district_roles_keep_their_powers(api):
