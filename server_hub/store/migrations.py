@@ -98,6 +98,17 @@ def _seed_categories(conn, categories) -> list[str]:
     return added
 
 
+def _audit_cursor_index(conn) -> None:
+    # The record auditor's keyset cursor (ingest/auditor.py) reads records in (stored_at,
+    # reader_id, seq) order. Migration 2's ix_records_stored_at (stored_at alone) made the
+    # auditor's own CREATE INDEX IF NOT EXISTS of that name a no-op, so each step sorted the
+    # whole backlog; this index serves the cursor and, by its prefix, the lag feed's
+    # "stored since" reads, so the one-column index goes (one index less per stored record).
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_records_audit_cursor "
+                         "ON records (stored_at, reader_id, seq)"))
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_records_stored_at"))
+
+
 MIGRATIONS = [
     (1, "initial: registry, evidence, quarantine, alarms, credit state, ledger, sync", _initial),
     (2, "dashboard: station samples, alert state, indexes for incremental reads", _dashboard),
@@ -108,7 +119,9 @@ MIGRATIONS = [
      _creditbank),
     (7, "fleet updates: firmware bundles, rollouts, station reports", _fleet),
     (8, "credit bank: terms, course categories, running credit totals", _standards_admin),
+    (12, "record auditor: cursor index records (stored_at, reader_id, seq)", _audit_cursor_index),
 ]
+MIGRATIONS.sort(key=lambda m: m[0])     # numbers are reserved per change; they apply in order
 LATEST = MIGRATIONS[-1][0]
 
 

@@ -465,9 +465,10 @@ def _corrupt_middle(hub):
 def test_r32_auditor_flags_a_stored_record_whose_own_signature_fails(hub):
     from server_hub.ingest.auditor import RecordAuditor
     d, recs = _corrupt_middle(hub)
+    import sqlalchemy as sa
+    with hub.store.read() as conn:                              # its cursor's index: migration 12
+        assert "ix_records_audit_cursor" in {i["name"] for i in sa.inspect(conn).get_indexes("records")}
     auditor = RecordAuditor(hub.store, batch=2, settle_s=30)
-    auditor.ensure_index()
-    auditor.ensure_index()                                      # idempotent
     assert auditor.step(now=LATER_DAY + 1) == 0                 # not settled yet
     assert auditor.measure(now=LATER_DAY + 1) == (3, 1.0)
     assert auditor.run_until_idle(now=LATER_DAY + 60) == 3
