@@ -100,13 +100,7 @@ class RecordAuditor:
         """Audit the next batch of settled records; returns how many were visited."""
         now = self.clock() if now is None else now
         with self.store.read() as conn:
-            wm = self.watermark(conn)
-            rows = conn.execute(
-                sa.select(_R.stored_at, _R.reader_id, _R.seq, _R.raw, readers.c.public_key,
-                          _R.station_id)
-                .select_from(records.outerjoin(readers, readers.c.reader_id == _R.reader_id))
-                .where(_after(wm), _R.stored_at < now - self.settle_s)
-                .order_by(_R.stored_at, _R.reader_id, _R.seq).limit(self.batch)).fetchall()
+            rows = self.next_rows(conn, self.watermark(conn), now)
         if not rows:
             return 0
         ok, alarms = audit.check_rows(rows, self.verify)
@@ -125,6 +119,15 @@ class RecordAuditor:
         self.verified += ok
         self.failed += len(alarms)
         return len(rows)
+
+    def next_rows(self, conn, wm, now: float) -> list:
+        """The next `batch` settled records after the watermark, in cursor order."""
+        return conn.execute(
+            sa.select(_R.stored_at, _R.reader_id, _R.seq, _R.raw, readers.c.public_key,
+                      _R.station_id)
+            .select_from(records.outerjoin(readers, readers.c.reader_id == _R.reader_id))
+            .where(_after(wm), _R.stored_at < now - self.settle_s)
+            .order_by(_R.stored_at, _R.reader_id, _R.seq).limit(self.batch)).fetchall()
 
     def run_until_idle(self, now: float | None = None) -> int:
         total = 0

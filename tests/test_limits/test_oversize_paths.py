@@ -107,7 +107,8 @@ def test_the_agents_fullest_batches_fit_every_limit_and_are_all_accepted(hub_on_
             ack = station.send_until_acked("S-1", batch_id, payload, timeout=scaled(30))
             assert ack.status == wire.BATCH_OK and list(ack.outcomes) == [wire.ACCEPTED] * n
             queue.apply_ack(batch_id, ack.status, ack.outcomes, LATER)
-        assert queue.pending_counts() == (0, 0)
+        counts = queue.counts()
+        assert (counts["synced"], counts["pending"], counts["inflight"]) == (1000, 0, 0)
         assert hub.count("records") == 1000 and _reasons(hub) == {}
     finally:
         queue.close()
