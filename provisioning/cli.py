@@ -175,11 +175,17 @@ def do_card_read(args, report):
     from provisioning import cards
     if not args.hub:
         reader, uid = _desk(args).read_uid(wait=args.wait, on_wait=cards._wait_note(report))
+        if args.json:
+            clihabits.print_json({"uid": uid.hex(), "reader": reader})
+            return
         report.summary("card {} on {} (give --hub and --token to see its learner and "
                        "balance)".format(uid.hex(), reader))
         return
     with _hub(args) as hub:
         result = cards.read(_desk(args), hub, report, wait=args.wait)
+    if args.json:
+        clihabits.print_json(result)
+        return
     if not result["registered"]:
         report.summary("card {}: not registered (issue it with `card issue --learner ID`)".format(
             result["uid"]))
@@ -350,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds to wait for a card (default 10)")
         if name != "readers":
             _hub_options(q)
-        else:
+        if name in ("readers", "read"):
             q.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
         if name == "issue":
             q.add_argument("--learner", required=True, help="the learner's id at the hub")

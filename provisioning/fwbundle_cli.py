@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from provisioning import fwbundle
+from provisioning import clihabits, fwbundle
 from provisioning.errors import ProvisionError
 
 
@@ -39,6 +39,7 @@ def register(verbs, sub) -> None:
     q.add_argument("--trust", action="append", required=True, help="release public key: hex or .pub file")
     q.add_argument("--board", help="board kind (sys.platform) to check it fits")
     q.add_argument("--mpy-value", type=int, help="the board's sys.implementation._mpy")
+    q.add_argument("--json", action="store_true", help="machine-readable output (JSON)")
 
 
 def _bytecodes(values):
@@ -85,5 +86,9 @@ def run(args, report) -> None:
         doc = fwbundle.verify(data, _trusted(args.trust))
         if args.board:
             fwbundle.select(doc, args.board, args.mpy_value or 0)
+        if args.json:
+            clihabits.print_json({"file": args.file, "signature": "good", "fits": args.board,
+                                  "sha256": fwbundle.sha256(data), "manifest": doc["manifest"]})
+            return
         report.summary("bundle {}: firmware {}, signature good{}".format(
             args.file, doc["manifest"]["fw"], ", fits " + args.board if args.board else ""))

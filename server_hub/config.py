@@ -154,6 +154,15 @@ class FleetSection:
 
 
 @dataclass
+class AuditSection:
+    enabled: bool = True           # `run` (API process) checks every stored record's own signature
+    share: float = 0.1             # at most this share of one core (0.01-1.0) while catching up
+    batch: int = 500               # records verified per step (1-10000)
+    settle_s: float = 30.0         # records stored less than this long ago wait for the next pass
+    idle_s: float = 5.0            # rest when caught up; backlog and lag are measured this often
+
+
+@dataclass
 class TestingSection:
     pause_before_ack_s: float = 0.0  # tests only: sleep between commit and ack publication
     crash_ingest: bool = False       # tests only: the ingest worker dies on its first message
@@ -170,6 +179,7 @@ class Config:
     dashboard: DashboardSection = field(default_factory=DashboardSection)
     alerts: AlertsSection = field(default_factory=AlertsSection)
     fleet: FleetSection = field(default_factory=FleetSection)
+    audit: AuditSection = field(default_factory=AuditSection)
     testing: TestingSection = field(default_factory=TestingSection)
 
     @property
@@ -255,6 +265,7 @@ def load(path: str | os.PathLike | None = None, env: dict | None = None,
         cfg.hub.db = db
     cfg.tz  # validate early
     check_limits(cfg)
+    check_audit(cfg.audit)
     return cfg
 
 
@@ -273,3 +284,15 @@ def check_limits(cfg: Config) -> None:
                           "the API's own requests: give at least 65536 (default 8 MiB)")
     if cfg.hub.quarantine_quota < 0:
         raise ConfigError("[hub] quarantine_quota must be 0 (no quota) or more rows")
+
+
+def check_audit(a: AuditSection) -> None:
+    """The record auditor's settings (docs/hub.md "The record auditor")."""
+    for key, value, low, high, what in (
+            ("share", a.share, 0.01, 1.0, "a share of one core, e.g. 0.1 for 10 %"),
+            ("batch", a.batch, 1, 10000, "records verified per step"),
+            ("settle_s", a.settle_s, 0.0, 86400.0, "seconds a stored record waits"),
+            ("idle_s", a.idle_s, 0.1, 3600.0, "seconds of rest when caught up")):
+        if not low <= value <= high:     # also refuses NaN
+            raise ConfigError(f"[audit] {key} = {value!r} must be between {low:g} and {high:g} "
+                              f"({what}); set [audit] enabled = false to turn the auditor off")

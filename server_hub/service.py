@@ -94,8 +94,9 @@ def run(cfg, *, api: bool | None = None) -> int:
     if main:
         publisher.start()
         liveness.watch("hub-blocked", publisher)
-        from server_hub.ingest.auditor import RecordAuditor   # SPEC §6: records prove themselves
-        auditor = RecordAuditor(store).start()
+    if main and cfg.audit.enabled:      # SPEC §6: every stored record proves itself
+        from server_hub.ingest.auditor import RecordAuditor
+        auditor = RecordAuditor.from_config(store, cfg.audit).start()
         liveness.watch("hub-audit", auditor.thread)
     log.info("hub running: database %s, broker %s", store, cfg.nats.servers if cfg.nats.enabled
              else f"{cfg.mqtt.host}:{cfg.mqtt.port}")

@@ -61,12 +61,13 @@ def do_rate(ctx):
     bank = _bank(ctx)
     if ctx.args.points_per_credit is not None:
         bank.set_rate(ctx.args.points_per_credit, actor(ctx))
-    print(f"1 credit = {bank.rate()} points")
+    if not ctx.json({"points_per_credit": bank.rate()}):
+        print(f"1 credit = {bank.rate()} points")
 
 
 def do_services(ctx):
-    print_table(_bank(ctx).services(include_inactive=ctx.args.all),
-                 ["id", "name", "category", "price_points", "active"])
+    ctx.show(_bank(ctx).services(include_inactive=ctx.args.all),
+             ["id", "name", "category", "price_points", "active"])
 
 
 def do_add_service(ctx):
@@ -115,6 +116,8 @@ def do_reverse(ctx):
 def do_review_queue(ctx):
     from server_hub.creditbank import reviews
     rows = reviews.queue(ctx.store(), ctx.args.limit)
+    if ctx.json(rows):
+        return
     for r in rows:
         r["holds"] = ",".join(r["holds"])
         r["records"] = " ".join(f"{e['reader_id'][:8]}#{e['seq']}" for e in r["evidence"])
@@ -135,6 +138,8 @@ def do_review_decide(ctx):
 def do_audit(ctx):
     from server_hub.creditbank import audit
     rows = audit.entries(ctx.store(), ctx.args.subject, ctx.args.action, ctx.args.limit)
+    if ctx.json(rows):
+        return
     for r in rows:
         r["when"] = ctx.when(r["at"])
         r["detail"] = json.dumps(r["detail"], sort_keys=True)
@@ -242,7 +247,7 @@ def _report(ctx, rows, columns):
         with open(ctx.args.csv, "w", encoding="utf-8", newline="") as fh:
             fh.write(evaluation.to_csv(rows, columns))
         print(f"{len(rows)} rows written to {ctx.args.csv}")
-    else:
+    elif not ctx.json(rows):
         print_table(rows, columns)
 
 
@@ -278,6 +283,8 @@ def do_statement(ctx):
     if ctx.args.csv:
         with open(ctx.args.csv, "w", encoding="utf-8", newline="") as fh:
             fh.write(evaluation.to_csv(st["entries"], statements.COLUMNS))
+    if ctx.json(st):
+        return
     print(f"{st['learner_id']}  {ctx.when(st['since'])} .. {ctx.when(st['until'])}")
     print(f"  opening balance {st['opening_balance']:g}, credited {st['credited']:+g}, "
           f"closing balance {st['closing_balance']:g}")
@@ -292,7 +299,8 @@ def do_statement(ctx):
 
 def install(sub, cmd, group) -> None:
     sp = cmd(sub, "statement", do_statement, "a learner's statement for a date range",
-             "statement L-000123 --since 2026-03-01 --until 2026-04-01 --csv march.csv")
+             "statement L-000123 --since 2026-03-01 --until 2026-04-01 --csv march.csv",
+             json=True)
     sp.add_argument("learner")
     sp.add_argument("--since", help="default: 30 days before --until")
     sp.add_argument("--until", help="default: now")
@@ -302,7 +310,8 @@ def install(sub, cmd, group) -> None:
     for verb, handler, text in (("stations", do_eval_stations, "per-station indicators and "
                                  "grade"), ("rewards", do_eval_rewards, "administrator reward "
                                             "points")):
-        sp = cmd(g, verb, handler, text, f"evaluation {verb} --since 2026-03-01 --csv out.csv")
+        sp = cmd(g, verb, handler, text, f"evaluation {verb} --since 2026-03-01 --csv out.csv",
+                 json=True)
         sp.add_argument("--since", help="default: 30 days before --until")
         sp.add_argument("--until", help="default: now")
         sp.add_argument("--csv", help="write CSV to this file")
@@ -344,10 +353,10 @@ def install(sub, cmd, group) -> None:
 
     g = group("exchange", "exchange credits for services (points)")
     sp = cmd(g, "rate", do_rate, "show or set how many points one credit is worth",
-             "exchange rate 10")
+             "exchange rate 10", json=True)
     sp.add_argument("points_per_credit", type=int, nargs="?")
     sp.add_argument("--actor")
-    sp = cmd(g, "services", do_services, "the catalogue of services")
+    sp = cmd(g, "services", do_services, "the catalogue of services", json=True)
     sp.add_argument("--all", action="store_true", help="inactive ones too")
     sp = cmd(g, "add-service", do_add_service, "add a service to the catalogue",
              "exchange add-service swim --name 'Swimming lesson' --price 30")
@@ -380,7 +389,8 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("--actor")
 
     g = group("review", "the integrity review queue (held credits) and decisions")
-    sp = cmd(g, "queue", do_review_queue, "held credits with reasons and evidence")
+    sp = cmd(g, "queue", do_review_queue, "held credits with reasons and evidence",
+             json=True)
     sp.add_argument("--limit", type=int, default=200)
     sp = cmd(g, "decide", do_review_decide, "approve or reject a held credit (audited)",
              "review decide L-000123 calligraphy-1 1780333200 reject --comment 'not present'")
@@ -392,7 +402,7 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("--actor")
 
     sp = cmd(sub, "audit", do_audit, "the credit bank's audit log, newest first",
-             "audit --subject L-000123 --action 'exchange.*'")
+             "audit --subject L-000123 --action 'exchange.*'", json=True)
     sp.add_argument("--subject")
     sp.add_argument("--action", help="e.g. review.* or exchange.redeem")
     sp.add_argument("--limit", type=int, default=100)

@@ -51,6 +51,13 @@ class Context:
         if self._store is not None:
             self._store.close()
 
+    def json(self, data) -> bool:
+        """With --json: print `data` as JSON and return True (the caller prints nothing else)."""
+        if getattr(self.args, "json", False):
+            habits.print_json(data)
+            return True
+        return False
+
     def show(self, rows, columns) -> None:
         """A listing: a table for people, every field of every row with --json."""
         if getattr(self.args, "json", False):

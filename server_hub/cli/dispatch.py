@@ -15,8 +15,8 @@ Examples:
     tapcert-hub learner show L-000123
 
 The CLI works on the database directly (whoever can read the config and the database is the
-hub's administrator); the HTTP API is for everyone else and needs a token. Every `list` (and
-status, sync, show-config) takes --json; a closed pipe ends a command quietly (habits.py).
+hub's administrator); the HTTP API is for everyone else and needs a token. Every command that
+prints data (every `list` and `show`, status, sync, show-config, statement, …) takes --json; a closed pipe ends a command quietly (habits.py).
 """
 
 from __future__ import annotations
@@ -44,11 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version="%(prog)s " + habits.version())
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    def cmd(parent, name, handler, help_text, example=None):
+    def cmd(parent, name, handler, help_text, example=None, json=False):
         sp = parent.add_parser(name, help=help_text, description=help_text,
                                epilog=f"example: {example}" if example else None)
         sp.set_defaults(handler=handler)
-        if name == "list":
+        if name == "list" or json:      # json=True: a command that prints data (ctx.json)
             sp.add_argument("--json", action="store_true", help="every field as JSON")
         return sp
 

@@ -56,8 +56,10 @@ def do_migrate(ctx):
 def do_run(ctx):
     from server_hub import service
     from server_hub.cli import runlock
-    if ctx.args.workers is None:   # before MQTT: a second hub must not push the first off
-        runlock.hold(ctx.cfg, api=ctx.cfg.api.enabled and not ctx.args.no_api)
+    # before MQTT: a second hub must not push the first off (the --workers supervisor holds
+    # the database's lock for its workers, and checks the API port worker 1 will take)
+    runlock.hold(ctx.cfg, api=ctx.cfg.api.enabled and not ctx.args.no_api,
+                 ingest=ctx.args.workers is None)
     worker = f" [{ctx.cfg.hub.worker_id}]" if ctx.cfg.hub.worker_id else ""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format=f"%(asctime)s{worker} %(levelname)s %(name)s: %(message)s")

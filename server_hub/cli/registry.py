@@ -85,6 +85,8 @@ def do_reader_list(ctx):
 
 def do_reader_show(ctx):
     r = ctx.registry.reader(ctx.args.reader_id, gaps=True)
+    if ctx.json(r):
+        return
     for key in ("reader_id", "label", "station_id", "status", "enrolled_at", "revoked_at",
                 "contiguous", "max_seq", "stored", "missing", "last_stored_at"):
         value = r.get(key)
@@ -153,7 +155,7 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("--reason", default="")
     sp = cmd(g, "list", do_reader_list, "list readers")
     sp.add_argument("--station")
-    sp = cmd(g, "show", do_reader_show, "a reader with its chain state and gaps")
+    sp = cmd(g, "show", do_reader_show, "a reader with its chain state and gaps", json=True)
     sp.add_argument("reader_id")
 
     for name, verb in (("token", "create"), ("operator", "add")):   # two names, one table

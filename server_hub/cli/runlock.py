@@ -8,8 +8,14 @@ client id (pushing it off twice) and only then fail on the API port. `hold()` ru
 * the API port: bound and released again, and if it is taken, the listening process is
   named (found in /proc/net/tcp*, as `ss -ltnp` does).
 
-PostgreSQL hubs with several workers share a database on purpose: only their API process
-checks the port.
+* a PostgreSQL database: a session advisory lock named by the MQTT client id this process
+  will use (`mqtt.client_id` + `-<hub.worker_id>`), held on its own connection: hub workers
+  share a database on purpose, but two processes with one client id would push each other
+  off the broker, wherever they run.
+
+`run --workers N` takes these locks in the supervisor, before any worker starts; its workers
+(TAPCERT_SUPERVISOR_PID = their parent's pid) leave the SQLite lock to it and take their own
+client-id locks.
 """
 
 from __future__ import annotations
@@ -18,11 +24,13 @@ import errno
 import fcntl
 import os
 import socket
+import time
 from pathlib import Path
 
 from server_hub.errors import HubError
 
-_HELD = []   # lock files stay open (and locked) for the life of the process
+_TAKEOVER_S = 5.0   # how long a PostgreSQL client-id lock is waited for before refusing
+_HELD = []   # lock files and connections stay open (and locked) for the life of the process
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -33,12 +41,71 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database).resolve()
 
 
-def hold(cfg, *, api: bool) -> None:
+def supervised() -> bool:
+    """True in a worker started by `run --workers` (its parent holds the SQLite lock)."""
+    from server_hub.ingest.workers import SUPERVISOR_ENV
+    return os.environ.get(SUPERVISOR_ENV) == str(os.getppid())
+
+
+def hold(cfg, *, api: bool, ingest: bool = True) -> None:
+    """ingest: this process connects to MQTT itself (False: the `--workers` supervisor)."""
     db = sqlite_path(cfg.hub.db)
-    if db is not None:
+    if db is not None and not supervised():
         _lock_beside(db)
+    if db is None and ingest and cfg.hub.db.startswith("postgresql"):
+        _lock_client_id(cfg)
     if api:
         _check_port(cfg.api.host, cfg.api.port)
+
+
+def client_id(cfg) -> str:
+    """The MQTT client id `run` connects with (ingest/mqttlink.py)."""
+    return cfg.mqtt.client_id + (f"-{cfg.hub.worker_id}" if cfg.hub.worker_id else "")
+
+
+def _lock_client_id(cfg) -> None:
+    import hashlib
+
+    import sqlalchemy as sa
+    name = client_id(cfg)
+    key = int.from_bytes(hashlib.sha256(b"tapcert-hub run " + name.encode()).digest()[:8],
+                         "big", signed=True)
+    engine = sa.create_engine(cfg.hub.db, poolclass=sa.pool.NullPool)
+    try:
+        conn = engine.connect()
+    except sa.exc.OperationalError:
+        engine.dispose()
+        return                      # the database is away: `run` says so when it opens it
+    # the server frees the lock when this session ends: at once when the process dies, and
+    # within ~25 s (these keepalives) when its machine vanishes, not after the OS's 2 hours
+    for setting in ("tcp_keepalives_idle = 10", "tcp_keepalives_interval = 5",
+                    "tcp_keepalives_count = 3"):
+        conn.execute(sa.text(f"SET {setting}"))
+    deadline = time.monotonic() + _TAKEOVER_S
+    while True:     # a hub that just died: its backend may take a moment to end its session
+        got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+        conn.commit()
+        if got or time.monotonic() >= deadline:
+            break
+        time.sleep(0.2)
+    if not got:
+        conn.close()
+        engine.dispose()
+        raise HubError(f"another tapcert-hub runs with the MQTT client id {name!r} on this "
+                       "database: a second would push it off the broker. Stop it first "
+                       "(`systemctl stop tapcert-hub`; if its machine went down, the database "
+                       "frees it within 30 s) or give this one its own [hub] worker_id")
+    _HELD.append(conn)
+
+
+def release() -> None:
+    """Give every lock back (tests; a process's locks otherwise end with it)."""
+    while _HELD:
+        held = _HELD.pop()
+        if isinstance(held, int):
+            os.close(held)
+        else:
+            held.close()
 
 
 def _lock_beside(db: Path) -> None:

@@ -32,7 +32,7 @@ from fastapi.staticfiles import StaticFiles
 
 from server_hub.core import alerts as alertmod
 from server_hub.core import health_model as hm
-from server_hub.dashboard import metrics
+from server_hub.dashboard import auditmetrics, metrics
 from server_hub.api.auth import ANY, require
 from server_hub.dashboard import fleet as fleetmod
 from server_hub.dashboard.monitor import live_alerts
@@ -182,4 +182,5 @@ def prometheus(request: Request):
         counters = fleetmod.fleet_counters(conn)
     text = metrics.render(snap, counters, monitor=d.monitor, firing=_live_alerts(request, snap),
                           top=hub.config.dashboard.metrics_top_stations)
+    text += auditmetrics.exposition(hub.store, hub.config.audit)   # the record auditor's figures
     return Response(text, media_type=metrics.CONTENT_TYPE)

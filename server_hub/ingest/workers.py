@@ -41,6 +41,7 @@ log = logging.getLogger("tapcert.hub.workers")
 START_GRACE_S = 30.0
 MAX_BACKOFF_S = 30.0
 STABLE_S = 60.0          # a worker up this long restarts with the shortest backoff again
+SUPERVISOR_ENV = "TAPCERT_SUPERVISOR_PID"   # a worker's parent holds the run lock (runlock.py)
 
 
 def worker_ids(n: int, base: str = "") -> list[str]:
@@ -62,6 +63,7 @@ def child_command(config: str | None, db: str | None, api: bool) -> list[str]:
 def child_env(cfg, worker_id: str, base_env=None) -> dict:
     env = dict(os.environ if base_env is None else base_env)
     env["TAPCERT_HUB_HUB_WORKER_ID"] = worker_id
+    env[SUPERVISOR_ENV] = str(os.getpid())       # cli/runlock.py: the parent holds the lock
     if not cfg.nats.enabled:
         env["TAPCERT_HUB_MQTT_SHARED"] = "true"
     env.setdefault("PYTHONUNBUFFERED", "1")

@@ -106,6 +106,8 @@ def _station_scope(conn) -> None:
         conn.execute(sa.text("ALTER TABLE learners ADD COLUMN home_station VARCHAR(32)"))
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_learners_home_station "
                          "ON learners (home_station)"))
+
+
 def _learner_portal(conn) -> None:
     from server_hub.store import learner_tables as tables
     tables.create(conn)
@@ -114,6 +116,17 @@ def _learner_portal(conn) -> None:
     for name in tables.COUNTERS:       # rows made here, so sign-in only ever UPDATEs them
         if name not in have:
             conn.execute(schema.counters.insert().values(name=name, value=0, updated_at=now))
+
+
+def _audit_cursor_index(conn) -> None:
+    # The record auditor's keyset cursor (ingest/auditor.py) reads records in (stored_at,
+    # reader_id, seq) order. Migration 2's ix_records_stored_at (stored_at alone) made the
+    # auditor's own CREATE INDEX IF NOT EXISTS of that name a no-op, so each step sorted the
+    # whole backlog; this index serves the cursor and, by its prefix, the lag feed's
+    # "stored since" reads, so the one-column index goes (one index less per stored record).
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_records_audit_cursor "
+                         "ON records (stored_at, reader_id, seq)"))
+    conn.execute(sa.text("DROP INDEX IF EXISTS ix_records_stored_at"))
 
 
 MIGRATIONS = [
@@ -128,7 +141,9 @@ MIGRATIONS = [
     (8, "credit bank: terms, course categories, running credit totals", _standards_admin),
     (9, "station administrators: operator_stations, learners.home_station", _station_scope),
     (10, "learner portal: PINs, sessions, sign-in lockouts", _learner_portal),
+    (12, "record auditor: cursor index records (stored_at, reader_id, seq)", _audit_cursor_index),
 ]
+MIGRATIONS.sort(key=lambda m: m[0])     # numbers are reserved per change; they apply in order
 LATEST = MIGRATIONS[-1][0]
 
 

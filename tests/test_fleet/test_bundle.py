@@ -104,6 +104,11 @@ def test_cli_keygen_build_verify(tmp_path):
     r = run("bundle", "verify", out, "--trust", str(key) + ".pub", "--board", "linux",
             "--mpy-value", mpy_value(6, 3, "x64"))
     assert r.returncode == 0 and "signature good" in r.stdout, r.stderr
+    r = run("bundle", "verify", out, "--trust", str(key) + ".pub", "--board", "linux",
+            "--mpy-value", mpy_value(6, 3, "x64"), "--json")
+    got = json.loads(r.stdout)
+    assert (got["signature"], got["fits"], sorted(got["manifest"]["builds"])) == \
+        ("good", "linux", ["6.3-x64"]), r.stderr
     r = run("bundle", "verify", out, "--trust", str(key) + ".pub", "--board", "rp2",
             "--mpy-value", mpy_value(6, 3, "armv6m"))
     assert r.returncode == 1 and "for linux boards" in r.stderr

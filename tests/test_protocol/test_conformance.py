@@ -242,6 +242,33 @@ def test_r13_batch_limits():
     assert refused(sd.decode_batch, over) == "batch_oversize"
 
 
+def test_r34_limits_nest_and_an_unacked_batch_stays_with_the_agent(tmp_path):
+    # every size class through the real broker: tests/test_limits/test_oversize_paths.py
+    from agent.store import Store as AgentQueue
+    from server_hub import config as hubconfig
+    from server_hub.errors import ConfigError
+    from server_hub.identity import acl
+    cfg = hubconfig.load(env={})
+    assert wire.MAX_PAYLOAD <= cfg.mqtt.max_payload <= topics.MAX_PACKET - 1024
+    assert f"max_packet_size {topics.MAX_PACKET}" in acl.render_listener(
+        8883, cafile="ca", certfile="c", keyfile="k", crlfile="crl", acl_file="acl")
+    for bad in (wire.MAX_PAYLOAD - 1, topics.MAX_PACKET - 1023):
+        with pytest.raises(ConfigError, match="max_payload"):
+            hubconfig.load(env={"TAPCERT_HUB_MQTT_MAX_PAYLOAD": str(bad)})
+    r = SimReader()
+    queue = AgentQueue(tmp_path / "q.db")
+    try:
+        queue.add_records([(r.reader_id, i + 1, t, r.time, False)
+                           for i, t in enumerate(r.taps(3))], now=1.0)
+        batch_id, records, _ = queue.claim_batch_timed(10, False)
+        assert len(records) == 3 and queue.counts()["inflight"] == 3
+        assert queue.prune(older_than=10 ** 10) == 0         # published, not acked: kept
+        assert queue.reset_inflight() == 3                   # and sent again
+        assert queue.pending_counts() == (0, 3)
+    finally:
+        queue.close()
+
+
 def test_r14_flag_bits_2_to_7_ignored():
     r = SimReader()
     p = bytearray(wire.encode_batch(5, [r.tap(b"\x04\x01\x02\x03")]))
@@ -465,9 +492,10 @@ def _corrupt_middle(hub):
 def test_r32_auditor_flags_a_stored_record_whose_own_signature_fails(hub):
     from server_hub.ingest.auditor import RecordAuditor
     d, recs = _corrupt_middle(hub)
+    import sqlalchemy as sa
+    with hub.store.read() as conn:                              # its cursor's index: migration 12
+        assert "ix_records_audit_cursor" in {i["name"] for i in sa.inspect(conn).get_indexes("records")}
     auditor = RecordAuditor(hub.store, batch=2, settle_s=30)
-    auditor.ensure_index()
-    auditor.ensure_index()                                      # idempotent
     assert auditor.step(now=LATER_DAY + 1) == 0                 # not settled yet
     assert auditor.measure(now=LATER_DAY + 1) == (3, 1.0)
     assert auditor.run_until_idle(now=LATER_DAY + 60) == 3

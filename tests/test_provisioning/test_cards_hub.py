@@ -1,6 +1,8 @@
 """Card issue / read / block: pcscd + vpcd + our virtual card on one side, the real hub's API
 (`tapcert-hub run`) on the other, the CLI as a subprocess in between."""
 
+import json
+
 import httpx
 import pytest
 
@@ -63,6 +65,10 @@ def test_read_shows_learner_status_and_balance(hub, pcsc_desk):
     assert "card 04112233445566: learner L-000456, card active, balance 0 credits" in result.out
     unknown = card(hub, "operator", "read", uid=bytes.fromhex("01020304"), desk=pcsc_desk)
     assert "card 01020304: not registered" in unknown.out
+    got = card(hub, "operator", "read", "--json", uid=CARD_C, desk=pcsc_desk)    # for scripts
+    doc = json.loads(got.out)
+    assert (doc["uid"], doc["registered"], doc["learner"], doc["status"], doc["balance"]) == \
+        ("04112233445566", True, "L-000456", "active", 0)
 
 
 def test_block_a_lost_card_by_uid_without_the_card(hub, pcsc_desk):

@@ -51,6 +51,17 @@ def test_card_read_shows_the_uid_of_the_card_on_the_reader(pcsc_desk):
     assert "card 04a1b2c3d4e5f6 on Virtual PCD 00 00" in result.out
 
 
+def test_card_read_json_gives_the_uid_and_reader(pcsc_desk):
+    import json
+    pcsc_desk.insert(UID4)
+    try:
+        result = run_cli("card", "read", "--wait", "2", "--json", env=pcsc_desk.env)
+    finally:
+        pcsc_desk.remove()
+    assert result.code == 0, result
+    assert json.loads(result.out) == {"uid": "deadbeef", "reader": "Virtual PCD 00 00"}
+
+
 def test_a_new_card_on_the_reader_is_read_as_itself(pcsc_desk):
     for uid in (UID4, UID7):
         pcsc_desk.insert(uid)
