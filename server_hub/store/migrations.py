@@ -48,6 +48,11 @@ def _creditbank(conn) -> None:
     tables.create(conn)
 
 
+def _fleet_history(conn) -> None:
+    from server_hub.store import history_tables
+    history_tables.create(conn)
+
+
 def _fleet(conn) -> None:
     from server_hub.store import fleet_tables as fleettables
     fleettables.create(conn)
@@ -108,6 +113,7 @@ MIGRATIONS = [
      _creditbank),
     (7, "fleet updates: firmware bundles, rollouts, station reports", _fleet),
     (8, "credit bank: terms, course categories, running credit totals", _standards_admin),
+    (11, "dashboard: fleet trend history (two resolutions, bounded)", _fleet_history),
 ]
 LATEST = MIGRATIONS[-1][0]
 
