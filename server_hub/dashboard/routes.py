@@ -9,7 +9,8 @@
     GET /dashboard/api/stations/{id}     one station: view, 24 h history, rejections, readers
     GET /dashboard/api/alerts            firing and recently resolved alerts
     GET /dashboard/api/trend?span=6h     the fleet's history: waiting, lag p50/p99, offline,
-                                         records/s accepted (1h, 6h, 24h, 7d)
+                                         records/s accepted (1h, 6h, 24h, 7d; auto: the
+                                         shortest holding all the history)
     GET /metrics                         Prometheus text (token unless dashboard.metrics_public)
 
 The JSON routes take the same bearer tokens as /api/v1 (the page keeps the token in
@@ -148,7 +149,7 @@ def alert_list(request: Request, recent_h: float = Query(24, ge=0, le=24 * 30),
 
 
 @router.get("/dashboard/api/trend", tags=["dashboard"])
-def fleet_trend(request: Request, span: str = Query("6h", pattern="^(1h|6h|24h|7d)$"),
+def fleet_trend(request: Request, span: str = Query("auto", pattern="^(auto|1h|6h|24h|7d)$"),
                 who=Depends(require(*ANY))):
     """The fleet over the span, from fleet_history (survives hub restarts), in the hub's zone."""
     hub = request.app.state.hub

@@ -20,6 +20,7 @@ from server_hub.store.schema import records
 
 PROFILE_WEEKS = 4
 SPARK_POINTS = 48
+SPARK_SPAN_S = 6 * 3600      # a sparkline shows the last 6 h in 7.5 min steps
 _COLS = ("stations", "offline", "waiting", "waiting_at_least", "accepted", "lag_n", "lag_hist")
 
 
@@ -51,7 +52,21 @@ def record(store, observations) -> None:
             conn.execute(fleet_history.delete().where(h.res_s == res, h.at < last - kept))
 
 
+def auto_span(store, now: float) -> str:
+    """The shortest span that shows all the history there is (a new hub: 1 h, not a week of
+    empty axis with the data squeezed against its right edge)."""
+    h = fleet_history.c
+    with store.read() as conn:
+        first = conn.execute(sa.select(sa.func.min(h.at))).scalar()
+    age = now - first if first is not None else 0
+    for name, seconds in trend.SPANS.items():
+        if age <= seconds:
+            return name
+    return "7d"
+
+
 def fleet_series(store, span: str, now: float) -> dict:
+    span = auto_span(store, now) if span == "auto" else span
     span_s = trend.SPANS[span]
     res = trend.pick_tier(span_s)
     h = fleet_history.c
@@ -65,8 +80,9 @@ def fleet_series(store, span: str, now: float) -> dict:
 
 
 def station_trends(conn, station_ids, now: float, span_s: float = 86400) -> dict:
-    """{station: {"lag": {p50, p99, n} | None, "spark": {waiting: [...], lag_p99: [...]}}}
-    over span_s, from one read of the page rows' samples."""
+    """{station: {"lag": {p50, p99, n} over span_s | None, "drain_rate": records/s falling
+    over the last hour | None, "spark": {waiting, lag_p99: SPARK_POINTS values over the last
+    SPARK_SPAN_S}}}, from one read of the page rows' samples."""
     if not station_ids:
         return {}
     c = station_samples.c
@@ -86,10 +102,11 @@ def station_trends(conn, station_ids, now: float, span_s: float = 86400) -> dict
         n = sum(total)
         lag = {"p50": lagmod.percentile(total, 0.5), "p99": lagmod.percentile(total, 0.99),
                "n": n} if n else None
-        width = span_s / SPARK_POINTS
+        s0 = now - SPARK_SPAN_S
+        width = SPARK_SPAN_S / SPARK_POINTS
         lag_pts = []
         for b in range(SPARK_POINTS):   # lag is per interval, not carried: merge per bucket
-            lo, hi = start + b * width, start + (b + 1) * width
+            lo, hi = s0 + b * width, s0 + (b + 1) * width
             hist = lagmod.empty()
             for at, _, k, h in pts:
                 if k and lo <= at < hi:
@@ -97,8 +114,8 @@ def station_trends(conn, station_ids, now: float, span_s: float = 86400) -> dict
             lag_pts.append(lagmod.percentile(hist, 0.99))
         recent = [(p[0], p[1]) for p in pts if p[0] >= now - 3600]
         out[sid] = {"lag": lag, "drain_rate": forecast.drain_rate(recent), "spark": {
-            "start": start, "end": now,
-            "waiting": trend.spark([(p[0], p[1]) for p in pts], start, now, SPARK_POINTS),
+            "start": s0, "end": now,
+            "waiting": trend.spark([(p[0], p[1]) for p in pts], s0, now, SPARK_POINTS),
             "lag_p99": lag_pts}}
     return out
 
