@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from protocol import updatestate
 from server_hub.core import forecast
 from server_hub.core import health_model as hm
 from server_hub.identity import enrollment as identity
@@ -28,6 +29,7 @@ from server_hub.dashboard import lag as lagmod
 from server_hub.dashboard import trends
 from server_hub.store import quarantine as quarantine_store
 from server_hub.store import reports
+from server_hub.store.fleet_tables import fleet_reports, fleet_rollouts
 from server_hub.store.health_tables import station_samples
 from server_hub.store.schema import (activities, alarms, credit_state, ledger, quarantine,
                                      readers, records, station_health, station_status,
@@ -118,12 +120,26 @@ def load_facts(conn, now: float, window_s: float, parsed: dict | None = None
             .where(al.acknowledged_at.is_(None)).group_by(al.station_id, al.kind)):
         if sid in facts:
             facts[sid].alarms[kind] = int(n)
+    for sid, label, state in updating_readers(conn):
+        if sid in facts:
+            facts[sid].updating[label] = state
     rd = readers.c
     for sid, n in conn.execute(sa.select(rd.station_id, sa.func.count())
                                .where(rd.status == "active").group_by(rd.station_id)):
         if sid in facts:
             facts[sid].readers_enrolled = int(n)
     return list(facts.values())
+
+
+def updating_readers(conn):
+    """(station, reader label, state) of readers a running rollout has off their link now
+    (applying or verifying a firmware update: server_hub/fleet)."""
+    r, o = fleet_reports.c, fleet_rollouts.c
+    return conn.execute(
+        sa.select(r.station, r.reader, r.state)
+        .select_from(fleet_reports.join(fleet_rollouts, o.id == r.rollout))
+        .where(r.state.in_((updatestate.APPLYING, updatestate.VERIFYING)), r.reader != "",
+               o.cancelled_at.is_(None), o.finished_at.is_(None))).fetchall()
 
 
 def credits_today(conn, now: float, tz) -> float:
