@@ -96,7 +96,7 @@ def spark(points, start: float, end: float, n: int = 48) -> list:
         last = pts[i][1]
         i += 1
     for b in range(n):
-        hi = start + (b + 1) * width
+        hi = start + (b + 1) * width if b < n - 1 else end + 1e-6   # the last holds `end`
         best = None
         while i < len(pts) and pts[i][0] < hi:
             v = pts[i][1]

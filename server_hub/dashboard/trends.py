@@ -4,10 +4,13 @@ sparklines and 24 h lag from station_samples (one query for both), and an offlin
 expected queue growth from its taps by hour of the week (core/forecast.py).
 
 Every read is bounded: the fleet history by its tiers (≤ ~2,300 rows), sparklines to the
-rows of one page, tap profiles to the offline stations of one page over 4 weeks of hours.
+rows of one page, tap profiles to the offline stations of one page over 4 weeks of hours
+(and cached for an hour per station).
 """
 
 from __future__ import annotations
+
+import threading
 
 import sqlalchemy as sa
 
@@ -120,9 +123,36 @@ def station_trends(conn, station_ids, now: float, span_s: float = 86400) -> dict
     return out
 
 
+_rates_cache: dict = {}      # (database, station) -> (computed at, rates): they move slowly
+_rates_lock = threading.Lock()
+RATES_TTL_S = 3600
+
+
 def tap_rates(conn, station_ids, now: float, tz) -> dict:
     """{station: 168 taps/hour by hour of the week} over the last PROFILE_WEEKS weeks (or
-    since the station's first tap there), from records grouped by hour."""
+    since the station's first tap there), from records grouped by hour; each station's
+    profile is reused for RATES_TTL_S (a page polled every few seconds reads it once an hour)."""
+    db = str(conn.engine.url)
+    out, todo = {}, []
+    with _rates_lock:
+        for sid in station_ids:
+            hit = _rates_cache.get((db, sid))
+            if hit is not None and 0 <= now - hit[0] < RATES_TTL_S:
+                if hit[1] is not None:
+                    out[sid] = hit[1]
+            else:
+                todo.append(sid)
+    fresh = _tap_rates(conn, todo, now, tz)
+    with _rates_lock:
+        if len(_rates_cache) > 50_000:
+            _rates_cache.clear()
+        for sid in todo:
+            _rates_cache[(db, sid)] = (now, fresh.get(sid))
+    out.update(fresh)
+    return out
+
+
+def _tap_rates(conn, station_ids, now: float, tz) -> dict:
     if not station_ids:
         return {}
     r = records.c

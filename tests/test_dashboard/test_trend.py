@@ -46,6 +46,7 @@ def test_spark_buckets_carry_the_last_change():
     assert trend.spark(pts, 10, 50, 4) == [7, 3, 3, 0]
     assert trend.spark([], 0, 10, 2) == [None, None]
     assert trend.spark([(-5, 4)], 0, 10, 2) == [4, 4]
+    assert trend.spark([(2, 1), (10, 6)], 0, 10, 2) == [1, 6]   # a point at `end` is the last
 
 
 def test_history_survives_a_restart_bounded_and_downsampled(db_url, tmp_path):  # noqa: F811
@@ -101,7 +102,8 @@ def test_monitor_folds_the_fleet_and_the_page_has_sparklines_and_growth(tmp_path
     page = fleet.page(hub.store, snap, now=now, tz=hub.config.tz)
     rows = {d["station_id"]: d for d in page["items"]}
     assert len(rows[off]["spark"]["waiting"]) == trends.SPARK_POINTS
-    assert rows[off]["spark"]["waiting"][-1] == 380
+    assert max(x for x in rows[off]["spark"]["waiting"] if x is not None) == 380   # history
+    assert rows[off]["spark"]["waiting"][-1] == 342           # ... and the monitor's sample now
     assert rows[off]["backlog_growth"] == {"reported": 342, "expected_new": 0.0,
                                           "estimate": 342}   # never tapped: no growth guessed
     g = rows["S-GRO05"]["backlog_growth"]
