@@ -107,14 +107,13 @@ def station_trends(conn, station_ids, now: float, span_s: float = 86400) -> dict
                "n": n} if n else None
         s0 = now - SPARK_SPAN_S
         width = SPARK_SPAN_S / SPARK_POINTS
-        lag_pts = []
-        for b in range(SPARK_POINTS):   # lag is per interval, not carried: merge per bucket
-            lo, hi = s0 + b * width, s0 + (b + 1) * width
-            hist = lagmod.empty()
-            for at, _, k, h in pts:
-                if k and lo <= at < hi:
-                    lagmod.merge(hist, h)
-            lag_pts.append(lagmod.percentile(hist, 0.99))
+        hists: dict = {}                 # lag is per interval, not carried: merge per bucket
+        for at, _, k, h in pts:
+            if k and s0 <= at <= now:
+                b = min(SPARK_POINTS - 1, int((at - s0) // width))
+                lagmod.merge(hists.setdefault(b, lagmod.empty()), h)
+        lag_pts = [lagmod.percentile(hists[b], 0.99) if b in hists else None
+                   for b in range(SPARK_POINTS)]
         recent = [(p[0], p[1]) for p in pts if p[0] >= now - 3600]
         out[sid] = {"lag": lag, "drain_rate": forecast.drain_rate(recent), "spark": {
             "start": s0, "end": now,
