@@ -111,3 +111,26 @@ def test_monitor_folds_the_fleet_and_the_page_has_sparklines_and_growth(tmp_path
     assert g["estimate"] == 5 + round(g["expected_new"])
     assert "backlog_growth" not in rows[roles["online"]]
     hub.close()
+
+
+def test_tap_profiles_are_read_once_an_hour_per_station(tmp_path):
+    hub = Hub(f"sqlite:///{tmp_path / 'hub.db'}", make_config())
+    try:
+        now = time.time()
+        sim = hub.add_station("S-CACHE")[0]
+        at = int(now - 7 * 86400)
+        hub.ingest("S-CACHE", [sim.tap(bytes([4, 1, 1, i]), at=at + i) for i in range(7)],
+                   now=at + 30)
+        with hub.store.read() as conn:
+            first = trends.tap_rates(conn, ["S-CACHE"], now, hub.config.tz)["S-CACHE"]
+        hub.ingest("S-CACHE", [sim.tap(bytes([4, 1, 2, i]), at=at + 60 + i) for i in range(5)],
+                   now=at + 90)
+        with hub.store.read() as conn:
+            again = trends.tap_rates(conn, ["S-CACHE"], now + 60, hub.config.tz)["S-CACHE"]
+            later = trends.tap_rates(conn, ["S-CACHE"], now + trends.RATES_TTL_S + 1,
+                                     hub.config.tz)["S-CACHE"]
+    finally:
+        hub.close()
+    assert sum(first) == 7 and again == first        # within the hour: the same profile
+    # after it: read afresh — 12 taps, and that hour of the week has now come round twice
+    assert sum(later) == 6
