@@ -6,11 +6,11 @@ Every `tick`:
   samples    every dashboard.sample_every_s: one station_samples row per station whose state
              or backlog changed, that stored records, or that has no row for an hour; rows
              older than dashboard.history_days are pruned
-  trend      every tick: the fleet (stations offline, records waiting, accepted so far, lag of
-             the records stored since the last tick) folded into fleet_history's buckets
-             (dashboard/trends.py: 1 min for 26 h, 15 min for 8 days)
   alerts     every alerts.evaluate_every_s: fleet snapshot → alerts.active → alerts.step,
              changed states stored in alert_state, then the webhook gets what is due
+  trend      every tick, last: the fleet (stations offline, records waiting, accepted so far,
+             lag of the records stored since the last tick) folded into fleet_history's
+             buckets (dashboard/trends.py: 1 min for 26 h, 15 min for 8 days)
 
 `tick(now)` is synchronous and takes the time as an argument, so tests drive it directly;
 `start()` runs it every few seconds in a daemon thread until `stop()`.
@@ -193,10 +193,10 @@ class Monitor:
         if now >= self.next_sample:
             self.sample(now)
             self.next_sample = now + self.cfg.dashboard.sample_every_s
-        self.record_trend(now)
         if now >= self.next_eval:
             self.evaluate(now)
             self.next_eval = now + self.cfg.alerts.evaluate_every_s
+        self.record_trend(now)          # after the alerts: a chart never delays an alert
         self.last_run = now
 
     # --- thread --------------------------------------------------------------------------
