@@ -32,7 +32,7 @@ setup(
     package_data={
         "protocol": ["SPEC.md", "vectors/*.json"],
         # the dashboard's files wherever they live; firmware data (bitmaps) beside its modules
-        "": ["static/*", "templates/*", "*.sql", "*.bin", "*.pbm"],
+        "": ["static/*", "static/vendor/*", "templates/*", "*.sql", "*.bin", "*.pbm"],
     },
     data_files=[
         ("share/doc/tapcert", ["README.md", "docs/install.md", "docs/hub.md", "docs/agent.md",

@@ -87,6 +87,8 @@ class StationFacts:
     alarms: dict = field(default_factory=dict)           # open alarm kind -> n
     readers_enrolled: int = 0
     readers: list | None = None                          # normalised health readers (cache)
+    updating: dict = field(default_factory=dict)         # reader label -> rollout state, while
+                                                         # a firmware update has it off the link
 
 
 @dataclass
@@ -254,7 +256,11 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
             problems.append(Problem("clock_skew", WARNING, who, {
                 "minutes": round(r["clock_offset_s"] / 60, 1)}))
         if state == "online" and not r["online"]:
-            problems.append(Problem("reader_offline", WARNING, who))
+            if r["label"] in f.updating:    # flashing: off the USB link for a while, expected
+                problems.append(Problem("reader_updating", INFO, who,
+                                        {"state": f.updating[r["label"]]}))
+            else:
+                problems.append(Problem("reader_offline", WARNING, who))
     if pi_offset is not None and state == "online" and abs(pi_offset) > th.clock_skew_s:
         problems.append(Problem("clock_skew", WARNING, "pi", {"minutes": round(pi_offset / 60, 1)}))
     recent = sum(f.rejected_recent.values())
@@ -342,6 +348,9 @@ def describe(p: Problem) -> str:
                 "the agent sets its clock")
     if p.rule == "reader_offline":
         return f"reader {who} is not connected to the Pi: check its USB cable"
+    if p.rule == "reader_updating":
+        return (f"reader {who} is being updated ({v['state']}): it is back on its own in a "
+                "minute or two; nothing to do")
     if p.rule == "rejection_spike":
         return (f"{v['count']} records rejected in {v['minutes']} min (mostly {v['reason']}): "
                 "see tapcert-hub quarantine list")

@@ -1,8 +1,9 @@
 """Station evaluation and administrator rewards.
 
 Per station, over a period [since, until): activities, sessions with a decision, learners
-served (distinct learners with a record there), records, uptime (share of the dashboard's
-station samples that were `online`; None without samples), the share of rejected records in
+served (distinct learners with a record there), records, uptime (the share of the station's
+life in the period it was online, time-weighted over the dashboard's station samples:
+core/uptime.py; None without samples; `uptime_over_s` says over how long), the share of rejected records in
 its sync counters, and the share of session decisions held for integrity review. A grade is
 the first of the configured grades whose thresholds all hold (`grade` is pure):
 
@@ -26,6 +27,7 @@ import time
 
 import sqlalchemy as sa
 
+from server_hub.core import uptime as uptimemod
 from server_hub.creditbank import audit
 from server_hub.store import csvout
 from server_hub.store.bank_tables import activity_admins, bank_settings
@@ -166,22 +168,34 @@ def station_report(store, since: int, until: int, scope=None) -> list[dict]:
         nrec = dict(conn.execute(
             sa.select(R.station_id, sa.func.count())
             .where(R.best_time >= since, R.best_time < until).group_by(R.station_id)).fetchall())
-        up = {r[0]: (int(r[1] or 0), r[2]) for r in conn.execute(
-            sa.select(X.station_id, sa.func.sum(sa.case((X.state == "online", 1), else_=0)),
-                      sa.func.count()).where(X.at >= since, X.at < until)
-            .group_by(X.station_id)).fetchall()}
+        # each station's state changes in the period, and its state when the period began
+        changes: dict = {}
+        start = sa.select(X.station_id, sa.func.max(X.at).label("at")).where(X.at < since) \
+            .group_by(X.station_id).subquery()
+        for sid, at, state in conn.execute(
+                sa.select(X.station_id, X.at, X.state)
+                .select_from(station_samples.join(start, sa.and_(
+                    start.c.station_id == X.station_id, start.c.at == X.at)))):
+            changes.setdefault(sid, []).append((at, state))
+        for sid, at, state in conn.execute(
+                sa.select(X.station_id, X.at, X.state).where(X.at >= since, X.at < until)
+                .order_by(X.station_id, X.at)):
+            changes.setdefault(sid, []).append((at, state))
         sync = {r[0]: (r[1] or 0, r[2] or 0) for r in conn.execute(
             sa.select(station_sync.c.station_id, station_sync.c.accepted,
                       station_sync.c.rejected)).fetchall()}
+    now = time.time()
+    up = {sid: uptimemod.online_time(pts, since, until, now) for sid, pts in changes.items()}
     out = []
     for sid in sorted(names):
         n_sessions, n_states, held = sessions.get(sid, (0, 0, 0))
-        online, samples = up.get(sid, (0, 0))
+        online, observed = up.get(sid, (0.0, 0.0))
         accepted, rejected = sync.get(sid, (0, 0))
         ind = {"station_id": sid, "name": names[sid], "activities": acts.get(sid, 0),
                "sessions": n_sessions, "learners_served": served.get(sid, 0),
                "records": nrec.get(sid, 0),
-               "uptime": round(online / samples, 4) if samples else None,
+               "uptime": uptimemod.share(online, observed),
+               "uptime_over_s": round(observed),   # the station's life in the period
                "rejected_share": round(rejected / (accepted + rejected), 4)
                if accepted + rejected else 0.0,
                "holds": held, "holds_share": round(held / n_states, 4) if n_states else 0.0}

@@ -21,11 +21,15 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from protocol import updatestate
+from server_hub.core import forecast
 from server_hub.core import health_model as hm
 from server_hub.identity import enrollment as identity
 from server_hub.dashboard import lag as lagmod
+from server_hub.dashboard import trends
 from server_hub.store import quarantine as quarantine_store
 from server_hub.store import reports
+from server_hub.store.fleet_tables import fleet_reports, fleet_rollouts
 from server_hub.store.health_tables import station_samples
 from server_hub.store.schema import (activities, alarms, credit_state, ledger, quarantine,
                                      readers, records, station_health, station_status,
@@ -116,12 +120,26 @@ def load_facts(conn, now: float, window_s: float, parsed: dict | None = None
             .where(al.acknowledged_at.is_(None)).group_by(al.station_id, al.kind)):
         if sid in facts:
             facts[sid].alarms[kind] = int(n)
+    for sid, label, state in updating_readers(conn):
+        if sid in facts:
+            facts[sid].updating[label] = state
     rd = readers.c
     for sid, n in conn.execute(sa.select(rd.station_id, sa.func.count())
                                .where(rd.status == "active").group_by(rd.station_id)):
         if sid in facts:
             facts[sid].readers_enrolled = int(n)
     return list(facts.values())
+
+
+def updating_readers(conn):
+    """(station, reader label, state) of readers a running rollout has off their link now
+    (applying or verifying a firmware update: server_hub/fleet)."""
+    r, o = fleet_reports.c, fleet_rollouts.c
+    return conn.execute(
+        sa.select(r.station, r.reader, r.state)
+        .select_from(fleet_reports.join(fleet_rollouts, o.id == r.rollout))
+        .where(r.state.in_((updatestate.APPLYING, updatestate.VERIFYING)), r.reader != "",
+               o.cancelled_at.is_(None), o.finished_at.is_(None))).fetchall()
 
 
 def credits_today(conn, now: float, tz) -> float:
@@ -212,20 +230,6 @@ def select(snap: Snapshot, q: str = "", state: str = "", level: str = "") -> lis
     return views
 
 
-def lag_summary(conn, station_ids, now: float, span_s: float = DAY_S) -> dict:
-    """{station: {"p50", "p99", "n"}} over the samples of the last span_s (page rows only)."""
-    if not station_ids:
-        return {}
-    c = station_samples.c
-    hists: dict = {}
-    for sid, text in conn.execute(sa.select(c.station_id, c.lag_hist)
-                                  .where(c.station_id.in_(list(station_ids)),
-                                         c.at >= now - span_s, c.lag_n > 0)):
-        lagmod.merge(hists.setdefault(sid, lagmod.empty()), lagmod.decode(text))
-    return {sid: {"p50": lagmod.percentile(h, 0.5), "p99": lagmod.percentile(h, 0.99),
-                  "n": sum(h)} for sid, h in hists.items()}
-
-
 def history(conn, station_id: str, now: float, span_s: float = DAY_S) -> list[dict]:
     c = station_samples.c
     rows = conn.execute(sa.select(c.at, c.state, c.backlog, c.oldest_unsynced_s, c.lag_n,
@@ -283,8 +287,9 @@ def station_detail(store, snap: Snapshot, station_id: str, now: float, tz) -> di
     if view is None:
         return None
     with store.read() as conn:
-        lag = lag_summary(conn, [station_id], now).get(station_id)
-        out = {"station": view.to_dict(), "lag_24h": lag,
+        station = view.to_dict()
+        decorate(conn, [station], now, tz)
+        out = {"station": station, "lag_24h": station.pop("lag_24h"),
                "history": history(conn, station_id, now),
                "rejections": recent_rejections(conn, station_id),
                "alarms": station_alarms(conn, station_id),
@@ -293,17 +298,29 @@ def station_detail(store, snap: Snapshot, station_id: str, now: float, tz) -> di
     return out
 
 
+def decorate(conn, items: list[dict], now: float, tz=None) -> None:
+    """Add each row's 24 h lag, sparklines, the drain seen in the samples (when the agent
+    gave no rate) and, offline, the expected growth of its queue (dashboard/trends.py)."""
+    got = trends.station_trends(conn, [d["station_id"] for d in items], now)
+    for d in items:
+        t = got.get(d["station_id"]) or {}
+        d["lag_24h"] = t.get("lag")
+        d["spark"] = t.get("spark")
+        if d["state"] == "online" and d.get("backlog") and d.get("drain_eta_s") is None \
+                and t.get("drain_rate"):
+            d["drain_rate"] = round(t["drain_rate"], 2)
+            d["drain_eta_s"] = forecast.drain_eta(d["backlog"], t["drain_rate"])
+    if tz is not None:
+        trends.add_growth(conn, items, now, tz)
+
+
 def page(store, snap: Snapshot, *, q: str = "", state: str = "", level: str = "",
-         offset: int = 0, limit: int = 50, now: float | None = None) -> dict:
+         offset: int = 0, limit: int = 50, now: float | None = None, tz=None) -> dict:
     now = snap.at if now is None else now
     views = select(snap, q, state, level)
     rows = views[offset:offset + limit]
+    items = [v.to_dict() for v in rows]
     with store.read() as conn:
-        lags = lag_summary(conn, [v.station_id for v in rows], now)
-    items = []
-    for v in rows:
-        d = v.to_dict()
-        d["lag_24h"] = lags.get(v.station_id)
-        items.append(d)
+        decorate(conn, items, now, tz)
     return {"total": len(views), "offset": offset, "limit": limit, "items": items,
             "at": snap.at}

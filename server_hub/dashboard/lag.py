@@ -31,7 +31,8 @@ def add(hist: list[int], seconds: float, n: int = 1) -> None:
 
 def merge(into: list[int], other) -> list[int]:
     for i, n in enumerate(other):
-        into[i] += n
+        if n:               # most buckets are empty: a page merges thousands of these
+            into[i] += n
     return into
 
 
@@ -44,11 +45,14 @@ def encode(hist) -> str:
 def decode(text: str | None) -> list[int]:
     hist = empty()
     if text:
-        for i, part in enumerate(text.split(",")[:SIZE]):
-            try:
-                hist[i] = max(0, int(part))
-            except ValueError:
-                pass
+        parts = text.split(",")[:SIZE]
+        try:
+            values = [int(part) for part in parts]      # the usual case, in one go
+        except ValueError:
+            values = [int(p) if p.strip().lstrip("-").isdigit() else 0 for p in parts]
+        for i, n in enumerate(values):
+            if n > 0:
+                hist[i] = n
     return hist
 
 

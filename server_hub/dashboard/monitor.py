@@ -8,6 +8,9 @@ Every `tick`:
              older than dashboard.history_days are pruned
   alerts     every alerts.evaluate_every_s: fleet snapshot → alerts.active → alerts.step,
              changed states stored in alert_state, then the webhook gets what is due
+  trend      every tick, last: the fleet (stations offline, records waiting, accepted so far,
+             lag of the records stored since the last tick) folded into fleet_history's
+             buckets (dashboard/trends.py: 1 min for 26 h, 15 min for 8 days)
 
 `tick(now)` is synchronous and takes the time as an argument, so tests drive it directly;
 `start()` runs it every few seconds in a daemon thread until `stop()`.
@@ -28,6 +31,8 @@ import time
 import sqlalchemy as sa
 
 from server_hub.core import alerts as alertmod
+from server_hub.core import trend
+from server_hub.dashboard import trends
 from server_hub.dashboard import lag as lagmod
 from server_hub.core import health_model as hm
 from server_hub.dashboard.fleet import Fleet
@@ -58,6 +63,7 @@ class Monitor:
         self.lag_total = lagmod.empty()              # since this process started (/metrics)
         self.lag_sum_s = 0.0
         self.records_seen = 0
+        self.trend_hist = lagmod.empty()             # lag of records since the last trend point
         self.next_sample = 0.0          # the first tick samples and evaluates
         self.next_eval = 0.0
         self.last_written: dict[str, tuple] = {}     # station -> (at, state, backlog)
@@ -95,6 +101,7 @@ class Monitor:
                     hist = self.interval[sid] = lagmod.empty()
                 hist[i] += 1
                 self.lag_total[i] += 1
+                self.trend_hist[i] += 1
                 self.lag_sum_s += lag
                 n += 1
         self.records_seen += n
@@ -129,6 +136,13 @@ class Monitor:
                     conn.execute(stmt, rows[i:i + 2000])
             conn.execute(station_samples.delete().where(station_samples.c.at < keep_after))
         return len(rows)
+
+    def record_trend(self, now: float) -> None:
+        snap = self.fleet.snapshot(now=now)
+        accepted = sum(v.accepted or 0 for v in snap.views)
+        trends.record(self.store, [(now, trend.observation(snap.summary, accepted,
+                                                           self.trend_hist))])
+        self.trend_hist = lagmod.empty()
 
     def _load_states(self) -> dict:
         with self.store.read() as conn:
@@ -182,6 +196,7 @@ class Monitor:
         if now >= self.next_eval:
             self.evaluate(now)
             self.next_eval = now + self.cfg.alerts.evaluate_every_s
+        self.record_trend(now)          # after the alerts: a chart never delays an alert
         self.last_run = now
 
     # --- thread --------------------------------------------------------------------------

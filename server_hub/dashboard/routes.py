@@ -11,6 +11,9 @@
     GET /dashboard/api/stations          stations view: ?q= &state= &level= &offset= &limit=
     GET /dashboard/api/stations/{id}     one station: view, 24 h history, rejections, readers
     GET /dashboard/api/alerts            firing and recently resolved alerts
+    GET /dashboard/api/trend?span=6h     the fleet's history: waiting, lag p50/p99, offline,
+                                         records/s accepted (1h, 6h, 24h, 7d; auto: the
+                                         shortest holding all the history)
     GET /metrics                         Prometheus text (token unless dashboard.metrics_public)
 
 The JSON routes take the same bearer tokens as /api/v1 (the page keeps the token in
@@ -35,6 +38,7 @@ from server_hub.core import health_model as hm
 from server_hub.dashboard import auditmetrics, metrics
 from server_hub.api.auth import ANY, require
 from server_hub.dashboard import fleet as fleetmod
+from server_hub.dashboard import trends
 from server_hub.dashboard.monitor import live_alerts
 from server_hub.store.health_tables import alert_state
 
@@ -137,8 +141,9 @@ def stations(request: Request, q: str = "", state: str = "", level: str = "",
     """Stations sorted by what needs attention, filtered and paged on the server."""
     d = _dash(request)
     snap = d.fleet.snapshot()
-    return fleetmod.page(request.app.state.hub.store, snap, q=q, state=state, level=level,
-                         offset=offset, limit=limit)
+    hub = request.app.state.hub
+    return fleetmod.page(hub.store, snap, q=q, state=state, level=level,
+                         offset=offset, limit=limit, tz=hub.config.tz)
 
 
 @router.get("/dashboard/api/stations/{station_id}", tags=["dashboard"])
@@ -160,6 +165,16 @@ def alert_list(request: Request, recent_h: float = Query(24, ge=0, le=24 * 30),
                who=Depends(require(*ANY))):
     """Alerts firing now and those resolved within recent_h hours."""
     return [a.to_dict() for a in _firing(request, recent_h * 3600)]
+
+
+@router.get("/dashboard/api/trend", tags=["dashboard"])
+def fleet_trend(request: Request, span: str = Query("auto", pattern="^(auto|1h|6h|24h|7d)$"),
+                who=Depends(require(*ANY))):
+    """The fleet over the span, from fleet_history (survives hub restarts), in the hub's zone."""
+    hub = request.app.state.hub
+    out = trends.fleet_series(hub.store, span, time.time())
+    out["timezone"] = hub.config.hub.timezone
+    return out
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -48,6 +48,11 @@ def _creditbank(conn) -> None:
     tables.create(conn)
 
 
+def _fleet_history(conn) -> None:
+    from server_hub.store import history_tables
+    history_tables.create(conn)
+
+
 def _fleet(conn) -> None:
     from server_hub.store import fleet_tables as fleettables
     fleettables.create(conn)
@@ -142,6 +147,7 @@ MIGRATIONS = [
     (9, "station administrators: operator_stations, learners.home_station", _station_scope),
     (10, "learner portal: PINs, sessions, sign-in lockouts", _learner_portal),
     (12, "record auditor: cursor index records (stored_at, reader_id, seq)", _audit_cursor_index),
+    (11, "dashboard: fleet trend history (two resolutions, bounded)", _fleet_history),
 ]
 MIGRATIONS.sort(key=lambda m: m[0])     # numbers are reserved per change; they apply in order
 LATEST = MIGRATIONS[-1][0]

@@ -131,14 +131,23 @@ def test_dashboard_in_chromium(dashboard):
             page.wait_for_function("document.querySelectorAll('#stations tbody tr').length > 1")
             page.click(f'a.sid:text-is("{roles["offline"]}")')
             page.wait_for_selector(f'#station-view h2[data-station="{roles["offline"]}"]')
-            assert page.locator("#station-view svg.chart").count() == 2
-            assert page.locator("#station-view svg.chart path.series").count() == 3
+            # the fleet trend's charts (uPlot) over the station's samples: the queue as the
+            # monitor sampled it last (342), and lag p50/p99 with duration ticks
+            page.wait_for_selector('#station-view figure.trend-chart[data-y-ticks] canvas')
+            assert page.locator("#station-view figure.trend-chart").count() == 2
+            waiting = page.get_attribute('#station-view figure[data-chart="Records waiting"]',
+                                         "data-last")
+            assert waiting == "342"
+            lag_ticks = page.get_attribute('#station-view figure[data-chart^="Sync lag"]',
+                                           "data-y-ticks")
+            assert lag_ticks.startswith("0 s|") and "min" in lag_ticks, lag_ticks
             view = page.inner_text("#station-view")
-            assert "Backlog (records)" in view and "Recent rejections" in view
+            assert "Records waiting" in view and "Recent rejections" in view
             page.screenshot(path=str(ARTIFACTS / "dashboard-station-en.png"), full_page=True)
             page.click("#lang")
             page.wait_for_function("document.documentElement.lang === 'zh-CN'")
-            assert "积压（条）" in page.inner_text("#station-view")
+            page.wait_for_function("document.querySelector('#station-view').innerText"
+                                   ".includes('等待同步的记录')")
 
             # --- black-and-white print: controls hidden, states still in words and marks
             page.click("#back")

@@ -100,6 +100,11 @@ def test_rollouts_view_in_chromium(rollout_page):
                                               "pending"]
             assert "not healthy within 20 s" in st["S-0002"][2]
             assert "3 records not yet committed" in st["S-0003"][2]
+            # none of them has ever connected: an unfinished one waits for its station
+            page.wait_for_selector('#rollout-stations tr[data-station="S-0004"][data-away="1"]')
+            assert "等待站点上线" in page.inner_text('#rollout-stations tr[data-station="S-0004"]')
+            assert page.get_attribute('#rollout-stations tr[data-station="S-0001"]',
+                                      "data-away") is None                    # done: not waiting
             readers = page.eval_on_selector_all(
                 '#rollout-stations tr[data-station="S-0002"] li[data-reader]',
                 "els => els.map(e => [e.dataset.reader, e.dataset.state])")

@@ -45,6 +45,8 @@ if str(REPO) not in sys.path:      # run as a script: the checkout's hil_tests p
 from wheelhouse import EXTRAS, wheelhouse  # noqa: E402  (after the path line above)
 
 MUST_SHIP = ("server_hub/dashboard/static/index.html", "server_hub/dashboard/static/app.js",
+             "server_hub/dashboard/static/vendor/uPlot.iife.min.js",
+             "server_hub/dashboard/static/vendor/uPlot.LICENSE",
              "tapcert_firmware/main.py", "tapcert_firmware/version.py",
              "tapcert_firmware/fwswap.py", "protocol/SPEC.md", "protocol/vectors/records.json",
              "data/share/tapcert/examples/hub.toml", "data/share/tapcert/examples/agent.toml",

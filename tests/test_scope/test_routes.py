@@ -71,7 +71,7 @@ REFUSED = {
     "GET /api/v1/activity-changes", "POST /api/v1/activity-changes/{proposal_id}/decision",
     "GET /dashboard/api/zone", "GET /dashboard/api/fleet", "GET /dashboard/api/stations",
     "GET /dashboard/api/stations/{station_id}", "GET /dashboard/api/alerts", "GET /metrics",
-    "POST /api/v1/alarms/{alarm_id}/acknowledge",
+    "POST /api/v1/alarms/{alarm_id}/acknowledge", "GET /dashboard/api/trend",
 }
 
 

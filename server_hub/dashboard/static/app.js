@@ -270,25 +270,32 @@ function rejectedCell(v) {
     reasons.slice(0, 3).map((r) => r[0] + " " + num(r[1])).join(", "))];
 }
 
-function lagCell(l) {
+function lagCell(l, spark) {
   if (!l || !l.n) return "—";
-  return dur(l.p50) + " / " + dur(l.p99);
+  return [dur(l.p50) + " / " + dur(l.p99),
+    spark && window.sparkline ? sparkline(spark.lag_p99, t("spark_lag"), "lag") : null];
 }
 
 // An offline (or silent) station's backlog is what it last reported: "≥ N waiting, as of T
 // (offline for Δ)" -- its readers go on queueing taps nobody can hear (core/health_model.py).
 function backlogCell(v) {
+  const spark = v.spark && window.sparkline
+    ? sparkline(v.spark.waiting, t("spark_waiting"), "waiting") : null;
+  const g = v.backlog_growth;
   if (v.backlog_at_least) {
     return [h("span", { class: "backlog at-least" }, "≥ " + num(v.backlog) + " " + t("waiting")),
       h("div", { class: "muted as-of" }, t("as_of") + " " + clock(v.backlog_as_of) +
         (v.state_for_s !== null && v.state_for_s !== undefined
-          ? " (" + t(v.state + "_for") + " " + dur(v.state_for_s) + ")" : ""))];
+          ? " (" + t(v.state + "_for") + " " + dur(v.state_for_s) + ")" : "")),
+      g && g.estimate > g.reported
+        ? h("div", { class: "growth" }, t("growth_est").replace("{n}", num(g.estimate))) : null,
+      spark];
   }
   const drain = v.drain_eta_s !== null && v.drain_eta_s !== undefined && v.backlog
     ? h("div", { class: "muted drain" }, t("draining").replace("{rate}", num(v.drain_rate))
       .replace("{eta}", dur(Math.max(0, v.drain_eta_s - (Date.now() / 1000 - v.backlog_as_of)))))
     : null;
-  return [h("span", { class: "backlog" }, num(v.backlog)), drain];
+  return [h("span", { class: "backlog" }, num(v.backlog)), drain, spark];
 }
 
 function td(label, ...kids) {
@@ -311,7 +318,7 @@ function renderStations(page) {
     td("col_readers", readersCell(v)),
     td("col_rejected", rejectedCell(v)),
     td("col_holds", num(v.holds)),
-    td("col_lag", lagCell(v.lag_24h)),
+    td("col_lag", lagCell(v.lag_24h, v.spark)),
     td("col_problems", v.problems.length ? h("ul", { class: "problems" }, v.problems.map((p) =>
       h("li", { class: "sev-" + p.severity, "data-rule": p.rule },
         LEVEL_MARK[p.severity] + " " + problemText(p)))) : "—")));
@@ -336,19 +343,7 @@ function renderStation(d) {
   const v = d.station;
   const now = Date.now() / 1000;
   const hist = d.history || [];
-  const backlog = hist.map((s) => [s.at, s.backlog]);
-  const p50 = hist.filter((s) => s.lag_n).map((s) => [s.at, s.lag_p50]);
-  const p99 = hist.filter((s) => s.lag_n).map((s) => [s.at, s.lag_p99]);
-  const charts = hist.length ? [
-    h("h3", {}, t("chart_backlog")),
-    tapChart([{ name: t("chart_backlog"), points: backlog, step: true, marker: "square" }],
-             { from: now - 86400, to: now, now: now, title: t("chart_backlog") }),
-    h("h3", {}, t("chart_lag")),
-    tapChart([{ name: t("lag_p50"), points: p50, marker: "circle" },
-              { name: t("lag_p99"), points: p99, dash: "6 4", marker: "square" }],
-             { from: now - 86400, to: now, log: true, extend: false, title: t("chart_lag"),
-               yfmt: (x) => dur(x) }),
-  ] : [h("p", { class: "muted" }, t("no_data"))];
+  const charts = hist.length ? [stationCharts(hist, now)] : [h("p", { class: "muted" }, t("no_data"))];
   const facts = [
     [t("col_connection"), stateBadge(v.state, v.state_for_s)],
     [t("col_backlog"), h("span", {}, backlogCell(v), v.oldest_unsynced_s ? " · " +

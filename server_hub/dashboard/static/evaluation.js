@@ -115,7 +115,13 @@ function evCell(view, key, r) {
   if (key === "grade") return h("span", { class: "badge grade grade-" + r.grade }, r.grade);
   if (key === "station_id") return [h("a", { href: "#/station/" + encodeURIComponent(r.station_id),
     class: "sid" }, r.station_id), r.name ? h("div", { class: "name" }, r.name) : null];
-  if (key === "uptime") return r.uptime === null ? t("ev_unknown") : pct(r.uptime);
+  if (key === "uptime") {   // over the station's life in the period (core/uptime.py)
+    if (r.uptime === null) return t("ev_unknown");
+    const d = EV.data[view], period = d ? d.until - d.since : null;
+    const part = r.uptime_over_s !== undefined && period && r.uptime_over_s < 0.99 * period;
+    return [pct(r.uptime), part ? h("div", { class: "muted over" },
+      (S.lang === "zh" ? "统计时长 " : "over ") + dur(r.uptime_over_s)) : null];
+  }
   if (key === "rejected_share") return pct(r.rejected_share);
   if (key === "holds_share") return num(r.holds) + " (" + pct(r.holds_share) + ")";
   if (key === "admin") return h("strong", {}, r.admin);

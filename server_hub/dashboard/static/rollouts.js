@@ -17,6 +17,7 @@ Object.assign(I18N.zh, {
   ro_st_pending: "等待", ro_st_downloading: "下载中", ro_st_waiting_for_sync: "等待同步",
   ro_st_applying: "写入中", ro_st_verifying: "校验中", ro_st_done: "完成", ro_st_rolled_back: "已回滚",
   ro_st_failed: "失败", ro_st_cancelled: "已取消",
+  ro_waiting_online: "等待站点上线（站点离线，上线后自动开始）",
 });
 Object.assign(I18N.en, {
   nav_rollouts: "Firmware rollouts", ro_title: "Firmware rollouts", ro_none: "no rollout yet",
@@ -31,6 +32,7 @@ Object.assign(I18N.en, {
   ro_st_pending: "pending", ro_st_downloading: "downloading", ro_st_waiting_for_sync: "waiting for sync",
   ro_st_applying: "applying", ro_st_verifying: "verifying", ro_st_done: "done", ro_st_rolled_back: "rolled back",
   ro_st_failed: "failed", ro_st_cancelled: "cancelled",
+  ro_waiting_online: "waiting for the station to come online (it starts by itself then)",
 });
 
 const RO = { data: null, key: null, at: 0, error: null, loading: false, busy: false };
@@ -78,6 +80,7 @@ async function roLoad() {
     if (!resp.ok) throw new Error(body.detail || resp.status);
     RO.data = { id: id, body: body };
     RO.error = null;
+    if (id) RO.away = await roAway();
   } catch (err) {
     RO.error = String(err.message || err);
   }
@@ -85,6 +88,16 @@ async function roLoad() {
   RO.at = Date.now();
   const el = document.getElementById("ext-view");
   if (extView() === "rollouts" && el) roShow(el, roRoute() === id);   // moved on: load again
+}
+
+// stations not online now (the sync-health view): an unfinished one is waiting for its
+// station, not stuck; null when the view could not be read
+async function roAway() {
+  try {
+    const pages = await Promise.all(["offline", "silent", "unknown"].map((st) =>
+      api("/dashboard/api/stations?limit=500&state=" + st)));
+    return new Set(pages.flatMap((p) => p.items.map((v) => v.station_id)));
+  } catch (err) { return null; }
 }
 
 async function roAct(id, verb) {
@@ -133,15 +146,20 @@ function roDetail(r) {
     h("button", { type: "button", id: "ro-cancel", class: "danger",
                   onclick: () => roAct(r.id, "cancel") }, t("ro_cancel"))) : null;
   const cols = ["ro_station", "ro_state", "ro_reason", "ro_readers"];
-  const rows = Object.entries(r.stations).map(([sid, st]) => h("tr", { "data-station": sid,
-      "data-state": st.state },
+  const closed = ["done", "rolled_back", "failed", "cancelled"];
+  const rows = Object.entries(r.stations).map(([sid, st]) => {
+    const away = !over && RO.away && RO.away.has(sid) && !closed.includes(st.state);
+    return h("tr", { "data-station": sid, "data-state": st.state, "data-away": away ? "1" : null },
     [h("a", { href: "#/station/" + encodeURIComponent(sid), class: "sid" }, sid),
-     roBadge(st.state, true), st.reason || "—",
+     roBadge(st.state, true),
+     away ? h("span", { class: "ro-away" }, t("ro_waiting_online"), st.reason ? " · " + st.reason : "")
+       : st.reason || "—",
      Object.keys(st.readers).length ? h("ul", { class: "ro-readers" },
        Object.entries(st.readers).map(([label, rd]) => h("li", { "data-reader": label,
          "data-state": rd.state }, h("strong", {}, label), " ", roBadge(rd.state, true),
          rd.reason ? h("span", { class: "muted" }, " " + rd.reason) : null))) : "—"]
-      .map((c, i) => h("td", { "data-label": t(cols[i]) }, h("div", { class: "cell" }, c)))));
+      .map((c, i) => h("td", { "data-label": t(cols[i]) }, h("div", { class: "cell" }, c))));
+  });
   return [
     h("p", { class: "noprint" }, h("a", { href: "#/rollouts", id: "ro-back" }, "← " + t("ro_back"))),
     h("h2", { "data-rollout": r.id, "data-state": r.state }, roBadge(r.state), " ", r.id),
