@@ -172,7 +172,7 @@ def latency_phase(rounds):
     slow.sort()
     out("latency", taps=len(journaled), feedback=summary(feedback), journaled=summary(journaled),
         backlog_taps=summary(backlog_tap), err=App.err,
-        slow_appends=[[t, p] for t, p in slow[-6:]])  # [us, (open, write, close us)]
+        slow_appends=[[t, p] for t, p in slow[-6:]])  # [us, [open, write, close us]]
     gc.collect()
     t0 = ticks_us()
     gc.collect()
