@@ -180,13 +180,14 @@ def install(path=PATH):
     when the image has the table frozen: used in place)."""
     if _installed[0] == path:
         return _installed[1]
-    import protocol.ed25519 as ed
     groups = frozen_groups()
+    if groups is None:
+        prepare(path)  # before the signer's code loads: writing may import the table (.mpy)
+    import protocol.ed25519 as ed
     if groups is not None:  # a frozen image: faster than the file and as light on heap
         ed.set_table(groups)
         _installed[0] = path
         return None
-    prepare(path)
     f = open(path, "rb")
     ed.set_table([_Group(f, g * _GROUP) for g in range(4)])
     _installed[0] = path
