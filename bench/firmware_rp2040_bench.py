@@ -78,8 +78,10 @@ def run(sign: int = 50, rounds: int = 2, heap_taps: int = 100, workdir: Path | N
                 ser.write(b"g")
             elif line == "DONE":
                 break
-            elif "Traceback" in line or line.startswith(("OSError", "MemoryError")):
+            elif "Traceback" in line or "Error" in line:
                 result.setdefault("chip_errors", []).append(line)
+            elif line.startswith("MicroPython v") and "chip_errors" in result:
+                break  # the probe died and the chip fell to its REPL: nothing more comes
         ser.close()
         result["wall_s"] = round(time.monotonic() - wall, 1)
         result["load_average_end"] = round(os.getloadavg()[0], 2)
