@@ -180,10 +180,12 @@ def _load_tail(j, slots, tails):
     found = {}
     j._slots = [0] * len(j._slots)
     j._poisoned = []
+    j._tails = []
     for slot in slots:
         if 0 <= slot < len(j._slots):
             j._slots[slot] = _take(j, found, j._slot_path(slot))
-    j._tails = []
+        else:  # left by a firmware with more slots: kept like a numbered file, until in a segment
+            j._tails.append([_take(j, found, j._slot_path(slot)), "s{}".format(slot)])
     for no in tails:
         j._tails.append([_take(j, found, j._tail_path(no)), no])
     j._tail_no = max(tails[-1] if tails else 0, j._tail_no) + 1

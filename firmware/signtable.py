@@ -133,8 +133,23 @@ def _write_imported(tmp):
     gc.collect()
 
 
+def frozen_groups():
+    """The table's four groups read in place when protocol/ is frozen into the image (its
+    bytes are in the firmware's flash, memory-mapped: no heap, no file, RAM speed); else
+    None, without importing the table (from .mpy it would take 48 KiB of heap)."""
+    import protocol
+    where = getattr(protocol, "__path__", "")
+    if not (isinstance(where, str) and where.startswith(".frozen")):
+        return None
+    from protocol.ed25519_table import GROUPS
+    return [memoryview(g) for g in GROUPS]
+
+
 def prepare(path=PATH):
-    """Write the table file if it is missing (main.py, first thing at boot)."""
+    """Write the table file if it is missing (main.py, first thing at boot); not needed
+    when the table is frozen into the image."""
+    if frozen_groups() is not None:
+        return False
     try:
         if os.stat(path)[6] == 4 * _GROUP:
             return False
@@ -161,11 +176,18 @@ _installed = [None, None]  # path, file: install() twice opens the file once
 
 
 def install(path=PATH):
-    """Point protocol.ed25519 at the table file (written first if missing); -> file."""
+    """Point protocol.ed25519 at the table file (written first if missing); -> file (None
+    when the image has the table frozen: used in place)."""
     if _installed[0] == path:
         return _installed[1]
-    prepare(path)
+    groups = frozen_groups()
+    if groups is None:
+        prepare(path)  # before the signer's code loads: writing may import the table (.mpy)
     import protocol.ed25519 as ed
+    if groups is not None:  # a frozen image: faster than the file and as light on heap
+        ed.set_table(groups)
+        _installed[0] = path
+        return None
     f = open(path, "rb")
     ed.set_table([_Group(f, g * _GROUP) for g in range(4)])
     _installed[0] = path

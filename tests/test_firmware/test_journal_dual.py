@@ -19,6 +19,18 @@ def _journal(flash, **kw):
     return Journal(flash.root + "/journal", **args).open(RID)
 
 
+def _tail_names(tail):
+    # the tail's files: numbered ones and the old layout's slots under tail/, the slots in
+    # their folders tail/fF/ (as "sK")
+    out = []
+    for name in os.listdir(tail):
+        if name.startswith("f"):
+            out.extend(os.listdir(tail + "/" + name))
+        else:
+            out.append(name)
+    return out
+
+
 def _mint(j, n, sign=True, auth=b""):
     for _ in range(n):
         j.append(payload(j.last_seq + 1, j.last_hash, auth=auth))
@@ -250,9 +262,10 @@ def test_seq_continues_above_the_watermarks_when_records_are_lost():
         _mint(j, 5)
         j.set_watermarks(5, 4)
         j.close()
-        for folder in ("/journal/seg/", "/journal/tail/"):
-            for name in os.listdir(flash.root + folder.rstrip("/")):
-                os.remove(flash.root + folder + name)
+        from journal import _files
+        for name in _files(flash.root + "/journal"):  # every segment and tail file
+            if not name.endswith("/wm"):
+                os.remove(name)
         k = _journal(flash)
         assert k.last_seq == 5 and k.err  # never 1 again
         assert k.append(payload(6, k.last_hash)) == 6
@@ -272,30 +285,64 @@ def test_wipe_empties_the_journal():
         flash.close()
 
 
-def test_tail_slots_are_reused_only_once_their_record_is_in_a_segment():
-    # issue 16 (wear): a tap's payload goes to slot seq % 64, overwritten 64 taps later;
-    # while that slot's record is not yet in a segment, to a numbered file instead
+def test_slot_files_of_a_firmware_with_more_slots_are_recovered_then_dropped():
+    # issue 16: fewer tail slots (64 -> 32) in an update; the old firmware's slot files
+    # past the new count still hold unsigned payloads: recovered, deleted once in a segment
     import os
+    flash = Flash()
+    try:
+        j = _journal(flash, segment_bytes=4096, flush_records=4)
+        slots = len(j._slots)
+        j._slots = [0] * (slots * 2)  # the old firmware's count
+        for _ in range(slots + 6):  # seqs 1..slots+6: slot files s1 .. s(slots+6)
+            j.append(payload(j.last_seq + 1, j.last_hash))
+        tail = flash.root + "/journal/tail"
+        assert "s{}".format(slots + 6) in _tail_names(tail)
+        k = _journal(flash, segment_bytes=4096, flush_records=4)  # the update's reboot
+        assert len(k._slots) == slots
+        assert k.last_seq == slots + 6 and len(k.pending) == slots + 6
+        assert [rec.decode(fake_signed(p)).seq for p in k.pending] == list(range(1, slots + 7))
+        while k.pending:
+            k.add_signed([fake_signed(p) for p in k.unsigned(4)])
+        k.flush()
+        left = [n for n in _tail_names(tail) if n.startswith("s") and int(n[1:]) >= slots]
+        assert left == ["s{}".format(slots + 6)]  # the chain head's copy, until the next flush
+        for _ in range(4):
+            k.append(payload(k.last_seq + 1, k.last_hash))
+        k.add_signed([fake_signed(p) for p in k.unsigned(4)])
+        k.flush()
+        assert [n for n in _tail_names(tail) if n.startswith("s") and int(n[1:]) >= slots] == []
+        m = _journal(flash, segment_bytes=4096, flush_records=4)
+        assert [rec.decode(r).seq for r in m.read(1, 100)] == list(range(1, slots + 11))
+    finally:
+        flash.close()
+
+
+def test_tail_slots_are_reused_only_once_their_record_is_in_a_segment():
+    # issue 16 (wear): a tap's payload goes to slot seq % SLOTS, overwritten SLOTS taps
+    # later; while that slot's record is not yet in a segment, to a numbered file instead
+    import os
+    from journal import _SLOTS
     flash = Flash()
     try:
         j = _journal(flash, segment_bytes=4096, flush_records=16)
         tail = flash.root + "/journal/tail"
         for _ in range(150):  # a backlog of 150 unsigned: slots, then numbered files
             j.append(payload(j.last_seq + 1, j.last_hash))
-        names = os.listdir(tail)
-        assert len([n for n in names if n.startswith("s")]) == 64
-        assert len([n for n in names if not n.startswith("s")]) == 150 - 64
+        names = _tail_names(tail)
+        assert len([n for n in names if n.startswith("s")]) == _SLOTS
+        assert len([n for n in names if not n.startswith("s")]) == 150 - _SLOTS
         k = _journal(flash, segment_bytes=4096, flush_records=16)  # a reboot
         assert k.last_seq == 150 and len(k.pending) == 150
         while k.pending:
             k.add_signed([fake_signed(p) for p in k.unsigned(16)])
         k.flush()
         # deleted, but the newest record's (a second copy of the chain head until next flush)
-        assert [n for n in os.listdir(tail) if not n.startswith("s")] == ["86"]
+        assert [n for n in _tail_names(tail) if not n.startswith("s")] == [str(150 - _SLOTS)]
         for _ in range(200):  # slots overwritten round after round
             k.append(payload(k.last_seq + 1, k.last_hash))
             k.add_signed([fake_signed(p) for p in k.unsigned(1)])
-        assert len(os.listdir(tail)) <= 64 + 16
+        assert len(_tail_names(tail)) <= _SLOTS + 16
         m = _journal(flash, segment_bytes=4096, flush_records=16)
         assert m.last_seq == 350
         got = m.read(1, 400)

@@ -56,3 +56,37 @@ def test_a_damaged_table_file_is_written_again():
         assert os.stat(path)[6] == 4 * 12288
     finally:
         flash.close()
+
+
+def test_a_frozen_table_is_used_in_place_without_a_file():
+    # issue 16: on a frozen image (protocol/ in the firmware's flash) the table is read in
+    # place, as fast as from RAM and without heap; no 48 KiB file is written. The frozen
+    # package is faked by its __path__ (what MicroPython gives a frozen package).
+    import os
+    import protocol
+    import protocol.ed25519 as ed
+    from protocol.ed25519_table import GROUPS  # noqa: F401  (already loaded: no .frozen lookup)
+    assert signtable.frozen_groups() is None  # not frozen here
+    seed = bytes(range(1, 33))
+    ed.set_table(None)
+    expected = ed.Signer(seed).sign(b"tapcert")
+    saved = protocol.__path__
+    flash = Flash()
+    try:
+        protocol.__path__ = ".frozen/protocol"
+        groups = signtable.frozen_groups()
+        assert [bytes(g) for g in groups] == list(GROUPS)
+        path = flash.root + "/frozen-signtable.bin"
+        assert signtable.prepare(path) is False
+        assert signtable.install(path) is None
+        assert ed.Signer(seed).sign(b"tapcert") == expected
+        try:
+            os.stat(path)
+            raise AssertionError("a table file was written although the table is frozen")
+        except OSError:
+            pass
+    finally:
+        protocol.__path__ = saved
+        signtable._installed[0] = signtable._installed[1] = None
+        ed.set_table(None)
+        flash.close()

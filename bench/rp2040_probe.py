@@ -1,0 +1,205 @@
+# rp2040_probe: the chip side of bench/firmware_rp2040_bench.py, installed as /main.py of an
+# emulated RP2040 (stock MicroPython, the firmware as .mpy). It boots the real App on the
+# real rp2 board and the chip's own LittleFS, then measures with time.ticks_us(), which on
+# the emulated chip is the emulator's clock (emulated time, never wall time).
+#
+# Output lines on the USB console: "R <json>" results, "SYNC <name>" then it waits for one
+# byte from the host (which reads the runner's flash erase counters meanwhile), "DONE".
+# Phase sizes come from /probe.json: {"sign": N, "rounds": R, "heap_taps": T}.
+import gc
+import json
+import sys
+import time
+
+ticks_us = time.ticks_us
+diff = time.ticks_diff
+
+
+def out(kind, **fields):
+    fields["kind"] = kind
+    sys.stdout.write("R " + json.dumps(fields) + "\n")
+
+
+def sync(name):
+    sys.stdout.write("SYNC " + name + "\n")
+    sys.stdin.buffer.read(1)
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, len(xs) * p // 100)] if xs else 0
+
+
+def summary(xs):
+    return {"n": len(xs), "median_us": pct(xs, 50), "p99_us": pct(xs, 99),
+            "max_us": max(xs) if xs else 0}
+
+
+def uid(i):
+    return bytes((0x04, 0, 0, 0, 0, (i >> 8) & 0xFF, i & 0xFF))
+
+
+try:
+    with open("/probe.json") as f:
+        SIZES = json.loads(f.read())
+except OSError:
+    SIZES = {}
+
+import signtable  # noqa: E402
+
+signtable.prepare()  # as main.py: the table to flash first, while the heap is empty
+del signtable
+gc.collect()
+import app as appmod  # noqa: E402
+import config  # noqa: E402
+from board import make_board  # noqa: E402
+
+cfg, err = config.load()
+App = appmod.App(cfg, make_board(cfg)).start()
+gc.collect()
+out("boot", heap_free=gc.mem_free(), heap_used=gc.mem_alloc(), err=App.err,
+    table=sys.modules.get("signtable") is not None)
+
+
+def sign_phase(n):
+    signer = App.signer
+    from protocol import ed25519 as ed
+    from protocol.sha512 import sha512
+    total = []
+    parts = {"hash_r": [], "comb": [], "encode": [], "hash_k": []}
+    for i in range(n):
+        msg = bytes((i & 0xFF,)) * 52
+        t0 = ticks_us()
+        signer.sign(msg)
+        total.append(diff(ticks_us(), t0))
+    for i in range(min(n, 20)):  # where a signature's time goes (same steps as sign_steps)
+        msg = bytes((i & 0xFF,)) * 52
+        t0 = ticks_us()
+        r = int.from_bytes(sha512(signer._prefix + msg), "little") % ed.L
+        t1 = ticks_us()
+        state = ed.comb_start(r)
+        ed.comb_run(state, 1, 32)
+        t2 = ticks_us()
+        R = ed.encode_point(state[0], state[1], state[2])
+        t3 = ticks_us()
+        sha512(R + signer.public_key + msg)
+        t4 = ticks_us()
+        for k, a, b in (("hash_r", t0, t1), ("comb", t1, t2), ("encode", t2, t3), ("hash_k", t3, t4)):
+            parts[k].append(diff(b, a))
+    out("sign", **summary(total), parts={k: pct(v, 50) for k, v in parts.items()})
+
+
+def latency_phase(rounds):
+    # A backlog of 50 taps, then 20 more taps while the signer task works it off (and an
+    # agent acks every 0.4 s). A tap "arrives" at a scheduled instant (as the NFC task's
+    # poll would return a UID); feedback = tap() returned. journaled = tap() start to
+    # journal.append() returned (the tail commit).
+    import asyncio
+    import persist
+    journal = App.journal
+    feedback, journaled, backlog_tap, slow = [], [], [], []
+    state = {"start": 0, "parts": None}
+    append = journal.append
+    write_file = persist.write_file
+
+    def timed_write_file(path, data):  # where a slow tail write spends its time
+        t0 = ticks_us()
+        f = open(path, "wb")
+        t1 = ticks_us()
+        f.write(data)
+        t2 = ticks_us()
+        f.close()
+        t3 = ticks_us()
+        state["parts"] = (diff(t1, t0), diff(t2, t1), diff(t3, t2))
+
+    def timed_append(payload):
+        state["parts"] = None
+        seq = append(payload)
+        took = diff(ticks_us(), state["start"])
+        journaled.append(took)
+        if took > 30000:
+            slow.append((took, state["parts"]))
+        return seq
+
+    persist.write_file = timed_write_file
+
+    journal.append = timed_append
+
+    def tap(i):
+        state["start"] = ticks_us()
+        App.tap(uid(i))
+
+    async def acker():
+        while True:
+            await asyncio.sleep_ms(400)
+            s = journal.signed_upto
+            try:
+                App.apply_ack(s, s - 8 if s > 8 else 0)
+            except Exception:
+                pass
+
+    async def main():
+        App._signal = asyncio.Event()
+        signer = asyncio.create_task(App._signer())
+        ack = asyncio.create_task(acker())
+        n = 0
+        for rnd in range(rounds):
+            for i in range(50):
+                t0 = ticks_us()
+                tap(n)
+                backlog_tap.append(diff(ticks_us(), t0))
+                n += 1
+            App._signal.set()
+            for k in range(20):
+                due = time.ticks_add(ticks_us(), 45000 + (k * 7919) % 30000)
+                while diff(due, ticks_us()) > 2000:
+                    await asyncio.sleep_ms(1)
+                while diff(due, ticks_us()) > 0:
+                    pass
+                tap(n)  # due may have passed while another task held the loop
+                feedback.append(diff(ticks_us(), due))
+                n += 1
+            while journal.pending:
+                await asyncio.sleep_ms(20)
+        signer.cancel()
+        ack.cancel()
+        await asyncio.sleep_ms(0)
+
+    asyncio.run(main())
+    journal.append = append
+    persist.write_file = write_file
+    App.flush()
+    slow.sort()
+    out("latency", taps=len(journaled), feedback=summary(feedback), journaled=summary(journaled),
+        backlog_taps=summary(backlog_tap), err=App.err,
+        slow_appends=[[t, p] for t, p in slow[-6:]])  # [us, [open, write, close us]]
+    gc.collect()
+    t0 = ticks_us()
+    gc.collect()
+    out("gc", collect_us=diff(ticks_us(), t0), heap_free=gc.mem_free())
+
+
+def heap_phase(taps):
+    gc.collect()
+    before = gc.mem_free()
+    base = 20000
+    for i in range(taps):
+        App.tap(uid(base + i))
+        App.sign_pending(4)
+        if i % 8 == 7:
+            s = App.journal.signed_upto
+            App.apply_ack(s, s)
+    App.flush()
+    gc.collect()
+    out("heap", taps=taps, free_before=before, free_after=gc.mem_free(),
+        lost=before - gc.mem_free(), err=App.err)
+
+
+sync("sign")
+sign_phase(SIZES.get("sign", 50))
+sync("latency")
+latency_phase(SIZES.get("rounds", 2))
+sync("heap")
+heap_phase(SIZES.get("heap_taps", 100))
+sync("end")
+sys.stdout.write("DONE\n")
