@@ -22,7 +22,7 @@ from hil_tests import mpy
 REPO = Path(__file__).resolve().parents[2]
 TARGET = REPO / "hil_tests" / "targets" / "rp2040"
 NODE_TESTS = ("pn532sim.test.mjs", "mfrc522sim.test.mjs", "gpiowatch.test.mjs",
-              "stderrlog.test.mjs")
+              "stderrlog.test.mjs", "ssd1306sim.test.mjs", "wiring.test.mjs")
 
 
 def _node() -> str:
