@@ -83,6 +83,7 @@ class RunnerProcess:
         self.pump_errors = 0
         # the records the chip offers on its link, as a USB sniffer sees them: seq -> uid hex
         self.offered: dict[int, str] = {}
+        self.offer_conflicts: list[tuple[int, str, str]] = []   # (seq, first uid, later uid)
         self._link = link.LinkDecoder()
 
     @property
@@ -314,7 +315,10 @@ class RunnerProcess:
             except ProtocolError:
                 continue
             with self._cond:
-                self.offered[offered.seq] = offered.uid.hex()
+                uid = offered.uid.hex()
+                if self.offered.get(offered.seq, uid) != uid:   # a seq reused for another card
+                    self.offer_conflicts.append((offered.seq, self.offered[offered.seq], uid))
+                self.offered[offered.seq] = uid
                 self._cond.notify_all()
 
     def _console_path(self) -> Path:

@@ -222,14 +222,23 @@ class RP2040Reader:
 
     # -- power and USB ---------------------------------------------------------------------------
 
-    def power_cut(self, *, at_us: float | None = None, timeout: float = 60.0) -> None:
-        """Cut power now, or when the emulated clock reaches `at_us` (emulated_time_us()); a
-        flash erase/program under way then stays half done. Returns once the power is off."""
-        if at_us is None:
+    def power_cut(self, *, at_us: float | None = None, at_flash_op: int | None = None,
+                  fraction: float = 0.5, wait: bool = True, timeout: float = 60.0) -> None:
+        """Cut power now, when the emulated clock reaches `at_us` (emulated_time_us()), or
+        inside the flash erase/program `at_flash_op` + 1 from now, `fraction` of the way
+        through it; an operation under way then stays partly done. Returns once the power is
+        off (wait=False: at once, the cut armed; cancel_cut() disarms it)."""
+        if at_flash_op is not None:
+            self._command("power_cut", at_flash_op=at_flash_op, fraction=fraction)
+        elif at_us is None:
             self._command("power_cut")
         else:
             self._command("power_cut", at_us=at_us)
-        self._wait(lambda s: not s["powered"], timeout, "lose power", allow_unpowered=True)
+        if wait:
+            self._wait(lambda s: not s["powered"], timeout, "lose power", allow_unpowered=True)
+
+    def cancel_cut(self) -> None:
+        self._command("cancel_cut")
 
     def power_on(self, *, wait: bool = True, timeout: float = 60.0) -> None:
         if not self.status()["powered"]:

@@ -137,6 +137,7 @@ class Runner {
     }
     this.usb.dropQueued();
     this.flash.cutNow = false;
+    this.flash.baseNs = this.baseNs;
     this.chip = new Chip({ bootrom: this.bootrom, flash: this.contents, image: this.flash, rom: this.rom,
                            usbHost: this.usb, carry,
                            onWatchdog: (chip) => { if (chip === this.chip) this.pendingReboot = 'watchdog'; } });
@@ -162,6 +163,7 @@ class Runner {
     this.usb.detach();
     this.usb.dropQueued();
     this.flash.cutAtNs = null;
+    this.flash.cutAtOp = null;
     this.flash.cutNow = false;
     this.emit({ event: 'power', state: 'off', reason, emulated_us: Math.round(this.baseNs / 1000) });
   }
@@ -268,7 +270,8 @@ class Runner {
     return {
       ok: true, powered: this.chip !== null, usb: !!(this.chip && this.usb.connected),
       boots: this.boots, boot_log: this.bootLog, paused: this.paused, paced: this.paced,
-      flash_timing: this.flash.timing, flash: this.flash.counts, host_queued: this.usb.queued,
+      flash_timing: this.flash.timing, flash: this.flash.counts,
+      cut_armed: this.flash.cutAtOp !== null || this.flash.cutAtNs !== null, host_queued: this.usb.queued,
       emulated_mhz: Math.round(this.rate.mhz * 10) / 10, nfc: this.wiring.nfc,
       nfc_simulated: this.wiring.available(), nfc_silent: this.wiring.nfcSilent,
       display: this.wiring.display, gpio: !!this.sims.GPIOWatch, cards: this.wiring.cards(),
@@ -289,7 +292,16 @@ class Runner {
       case 'status': return this.status();
       case 'clock': return { ok: true, ...this.clockInfo() };
       case 'power_cut':
-        if (msg.at_us === undefined) {
+        if (msg.at_flash_op !== undefined) {
+          // inside the (at_flash_op + 1)-th flash erase/program from now, `fraction` through it
+          if (!this.chip) return { ok: false, error: 'the reader is powered off' };
+          const skip = Number(msg.at_flash_op);
+          const fraction = msg.fraction === undefined ? 0.5 : Number(msg.fraction);
+          if (!Number.isInteger(skip) || skip < 0 || !(fraction >= 0 && fraction <= 1)) {
+            throw new Error('power_cut needs "at_flash_op" (operations to let pass, >= 0) and "fraction" (0..1)');
+          }
+          this.flash.cutAtOp = { skip, fraction };
+        } else if (msg.at_us === undefined) {
           this.powerCut('command');
         } else {
           if (!this.chip) return { ok: false, error: 'the reader is powered off' };
@@ -297,6 +309,10 @@ class Runner {
           this.kick();
         }
         return { ok: true, ...this.clockInfo() };
+      case 'cancel_cut':
+        this.flash.cutAtOp = null;
+        this.flash.cutAtNs = null;
+        return { ok: true };
       case 'power_on':
         if (this.chip) return { ok: true, already: true };
         this.paused = false;
@@ -336,7 +352,7 @@ class Runner {
       case 'stop': this.shutdown(); return { ok: true };
       default:
         return { ok: false, error: `unknown command ${JSON.stringify(msg.cmd)}: status, clock, power_cut,` +
-          ' power_on, reset, snapshot, card, nfc_silent, wiring, pace, flash_timing, run_until, resume, stop' };
+          ' cancel_cut, power_on, reset, snapshot, card, nfc_silent, wiring, pace, flash_timing, run_until, resume, stop' };
     }
   }
 
