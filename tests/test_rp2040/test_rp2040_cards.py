@@ -4,7 +4,7 @@ LED and buzzer pins, and its OLED (simulated SSD1306 on I2C0) is compared with w
 virtual target's panel shows for the same text.
 
     pn532       (I2C)  a card, a card resting on the reader, a phone, a silent card, two cards
-    pn532_uart  (HSU)  a card, a card held for 300 ms of emulated time
+    pn532_uart  (HSU)  a card, a card held for 300 ms of emulated time (rp2040_full: make hil)
     mfrc522     (SPI)  a card, two cards at once, a phone
 """
 
@@ -74,6 +74,7 @@ def test_pn532_i2c_cards_and_the_oled_shows_what_the_virtual_panel_shows(make_rp
     assert [e["event"] for e in reader.events()] == ["recorded", "random_uid", "recorded"]
 
 
+@pytest.mark.rp2040_full  # make hil HIL_ARGS=--target=rp2040: the CI budget takes the other two
 def test_pn532_hsu_card_and_a_card_held_for_300_ms(make_rp_reader):
     reader = _reader(make_rp_reader, "pn532_uart")
     assert reader.tap(CARD)["event"] == "recorded"

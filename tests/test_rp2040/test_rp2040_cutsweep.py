@@ -115,6 +115,8 @@ def _sweep(reader, quick: bool) -> None:
     missing = [uid for uid in told if uid not in uids]
     assert not missing, "taps told 'recorded' then lost by a cut: {} (journal {})".format(missing, records)
     assert "04aabbccddeeff" in uids
+    print("sweep: {} flash ops per tap; {} of {} cuts inside an op; {} taps told, {} records".format(
+        per_tap, reached, len(cuts), len(told), len(records)))
     assert reached >= len(cuts) * 2 // 3, "only {} of {} cuts fell inside a flash operation ({} per tap)".format(
         reached, len(cuts), per_tap)
 
