@@ -45,6 +45,16 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(pytest.mark.rp2040_full)
 
 
+def pytest_generate_tests(metafunc):
+    # scenarios marked rp2040_ci also run on the emulated RP2040 when the target is virtual:
+    # the make test subset of the rp2040 target (each costs minutes; docs/hil.md)
+    if "district_factory" not in metafunc.fixturenames:
+        return
+    if (metafunc.config.getoption("--target") == "virtual"
+            and metafunc.definition.get_closest_marker("rp2040_ci")):
+        metafunc.parametrize("reader_target", ["virtual", "rp2040"])
+
+
 @pytest.fixture(scope="session")
 def target(request) -> str:
     value = request.config.getoption("--target")
@@ -54,9 +64,16 @@ def target(request) -> str:
 
 
 @pytest.fixture
-def district_factory(tmp_path, target):
+def reader_target(target) -> str:
+    """The target of this test's readers: --target, or a rp2040_ci scenario's parameter."""
+    return target
+
+
+@pytest.fixture
+def district_factory(tmp_path, reader_target):
     """make(stations={"S-0001": 1}, provision="fast") -> a started District (stopped after)."""
     made: list[District] = []
+    target = reader_target
 
     def make(stations=None, provision="fast", start_agents=True, **kw) -> District:
         stations = stations or {"S-0001": 1}

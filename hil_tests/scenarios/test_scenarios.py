@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 import time
 
+import pytest
+
 from hil_tests.scenarios.helpers import (accepted, balances, card, duplicates, setup_class,
                                          wait_credited)
 
@@ -73,6 +75,7 @@ def test_scenario_4_power_cut_during_burst(district_factory):
     assert accepted(d) == len(recorded) == 30
 
 
+@pytest.mark.rp2040_ci  # make test runs it on the emulated RP2040 too (hil_tests/conftest.py)
 def test_scenario_5_duplicate_tap_and_blocked_card(district_factory):
     d = district_factory({"S-0001": 1})
     people = setup_class(d, "S-0001", 2)

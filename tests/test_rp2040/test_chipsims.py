@@ -1,4 +1,5 @@
-"""The rp2040 target's simulated chips (PN532, MFRC522) and GPIO watch, via `node --test`.
+"""The rp2040 target's simulated chips (PN532, MFRC522, SSD1306), their wiring, the GPIO watch
+and the flash's power cuts, via `node --test`.
 
 The node tests replay the firmware drivers' exact bus traffic against the simulations.
 That traffic is recorded here, now, by running the current drivers on the real
@@ -22,7 +23,8 @@ from hil_tests import mpy
 REPO = Path(__file__).resolve().parents[2]
 TARGET = REPO / "hil_tests" / "targets" / "rp2040"
 NODE_TESTS = ("pn532sim.test.mjs", "mfrc522sim.test.mjs", "gpiowatch.test.mjs",
-              "stderrlog.test.mjs")
+              "stderrlog.test.mjs", "ssd1306sim.test.mjs", "wiring.test.mjs",
+              "flash.test.mjs")
 
 
 def _node() -> str:

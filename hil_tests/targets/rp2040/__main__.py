@@ -25,9 +25,14 @@ def main(argv=None) -> int:
                         help="MicroPython only, no tapcert firmware (as a technician gets a new board)")
     parser.add_argument("--no-flash-timing", action="store_true",
                         help="flash erase/program take no emulated time")
+    parser.add_argument("--nfc", choices=("pn532", "pn532_uart", "mfrc522", "none"),
+                        help="the simulated NFC chip (default: the config's board \"nfc\", else pn532)")
+    parser.add_argument("--display", choices=("none", "ssd1306_128x32", "ssd1306_128x64"),
+                        help="the simulated OLED (default: the config's board \"display\"); "
+                             "what it shows goes to DIR/display.bin")
     args = parser.parse_args(argv)
     reader = RP2040Reader(args.dir, label=args.label, image=args.image,
-                          flash_timing=not args.no_flash_timing)
+                          flash_timing=not args.no_flash_timing, nfc=args.nfc, display=args.display)
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     try:

@@ -11,12 +11,14 @@
 //   randomUid()              a phone: random 4-byte UID 08 xx xx xx, SAK 20, ATS;
 //                            {newEachActivation: true}: a new UID at every activation
 //   remove()                 the field is empty
+// {silent: true} on any of them: a card in the field that never answers (a broken
+// antenna, a card half out of the field): the chip sees no card, the field is not empty.
 // Defaults are those of common cards: 4-byte MIFARE Classic 1K (ATQA 04 00,
 // SAK 08), 7-byte NTAG/Ultralight (44 00, SAK 00), 10-byte (84 00, SAK 00).
 
 const PHONE_ATS = Uint8Array.of(0x05, 0x78, 0x80, 0x70, 0x02); // TL T0 TA TB TC, Android HCE
 
-export function makeCard(uid, { atqa, sak, ats, random = false } = {}) {
+export function makeCard(uid, { atqa, sak, ats, random = false, silent = false } = {}) {
   uid = Uint8Array.from(uid);
   if (uid.length !== 4 && uid.length !== 7 && uid.length !== 10) {
     throw new Error(`card UID must be 4, 7 or 10 bytes, not ${uid.length}`);
@@ -29,6 +31,7 @@ export function makeCard(uid, { atqa, sak, ats, random = false } = {}) {
     sak: sak === undefined ? defaultSak : sak,
     ats: ats ? Uint8Array.from(ats) : null,
     random,
+    silent: !!silent,
   };
   if (card.sak & 0x20 && !card.ats) card.ats = PHONE_ATS;
   return card;
@@ -45,6 +48,7 @@ export function cascadeBytes(uid, level) {
 export class CardField {
   constructor({ seed = 0x2545f491 } = {}) {
     this.cards = [];
+    this.holdUntilNs = null; // emulated instant a held card leaves (present(.., {holdMs}))
     this.changes = 0; // bumped on every change, so a chip can tell a new entry
     this._seed = seed >>> 0 || 1;
     this._clock = null;
@@ -87,6 +91,11 @@ export class CardField {
     this._set([], undefined);
   }
 
+  // the cards that answer a reader's REQA/WUPA
+  answering() {
+    return this.cards.filter((card) => !card.silent);
+  }
+
   // a phone set to make up a new UID at each activation (random: true cards)
   reactivate() {
     for (const card of this.cards) {
@@ -100,9 +109,11 @@ export class CardField {
     this.cards = cards;
     this.changes++;
     if (this._alarm) this._alarm.cancel();
+    this.holdUntilNs = null;
     if (holdMs !== undefined && cards.length) {
       if (!this._clock) throw new Error("holdMs needs the chip attached to the emulator");
       this._alarm.schedule(holdMs * 1e6);
+      this.holdUntilNs = this._clock.nanos + holdMs * 1e6;
     }
     for (const listener of this._listeners) listener(this.cards);
     return cards;

@@ -49,6 +49,10 @@ export class FlashImage {
     this.counts = { erases: 0, programs: 0, bytesProgrammed: 0 };
     this.cutAtNs = null;     // a power cut scheduled at this emulated instant
     this.cutNow = false;     // set when a cut fell inside an operation (the loop acts on it)
+    // a power cut inside the flash operation `skip` + 1 from now, `fraction` (0..1) of the
+    // way through it: {skip, fraction} (the power-cut sweep aims at journal writes this way)
+    this.cutAtOp = null;
+    this.baseNs = 0;         // emulated time before this chip's power-up (cutAtNs is total)
     // after such a cut the chip may run a few more instructions before the loop stops it:
     // they must not reach the flash
   }
@@ -121,10 +125,21 @@ export class FlashImage {
   _stall(chip, ns) {
     if (!this.timing) ns = 0;
     const now = chip.clock.nanos;
+    const op = this.cutAtOp;
+    if (op !== null && op.skip-- <= 0) {
+      // this is the operation to cut: fraction of its time (or, untimed, of its bytes)
+      this.cutAtOp = null;
+      if (ns === 0) {
+        this.cutNow = true;
+        return op.fraction;
+      }
+      this.cutAtNs = Math.min(this.cutAtNs ?? Infinity, this.baseNs + now + op.fraction * ns);
+    }
     let fraction = 1;
-    if (this.cutAtNs !== null && this.cutAtNs < now + ns) {
-      fraction = ns > 0 ? Math.max(0, (this.cutAtNs - now) / ns) : 1;
-      ns = Math.max(0, this.cutAtNs - now);
+    const cutAt = this.cutAtNs === null ? null : this.cutAtNs - this.baseNs;  // this chip's clock
+    if (cutAt !== null && cutAt < now + ns) {
+      fraction = ns > 0 ? Math.max(0, (cutAt - now) / ns) : 1;
+      ns = Math.max(0, cutAt - now);
       this.cutNow = true;
     }
     if (ns > 0) {

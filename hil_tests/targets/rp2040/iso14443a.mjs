@@ -54,6 +54,7 @@ export class CardState {
   }
 
   receive(bits) {
+    if (this.card.silent) return null; // in the field, never answering
     const data = fromBits(bits);
     const n = bits.length;
     if (n === 7) {

@@ -271,10 +271,10 @@ export class PN532Sim {
   }
 
   _found(search, at) {
-    if (!search.typeA || !this.rfOn || !this.field.cards.length) return false;
+    if (!search.typeA || !this.rfOn || !this.field.answering().length) return false;
     this._search = null;
     this.field.reactivate();
-    const cards = this.field.cards;
+    const cards = this.field.answering();
     const winner = anticollisionWinner(cards);
     const listed = [winner];
     if (search.maxTg === 2) listed.push(...cards.filter((c) => c !== winner).slice(0, 1));

@@ -1,6 +1,7 @@
 """The rp2040 runner process (runner.mjs under Node) and the pump between its USB CDC and a pty.
 
-    runner = RunnerProcess(workdir, flash_path, image=None, timing=True)
+    runner = RunnerProcess(workdir, flash_path, image=None, timing=True, nfc="pn532",
+                           display="none")
     runner.start(powered=True)          # -> the runner's "ready" line
     runner.command("status")            # -> {"ok": True, "powered": ..., ...}
     runner.stop()
@@ -8,11 +9,15 @@
 One thread moves bytes between the pty the world opens (``usbport.USBPort``: ``<workdir>/tty``,
 used like /dev/ttyACM0) and the socket that carries the emulated chip's USB CDC, and reads
 the runner's JSON lines: replies wake the waiting `command`, events (boot, usb, power,
-watchdog, gpio) are kept in order. Everything the chip sent is appended to console.log.
+watchdog, gpio, card) are kept in order. Everything the chip sent is appended to console.log;
+what its OLED shows (display events) goes to ``<workdir>/display.bin``, the panel's RAM as the
+virtual reader's panel writes it, and to ``panel`` (bytes), ``panels`` (the last 64 distinct
+pictures) and ``panel_writes``.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import os
@@ -51,12 +56,18 @@ def node_binary() -> str:
 
 
 class RunnerProcess:
-    def __init__(self, workdir, flash: Path, *, image=None, bootrom=None, timing=True) -> None:
+    def __init__(self, workdir, flash: Path, *, image=None, bootrom=None, timing=True,
+                 nfc: str = "pn532", display: str = "none") -> None:
         self.workdir = Path(workdir)
         self.flash = Path(flash)
         self.image = image
         self.bootrom = bootrom
         self.timing = timing
+        self.nfc = nfc
+        self.display = display
+        self.panel: bytes | None = None    # the OLED's RAM as last written
+        self.panel_writes = 0
+        self.panels: collections.deque = collections.deque(maxlen=64)   # distinct pictures, in order
         self.port = USBPort(self.workdir / "tty")
         self.proc: subprocess.Popen | None = None
         self.events: list[dict] = []
@@ -72,6 +83,7 @@ class RunnerProcess:
         self.pump_errors = 0
         # the records the chip offers on its link, as a USB sniffer sees them: seq -> uid hex
         self.offered: dict[int, str] = {}
+        self.offer_conflicts: list[tuple[int, str, str]] = []   # (seq, first uid, later uid)
         self._link = link.LinkDecoder()
 
     @property
@@ -90,6 +102,7 @@ class RunnerProcess:
             cmd.append("--no-flash-timing")
         if not powered:
             cmd.append("--powered-off")
+        cmd += ["--nfc", self.nfc, "--display", self.display]
         self._console = open(self._console_path(), "ab")
         self._err = open(self.workdir / "runner.err", "ab")
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
@@ -239,11 +252,28 @@ class RunnerProcess:
                 self._replies[msg["id"]] = msg
             elif "ready" in msg or msg.get("ok") is False:
                 self._replies[0] = msg
+            elif msg.get("event") == "display":
+                self._show(msg)
             else:
                 self.events.append(msg)
                 if msg.get("event") == "power" and msg.get("state") == "off":
                     self._forget_output()
             self._cond.notify_all()
+
+    def _show(self, msg: dict) -> None:
+        # the panel's RAM, not kept in events (a refresh is 512 or 1,024 bytes)
+        try:
+            ram = bytes.fromhex(msg.get("ram", ""))
+        except ValueError:
+            self._note("display event without RAM: {!r}".format(msg)[:200])
+            return
+        self.panel = ram
+        self.panel_writes += 1
+        if not self.panels or self.panels[-1] != ram:
+            self.panels.append(ram)
+        tmp = self.workdir / "display.bin.tmp"
+        tmp.write_bytes(ram)
+        tmp.replace(self.workdir / "display.bin")   # whole, never half written
 
     def _forget_output(self) -> None:
         # Power is gone, and with it the USB device: what it sent and nobody read yet goes too
@@ -285,7 +315,10 @@ class RunnerProcess:
             except ProtocolError:
                 continue
             with self._cond:
-                self.offered[offered.seq] = offered.uid.hex()
+                uid = offered.uid.hex()
+                if self.offered.get(offered.seq, uid) != uid:   # a seq reused for another card
+                    self.offer_conflicts.append((offered.seq, self.offered[offered.seq], uid))
+                self.offered[offered.seq] = uid
                 self._cond.notify_all()
 
     def _console_path(self) -> Path:

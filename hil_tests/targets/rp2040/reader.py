@@ -13,6 +13,12 @@ A work directory holds:
     tty            symlink to the pty, the reader's "USB port"
     console.log    everything the chip sent over USB
     runner.err     the emulator's diagnostics
+    display.bin    what its OLED shows (when the config has one), as the virtual reader's
+                   host/display.bin: the SSD1306's RAM, 128 x height/8 bytes
+
+The simulated parts follow the reader config on the flash, as a board's wiring would
+(wiring.mjs): board "nfc" pn532 (I2C, default) | pn532_uart (HSU) | mfrc522 (SPI), board
+"display" none | ssd1306_128x32 | ssd1306_128x64; `nfc=` / `display=` override it.
 
 The image (.uf2) and boot ROM come from ../shared/rp2 beside the checkout, or
 TAPCERT_RP2_IMAGE / TAPCERT_RP2_BOOTROM (a frozen build, say); the .uf2 is laid over the
@@ -22,12 +28,13 @@ flash image at every start, as dragging it onto the Pico's BOOTSEL drive does.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import time
 from pathlib import Path
 
-from hil_tests.targets.flashimage import FlashImage, config_bytes, firmware_files
+from hil_tests.targets.flashimage import FlashImage, FlashImageError, config_bytes, firmware_files
 from hil_tests.targets.rp2040.feedbackwatch import FeedbackDecoder
 from hil_tests.targets.rp2040.process import RunnerError, RunnerProcess
 from hil_tests.timescale import scale as _scale
@@ -44,6 +51,9 @@ _MPY_CACHE: dict[bytes, bytes] = {}
 _MIN_TAP_TIMEOUT = 120.0
 _RECORD_WAIT = 30.0                                 # s for a recorded tap's record on the link
 _SEARCHES_AWAY = 5                                  # empty-field searches after a card leaves
+_SEARCHES_QUIET = 8                                 # searches with no feedback: none will come
+_NFC = ("pn532", "pn532_uart", "mfrc522", "none")
+_DISPLAYS = ("none", "ssd1306_128x32", "ssd1306_128x64")
 
 
 class RP2040ReaderError(Exception):
@@ -85,7 +95,7 @@ def _venv_path() -> dict:
 
 class RP2040Reader:
     def __init__(self, workdir, *, label="R-0001", image=None, bootrom=None, flash_timing=True,
-                 heapsize=None, card_field_port=None) -> None:
+                 heapsize=None, card_field_port=None, nfc=None, display=None) -> None:
         if heapsize:
             raise RP2040ReaderError("the rp2040 target has the chip's own heap; --heapsize is for"
                                     " the virtual target")
@@ -99,6 +109,32 @@ class RP2040Reader:
                                     timing=flash_timing)
         self._feedback = FeedbackDecoder()
         self._seen = 0               # runner events already given to the decoder
+        for value, choices, what in ((nfc, _NFC, "nfc"), (display, _DISPLAYS, "display")):
+            if value is not None and value not in choices:
+                raise RP2040ReaderError("{}={!r}: choose one of {}".format(what, value, ", ".join(choices)))
+        self._wiring = {"nfc": nfc, "display": display}   # None: from the reader config
+
+    @property
+    def host_dir(self) -> Path:
+        """Where display.bin appears, as VirtualReader.host_dir."""
+        return self.workdir
+
+    def wiring(self) -> dict:
+        """{"nfc", "display"}: the parts the next power-up gets (the constructor's choice, else
+        the reader config's board section on the flash, else pn532 and no display)."""
+        board = {}
+        if self.image.path.exists():
+            try:
+                config = json.loads(self.image.read_file("/config.json"))
+            except (FileNotFoundError, ValueError, FlashImageError):
+                config = {}
+            section = config.get("board") if isinstance(config, dict) else None
+            board = section if isinstance(section, dict) else (config if isinstance(config, dict) else {})
+        out = {}
+        for key, default, choices in (("nfc", "pn532", _NFC), ("display", "none", _DISPLAYS)):
+            value = self._wiring[key] or board.get(key) or default
+            out[key] = value if value in choices else default  # the firmware says what is wrong
+        return out
 
     # -- flash (only while unpowered: the chip has it mounted) ----------------------------------
 
@@ -161,6 +197,8 @@ class RP2040Reader:
         """Start the emulator; returns when the chip's USB serial port is up (if powered)."""
         if self.running:
             return
+        wiring = self.wiring()
+        self.runner.nfc, self.runner.display = wiring["nfc"], wiring["display"]
         try:
             self.runner.start(powered=powered, timeout=timeout * _scale())
             if powered:
@@ -184,16 +222,27 @@ class RP2040Reader:
 
     # -- power and USB ---------------------------------------------------------------------------
 
-    def power_cut(self, *, at_us: float | None = None, timeout: float = 60.0) -> None:
-        """Cut power now, or when the emulated clock reaches `at_us` (emulated_time_us()); a
-        flash erase/program under way then stays half done. Returns once the power is off."""
-        if at_us is None:
+    def power_cut(self, *, at_us: float | None = None, at_flash_op: int | None = None,
+                  fraction: float = 0.5, wait: bool = True, timeout: float = 60.0) -> None:
+        """Cut power now, when the emulated clock reaches `at_us` (emulated_time_us()), or
+        inside the flash erase/program `at_flash_op` + 1 from now, `fraction` of the way
+        through it; an operation under way then stays partly done. Returns once the power is
+        off (wait=False: at once, the cut armed; cancel_cut() disarms it)."""
+        if at_flash_op is not None:
+            self._command("power_cut", at_flash_op=at_flash_op, fraction=fraction)
+        elif at_us is None:
             self._command("power_cut")
         else:
             self._command("power_cut", at_us=at_us)
-        self._wait(lambda s: not s["powered"], timeout, "lose power", allow_unpowered=True)
+        if wait:
+            self._wait(lambda s: not s["powered"], timeout, "lose power", allow_unpowered=True)
+
+    def cancel_cut(self) -> None:
+        self._command("cancel_cut")
 
     def power_on(self, *, wait: bool = True, timeout: float = 60.0) -> None:
+        if not self.status()["powered"]:
+            self._command("wiring", **self.wiring())   # the config may have changed meanwhile
         self._command("power_on")
         if wait:
             self.wait_booted(timeout)
@@ -261,69 +310,119 @@ class RP2040Reader:
                     self.label, what, timeout * _scale(), self.workdir / "console.log"))
             time.sleep(0.05)
 
-    # -- cards -----------------------------------------------------------------------------------
+    # -- cards ----------------------------------------------------------------------------------
 
-    def present(self, uid: bytes) -> None:
-        """Put a card on the reader (it stays until remove())."""
-        self._command("card", action="present", uid=bytes(uid).hex())
+    def present(self, uid: bytes, *, hold_ms: float | None = None, silent: bool = False) -> None:
+        """Put a card on the reader: it rests there until remove(), or leaves by itself after
+        `hold_ms` of emulated time. `silent`: it is in the field but never answers."""
+        fields = {"action": "present", "uid": bytes(uid).hex(), "silent": silent}
+        if hold_ms is not None:
+            fields["hold_ms"] = hold_ms
+        self._command("card", **fields)
 
-    def present_many(self, uids) -> None:
+    def present_many(self, uids, *, hold_ms: float | None = None) -> None:
         """Two (or more) cards in the field at once."""
-        self._command("card", action="two_cards", uids=[bytes(u).hex() for u in uids])
+        fields = {"action": "two_cards", "uids": [bytes(u).hex() for u in uids]}
+        if hold_ms is not None:
+            fields["hold_ms"] = hold_ms
+        self._command("card", **fields)
+
+    def phone(self, *, new_each_activation: bool = False, hold_ms: float | None = None) -> bytes:
+        """A phone on the reader: a random 4-byte UID 08 xx xx xx (ISO 14443-4, SAK 20);
+        -> the UID it shows first."""
+        fields = {"action": "phone", "new_each_activation": new_each_activation}
+        if hold_ms is not None:
+            fields["hold_ms"] = hold_ms
+        return bytes.fromhex(self._command("card", **fields)["cards"][0]["uid"])
 
     def remove(self) -> None:
         self._command("card", action="remove")
 
+    def nfc_silent(self, on: bool = True) -> None:
+        """The NFC chip stops answering its bus (a loose cable), or answers again."""
+        self._command("nfc_silent", on=on)
+
+    def panel(self) -> bytes | None:
+        """What the OLED shows: its RAM as last written (None before the first refresh)."""
+        return self.runner.panel
+
+    def panels(self) -> list[bytes]:
+        """The last 64 distinct pictures the OLED showed, oldest first."""
+        return list(self.runner.panels)
+
     # -- what the board did ----------------------------------------------------------------------
 
-    def tap(self, uid: bytes, kind: int = 1, timeout: float = 60.0) -> dict:
+    def tap(self, uid: bytes | None = None, kind: int = 1, timeout: float = 60.0, *,
+            hold_ms: float | None = None, rest: bool = False, also=(), phone: bool = False,
+            silent: bool = False) -> dict:
         """Hold a card to the reader until it gives feedback, then take it away; returns the
-        feedback as read off its LED and buzzer: {"event", "seq", "text"}, with seq, for a
-        recorded tap, from the record the reader then offers on its USB link (seen on the
-        wire, as a USB sniffer would; None if no offer comes within 30 s). `kind` is the
-        virtual card field's; unused here."""
+        feedback as read off its LED and buzzer: {"event", "seq", "text", "uid"}, with seq,
+        for a recorded tap, from the record the reader then offers on its USB link (seen on
+        the wire, as a USB sniffer would; None if no offer comes within 30 s). `kind` is the
+        virtual card field's; unused here.
+
+        hold_ms: the card leaves by itself after that much emulated time; rest: it stays on
+        the reader afterwards (remove() takes it); also: more UIDs in the field at once;
+        phone: a phone's random UID instead of `uid`; silent: a card that never answers.
+        When no feedback can come (silent, or a hold too short for a poll), the reader is
+        given _SEARCHES_QUIET searches and the event is None."""
         # callers' timeouts are set for the virtual reader; an emulated chip under load takes
         # seconds per tap (a minute and more at load average 25), so two minutes is the least
         timeout = max(timeout, _MIN_TAP_TIMEOUT)
         before = len(self.events())
         known = max(self.runner.offered, default=-1)
-        self.present(uid)
+        searches = self.status()["nfc_searches"]
+        if phone:
+            uid = self.phone(hold_ms=hold_ms)
+        elif also:
+            self.present_many([uid, *also], hold_ms=hold_ms)
+        else:
+            self.present(uid, hold_ms=hold_ms, silent=silent)
+        uids = {bytes(u).hex() for u in (uid, *also)}
         try:
             deadline = time.monotonic() + timeout * _scale()
             while True:
                 new = self.events()[before:]
                 if new:
                     event = new[0]["event"]
-                    seq = self._offered_seq(uid, known) if event in ("recorded", "warning") else None
+                    seq = self._offered_seq(uids, known) if event in ("recorded", "warning") else None
                     text = "Recorded #{}".format(seq) if event == "recorded" and seq is not None else new[0]["text"]
-                    return {"event": event, "seq": seq, "text": text}
+                    return {"event": event, "seq": seq, "text": text, "uid": bytes(uid)}
+                if silent or (hold_ms is not None and not self.status()["cards"]):
+                    status = self.status()
+                    if status["nfc_searches"] >= searches + _SEARCHES_QUIET or status["nfc_searches"] < searches:
+                        if not self.events()[before:]:
+                            return {"event": None, "seq": None, "text": None, "uid": bytes(uid)}
+                        continue
                 if time.monotonic() > deadline:
                     raise RP2040ReaderError(
                         "{} gave no feedback on LED/buzzer within {:.0f} s of card {}; see {}".format(
                             self.label, timeout * _scale(), bytes(uid).hex(), self.workdir / "console.log"))
                 time.sleep(0.05)
         finally:
-            if self.running:
-                self._take_card_away(timeout)
+            if self.running and not rest:
+                self._take_card_away(timeout, hand=hold_ms is None)
 
-    def _offered_seq(self, uid: bytes, known: int) -> int | None:
+    def _offered_seq(self, uids: set, known: int) -> int | None:
         # the record's number, from the first offer of it on the link (it follows the
         # feedback once signed); None if none comes in time (e.g. the link is full)
         deadline = time.monotonic() + _RECORD_WAIT * _scale()
-        want = bytes(uid).hex()
         while time.monotonic() < deadline:
-            seqs = [seq for seq, card in list(self.runner.offered.items()) if seq > known and card == want]
+            seqs = [seq for seq, card in list(self.runner.offered.items()) if seq > known and card in uids]
             if seqs:
                 return min(seqs)
             time.sleep(0.05)
         return None
 
-    def _take_card_away(self, timeout: float) -> None:
+    def _take_card_away(self, timeout: float, hand: bool = True) -> None:
         # the card leaves; the next tap is a new one only once the firmware has looked and
         # found the field empty several times (firmware/presence.py counts 3 misses in a row
         # as "removed"; a person's hand is away that long at least)
+        if not hand:   # a held card leaves by itself when its time is up
+            self._wait(lambda s: not s["cards"], timeout, "let the held card go")
         searches = self.status()["nfc_searches"]
-        self.remove()
+        if hand:
+            self.remove()
         self._wait(lambda s: s["nfc_searches"] >= searches + _SEARCHES_AWAY or s["nfc_searches"] < searches,
                    timeout, "look for a card again after it was taken away")
 

@@ -3,19 +3,15 @@
 //
 //   node runner.mjs --flash WORKDIR/flash.img [--image X.uf2] [--bootrom B1.bin]
 //                   [--no-flash-timing] [--powered-off] [--cdc-fd 3]
+//                   [--nfc pn532|pn532_uart|mfrc522|none] [--display none|ssd1306_128x32|..]
 //
 // fd 3 (--cdc-fd) is a stream socket carrying the USB CDC serial bytes both ways; the Python
 // side bridges it to a pty. stdin takes control commands, one JSON object a line
 // ({"id": 1, "cmd": "status"}); stdout carries replies ({"id": 1, "ok": true, ...}) and
 // events ({"event": "boot", ...}). Diagnostics go to stderr. Commands: see COMMANDS below.
 //
-// Wiring for the simulated parts (firmware/board/pins.py, PICO):
-//   PN532 on I2C0 (SDA GP4, SCL GP5) at address 0x24: `new PN532Sim({address: 0x24})`,
-//   `sim.attach(mcu.i2c[0])`, `sim.present(uid)`, `sim.remove()`, `sim.presentMany([a, b])`.
-//   GPIOWatch(mcu, PINS, onEvent) with PINS below (RGB LED GP13-15, the Pico's LED GP25,
-//   buzzer GP10). A new chip (power-on, reset, watchdog) gets new instances; the cards on
-//   the reader are presented again to the new PN532 (they did not move).
-// Both modules are optional: without them the runner reports "nfc": false in status.
+// The simulated parts (NFC front end, OLED, LED/buzzer watch) and the cards on the reader:
+// wiring.mjs. Each sim module is optional: without it the part is simply not there.
 
 import fs from 'node:fs';
 import net from 'node:net';
@@ -28,6 +24,7 @@ import { boundConsole, runnerLog } from './stderrlog.mjs';
 import { FLASH_SIZE, FlashImage, TIMING, romFunctions } from './flash.mjs';
 import { layUF2 } from './uf2.mjs';
 import { USBHost } from './usbhost.mjs';
+import { DISPLAY_CHOICES, NFC_CHOICES, Wiring, checkChoice } from './wiring.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 boundConsole();  // rp2040js warns on console too: the same bounded runner.err
@@ -35,12 +32,12 @@ const REPO = path.resolve(HERE, '..', '..', '..');
 const SHARED_RP2 = path.resolve(REPO, '..', 'shared', 'rp2');
 const DEFAULT_IMAGE = 'micropython-v1.28.0-RPI_PICO.uf2';
 const DEFAULT_BOOTROM = 'rp2040-bootrom-B1.bin';
-export const PINS = { led_red: 13, led_green: 14, led_blue: 15, led: 25, buzzer: 10 };
+export { PINS } from './wiring.mjs';
 const SLICE_INSTRUCTIONS = 400000;
 const IDLE_WAKE_MS = 5;
 
 function parseArgs(argv) {
-  const args = { timing: true, powered: true, cdcFd: 3 };
+  const args = { timing: true, powered: true, cdcFd: 3, nfc: 'pn532', display: 'none' };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -53,6 +50,8 @@ function parseArgs(argv) {
     else if (a === '--no-flash-timing') args.timing = false;
     else if (a === '--powered-off') args.powered = false;
     else if (a === '--cdc-fd') args.cdcFd = Number(value());
+    else if (a === '--nfc') args.nfc = checkChoice(value(), NFC_CHOICES, '--nfc');
+    else if (a === '--display') args.display = checkChoice(value(), DISPLAY_CHOICES, '--display');
     else throw new Error(`unknown argument ${a}`);
   }
   if (!args.flash) throw new Error('--flash PATH is required (the reader\'s flash image file)');
@@ -99,7 +98,8 @@ class Runner {
     this.paused = false;
     this.waiters = [];           // run_until replies waiting for their instant
     this.pendingReboot = null;
-    this.cards = { uids: [] };
+    this.wiring = new Wiring(sims, { nfc: args.nfc, display: args.display },
+      (event) => this.emit({ ...event, emulated_us: Math.round(this.emulatedNs() / 1000) }));
     this.timer = null;
     this.stopping = false;
     this.usb = new USBHost((data) => this.toHost(data));
@@ -130,16 +130,18 @@ class Runner {
   build(cause, carry = null) {
     const old = this.chip;
     if (old) {
+      this.wiring.detach(old.nanos);
       this.baseNs += old.nanos;
       this.baseCycles += old.mcu.core.cycles;
       this.contents = old.mcu.flash.subarray(0, FLASH_SIZE);
     }
     this.usb.dropQueued();
     this.flash.cutNow = false;
+    this.flash.baseNs = this.baseNs;
     this.chip = new Chip({ bootrom: this.bootrom, flash: this.contents, image: this.flash, rom: this.rom,
                            usbHost: this.usb, carry,
                            onWatchdog: (chip) => { if (chip === this.chip) this.pendingReboot = 'watchdog'; } });
-    this.attachSims();
+    this.wiring.attach(this.chip.mcu);
     this.boots += 1;
     const entry = { cause, n: this.boots, emulated_us: Math.round(this.emulatedNs() / 1000) };
     this.bootLog.push(entry);
@@ -150,32 +152,10 @@ class Runner {
     this.kick();
   }
 
-  attachSims() {
-    const { PN532Sim, GPIOWatch } = this.sims;
-    const mcu = this.chip.mcu;
-    this.nfc = null;
-    if (PN532Sim) {
-      this.nfc = new PN532Sim({ address: 0x24 });
-      this.nfc.attach(mcu.i2c[0]);
-      this.applyCards();
-    }
-    if (GPIOWatch) {
-      this.gpio = new GPIOWatch(mcu, PINS, (event) => this.emit({
-        event: 'gpio', emulated_us: Math.round(this.emulatedNs() / 1000), ...event }));
-    }
-  }
-
-  applyCards() {
-    if (!this.nfc) return;
-    const uids = this.cards.uids.map((hex) => Uint8Array.from(Buffer.from(hex, 'hex')));
-    if (uids.length === 0) this.nfc.remove();
-    else if (uids.length === 1) this.nfc.present(uids[0]);
-    else this.nfc.presentMany(uids);
-  }
-
   powerCut(reason = 'cut') {
     const chip = this.chip;
     if (!chip) return;
+    this.wiring.detach(chip.nanos);
     this.baseNs += chip.nanos;
     this.baseCycles += chip.mcu.core.cycles;
     this.contents = chip.mcu.flash.subarray(0, FLASH_SIZE);
@@ -183,9 +163,8 @@ class Runner {
     this.usb.detach();
     this.usb.dropQueued();
     this.flash.cutAtNs = null;
+    this.flash.cutAtOp = null;
     this.flash.cutNow = false;
-    this.nfc = null;
-    this.gpio = null;
     this.emit({ event: 'power', state: 'off', reason, emulated_us: Math.round(this.baseNs / 1000) });
   }
 
@@ -291,11 +270,15 @@ class Runner {
     return {
       ok: true, powered: this.chip !== null, usb: !!(this.chip && this.usb.connected),
       boots: this.boots, boot_log: this.bootLog, paused: this.paused, paced: this.paced,
-      flash_timing: this.flash.timing, flash: this.flash.counts, host_queued: this.usb.queued,
-      emulated_mhz: Math.round(this.rate.mhz * 10) / 10, nfc: !!this.sims.PN532Sim,
-      gpio: !!this.sims.GPIOWatch, cards: this.cards.uids, ...this.clockInfo(),
-      // InListPassiveTarget commands this power-up: how often the firmware looked for a card
-      nfc_searches: this.nfc ? (this.nfc.stats.commands[0x4a] || 0) : 0,
+      flash_timing: this.flash.timing, flash: this.flash.counts,
+      cut_armed: this.flash.cutAtOp !== null || this.flash.cutAtNs !== null, host_queued: this.usb.queued,
+      emulated_mhz: Math.round(this.rate.mhz * 10) / 10, nfc: this.wiring.nfc,
+      nfc_simulated: this.wiring.available(), nfc_silent: this.wiring.nfcSilent,
+      display: this.wiring.display, gpio: !!this.sims.GPIOWatch, cards: this.wiring.cards(),
+      ...this.clockInfo(),
+      // searches this power-up (PN532 InListPassiveTarget, MFRC522 Transceive): how often
+      // the firmware looked for a card
+      nfc_searches: this.wiring.searches(),
     };
   }
 
@@ -309,7 +292,16 @@ class Runner {
       case 'status': return this.status();
       case 'clock': return { ok: true, ...this.clockInfo() };
       case 'power_cut':
-        if (msg.at_us === undefined) {
+        if (msg.at_flash_op !== undefined) {
+          // inside the (at_flash_op + 1)-th flash erase/program from now, `fraction` through it
+          if (!this.chip) return { ok: false, error: 'the reader is powered off' };
+          const skip = Number(msg.at_flash_op);
+          const fraction = msg.fraction === undefined ? 0.5 : Number(msg.fraction);
+          if (!Number.isInteger(skip) || skip < 0 || !(fraction >= 0 && fraction <= 1)) {
+            throw new Error('power_cut needs "at_flash_op" (operations to let pass, >= 0) and "fraction" (0..1)');
+          }
+          this.flash.cutAtOp = { skip, fraction };
+        } else if (msg.at_us === undefined) {
           this.powerCut('command');
         } else {
           if (!this.chip) return { ok: false, error: 'the reader is powered off' };
@@ -317,6 +309,10 @@ class Runner {
           this.kick();
         }
         return { ok: true, ...this.clockInfo() };
+      case 'cancel_cut':
+        this.flash.cutAtOp = null;
+        this.flash.cutAtNs = null;
+        return { ok: true };
       case 'power_on':
         if (this.chip) return { ok: true, already: true };
         this.paused = false;
@@ -333,7 +329,11 @@ class Runner {
         fs.writeFileSync(msg.path, data);
         return { ok: true, path: msg.path, bytes: FLASH_SIZE };
       }
-      case 'card': return this.card(msg);
+      case 'card': return this.wiring.card(msg);
+      case 'nfc_silent': this.wiring.setNfcSilent(msg.on); return { ok: true, nfc_silent: this.wiring.nfcSilent };
+      case 'wiring':  // the parts of the next power-up
+        this.wiring.rewire({ nfc: msg.nfc, display: msg.display });
+        return { ok: true, nfc: this.wiring.nfc, display: this.wiring.display };
       case 'pace': this.paced = !!msg.on; this.kick(); return { ok: true, paced: this.paced };
       case 'flash_timing': this.flash.timing = !!msg.on; return { ok: true, flash_timing: this.flash.timing, timing: TIMING };
       case 'run_until':
@@ -352,27 +352,8 @@ class Runner {
       case 'stop': this.shutdown(); return { ok: true };
       default:
         return { ok: false, error: `unknown command ${JSON.stringify(msg.cmd)}: status, clock, power_cut,` +
-          ' power_on, reset, snapshot, card, pace, flash_timing, run_until, resume, stop' };
+          ' cancel_cut, power_on, reset, snapshot, card, nfc_silent, wiring, pace, flash_timing, run_until, resume, stop' };
     }
-  }
-
-  card(msg) {
-    if (msg.action === 'present' || msg.action === 'two_cards') {
-      const uids = msg.action === 'present' ? [msg.uid] : msg.uids;
-      if (!Array.isArray(uids) || uids.length === 0 || !uids.every((u) => typeof u === 'string' && /^([0-9a-f]{2}){1,10}$/i.test(u))) {
-        throw new Error('card present needs "uid" (hex, 1-10 bytes); two_cards needs "uids"');
-      }
-      this.cards.uids = uids.map((u) => u.toLowerCase());
-    } else if (msg.action === 'remove') {
-      this.cards.uids = [];
-    } else {
-      throw new Error('card needs "action": present, remove or two_cards');
-    }
-    if (!this.sims.PN532Sim) {
-      return { ok: false, error: 'no PN532 simulator (hil_tests/targets/rp2040/pn532sim.mjs) in this checkout' };
-    }
-    this.applyCards();
-    return { ok: true, cards: this.cards.uids };
   }
 
   handleLine(line) {
@@ -413,6 +394,10 @@ async function main() {
     const sims = {};
     const pn532 = await optionalModule('pn532sim.mjs');
     if (pn532) sims.PN532Sim = pn532.PN532Sim;
+    const mfrc522 = await optionalModule('mfrc522sim.mjs');
+    if (mfrc522) sims.MFRC522Sim = mfrc522.MFRC522Sim;
+    const ssd1306 = await optionalModule('ssd1306sim.mjs');
+    if (ssd1306) sims.SSD1306Sim = ssd1306.SSD1306Sim;
     const gpio = await optionalModule('gpiowatch.mjs');
     if (gpio) sims.GPIOWatch = gpio.GPIOWatch;
     runner = new Runner(args, sims);
