@@ -10,8 +10,10 @@
     |   +-- Conflict            the hub answered 409 (hubclient.py): registered already
     +-- CardError               the PC/SC desk reader or the card on it
     +-- StationError            the station's identity files, the fleet CA
-    +-- BundleError             a station bundle file is unreadable or wrong (bundle.py)
     +-- BundleRefused           a firmware bundle that must not be installed (fwbundle.py)
+
+An offline enrolment bundle that does not verify raises protocol's BundleError
+(protocol/host/enrolbundle.py), caught by the hub's import.
 
 The hub has its own tree (server_hub/errors.py, rooted at HubError); no class name here means
 something else there.

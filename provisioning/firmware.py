@@ -26,7 +26,7 @@ from provisioning.errors import ProvisionError
 
 REPO = Path(__file__).resolve().parents[1]
 KEEP_SOURCE = ("/main.py", "/boot.py")
-_SKIP_DIRS = {"__pycache__", "tests", "vectors"}
+_SKIP_DIRS = {"__pycache__", "tests", "vectors", "host"}  # protocol/host: CPython only
 _TREES = (("firmware", "/"), ("protocol", "/lib/protocol/"))
 _PACKAGES = {"firmware": "tapcert_firmware", "protocol": "protocol"}
 
