@@ -13,16 +13,13 @@ Against the real FastAPI app over a real SQLite hub database (bankkit.api_client
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_creditbank"))
 
-from bankkit import SESSION_START, District, api_client, close_api, credited_district, wire  # noqa: E402
-from server_hub.creditbank import audit  # noqa: E402
-from server_hub.identity import pki  # noqa: E402
+from bankkit import SESSION_START, District, api_client, close_api, credited_district, wire
+from server_hub.creditbank import audit
+from server_hub.identity import pki
 
 MILLION = {"type": "fixed", "credits": 1000000}
 
