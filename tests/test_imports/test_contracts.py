@@ -49,6 +49,10 @@ def test_the_checkout_keeps_every_contract():
      "never import each other"),
     ("protocol/host/enrolbundle.py", "from provisioning.errors import ProvisionError",
      "imports nothing of ours"),
+    # the maintenance link and update staging, now protocol/host/board.py and fwapply.py
+    ("agent/update.py", "from provisioning import fwapply", "never import each other"),
+    ("agent/fleetagent.py", "from provisioning.board import Board", "never import each other"),
+    ("protocol/host/fwapply.py", "from provisioning.flash import plan", "imports nothing of ours"),
     ("protocol/record.py", "import server_hub.errors", "imports nothing of ours"),
     ("server_hub/core/clock.py", "import sqlalchemy", "imports no I/O"),
     ("server_hub/store/migrations.py", "from server_hub.dashboard import fleet",
