@@ -66,6 +66,10 @@ _SLOW_FILES = {   # files that start such things themselves (path below the repo
     "tests/test_scale/test_workers_mosquitto.py", "tests/test_security/test_bundles.py",
     "tests/test_security/test_tls_api.py", "tests/test_security/test_sec_secrets.py",
     "tests/test_security/test_sec_api_inputs.py", "tests/test_virtual/test_cli.py",
+    # the longest of the rest (measured in test-fast, load 6: 15-100 s each)
+    "tests/test_bench/test_harness.py", "tests/test_fuzz_surfaces/test_fuzz_config_files.py",
+    "tests/test_cli_habits/test_habits_hub.py", "tests/test_fleet/test_bundle.py",
+    "tests/test_rp2040/test_chipsims.py",
 }
 _REPO = Path(__file__).resolve().parents[1]
 
