@@ -51,15 +51,14 @@ CANCELLED = "cancelled"     # the station row's close after a cancel (a hub-side
 
 class _Cancelled(Exception):
     pass
-from provisioning.board import Board
-from provisioning.errors import ProvisionError
+from protocol.host.board import Board, BoardError
 
 
 def reader_label(port):
     try:
         with Board(port) as board:
             h = board.health(timeout=5.0)
-    except ProvisionError:
+    except BoardError:
         return port
     return (h or {}).get("label") or (h or {}).get("rid") or port
 

@@ -10,7 +10,7 @@
 2. wait until the reader's journal is fully hub-committed (`unsynced` == 0) or the
    maintenance window is open; give up after `sync_timeout` leaving the job waiting;
 3. pause the reader's link (the agent releases the serial port), enter the raw REPL, pick the
-   bundle's build for the board's kind and bytecode, stage/back up/swap (provisioning.fwapply);
+   bundle's build for the board's kind and bytecode, stage/back up/swap (protocol/host/fwapply.py);
 4. soft-reset and wait `health_timeout` for an H frame with the new version and a reader id;
    otherwise roll back to the previous version, reset, and report `rolled_back`;
 5. resume the link, whatever happened.
@@ -28,10 +28,9 @@ import time
 
 from protocol import fwbundle
 from protocol import updatestate as us
-from provisioning import fwapply
-from provisioning.board import Board
-from provisioning.errors import ProvisionError
-from provisioning.flash import count_at_risk
+from protocol.host import fwapply
+from protocol.host.board import Board, BoardError
+from protocol.host.fwfiles import count_at_risk
 
 
 def board_unsynced(port, board_factory=Board):
@@ -39,7 +38,7 @@ def board_unsynced(port, board_factory=Board):
     try:
         with board_factory(port) as board:
             return count_at_risk(board.health(timeout=3.0))
-    except ProvisionError:
+    except BoardError:
         return None
 
 
@@ -132,7 +131,7 @@ def _apply(port, doc, job, move, health_timeout, board_factory, allow_downgrade=
             move(us.ROLLED_BACK, "not healthy within {:.0f} s after the update ({}); previous "
                  "version {} restored{}".format(health_timeout, said, intent.get("old_fw"),
                                                 "" if back else " but not answering yet"))
-    except ProvisionError as exc:
+    except BoardError as exc:
         if job.state == us.APPLYING and intent is None:
             move(us.FAILED, "{} (the reader still has its previous version)".format(exc))
         elif not job.final:

@@ -106,12 +106,16 @@ def do_station_create(args, report):
                                        "not reachable", "not tried": "not tried"}[result["broker"]]))
 
 
-def do_station_revoke(args, report):
-    from provisioning import station
-    serials = station.revoke(args.station, args.ca_dir, args.reason)
-    report.summary("station {}: {} certificate{} revoked; CRL rewritten — reload the broker "
-                   "(systemctl reload mosquitto) so it refuses them".format(
-                       args.station, len(serials), "" if len(serials) == 1 else "s"))
+MOVED_TO_HUB = {   # the hub machine's commands, which moved to tapcert-hub (issue #17)
+    "revoke": "tapcert-hub station revoke S-0001 [--ca-dir DIR]",
+    "crl": "tapcert-hub station crl [--ca-dir DIR]",
+    "broker": "tapcert-hub broker-config --out /etc/mosquitto/tapcert --host NAME",
+}
+
+
+def do_station_moved(args, report):
+    raise ProvisionError("`station {}` runs on the hub machine and is a hub command now".format(
+        args.station_verb), "run `{}` there".format(MOVED_TO_HUB[args.station_verb]))
 
 
 def _host_port(text: str):
@@ -122,26 +126,8 @@ def _host_port(text: str):
     return host, int(port)
 
 
-def do_station_crl(args, report):
-    from provisioning import station
-    path, next_update = station.refresh_crl(args.ca_dir, args.days)
-    report.summary("CRL {} rewritten, valid until {}; reload the broker (systemctl reload "
-                   "mosquitto)".format(path, next_update.strftime("%Y-%m-%d %H:%M UTC")))
-
-
-def do_station_broker(args, report):
-    from provisioning import station
-    result = station.broker_setup(args.ca_dir, args.host, args.ip, args.acl, args.broker_dir,
-                                  args.port, args.bind)
-    report.summary(result["listener"].rstrip())
-    report.summary("# fleet CA {} ({}); broker files in {} for {}; hub client certificate {}; "
-                   "ACL {}".format(result["ca_dir"], "created" if result["created"] else
-                                   "existing", result["broker_dir"], ", ".join(result["names"]),
-                                   result["hub_cert"], result["acl"]))
-
-
-STATION_COMMANDS = {"create": do_station_create, "revoke": do_station_revoke,
-                    "crl": do_station_crl, "broker": do_station_broker}
+STATION_COMMANDS = dict({"create": do_station_create},
+                        **{verb: do_station_moved for verb in MOVED_TO_HUB})
 
 
 # -- cards -------------------------------------------------------------------------------------
@@ -313,31 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--reader-port", action="append",
                    help="reader serial port or glob for the agent (repeatable)")
     _hub_options(q)
-    q.add_argument("--ca-dir", help="on the hub machine: sign with the fleet CA directory")
+    q.add_argument("--ca-dir", help="on the hub machine: sign with the fleet CA directory "
+                   "(runs `tapcert-hub station sign-csr`)")
     q.add_argument("--force", action="store_true", help="replace an existing identity")
     q.add_argument("--no-broker-check", action="store_true",
                    help="do not try the new certificate against the broker")
-    q = _sub(station_verbs, "revoke", "revoke a station's certificates (on the hub machine)",
-             "tapcert-provision station revoke S-0001 --ca-dir /var/lib/tapcert/ca")
-    q.add_argument("station")
-    q.add_argument("--ca-dir", required=True, help="the fleet CA directory")
-    q.add_argument("--reason", default="revoked", help="recorded with the revocation")
-    q = _sub(station_verbs, "crl", "re-issue the CRL before it expires (daily, on the hub machine)",
-             "tapcert-provision station crl --ca-dir /var/lib/tapcert/ca")
-    q.add_argument("--ca-dir", required=True, help="the fleet CA directory")
-    q.add_argument("--days", type=int, default=30, help="validity of the new CRL (default 30)")
-    q = _sub(station_verbs, "broker", "on the hub machine: fleet CA, broker and hub certificates, "
-             "ACL; prints Mosquitto's listener config",
-             "tapcert-provision station broker --ca-dir /var/lib/tapcert/ca --host hub.example.org "
-             "--broker-dir /etc/mosquitto/tapcert --acl /etc/mosquitto/tapcert/acl")
-    q.add_argument("--ca-dir", required=True, help="the fleet CA directory (created if missing)")
-    q.add_argument("--host", action="append", default=[], help="broker DNS name (repeatable)")
-    q.add_argument("--ip", action="append", default=[], help="broker IP address (repeatable)")
-    q.add_argument("--acl", required=True, help="where to write Mosquitto's ACL file")
-    q.add_argument("--broker-dir", required=True,
-                   help="directory for the files Mosquitto reads, e.g. /etc/mosquitto/tapcert")
-    q.add_argument("--port", type=int, default=8883, help="the mTLS listener port (default 8883)")
-    q.add_argument("--bind", default="", help="listen on this address only (default: all)")
+    for verb in MOVED_TO_HUB:
+        station_verbs.add_parser(verb, add_help=False)   # says where it went (any arguments)
 
     p = _sub(verbs, "card", "learner cards on the desk's USB PC/SC reader",
              "tapcert-provision card issue --learner L-000123")
@@ -392,7 +360,10 @@ def main(argv=None) -> int:
 
 
 def _main(argv) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and getattr(args, "station_verb", None) not in MOVED_TO_HUB:
+        parser.error("unrecognized arguments: " + " ".join(extra))
     _env_defaults(args)
     report = Reporter(quiet=args.quiet)
     try:

@@ -15,7 +15,7 @@ the next run cannot finish:
    reader's config as `previous_rid` first, then the journal (hub-committed records only) is
    wiped and `keys.generate(force=True)` makes the new key.
 4. Register (POST /api/v1/readers) and revoke `previous_rid` at the hub — or write the
-   offline bundle, whose proof the reader signs itself (bundle.py).
+   offline bundle, whose proof the reader signs itself (protocol/host/enrolbundle.py).
 5. Write /config.json (station, label, test_mode, language if given; other keys kept)
    atomically, restart the firmware, and check its health frame carries the new reader id
    and station.
@@ -30,7 +30,7 @@ import time
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from provisioning import bundle as bundlefile
+from protocol.host import enrolbundle as bundlefile
 from provisioning.board import Board, BoardRaised
 from provisioning.errors import BoardError, HubRequestError, ProvisionError
 from provisioning.files import write_all

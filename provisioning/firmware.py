@@ -18,36 +18,22 @@ else the checkout this file lives in.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
+from protocol.host.fwfiles import installed_tree
 from provisioning.errors import ProvisionError
 
 REPO = Path(__file__).resolve().parents[1]
 KEEP_SOURCE = ("/main.py", "/boot.py")
-_SKIP_DIRS = {"__pycache__", "tests", "vectors"}
+_SKIP_DIRS = {"__pycache__", "tests", "vectors", "host"}  # protocol/host: CPython only
 _TREES = (("firmware", "/"), ("protocol", "/lib/protocol/"))
-_PACKAGES = {"firmware": "tapcert_firmware", "protocol": "protocol"}
-
-
-def _installed(tree: str) -> Path | None:
-    """The directory of an installed tree. tapcert_firmware has no __init__ (it is the board's
-    code, not a CPython package), so it is a namespace package: ask for its search locations
-    rather than importlib.resources.files(), which gives a MultiplexedPath there."""
-    try:
-        spec = importlib.util.find_spec(_PACKAGES[tree])
-    except (ImportError, ValueError):
-        return None
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        if (Path(location) / ("main.py" if tree == "firmware" else "record.py")).is_file():
-            return Path(location)
-    return None
+_PACKAGES = {"firmware": "tapcert_firmware", "protocol": "protocol"}   # (fwfiles.installed_tree)
 
 
 def tree_dir(tree: str, root: Path | None = None) -> Path:
     """firmware/ or protocol/: under root (a checkout) if given, else installed, else here."""
-    base = (Path(root) / tree) if root else (_installed(tree) or REPO / tree)
+    base = (Path(root) / tree) if root else (installed_tree(tree) or REPO / tree)
     if not base.is_dir():
         if root:
             raise ProvisionError("no {}/ directory in {}".format(tree, root),
@@ -56,16 +42,6 @@ def tree_dir(tree: str, root: Path | None = None) -> Path:
             _PACKAGES[tree], base), "reinstall tapcert (pip install --force-reinstall tapcert), "
                                     "or pass --source with a tapcert checkout")
     return base
-
-
-def read_file(name: str, root: Path | None = None) -> str:
-    """One firmware source file's text (e.g. fwswap.py, which updates run on the board)."""
-    path = tree_dir("firmware", root) / name
-    try:
-        return path.read_text()
-    except OSError as exc:
-        raise ProvisionError("cannot read the firmware file {}: {}".format(path, exc.strerror),
-                             "reinstall tapcert, or pass --source with a complete tapcert checkout") from None
 
 
 class Source:

@@ -19,49 +19,16 @@ Theory of operation.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 
+from protocol.host.fwfiles import (MANIFEST, MANIFEST_VERSION, count_at_risk, plan,
+                                   read_manifest as _read_manifest, sha256, twin)
 from provisioning import firmware as fwsrc
 from provisioning.board import Board
 from provisioning.errors import BoardError, ProvisionError
 from provisioning.mpycompile import Bytecode, check_output, find_compiler
 from provisioning.ui import human_bytes
-
-MANIFEST = "/firmware.json"
-MANIFEST_VERSION = 1
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def twin(path: str) -> str | None:
-    if path.endswith(".mpy"):
-        return path[:-4] + ".py"
-    if path.endswith(".py"):
-        return path[:-3] + ".mpy"
-    return None
-
-
-def _ours(path: str) -> bool:
-    return path.endswith((".py", ".mpy")) and path != MANIFEST
-
-
-def plan(targets: dict, on_board: dict, old_files) -> tuple[list, list, list]:
-    """(to_write, to_delete, unchanged): paths, from the target and board hashes.
-
-    `targets` {path: sha}; `on_board` {path: sha or None} covering targets, their twins and
-    `old_files` (the previous manifest's paths).
-    """
-    to_write = sorted(p for p, h in targets.items() if on_board.get(p) != h)
-    unchanged = sorted(p for p in targets if p not in to_write)
-    candidates = set(old_files or ()) | {twin(p) for p in targets if twin(p)}
-    to_delete = sorted(p for p in candidates
-                       if p not in targets and _ours(p) and on_board.get(p) is not None)
-    return to_write, to_delete, unchanged
-
 
 def shadow_error(dirs) -> BoardError:
     return BoardError("the director{} {} on the reader hide{} the firmware module{} of the same "
@@ -76,14 +43,6 @@ def check_shadowing(board, targets) -> None:
     dirs = board.shadowing_dirs(targets)
     if dirs:
         raise shadow_error(dirs)
-
-
-def count_at_risk(health: dict | None) -> int | None:
-    """Unsynced records per the reader's own health frame; None if it did not say."""
-    if not health:
-        return None
-    value = health.get("unsynced")
-    return value if isinstance(value, int) and value >= 0 else None
 
 
 def build(sources, board_bc: Bytecode, compiler, report) -> dict:
@@ -219,17 +178,6 @@ def _name(health: dict | None) -> str:
         return "(firmware not answering)"
     label, rid = health.get("label"), health.get("rid")
     return "{} ({})".format(label, rid) if label and rid else str(label or rid or "?")
-
-
-def _read_manifest(board) -> dict | None:
-    data = board.read_file(MANIFEST)
-    if data is None:
-        return None
-    try:
-        manifest = json.loads(data)
-    except ValueError:
-        return None
-    return manifest if isinstance(manifest, dict) else None
 
 
 # The firmware's own journal, opened as at boot, says how many records the hub lacks.

@@ -1,8 +1,9 @@
 """A station's MQTT identity: key and CSR made on the Pi, certificate from the fleet CA.
 
-The private key is generated here and never leaves the Pi. The CSR goes to the fleet CA —
-through the hub's API (`HubSigner`, technician token) or, on the hub machine itself, straight
-to the CA directory (`LocalSigner`). The answer is checked (CN = station id, our public key,
+The private key is generated here and never leaves the Pi (protocol/host/stationcert.py makes
+it and the CSR). The CSR goes to the fleet CA — through the hub's API (`HubSigner`, technician
+token) or, on the hub machine itself, to the hub's own command on the CA directory
+(`LocalSigner`). The answer is checked (CN = station id, our public key,
 signed by the CA it came with), optionally tried against the broker, and only then are
 station.key (0600), station.crt, ca.crt and the agent's config written, all or nothing.
 """
@@ -10,8 +11,10 @@ station.key (0600), station.crt, ca.crt and the agent's config written, all or n
 from __future__ import annotations
 
 import datetime as dt
-import os
+import json
 import ssl
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -19,10 +22,10 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
+from protocol.host import stationcert
 from protocol.topics import valid_station_id
 from provisioning.errors import HubRequestError, StationError
 from provisioning.files import render_toml, write_all
-from server_hub.identity import pki
 
 
 def check_station_id(station_id: str) -> str:
@@ -33,17 +36,33 @@ def check_station_id(station_id: str) -> str:
 
 
 class LocalSigner:
-    """Sign with the fleet CA's directory (on the hub machine, or a CA backup)."""
+    """Sign with the fleet CA's directory on the hub machine (or a CA backup): runs the hub's
+    own command, `tapcert-hub station sign-csr STATION --ca-dir DIR` (CSR on stdin, JSON
+    answer), installed beside this tool; the CA code is the hub's, not this program's."""
 
-    def __init__(self, ca_dir):
+    def __init__(self, ca_dir, timeout: float = 60.0):
         self.ca_dir = Path(ca_dir)
+        self.timeout = timeout
 
     def sign(self, station_id: str, csr_pem: bytes) -> tuple[bytes, bytes]:
+        command = [sys.executable, "-m", "server_hub.cli", "station", "sign-csr", station_id,
+                   "--ca-dir", str(self.ca_dir)]
         try:
-            ca = pki.FleetCA.open(self.ca_dir)
-            return ca.sign_station_csr(csr_pem, station_id), ca.ca_pem()
-        except pki.PKIError as exc:
-            raise StationError(str(exc)) from exc
+            done = subprocess.run(command, input=csr_pem, capture_output=True,
+                                  timeout=self.timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise StationError("the hub's command `tapcert-hub station sign-csr` did not run "
+                               "({})".format(exc), "run this on the hub machine, where "
+                               "tapcert-hub is installed, or use --hub") from exc
+        if done.returncode != 0:
+            said = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no message"]
+            raise StationError(said[0].removeprefix("tapcert-hub: "))
+        try:
+            answer = json.loads(done.stdout)
+            return answer["certificate"].encode(), answer["ca"].encode()
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise StationError("`tapcert-hub station sign-csr` answered without 'certificate' "
+                               "or 'ca'", "install the same tapcert version for both tools") from exc
 
 
 class HubSigner:
@@ -69,9 +88,9 @@ def check_certificate(station_id: str, key, cert_pem: bytes, ca_pem: bytes) -> x
     except ValueError as exc:
         raise StationError("the fleet CA sent something that is not a certificate",
                            "retry; if it persists, tell the hub operator") from exc
-    if pki.common_name(cert) != station_id:
+    if stationcert.common_name(cert) != station_id:
         raise StationError("the certificate is for {!r}, not {!r}".format(
-            pki.common_name(cert), station_id), "tell the hub operator: the CA signed the wrong name")
+            stationcert.common_name(cert), station_id), "tell the hub operator: the CA signed the wrong name")
     ours = key.public_key().public_bytes(serialization.Encoding.DER,
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
     theirs = cert.public_key().public_bytes(serialization.Encoding.DER,
@@ -163,13 +182,13 @@ def create(station_id: str, out_dir, signer, *, broker_host: str = "127.0.0.1",
             raise StationError("the agent config {} is unreadable ({})".format(config_path, exc),
                                "fix or remove it, then retry") from exc
 
-    key = pki.new_private_key()
-    csr_pem = pki.make_csr(key, station_id)
+    key = stationcert.new_private_key()
+    csr_pem = stationcert.make_csr(key, station_id)
     cert_pem, ca_pem = signer.sign(station_id, csr_pem)
     cert = check_certificate(station_id, key, cert_pem, ca_pem)
 
     files = {
-        key_path: (pki.private_key_pem(key), 0o600),
+        key_path: (stationcert.private_key_pem(key), 0o600),
         out_dir / "station.crt": (cert_pem, 0o644),
         out_dir / "ca.crt": (ca_pem, 0o644),
         config_path: (agent_config(station_id, out_dir, broker_host, broker_port, existing,
@@ -190,82 +209,3 @@ def create(station_id: str, out_dir, signer, *, broker_host: str = "127.0.0.1",
     write_all(files)
     return {"station": station_id, "serial": cert.serial_number, "config": config_path,
             "not_after": cert.not_valid_after_utc, "dir": out_dir, "broker": broker}
-
-
-def _broker_dir(ca_dir) -> Path | None:
-    note = Path(ca_dir) / "broker-dir"
-    return Path(note.read_text().strip()) if note.exists() else None
-
-
-def _publish_crl(ca) -> None:
-    """Copy the CRL next to the broker's files (see broker_setup), readable by Mosquitto."""
-    target = _broker_dir(ca.directory)
-    if target is not None:
-        write_all({target / "crl.pem": (ca.crl_path.read_bytes(), 0o644)})
-
-
-def revoke(station_id: str, ca_dir, reason: str = "revoked") -> list[int]:
-    """On the hub machine: revoke the station's certificates and rewrite the CRL."""
-    check_station_id(station_id)
-    try:
-        ca = pki.FleetCA.open(ca_dir)
-        serials = ca.revoke_station(station_id, reason)
-    except pki.PKIError as exc:
-        raise StationError(str(exc)) from exc
-    _publish_crl(ca)
-    return serials
-
-
-def refresh_crl(ca_dir, days: int = pki.CRL_DAYS):
-    """Re-issue the CRL (it expires: Mosquitto then refuses every client). -> (path, until)."""
-    try:
-        ca = pki.FleetCA.open(ca_dir)
-        path = ca.write_crl(days=days)
-    except pki.PKIError as exc:
-        raise StationError(str(exc)) from exc
-    _publish_crl(ca)
-    return path, x509.load_pem_x509_crl(path.read_bytes()).next_update_utc
-
-
-def broker_setup(ca_dir, hosts, ips, acl_path, broker_dir, port: int = 8883,
-                 bind: str = "") -> dict:
-    """On the hub machine: open or create the fleet CA, issue the broker's server certificate
-    and the hub's client certificate, write the ACL; put what Mosquitto reads (ca.crt,
-    broker.crt, broker.key, crl.pem) in `broker_dir`, group-readable by the mosquitto group,
-    since Mosquitto 2 reads them after dropping root. Returns the listener config."""
-    import grp
-
-    from server_hub.identity import acl
-    if not hosts and not ips:
-        raise StationError("the broker needs a name", "pass --host NAME and/or --ip ADDRESS "
-                           "as the stations will dial it")
-    broker_dir = Path(broker_dir).resolve()
-    try:
-        created = not (Path(ca_dir) / "ca.key").exists()
-        ca = pki.FleetCA.open_or_create(ca_dir)
-        key_path, cert_path = ca.issue_server(hostnames=hosts, ips=ips)
-        if not (ca.directory / (pki.DEFAULT_HUB_USER + ".crt")).exists():
-            ca.issue_service(pki.DEFAULT_HUB_USER)
-        ca.write_crl()
-        write_all({broker_dir / "ca.crt": (ca.ca_pem(), 0o644),
-                   broker_dir / "broker.crt": (cert_path.read_bytes(), 0o644),
-                   broker_dir / "broker.key": (key_path.read_bytes(), 0o640),
-                   broker_dir / "crl.pem": (ca.crl_path.read_bytes(), 0o644)})
-        try:
-            os.chown(broker_dir / "broker.key", -1, grp.getgrnam("mosquitto").gr_gid)
-        except (KeyError, PermissionError):
-            pass  # no mosquitto group here (tests run the broker as root)
-        (ca.directory / "broker-dir").write_text(str(broker_dir) + "\n")
-        acl_file = acl.write_acl(acl_path)
-    except pki.PKIError as exc:
-        raise StationError(str(exc)) from exc
-    except OSError as exc:
-        raise StationError("cannot write {} ({})".format(exc.filename, exc.strerror),
-                           "run it as a user who may write there (root on the hub machine)") from exc
-    listener = acl.render_listener(port, bind=bind, cafile=broker_dir / "ca.crt",
-                                   certfile=broker_dir / "broker.crt",
-                                   keyfile=broker_dir / "broker.key",
-                                   crlfile=broker_dir / "crl.pem", acl_file=acl_file)
-    return {"listener": listener, "created": created, "ca_dir": ca.directory,
-            "names": list(hosts) + list(ips), "acl": acl_file, "broker_dir": broker_dir,
-            "hub_cert": ca.directory / (pki.DEFAULT_HUB_USER + ".crt")}

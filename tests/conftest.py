@@ -7,7 +7,7 @@ real `micropython` binary (one process per file). A failure there fails the
 suite. Such files use plain `assert` and no fixtures. An optional
 `# heapsize: 128K` line runs them on a small heap; an optional `# slow: <why>` line marks
 all their items `slow` (they cannot import pytest for a pytestmark), so `make test-fast`
-leaves them out.
+leaves them out. Which other tests are `slow` is decided below (_SLOW_FIXTURES, _SLOW_FILES).
 """
 
 from __future__ import annotations
@@ -15,22 +15,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 # The hubs tests start bind 127.0.0.1 and speak plain HTTP: say so explicitly (a hub refuses
 # plain HTTP unless configured, and off loopback always). tests/test_security/test_tls_api.py
 # removes this to test HTTPS.
 os.environ.setdefault("TAPCERT_HUB_API_PLAIN_HTTP", "true")
 
-from hil_tests import mpy  # noqa: E402
+from hil_tests import mpy
 
-from hil_tests.timescale import ENV as _SCALE_ENV, scale as _timeout_scale  # noqa: E402
+from hil_tests.timescale import ENV as _SCALE_ENV, scale as _timeout_scale
 
 _MARKER = "# dual: micropython"
 _LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+?)(?::(?: (.*))?)?$")
@@ -43,6 +41,50 @@ def _header(path: Path) -> str:
 
 _SLOW = re.compile(r"^# slow: ", re.MULTILINE)
 
+# What `make test-fast` leaves out (the `slow` mark; `make test` runs everything). Fast: the
+# pure and vector tests on both interpreters, and what runs in-process on SQLite. Slow: a
+# test that starts another server or device — PostgreSQL, Mosquitto, a NATS cluster, a hub or
+# agent process, a virtual reader, a browser — or runs a long search. Marked here, in one
+# place, from the fixtures a test uses, its PostgreSQL parameter, or its file:
+_SLOW_FIXTURES = {"postgres", "mosquitto", "cluster", "make_reader", "virtual_readers",
+                  "make_rp_reader", "browser", "agent_process", "district_factory"}
+_SLOW_FILES = {   # files that start such things themselves (path below the repo)
+    "tests/test_agent/test_virtual_readers.py", "tests/test_cli_habits/test_habits_timezone.py",
+    "tests/test_dashboard/test_browser.py", "tests/test_dashboard/test_district_live.py",
+    "tests/test_dashboard/test_offline_backlog_live.py", "tests/test_dashboard/test_stationpage.py",
+    "tests/test_fleet/test_agent_service.py", "tests/test_fleet/test_interrupt.py",
+    "tests/test_fleet/test_rollouts_browser.py", "tests/test_fleet/test_fleet_tls.py",
+    "tests/test_fleet/test_hub_cli.py", "tests/test_fuzz_surfaces/test_fuzz_firmware_micropython.py",
+    "tests/test_fuzz_surfaces/test_fuzz_reader_pty.py", "tests/test_fuzz_surfaces/test_fuzz_hub_api.py",
+    "tests/test_hil/test_serial_target.py", "tests/test_packaging/test_ops.py",
+    "tests/test_protocol/test_sha512_cross.py", "tests/test_protocol/test_fuzz_micropython.py",
+    "tests/test_provisioning/test_broker_mtls.py", "tests/test_provisioning/test_cards_hub.py",
+    "tests/test_provisioning/test_cards_pcsc.py", "tests/test_provisioning/test_hub_side.py",
+    "tests/test_provisioning/test_reader_flow.py", "tests/test_provisioning/test_station_cli.py",
+    "tests/test_provisioning/test_up.py", "tests/test_scale/test_failover_nats.py",
+    "tests/test_scale/test_natslink.py", "tests/test_scale/test_supervisor.py",
+    "tests/test_scale/test_workers_mosquitto.py", "tests/test_security/test_bundles.py",
+    "tests/test_security/test_tls_api.py", "tests/test_security/test_sec_secrets.py",
+    "tests/test_security/test_sec_api_inputs.py", "tests/test_virtual/test_cli.py",
+    # the longest of the rest (measured in test-fast, load 6: 15-100 s each)
+    "tests/test_bench/test_harness.py", "tests/test_fuzz_surfaces/test_fuzz_config_files.py",
+    "tests/test_cli_habits/test_habits_hub.py", "tests/test_fleet/test_bundle.py",
+    "tests/test_rp2040/test_chipsims.py",
+}
+_REPO = Path(__file__).resolve().parents[1]
+
+
+def _slow_item(item, path: Path, header_slow: bool) -> bool:
+    if header_slow or _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+        return True
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "postgresql" in callspec.params.values():
+        return True
+    try:
+        return path.relative_to(_REPO).as_posix() in _SLOW_FILES
+    except ValueError:
+        return False
+
 
 def pytest_collection_modifyitems(config, items):
     slow = {}
@@ -50,7 +92,7 @@ def pytest_collection_modifyitems(config, items):
         path = Path(str(item.path))
         if path not in slow:
             slow[path] = path.suffix == ".py" and bool(_SLOW.search(_header(path)))
-        if slow[path]:
+        if _slow_item(item, path, slow[path]):
             item.add_marker(pytest.mark.slow)
 
 
@@ -122,7 +164,7 @@ class MicroPythonFailure(Exception):
 
 # Real services ----------------------------------------------------------------------
 
-from services import Mosquitto, Postgres  # noqa: E402
+from services import Mosquitto, Postgres
 
 
 @pytest.fixture

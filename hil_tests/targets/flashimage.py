@@ -35,7 +35,7 @@ LFS_PARAMS = dict(read_size=32, prog_size=32, cache_size=128, lookahead_size=32,
 MTIME_ATTR = 1             # VfsLfs2: 64-bit little-endian nanoseconds since 1970
 
 REPO = Path(__file__).resolve().parents[2]
-_SKIP_DIRS = {"__pycache__", "tests", "vectors"}
+_SKIP_DIRS = {"__pycache__", "tests", "vectors", "host"}  # protocol/host: CPython only
 
 
 class FlashImageError(Exception):

@@ -69,7 +69,7 @@ def _station_shortcut(argv: list[str]) -> list[str]:
     while i < len(argv) and argv[i].startswith("-"):
         i += 1 if "=" in argv[i] or argv[i] in ("-h", "--help") else 2
     if i + 1 < len(argv) and argv[i] == "station" and not argv[i + 1].startswith("-") \
-            and argv[i + 1] not in ("add", "list", "show", "revoke"):
+            and argv[i + 1] not in ("add", "list", "show", "revoke", "crl", "sign-csr"):
         argv.insert(i + 1, "show")
     return argv
 

@@ -1,4 +1,6 @@
 """`tapcert-hub station | reader | token …`: the registry's stations, readers and operators.
+A station's fleet-CA commands (revoke, crl, sign-csr) work on the CA directory
+(identity/cadir.py) and need no database.
 
 Installed into the parser by server_hub/cli/dispatch.py.
 """
@@ -6,6 +8,8 @@ Installed into the parser by server_hub/cli/dispatch.py.
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 from server_hub.cli.common import actor, write_secret
 from server_hub.errors import HubError
@@ -38,14 +42,45 @@ def do_station_show(ctx):
     print(text.station_text(detail, ctx.cfg.tz, now))
 
 
+def _ca_dir(ctx):
+    """--ca-dir, else the config's hub.ca_dir (default ca/ beside a SQLite database)."""
+    from server_hub.config import ca_dir
+    directory = ctx.args.ca_dir or ca_dir(ctx.cfg)
+    if directory is None:
+        raise HubError("this hub has no fleet CA: pass --ca-dir DIR, or set hub.ca_dir in its "
+                       "config (needed with PostgreSQL)")
+    return directory
+
+
 def do_station_revoke(ctx):
-    from server_hub.identity import enrollment as identity
-    done = identity.revoke_station(ctx.cfg, ctx.args.id, ctx.args.reason)
+    from server_hub.identity import cadir
+    done = cadir.revoke(_ca_dir(ctx), ctx.args.id, ctx.args.reason)
     n = len(done["serials"])
     print(f"station {ctx.args.id}: {n} certificate{'' if n == 1 else 's'} revoked; CRL written "
           f"to {done['crl']}; reload Mosquitto so new connections are refused "
           "(systemctl reload mosquitto, or kill -HUP its pid; restart it to cut a connected "
           "station off at once)")
+
+
+def do_station_crl(ctx):
+    from server_hub.identity import cadir
+    done = cadir.refresh_crl(_ca_dir(ctx), ctx.args.days)
+    where = f" (copied to {done['copied']})" if done["copied"] else ""
+    print(f"CRL {done['path']}{where} rewritten, valid until "
+          f"{done['next_update'].strftime('%Y-%m-%d %H:%M UTC')}; reload the broker "
+          "(systemctl reload mosquitto)")
+
+
+def do_station_sign_csr(ctx):
+    """The hub machine's signer for `tapcert-provision station create --ca-dir`: CSR (PEM) on
+    stdin or --csr FILE, {"certificate", "ca"} as JSON on stdout, as the API answers."""
+    from server_hub.identity import cadir
+    source = ctx.args.csr
+    try:
+        pem = sys.stdin.buffer.read(65536) if source in (None, "-") else Path(source).read_bytes()
+    except OSError as exc:
+        raise HubError(f"cannot read the CSR {source} ({exc.strerror})") from exc
+    print(json.dumps(cadir.sign_csr(_ca_dir(ctx), ctx.args.id, pem)))
 
 
 def do_reader_import(ctx):
@@ -138,6 +173,18 @@ def install(sub, cmd, group) -> None:
              "the CRL (stolen Pi, retired station)", "station revoke S-0001 --reason stolen")
     sp.add_argument("id")
     sp.add_argument("--reason", default="revoked")
+    sp.add_argument("--ca-dir", help="the fleet CA directory (default: the config's hub.ca_dir)")
+    sp = cmd(g, "crl", do_station_crl, "re-issue the CRL before it expires (daily: "
+             "tapcert-crl.timer), copied to the broker's files", "station crl --ca-dir "
+             "/var/lib/tapcert/ca")
+    sp.add_argument("--days", type=int, default=30, help="validity of the new CRL (default 30)")
+    sp.add_argument("--ca-dir", help="the fleet CA directory (default: the config's hub.ca_dir)")
+    sp = cmd(g, "sign-csr", do_station_sign_csr, "sign a station's CSR with the fleet CA on this "
+             "machine; prints {certificate, ca} as JSON (what `tapcert-provision station create "
+             "--ca-dir` runs)", "station sign-csr S-0001 --ca-dir /var/lib/tapcert/ca < s.csr")
+    sp.add_argument("id")
+    sp.add_argument("--csr", help="the CSR (PEM) file (default: standard input)")
+    sp.add_argument("--ca-dir", help="the fleet CA directory (default: the config's hub.ca_dir)")
 
     g = group("reader", "readers")
     sp = cmd(g, "enroll", do_reader_enroll, "enrol a reader by its public key",

@@ -45,7 +45,7 @@ def crl_lines(crl, tz, now) -> list[str]:
     (Mosquitto then refuses every station)."""
     if not crl:
         return []
-    fix = (f"re-issue it: tapcert-provision station crl --ca-dir {crl['ca_dir']} && systemctl "
+    fix = (f"re-issue it: tapcert-hub station crl --ca-dir {crl['ca_dir']} && systemctl "
            "reload mosquitto (daily: ops/systemd/tapcert-crl.timer)")
     until = crl.get("expires_at")
     if until is None:

@@ -1,7 +1,7 @@
 """The MAC keys of offline enrolment bundles: a secret file that the database does not reveal.
 
-A bundle's MAC is keyed with HMAC-SHA256(token, "tapcert-bundle-mac-v2") (provisioning/
-bundle.py `token_key`), which the technician's tool derives from the token itself. The hub
+A bundle's MAC is keyed with HMAC-SHA256(token, "tapcert-bundle-mac-v2") (protocol/host/
+enrolbundle.py `token_key`), which the technician's tool derives from the token itself. The hub
 sees a token only when it creates it, so it keeps that key then — not in hub.db (which holds
 SHA-256(token), once the MAC key itself: a copy of the database forged bundles, issue 18) but
 in `bundle-keys.json` in the fleet CA's directory (0700), file 0600:
@@ -23,7 +23,8 @@ import json
 import os
 from pathlib import Path
 
-from provisioning.bundle import token_key
+from protocol.host.enrolbundle import token_key
+from server_hub.identity import pki
 
 FILE = "bundle-keys.json"
 
@@ -60,11 +61,10 @@ def _load(path: Path) -> dict:
 
 def ensure(directory: Path) -> Path:
     """The file, created empty (0600) when missing; an existing one narrowed to 0600."""
-    from provisioning.files import write_all
     path = directory / FILE
     with _locked(directory):
         if not path.exists():
-            write_all({path: (b"{}", 0o600)})
+            pki.write_files({path: (b"{}", 0o600)})
         elif path.stat().st_mode & 0o077:
             os.chmod(path, 0o600)
     return path
@@ -72,7 +72,6 @@ def ensure(directory: Path) -> Path:
 
 def remember(store, token: str) -> None:
     """Keep the MAC key of a new admin or technician token (called when it is created)."""
-    from provisioning.files import write_all
     directory = directory_for(store)
     if directory is None:
         return
@@ -80,7 +79,7 @@ def remember(store, token: str) -> None:
     with _locked(directory):
         keys = _load(path)
         keys[hashlib.sha256(token.encode()).hexdigest()] = token_key(token).hex()
-        write_all({path: (json.dumps(keys, indent=1, sort_keys=True).encode(), 0o600)})
+        pki.write_files({path: (json.dumps(keys, indent=1, sort_keys=True).encode(), 0o600)})
 
 
 def mac_keys(store, live_hashes) -> list[bytes]:

@@ -3,6 +3,7 @@
     POST /stations/{id}/certificate   sign_station_csr: a Pi's CSR -> its client certificate
     tapcert-hub station revoke S      revoke_station: CRL rewritten (and copied to the broker)
     tapcert-hub broker-config --out   broker_config: Mosquitto's mTLS listener, ACL, CRL files
+                                      (both through cadir.py, which works on a CA directory)
     tapcert-hub reader import FILE    import_bundle: an offline enrollment bundle -> enrolled
     crl_expiry(cfg)                   when the broker's CRL expires (status, /metrics)
 
@@ -19,7 +20,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from server_hub.identity import bundlekeys, pki
+from protocol.host.enrolbundle import BundleError, verify
+from server_hub.identity import bundlekeys, cadir, pki
 from server_hub.config import ca_dir
 from server_hub.errors import Conflict, HubError, NotFound, RegistryError
 from server_hub.store.schema import operators
@@ -49,20 +51,11 @@ def sign_station_csr(cfg, registry, station_id: str, csr_pem: str | bytes, by=No
         identitychange.admin_only(by, f"station {station_id} has a certificate already: "
                                       "re-issuing it", "revokes the live one")
     pem = csr_pem.encode() if isinstance(csr_pem, str) else csr_pem
-    cert = ca.sign_station_csr(pem, station_id)
-    serial = str(pki.x509.load_pem_x509_certificate(cert).serial_number)
+    got = cadir.sign_csr(ca.directory, station_id, pem)   # and publishes the CRL
+    serial = str(pki.x509.load_pem_x509_certificate(got["certificate"].encode()).serial_number)
     with registry.store.write() as conn:
         identitychange.certificate_issued(conn, by, station_id, live, serial, time.time())
-    publish_crl(ca)   # signing again supersedes the station's old certificate
-    return {"certificate": cert.decode(), "ca": ca.ca_pem().decode()}
-
-
-def _broker_dir(ca_directory: Path) -> Path | None:
-    note = ca_directory / "broker-dir"   # written by broker_config (and the provisioning tool)
-    try:
-        return Path(note.read_text().strip()) if note.exists() else None
-    except OSError:
-        return None
+    return got
 
 
 CRL_WARN_S = 7 * 86400
@@ -77,7 +70,7 @@ def crl_expiry(cfg) -> dict | None:
     directory = ca_dir(cfg)
     if directory is None:
         return None
-    broker = _broker_dir(directory)
+    broker = cadir.broker_dir(directory)
     path = broker / "crl.pem" if broker is not None and (broker / "crl.pem").exists() \
         else directory / "crl.pem"
     try:
@@ -94,44 +87,26 @@ def crl_expiry(cfg) -> dict | None:
     return {"path": str(path), "ca_dir": str(directory), "expires_at": seen[1]}
 
 
-def publish_crl(ca: pki.FleetCA) -> Path | None:
-    """Copy the CA's CRL beside the broker's other files (if broker_config put them somewhere);
-    returns where."""
-    target = _broker_dir(ca.directory)
-    if target is None or not target.is_dir():
-        return None
-    from provisioning.files import write_all
-    write_all({target / "crl.pem": (ca.crl_path.read_bytes(), 0o644)})
-    return target / "crl.pem"
-
-
 def revoke_station(cfg, station_id: str, reason: str = "revoked") -> dict:
-    ca = fleet_ca(cfg, create=False)
-    serials = ca.revoke_station(station_id, reason)
-    copied = publish_crl(ca)
-    return {"serials": serials, "crl": copied or ca.crl_path}
+    return cadir.revoke(fleet_ca(cfg, create=False).directory, station_id, reason)
 
 
 def broker_config(cfg, out_dir, hosts=(), ips=(), port: int = 8883, bind: str = "") -> dict:
     """Mosquitto's files for the stations' mTLS listener, in out_dir: ca.crt, broker.crt,
     broker.key (group mosquitto when it exists), crl.pem, acl and tapcert.conf (the listener
     block to include); plus the hub's own client certificate in the CA directory."""
-    from provisioning.errors import ProvisionError
-    from provisioning.station import broker_setup
     out_dir = Path(out_dir).resolve()
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        fleet_ca(cfg)   # in hub.ca_dir, whatever the provisioning tool's default
-        result = broker_setup(ca_dir(cfg), list(hosts), list(ips), out_dir / "acl", out_dir,
-                              port=port, bind=bind)
-    except ProvisionError as exc:
-        raise HubError(str(exc)) from exc
     except OSError as exc:
         raise HubError(f"cannot write {out_dir} ({exc.strerror}): run it as a user who may "
                        "write there (root for /etc/mosquitto)") from exc
+    fleet_ca(cfg)   # in hub.ca_dir: created here when missing
+    result = cadir.broker_setup(ca_dir(cfg), list(hosts), list(ips), out_dir / "acl", out_dir,
+                                port=port, bind=bind)
     conf = out_dir / "tapcert.conf"
-    conf.write_text("# tapcert stations' mTLS listener: include this file from mosquitto.conf\n"
-                    + result["listener"])
+    pki.write_files({conf: ("# tapcert stations' mTLS listener: include this file from "
+                            "mosquitto.conf\n" + result["listener"], 0o644)})
     result["conf"] = conf
     return result
 
@@ -161,10 +136,9 @@ def read_bundle(path) -> dict:
 
 
 def import_bundle(registry, pipeline, doc: dict, token_hashes=()) -> dict:
-    """Verify an offline enrollment bundle (provisioning/bundle.py) and enrol its reader; the
+    """Verify an offline enrollment bundle (protocol/host/enrolbundle.py) and enrol its reader; the
     reader it `replaces` (a re-key) is revoked, and records the reader sent before the import
     (quarantined as unknown_reader) are ingested again. Returns a summary."""
-    from provisioning.bundle import BundleError, verify
     try:
         st = verify(doc, token_hashes)
     except BundleError as exc:

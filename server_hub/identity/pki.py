@@ -38,6 +38,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from protocol.host.stationcert import (  # noqa: F401 (the station side of the contract)
+    common_name, make_csr, new_private_key, private_key_pem)
 from protocol.topics import valid_station_id
 from server_hub.errors import HubError
 
@@ -79,26 +81,22 @@ def _write_private(path: Path, data: bytes, mode: int = 0o600) -> None:
         raise
 
 
-def new_private_key() -> ec.EllipticCurvePrivateKey:
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def private_key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
-
-
-def make_csr(key, common_name: str) -> bytes:
-    """A CSR (PEM) for `common_name`, signed by `key` — what a station's Pi sends to the hub."""
-    csr = (x509.CertificateSigningRequestBuilder()
-           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-           .sign(key, hashes.SHA256()))
-    return csr.public_bytes(serialization.Encoding.PEM)
-
-
-def common_name(cert_or_csr) -> str:
-    attrs = cert_or_csr.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return attrs[0].value if attrs else ""
+def write_files(files: dict) -> list[Path]:
+    """{path: (data, mode)}: each file written atomically (_write_private), its folder made if
+    missing. Files are replaced one by one: after a failure, running the command again writes
+    them all. A failure is a PKIError that names the file and what to do."""
+    written = []
+    for path, (data, mode) in files.items():
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_private(path, data if isinstance(data, bytes) else data.encode(), mode)
+        except OSError as exc:
+            raise PKIError("cannot write {} ({}): run it as a user who may write there (root "
+                           "on the hub machine for /etc/mosquitto)".format(
+                               exc.filename or path, exc.strerror)) from exc
+        written.append(path)
+    return written
 
 
 class FleetCA:

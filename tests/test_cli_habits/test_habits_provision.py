@@ -12,7 +12,7 @@ import tty
 import pytest
 
 from hil_tests.timescale import scaled
-from provisioning import portcheck
+from protocol.host import portcheck
 from provisioning.progress import Meter
 from provisioning.ui import Reporter
 

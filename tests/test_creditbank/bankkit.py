@@ -3,13 +3,7 @@ SQLite and PostgreSQL, `hub`, `District`) and adds a district whose learners hol
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test_hub"))
-
-from hubkit import (District, Hub, SESSION_START, db_url, hub, hub_config, make_config,  # noqa
-                    wire)
+from hubkit import District, Hub, SESSION_START, make_config, wire  # noqa: F401 (re-exported)
 
 
 def credited_district(hub, credits=5, learners=3):

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from bankkit import SESSION_START, District, Hub, db_url, hub, hub_config, make_config, wire  # noqa
+from bankkit import SESSION_START, District, Hub, make_config, wire
 from server_hub.api import create_app
 from server_hub.api.app import HubContext
 from server_hub.creditbank import audit, categories, export, issuer, statements

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from bankkit import SESSION_START, District, db_url, hub, hub_config, wire  # noqa: F401
+from bankkit import SESSION_START, District, wire
 from server_hub.creditbank import evaluation as ev
 from server_hub.errors import NotFound, RegistryError
 

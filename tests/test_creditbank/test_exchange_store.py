@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from bankkit import credited_district, db_url, hub, hub_config  # noqa: F401
+from bankkit import credited_district
 from server_hub.creditbank import audit
 from server_hub.creditbank.bank import Bank
 from server_hub.errors import Conflict, NotFound, RegistryError

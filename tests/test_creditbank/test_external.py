@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from bankkit import District, db_url, hub, hub_config  # noqa: F401
+from bankkit import District
 from server_hub.creditbank import audit, export, external, issuer, transcript
 from server_hub.errors import Conflict, NotFound, RegistryError, TranscriptInvalid
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bankkit import SESSION_START, District, db_url, hub, hub_config, wire  # noqa: F401
+from bankkit import SESSION_START, District, wire
 from protocol.record import KIND_IN, KIND_OUT, KIND_TAP
 from server_hub.core import crediting
 from server_hub.errors import DefinitionError

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from bankkit import SESSION_START, District, db_url, hub, hub_config, wire  # noqa: F401
+from bankkit import SESSION_START, District, wire
 from server_hub.creditbank import audit, reviews
 from server_hub.errors import Conflict, NotFound, RegistryError
 

@@ -8,7 +8,7 @@ changes nothing."""
 
 import pytest
 
-from bankkit import SESSION_START, District, db_url, hub, hub_config, wire  # noqa: F401
+from bankkit import SESSION_START, District, wire
 from protocol.record import KIND_IN, KIND_OUT
 from server_hub.store import credits as cq
 

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from bankkit import SESSION_START, credited_district, db_url, hub, hub_config, wire  # noqa
+from bankkit import SESSION_START, credited_district, wire
 from server_hub.creditbank import statements
 from server_hub.creditbank.bank import Bank
 from server_hub.errors import NotFound

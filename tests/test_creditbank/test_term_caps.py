@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bankkit import District, db_url, hub, hub_config, wire  # noqa: F401
+from bankkit import District, wire
 from protocol.record import KIND_TAP
 from server_hub.core import crediting, terms
 from server_hub.creditbank import audit

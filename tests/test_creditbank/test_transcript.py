@@ -9,7 +9,7 @@ import stat
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from bankkit import SESSION_START, credited_district, db_url, hub, hub_config, wire  # noqa: F401
+from bankkit import SESSION_START, credited_district, wire
 from server_hub.creditbank import export, issuer, transcript
 from server_hub.errors import HubError, TranscriptInvalid
 

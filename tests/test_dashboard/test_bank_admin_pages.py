@@ -12,7 +12,7 @@ import datetime as dt
 import httpx
 
 from dashkit import ARTIFACTS
-from test_bank_pages import bank, browser, open_page, raw_keys, sign_in, sql  # noqa: F401
+from test_bank_pages import open_page, raw_keys, sign_in, sql
 from server_hub.creditbank import audit
 from server_hub.creditbank.bank import Bank
 

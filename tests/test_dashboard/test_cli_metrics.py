@@ -120,7 +120,7 @@ def test_status_and_metrics_warn_before_the_brokers_crl_expires(seeded, capsys, 
     code, out, _ = run(capsys, "--db", url, "status")
     line = [x for x in out.splitlines() if "CRL" in x]
     assert len(line) == 1 and line[0].startswith("!  The broker's CRL expires in 3.0 d"), out
-    assert f"tapcert-provision station crl --ca-dir {tmp_path / 'ca'} &&" in line[0] and "tapcert-crl.timer" in line[0]
+    assert f"tapcert-hub station crl --ca-dir {tmp_path / 'ca'} &&" in line[0] and "tapcert-crl.timer" in line[0]
     (tmp_path / "broker").mkdir()                         # broker_config copied it: that copy
     (tmp_path / "ca" / "broker-dir").write_text(str(tmp_path / "broker") + "\n")   # counts
     (tmp_path / "broker" / "crl.pem").write_bytes(ca.crl_pem(days=0))

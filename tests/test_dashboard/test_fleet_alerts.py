@@ -11,14 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import sqlalchemy as sa
 
-from dashkit import Hub, db_url, make_config, reader_health, seed_fleet  # noqa: F401
+from dashkit import Hub, make_config, reader_health, seed_fleet
 from server_hub.dashboard import fleet
 from server_hub.dashboard.monitor import Monitor
 from server_hub.store.health_tables import alert_state, station_samples
 
 
 @pytest.fixture
-def hub(db_url):  # noqa: F811
+def hub(db_url):
     h = Hub(db_url, make_config(dashboard__sample_every_s=60, alerts__evaluate_every_s=10))
     yield h
     h.close()

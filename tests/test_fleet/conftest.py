@@ -2,7 +2,6 @@
 modified copy (another version), virtual readers with keys."""
 
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -10,10 +9,13 @@ import pytest
 from hil_tests.targets.virtual import VirtualReader
 from provisioning import fwbundle
 from provisioning.firmware import version as fw_version
+from hubkit import db_url           # fixtures of this folder from the hub's kit and storekit.py
+from storekit import fleet
+
+__all__ = ["bundles", "db_url", "fleet", "release", "variant", "virtual_readers"]
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-sys.path.insert(0, str(HERE))
 
 
 def variant(dest: Path, version: str, break_app: bool = False, break_label: str = "") -> Path:

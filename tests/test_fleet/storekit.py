@@ -3,15 +3,10 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test_hub"))
-
-from hubkit import Hub, db_url, make_config  # noqa: E402,F401
-from server_hub.fleet.store import FleetStore  # noqa: E402
+from hubkit import Hub, make_config
+from server_hub.fleet.store import FleetStore
 
 
 class Clock:

@@ -4,10 +4,8 @@ record the hub has not committed, then — once the acking hub is back — relea
 updates the reader, and takes the port back: the reader answers with the new version."""
 
 import json
-import sys
 import threading
 import time
-from pathlib import Path
 
 from agent import config as configmod
 from agent.service import Service
@@ -15,8 +13,7 @@ from hil_tests.targets.virtual import VirtualReader
 from server_hub.fleet.server import FleetServer
 from storekit import mqtt_cfg, sqlite_fleet
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_agent"))
-from hubstub import HubStub, wait_until  # noqa: E402
+from hubstub import HubStub, wait_until
 
 CARD = bytes.fromhex("04a1b2c3d4e5f6")
 

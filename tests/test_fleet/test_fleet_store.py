@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from server_hub.errors import Conflict, NotFound
 from server_hub.fleet.store import BundleRejected, FleetError, FleetStore
-from storekit import db_url, finish, fleet  # noqa: F401
+from storekit import finish
 
 
 def test_bundles_are_verified_and_stored_once(fleet, bundles, release):

@@ -1,5 +1,5 @@
 """Kill the applying process at every step of an update (bounded loop over the named
-checkpoints of provisioning/fwapply.py), then cut the reader's power: it must boot one
+checkpoints of protocol/host/fwapply.py), then cut the reader's power: it must boot one
 complete version — the old one before the intent is on flash, the new one after — with its
 key, config and journal intact, and the same update run again must finish."""
 
@@ -15,7 +15,7 @@ import pytest
 from agent.update import apply_bundle
 from fleetkit import ack, flash_files, health, running_version
 from hil_tests.targets.virtual import VirtualReader
-from provisioning.fwapply import KILL_ENV
+from protocol.host.fwapply import KILL_ENV
 
 CARD = bytes.fromhex("04a1b2c3d4e5f6")
 BEFORE_INTENT = ["recover", "clean", "stage", "backup"]

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from server_hub.api.app import HubContext, create_app
-from storekit import db_url, fleet_hub  # noqa: F401
+from storekit import fleet_hub
 
 
 @pytest.fixture

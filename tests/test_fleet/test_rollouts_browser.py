@@ -6,17 +6,14 @@ An operator sees no buttons; a technician pauses, resumes and cancels it from th
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_dashboard"))
 
-from dashkit import ARTIFACTS, Hub, Server, make_config  # noqa: E402
-from server_hub.fleet.store import FleetStore  # noqa: E402
+from dashkit import ARTIFACTS, Hub, Server, make_config
+from server_hub.fleet.store import FleetStore
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

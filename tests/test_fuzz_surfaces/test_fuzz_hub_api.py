@@ -15,8 +15,6 @@ Examples per operation and mode: --fuzz-examples / 500, at least 10 (10 in `make
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 import schemathesis
@@ -25,11 +23,10 @@ from hypothesis.errors import Unsatisfiable
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
 
-from hubkit import Hub, fresh_pg_database, make_config  # noqa: E402
-from server_hub.api import create_app  # noqa: E402
-from server_hub.api.app import HubContext  # noqa: E402
+from hubkit import Hub, fresh_pg_database, make_config
+from server_hub.api import create_app
+from server_hub.api.app import HubContext
 
 ROLES = ["admin", "admin", "operator", "technician", None, "bogus"]
 

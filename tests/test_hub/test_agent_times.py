@@ -7,8 +7,7 @@ same boot (the boot's anchor) dates it better.
 
 from __future__ import annotations
 
-from hubkit import (SESSION_END, SESSION_START, db_url, district, hub,  # noqa: F401
-                    hub_config)
+from hubkit import SESSION_END, SESSION_START
 from protocol import batch as wire
 from protocol import record as rec
 from server_hub.core import clock

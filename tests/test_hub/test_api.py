@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from hubkit import SESSION_END, SESSION_START, db_url, hub, hub_config  # noqa: F401
+from hubkit import SESSION_END, SESSION_START
 from hil_tests.simreader import SimReader
 from protocol import batch as wire
 from server_hub.api import create_app

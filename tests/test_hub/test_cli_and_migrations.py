@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from hubkit import SESSION_END, SESSION_START, Hub, db_url, make_config  # noqa: F401
+from hubkit import SESSION_END, SESSION_START, Hub, make_config
 from hil_tests.simreader import SimReader
 from protocol import batch as wire
 from server_hub.cli import dispatch as cli

@@ -19,9 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hil_tests.simreader import SimReader
-from hubkit import (BACKENDS, SESSION_START, District, Hub, build_scenario,  # noqa: F401
-                    db_url, district, fresh_pg_database, hub, hub_config, make_config,
-                    setup_scenario)
+from hubkit import (BACKENDS, SESSION_START, District, Hub, build_scenario, fresh_pg_database,
+                    make_config, setup_scenario)
 from protocol import batch as wire
 from server_hub.ingest import groupcommit
 from server_hub.ingest.fairqueue import FairQueue

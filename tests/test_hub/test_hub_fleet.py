@@ -11,7 +11,6 @@ import pytest
 from cryptography import x509
 from fastapi.testclient import TestClient
 
-from hubkit import db_url, hub, hub_config  # noqa: F401
 from protocol import blocklist as wire
 from server_hub.ingest import blocklist
 from server_hub.identity import pki

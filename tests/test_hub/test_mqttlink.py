@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: F401
+from hubkit import SESSION_START, District, Hub, make_config
 from protocol import batch as wire
 from server_hub.ingest.mqttlink import MQTTLink
 from hil_tests.stationsim import StationSim

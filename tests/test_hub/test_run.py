@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: F401
+from hubkit import SESSION_START, District, Hub, make_config
 from hil_tests.services import free_port
 from protocol import batch as wire
 from hil_tests.stationsim import StationSim

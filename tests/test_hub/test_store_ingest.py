@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hubkit import (SESSION_END, SESSION_START, District, Hub, build_scenario, db_url,  # noqa: F401
-                    district, fresh_pg_database, hub, hub_config, make_config, setup_scenario)
+from hubkit import (SESSION_END, SESSION_START, District, Hub, build_scenario,
+                    fresh_pg_database, make_config, setup_scenario)
 from hil_tests.simreader import SimReader
 from protocol import batch as wire
 from protocol import record as rec

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from hubkit import Hub, build_scenario, db_url, make_config, setup_scenario  # noqa: F401
+from hubkit import Hub, build_scenario, make_config, setup_scenario
 from protocol import batch as wire
 from server_hub.ingest.pipeline import Pipeline
 from server_hub.store.db import open_store

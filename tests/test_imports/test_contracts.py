@@ -40,6 +40,19 @@ def test_the_checkout_keeps_every_contract():
 @pytest.mark.parametrize("module, line, contract", [
     ("server_hub/fleet/rollout.py", "from agent import fleetagent", "never import each other"),
     ("server_hub/fleet/store.py", "from provisioning import fwbundle", "never import each other"),
+    # the hub-machine half of provisioning/station.py, now server_hub/identity/cadir.py
+    ("provisioning/station.py", "from server_hub.identity import pki", "never import each other"),
+    # the offline enrolment bundle and its MAC key, now protocol/host/enrolbundle.py
+    ("server_hub/identity/enrollment.py", "from provisioning.errors import ProvisionError",
+     "never import each other"),
+    ("server_hub/identity/bundlekeys.py", "from provisioning.files import write_all",
+     "never import each other"),
+    ("protocol/host/enrolbundle.py", "from provisioning.errors import ProvisionError",
+     "imports nothing of ours"),
+    # the maintenance link and update staging, now protocol/host/board.py and fwapply.py
+    ("agent/update.py", "from provisioning import fwapply", "never import each other"),
+    ("agent/fleetagent.py", "from provisioning.board import Board", "never import each other"),
+    ("protocol/host/fwapply.py", "from provisioning.flash import plan", "imports nothing of ours"),
     ("protocol/record.py", "import server_hub.errors", "imports nothing of ours"),
     ("server_hub/core/clock.py", "import sqlalchemy", "imports no I/O"),
     ("server_hub/store/migrations.py", "from server_hub.dashboard import fleet",

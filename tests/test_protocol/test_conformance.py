@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import zlib
 from pathlib import Path
 
@@ -19,19 +18,17 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(REPO / "tests" / "test_hub"))
 
-import specdecoder as sd  # noqa: E402
-from hil_tests.simreader import SimReader  # noqa: E402
-from hubkit import SESSION_END, SESSION_START, District, db_url, hub, hub_config  # noqa: E402,F401
+import specdecoder as sd
+from hil_tests.simreader import SimReader
+from hubkit import SESSION_END, SESSION_START, District
 
-from protocol import batch as wire  # noqa: E402
-from protocol import blocklist, boundedjson, link, topics  # noqa: E402
-from protocol import record as rec  # noqa: E402
-from protocol.errors import RemoteProtocolError  # noqa: E402
-from server_hub.core import clock  # noqa: E402
-from server_hub.core.ingest import (BatchIngest, BatchRejected, ReaderInfo,  # noqa: E402
+from protocol import batch as wire
+from protocol import blocklist, boundedjson, link, topics
+from protocol import record as rec
+from protocol.errors import RemoteProtocolError
+from server_hub.core import clock
+from server_hub.core.ingest import (BatchIngest, BatchRejected, ReaderInfo,
                                     StoredRecord, Verifier)
 
 SPEC = (REPO / "protocol" / "SPEC.md").read_text()

@@ -22,8 +22,7 @@ from protocol import ed25519
 from protocol.ed25519_verify import verify
 from protocol.errors import SignatureError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from hil_tests import mpy  # noqa: E402
+from hil_tests import mpy
 
 pytestmark = pytest.mark.slow  # system-level: every test here takes seconds
 

@@ -10,7 +10,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from protocol import record
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_vectors import RECORDS, BATCH
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,13 +1,11 @@
 """Fixtures for provisioning tests: a private PC/SC desk (pcscd + vpcd in its own namespaces).
-Helpers live in provkit.py, prov_hub.py and prov_broker.py (put on sys.path here)."""
+Helpers live in provkit.py, prov_hub.py and prov_broker.py (on sys.path: pyproject.toml pythonpath)."""
 
 import os
 import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,13 @@ def run_cli(*args, env=None, timeout=120, cwd=None) -> Result:
     return Result(proc)
 
 
+def run_hub(*args, timeout=60) -> Result:
+    """Run the hub machine's commands (`tapcert-hub`, as `python -m server_hub.cli`)."""
+    proc = subprocess.run([sys.executable, "-m", "server_hub.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, cwd=str(REPO))
+    return Result(proc)
+
+
 def assert_one_line_error(result, *fragments):
     """Exit status 1, and stderr is one `tapcert-provision: ...; fix` line with the fragments."""
     assert result.code == 1, result

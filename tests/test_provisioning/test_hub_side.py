@@ -20,7 +20,7 @@ from hil_tests.services import free_port, mosquitto_binary, wait_port
 from hil_tests.timescale import scaled
 from prov_broker import Client, Refused
 from prov_hub import RealHub
-from provisioning import bundle
+from protocol.host import enrolbundle as bundle
 from provkit import REPO, assert_one_line_error, run_cli
 
 

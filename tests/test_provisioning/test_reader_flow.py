@@ -19,7 +19,7 @@ import pytest
 from provkit import FIRMWARE_SOURCE, assert_one_line_error, run_cli
 from hil_tests.targets.virtual import VirtualReader
 from prov_hub import RealHub
-from provisioning import bundle as bundlefile
+from protocol.host import enrolbundle as bundlefile
 
 CARD = bytes.fromhex("04a1b2c3d4e5f6")
 

@@ -1,10 +1,11 @@
-"""`tapcert-provision station create/revoke` end to end (fleet CA on disk, real broker check)."""
+"""`tapcert-provision station create` end to end (fleet CA on disk, real broker check), with the
+hub machine's side: `tapcert-hub station sign-csr/revoke/crl` and `broker-config`."""
 
 import stat
 import time
 import tomllib
 
-from provkit import assert_one_line_error, run_cli
+from provkit import assert_one_line_error, run_cli, run_hub
 from prov_broker import TLSMosquitto
 from server_hub.identity import acl, pki
 from hil_tests.timescale import scaled
@@ -80,18 +81,30 @@ def test_station_revoke_rewrites_the_crl(tmp_path):
     ca = pki.FleetCA.create(tmp_path / "ca")
     run_cli("station", "create", "S-0042", "--ca-dir", ca.directory, "--out", tmp_path / "etc",
             "--no-broker-check")
-    result = run_cli("station", "revoke", "S-0042", "--ca-dir", ca.directory)
+    result = run_hub("station", "revoke", "S-0042", "--ca-dir", ca.directory)
     assert result.code == 0, result
     assert "1 certificate revoked" in result.out
     from cryptography import x509
     crl = x509.load_pem_x509_crl(ca.crl_path.read_bytes())
     assert len(list(crl)) == 1
-    again = run_cli("station", "revoke", "S-0042", "--ca-dir", ca.directory)
-    assert_one_line_error(again, "no live certificate")
+    again = run_hub("station", "revoke", "S-0042", "--ca-dir", ca.directory)
+    assert again.code == 1 and "no live certificate" in again.err, again
+    refreshed = run_hub("station", "crl", "--ca-dir", ca.directory, "--days", "3")
+    assert refreshed.code == 0 and "valid until" in refreshed.out, refreshed
+    assert len(list(x509.load_pem_x509_crl(ca.crl_path.read_bytes()))) == 1
+
+
+def test_the_hub_machines_commands_moved_to_the_hub_and_say_so(tmp_path):
+    for verb, hub_command in (("revoke", "tapcert-hub station revoke"),
+                              ("crl", "tapcert-hub station crl"),
+                              ("broker", "tapcert-hub broker-config")):
+        moved = run_cli("station", verb, "S-0042", "--ca-dir", tmp_path / "ca")
+        assert_one_line_error(moved, "hub command now", hub_command)
 
 
 def test_the_hub_side_setup_runs_a_broker_that_takes_stations_and_drops_revoked_ones(tmp_path):
-    """`station broker` prints the listener block the docs tell the operator to install."""
+    """`tapcert-hub broker-config` prints the listener block the docs tell the operator to
+    install; `station create --ca-dir` signs through `tapcert-hub station sign-csr`."""
     import os
     import signal
     import subprocess
@@ -100,9 +113,9 @@ def test_the_hub_side_setup_runs_a_broker_that_takes_stations_and_drops_revoked_
     from prov_broker import Client, Refused
 
     port = free_port()
-    setup = run_cli("station", "broker", "--ca-dir", tmp_path / "ca", "--host", "localhost",
-                    "--ip", "127.0.0.1", "--broker-dir", tmp_path / "mosq", "--acl",
-                    tmp_path / "mosq" / "acl", "--port", port, "--bind", "127.0.0.1")
+    setup = run_hub("--db", "sqlite:///{}".format(tmp_path / "hub.db"), "broker-config",
+                    "--out", tmp_path / "mosq", "--host", "localhost", "--ip", "127.0.0.1",
+                    "--port", port, "--bind", "127.0.0.1")
     assert setup.code == 0, setup
     listener = [line for line in setup.out.splitlines() if not line.startswith("#")]
     assert "require_certificate true" in listener and "use_identity_as_username true" in listener
@@ -121,7 +134,7 @@ def test_the_hub_side_setup_runs_a_broker_that_takes_stations_and_drops_revoked_
         station_client = lambda: Client(port, etc / "ca.crt", etc / "station.crt",  # noqa: E731
                                         etc / "station.key", "agent-S-0042")
         station_client().connect().close()
-        assert run_cli("station", "revoke", "S-0042", "--ca-dir", tmp_path / "ca").code == 0
+        assert run_hub("station", "revoke", "S-0042", "--ca-dir", tmp_path / "ca").code == 0
         proc.send_signal(signal.SIGHUP)  # rereads the CRL copy in the broker dir
         deadline = time.monotonic() + scaled(5)
         while True:

@@ -3,7 +3,7 @@ the friendly REPL, unchanged mpremote, a paced 4 KB paste, and an advancing emul
 
 import hashlib
 
-from rpkit import Console, make_rp_reader, mpremote, ok  # noqa: F401
+from rpkit import Console, mpremote, ok
 
 
 def test_boots_to_the_repl_on_the_pty_with_the_chips_heap(make_rp_reader):

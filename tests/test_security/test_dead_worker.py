@@ -6,19 +6,15 @@ fresh hub -- by itself after `hub.dead_worker_exit_s`, or at once on SIGTERM."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hubkit import Hub, make_config  # noqa: E402
-from hubproc import HubProcess, wait_for as _wait  # noqa: E402
-from hil_tests.stationsim import StationSim  # noqa: E402
+from hubkit import Hub, make_config
+from hubproc import HubProcess, wait_for as _wait
+from hil_tests.stationsim import StationSim
 
-from hil_tests.timescale import scaled  # noqa: E402
+from hil_tests.timescale import scaled
 
 pytestmark = pytest.mark.slow  # system-level: every test here takes seconds
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import select
 import socket
-import sys
 from pathlib import Path
 
 import httpx
@@ -14,23 +13,21 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hil_tests.simreader import SimReader  # noqa: E402
-from hubkit import SESSION_START, District, Hub, db_url, hub, hub_config, make_config  # noqa: E402,F401
-from hubproc import HubProcess, wait_for  # noqa: E402
-from protocol import batch as wire  # noqa: E402
-from protocol import topics  # noqa: E402
-from hil_tests.stationsim import StationSim  # noqa: E402
+from hil_tests.simreader import SimReader
+from hubkit import SESSION_START, District, Hub, make_config
+from hubproc import HubProcess, wait_for
+from protocol import batch as wire
+from protocol import topics
+from hil_tests.stationsim import StationSim
 
-from hil_tests.timescale import scaled  # noqa: E402
-from server_hub import config as hubconfig  # noqa: E402
-from server_hub.dashboard.fleet import Fleet, fleet_counters  # noqa: E402
-from server_hub.errors import ConfigError  # noqa: E402
-from server_hub.identity import acl  # noqa: E402
-from server_hub.store import quarantine as quarantine_store  # noqa: E402
-from server_hub.store import reports  # noqa: E402
+from hil_tests.timescale import scaled
+from server_hub import config as hubconfig
+from server_hub.dashboard.fleet import Fleet, fleet_counters
+from server_hub.errors import ConfigError
+from server_hub.identity import acl
+from server_hub.store import quarantine as quarantine_store
+from server_hub.store import reports
 
 MB = 1024 * 1024
 

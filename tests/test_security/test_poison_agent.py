@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 from protocol import boundedjson, link
-from test_agent.conftest import agent_config, fake_readers, hub_stub, inproc_agent  # noqa: F401
 from test_agent.hubstub import wait_until
 
 
@@ -28,7 +27,7 @@ def _published_readers(hub):
     return out
 
 
-def test_a_reader_time_of_1e999_never_reaches_the_wire(fake_readers, hub_stub, agent_config,  # noqa: F811
+def test_a_reader_time_of_1e999_never_reaches_the_wire(fake_readers, hub_stub, agent_config,
                                                        inproc_agent):
     hub = hub_stub()
     reader = fake_readers("r1", health_s=3600)

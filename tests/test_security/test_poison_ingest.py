@@ -10,25 +10,21 @@ and the dashboard API and /api/v1/sync answer 200."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import paho.mqtt.client as paho
 import sqlalchemy as sa
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hubkit import SESSION_START, District, Hub, db_url, make_config  # noqa: E402,F401
-from hubproc import HubProcess, wait_for as _wait  # noqa: E402
-from protocol import batch as wire  # noqa: E402
-from server_hub.ingest.mqttlink import MQTTLink  # noqa: E402
-from server_hub.ingest.pipeline import Pipeline  # noqa: E402
-from hil_tests.stationsim import StationSim  # noqa: E402
+from hubkit import SESSION_START, District, Hub, make_config
+from hubproc import HubProcess, wait_for as _wait
+from protocol import batch as wire
+from server_hub.ingest.mqttlink import MQTTLink
+from server_hub.ingest.pipeline import Pipeline
+from hil_tests.stationsim import StationSim
 
-from hil_tests.timescale import scaled  # noqa: E402
+from hil_tests.timescale import scaled
 
 POISON = b"[" * 60000
 

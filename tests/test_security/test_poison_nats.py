@@ -5,19 +5,16 @@ are each quarantined with their reason; a normal batch is then acked and the loo
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_scale"))
 
-from hil_tests.scale import _config  # noqa: E402
-from protocol import batch as wire  # noqa: E402
-from server_hub.ingest.natslink import NATSLink  # noqa: E402
-from server_hub.ingest.pipeline import Pipeline  # noqa: E402
-from server_hub.store.db import open_store  # noqa: E402
-from test_natslink import STREAM, Station, cluster, setup_db, wait_for  # noqa: E402,F401
+from hil_tests.scale import _config
+from protocol import batch as wire
+from server_hub.ingest.natslink import NATSLink
+from server_hub.ingest.pipeline import Pipeline
+from server_hub.store.db import open_store
+from test_natslink import STREAM, Station, setup_db, wait_for
 
 
 class _BuggyPipeline(Pipeline):
@@ -32,7 +29,7 @@ def _reasons(store):
         return {r[0] for r in conn.execute(sa.text("SELECT reason FROM quarantine"))}
 
 
-def test_poison_and_a_failing_batch_leave_the_nats_loop_running(cluster, tmp_path):  # noqa: F811
+def test_poison_and_a_failing_batch_leave_the_nats_loop_running(cluster, tmp_path):
     work, url = setup_db(tmp_path)
     station, batch_id, count, payload = work.batches[0]
     cfg = _config(url)

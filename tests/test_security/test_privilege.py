@@ -13,16 +13,12 @@ Against the real FastAPI app over a real hub database, SQLite and PostgreSQL
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_creditbank"))
 
-from bankkit import (SESSION_START, District, api_client, close_api, credited_district,  # noqa: E402
-                     db_url, wire)  # noqa: F401 (db_url: a fixture)
-from server_hub.creditbank import audit  # noqa: E402
+from bankkit import SESSION_START, District, api_client, close_api, credited_district, wire
+from server_hub.creditbank import audit
 
 MILLION = {"type": "fixed", "credits": 1000000}
 

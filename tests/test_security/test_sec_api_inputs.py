@@ -8,17 +8,14 @@ session_start of 2**63 raised OverflowError (500), and a name longer than its co
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
 
-from hubkit import db_url, hub, hub_config  # noqa: E402,F401
-from server_hub.api import create_app  # noqa: E402
-from server_hub.api.app import HubContext  # noqa: E402
+from server_hub.api import create_app
+from server_hub.api.app import HubContext
 
 HOSTILE = ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "' OR '1'='1", "S-1; DROP TABLE stations",
            "%00", "\\..\\..\\windows", "<script>alert(1)</script>", "x" * 3000, "${jndi:ldap://x}"]

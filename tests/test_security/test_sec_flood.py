@@ -4,21 +4,18 @@ stations are served as if it were quiet (server_hub/ingest/fairqueue.py in the h
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
 
-from hil_tests.simreader import SimReader  # noqa: E402
-from hubkit import SESSION_START, District, Hub, make_config  # noqa: E402
-from protocol import batch as wire  # noqa: E402
-from server_hub.ingest.fairqueue import FairQueue  # noqa: E402
-from server_hub.ingest.mqttlink import MQTTLink  # noqa: E402
-from hil_tests.stationsim import StationSim  # noqa: E402
+from hil_tests.simreader import SimReader
+from hubkit import SESSION_START, District, Hub, make_config
+from protocol import batch as wire
+from server_hub.ingest.fairqueue import FairQueue
+from server_hub.ingest.mqttlink import MQTTLink
+from hil_tests.stationsim import StationSim
 
 FLOOD = 300
 

@@ -10,17 +10,14 @@ bad-token and wrong-role API calls (test_api.py); a revoked station at the broke
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
 
-from hil_tests.simreader import SimReader  # noqa: E402
-from hubkit import SESSION_START, District, db_url, hub, hub_config  # noqa: E402,F401
-from protocol import batch as wire  # noqa: E402
-from protocol import record as rec  # noqa: E402
+from hil_tests.simreader import SimReader
+from hubkit import SESSION_START, District
+from protocol import batch as wire
+from protocol import record as rec
 
 LATER = SESSION_START + 30 * 86400
 TABLES = ("records", "ledger", "credit_state", "alarms", "readers", "cards", "learners")

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from hil_tests.district import District
 from hil_tests.scenarios.helpers import balances, setup_class
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hil_tests.simreader import SimReader  # noqa: E402
-from agent.store import Store  # noqa: E402
+from hil_tests.simreader import SimReader
+from agent.store import Store
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from provisioning import bundle
+from protocol.host import enrolbundle as bundle
 
 REPO = Path(__file__).resolve().parents[2]
 UMASK0 = "import os, runpy, sys; os.umask(0); sys.argv = sys.argv[1:]; " \

@@ -20,8 +20,7 @@ if _FIRMWARE not in sys.path:
 
 STANDIN_MAIN = (_HERE / "standin_main.py").read_bytes()
 
-sys.path.insert(0, str(_HERE))
-from vrkit import mpremote, ok, process_gone  # noqa: E402,F401
+from vrkit import process_gone
 
 
 @pytest.fixture

@@ -3,12 +3,10 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from hil_tests import mpy  # noqa: E402  hil_tests/mpy.py: where the micropython binary is
+from hil_tests import mpy  # hil_tests/mpy.py: where the micropython binary is
 
-from hil_tests.targets.flashimage import FlashImage  # noqa: E402
+from hil_tests.targets.flashimage import FlashImage
 
 BOOT = str(mpy.REPO / "firmware" / "board" / "unix_boot.py")
 

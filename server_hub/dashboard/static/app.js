@@ -229,7 +229,7 @@ function crlBanner() {
   const text = left === null ? t("crl_unreadable") : left <= 0 ? t("crl_expired")
     : t("crl_expires").replace("{d}", dur(left));
   return h("p", { class: "crl", role: "alert" }, levelBadge(left !== null && left > 0 ?
-    "warning" : "critical"), " ", text, " ", h("code", {}, "tapcert-provision station crl"));
+    "warning" : "critical"), " ", text, " ", h("code", {}, "tapcert-hub station crl"));
 }
 
 function renderAlerts() {

@@ -1,5 +1,8 @@
 """Offline enrollment bundles: a reader enrolled where the hub cannot be reached.
 
+Host-only (hashlib, hmac, cryptography): the contract between provisioning, which writes a
+bundle (provisioning/enroll.py), and the hub, which imports it (server_hub/identity/).
+
 A bundle is one JSON file the technician carries to the hub (`tapcert-hub` imports it with an
 operator's or technician's token, which is the authorisation). It proves two things:
 
@@ -29,16 +32,22 @@ import json
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from protocol.errors import RemoteProtocolError
 from protocol.topics import valid_station_id
-from provisioning.errors import ProvisionError
 
 DOMAIN = b"tapcert-enrollment-v1\n"
 KIND = "tapcert-enrollment"
 FIELDS = ("public_key", "reader_id", "station", "label", "test_mode", "replaces", "fw", "created")
 
 
-class BundleError(ProvisionError):
-    pass
+class BundleError(RemoteProtocolError):
+    """A bundle that is not valid: `message` says what, `fix` what to do."""
+
+    reason = "bad_bundle"
+
+    def __init__(self, message, fix=None):
+        super().__init__(message + ("; " + fix if fix else ""))
+        self.message, self.fix = message, fix
 
 
 def signed_bytes(statement: dict) -> bytes:

@@ -1,5 +1,11 @@
 """Apply one build of a firmware bundle to a reader: staged, all-or-nothing, reversible.
 
+The update staging layout on the reader's flash — /fw.next (staged files), /fw.prev (the
+backup), /fw.swap (the intent that firmware/fwswap.py finishes, even at boot) — and the
+scripts that build it, over the maintenance link (protocol/host/board.py). Run by the agent
+(agent/update.py); provisioning's doctor reads what it left (Board.update_leftovers()).
+CPython only.
+
 Steps (each ends at a named checkpoint, where tests kill the applying process):
 
     recover   a swap left by an earlier, interrupted run is finished on the board first
@@ -24,9 +30,9 @@ import signal
 import time
 
 from protocol import fwpolicy
-from provisioning.flash import MANIFEST, MANIFEST_VERSION, _read_manifest, plan, sha256, twin
-from provisioning import firmware as fwsrc
-from provisioning.errors import BoardError
+from protocol.host.fwfiles import (MANIFEST, MANIFEST_VERSION, firmware_file, plan,
+                                   read_manifest, sha256, twin)
+from protocol.host.portcheck import BoardError
 
 INTENT, NEXT, PREV = "/fw.swap", "/fw.next", "/fw.prev"
 KILL_ENV = "TAPCERT_UPDATE_KILL_AT"   # fault injection for tests: SIGKILL self at this checkpoint
@@ -80,7 +86,7 @@ def recover(board) -> bool:
     """Finish a swap an earlier run left on the board (the raw REPL must be entered)."""
     if board.hashes([INTENT]).get(INTENT) is None:
         return False
-    board.exec(fwsrc.read_file("fwswap.py") + "\nfinish()\n", 120)
+    board.exec(firmware_file("fwswap.py", error=board.Error) + "\nfinish()\n", 120)
     return True
 
 
@@ -109,7 +115,7 @@ def stage(board, images: dict, fw: str, build: dict, report=None,
     _policy(images, fw, None, allow_downgrade)
     recover(board)
     checkpoint("recover", report)
-    old_manifest = _read_manifest(board) or {}
+    old_manifest = read_manifest(board) or {}
     _policy(images, fw, old_manifest.get("fw"), allow_downgrade)
     old_files = list(old_manifest.get("files", {}))
     targets = {p: sha256(d) for p, d in images.items()}
@@ -133,7 +139,7 @@ def stage(board, images: dict, fw: str, build: dict, report=None,
     check = board.hashes([NEXT + p for p in write])
     bad = [p for p in write if check.get(NEXT + p) != sha256(staged[p])]
     if bad:
-        raise BoardError("{} staged file(s) do not match after writing ({})".format(
+        raise board.Error("{} staged file(s) do not match after writing ({})".format(
             len(bad), ", ".join(bad[:3])), "retry the update; if it repeats the flash may be failing")
     checkpoint("stage", report)
     if old:
@@ -141,7 +147,7 @@ def stage(board, images: dict, fw: str, build: dict, report=None,
         check = board.hashes([PREV + p for p in old])
         bad = [p for p in old if check.get(PREV + p) != on_board.get(p)]
         if bad:
-            raise BoardError("the backup of {} did not verify".format(", ".join(bad[:3])),
+            raise board.Error("the backup of {} did not verify".format(", ".join(bad[:3])),
                              "retry the update; the reader still runs its old version")
     checkpoint("backup", report)
     return {"dir": "fwd", "fw": fw, "old_fw": old_manifest.get("fw"), "write": write,
@@ -154,7 +160,7 @@ def swap(board, intent: dict, report=None) -> None:
     for i, path in enumerate(intent["write"]):
         board.exec("import os\nos.rename({!r}, {!r})".format(NEXT + path, path))
         checkpoint("swap:{}".format(i), report)
-    board.exec(fwsrc.read_file("fwswap.py") + "\nfinish()\n", 120)
+    board.exec(firmware_file("fwswap.py", error=board.Error) + "\nfinish()\n", 120)
     checkpoint("swapped", report)
 
 
@@ -163,5 +169,5 @@ def rollback(board, intent: dict, report=None) -> None:
     back = dict(intent, dir="back")
     board.write_file(INTENT, json.dumps(back, sort_keys=True).encode())
     checkpoint("rollback-intent", report)
-    board.exec(fwsrc.read_file("fwswap.py") + "\nfinish()\n", 120)
+    board.exec(firmware_file("fwswap.py", error=board.Error) + "\nfinish()\n", 120)
     checkpoint("rolled-back", report)

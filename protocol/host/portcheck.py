@@ -6,6 +6,10 @@ names the holder when /proc lets us see it. The port opens but nothing answers l
 MicroPython: `probe` sends Ctrl-C and waits at most PROBE_S for a REPL sign, then says what
 the port did send (nothing, or the text, e.g. a GPS's NMEA sentences) and what to do,
 instead of mpremote's 10-second wait and a Python bytes repr.
+
+CPython only. The maintenance link's errors are defined here, the lowest module of the link
+(protocol/host/board.py re-exports them); each function raises or returns the `error` class
+it is given (default BoardError), so a program's Board subclass gets its own tree's class.
 """
 
 from __future__ import annotations
@@ -15,12 +19,27 @@ import fcntl
 import os
 import time
 
-from provisioning.errors import BoardError
 
 PROBE_S = 4.0
 STOP_AGENT = "systemctl stop tapcert-agent"
 _REPL_SIGNS = (b">>>", b"raw REPL", b"KeyboardInterrupt", b"MicroPython", b"Traceback", b"\r\n>")
 _SEEN_LIMIT = 4096
+
+
+class BoardError(Exception):
+    """The maintenance link failed: `message` says what, `fix` what to do."""
+
+    def __init__(self, message, fix=None):
+        super().__init__(message + ("; " + fix if fix else ""))
+        self.message, self.fix = message, fix
+
+
+class BoardRaised(BoardError):
+    """Code run on the board raised; `message` is the last traceback line."""
+
+    def __init__(self, last_line: str, raw: bytes):
+        super().__init__("the reader raised: {}".format(last_line))
+        self.raw = raw
 
 
 def holders(port: str) -> list[tuple[int, str]]:
@@ -41,48 +60,48 @@ def holders(port: str) -> list[tuple[int, str]]:
     return [h for h in found if h[0] != os.getpid()]
 
 
-def open_failure(port: str) -> BoardError:
+def open_failure(port: str, error=BoardError) -> BoardError:
     """The reason opening `port` failed, found by trying it the way pyserial does."""
     try:
         fd = os.open(port, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     except FileNotFoundError:
-        return BoardError("there is no port {}".format(port),
+        return error("there is no port {}".format(port),
                           "plug the reader in and find its port with `ls /dev/ttyACM* /dev/ttyUSB*`")
     except PermissionError:
-        return BoardError("no permission to open {}".format(port),
+        return error("no permission to open {}".format(port),
                           "add yourself to the dialout group (`sudo adduser $USER dialout`, then "
                           "log in again) or run as root")
     except OSError as exc:
-        return BoardError("cannot open {} ({})".format(port, exc.strerror or exc),
+        return error("cannot open {} ({})".format(port, exc.strerror or exc),
                           "unplug and replug the reader, then retry")
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-            return locked(port)
+            return locked(port, error)
         raise
     finally:
         os.close(fd)
-    return BoardError("cannot open {}".format(port),
+    return error("cannot open {}".format(port),
                       "check the reader is plugged in and the port is right "
                       "(ls /dev/ttyACM* /dev/ttyUSB*)")
 
 
-def locked(port: str) -> BoardError:
+def locked(port: str, error=BoardError) -> BoardError:
     who = holders(port)
     agent = [h for h in who if "tapcert-agent" in h[1] or "agent.cli" in h[1]]
     if agent:
-        return BoardError("the agent holds this port ({}, pid {})".format(port, agent[0][0]),
+        return error("the agent holds this port ({}, pid {})".format(port, agent[0][0]),
                           "stop it with `{}` and run the command again; start it again "
                           "afterwards (`systemctl start tapcert-agent`)".format(STOP_AGENT))
     if who:
-        return BoardError("{} holds {} (pid {})".format(who[0][1], port, who[0][0]),
+        return error("{} holds {} (pid {})".format(who[0][1], port, who[0][0]),
                           "close that program and run the command again")
-    return BoardError("another program holds {} - on a station, the agent".format(port),
+    return error("another program holds {} - on a station, the agent".format(port),
                       "stop it with `{}` and run the command again".format(STOP_AGENT))
 
 
-def probe(serial, port: str, timeout: float = PROBE_S) -> None:
+def probe(serial, port: str, timeout: float = PROBE_S, error=BoardError) -> None:
     """Interrupt whatever runs and wait for a REPL sign; BoardError saying what was there."""
     seen = b""
     saved = serial.timeout
@@ -96,10 +115,10 @@ def probe(serial, port: str, timeout: float = PROBE_S) -> None:
             if any(sign in seen for sign in _REPL_SIGNS):
                 return
     except OSError as exc:
-        raise BoardError("{} went away ({})".format(port, exc), "check the USB cable and retry") from exc
+        raise error("{} went away ({})".format(port, exc), "check the USB cable and retry") from exc
     finally:
         serial.timeout = saved
-    raise BoardError("no MicroPython answers on {}: {}".format(port, describe(seen, timeout)),
+    raise error("no MicroPython answers on {}: {}".format(port, describe(seen, timeout)),
                      "check this is the reader's port (`ls /dev/ttyACM* /dev/ttyUSB*`) and that "
                      "it runs MicroPython (a new board needs it flashed first: picotool for an "
                      "RP2040, esptool for an ESP32)")
