@@ -23,7 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_creditbank"))
 
-from bankkit import api_client, close_api, db_url  # noqa: E402,F401 (db_url: a fixture)
+from bankkit import api_client, close_api  # noqa: E402 (db_url: tests/test_security/conftest.py)
 from hil_tests.simreader import SimReader  # noqa: E402
 from server_hub.creditbank import audit  # noqa: E402
 from server_hub.errors import Forbidden  # noqa: E402
