@@ -13,11 +13,16 @@
     |       +-- BundleRejected  an uploaded firmware bundle failed verification
     +-- AuthError               a missing, unknown or revoked API token, or the wrong role
     |   +-- Forbidden           the caller's role may not do this (checked under the routes)
+    |   +-- WrongPIN            a learner's account number or PIN is wrong (creditbank/learnerauth.py)
+    |   +-- Locked              too many wrong PINs: the account or the network waits; .until
+    |   +-- NotAllowed          this staff role may not set or reset learners' PINs
     +-- ExchangeError           a rule of 兑换 was broken: rate, price or idempotency key
     |   +-- Insufficient        not enough points left for the service (nothing goes negative)
     +-- TranscriptInvalid       a transcript does not verify; str() says which part
     +-- PKIError                a fleet-CA operation cannot be done (identity/pki.py)
     +-- WebhookError            an alert webhook cannot be delivered (dashboard/webhook.py)
+    +-- Limited                 too many account applications: from one network today, or
+                                waiting overall (creditbank/applications.py); try later
 
 Signals, not errors: these never reach a person; the caller of the raising module turns them
 into an outcome, so they stand outside the tree on purpose (private classes, _Name, too):

@@ -76,7 +76,9 @@ def sign_in(body: SignInIn, request: Request):
         s = learnerauth.sign_in(_store(request), body.account, body.pin, client)
     except learnerauth.Locked as exc:
         wait = max(1, int(exc.until - time.time()) + 1)
-        return JSONResponse({"detail": str(exc), "locked_until": exc.until}, status_code=429,
+        # the hub's zone: the page shows "until 14:05" as the hub's clock says it, not the phone's
+        return JSONResponse({"detail": str(exc), "locked_until": exc.until,
+                             "timezone": request.app.state.hub.config.hub.timezone}, status_code=429,
                             headers={"Retry-After": str(wait), **NO_STORE})
     except AuthError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=401, headers=NO_STORE)

@@ -25,7 +25,9 @@ NO_DATA = {
     "external enter", "external decide", "exchange add-service", "exchange set-service",
     "exchange redeem", "exchange reverse", "review decide", "transcript", "verify-transcript",
     "export-xapi", "term add", "term set", "term remove", "category add", "category rename",
-    "category retire", "category restore",
+    "category retire", "category restore", "operator add", "operator revoke",  # token create/revoke
+    "learner set-pin", "alarms acknowledge", "station crl",
+    "station sign-csr",     # prints JSON always: {"certificate", "ca"}, read by the provisioning CLI
 }
 
 

@@ -190,6 +190,10 @@ def test_outage_then_drain_as_the_operator_sees_it(outage):
             assert page.get_attribute(f"{row} svg.spark-waiting", "data-last") == "0"
             page.screenshot(path=str(shots / "5-main-drained.png"), full_page=True)
             page.click('#nav a[data-view="trend"]')
+            # the view draws its cached answer (before the drain) first, then the fresh one
+            page.wait_for_function(
+                f"(document.querySelector('#ext-view .trend-head') || {{dataset: {{}}}})"
+                f".dataset.asOf >= {t}", timeout=WAIT_MS)
             page.wait_for_selector('#ext-view figure.trend-chart[data-y-ticks]',
                                    timeout=WAIT_MS)
             rate = chart(page, "Records accepted per second")

@@ -116,6 +116,7 @@ def test_account_lockout_then_desk_reset(portal):
     assert 14 * 60 < int(r.headers["retry-after"]) <= 15 * 60 + 1
     assert "15 more minutes" in r.json()["detail"] and "reset the PIN" in r.json()["detail"]
     assert r.json()["locked_until"] > 0
+    assert r.json()["timezone"] == hub.config.hub.timezone   # the page says "until hh:mm" by the hub's clock
     assert (counter(hub, "learner_signin_locked"), counter(hub, "learner_signin_refused")) == (1, 1)
     assert sign_in(client, "L-1").status_code == 200   # other accounts are not locked
     state = client.get("/api/v1/learners/L-2/pin", headers=staff(client, "operator")).json()

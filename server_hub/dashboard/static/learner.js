@@ -53,8 +53,9 @@ function lockText(r) {
   const until = (r.data && r.data.locked_until) || Date.now() / 1000 + 900;
   const minutes = Math.max(1, Math.ceil((until - Date.now() / 1000) / 60));
   const network = r.detail.indexOf("network") >= 0;
-  // before sign-in the hub's zone is unknown: the clock of the learner's own phone it is
-  const time = new Date(until * 1000).toLocaleTimeString(loc(), { hour: "2-digit", minute: "2-digit" });
+  // the lock answer names the hub's zone: "until 14:05" by the hub's clock, like every time here
+  if (r.data && r.data.timezone) HubTime.setZone(r.data.timezone);
+  const time = HubTime.hm(until);
   return t(network ? "locked_network" : "locked_account", { time: time, minutes: minutes });
 }
 

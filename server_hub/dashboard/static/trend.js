@@ -121,7 +121,10 @@ function trDraw(el) {
   TR.charts.forEach((u) => u.destroy());
   TR.charts = [];
   const d = TR.data;
-  const head = h("div", { class: "trend-head" }, h("h2", {}, t("tr_title")),
+  // data-as-of: the hub's time of the data drawn (the cached answer is drawn first, then the
+  // fresh one), so a reader of the page, a person's script or a test, can tell them apart
+  const head = h("div", { class: "trend-head", "data-as-of": d ? String(d.end) : "" },
+    h("h2", {}, t("tr_title")),
     h("div", { class: "spans noprint", role: "group", "aria-label": t("tr_span") },
       TR_SPANS.map((s) => h("button", { type: "button", "data-span": s,
         "aria-pressed": String(d && d.span === s),
