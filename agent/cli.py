@@ -16,9 +16,9 @@ import sqlite3
 import sys
 import time
 
-from agent import clihabits
 from agent import config as configmod
 from agent.errors import AgentError
+from protocol.host import clihabits
 
 PROG = "tapcert-agent"
 

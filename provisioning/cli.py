@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 
-from provisioning import clihabits
+from protocol.host import clihabits
 from provisioning.errors import ProvisionError
 from provisioning.ui import Reporter, human_bytes
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from provisioning import clihabits, fwbundle
+from protocol.host import clihabits
+from provisioning import fwbundle
 from provisioning.errors import ProvisionError
 
 

@@ -7,6 +7,8 @@
     fwfiles.py       the firmware's files on a reader: manifest, write/delete plan, sources
     fwapply.py       the update staging layout (/fw.next, /fw.prev, /fw.swap) and its steps
                      (provisioning flashes and checks readers, the agent applies updates)
+    clihabits.py     what every command line of ours does: --version, --json, a quiet closed pipe
+                     (tapcert-hub, tapcert-agent and tapcert-provision)
 
 Everything else in protocol/ runs on MicroPython too; this folder may use hashlib, hmac,
 `cryptography` and mpremote, and is never flashed to a reader (provisioning/firmware.py and

@@ -10,7 +10,7 @@ import json
 import os
 
 from server_hub import config as hubconfig
-from server_hub.cli import habits
+from protocol.host import clihabits as habits
 from server_hub.errors import HubError
 
 PROG = "tapcert-hub"

@@ -18,7 +18,7 @@ import io
 import sys
 import time
 
-from server_hub.cli import habits
+from protocol.host import clihabits as habits
 from server_hub.errors import HubError, NotFound
 
 MAX_ROWS = 200_000

@@ -16,7 +16,7 @@ Examples:
 
 The CLI works on the database directly (whoever can read the config and the database is the
 hub's administrator); the HTTP API is for everyone else and needs a token. Every command that
-prints data (every `list` and `show`, status, sync, show-config, statement, …) takes --json; a closed pipe ends a command quietly (habits.py).
+prints data (every `list` and `show`, status, sync, show-config, statement, …) takes --json; a closed pipe ends a command quietly (protocol/host/clihabits.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from server_hub.cli import accounts, bank, bank_admin, fleet, habits, hub, ops, registry
+from protocol.host import clihabits as habits
+from server_hub.cli import accounts, bank, bank_admin, fleet, hub, ops, registry
 from server_hub.cli.common import PROG, Context
 from server_hub.errors import HubError
 

@@ -94,7 +94,7 @@ def effective_config(cfg) -> dict:
 
 
 def do_show_config(ctx):
-    from server_hub.cli import habits
+    from protocol.host import clihabits as habits
     config = effective_config(ctx.cfg)
     if ctx.args.json:
         habits.print_json(config)

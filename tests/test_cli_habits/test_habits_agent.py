@@ -101,15 +101,19 @@ def test_drain_meter_logs_while_records_wait_and_once_when_empty():
 def test_version_falls_back_to_the_checkout_when_not_installed(monkeypatch):
     from importlib import metadata
 
-    from agent import clihabits
-    from provisioning import clihabits as provision_habits
-    from server_hub.cli import habits as hub_habits
+    import agent.cli
+    import provisioning.cli
+    import server_hub.cli.dispatch
+    from protocol.host import clihabits
+
+    # one module serves the three programs (no copies to drift apart)
+    assert agent.cli.clihabits is provisioning.cli.clihabits is clihabits
+    assert server_hub.cli.dispatch.habits is clihabits
 
     def not_installed(name):
         raise metadata.PackageNotFoundError(name)
 
-    for module in (clihabits, provision_habits, hub_habits):
-        monkeypatch.setattr(module.metadata, "version", not_installed)
-        assert module.version() == clihabits.tomllib.loads(
-            (module.Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
-        )["project"]["version"] + " (checkout)"
+    monkeypatch.setattr(clihabits.metadata, "version", not_installed)
+    assert clihabits.version() == clihabits.tomllib.loads(
+        (clihabits.Path(__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    )["project"]["version"] + " (checkout)"

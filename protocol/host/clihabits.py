@@ -1,9 +1,10 @@
-"""habits: what every tapcert-hub command does as people expect of a CLI (issue 19).
+"""clihabits: what every tapcert command does as people expect of a CLI (issue 19).
 
 --version from the installed package (the checkout's pyproject.toml when run from a
 checkout), --json through one printer, and a quiet exit when the reader of our output goes
-away (`tapcert-hub status --json | head -1`). Each program keeps its own copy of this small
-module: programs do not import each other.
+away (`tapcert-hub status --json | head -1`, `tapcert-agent status | head -1`,
+`tapcert-provision doctor --json | head -1`). One module for the three programs: argparse's
+`%(prog)s` names the program in `--version`, nothing else here depends on which one runs.
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from importlib import metadata
 from pathlib import Path
 
 CLOSED_PIPE_STATUS = 141  # 128 + SIGPIPE: what a shell reports for `yes | head -1`
+CHECKOUT_PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
 
 def version() -> str:
     try:
         return metadata.version("tapcert")
     except metadata.PackageNotFoundError:
-        pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
         try:
-            return tomllib.loads(pyproject.read_text("utf-8"))["project"]["version"] + " (checkout)"
+            project = tomllib.loads(CHECKOUT_PYPROJECT.read_text("utf-8"))["project"]
+            return project["version"] + " (checkout)"
         except (OSError, KeyError, ValueError):
             return "unknown (not installed)"
 
