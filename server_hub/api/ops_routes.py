@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from server_hub.store import reports
 from server_hub.api.auth import ADMIN, ANY, FIELD, require
 from server_hub.registry import alarmack
-from server_hub.registry.registry import parse_hex
+from server_hub.registry.common import parse_hex
 
 router = APIRouter()
 

@@ -50,7 +50,7 @@ def do_quarantine_list(ctx):
 
 
 def do_quarantine_replay(ctx):
-    from server_hub.registry.registry import parse_hex
+    from server_hub.registry.common import parse_hex
     rid = parse_hex(ctx.args.reader, "reader id", (8,)) if ctx.args.reader else None
     counts = ctx.pipeline.replay_quarantine(rid)
     print("replayed: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "nothing"))
