@@ -18,14 +18,17 @@ from server_hub.store import reports
 
 
 def do_learner_add(ctx):
-    l = ctx.registry.add_learner(ctx.args.id, ctx.args.name, ctx.args.station)
+    from server_hub.creditbank import learnertype
+    l = learnertype.open_account(ctx.registry, ctx.args.id, ctx.args.name, ctx.args.station,
+                                 ctx.args.type)
     home = f" (home station {l['home_station']})" if l.get("home_station") else ""
-    print(f"learner {l['id']} added{home}")
+    kind = f", {l['learner_type']}" if l.get("learner_type") else ""
+    print(f"learner {l['id']} added{home}{kind}")
 
 
 def do_learner_list(ctx):
     ctx.show(ctx.registry.learners(ctx.args.limit, ctx.args.offset),
-             ["id", "name", "status", "home_station"])
+             ["id", "name", "status", "home_station", "learner_type"])
 
 
 def do_learner_show(ctx):
@@ -33,7 +36,9 @@ def do_learner_show(ctx):
     if ctx.args.json:
         print(json.dumps(st, indent=1))
         return
-    print(f"learner {st['learner_id']} ({st['status']})   balance {st['balance']:g} credits")
+    kind = f", {st['learner_type']}" if st.get("learner_type") else ""
+    print(f"learner {st['learner_id']} ({st['status']}{kind})   balance {st['balance']:g} "
+          "credits")
     print()
     if not st["entries"]:
         print("no ledger entries")
@@ -110,9 +115,11 @@ def do_activity_list(ctx):
 def install(sub, cmd, group) -> None:
     g = group("learner", "learners and their accounts")
     sp = cmd(g, "add", do_learner_add, "register a learner",
-             "learner add L-000123 --name 'Wang' --station S-0001")
+             "learner add L-000123 --name 'Wang' --station S-0001 --type retiree")
     sp.add_argument("id")
     sp.add_argument("--name", default="")
+    sp.add_argument("--type", help="learner type: student, employee, retiree, volunteer or "
+                    "other (default: not recorded)")
     sp.add_argument("--station", help="home station: its station administrators serve the "
                     "learner (default: none, the district office's only)")
     sp = cmd(g, "list", do_learner_list, "list learners")
