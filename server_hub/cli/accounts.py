@@ -2,6 +2,7 @@
 activities with their credit standards (installed into server_hub/cli/dispatch.py's parser).
 
     tapcert-hub learner show L-000123       balance and history with the evidence of each credit
+    tapcert-hub learner set-type L-000123 retiree   correct the learner's type (audited)
     tapcert-hub learner set-pin L-000123    set or reset the learner portal PIN (asked twice, or
                                             one line on stdin with --pin-stdin; never an argument)
 """
@@ -24,6 +25,14 @@ def do_learner_add(ctx):
     home = f" (home station {l['home_station']})" if l.get("home_station") else ""
     kind = f", {l['learner_type']}" if l.get("learner_type") else ""
     print(f"learner {l['id']} added{home}{kind}")
+
+
+def do_learner_set_type(ctx):
+    from server_hub.creditbank import learnertype
+    got = learnertype.change(ctx.store(), ctx.args.id, ctx.args.type or None,
+                             {"name": actor(ctx), "role": "admin"})
+    print(f"learner {got['learner_id']}: type {got['learner_type'] or 'not recorded'}"
+          + ("" if got["changed"] else " (unchanged)"))
 
 
 def do_learner_list(ctx):
@@ -122,6 +131,11 @@ def install(sub, cmd, group) -> None:
                     "other (default: not recorded)")
     sp.add_argument("--station", help="home station: its station administrators serve the "
                     "learner (default: none, the district office's only)")
+    sp = cmd(g, "set-type", do_learner_set_type, "correct a learner's type (audited)",
+             "learner set-type L-000123 retiree   (\"\" = not recorded)")
+    sp.add_argument("id")
+    sp.add_argument("type", help="student, employee, retiree, volunteer or other")
+    sp.add_argument("--actor", help="who the audit log records (default cli:<login name>)")
     sp = cmd(g, "list", do_learner_list, "list learners")
     sp.add_argument("--limit", type=int, default=100)
     sp.add_argument("--offset", type=int, default=0)

@@ -1,7 +1,8 @@
 """Learner types on accounts (migration 13): set when an account is opened — by the API, the
 CLI, or approving a self-application (which carries the applicant's type) — checked against
-the fixed vocabulary, and shown in the learner lists and statements; on SQLite and PostgreSQL.
-A hub from before migration 13 gains the column and keeps its learners (type not recorded)."""
+the fixed vocabulary, shown in the learner lists and statements, corrected later (audited);
+on SQLite and PostgreSQL. A hub from before migration 13 gains the column and keeps its
+learners (type not recorded). Scope across stations: tests/test_scope/test_routes.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sqlalchemy as sa
 
 from learnerkit import Hub, client_for, db_url, make_config, staff  # noqa: F401
 from server_hub.cli import dispatch as cli
-from server_hub.creditbank import applications, learnertype
+from server_hub.creditbank import applications, audit, learnertype
 from server_hub.store import migrations
 from server_hub.errors import RegistryError
 from server_hub.store.db import Store
@@ -64,9 +65,27 @@ def test_type_set_on_opening_shown_in_lists_and_statements(db_url, tmp_path):
         assert r.status_code == 200 and r.json()["learner_id"] == "L-T5"
         assert client.get("/api/v1/learners/L-T5", headers=op).json()["learner_type"] == \
             "volunteer"
+
+        # corrected later: audited with the old and the new type; the same type again is no change
+        path = "/api/v1/learners/L-T1/type"
+        r = client.put(path, headers=op, json={"learner_type": "employee"})
+        assert r.json() == {"learner_id": "L-T1", "learner_type": "employee", "changed": True}
+        assert client.put(path, headers=op, json={"learner_type": "employee"}).json()[
+            "changed"] is False
+        r = client.put(path, headers=op, json={"learner_type": "boss"})
+        assert r.status_code == 422 and "use one of" in r.json()["detail"]
+        assert client.put("/api/v1/learners/L-NONE/type", headers=op,
+                          json={"learner_type": "other"}).status_code == 404
+        assert client.put(path, headers=staff(client, "technician"),
+                          json={"learner_type": "other"}).status_code == 403
+        (entry,) = audit.entries(hub.store, action="learner.type.*")
+        assert (entry["subject"], entry["actor"], entry["detail"]["from"],
+                entry["detail"]["to"]) == ("L-T1", "operator-1", "retiree", "employee")
+        assert client.put("/api/v1/learners/L-T2/type", headers=op,
+                          json={"learner_type": None}).json()["changed"] is False
         with hub.store.read() as conn:
             rows = dict(conn.execute(sa.text("SELECT id, learner_type FROM learners")).all())
-        assert rows == {"L-T1": "retiree", "L-T2": None, "L-T5": "volunteer"}
+        assert rows == {"L-T1": "employee", "L-T2": None, "L-T5": "volunteer"}
     finally:
         client.close()
         hub.close()
@@ -87,6 +106,13 @@ def test_cli_learner_add_with_a_type(tmp_path, monkeypatch, capsys):
     assert '"learner_type": "student"' in out and "L-C2" not in out
     assert cli.main(["--db", url, "learner", "show", "L-C1"]) == 0
     assert "learner L-C1 (active, student)" in capsys.readouterr().out
+    assert cli.main(["--db", url, "learner", "set-type", "L-C1", "retiree",
+                     "--actor", "desk-ann"]) == 0
+    assert "learner L-C1: type retiree" in capsys.readouterr().out
+    assert cli.main(["--db", url, "learner", "set-type", "L-C1", ""]) == 0
+    assert "type not recorded" in capsys.readouterr().out
+    assert cli.main(["--db", url, "learner", "set-type", "L-NOPE", "retiree"]) == 1
+    assert "learner L-NOPE is not registered" in capsys.readouterr().err
 
 
 def test_migration_13_adds_the_column_and_keeps_the_learners(db_url):

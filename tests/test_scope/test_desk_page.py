@@ -1,9 +1,9 @@
 """The station desk page (/dashboard/desk) in a real headless Chromium, on a phone-sized
 screen: a station administrator of S-0001 signs in with its token, sees today's taps and held
 credits of its station (another station's learner unnamed), opens an account, issues a card,
-decides the self-applications naming its station, sets and resets a learner's PIN — and never
-sees another station's learner or applicant, nor sets one's PIN, even when it types the
-account number."""
+decides the self-applications naming its station, sets and resets a learner's PIN, corrects a
+learner's type — and never sees another station's learner or applicant, nor sets one's PIN or
+type, even when it types the account number."""
 
 from __future__ import annotations
 
@@ -198,12 +198,23 @@ def test_station_admin_decides_applications_and_sets_pins_on_a_phone(desk):
                                        "127.0.0.1").learner_id == "L-APP1"
             page.screenshot(path=str(ARTIFACTS / "desk-pin-phone-zh.png"), full_page=True)
 
-            # another station's learner: refused in the API's words, no PIN set
+            # the type corrected at the desk
+            page.fill("#retype-form input[name=learner]", "L-APP1")
+            page.select_option("#retype-form select[name=learner_type]", "student")
+            assert "学生" in flash_after(page, "#retype-form button", "L-APP1 的学习者类型")
+            page.wait_for_selector('#learner-list li[data-learner="L-APP1"]:has-text("学生")')
+
+            # another station's learner: refused in the API's words, no PIN or type set
             page.fill("#pin-form input[name=learner]", "L-AWAY2")
             page.fill("#pin-form input[name=pin]", "739251")
             page.fill("#pin-form input[name=pin2]", "739251")
             said = flash_after(page, "#pin-form button", "not registered", "error")
             assert hub.sql("SELECT learner_id FROM learner_credentials") == [("L-APP1",)]
+            page.fill("#retype-form input[name=learner]", "L-AWAY2")
+            page.select_option("#retype-form select[name=learner_type]", "student")
+            flash_after(page, "#retype-form button", "not registered", "error")
+            assert hub.sql("SELECT id, learner_type FROM learners WHERE learner_type IS NOT "
+                           "NULL") == [("L-APP1", "student")]
             text = body_text(page)
             assert not [f for f in FOREIGN if f in text and f != "L-AWAY2"], text
             assert AWAY not in text
@@ -212,7 +223,7 @@ def test_station_admin_decides_applications_and_sets_pins_on_a_phone(desk):
             page.click("#lang")
             page.wait_for_function("document.title === 'Station desk'")
             page.wait_for_selector("#pin h2:has-text('Set / reset a PIN')")
-            page.wait_for_selector('#learner-list li[data-learner="L-APP1"]:has-text("retiree")')
+            page.wait_for_selector('#learner-list li[data-learner="L-APP1"]:has-text("student")')
             assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
             assert page.evaluate("window.__i18nMissing") == []
             page.screenshot(path=str(ARTIFACTS / "desk-pin-phone-en.png"), full_page=True)

@@ -1,9 +1,10 @@
 // tapcert station desk (/dashboard/desk): plain JS, no build step, phone first.
 // For a station administrator (its own stations only; the API filters every answer by the
 // token's scope) and district staff (admin, operator: any station). Open an account (with the
-// learner's type), set or reset a learner's PIN, decide the self-applications waiting for the
-// station, issue a card, block a card, and see the station's learners, today's taps and held
-// credits. A PIN is sent once and never shown again (the form is cleared).
+// learner's type; correct it later), set or reset a learner's PIN, decide the
+// self-applications waiting for the station, issue a card, block a card, and see the
+// station's learners, today's taps and held credits. A PIN is sent once and never shown
+// again (the form is cleared).
 // Every change goes through /api/v1; an error from the API is shown in its own words.
 "use strict";
 
@@ -223,6 +224,16 @@ form("#pin-form", async (v, f) => {
   flash(t(r.data.reset ? "pin_was_reset" : "pin_was_set", { id: r.data.learner_id, n: r.data.sessions_ended })
     + " " + t("pin_next", { url: location.origin + "/learner" }));
   f.reset();
+});
+
+form("#retype-form", async (v, f) => {
+  const learner = v.learner.trim();
+  const r = await call("PUT", "/api/v1/learners/" + encodeURIComponent(learner) + "/type",
+    { learner_type: v.learner_type || null });
+  if (!r.ok) { flash(r.error, true); return; }
+  flash(t("retyped", { id: r.data.learner_id, type: typeLabel(r.data.learner_type) }));
+  f.reset();
+  await loadLearners();
 });
 
 form("#issue-form", async (v, f) => {
