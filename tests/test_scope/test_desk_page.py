@@ -152,6 +152,9 @@ def test_station_admin_decides_applications_and_sets_pins_on_a_phone(desk):
             apps = page.inner_text("#app-list")
             assert "申请人甲" in apps and "退休人员" in apps and "13800000000" in apps
             assert "申请人乙" in apps and "Riverside applicant" not in body_text(page)
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            page.locator("#applications").screenshot(
+                path=str(ARTIFACTS / "desk-applications-phone-zh.png"))
 
             # approve: the account opens with the applicant's type; its number is shown and
             # carried into the PIN and card forms
