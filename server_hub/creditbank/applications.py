@@ -121,7 +121,8 @@ def decide(store, application_id: int, decision: str, actor: dict, learner_id: s
         raise RegistryError("approving opens an account: give its account number (learner_id, "
                             "1-64 characters)")
     if decision == "reject" and not comment.strip():
-        raise RegistryError("a rejection needs a comment saying why (the applicant is told)")
+        raise RegistryError("a rejection needs a comment saying why (kept on record: tell the "
+                            "applicant too)")
     if decision not in ("approve", "reject"):
         raise RegistryError("decision is approve or reject")
     with store.write() as conn:
