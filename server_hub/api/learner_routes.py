@@ -11,6 +11,7 @@ takes a staff bearer token):
 `router`, mounted at /api/v1 (bearer tokens, roles):
     PUT  /learners/{id}/pin {"pin"}   set or reset a learner's PIN               PIN_SETTERS
     GET  /learners/{id}/pin           whether a PIN is set, lockout, last sign-in PIN_SETTERS
+    PUT  /learners/{id}/type {"learner_type"}   correct a learner's type (audited)   DESK
     GET  /learner-applications?status=pending|approved|rejected                  DECIDERS
     POST /learner-applications/{id}/decision {"decision", "learner_id", "comment"}  DECIDERS
 
@@ -33,8 +34,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from server_hub.api.auth import require
-from server_hub.creditbank import applications, learnerauth, learnerview
+from server_hub.api.auth import DESK, require, scope
+from server_hub.creditbank import applications, learnerauth, learnertype, learnerview
 from server_hub.errors import AuthError
 
 router = APIRouter(tags=["learner portal (staff)"])     # under /api/v1, bearer tokens
@@ -149,6 +150,18 @@ def pin_state(learner_id: str, request: Request,
     except learnerauth.NotAllowed as exc:
         raise HTTPException(403, str(exc)) from None
     return {"learner_id": learner_id, "pin_set": got is not None, **(got or {})}
+
+
+class TypeIn(BaseModel):
+    learner_type: str | None = Field(max_length=16, description=", ".join(learnertype.TYPES)
+                                     + "; null = not recorded")
+
+
+@router.put("/learners/{learner_id}/type")
+def set_type(learner_id: str, body: TypeIn, request: Request, who=Depends(require(*DESK))):
+    """Correct a learner's type (a station administrator: its own stations' learners only,
+    in the query). Audited as learner.type.set with the old and new type."""
+    return learnertype.change(_store(request), learner_id, body.learner_type, who, scope(who))
 
 
 class ApplicationIn(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from server_hub.api.auth import ADMIN, ANY, FIELD, PEOPLE, require
 from server_hub.api.auth import DESK, STATION_ADMIN, scope
-from server_hub.creditbank import approvals
+from server_hub.creditbank import approvals, learnertype
 
 router = APIRouter()
 
@@ -55,6 +55,8 @@ class LearnerIn(BaseModel):
     home_station: str | None = Field(None, max_length=32, description="the station opening "
                                      "the account (a station administrator's own; its only "
                                      "one by default); none = the district office's")
+    learner_type: str | None = Field(None, max_length=16, description="one of " + ", ".join(
+        learnertype.TYPES) + "; none = not recorded")
 
 
 class CardIn(BaseModel):
@@ -163,8 +165,10 @@ def list_learners(request: Request, limit: int = Query(100, ge=1, le=10000), off
 
 @router.post("/learners", status_code=201, tags=["learners"])
 def add_learner(body: LearnerIn, request: Request, who=Depends(require(*DESK))):
-    """Open a learning account; `home_station` is the station that opens it."""
-    return _reg(request).add_learner(body.id, body.name, body.home_station, scope=scope(who))
+    """Open a learning account; `home_station` is the station that opens it, `learner_type`
+    the learner's group (creditbank/learnertype.py)."""
+    return learnertype.open_account(_reg(request), body.id, body.name, body.home_station,
+                                    body.learner_type, scope=scope(who))
 
 
 @router.get("/learners/{learner_id}", tags=["learners"])

@@ -2,6 +2,7 @@
 activities with their credit standards (installed into server_hub/cli/dispatch.py's parser).
 
     tapcert-hub learner show L-000123       balance and history with the evidence of each credit
+    tapcert-hub learner set-type L-000123 retiree   correct the learner's type (audited)
     tapcert-hub learner set-pin L-000123    set or reset the learner portal PIN (asked twice, or
                                             one line on stdin with --pin-stdin; never an argument)
 """
@@ -18,14 +19,25 @@ from server_hub.store import reports
 
 
 def do_learner_add(ctx):
-    l = ctx.registry.add_learner(ctx.args.id, ctx.args.name, ctx.args.station)
+    from server_hub.creditbank import learnertype
+    l = learnertype.open_account(ctx.registry, ctx.args.id, ctx.args.name, ctx.args.station,
+                                 ctx.args.type)
     home = f" (home station {l['home_station']})" if l.get("home_station") else ""
-    print(f"learner {l['id']} added{home}")
+    kind = f", {l['learner_type']}" if l.get("learner_type") else ""
+    print(f"learner {l['id']} added{home}{kind}")
+
+
+def do_learner_set_type(ctx):
+    from server_hub.creditbank import learnertype
+    got = learnertype.change(ctx.store(), ctx.args.id, ctx.args.type or None,
+                             {"name": actor(ctx), "role": "admin"})
+    print(f"learner {got['learner_id']}: type {got['learner_type'] or 'not recorded'}"
+          + ("" if got["changed"] else " (unchanged)"))
 
 
 def do_learner_list(ctx):
     ctx.show(ctx.registry.learners(ctx.args.limit, ctx.args.offset),
-             ["id", "name", "status", "home_station"])
+             ["id", "name", "status", "home_station", "learner_type"])
 
 
 def do_learner_show(ctx):
@@ -33,7 +45,9 @@ def do_learner_show(ctx):
     if ctx.args.json:
         print(json.dumps(st, indent=1))
         return
-    print(f"learner {st['learner_id']} ({st['status']})   balance {st['balance']:g} credits")
+    kind = f", {st['learner_type']}" if st.get("learner_type") else ""
+    print(f"learner {st['learner_id']} ({st['status']}{kind})   balance {st['balance']:g} "
+          "credits")
     print()
     if not st["entries"]:
         print("no ledger entries")
@@ -110,11 +124,18 @@ def do_activity_list(ctx):
 def install(sub, cmd, group) -> None:
     g = group("learner", "learners and their accounts")
     sp = cmd(g, "add", do_learner_add, "register a learner",
-             "learner add L-000123 --name 'Wang' --station S-0001")
+             "learner add L-000123 --name 'Wang' --station S-0001 --type retiree")
     sp.add_argument("id")
     sp.add_argument("--name", default="")
+    sp.add_argument("--type", help="learner type: student, employee, retiree, volunteer or "
+                    "other (default: not recorded)")
     sp.add_argument("--station", help="home station: its station administrators serve the "
                     "learner (default: none, the district office's only)")
+    sp = cmd(g, "set-type", do_learner_set_type, "correct a learner's type (audited)",
+             "learner set-type L-000123 retiree   (\"\" = not recorded)")
+    sp.add_argument("id")
+    sp.add_argument("type", help="student, employee, retiree, volunteer or other")
+    sp.add_argument("--actor", help="who the audit log records (default cli:<login name>)")
     sp = cmd(g, "list", do_learner_list, "list learners")
     sp.add_argument("--limit", type=int, default=100)
     sp.add_argument("--offset", type=int, default=0)

@@ -20,13 +20,13 @@ import time
 import sqlalchemy as sa
 
 from server_hub.core import signin
-from server_hub.creditbank import audit
+from server_hub.creditbank import audit, learnertype
 from server_hub.errors import Conflict, HubError, NotFound, RegistryError
 from server_hub.store.learner_tables import learner_applications
 from server_hub.store.schema import learners, stations
 from server_hub.store.scope import in_scope
 
-TYPES = ("student", "employee", "retiree", "volunteer", "other")
+TYPES = learnertype.TYPES       # the account opened on approval carries the applicant's type
 DECIDERS = ("admin", "operator", "station_admin")  # approve or reject; a station administrator
 # only the applications naming one of its stations (in the store query: listing, decide)
 PER_ADDRESS_PER_DAY = 5
@@ -110,8 +110,9 @@ def listing(store, status: str | None = "pending", limit: int = 200,
 
 def decide(store, application_id: int, decision: str, actor: dict, learner_id: str = "",
            comment: str = "", now: float | None = None) -> dict:
-    """Approve (opens account `learner_id`, active, with the applicant's name) or reject (a
-    comment is required); once — a second decision is 409. Audited in the same transaction."""
+    """Approve (opens account `learner_id`, active, with the applicant's name and type) or
+    reject (a comment is required); once — a second decision is 409. Audited in the same
+    transaction."""
     now = time.time() if now is None else now
     if actor.get("role") not in DECIDERS:
         raise RegistryError(f"role {actor.get('role')} may not decide applications")
@@ -120,7 +121,8 @@ def decide(store, application_id: int, decision: str, actor: dict, learner_id: s
         raise RegistryError("approving opens an account: give its account number (learner_id, "
                             "1-64 characters)")
     if decision == "reject" and not comment.strip():
-        raise RegistryError("a rejection needs a comment saying why (the applicant is told)")
+        raise RegistryError("a rejection needs a comment saying why (kept on record: tell the "
+                            "applicant too)")
     if decision not in ("approve", "reject"):
         raise RegistryError("decision is approve or reject")
     with store.write() as conn:
@@ -136,7 +138,8 @@ def decide(store, application_id: int, decision: str, actor: dict, learner_id: s
                 raise Conflict(f"learner {learner_id} exists already: give another account "
                                "number")
             conn.execute(learners.insert().values(id=learner_id, name=row[1], status="active",
-                                                  created_at=now, home_station=row[4] or None))
+                                                  created_at=now, home_station=row[4] or None,
+                                                  learner_type=row[3]))
         done = conn.execute(learner_applications.update().where(
             _A.id == application_id, _A.status == "pending").values(
             status="approved" if decision == "approve" else "rejected", decided_by=actor["name"],

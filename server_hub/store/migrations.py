@@ -134,6 +134,12 @@ def _audit_cursor_index(conn) -> None:
     conn.execute(sa.text("DROP INDEX IF EXISTS ix_records_stored_at"))
 
 
+def _learner_type(conn) -> None:
+    # the learner's type (creditbank/learnertype.py); accounts opened before keep NULL
+    if "learner_type" not in {c["name"] for c in sa.inspect(conn).get_columns("learners")}:
+        conn.execute(sa.text("ALTER TABLE learners ADD COLUMN learner_type VARCHAR(16)"))
+
+
 MIGRATIONS = [
     (1, "initial: registry, evidence, quarantine, alarms, credit state, ledger, sync", _initial),
     (2, "dashboard: station samples, alert state, indexes for incremental reads", _dashboard),
@@ -148,6 +154,7 @@ MIGRATIONS = [
     (10, "learner portal: PINs, sessions, sign-in lockouts", _learner_portal),
     (12, "record auditor: cursor index records (stored_at, reader_id, seq)", _audit_cursor_index),
     (11, "dashboard: fleet trend history (two resolutions, bounded)", _fleet_history),
+    (13, "accounts: learners.learner_type", _learner_type),
 ]
 MIGRATIONS.sort(key=lambda m: m[0])     # numbers are reserved per change; they apply in order
 LATEST = MIGRATIONS[-1][0]

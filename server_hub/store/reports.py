@@ -79,7 +79,7 @@ def statement(store, learner_id: str, limit: int = 500, scope=None) -> dict:
     """The whole account; with a station administrator's `scope`, only of a learner whose
     home station is in it, and only its stations' records as evidence."""
     with store.read() as conn:
-        person = conn.execute(sa.select(learners.c.id, learners.c.status)
+        person = conn.execute(sa.select(learners.c.id, learners.c.status, learners.c.learner_type)
                               .where(learners.c.id == learner_id,
                                      in_scope(learners.c.home_station, scope))).first()
         if person is None:
@@ -101,7 +101,8 @@ def statement(store, learner_id: str, limit: int = 500, scope=None) -> dict:
                                .order_by(c.session_start)).fetchall()
         pending_ev = _expand(conn, pending, 7)
     return {
-        "learner_id": person[0], "status": person[1], "balance": credits(balance),
+        "learner_id": person[0], "status": person[1], "learner_type": person[2],
+        "balance": credits(balance),
         "entries": [{"id": r[0], "amount": credits(r[1]), "entry": r[2], "activity_id": r[3],
                      "session_start": r[4], "day": r[5], "reason": r[6], "recorded_at": r[8],
                      "evidence": only_scope(ev, scope)} for r, ev in zip(rows, expanded)],

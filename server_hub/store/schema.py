@@ -60,6 +60,8 @@ learners = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
     # migration 9: the station that opened the account; NULL = district staff only
     sa.Column("home_station", sa.String(32), nullable=True),
+    # migration 13: student, employee, … (creditbank/learnertype.py); NULL = not recorded
+    sa.Column("learner_type", sa.String(16), nullable=True),
     sa.Index("ix_learners_home_station", "home_station"),
 )
 

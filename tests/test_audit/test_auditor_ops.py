@@ -135,10 +135,10 @@ def _indexes(store):
 def test_migration_12_gives_the_auditor_its_cursor_index(db_url):
     store = Store(db_url)
     try:
-        with store.write() as conn:                     # a hub from before migration 12
-            migrations.schema.schema_migrations.create(conn, checkfirst=True)
+        with store.write() as conn:                     # a hub without migration 12 (later
+            migrations.schema.schema_migrations.create(conn, checkfirst=True)   # ones: theirs)
             for version, name, apply in migrations.MIGRATIONS:
-                if version < 12:
+                if version != 12:
                     apply(conn)
                     conn.execute(migrations.schema.schema_migrations.insert().values(
                         version=version, name=name, applied_at=0.0))

@@ -38,6 +38,7 @@ SCOPED = {
     "PUT /api/v1/learners/{learner_id}/pin", "GET /api/v1/learners/{learner_id}/pin",
     "GET /api/v1/learner-applications",
     "POST /api/v1/learner-applications/{application_id}/decision",
+    "PUT /api/v1/learners/{learner_id}/type",
 }
 
 # District-wide routes: a station administrator's token is refused (403) before any data.
@@ -127,7 +128,8 @@ def bearer(api, name):
 def snapshot(hub) -> dict:
     """Everything a station administrator could change, as comparable values."""
     queries = {
-        "learners": "SELECT id, name, status, home_station FROM learners ORDER BY id",
+        "learners": "SELECT id, name, status, home_station, learner_type FROM learners "
+                    "ORDER BY id",
         "cards": "SELECT learner_id, status, status_since FROM cards ORDER BY learner_id",
         "activities": "SELECT id, station_id, name, category, schedule, standard, active "
                       "FROM activities ORDER BY id",
@@ -249,6 +251,9 @@ OWN = [
     ("POST /api/v1/learner-applications/{application_id}/decision", "POST",
      "/api/v1/learner-applications/1/decision", {"decision": "approve", "learner_id": "L-APP1"},
      200, lambda j: j["status"] == "approved" and j["learner_id"] == "L-APP1"),
+    ("PUT /api/v1/learners/{learner_id}/type", "PUT", "/api/v1/learners/L-HOME3/type",
+     {"learner_type": "volunteer"}, 200,
+     lambda j: j == {"learner_id": "L-HOME3", "learner_type": "volunteer", "changed": True}),
 ]
 # Its own learner's account names the activities it earned credits in, at any station (the
 # records behind them stay hidden: {"elsewhere": true}).
@@ -292,6 +297,10 @@ OTHER = [
     ("POST /api/v1/learner-applications/{application_id}/decision", "POST",
      "/api/v1/learner-applications/2/decision", {"decision": "approve", "learner_id": "L-APP2"},
      404),
+    ("PUT /api/v1/learners/{learner_id}/type", "PUT", "/api/v1/learners/L-AWAY2/type",
+     {"learner_type": "student"}, 404),
+    ("PUT /api/v1/learners/{learner_id}/type", "PUT", "/api/v1/learners/L-DIST0/type",
+     {"learner_type": "student"}, 404),
 ]
 
 
