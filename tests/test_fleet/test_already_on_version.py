@@ -9,27 +9,14 @@ a virtual reader (the real firmware on MicroPython behind its pty) running this 
 version; the rollout is of this checkout's bundle."""
 
 import json
-import time
 
 import pytest
 
 from agent.fleetagent import FleetAgent
-from fleetkit import health
-from hil_tests.timescale import scaled
+from fleetkit import finished, health
 from protocol import updatestate as us
 from server_hub.fleet.server import FleetServer
 from storekit import mqtt_cfg, sqlite_fleet
-
-
-def finished(fleet, rid, timeout):
-    deadline = time.monotonic() + scaled(timeout)
-    while time.monotonic() < deadline:
-        status = fleet.status(rid)
-        if status["finished"]:
-            return status
-        time.sleep(0.3)
-    raise AssertionError("rollout {} did not finish: {}".format(
-        rid, json.dumps(fleet.status(rid), indent=1)))
 
 
 def test_a_reader_on_the_target_version_is_reported_done_without_a_flash(
