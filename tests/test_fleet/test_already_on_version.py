@@ -10,11 +10,8 @@ version; the rollout is of this checkout's bundle."""
 
 import json
 
-import pytest
-
 from agent.fleetagent import FleetAgent
 from fleetkit import finished, health
-from protocol import updatestate as us
 from server_hub.fleet.server import FleetServer
 from storekit import mqtt_cfg, sqlite_fleet
 
@@ -65,17 +62,3 @@ def test_the_agent_core_says_which_version_a_reader_runs(tmp_path):
     assert agent._running_fw("/dev/R1") == "1.4.0"
     assert agent._running_fw(str(tmp_path / "no-such-port")) is None
 
-
-def test_done_because_already_there_needs_the_same_version_and_nothing_begun():
-    job = us.UpdateJob("ro-1", "1.4.0", reader="R-1")
-    with pytest.raises(us.TransitionError):
-        job.already("1.3.9")
-    with pytest.raises(us.TransitionError):
-        job.already(None)
-    assert job.state == us.PENDING
-    job.already("1.4.0")
-    assert (job.state, job.reason, job.final) == (us.DONE, "already on version 1.4.0: not "
-                                                  "flashed", True)
-    begun = us.UpdateJob("ro-1", "1.4.0").to(us.DOWNLOADING)
-    with pytest.raises(us.TransitionError):
-        begun.already("1.4.0")
