@@ -10,8 +10,10 @@
 
 An offer starts one worker: download (agent/download.py: chunk by chunk, a lost chunk is asked
 again after `chunk_timeout`, resumable from the .part file), verify, then each reader in turn
-with agent/update.py (sync gate, pause, apply, verify, roll back). Every transition is
-published. Final states are kept in WORKDIR/rollouts.json: a repeated offer of a finished
+with agent/update.py (sync gate, pause, apply, verify, roll back) -- except a reader that
+already runs the bundle's version (`version_of(port)`, the core's last H frame of it, else the
+reader's own answer): that one is reported `done`, "already on version X: not flashed", and
+not touched. Every transition is published. Final states are kept in WORKDIR/rollouts.json: a repeated offer of a finished
 rollout re-publishes them instead of updating again.
 
 A cancel (the operator's, or the rollout's deadline) stops the worker before its next reader:
