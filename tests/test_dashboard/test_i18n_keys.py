@@ -3,7 +3,7 @@ in English, both languages carry the same keys, and no key is left that nothing 
 
 The labels are what Node builds from the real files: i18n.js, then the `Object.assign(I18N.zh
 | I18N.en, {...})` blocks of the scripts index.html loads (trend.js, evaluation.js,
-rollouts.js). A key is "used" when it is a literal t("key") / td("key", ...) / a table header /
+rollouts.js, alarms.js). A key is "used" when it is a literal t("key") / td("key", ...) / a table header /
 data-t / data-tp, or matches a prefix the code builds keys from (t("rule_" + p.rule)); keys the
 code reaches through a variable (state names, level names) must appear as a quoted or bare
 word somewhere outside the label blocks."""
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 STATIC = Path(__file__).resolve().parents[2] / "server_hub" / "dashboard" / "static"
-SCRIPTS = ("app.js", "trend.js", "evaluation.js", "rollouts.js")
+SCRIPTS = ("app.js", "alarms.js", "trend.js", "evaluation.js", "rollouts.js")
 BLOCK = re.compile(r"Object\.assign\(I18N\.(?:zh|en), \{.*?\n\}\);", re.S)
 
 NODE = r"""

@@ -8,7 +8,6 @@ const S = {
   token: sessionStorage.getItem("tapcert.token") || "",
   q: "", state: "", level: "", offset: 0, limit: 50,
   poll: 5, timer: null, fleet: null, page: null, detail: null, failures: 0, stamp: null,
-  ackError: null,
 };
 const STATE_MARK = { online: "●", offline: "✕", silent: "◌", unknown: "?" };
 const LEVEL_MARK = { critical: "■", warning: "▲", info: "○", ok: "✓" };
@@ -371,7 +370,8 @@ function renderStation(d) {
     clock(q.received_at), q.reason, q.reader_id ? h("code", {}, q.reader_id) : "—",
     q.seq === null ? "—" : num(q.seq), q.detail]);
   const alarms = (d.alarms || []).map((a) => [clock(a.created_at), a.kind,
-    a.reader_id ? h("code", {}, a.reader_id) : "—", num(a.seq), a.detail, ackCell(a)]);
+    a.reader_id ? h("code", {}, a.reader_id) : "—", num(a.seq), a.detail,
+    window.ackCell ? ackCell(a) : "—"]);
   const enrolled = (d.enrolled || []).map((r) => [r.label || "—", h("code", {}, r.reader_id),
     r.status]);
   document.getElementById("station-view").replaceChildren(...[
@@ -392,46 +392,6 @@ function renderStation(d) {
     h("h3", {}, t("alarms")),
     table(["received", "kind", "reader_id", "seq", "detail", "ack_col"], alarms),
   ].filter((n) => n));
-}
-
-// An alarm stays listed once acknowledged, with who did it and when (everyone sees that); an
-// open one has a button for an admin (POST /api/v1/alarms/{id}/acknowledge: admin only,
-// audited, once -- the store refuses anyone else, the button only spares them the 403).
-function ackCell(a) {
-  if (a.acknowledged_at) {
-    return h("span", { class: "acked", "data-acked": a.id },
-      "✓ " + t("ack_by").replace("{who}", a.acknowledged_by || "?")
-        .replace("{at}", clock(a.acknowledged_at)));
-  }
-  const failed = S.ackError && S.ackError.id === a.id
-    ? h("div", { class: "error", role: "alert" }, t("ack_failed") + " " + S.ackError.text) : null;
-  if (S.fleet && S.fleet.who && S.fleet.who.role === "admin") {
-    const button = h("button", { type: "button", class: "ack", "data-alarm": a.id,
-      onclick: () => acknowledge(a, button) }, t("ack_button"));
-    return [button, failed];
-  }
-  return h("span", { class: "muted not-acked", "data-open": a.id }, t("ack_open"));
-}
-
-async function acknowledge(a, button) {
-  if (!window.confirm(t("ack_confirm").replace("{id}", a.id).replace("{kind}", a.kind))) return;
-  button.disabled = true;
-  try {
-    const resp = await fetch("/api/v1/alarms/" + encodeURIComponent(a.id) + "/acknowledge", {
-      method: "POST", body: JSON.stringify({ note: "" }),
-      headers: { Authorization: "Bearer " + S.token, "Content-Type": "application/json" } });
-    if (resp.status === 401) { logout(); return; }
-    // 409: someone acknowledged it a moment ago -- the refresh shows who
-    if (!resp.ok && resp.status !== 409) {
-      let why = resp.status + "";
-      try { why = (await resp.json()).detail || why; } catch (err) { /* not JSON */ }
-      throw new Error(why);
-    }
-    S.ackError = null;
-  } catch (err) {
-    S.ackError = { id: a.id, text: String(err.message || err).slice(0, 200) };
-  }
-  refresh();
 }
 
 // --- wiring ----------------------------------------------------------------------------
