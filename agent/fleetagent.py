@@ -10,8 +10,10 @@
 
 An offer starts one worker: download (agent/download.py: chunk by chunk, a lost chunk is asked
 again after `chunk_timeout`, resumable from the .part file), verify, then each reader in turn
-with agent/update.py (sync gate, pause, apply, verify, roll back). Every transition is
-published. Final states are kept in WORKDIR/rollouts.json: a repeated offer of a finished
+with agent/update.py (sync gate, pause, apply, verify, roll back) -- except a reader that
+already runs the bundle's version (`version_of(port)`, the core's last H frame of it, else the
+reader's own answer): that one is reported `done`, "already on version X: not flashed", and
+not touched. Every transition is published. Final states are kept in WORKDIR/rollouts.json: a repeated offer of a finished
 rollout re-publishes them instead of updating again.
 
 A cancel (the operator's, or the rollout's deadline) stops the worker before its next reader:
@@ -39,9 +41,10 @@ import paho.mqtt.client as mqtt
 
 from agent.download import Download, DownloadError, valid_offer
 from agent.update import apply_bundle, board_unsynced
-from protocol import boundedjson
+from protocol import boundedjson, fwbundle
 from protocol import updatestate as us
 from protocol.errors import RemoteProtocolError
+from protocol.host.board import Board, BoardError
 
 log = logging.getLogger("agent.fleet")
 _MAX_MESSAGE = 512 * 1024   # the broker's max_packet_size: no message can be larger
@@ -51,16 +54,29 @@ CANCELLED = "cancelled"     # the station row's close after a cancel (a hub-side
 
 class _Cancelled(Exception):
     pass
-from protocol.host.board import Board, BoardError
+
+
+def reader_health(port):
+    """The reader's own H frame on `port` ({} when it does not answer)."""
+    try:
+        with Board(port) as board:
+            return board.health(timeout=5.0) or {}
+    except BoardError:
+        return {}
 
 
 def reader_label(port):
+    h = reader_health(port)
+    return h.get("label") or h.get("rid") or port
+
+
+def bundle_fw(data, trusted):
+    """The version a bundle installs, from its verified manifest (None: it does not verify;
+    apply_bundle reports why)."""
     try:
-        with Board(port) as board:
-            h = board.health(timeout=5.0)
-    except BoardError:
-        return port
-    return (h or {}).get("label") or (h or {}).get("rid") or port
+        return fwbundle.verify(data, trusted)["manifest"]["fw"]
+    except fwbundle.BundleRefused:
+        return None
 
 
 class FleetAgent:
@@ -88,6 +104,7 @@ class FleetAgent:
         self.running = None       # the rollout the worker is on
         self.port_list = None     # the agent service's current ports (a callable), if set
         self.label_of = None      # the agent's view of a port's reader label (a callable)
+        self.version_of = None    # ... and of the firmware version it runs (a callable)
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -202,11 +219,18 @@ class FleetAgent:
                   for port in ports]
         for label in labels:    # every reader is announced before the first one is touched,
             self._publish_job(us.UpdateJob(rollout, fw, reader=label))   # so the station is
+        target = bundle_fw(data, self.trusted)
         for port, label in zip(ports, labels):                           # never final early
             if self.stopping.is_set():
                 return      # not recorded as final: the next offer after a restart continues
             self._stop_asked(rollout)      # cancelled: stop before the next reader
             job = us.UpdateJob(rollout, fw, reader=label)
+            if target is not None and self._running_fw(port) == target:
+                job.fw = target            # already there: no sync wait, no pause, no reset
+                self._publish_job(job.already(target))
+                finals[job.reader] = {"rollout": rollout, "fw": job.fw, "state": job.state,
+                                      "reason": job.reason}
+                continue
 
             def unsynced(p=port):          # the sync gate's probe; a cancel ends the wait
                 self._stop_asked(rollout)
@@ -227,6 +251,12 @@ class FleetAgent:
             self._publish_state(dict(finals[""], reader=""))
             self.finals[rollout] = finals
             self._save_finals()
+
+    def _running_fw(self, port):
+        """The version the reader on `port` runs: the agent core's view of its last H frame
+        (version_of), else the reader's own answer; None when neither says."""
+        fw = self.version_of(port) if self.version_of else None
+        return fw or reader_health(port).get("fw")
 
     def _fetch(self, offer, job):
         d = self.download = Download(self.workdir / "bundles", offer)

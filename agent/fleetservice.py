@@ -78,6 +78,12 @@ class _Hooks:
         state = self._state(path)
         return (state.label or state.rid.hex()) if state is not None else None
 
+    def version(self, path):
+        """The firmware version the reader on `path` said it runs in its last H frame."""
+        state = self._state(path)
+        fw = state.health.get("fw") if state is not None else None
+        return fw if isinstance(fw, str) and fw else None
+
     def pause(self, path):
         service = self.service
         service.paused.add(path)
@@ -116,4 +122,5 @@ def start_fleet_updates(service):
                        client=_client(cfg, cfg.client_id() + "-fleet"))
     agent.port_list = ports
     agent.label_of = hooks.label
+    agent.version_of = hooks.version
     return agent.start()

@@ -11,7 +11,9 @@
 #                       committed (or it is outside the maintenance window)
 #     applying          the reader's link is paused; files staged, backed up and swapped
 #     verifying         soft reset done; waiting for an H frame with the new version
-#     done              the reader answers with the new version
+#     done              the reader answers with the new version; or it already ran the
+#                       bundle's version before anything was done (`already()`: reason
+#                       "already on version X: not flashed", no pause, no reset)
 #     rolled_back       it did not come back healthy in time: the previous version is back
 #     failed            refused or impossible (bad signature, wrong board, flash error…): `reason`
 #
@@ -41,6 +43,10 @@ _NEXT = {
 }
 
 
+ALREADY = "already on version "   # the reason of a reader skipped: ALREADY + fw + NOT_FLASHED
+NOT_FLASHED = ": not flashed"
+
+
 class TransitionError(LocalProtocolError):
     reason = "bad_transition"
 
@@ -61,6 +67,17 @@ class UpdateJob:
         self.reason = reason
         if self.history[-1] != state:
             self.history.append(state)
+        return self
+
+    def already(self, running):
+        """The reader runs `running`, the version this job installs: done without touching
+        it. Only from pending, and only with that evidence (a reader's own H frame)."""
+        if self.state != PENDING or not running or running != self.fw:
+            raise TransitionError("an update is not done because the reader runs {!r} "
+                                  "(job for {!r}, {})".format(running, self.fw, self.state))
+        self.state = DONE
+        self.reason = ALREADY + running + NOT_FLASHED
+        self.history.append(DONE)
         return self
 
     @property

@@ -34,8 +34,12 @@ def acknowledge_alarm(alarm_id: int, request: Request, body: AcknowledgeIn | Non
                       who=Depends(require(ADMIN))):
     """An admin has looked at the alarm: it stays listed (acknowledged_at) and the station's
     problem clears from the dashboard; audited (`alarm.acknowledge`), once."""
-    return alarmack.acknowledge(request.app.state.hub.store, alarm_id, by=who,
+    done = alarmack.acknowledge(request.app.state.hub.store, alarm_id, by=who,
                                 note=body.note if body else "")
+    dashboard = getattr(request.app.state, "dashboard", None)
+    if dashboard is not None:      # the station's problem clears on the next poll, not later
+        dashboard.fleet.invalidate()
+    return done
 
 
 @router.get("/quarantine", tags=["operations"])

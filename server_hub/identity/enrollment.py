@@ -45,15 +45,17 @@ def sign_station_csr(cfg, registry, station_id: str, csr_pem: str | bytes, by=No
     from server_hub.registry import identitychange
     registry.station(station_id)   # NotFound: register the station first
     ca = fleet_ca(cfg)
-    live = [e["serial"] for e in ca.issued(station_id)
-            if e["kind"] == "station" and not e["revoked"]]
-    if live:
-        identitychange.admin_only(by, f"station {station_id} has a certificate already: "
-                                      "re-issuing it", "revokes the live one")
     pem = csr_pem.encode() if isinstance(csr_pem, str) else csr_pem
-    got = cadir.sign_csr(ca.directory, station_id, pem)   # and publishes the CRL
-    serial = str(pki.x509.load_pem_x509_certificate(got["certificate"].encode()).serial_number)
-    with registry.store.write() as conn:
+    with registry.store.write() as conn:   # one issue at a time per station (identitychange)
+        identitychange.hold_station(conn, station_id)
+        live = [e["serial"] for e in ca.issued(station_id)
+                if e["kind"] == "station" and not e["revoked"]]
+        if live:
+            identitychange.admin_only(by, f"station {station_id} has a certificate already: "
+                                          "re-issuing it", "revokes the live one")
+        got = cadir.sign_csr(ca.directory, station_id, pem)   # and publishes the CRL
+        serial = str(pki.x509.load_pem_x509_certificate(got["certificate"].encode())
+                     .serial_number)
         identitychange.certificate_issued(conn, by, station_id, live, serial, time.time())
     return got
 

@@ -10,6 +10,12 @@ audit rows and alarms such a change leaves (issue #18, "privilege").
                         identity_change) so an administrator sees every re-key
     audited             every revoke, every station certificate issued; a re-issue also raises
                         the alarm `certificate_reissued`
+    one first issue     a station's certificates are issued one at a time: the caller holds
+                        `hold_station(conn, id)` (a row lock on the station, in the store's
+                        write transaction) from reading the live serials until the new one is
+                        audited, so of two technicians issuing a station's first certificate at
+                        the same instant the second sees the first's and is a re-issue (admin
+                        only, alarmed) instead of revoking it unseen
 
 `by` is the caller, {"name", "role"} as api/auth.py gives it; None is the hub's own command
 line, run by whoever holds the database (an administrator by position). The checks live here,
@@ -22,9 +28,11 @@ from __future__ import annotations
 import hashlib
 import time
 
+import sqlalchemy as sa
+
 from server_hub.creditbank import audit
-from server_hub.errors import Forbidden
-from server_hub.store.schema import alarms
+from server_hub.errors import Forbidden, NotFound
+from server_hub.store.schema import alarms, stations
 
 ADMIN = "admin"
 REPLACED, REISSUED = "reader_replaced", "certificate_reissued"
@@ -41,6 +49,15 @@ def admin_only(by, what: str, why: str) -> None:
     if who.get("role") != ADMIN:
         raise Forbidden(f"{what} {why}: only an admin may do it (you are {who.get('name')}, "
                         f"{who.get('role')}); ask an administrator")
+
+
+def hold_station(conn, station_id: str) -> None:
+    """Lock the station's row until `conn`'s write transaction ends: PostgreSQL SELECT … FOR
+    UPDATE; SQLite's write transactions (BEGIN IMMEDIATE) already run one at a time."""
+    got = conn.execute(sa.select(stations.c.id).where(stations.c.id == station_id)
+                       .with_for_update()).first()
+    if got is None:
+        raise NotFound(f"station {station_id} is not registered (tapcert-hub station add)")
 
 
 def reader_state(row) -> dict:

@@ -5,6 +5,7 @@ import hashlib
 import json
 import time
 
+from hil_tests.timescale import scaled
 from protocol import link
 from provisioning.board import Board
 
@@ -53,3 +54,15 @@ def ack(port, upto=None):
 def data_files(files: dict) -> dict:
     """The files an update must never touch: keys, config, journal (everything under /data)."""
     return {p: h for p, h in files.items() if p.startswith("/data/") or p == "/config.json"}
+
+
+def finished(fleet, rid, timeout):
+    """The rollout's status once it finished (within `timeout` s, scaled for a busy machine)."""
+    deadline = time.monotonic() + scaled(timeout)
+    while time.monotonic() < deadline:
+        status = fleet.status(rid)
+        if status["finished"]:
+            return status
+        time.sleep(0.3)
+    raise AssertionError("rollout {} did not finish: {}".format(
+        rid, json.dumps(fleet.status(rid), indent=1)))

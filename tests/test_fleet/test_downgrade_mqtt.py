@@ -11,31 +11,18 @@ MicroPython behind its pty) running 0.9.0; the bundle rolled out is this checkou
    answers with the older version, and the hub's audit log names the admin."""
 
 import json
-import time
 
 import pytest
 
 from agent.fleetagent import FleetAgent
 from agent.update import apply_bundle
-from fleetkit import health
-from hil_tests.timescale import scaled
+from fleetkit import finished, health
 from server_hub.creditbank import audit
 from server_hub.errors import Forbidden
 from server_hub.fleet.server import FleetServer
 from storekit import mqtt_cfg, sqlite_fleet
 
 pytestmark = pytest.mark.slow
-
-
-def finished(fleet, rid, timeout):
-    deadline = time.monotonic() + scaled(timeout)
-    while time.monotonic() < deadline:
-        status = fleet.status(rid)
-        if status["finished"]:
-            return status
-        time.sleep(0.3)
-    raise AssertionError("rollout {} did not finish: {}".format(
-        rid, json.dumps(fleet.status(rid), indent=1)))
 
 
 def test_an_older_bundle_needs_the_admins_override_in_the_offer(mosquitto, bundles, release,

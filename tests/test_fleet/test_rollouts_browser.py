@@ -38,7 +38,8 @@ def rollout_page(tmp_path, bundles, release):
     time.sleep(0.01)
     rid = fleet.create_rollout(sha, canary=["S-0001"], canary_count=1, wave_size=3,
                                max_failures=5, rid="RO-NEW", by="tech")
-    reports(fleet, rid, "S-0001", [("R-0001", "done", None), ("R-0002", "done", None),
+    reports(fleet, rid, "S-0001", [("R-0001", "done", None),      # R-0002 ran 0.9.0 already
+                                   ("R-0002", "done", "already on version 0.9.0: not flashed"),
                                    ("", "done", None)])
     reports(fleet, rid, "S-0002", [("R-0003", "done", None),
                                    ("R-0004", "rolled_back", "not healthy within 20 s"),
@@ -106,6 +107,8 @@ def test_rollouts_view_in_chromium(rollout_page):
                 '#rollout-stations tr[data-station="S-0002"] li[data-reader]',
                 "els => els.map(e => [e.dataset.reader, e.dataset.state])")
             assert readers == [["R-0003", "done"], ["R-0004", "rolled_back"]]
+            skipped = '#rollout-stations tr[data-station="S-0001"] li[data-reader="R-0002"]'
+            assert "已是 0.9.0 版本，未重新写入" in page.inner_text(skipped)
             assert page.locator("#ro-pause, #ro-resume, #ro-cancel").count() == 0  # operator
             page.click("#lang")
             page.wait_for_function("document.documentElement.lang === 'en'")
@@ -113,6 +116,7 @@ def test_rollouts_view_in_chromium(rollout_page):
                                    ".innerText.includes('rolled back')")
             view = page.inner_text("#ext-view")
             assert "waiting for sync" in view and "every active station" in view
+            assert "already on version 0.9.0: not flashed" in view
             page.screenshot(path=str(ARTIFACTS / "rollout-page-en.png"), full_page=True)
 
             # a change the fleet service records reaches the open page without a reload

@@ -33,3 +33,21 @@ def test_the_sync_gate_and_the_maintenance_window():
 def test_every_final_state_is_a_state():
     for s in us.FINAL:
         assert s in us.STATES
+
+
+def _not_already(job, running):
+    try:
+        job.already(running)
+    except us.TransitionError:
+        return True
+    return False
+
+
+def test_done_because_already_there_needs_the_same_version_and_nothing_begun():
+    job = us.UpdateJob("RO-1", "1.4.0", reader="R-1")
+    assert _not_already(job, "1.3.9") and _not_already(job, None) and job.state == us.PENDING
+    job.already("1.4.0")
+    assert (job.state, job.reason, job.final) == (us.DONE, "already on version 1.4.0: not "
+                                                  "flashed", True)
+    assert job.history == [us.PENDING, us.DONE]
+    assert _not_already(us.UpdateJob("RO-1", "1.4.0").to(us.DOWNLOADING), "1.4.0")

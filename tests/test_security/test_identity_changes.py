@@ -11,6 +11,10 @@ out of service unseen.
 * A station certificate's first issue is audited; a re-issue (which revokes the live one) is
   an admin's, audited with the serials before/after and alarmed (`certificate_reissued`);
   the identity call refuses a technician even when no route is in between.
+* Two callers issuing a station's first certificate at the same instant: the first issue is
+  atomic in the store (a row lock on the station), so the second is a re-issue -- refused for
+  a technician, an alarmed re-issue for an admin -- never two "first" issues where one
+  silently revokes the other.
 Against the real FastAPI app over a real hub database, SQLite and PostgreSQL
 (bankkit.api_client over hubkit.db_url)."""
 
@@ -99,9 +103,13 @@ def test_a_technicians_rekey_replaces_the_reader_audited_and_alarmed(api):
     [entry] = audit.entries(api.hub.store, action="alarm.acknowledge")
     assert (entry["actor"], entry["detail"]["kind"], entry["detail"]["note"]) == \
         ("admin-1", "reader_replaced", "our re-key")
-    api.app.state.dashboard.fleet.invalidate()
-    view = api.get("/dashboard/api/stations/S-1", headers=h(api, "admin")).json()
+    # the route drops the dashboard's cached fleet: the problem is gone on the next read, and
+    # the station page's alarm says who acknowledged it (from the audit row)
+    view = api.get("/dashboard/api/stations/S-1", headers=h(api, "operator")).json()
     assert "identity_change" not in {p["rule"] for p in view["station"]["problems"]}
+    [listed] = view["alarms"]
+    assert (listed["id"], listed["acknowledged_by"]) == (alarm["id"], "admin-1")
+    assert listed["acknowledged_at"] is not None
     assert reports.alarm_list(api.hub.store)[0]["acknowledged_at"] is not None
 
 
@@ -149,3 +157,73 @@ def test_the_command_line_acknowledges_an_alarm_as_an_admin(api, db_url):
     [entry] = audit.entries(api.hub.store, action="alarm.acknowledge")
     assert (entry["actor"], entry["detail"]["role"]) == ("ops-desk", "admin")
 
+
+
+def _issue_at_once(api, tmp_path, monkeypatch, callers):
+    """Both callers issue S-1's certificate at the same instant: each is held at the signing
+    (cadir.sign_csr) until the other arrives there too, or for a second when the other cannot
+    (the store holds it) -- so two callers that both passed the first-issue check sign
+    together, as they would in a real race."""
+    import threading
+
+    from hil_tests.timescale import scaled
+    from server_hub.identity import cadir
+    api.hub.config.hub.ca_dir = str(tmp_path / "ca")
+    identity.fleet_ca(api.hub.config)          # the CA exists before the race
+    real, meet = cadir.sign_csr, threading.Barrier(len(callers))
+
+    def at_the_same_time(*args, **kwargs):
+        try:
+            meet.wait(timeout=scaled(1.0))
+        except threading.BrokenBarrierError:   # the other is held by the row lock: go on
+            pass
+        return real(*args, **kwargs)
+    monkeypatch.setattr(cadir, "sign_csr", at_the_same_time)
+    results = [None] * len(callers)
+
+    def issue(i):
+        try:
+            results[i] = identity.sign_station_csr(api.hub.config, api.hub.registry, "S-1",
+                                                   _csr("S-1"), by=callers[i])
+        except Exception as exc:               # noqa: BLE001 (the test looks at what it was)
+            results[i] = exc
+    threads = [threading.Thread(target=issue, args=(i,)) for i in range(len(callers))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=scaled(60))
+    assert not any(th.is_alive() for th in threads), "an issue never finished"
+    return results, pki.FleetCA.open(tmp_path / "ca")
+
+
+def test_two_technicians_issue_a_first_certificate_at_once_one_is_refused(
+        api, tmp_path, monkeypatch):
+    techs = [{"name": f"technician-{i}", "role": "technician"} for i in (1, 2)]
+    results, ca = _issue_at_once(api, tmp_path, monkeypatch, techs)
+    ok = [r for r in results if isinstance(r, dict)]
+    refused = [r for r in results if isinstance(r, Forbidden)]
+    assert (len(ok), len(refused)) == (1, 1), results
+    assert "only an admin may do it" in str(refused[0])
+    live = [e for e in ca.issued("S-1") if not e["revoked"]]
+    assert len(ca.issued("S-1")) == 1 and len(live) == 1       # nothing revoked unseen
+    [issued] = audit.entries(api.hub.store, action="station.certificate.*")
+    assert issued["action"] == "station.certificate.issue"
+    assert issued["detail"]["after"]["live_serials"] == [live[0]["serial"]]
+    assert reports.alarm_list(api.hub.store) == []
+
+
+def test_two_admins_issuing_at_once_make_one_issue_and_one_alarmed_reissue(
+        api, tmp_path, monkeypatch):
+    admins = [{"name": f"admin-{i}", "role": "admin"} for i in (1, 2)]
+    results, ca = _issue_at_once(api, tmp_path, monkeypatch, admins)
+    assert all(isinstance(r, dict) for r in results), results
+    entries = audit.entries(api.hub.store, action="station.certificate.*")
+    assert sorted(e["action"] for e in entries) == \
+        ["station.certificate.issue", "station.certificate.reissue"]
+    first = [e for e in entries if e["action"] == "station.certificate.issue"][0]
+    again = [e for e in entries if e["action"] == "station.certificate.reissue"][0]
+    assert again["detail"]["before"]["live_serials"] == first["detail"]["after"]["live_serials"]
+    [alarm] = reports.alarm_list(api.hub.store)
+    assert alarm["kind"] == "certificate_reissued"
+    assert [e["serial"] for e in ca.issued("S-1") if not e["revoked"]] == \
+        again["detail"]["after"]["live_serials"]

@@ -370,7 +370,8 @@ function renderStation(d) {
     clock(q.received_at), q.reason, q.reader_id ? h("code", {}, q.reader_id) : "—",
     q.seq === null ? "—" : num(q.seq), q.detail]);
   const alarms = (d.alarms || []).map((a) => [clock(a.created_at), a.kind,
-    a.reader_id ? h("code", {}, a.reader_id) : "—", num(a.seq), a.detail]);
+    a.reader_id ? h("code", {}, a.reader_id) : "—", num(a.seq), a.detail,
+    window.ackCell ? ackCell(a) : "—"]);
   const enrolled = (d.enrolled || []).map((r) => [r.label || "—", h("code", {}, r.reader_id),
     r.status]);
   document.getElementById("station-view").replaceChildren(...[
@@ -389,7 +390,7 @@ function renderStation(d) {
     h("h3", {}, t("rejections")),
     table(["received", "reason", "reader_id", "seq", "detail"], rejections),
     h("h3", {}, t("alarms")),
-    table(["received", "kind", "reader_id", "seq", "detail"], alarms),
+    table(["received", "kind", "reader_id", "seq", "detail", "ack_col"], alarms),
   ].filter((n) => n));
 }
 

@@ -18,6 +18,7 @@ Object.assign(I18N.zh, {
   ro_st_applying: "写入中", ro_st_verifying: "校验中", ro_st_done: "完成", ro_st_rolled_back: "已回滚",
   ro_st_failed: "失败", ro_st_cancelled: "已取消",
   ro_waiting_online: "等待站点上线（站点离线，上线后自动开始）",
+  ro_already: "已是 {fw} 版本，未重新写入",
 });
 Object.assign(I18N.en, {
   nav_rollouts: "Firmware rollouts", ro_title: "Firmware rollouts", ro_none: "no rollout yet",
@@ -33,6 +34,7 @@ Object.assign(I18N.en, {
   ro_st_applying: "applying", ro_st_verifying: "verifying", ro_st_done: "done", ro_st_rolled_back: "rolled back",
   ro_st_failed: "failed", ro_st_cancelled: "cancelled",
   ro_waiting_online: "waiting for the station to come online (it starts by itself then)",
+  ro_already: "already on version {fw}: not flashed",
 });
 
 const RO = { data: null, key: null, at: 0, error: null, loading: false, busy: false };
@@ -40,6 +42,13 @@ const RO_MARK = { done: "✓", rolled_back: "↶", failed: "✕", cancelled: "�
   running: "▶", paused: "‖", expired: "⌛", finished: "✓" };
 const RO_ORDER = ["done", "rolled_back", "failed", "cancelled", "verifying", "applying",
   "waiting_for_sync", "downloading", "pending"];
+
+// A reader the agent skipped because it already ran the version (protocol/updatestate.py
+// ALREADY + fw + NOT_FLASHED) reads in the page's language; other reasons as the agent says.
+function roReason(reason) {
+  const m = /^already on version (.+): not flashed$/.exec(reason);
+  return m ? t("ro_already").replace("{fw}", m[1]) : reason;
+}
 
 function roRoute() {
   const m = location.hash.match(/^#\/rollouts\/(.+)$/);
@@ -157,7 +166,7 @@ function roDetail(r) {
      Object.keys(st.readers).length ? h("ul", { class: "ro-readers" },
        Object.entries(st.readers).map(([label, rd]) => h("li", { "data-reader": label,
          "data-state": rd.state }, h("strong", {}, label), " ", roBadge(rd.state, true),
-         rd.reason ? h("span", { class: "muted" }, " " + rd.reason) : null))) : "—"]
+         rd.reason ? h("span", { class: "muted" }, " " + roReason(rd.reason)) : null))) : "—"]
       .map((c, i) => h("td", { "data-label": t(cols[i]) }, h("div", { class: "cell" }, c))));
   });
   return [
