@@ -83,6 +83,35 @@ def _comb_columns_pure(kbytes, out):
 if _comb_columns is None:
     _comb_columns = _comb_columns_pure
 
+# The limb path (16-bit limbs in one buffer, protocol/ed25519_fe.py's contract) where the
+# field operations are machine code: protocol/ed25519_thumb.py on an RP2040 (ARMv6-M).
+# Elsewhere (CPython, the unix port, an ESP32) big ints are the faster path.
+fmul = fadd = fsub = fload = None
+
+
+def set_field(ops):
+    # ops: a module with fmul, fadd, fsub, fload (ed25519_thumb, or ed25519_fe in tests), or
+    # None for the big-int path.
+    global fmul, fadd, fsub, fload
+    if ops is None:
+        fmul = fadd = fsub = fload = None
+    else:
+        fmul, fadd, fsub, fload = ops.fmul, ops.fadd, ops.fsub, ops.fload
+
+
+try:
+    from protocol import ed25519_thumb as _thumb
+    set_field(_thumb)
+except (ImportError, SyntaxError, ValueError, NameError):
+    pass  # no Thumb inline assembler in this build
+
+# Halfword offsets of the elements in the viper path's buffer (protocol/ed25519_fe.py); 0..31
+# is fmul's scratch. _E1.._E3: the table entry (y - x, y + x, 2dxy) being added.
+_X, _Y, _Z, _T = 32, 48, 64, 80
+_A, _B, _C, _D, _E, _F, _G, _H = 96, 112, 128, 144, 160, 176, 192, 208
+_E1, _E2, _E3, _DINV, _ZERO = 224, 240, 256, 272, 288
+_FE_BYTES = 608
+
 
 def set_table(groups):
     # Use another store for the signer's comb table: four objects that slice like the
@@ -136,8 +165,10 @@ def comb_start(k):
     columns = [0] * 32
     _comb_columns(((k + _K_BIAS) >> 1).to_bytes(32, "little"), columns)
     tb = (_table or _load_table())[0]
-    fb = int.from_bytes
     o = columns[0]
+    if fmul is not None:
+        return _comb_start_fe(tb, o, columns)
+    fb = int.from_bytes
     if o & 1:
         o -= 1
         b = fb(tb[o:o + 32], "little")        # y + x of -P is y - x of P
@@ -151,7 +182,26 @@ def comb_start(k):
     return [b - a, b + a, 2, t * _D_INV % P, columns]
 
 
+def _comb_start_fe(tb, o, columns):
+    # comb_start on the viper path: the state's elements live in one buffer (state[5]);
+    # state[0..3] are filled (ints) when comb_run reaches column 32.
+    s = bytearray(_FE_BYTES)
+    s[2 * _DINV:2 * _DINV + 32] = _D_INV.to_bytes(32, "little")
+    s[2 * _Z] = 2
+    fload(s, _E1, tb[o & ~1:(o & ~1) + 96])
+    a, b = (_E2, _E1) if o & 1 else (_E1, _E2)
+    fsub(s, _X, b, a)
+    fadd(s, _Y, b, a)
+    fmul(s, _T, _E3, _DINV)
+    if o & 1:
+        fsub(s, _T, _ZERO, _T)
+    return [None, None, None, None, columns, s]
+
+
 def comb_run(state, start, end):
+    if len(state) > 5:
+        _comb_run_fe(state, start, end)
+        return
     X, Y, Z, T, columns = state
     groups = _table or _load_table()
     fb = int.from_bytes
@@ -200,6 +250,60 @@ def comb_run(state, start, end):
     state[1] = Y
     state[2] = Z
     state[3] = T
+
+
+def _comb_run_fe(state, start, end):
+    # comb_run with protocol/ed25519_fe.py: the same formulas, element by element.
+    columns = state[4]
+    s = state[5]
+    groups = _table or _load_table()
+    load = fload
+    mul = fmul
+    add = fadd
+    sub = fsub
+    for i in range(start, end):
+        if not i & 3:
+            mul(s, 96, 32, 32)      # A = X^2
+            mul(s, 112, 48, 48)     # B = Y^2
+            mul(s, 128, 64, 64)     # C = Z^2
+            add(s, 128, 128, 128)   # C = 2 Z^2
+            add(s, 208, 96, 112)    # H = A + B
+            add(s, 160, 32, 48)     # E = X + Y
+            mul(s, 160, 160, 160)   # E = (X + Y)^2
+            sub(s, 160, 208, 160)   # E = H - E
+            sub(s, 192, 96, 112)    # G = A - B
+            add(s, 176, 128, 192)   # F = C + G
+            mul(s, 32, 160, 176)    # X = E F
+            mul(s, 48, 192, 208)    # Y = G H
+            mul(s, 80, 160, 208)    # T = E H
+            mul(s, 64, 176, 192)    # Z = F G
+        o = columns[i]
+        e = o & ~1
+        load(s, 224, groups[i & 3][e:e + 96])
+        sub(s, 96, 48, 32)          # A = Y - X
+        add(s, 112, 48, 32)         # B = Y + X
+        mul(s, 128, 80, 256)        # C = T 2dxy
+        add(s, 144, 64, 64)         # D = 2 Z
+        if o & 1:                   # -P: y - x and y + x swap, 2dxy changes sign
+            mul(s, 96, 96, 240)
+            mul(s, 112, 112, 224)
+            add(s, 176, 144, 128)   # F = D + C
+            sub(s, 192, 144, 128)   # G = D - C
+        else:
+            mul(s, 96, 96, 224)
+            mul(s, 112, 112, 240)
+            sub(s, 176, 144, 128)   # F = D - C
+            add(s, 192, 144, 128)   # G = D + C
+        sub(s, 160, 112, 96)        # E = B - A
+        add(s, 208, 112, 96)        # H = B + A
+        mul(s, 32, 160, 176)        # X = E F
+        mul(s, 48, 192, 208)        # Y = G H
+        mul(s, 80, 160, 208)        # T = E H
+        mul(s, 64, 176, 192)        # Z = F G
+    if end >= 32:
+        fb = int.from_bytes
+        for n, at in enumerate((_X, _Y, _Z, _T)):
+            state[n] = fb(s[2 * at:2 * at + 32], "little")
 
 
 def encode_point(X, Y, Z):
