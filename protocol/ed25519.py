@@ -99,11 +99,20 @@ def set_field(ops):
         fmul, fadd, fsub, fload = ops.fmul, ops.fadd, ops.fsub, ops.fload
 
 
-try:
-    from protocol import ed25519_thumb as _thumb
-    set_field(_thumb)
-except (ImportError, SyntaxError, ValueError, NameError):
-    pass  # no Thumb inline assembler in this build
+def _thumb_arch():
+    # True on an ARM Thumb MicroPython (native arch 4..8 in sys.implementation._mpy: armv6m
+    # .. armv7emdp); the module is not even parsed elsewhere (2,000 lines of assembly).
+    import sys
+    mpy = getattr(sys.implementation, "_mpy", 0)
+    return 4 <= (mpy >> 10) <= 8
+
+
+if _thumb_arch():
+    try:
+        from protocol import ed25519_thumb as _thumb
+        set_field(_thumb)
+    except (ImportError, SyntaxError, ValueError):
+        pass  # a build without the Thumb inline assembler, or the module left out
 
 # Halfword offsets of the elements in the viper path's buffer (protocol/ed25519_fe.py); 0..31
 # is fmul's scratch. _E1.._E3: the table entry (y - x, y + x, 2dxy) being added.
