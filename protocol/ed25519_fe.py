@@ -13,6 +13,7 @@
 # Every result is congruent mod p to the exact one; d may be a or b.
 #
 #   fmul(s, d, a, b)   s[d] = s[a] * s[b]
+#   fsqr(s, d, a, n)   s[d] = s[a] ** (2 ** n), n >= 1 squarings (the inversion's chain)
 #   fadd(s, d, a, b)   s[d] = s[a] + s[b]
 #   fsub(s, d, a, b)   s[d] = s[a] - s[b]   (computed as a + 4p - b: never negative)
 #   fload(s, d, src)   halfwords d..d+47 = the 96 bytes of src (a comb table entry)
@@ -36,6 +37,16 @@ def _put(s, d, v):
 def fmul(s, d, a, b):
     v = _get(s, a) * _get(s, b)
     _put(s, d, (v & _M) + 38 * (v >> 256))
+
+
+def fsqr(s, d, a, n):
+    v = _get(s, a)
+    for _ in range(n):
+        v *= v
+        v = (v & _M) + 38 * (v >> 256)
+        v = (v & _M) + 38 * (v >> 256)
+        v = (v & _M) + 38 * (v >> 256)
+    s[2 * d:2 * d + 32] = v.to_bytes(32, "little")
 
 
 def fadd(s, d, a, b):

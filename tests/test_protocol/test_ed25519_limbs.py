@@ -89,6 +89,13 @@ def test_field_operations_are_exact_mod_p_at_the_edges():
             s[64:96] = x.to_bytes(32, "little")
             fe.fmul(s, 32, 32, 32)   # d = a = b
             assert (_element(s, 32) - x * x) % P == 0
+        for n in (1, 2, 5):
+            s = bytearray(608)
+            s[64:96] = x.to_bytes(32, "little")
+            fe.fsqr(s, 48, 32, n)
+            assert _element(s, 48) < 1 << 256 and (_element(s, 48) - pow(x, 2 ** n, P)) % P == 0
+            fe.fsqr(s, 32, 32, n)    # d = a
+            assert s[64:96] == s[96:128]
 
 
 def test_fload_copies_an_entry_from_any_offset():
