@@ -83,25 +83,30 @@ def _comb_columns_pure(kbytes, out):
 if _comb_columns is None:
     _comb_columns = _comb_columns_pure
 
-# The limb path (16-bit limbs in one buffer, protocol/ed25519_fe.py's contract) where the
-# field operations are machine code: protocol/ed25519_thumb.py on an RP2040 (ARMv6-M).
-# Elsewhere (CPython, the unix port, an ESP32) big ints are the faster path.
-fmul = fsqr = fadd = fsub = fload = None
+# The limb path (protocol/ed25519_limbs.py: 16-bit limbs in one buffer, the field operations
+# in machine code): protocol/ed25519_thumb.py on an RP2040 (ARMv6-M), where a big-int
+# a * b % p costs ~260 µs. Elsewhere (CPython, the unix port, an ESP32) big ints are faster
+# and the limb code is not even loaded (heap on small boards).
+field_ops = None   # the module of field operations in use, None for big ints
+_limbs = None
 
 
 def set_field(ops):
     # ops: a module with fmul, fsqr, fadd, fsub, fload (ed25519_thumb, or ed25519_fe in
     # tests), or None for the big-int path.
-    global fmul, fsqr, fadd, fsub, fload
+    global field_ops, _limbs
+    field_ops = ops
     if ops is None:
-        fmul = fsqr = fadd = fsub = fload = None
+        _limbs = None
     else:
-        fmul, fsqr, fadd, fsub, fload = ops.fmul, ops.fsqr, ops.fadd, ops.fsub, ops.fload
+        from protocol import ed25519_limbs
+        ed25519_limbs.use(ops, _D_INV)
+        _limbs = ed25519_limbs
 
 
 def _thumb_arch():
     # True on an ARM Thumb MicroPython (native arch 4..8 in sys.implementation._mpy: armv6m
-    # .. armv7emdp); the module is not even parsed elsewhere (2,000 lines of assembly).
+    # .. armv7emdp); the module is not even parsed elsewhere (3,500 lines of assembly).
     import sys
     mpy = getattr(sys.implementation, "_mpy", 0)
     return 4 <= (mpy >> 10) <= 8
@@ -109,17 +114,10 @@ def _thumb_arch():
 
 if _thumb_arch():
     try:
-        from protocol import ed25519_thumb as _thumb
-        set_field(_thumb)
+        from protocol import ed25519_thumb
+        set_field(ed25519_thumb)
     except (ImportError, SyntaxError, ValueError):
         pass  # a build without the Thumb inline assembler, or the module left out
-
-# Halfword offsets of the elements in the viper path's buffer (protocol/ed25519_fe.py); 0..31
-# is fmul's scratch. _E1.._E3: the table entry (y - x, y + x, 2dxy) being added.
-_X, _Y, _Z, _T = 32, 48, 64, 80
-_A, _B, _C, _D, _E, _F, _G, _H = 96, 112, 128, 144, 160, 176, 192, 208
-_E1, _E2, _E3, _DINV, _ZERO = 224, 240, 256, 272, 288
-_FE_BYTES = 608
 
 
 def set_table(groups):
@@ -175,8 +173,8 @@ def comb_start(k):
     _comb_columns(((k + _K_BIAS) >> 1).to_bytes(32, "little"), columns)
     tb = (_table or _load_table())[0]
     o = columns[0]
-    if fmul is not None:
-        return _comb_start_fe(tb, o, columns)
+    if _limbs is not None:
+        return _limbs.comb_start(tb, o, columns)
     fb = int.from_bytes
     if o & 1:
         o -= 1
@@ -191,25 +189,9 @@ def comb_start(k):
     return [b - a, b + a, 2, t * _D_INV % P, columns]
 
 
-def _comb_start_fe(tb, o, columns):
-    # comb_start on the viper path: the state's elements live in one buffer (state[5]);
-    # state[0..3] are filled (ints) when comb_run reaches column 32.
-    s = bytearray(_FE_BYTES)
-    s[2 * _DINV:2 * _DINV + 32] = _D_INV.to_bytes(32, "little")
-    s[2 * _Z] = 2
-    fload(s, _E1, tb[o & ~1:(o & ~1) + 96])
-    a, b = (_E2, _E1) if o & 1 else (_E1, _E2)
-    fsub(s, _X, b, a)
-    fadd(s, _Y, b, a)
-    fmul(s, _T, _E3, _DINV)
-    if o & 1:
-        fsub(s, _T, _ZERO, _T)
-    return [None, None, None, None, columns, s]
-
-
 def comb_run(state, start, end):
     if len(state) > 5:
-        _comb_run_fe(state, start, end)
+        _limbs.comb_run(state, start, end, _table or _load_table())
         return
     X, Y, Z, T, columns = state
     groups = _table or _load_table()
@@ -261,108 +243,10 @@ def comb_run(state, start, end):
     state[3] = T
 
 
-def _comb_run_fe(state, start, end):
-    # comb_run with protocol/ed25519_fe.py: the same formulas, element by element.
-    columns = state[4]
-    s = state[5]
-    groups = _table or _load_table()
-    load = fload
-    mul = fmul
-    sqr = fsqr
-    add = fadd
-    sub = fsub
-    for i in range(start, end):
-        if not i & 3:
-            sqr(s, 96, 32, 1)       # A = X^2
-            sqr(s, 112, 48, 1)      # B = Y^2
-            sqr(s, 128, 64, 1)      # C = Z^2
-            add(s, 128, 128, 128)   # C = 2 Z^2
-            add(s, 208, 96, 112)    # H = A + B
-            add(s, 160, 32, 48)     # E = X + Y
-            sqr(s, 160, 160, 1)     # E = (X + Y)^2
-            sub(s, 160, 208, 160)   # E = H - E
-            sub(s, 192, 96, 112)    # G = A - B
-            add(s, 176, 128, 192)   # F = C + G
-            mul(s, 32, 160, 176)    # X = E F
-            mul(s, 48, 192, 208)    # Y = G H
-            mul(s, 80, 160, 208)    # T = E H
-            mul(s, 64, 176, 192)    # Z = F G
-        o = columns[i]
-        e = o & ~1
-        load(s, 224, groups[i & 3][e:e + 96])
-        sub(s, 96, 48, 32)          # A = Y - X
-        add(s, 112, 48, 32)         # B = Y + X
-        mul(s, 128, 80, 256)        # C = T 2dxy
-        add(s, 144, 64, 64)         # D = 2 Z
-        if o & 1:                   # -P: y - x and y + x swap, 2dxy changes sign
-            mul(s, 96, 96, 240)
-            mul(s, 112, 112, 224)
-            add(s, 176, 144, 128)   # F = D + C
-            sub(s, 192, 144, 128)   # G = D - C
-        else:
-            mul(s, 96, 96, 224)
-            mul(s, 112, 112, 240)
-            sub(s, 176, 144, 128)   # F = D - C
-            add(s, 192, 144, 128)   # G = D + C
-        sub(s, 160, 112, 96)        # E = B - A
-        add(s, 208, 112, 96)        # H = B + A
-        mul(s, 32, 160, 176)        # X = E F
-        mul(s, 48, 192, 208)        # Y = G H
-        mul(s, 80, 160, 208)        # T = E H
-        mul(s, 64, 176, 192)        # Z = F G
-    if end >= 32:
-        fb = int.from_bytes
-        for n, at in enumerate((_X, _Y, _Z, _T)):
-            state[n] = fb(s[2 * at:2 * at + 32], "little")
-
-
-def _invert_fe(s, d, z):
-    # s[d] = s[z] ** (p - 2) = 1/z (Fermat; 254 squarings, 11 multiplications, the chain of
-    # ref10's fe_invert). Uses A..D (96..143) as temporaries: d and z must be elsewhere.
-    mul = fmul
-    sqr = fsqr
-    sqr(s, 96, z, 1)             # t0 = z^2
-    sqr(s, 112, 96, 2)           # t1 = z^8
-    mul(s, 112, z, 112)          # t1 = z^9
-    mul(s, 96, 96, 112)          # t0 = z^11
-    sqr(s, 128, 96, 1)           # z^22
-    mul(s, 112, 112, 128)        # t1 = z^(2^5 - 1)
-    sqr(s, 128, 112, 5)
-    mul(s, 112, 128, 112)        # t1 = z^(2^10 - 1)
-    sqr(s, 128, 112, 10)
-    mul(s, 128, 128, 112)        # t2 = z^(2^20 - 1)
-    sqr(s, 144, 128, 20)
-    mul(s, 128, 144, 128)        # t2 = z^(2^40 - 1)
-    sqr(s, 128, 128, 10)
-    mul(s, 112, 128, 112)        # t1 = z^(2^50 - 1)
-    sqr(s, 128, 112, 50)
-    mul(s, 128, 128, 112)        # t2 = z^(2^100 - 1)
-    sqr(s, 144, 128, 100)
-    mul(s, 128, 144, 128)        # t2 = z^(2^200 - 1)
-    sqr(s, 128, 128, 50)
-    mul(s, 112, 128, 112)        # t1 = z^(2^250 - 1)
-    sqr(s, 112, 112, 5)
-    mul(s, d, 112, 96)           # z^(2^255 - 21) = z^(p - 2)
-
-
 def encode_point(X, Y, Z):
     # RFC 8032 5.1.2: y little-endian, top bit = x & 1. X, Y, Z: 0 <= value < 2**256.
-    if fmul is not None:
-        # on the limb path the inversion is Fermat's in machine code: 2.5-3 ms on an RP2040
-        # against 11 ms for Euclid on big ints
-        if not Z % P:
-            raise LocalProtocolError("0 has no inverse mod p", "not_invertible")
-        s = bytearray(_FE_BYTES)
-        s[2 * _X:2 * _X + 32] = X.to_bytes(32, "little")
-        s[2 * _Y:2 * _Y + 32] = Y.to_bytes(32, "little")
-        s[2 * _Z:2 * _Z + 32] = Z.to_bytes(32, "little")
-        _invert_fe(s, _E, _Z)
-        fmul(s, _X, _X, _E)
-        fmul(s, _Y, _Y, _E)
-        fb = int.from_bytes
-        x = fb(s[2 * _X:2 * _X + 32], "little") % P
-        y = fb(s[2 * _Y:2 * _Y + 32], "little") % P
-        return (y | ((x & 1) << 255)).to_bytes(32, "little")
+    if _limbs is not None:
+        return _limbs.encode_point(X, Y, Z)
     zi = inverse(Z)
     x = X * zi % P
     y = Y * zi % P

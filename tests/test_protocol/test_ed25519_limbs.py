@@ -20,12 +20,12 @@ with open(protocol.__file__.rsplit("/", 1)[0] + "/vectors/ed25519.json") as _f:
 
 
 def _with_field(ops, fn):
-    saved = (ed25519.fmul, ed25519.fadd, ed25519.fsub, ed25519.fload)
+    saved = ed25519.field_ops
     ed25519.set_field(ops)
     try:
         return fn()
     finally:
-        ed25519.fmul, ed25519.fadd, ed25519.fsub, ed25519.fload = saved
+        ed25519.set_field(saved)
 
 
 def test_rfc8032_vectors_on_the_limb_path():
