@@ -31,6 +31,10 @@
 # Measured on the unix port (bench/ed25519_bench.py): sign ~0.45 ms, of which
 # R ~340 us, the inversion ~60 us, SHA-512 ~22 us.
 #
+# On an RP2040 (ARM Thumb MicroPython) the comb and the inversion run on 16-bit limbs with
+# field operations in machine code instead (protocol/ed25519_limbs.py, ed25519_thumb.py):
+# there a big-int a * b % p costs ~260 µs, sign 99 ms; with the limbs sign ~22 ms.
+#
 # Inversion uses the extended Euclidean algorithm: on MicroPython ~60 us against
 # 500-800 us for Fermat (pow(z, p - 2, p)); pow(x, -1, m) silently returns 0 there.
 #
