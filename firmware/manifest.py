@@ -27,6 +27,15 @@ PROTOCOL = (
     "ed25519_viper.py", "errors.py", "link.py", "record.py", "sha512.py", "sha512_viper.py",
 )
 
+# protocol/ed25519_thumb.py is ARM Thumb assembly (the signer's field arithmetic on an RP2040;
+# ed25519_limbs.py runs the comb on it): frozen into ARM images only. makemanifest.py runs
+# with the port's mpy-cross flags on its command line (-march=armv6m on rp2, xtensawin on esp32).
+import sys  # noqa: E402
+
+_MARCH = [a for a in sys.argv if "-march=" in a]
+if not _MARCH or any("-march=armv" in a for a in _MARCH):
+    PROTOCOL += ("ed25519_limbs.py", "ed25519_thumb.py")
+
 for name in FIRMWARE:
     module(name)
 package("board", files=BOARD)

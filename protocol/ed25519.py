@@ -31,6 +31,10 @@
 # Measured on the unix port (bench/ed25519_bench.py): sign ~0.45 ms, of which
 # R ~340 us, the inversion ~60 us, SHA-512 ~22 us.
 #
+# On an RP2040 (ARM Thumb MicroPython) the comb and the inversion run on 16-bit limbs with
+# field operations in machine code instead (protocol/ed25519_limbs.py, ed25519_thumb.py):
+# there a big-int a * b % p costs ~260 µs, sign 99 ms; with the limbs sign ~22 ms.
+#
 # Inversion uses the extended Euclidean algorithm: on MicroPython ~60 us against
 # 500-800 us for Fermat (pow(z, p - 2, p)); pow(x, -1, m) silently returns 0 there.
 #
@@ -82,6 +86,42 @@ def _comb_columns_pure(kbytes, out):
 
 if _comb_columns is None:
     _comb_columns = _comb_columns_pure
+
+# The limb path (protocol/ed25519_limbs.py: 16-bit limbs in one buffer, the field operations
+# in machine code): protocol/ed25519_thumb.py on an RP2040 (ARMv6-M), where a big-int
+# a * b % p costs ~260 µs. Elsewhere (CPython, the unix port, an ESP32) big ints are faster
+# and the limb code is not even loaded (heap on small boards).
+field_ops = None   # the module of field operations in use, None for big ints
+_limbs = None
+
+
+def set_field(ops):
+    # ops: a module with fmul, fsqr, fadd, fsub, fload (ed25519_thumb, or ed25519_fe in
+    # tests), or None for the big-int path.
+    global field_ops, _limbs
+    field_ops = ops
+    if ops is None:
+        _limbs = None
+    else:
+        from protocol import ed25519_limbs
+        ed25519_limbs.use(ops, _D_INV)
+        _limbs = ed25519_limbs
+
+
+def _thumb_arch():
+    # True on an ARM Thumb MicroPython (native arch 4..8 in sys.implementation._mpy: armv6m
+    # .. armv7emdp); the module is not even parsed elsewhere (3,500 lines of assembly).
+    import sys
+    mpy = getattr(sys.implementation, "_mpy", 0)
+    return 4 <= (mpy >> 10) <= 8
+
+
+if _thumb_arch():
+    try:
+        from protocol import ed25519_thumb
+        set_field(ed25519_thumb)
+    except (ImportError, SyntaxError, ValueError):
+        pass  # a build without the Thumb inline assembler, or the module left out
 
 
 def set_table(groups):
@@ -136,8 +176,10 @@ def comb_start(k):
     columns = [0] * 32
     _comb_columns(((k + _K_BIAS) >> 1).to_bytes(32, "little"), columns)
     tb = (_table or _load_table())[0]
-    fb = int.from_bytes
     o = columns[0]
+    if _limbs is not None:
+        return _limbs.comb_start(tb, o, columns)
+    fb = int.from_bytes
     if o & 1:
         o -= 1
         b = fb(tb[o:o + 32], "little")        # y + x of -P is y - x of P
@@ -152,6 +194,9 @@ def comb_start(k):
 
 
 def comb_run(state, start, end):
+    if len(state) > 5:
+        _limbs.comb_run(state, start, end, _table or _load_table())
+        return
     X, Y, Z, T, columns = state
     groups = _table or _load_table()
     fb = int.from_bytes
@@ -203,7 +248,9 @@ def comb_run(state, start, end):
 
 
 def encode_point(X, Y, Z):
-    # RFC 8032 5.1.2: y little-endian, top bit = x & 1.
+    # RFC 8032 5.1.2: y little-endian, top bit = x & 1. X, Y, Z: 0 <= value < 2**256.
+    if _limbs is not None:
+        return _limbs.encode_point(X, Y, Z)
     zi = inverse(Z)
     x = X * zi % P
     y = Y * zi % P

