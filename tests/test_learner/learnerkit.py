@@ -7,15 +7,10 @@ No conftest.py here (see tests/test_hub/hubkit.py for why); tests import from th
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from hubkit import (District, Hub, SESSION_START, db_url, make_config, wire)  # noqa: F401
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test_hub"))
-
-from hubkit import (District, Hub, SESSION_START, db_url, make_config, wire)  # noqa: E402,F401
-
-from server_hub.creditbank import learnerauth  # noqa: E402
-from server_hub.creditbank.bank import Bank  # noqa: E402
+from server_hub.creditbank import learnerauth
+from server_hub.creditbank.bank import Bank
 
 PINS = {"L-0": "482915", "L-1": "kite-lantern-77", "L-2": "730264"}
 DESK = {"name": "desk-ann", "role": "operator"}

@@ -5,16 +5,12 @@ credits of its station (another station's learner unnamed), opens an account, is
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import sync_playwright
 
 from scopekit import FOREIGN, HOME, Hub, make_config, seed_two_stations
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test_dashboard"))
-from dashkit import ARTIFACTS, Server  # noqa: E402
+from dashkit import ARTIFACTS, Server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
