@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hubkit import SESSION_START, District, Hub, db_url, hub, hub_config, make_config  # noqa: F401
+from hubkit import SESSION_START, District, Hub, make_config
 from hubproc import HubProcess, wait_for
 from hil_tests.stationsim import StationSim
 from hil_tests.timescale import scaled

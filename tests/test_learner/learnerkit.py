@@ -2,12 +2,12 @@
 credited district, the credit bank's catalogue and a redemption, PINs set at the desk through
 the store's own path, and the hub's FastAPI app behind a TestClient (127.0.0.1 only).
 
-No conftest.py here (see tests/test_hub/hubkit.py for why); tests import from this module.
+Tests import helpers from this module; the `db_url` fixture comes from the folder's conftest.py.
 """
 
 from __future__ import annotations
 
-from hubkit import (District, Hub, SESSION_START, db_url, make_config, wire)  # noqa: F401
+from hubkit import District, Hub, SESSION_START, db_url, make_config, wire  # noqa: F401 (re-exported)
 
 from server_hub.creditbank import learnerauth
 from server_hub.creditbank.bank import Bank

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 
-from hubkit import Hub, db_url, make_config, wire  # noqa: F401
+from hubkit import Hub, db_url, make_config, wire  # noqa: F401 (re-exported)
 from hil_tests.simreader import SimReader
 
 HOME, AWAY = "S-0001", "S-0002"

@@ -12,7 +12,7 @@ import datetime as dt
 
 import httpx
 
-from test_bank_pages import bank, browser, open_page, sign_in, sql  # noqa: F401
+from test_bank_pages import open_page, sign_in, sql
 
 LEDGER = "SELECT id, learner_id, entry, amount_milli FROM ledger WHERE activity_id = 'yoga-1'"
 
