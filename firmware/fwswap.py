@@ -1,6 +1,6 @@
 # fwswap: make a firmware update all-or-nothing on flash.
 #
-# An update (provisioning/fwapply.py, run by the station's agent in the raw REPL) first
+# An update (protocol/host/fwapply.py, run by the station's agent in the raw REPL) first
 # stages every changed file under /fw.next and copies the old version of each file it will
 # replace or delete under /fw.prev. Nothing the board runs has changed yet. Then it writes the
 # intent /fw.swap (atomically: .new + rename) and runs `finish()`, which renames each staged

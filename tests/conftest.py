@@ -4,7 +4,8 @@ Dual-interpreter tests: a test file whose first lines contain the marker
 `# dual: micropython` is collected twice — once by pytest on CPython as usual,
 and once as `[micropython]` items executed by tests/mpy_runner.py inside the
 real `micropython` binary (one process per file). A failure there fails the
-suite. Such files use plain `assert` and no fixtures. An optional
+suite. Such files use plain `assert` and no fixtures; on MICROPYPATH they find the
+folders pytest's `pythonpath` gives the CPython half, and their own. An optional
 `# heapsize: 128K` line runs them on a small heap; an optional `# slow: <why>` line marks
 all their items `slow` (they cannot import pytest for a pytestmark), so `make test-fast`
 leaves them out. Which other tests are `slow` is decided below (_SLOW_FIXTURES, _SLOW_FILES).
@@ -120,8 +121,12 @@ class MicroPythonFile(pytest.File):
             header = _header(self.path)
             match = re.search(r"# heapsize: (\S+)", header)
             heapsize = match.group(1) if match else None
+            # the folders pytest gives the CPython half (the file's own and pyproject's
+            # pythonpath: fwkit, fakehw_*, ...) on MICROPYPATH, so neither half edits sys.path
+            folders = (self.path.parent,) + tuple(self.config.getini("pythonpath"))
             proc = mpy.run(["tests/mpy_runner.py", str(self.path.relative_to(mpy.REPO))],
-                           heapsize=heapsize, timeout=600 * _timeout_scale())
+                           heapsize=heapsize, timeout=600 * _timeout_scale(),
+                           path_extra=folders)
             found = {}
             for line in proc.stdout.splitlines():
                 m = _LINE.match(line)

@@ -4,11 +4,10 @@
 # Prints one line per test: "PASS file::name", "FAIL file::name: ExcType: msg"
 # or "SKIP file::name: why" (a test raises SkipTest-named exception to skip),
 # then a summary; exits 1 if any test failed or a file failed to load.
+#
+# Module search path: MICROPYPATH (hil_tests/mpy.py; tests/conftest.py adds the test folders),
+# after this script's own folder tests/, which holds no module a test imports.
 import sys
-
-# The runner's own folder must not shadow real packages (tests/test_x/ dirs).
-if sys.path and sys.path[0].endswith("tests"):
-    sys.path.pop(0)
 
 
 def _run_file(path, pattern, results):

@@ -15,20 +15,17 @@ import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_security"))
-
-from hubkit import SESSION_START, District, Hub, db_url, hub, hub_config, make_config  # noqa: E402,F401
-from hubproc import HubProcess, wait_for  # noqa: E402
-from hil_tests.stationsim import StationSim  # noqa: E402
-from hil_tests.timescale import scaled  # noqa: E402
-from protocol import batch as wire  # noqa: E402
-from server_hub import config as hubconfig  # noqa: E402
-from server_hub.dashboard import auditmetrics  # noqa: E402
-from server_hub.errors import ConfigError, SchemaError  # noqa: E402
-from server_hub.ingest.auditor import RecordAuditor, read_figures  # noqa: E402
-from server_hub.store import migrations  # noqa: E402
-from server_hub.store.db import Store, open_store  # noqa: E402
+from hubkit import SESSION_START, District, Hub, make_config
+from hubproc import HubProcess, wait_for
+from hil_tests.stationsim import StationSim
+from hil_tests.timescale import scaled
+from protocol import batch as wire
+from server_hub import config as hubconfig
+from server_hub.dashboard import auditmetrics
+from server_hub.errors import ConfigError, SchemaError
+from server_hub.ingest.auditor import RecordAuditor, read_figures
+from server_hub.store import migrations
+from server_hub.store.db import Store, open_store
 
 REPO = Path(__file__).resolve().parents[2]
 LATER = SESSION_START + 86400

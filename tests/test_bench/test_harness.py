@@ -10,12 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:          # bench/ is not an installed package
-    sys.path.insert(0, str(REPO))
+from bench import run as bench_run
+from bench.report import Figure, judged, spread, summary, table
 
-from bench import run as bench_run  # noqa: E402
-from bench.report import Figure, judged, spread, summary, table  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_tiny_run_measures_every_module(tmp_path):

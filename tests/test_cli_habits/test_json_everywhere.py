@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
-
-from hubkit import SESSION_START, District, Hub, make_config  # noqa: E402
-from protocol import batch as wire  # noqa: E402
-from server_hub.cli import dispatch  # noqa: E402
+from hubkit import SESSION_START, District, Hub, make_config
+from protocol import batch as wire
+from server_hub.cli import dispatch
 
 # Commands that change things (and say so in a sentence), or run: no data to print as JSON.
 NO_DATA = {

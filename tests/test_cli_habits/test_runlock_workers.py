@@ -6,20 +6,17 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
-
-from habitkit import REPO, _env, run  # noqa: E402
-from hubkit import fresh_pg_database  # noqa: E402
-from hil_tests.services import free_port  # noqa: E402
-from hil_tests.timescale import scaled  # noqa: E402
-from server_hub import config as hubconfig  # noqa: E402
-from server_hub.cli import runlock  # noqa: E402
-from server_hub.errors import HubError  # noqa: E402
+from habitkit import REPO, _env, run
+from hubkit import fresh_pg_database
+from hil_tests.services import free_port
+from hil_tests.timescale import scaled
+from server_hub import config as hubconfig
+from server_hub.cli import runlock
+from server_hub.errors import HubError
 
 
 def test_postgresql_hubs_lock_their_mqtt_client_id(postgres, monkeypatch):

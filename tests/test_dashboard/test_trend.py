@@ -10,7 +10,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from dashkit import Hub, db_url, make_config, seed_fleet, write_history  # noqa: F401 (fixture)
+from dashkit import Hub, make_config, seed_fleet, write_history
 from server_hub.core import trend
 from server_hub.dashboard import fleet, trends
 from server_hub.dashboard import lag as lagmod
@@ -49,7 +49,7 @@ def test_spark_buckets_carry_the_last_change():
     assert trend.spark([(2, 1), (10, 6)], 0, 10, 2) == [1, 6]   # a point at `end` is the last
 
 
-def test_history_survives_a_restart_bounded_and_downsampled(db_url, tmp_path):  # noqa: F811
+def test_history_survives_a_restart_bounded_and_downsampled(db_url, tmp_path):
     cfg = make_config(dashboard__sample_every_s=60)
     hub = Hub(db_url, cfg)
     now = time.time()

@@ -1,15 +1,10 @@
 # dual: micropython
 # Reader wall clock: calendar arithmetic, RTC-backed and ticks-backed clocks.
-import sys
 
-_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-if _HERE not in sys.path:
-    sys.path.append(_HERE)
-
-from drivers.timebase import ticks_add  # noqa: E402
-from drivers.rtc_clock import (VALID_FROM, RTCClock, TicksClock,  # noqa: E402
+from drivers.timebase import ticks_add
+from drivers.rtc_clock import (VALID_FROM, RTCClock, TicksClock,
                                civil_from_days, days_from_civil)
-from fakehw_machine import FakeMachine  # noqa: E402
+from fakehw_machine import FakeMachine
 
 
 def test_calendar_known_dates():

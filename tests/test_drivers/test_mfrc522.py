@@ -1,15 +1,10 @@
 # dual: micropython
 # MFRC522 driver against a register-level fake chip with ISO 14443-3 cards.
-import sys
 
-_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-if _HERE not in sys.path:
-    sys.path.append(_HERE)
-
-from drivers.errors import BusError, CardError  # noqa: E402
-from drivers.mfrc522 import MFRC522  # noqa: E402
-from fakehw_machine import FakeMachine  # noqa: E402
-from fakehw_mfrc522 import HALT, FakeCard, FakeMFRC522, crc_a  # noqa: E402
+from drivers.errors import BusError, CardError
+from drivers.mfrc522 import MFRC522
+from fakehw_machine import FakeMachine
+from fakehw_mfrc522 import HALT, FakeCard, FakeMFRC522, crc_a
 
 UID4 = b"\xde\xad\xbe\xef"
 UID7 = b"\x04\x11\x22\x33\x44\x55\x66"

@@ -2,18 +2,14 @@
 # PN532 driver against datasheet frames (UM0701-02) and a fake chip on fake buses.
 import sys
 
-_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-if _HERE not in sys.path:
-    sys.path.append(_HERE)
+from binascii import unhexlify
 
-from binascii import unhexlify  # noqa: E402
-
-from drivers.errors import BusError, DriverError, FrameError  # noqa: E402
-from drivers.pn532 import PN532, I2CTransport, UARTTransport  # noqa: E402
-from drivers.pn532_frame import ACK_FRAME, NACK_FRAME, build_frame, parse_frame  # noqa: E402
-from drivers.timebase import ticks_diff, ticks_ms  # noqa: E402
-from fakehw_machine import FakeMachine  # noqa: E402
-from fakehw_pn532 import FakePN532, frame, target_data  # noqa: E402
+from drivers.errors import BusError, DriverError, FrameError
+from drivers.pn532 import PN532, I2CTransport, UARTTransport
+from drivers.pn532_frame import ACK_FRAME, NACK_FRAME, build_frame, parse_frame
+from drivers.timebase import ticks_diff, ticks_ms
+from fakehw_machine import FakeMachine
+from fakehw_pn532 import FakePN532, frame, target_data
 
 FIRMWARE_RESPONSE = unhexlify("0000FF06FAD50332010607E800")  # UM0701 7.2.2 example
 UID4 = b"\xde\xad\xbe\xef"

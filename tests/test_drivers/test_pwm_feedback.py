@@ -2,13 +2,9 @@
 # LED/buzzer/display feedback on fake PWM channels, driven by a fake clock.
 import sys
 
-_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-if _HERE not in sys.path:
-    sys.path.append(_HERE)
-
-from drivers.feedback_pwm import (PATTERNS, READY_TEXT, PinBuzzer, PWMBuzzer,  # noqa: E402
+from drivers.feedback_pwm import (PATTERNS, READY_TEXT, PinBuzzer, PWMBuzzer,
                                   PWMFeedback, RGBLED, SingleLED, wrap)
-from fakehw_machine import FakeMachine  # noqa: E402
+from fakehw_machine import FakeMachine
 
 EVENTS = ("recorded", "duplicate", "blocked", "warning", "full", "error", "boot", "two_cards",
           "random_uid")
@@ -206,9 +202,7 @@ def test_ticks_do_not_allocate():
 
 
 def test_run_drives_the_pattern_as_an_asyncio_task():
-    if ".frozen" not in sys.path:  # MICROPYPATH replaces the path that holds asyncio
-        sys.path.append(".frozen")
-    import asyncio
+    import asyncio  # on micropython from .frozen (first on MICROPYPATH: hil_tests/mpy.py)
     feedback, machine, clock = _feedback()
 
     class FastClock:

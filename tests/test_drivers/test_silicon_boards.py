@@ -3,17 +3,13 @@
 # ESP32 and Pico boards assembled on a fake machine module with fake chips.
 import sys
 
-_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-if _HERE not in sys.path:
-    sys.path.append(_HERE)
-
-from board import esp32, rp2  # noqa: E402
-from board.pins import ESP32_DEVKITC, PICO, resolve  # noqa: E402
-from drivers.errors import BoardConfigError, BusError, FrameError  # noqa: E402
-from fakehw_machine import FakeMachine  # noqa: E402
-from fakehw_mfrc522 import FakeCard, FakeMFRC522  # noqa: E402
-from fakehw_pn532 import FakePN532, target_data  # noqa: E402
-from fakehw_ssd1306 import FakeSSD1306  # noqa: E402
+from board import esp32, rp2
+from board.pins import ESP32_DEVKITC, PICO, resolve
+from drivers.errors import BoardConfigError, BusError, FrameError
+from fakehw_machine import FakeMachine
+from fakehw_mfrc522 import FakeCard, FakeMFRC522
+from fakehw_pn532 import FakePN532, target_data
+from fakehw_ssd1306 import FakeSSD1306
 
 UID4 = b"\xde\xad\xbe\xef"
 UID7 = b"\x04\x11\x22\x33\x44\x55\x66"

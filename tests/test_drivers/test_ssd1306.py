@@ -1,15 +1,10 @@
 # dual: micropython
 # SSD1306 driver against a fake controller that keeps its own display RAM.
-import sys
 
-_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-if _HERE not in sys.path:
-    sys.path.append(_HERE)
-
-from drivers.ssd1306 import SSD1306, ascii_line  # noqa: E402
-from drivers.textcanvas import Canvas  # noqa: E402
-from fakehw_machine import FakeMachine  # noqa: E402
-from fakehw_ssd1306 import FakeSSD1306  # noqa: E402
+from drivers.ssd1306 import SSD1306, ascii_line
+from drivers.textcanvas import Canvas
+from fakehw_machine import FakeMachine
+from fakehw_ssd1306 import FakeSSD1306
 
 
 def _display(height=32):

@@ -1,16 +1,13 @@
 # dual: micropython
 # Tap handling through the real App on the unix board: record, debounce, blocked cards,
 # fill thresholds, signing (real Ed25519, verified), boot counter, clock, provisioning.
-import sys
 
-sys.path.append("tests/test_firmware")
-
-import keys  # noqa: E402
-from blocked import OP_ADD, OP_REMOVE  # noqa: E402
-from fwkit import Flash, chain_ok, make_app, uid, verify  # noqa: E402
-from protocol import record as rec  # noqa: E402
-from protocol.ed25519 import public_key  # noqa: E402
-from fwkit import SEED  # noqa: E402
+import keys
+from blocked import OP_ADD, OP_REMOVE
+from fwkit import Flash, chain_ok, make_app, uid, verify
+from protocol import record as rec
+from protocol.ed25519 import public_key
+from fwkit import SEED
 
 
 def test_tap_is_recorded_signed_and_verifies():

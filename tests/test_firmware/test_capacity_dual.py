@@ -8,7 +8,6 @@
 # MicroPython only (it measures LittleFS itself): on CPython this file defines no tests.
 import sys
 
-sys.path.append("tests/test_firmware")
 
 MICROPYTHON = sys.implementation.name == "micropython"
 _RECORDS = 10000

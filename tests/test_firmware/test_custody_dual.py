@@ -3,14 +3,11 @@
 # the agent acked while the reader held its signature only in RAM survives a power cut in
 # the tail, is signed again byte for byte and offered again; acked watermarks reach flash
 # with the next health frame, so what an update waits for (hub_wm) survives a reset.
-import sys
 
-sys.path.append("tests/test_firmware")
-
-from fwkit import Flash, make_app, uid, verify  # noqa: E402
-from linkport import Link  # noqa: E402
-from protocol import link  # noqa: E402
-from protocol import record as rec  # noqa: E402
+from fwkit import Flash, make_app, uid, verify
+from linkport import Link
+from protocol import link
+from protocol import record as rec
 
 
 def _offered(app):

@@ -6,7 +6,6 @@
 # MicroPython only (LittleFS finaliser behaviour): on CPython this file defines no tests.
 import sys
 
-sys.path.append("tests/test_firmware")
 
 MICROPYTHON = sys.implementation.name == "micropython"
 

@@ -2,13 +2,10 @@
 # The journal on a real LittleFS (MicroPython) and a plain directory (CPython): append,
 # recovery, torn tails, watermarks, freeing, fill thresholds, capacity refusal.
 import os
-import sys
 
-sys.path.append("tests/test_firmware")  # fwkit, when run by micropython from the repo root
-
-from fwkit import Flash, fake_signed, payload  # noqa: E402
-from journal import Journal, JournalError, JournalFull, wipe  # noqa: E402
-from protocol import record as rec  # noqa: E402
+from fwkit import Flash, fake_signed, payload
+from journal import Journal, JournalError, JournalFull, wipe
+from protocol import record as rec
 
 RID = b"R" * 8
 

@@ -1,14 +1,11 @@
 # dual: micropython
 # The agent link core: frames in (bytes, as from the console), lines out; offers in order
 # within a window, resends, watermarks, clock, query, inject, blocked list, and garbage.
-import sys
 
-sys.path.append("tests/test_firmware")
-
-from fwkit import Flash, make_app, uid, verify  # noqa: E402
-from linkport import Link, fit_json  # noqa: E402
-from protocol import link  # noqa: E402
-from protocol import record as rec  # noqa: E402
+from fwkit import Flash, make_app, uid, verify
+from linkport import Link, fit_json
+from protocol import link
+from protocol import record as rec
 
 
 def _setup(n=5, **cfg):

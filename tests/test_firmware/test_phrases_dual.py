@@ -1,15 +1,12 @@
 # dual: micropython
 # The display's fixed phrases: lookup from the feedback text, glyph coverage, width, and
 # what the SSD1306 driver puts in its RAM for Chinese and English.
-import sys
 
-sys.path.append("tests/test_drivers")
-
-import phrases  # noqa: E402
-from board.unix_panel import PanelBus  # noqa: E402
-from drivers.feedback_pwm import PWMFeedback  # noqa: E402
-from drivers.ssd1306 import SSD1306  # noqa: E402
-from phrase_bitmaps import BITMAPS, GLYPHS  # noqa: E402
+import phrases
+from board.unix_panel import PanelBus
+from drivers.feedback_pwm import PWMFeedback
+from drivers.ssd1306 import SSD1306
+from phrase_bitmaps import BITMAPS, GLYPHS
 
 
 def _panel(language="zh", height=32):

@@ -9,7 +9,6 @@
 # on CPython this file defines no tests (its [micropython] items run it).
 import sys
 
-sys.path.append("tests/test_firmware")
 
 MICROPYTHON = sys.implementation.name == "micropython"
 _TAPS = 24

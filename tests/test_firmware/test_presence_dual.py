@@ -4,10 +4,8 @@
 # get their own feedback and no record.
 import sys
 
-sys.path.append("tests/test_firmware")
-
-from fwkit import Flash, ScriptedNFC, make_app, uid  # noqa: E402
-from presence import Presence  # noqa: E402
+from fwkit import Flash, ScriptedNFC, make_app, uid
+from presence import Presence
 
 MICROPYTHON = sys.implementation.name == "micropython"
 

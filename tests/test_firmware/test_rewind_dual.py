@@ -2,15 +2,12 @@
 # The link's rewind (W frame, SPEC §3), a keyless reader's health answer, and the blocked
 # list's count and CRC in the health frame.
 import binascii
-import sys
 
-sys.path.append("tests/test_firmware")
-
-from fwkit import Flash, make_app, uid, verify  # noqa: E402
-from linkport import Link  # noqa: E402
-from protocol import blocklist  # noqa: E402
-from protocol import link  # noqa: E402
-from protocol import record as rec  # noqa: E402
+from fwkit import Flash, make_app, uid, verify
+from linkport import Link
+from protocol import blocklist
+from protocol import link
+from protocol import record as rec
 
 
 def _setup(n, **cfg):

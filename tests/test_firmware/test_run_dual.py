@@ -5,8 +5,6 @@
 # MicroPython's asyncio stream API on the console): on CPython this file defines no tests.
 import sys
 
-sys.path.append("tests/test_firmware")
-
 MICROPYTHON = sys.implementation.name == "micropython"
 
 from fwkit import ScriptedNFC  # noqa: E402

@@ -1,12 +1,9 @@
 # dual: micropython
 # The signer's table on flash: streamed out of protocol/ed25519_table.py byte for byte, and
 # signatures made through it are the signatures made with the table in RAM.
-import sys
 
-sys.path.append("tests/test_firmware")
-
-import signtable  # noqa: E402
-from fwkit import Flash  # noqa: E402
+import signtable
+from fwkit import Flash
 
 
 def test_table_file_is_the_protocol_table():

@@ -3,16 +3,14 @@
 # line parsing, board choice.
 import sys
 
-sys.path.append("tests/test_firmware")
-
-import bootcount  # noqa: E402
-import config  # noqa: E402
-import persist  # noqa: E402
-from blocked import BlockedError, BlockedList  # noqa: E402
-from board import board_name  # noqa: E402
-from board.unix import parse_tap  # noqa: E402
-from debounce import Debounce  # noqa: E402
-from fwkit import Flash, uid  # noqa: E402
+import bootcount
+import config
+import persist
+from blocked import BlockedError, BlockedList
+from board import board_name
+from board.unix import parse_tap
+from debounce import Debounce
+from fwkit import Flash, uid
 
 
 def test_debounce_window_and_wrapping_ticks():

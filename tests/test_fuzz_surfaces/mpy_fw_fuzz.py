@@ -1,5 +1,7 @@
 # Mutation fuzzer for the firmware's own input handling, run inside the micropython binary.
-# usage: micropython tests/test_fuzz_surfaces/mpy_fw_fuzz.py CASES SEED
+# usage (from the repo root; fwkit from tests/test_firmware, as test_fuzz_firmware_micropython.py
+# runs it):
+#   MICROPYPATH=.frozen:tests/test_firmware:.:firmware micropython tests/test_fuzz_surfaces/mpy_fw_fuzz.py CASES SEED
 #
 # Targets (a share of CASES each):
 #   link     mutated frame streams (every agent frame type, records, health, noise, long
@@ -18,14 +20,12 @@ import random
 import sys
 from binascii import hexlify
 
-sys.path.append("tests/test_firmware")
-
-import persist  # noqa: E402
-from fwkit import Flash, make_app, payload, fake_signed, uid  # noqa: E402
-from journal import Journal, JournalError  # noqa: E402
-from linkport import Link  # noqa: E402
-from protocol import link  # noqa: E402
-from protocol import record as rec  # noqa: E402
+import persist
+from fwkit import Flash, make_app, payload, fake_signed, uid
+from journal import Journal, JournalError
+from linkport import Link
+from protocol import link
+from protocol import record as rec
 
 RID = b"R" * 8
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -24,9 +22,6 @@ from agent import config as agent_config
 from agent.errors import ConfigError as AgentConfigError
 from server_hub import config as hub_config
 from server_hub.errors import ConfigError as HubConfigError
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "firmware"))
 
 AGENT_TOML = b"""station = "S-0001"
 
@@ -193,7 +188,6 @@ def test_fuzz_reader_config_json_always_loads(tmp_path, fuzz_examples):
 
 def test_fuzz_reader_boots_with_any_config(tmp_path, fuzz_examples):
     """The whole boot (App on the unix board, a real key and journal) with fuzzed configs."""
-    sys.path.insert(0, str(REPO / "tests" / "test_firmware"))
     import config as reader_config
     from app import App
     from board.unix import Board

@@ -12,7 +12,7 @@ from hil_tests import mpy
 def test_fuzz_firmware_link_journal_and_blobs_on_micropython(fuzz_examples):
     cases = max(1000, fuzz_examples // 10)
     proc = mpy.run(["tests/test_fuzz_surfaces/mpy_fw_fuzz.py", str(cases), "20261128"],
-                   timeout=3600)
+                   timeout=3600, path_extra=(mpy.REPO / "tests" / "test_firmware",))
     out = proc.stdout[-3000:] + proc.stderr[-3000:]
     assert proc.returncode == 0, out
     m = re.search(r"fwfuzz: (\d+) cases \(link (\d+), journal (\d+), blobs (\d+)\)", proc.stdout)

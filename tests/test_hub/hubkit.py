@@ -1,8 +1,7 @@
 """Hub test kit: helpers and fixtures; every store test runs on SQLite and on PostgreSQL.
 
-Test modules import what they use from here, fixtures included (`from hubkit import db_url,
-hub`); there is deliberately no conftest.py in this folder, so no module named `conftest`
-competes with other folders' conftest modules.
+Test modules import the helpers they use from here; the fixtures reach them through the
+conftest.py of their folder, which imports them from here (tests/test_hub/conftest.py).
 
 `db_url` is parametrized over both backends; on PostgreSQL each test gets a fresh database in
 the session's cluster (tests/conftest.py `postgres`). `hub` wires a migrated store with the

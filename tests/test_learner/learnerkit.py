@@ -2,20 +2,15 @@
 credited district, the credit bank's catalogue and a redemption, PINs set at the desk through
 the store's own path, and the hub's FastAPI app behind a TestClient (127.0.0.1 only).
 
-No conftest.py here (see tests/test_hub/hubkit.py for why); tests import from this module.
+Tests import helpers from this module; the `db_url` fixture comes from the folder's conftest.py.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from hubkit import District, Hub, SESSION_START, db_url, make_config, wire  # noqa: F401 (re-exported)
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test_hub"))
-
-from hubkit import (District, Hub, SESSION_START, db_url, make_config, wire)  # noqa: E402,F401
-
-from server_hub.creditbank import learnerauth  # noqa: E402
-from server_hub.creditbank.bank import Bank  # noqa: E402
+from server_hub.creditbank import learnerauth
+from server_hub.creditbank.bank import Bank
 
 PINS = {"L-0": "482915", "L-1": "kite-lantern-77", "L-2": "730264"}
 DESK = {"name": "desk-ann", "role": "operator"}

@@ -15,14 +15,12 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test_dashboard"))
-
-from dashkit import ARTIFACTS, Server  # noqa: E402
-from test_bank_pages import browser  # noqa: E402,F401  (one headless Chromium per module)
-from hil_tests import timescale  # noqa: E402
-from learnerkit import PINS, SESSION_START, Hub, make_config, seed, wire  # noqa: E402
-from server_hub.creditbank import applications  # noqa: E402
-from server_hub.store.learner_tables import learner_sessions  # noqa: E402
+from dashkit import ARTIFACTS, Server
+from test_bank_pages import browser  # noqa: F401  (one headless Chromium per module)
+from hil_tests import timescale
+from learnerkit import PINS, SESSION_START, Hub, make_config, seed, wire
+from server_hub.creditbank import applications
+from server_hub.store.learner_tables import learner_sessions
 
 REPO = Path(__file__).resolve().parents[2]
 PHONE = {"width": 390, "height": 844}

@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from learnerkit import DESK, District, Hub, db_url, make_config  # noqa: F401
+from learnerkit import DESK, District, Hub, make_config
 from server_hub.cli import dispatch as cli
 from server_hub.creditbank import audit, learnerauth
 

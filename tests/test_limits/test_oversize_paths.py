@@ -18,7 +18,6 @@ tests/test_agent/test_outages.py and tests/test_packaging/test_ops.py.
 
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 
@@ -26,19 +25,16 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_security"))
-
-from agent.store import Store as AgentQueue  # noqa: E402
-from hubkit import SESSION_START, District, Hub, make_config  # noqa: E402
-from hubproc import wait_for  # noqa: E402
-from hil_tests.stationsim import StationSim  # noqa: E402
-from hil_tests.timescale import scaled  # noqa: E402
-from protocol import batch as wire  # noqa: E402
-from protocol import record as rec  # noqa: E402
-from protocol import topics  # noqa: E402
-from server_hub.dashboard.fleet import fleet_counters  # noqa: E402
-from server_hub.ingest.mqttlink import MQTTLink  # noqa: E402
+from agent.store import Store as AgentQueue
+from hubkit import SESSION_START, District, Hub, make_config
+from hubproc import wait_for
+from hil_tests.stationsim import StationSim
+from hil_tests.timescale import scaled
+from protocol import batch as wire
+from protocol import record as rec
+from protocol import topics
+from server_hub.dashboard.fleet import fleet_counters
+from server_hub.ingest.mqttlink import MQTTLink
 
 LATER = SESSION_START + 86400
 TOP = topics.MAX_PACKET - 1024          # the largest payload the broker passes (config.py)

@@ -5,16 +5,13 @@ queue."""
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from ops.deb import build as debbuild  # ops/deb/build.py (ops/: a namespace package)
 from wheelcheck import REPO, WheelCheck, example_agent_config
 from wheelhouse import wheelhouse
-
-sys.path.insert(0, str(REPO / "ops" / "deb"))
-import build as debbuild  # noqa: E402  (ops/deb/build.py)
 
 
 def _throwaway_root(root: Path) -> Path:

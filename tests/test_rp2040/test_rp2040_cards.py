@@ -15,7 +15,7 @@ import time
 import pytest
 
 from hil_tests.targets.rp2040.reader import _SEARCHES_QUIET
-from rpkit import SCALE, make_rp_reader  # noqa: F401
+from rpkit import SCALE
 from tools import display_gallery
 
 pytestmark = pytest.mark.slow

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from rpkit import SCALE, make_rp_reader, mpremote, ok  # noqa: F401
+from rpkit import SCALE, mpremote, ok
 
 # signed records go to a segment 0.2 s after the last signature (default 5 s, or 16
 # records), so each tap's own segment write, tail deletion and LittleFS metadata commits

@@ -1,13 +1,9 @@
 """Feedback decoded from the LED and buzzer pin reports (hil_tests/targets/rp2040/feedbackwatch.py)
 for every pattern of firmware/drivers/feedback_pwm.py, as GPIOWatch reports them."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "firmware"))  # as on the board
-from drivers.feedback_pwm import PATTERNS  # noqa: E402
+from drivers.feedback_pwm import PATTERNS
 
 from hil_tests.targets.rp2040.feedbackwatch import FeedbackDecoder, colour_name
 

@@ -9,14 +9,10 @@ taps and held credits (lost cards) at both — and visitors tapping at the other
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test_hub"))
-
-from hubkit import Hub, db_url, make_config, wire  # noqa: E402,F401
-from hil_tests.simreader import SimReader  # noqa: E402
+from hubkit import Hub, db_url, make_config, wire  # noqa: F401 (re-exported)
+from hil_tests.simreader import SimReader
 
 HOME, AWAY = "S-0001", "S-0002"
 # learner id -> (home station, name, card UID hex)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from scopekit import HOME, LEARNERS, Hub, db_url, make_config, seed_two_stations  # noqa: F401
+from scopekit import HOME, LEARNERS, Hub, make_config, seed_two_stations
 from server_hub.api import create_app
 from server_hub.api.app import HubContext
 from server_hub.creditbank import audit

@@ -7,9 +7,6 @@ type, even when it types the account number."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import sync_playwright
 
@@ -17,8 +14,7 @@ from scopekit import AWAY, FOREIGN, HOME, Hub, make_config, seed_two_stations
 from server_hub.creditbank import applications, learnerauth
 from server_hub.errors import AuthError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "test_dashboard"))
-from dashkit import ARTIFACTS, Server  # noqa: E402
+from dashkit import ARTIFACTS, Server
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

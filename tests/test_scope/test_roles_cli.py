@@ -8,7 +8,7 @@ import json
 
 import sqlalchemy as sa
 
-from scopekit import HOME, Hub, db_url, make_config  # noqa: F401
+from scopekit import HOME, Hub, make_config
 from server_hub.cli import dispatch as cli
 from server_hub.store import migrations
 

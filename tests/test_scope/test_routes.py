@@ -9,7 +9,7 @@ import pytest
 from fastapi import routing
 from fastapi.testclient import TestClient
 
-from scopekit import AWAY, FOREIGN, HOME, LEARNERS, Hub, db_url, make_config, seed_two_stations  # noqa: F401
+from scopekit import AWAY, FOREIGN, HOME, LEARNERS, Hub, make_config, seed_two_stations
 from server_hub.api import create_app
 from server_hub.api.app import HubContext
 from server_hub.api.auth import STATION_ADMIN

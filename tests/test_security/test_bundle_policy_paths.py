@@ -13,14 +13,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_hub"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from hubkit import Hub, make_config  # noqa: E402
-from test_bundles import PUBLIC, bundle  # noqa: E402  (signed test bundles)
-from server_hub.creditbank import audit  # noqa: E402
-from server_hub.errors import Forbidden  # noqa: E402
-from server_hub.fleet.store import BundleRejected, FleetStore  # noqa: E402
+from hubkit import Hub, make_config
+from test_bundles import PUBLIC, bundle  # signed test bundles
+from server_hub.creditbank import audit
+from server_hub.errors import Forbidden
+from server_hub.fleet.store import BundleRejected, FleetStore
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,14 +9,10 @@ the ledger is untouched until bo approves through the API."""
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_dashboard"))
-
-from test_bank_pages import bank, browser, open_page, sign_in, sql  # noqa: E402,F401
+from test_bank_pages import open_page, sign_in, sql
 
 LEDGER = "SELECT id, learner_id, entry, amount_milli FROM ledger WHERE activity_id = 'yoga-1'"
 

@@ -25,15 +25,13 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "test_creditbank"))
-
-from bankkit import api_client, close_api  # noqa: E402 (db_url: tests/test_security/conftest.py)
-from hil_tests.simreader import SimReader  # noqa: E402
-from server_hub.creditbank import audit  # noqa: E402
-from server_hub.errors import Forbidden  # noqa: E402
-from server_hub.identity import enrollment as identity  # noqa: E402
-from server_hub.identity import pki  # noqa: E402
-from server_hub.store import reports  # noqa: E402
+from bankkit import api_client, close_api  # db_url: tests/test_security/conftest.py
+from hil_tests.simreader import SimReader
+from server_hub.creditbank import audit
+from server_hub.errors import Forbidden
+from server_hub.identity import enrollment as identity
+from server_hub.identity import pki
+from server_hub.store import reports
 
 
 @pytest.fixture

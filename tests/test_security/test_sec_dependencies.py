@@ -7,15 +7,13 @@ venv runs, and the audit's verdict never calls an unaudited package clean."""
 from __future__ import annotations
 
 import importlib.metadata as md
-import sys
 from pathlib import Path
 
 from packaging.requirements import Requirement
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
+from tools import audit_deps
 
-import audit_deps  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _needed(root="tapcert", extras=("dev",)) -> dict[str, str]:

@@ -2,13 +2,9 @@
 # A damaged or hostile /config.json never stops the reader's boot: not UTF-8, not JSON, wrong
 # types, zero or negative sizes each give the defaults for what is wrong and an error text for
 # the health frame (found by the firmware fuzzer: a non-UTF-8 file raised UnicodeError at boot).
-import sys
 
-sys.path.append("tests/test_firmware")
-sys.path.append("firmware")  # on CPython (MICROPYPATH has it on MicroPython); run from the repo root
-
-import config  # noqa: E402
-from fwkit import Flash  # noqa: E402
+import config
+from fwkit import Flash
 
 
 def _load(flash, data):

@@ -1,11 +1,8 @@
-"""tests/test_virtual: firmware/ on sys.path (as MICROPYPATH does on micropython), and
-fixtures that start virtual readers and always stop them."""
+"""tests/test_virtual: fixtures that start virtual readers and always stop them (firmware/ is
+on sys.path through pyproject's pythonpath, as MICROPYPATH has it on micropython)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,14 +10,10 @@ import pytest
 
 from hil_tests.timescale import scaled
 
-_HERE = Path(__file__).resolve().parent
-_FIRMWARE = str(_HERE.parents[1] / "firmware")
-if _FIRMWARE not in sys.path:
-    sys.path.insert(0, _FIRMWARE)
-
-STANDIN_MAIN = (_HERE / "standin_main.py").read_bytes()
-
 from vrkit import process_gone
+
+_HERE = Path(__file__).resolve().parent
+STANDIN_MAIN = (_HERE / "standin_main.py").read_bytes()
 
 
 @pytest.fixture
