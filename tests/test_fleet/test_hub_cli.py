@@ -117,7 +117,7 @@ def test_run_starts_the_fleet_service_in_the_main_process_only(tmp_path, mosquit
         assert offers_seen(mosquitto.port, 4) == [], log.read_text()
     finally:
         proc.terminate()
-        assert proc.wait(20) == 0
+        assert proc.wait(scaled(20)) == 0
     assert "fleet updates" not in log.read_text()
     log = tmp_path / "hub.log"
     proc = run_hub(cfg, log)
@@ -131,4 +131,4 @@ def test_run_starts_the_fleet_service_in_the_main_process_only(tmp_path, mosquit
         assert "fleet updates: subscribed" in log.read_text()
     finally:
         proc.terminate()
-        assert proc.wait(20) == 0, log.read_text()
+        assert proc.wait(scaled(20)) == 0, log.read_text()

@@ -27,6 +27,7 @@ from server_hub.ingest.fairqueue import FairQueue
 from server_hub.ingest.mqttlink import MQTTLink
 from hil_tests.stationsim import StationSim
 from test_crash import HubProcess, write_config
+from hil_tests.timescale import scaled
 
 NOW = SESSION_START + 30 * 86400
 
@@ -331,7 +332,7 @@ def test_mqtt_link_commits_queued_batches_as_a_group(db_url, mosquitto):
     link.start()
     station = StationSim(mosquitto.port, ["S-1"])
     try:
-        assert link.subscribed.wait(10)
+        assert link.subscribed.wait(scaled(10))
         link.stop()                    # batches wait in the broker's persistent session
         payloads = {10 + i: wire.encode_batch(10 + i, [district.tap(lid, at=SESSION_START + i)])
                     for i, lid in enumerate(district.learners)}
@@ -436,7 +437,7 @@ def test_nats_link_commits_a_fetch_as_a_group(tmp_path):
         link = NATSLink(cfg.nats, cfg.mqtt, Pipeline(store, cfg), worker_id="g")
         link.start()
         links.append(link)
-        assert link.subscribed.wait(30), "the JetStream consumer was not bound"
+        assert link.subscribed.wait(scaled(30)), "the JetStream consumer was not bound"
         return link
 
     sim = None

@@ -12,6 +12,7 @@ from hubkit import SESSION_START, District, Hub, make_config
 from protocol import batch as wire
 from server_hub.ingest.mqttlink import MQTTLink
 from hil_tests.stationsim import StationSim
+from hil_tests.timescale import scaled
 
 LATER = SESSION_START + 10 * 86400
 
@@ -21,7 +22,7 @@ def start_link(hub, broker, client_id="hub-test"):
     hub.config.mqtt.client_id = client_id
     link = MQTTLink(hub.config.mqtt, hub.pipeline)
     link.start()
-    assert link.subscribed.wait(10), "hub could not subscribe at Mosquitto"
+    assert link.subscribed.wait(scaled(10)), "hub could not subscribe at Mosquitto"
     return link
 
 

@@ -16,6 +16,7 @@ from hubkit import SESSION_START, District, Hub, make_config
 from hil_tests.services import free_port
 from protocol import batch as wire
 from hil_tests.stationsim import StationSim
+from hil_tests.timescale import scaled
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,7 +68,7 @@ def test_run_serves_api_and_ingest_and_stops_on_sigterm(db_url, mosquitto, tmp_p
         assert st["balance"] == 1
 
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(15) == 0
+        assert proc.wait(scaled(15)) == 0
         assert "hub stopping" in log.read_text()
     finally:
         if station is not None:

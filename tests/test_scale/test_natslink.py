@@ -18,6 +18,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hil_tests.cluster import NATSCluster
 from hil_tests.scale import CityWorkload, _config
+from hil_tests.timescale import scaled
 from protocol import batch as wire
 from server_hub.ingest.natslink import (NATSLink, ack_subject, consumer_config, stream_config,
                                         subject_station)
@@ -56,7 +57,8 @@ class Station:
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         self.client.subscribe([(t, 0) for t in topics_])
-        assert subscribed.wait(20)
+        # the cluster's MQTT listener makes a JetStream consumer per subscription: slow when busy
+        assert subscribed.wait(scaled(30)), "the NATS MQTT listener did not confirm the subscription"
 
     def _on_message(self, client, userdata, m):
         with self.lock:
@@ -95,7 +97,7 @@ def make_link(cluster, url, *, pause=0.0, ack_wait=30.0, worker="w1"):
     link = NATSLink(cfg.nats, cfg.mqtt, Pipeline(store, cfg), pause_before_ack_s=pause,
                     worker_id=worker)
     link.start()
-    assert link.subscribed.wait(30), "the JetStream consumer was not bound"
+    assert link.subscribed.wait(scaled(30)), "the JetStream consumer was not bound"
     return link, store
 
 
@@ -115,7 +117,7 @@ def consumer_state(cluster):
 
 
 def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while time.monotonic() < deadline:
         got = predicate()
         if got:

@@ -16,6 +16,7 @@ from hil_tests.stationfleet import StationFleet
 from protocol import batch as wire
 from protocol import record as rec
 from server_hub.store.db import open_store
+from hil_tests.timescale import scaled
 
 WORKERS = 3
 
@@ -57,7 +58,7 @@ def test_shared_subscription_workers_credit_exactly_once(mosquitto, postgres, tm
                                  resend_s=10.0, on_ack=on_ack)
             fleet.start()
             try:
-                finished = fleet.wait(120)
+                finished = fleet.wait(scaled(120))
             finally:
                 fleet.stop()
             committed = hub.committed()

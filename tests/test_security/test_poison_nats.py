@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 
 from hil_tests.scale import _config
+from hil_tests.timescale import scaled
 from protocol import batch as wire
 from server_hub.ingest.natslink import NATSLink
 from server_hub.ingest.pipeline import Pipeline
@@ -43,7 +44,7 @@ def test_poison_and_a_failing_batch_leave_the_nats_loop_running(cluster, tmp_pat
     link.start()
     sim = Station(cluster.mqtt_ports[1], [f"station/{station}/ack"])
     try:
-        assert link.subscribed.wait(30), "the JetStream consumer was not bound"
+        assert link.subscribed.wait(scaled(30)), "the JetStream consumer was not bound"
         sim.publish(f"station/{station}/health", b"[" * 60000)
         sim.publish(f"station/{station}/status", b'{"v": 1, "state": "online", "since": 1e999}')
         bad = bytearray(payload)

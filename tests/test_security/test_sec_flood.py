@@ -16,6 +16,7 @@ from protocol import batch as wire
 from server_hub.ingest.fairqueue import FairQueue
 from server_hub.ingest.mqttlink import MQTTLink
 from hil_tests.stationsim import StationSim
+from hil_tests.timescale import scaled
 
 FLOOD = 300
 
@@ -61,7 +62,7 @@ def hub_on_broker(tmp_path, mosquitto):
     hub.flood_reader = flood_reader
     link = MQTTLink(hub.config.mqtt, hub.pipeline)
     link.start()
-    assert link.subscribed.wait(10)
+    assert link.subscribed.wait(scaled(10))
     sim = StationSim(mosquitto.port, ["S-FLOOD"], client_id="flood-sim")
     sim.port = mosquitto.port
     yield hub, good, link, sim

@@ -48,7 +48,7 @@ def test_cli_starts_a_reader_with_fresh_firmware_and_stops_on_ctrl_c(tmp_path):
                            " 'board' in os.listdir('/'))")).strip() == "True"
         assert processes_using(workdir / "flash.img")
         os.killpg(proc.pid, signal.SIGINT)
-        assert proc.wait(20) == 0
+        assert proc.wait(scaled(20)) == 0
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
