@@ -23,7 +23,7 @@ th = sys.modules.get("protocol.ed25519_thumb")
 out = {"thumb": th is not None and ed.field_ops is th}
 bad = []
 edges = (b"\xff" * 32, bytes(32), (2**255 - 19).to_bytes(32, "little"), b"\xff" * 31 + b"\x7f")
-for trial in range(40):
+for trial in range(24):     # 16 edge pairs, then random
     x = edges[trial % 4] if trial < 8 else os.urandom(32)
     y = edges[(trial // 4) % 4] if trial < 16 else os.urandom(32)
     for name in ("fmul", "fadd", "fsub"):
@@ -53,8 +53,8 @@ with open("/v.json") as f:
     cases = json.load(f)
 out["rfc"] = [ed.Signer(bytes.fromhex(c["seed"])).sign(bytes.fromhex(c["message"])).hex()
               for c in cases]
-seeds = [os.urandom(32) for _ in range(3)]
-msgs = [os.urandom(n) for n in (0, 1, 64, 116, 200)]
+seeds = [os.urandom(32) for _ in range(2)]
+msgs = [os.urandom(n) for n in (0, 116, 200)]   # empty, a record's body, > one SHA block
 def sigs():
     return [ed.Signer(seed).sign(m) for seed in seeds for m in msgs]
 thumb = sigs()
@@ -67,7 +67,7 @@ print("DONE")
 """
 
 
-@pytest.mark.slow  # ~60-110 s wall: the emulator signs 30 times and writes the table file
+@pytest.mark.slow  # ~60-110 s wall: the emulator signs 12 times + 3 vectors and writes the table file
 def test_thumb_field_code_signs_byte_for_byte_on_the_chip(make_rp_reader):
     cases = [c for c in json.loads((REPO / "protocol" / "vectors" / "ed25519.json").read_text())["cases"]
              if c["name"] in ("TEST 1", "TEST 2", "TEST 3")]
@@ -89,4 +89,4 @@ def test_thumb_field_code_signs_byte_for_byte_on_the_chip(make_rp_reader):
     assert got["thumb"], "the signer is not using protocol/ed25519_thumb on the RP2040"
     assert got["bad"] == [] and got["fload"]
     assert got["rfc"] == [c["signature"] for c in cases]
-    assert got["same"] and got["n"] == 15
+    assert got["same"] and got["n"] == 6
