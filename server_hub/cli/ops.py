@@ -32,7 +32,8 @@ def do_holds_review(ctx):
 
 def do_alarms_list(ctx):
     ctx.show(reports.alarm_list(ctx.store(), ctx.args.limit),
-             ["id", "kind", "station_id", "reader_id", "seq", "created_at", "detail"])
+             ["id", "kind", "station_id", "reader_id", "seq", "created_at", "acknowledged_by",
+              "detail"])
 
 
 def do_alarms_acknowledge(ctx):

@@ -27,7 +27,6 @@ from server_hub.core import health_model as hm
 from server_hub.identity import enrollment as identity
 from server_hub.dashboard import lag as lagmod
 from server_hub.dashboard import trends
-from server_hub.registry import alarmack
 from server_hub.store import quarantine as quarantine_store
 from server_hub.store import reports
 from server_hub.store.fleet_tables import fleet_reports, fleet_rollouts
@@ -263,7 +262,7 @@ def station_alarms(conn, station_id: str, limit: int = 20) -> list[dict]:
                                   al.created_at, al.acknowledged_at)
                         .where(al.station_id == station_id).order_by(al.id.desc())
                         .limit(limit)).fetchall()
-    by = alarmack.acknowledgers(conn, [r[0] for r in rows if r[6] is not None])
+    by = reports.acknowledgers(conn, [r[0] for r in rows if r[6] is not None])
     return [{"id": r[0], "kind": r[1], "reader_id": bytes(r[2]).hex() if r[2] else None,
              "seq": r[3], "detail": r[4], "created_at": r[5], "acknowledged_at": r[6],
              "acknowledged_by": by.get(r[0])}

@@ -5,11 +5,10 @@ the fleet counts only unacknowledged alarms (dashboard/fleet.py). Admin only, au
 (`alarm.acknowledge`, with the alarm as it was), at most once.
 
     acknowledge(store, alarm_id, by, note)   -> the alarm, acknowledged
-    acknowledgers(conn, alarm_ids)           -> {alarm id: who acknowledged it} (the audit log)
 
-The dashboard's station page lists a station's alarms with who acknowledged each and when; an
-admin's page has an "acknowledge" button on the others (static/app.js), which calls
-POST /api/v1/alarms/{id}/acknowledge.
+The alarm list (API, CLI, the dashboard's station page) says who acknowledged each and when
+(store/reports.py `acknowledgers`, from the audit log); an admin's page has an "acknowledge"
+button on the others (static/alarms.js), which calls POST /api/v1/alarms/{id}/acknowledge.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ import time
 import sqlalchemy as sa
 
 from server_hub.creditbank import audit
-from server_hub.store.bank_tables import bank_audit
 from server_hub.errors import Conflict, NotFound
 from server_hub.registry import identitychange
 from server_hub.store.schema import alarms
@@ -48,12 +46,3 @@ def acknowledge(store, alarm_id: int, by=None, note: str = "") -> dict:
             "acknowledged_at": now}
 
 
-def acknowledgers(conn, alarm_ids) -> dict:
-    """{alarm id: the name of who acknowledged it}, from the audit rows `alarm.acknowledge`."""
-    ids = [str(int(i)) for i in alarm_ids]
-    if not ids:
-        return {}
-    b = bank_audit.c
-    rows = conn.execute(sa.select(b.subject, b.actor).where(
-        b.action == "alarm.acknowledge", b.subject.in_(ids)).order_by(b.id)).fetchall()
-    return {int(r[0]): r[1] for r in rows}

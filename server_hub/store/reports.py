@@ -23,6 +23,7 @@ from server_hub.errors import NotFound
 from server_hub.store.schema import (activities, alarms, credit_state, learners, ledger,
                                      quarantine, readers, records, station_health,
                                      station_status, station_sync, stations)
+from server_hub.store.bank_tables import bank_audit
 from server_hub.store.scope import in_scope
 
 KIND_NAMES = {rec.KIND_TAP: "tap", rec.KIND_IN: "check_in", rec.KIND_OUT: "check_out"}
@@ -152,9 +153,22 @@ def alarm_list(store, limit: int = 200) -> list[dict]:
         rows = conn.execute(sa.select(a.id, a.kind, a.station_id, a.reader_id, a.seq, a.detail,
                                       a.created_at, a.acknowledged_at)
                             .order_by(a.id.desc()).limit(limit)).fetchall()
+        by = acknowledgers(conn, [r[0] for r in rows if r[7] is not None])
     return [{"id": r[0], "kind": r[1], "station_id": r[2],
              "reader_id": bytes(r[3]).hex() if r[3] is not None else None, "seq": r[4],
-             "detail": r[5], "created_at": r[6], "acknowledged_at": r[7]} for r in rows]
+             "detail": r[5], "created_at": r[6], "acknowledged_at": r[7],
+             "acknowledged_by": by.get(r[0])} for r in rows]
+
+
+def acknowledgers(conn, alarm_ids) -> dict:
+    """{alarm id: the name of who acknowledged it}, from the audit rows `alarm.acknowledge`."""
+    ids = [str(int(i)) for i in alarm_ids]
+    if not ids:
+        return {}
+    b = bank_audit.c
+    rows = conn.execute(sa.select(b.subject, b.actor).where(
+        b.action == "alarm.acknowledge", b.subject.in_(ids)).order_by(b.id)).fetchall()
+    return {int(r[0]): r[1] for r in rows}
 
 
 def quarantine_list(store, reason: str | None = None, limit: int = 200,

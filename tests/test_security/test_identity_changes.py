@@ -109,6 +109,8 @@ def test_a_technicians_rekey_replaces_the_reader_audited_and_alarmed(api):
     assert (listed["id"], listed["acknowledged_by"]) == (alarm["id"], "admin-1")
     assert listed["acknowledged_at"] is not None
     assert reports.alarm_list(api.hub.store)[0]["acknowledged_at"] is not None
+    listed = api.get("/api/v1/alarms", headers=h(api, "operator")).json()   # the API's list too
+    assert [(a["id"], a["acknowledged_by"]) for a in listed] == [(alarm["id"], "admin-1")]
 
 
 def _csr(station_id):
