@@ -13,8 +13,8 @@ again after `chunk_timeout`, resumable from the .part file), verify, then each r
 with agent/update.py (sync gate, pause, apply, verify, roll back) -- except a reader that
 already runs the bundle's version (`version_of(port)`, the core's last H frame of it, else the
 reader's own answer): that one is reported `done`, "already on version X: not flashed", and
-not touched. Every transition is published. Final states are kept in WORKDIR/rollouts.json: a repeated offer of a finished
-rollout re-publishes them instead of updating again.
+not touched. Every transition is published. Final states are kept in WORKDIR/rollouts.json:
+a repeated offer of a finished rollout re-publishes them instead of updating again.
 
 A cancel (the operator's, or the rollout's deadline) stops the worker before its next reader:
 the download is abandoned, a reader waiting for sync is left untouched, a reader being applied
