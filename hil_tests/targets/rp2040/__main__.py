@@ -1,4 +1,7 @@
-"""python -m hil_tests.targets.rp2040 --dir DIR: run one emulated-Pico reader until Ctrl-C."""
+"""python -m hil_tests.targets.rp2040 --dir DIR: run one emulated-Pico reader until Ctrl-C.
+
+While it runs, lines on standard input are commands (commands.py: tap UID, phone, cut, on,
+help, ...), each answered on standard output; with no terminal (stdin at end) it just runs."""
 
 from __future__ import annotations
 
@@ -6,17 +9,36 @@ import argparse
 import json
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
+from hil_tests.targets.rp2040 import commands
 from hil_tests.targets.rp2040.reader import RP2040Reader, RP2040ReaderError
+
+
+def _console(reader, stop: list) -> None:
+    """Read commands from stdin until it ends; a bad line is answered, never fatal."""
+    for line in sys.stdin:
+        try:
+            verb, args = commands.parse(line)
+            answer = commands.run(reader, verb, args)
+        except ValueError as exc:
+            answer = "? " + str(exc)
+        except (RP2040ReaderError, OSError) as exc:
+            answer = "! " + str(exc)
+        if answer:
+            print(answer, flush=True)
+        if stop:
+            return
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m hil_tests.targets.rp2040",
         description="Run one reader on an emulated RP2040 (stock MicroPython rp2) until Ctrl-C.",
-        epilog="example: python -m hil_tests.targets.rp2040 --dir /tmp/r1 --label R-0001")
+        epilog="example: python -m hil_tests.targets.rp2040 --dir /tmp/r1 --label R-0001\n\n"
+               + commands.HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", required=True, help="work directory (flash image, tty, logs)")
     parser.add_argument("--label", default="R-0001", help="the reader's human label")
     parser.add_argument("--image", help="MicroPython .uf2 (default: $TAPCERT_RP2_IMAGE or ../shared/rp2)")
@@ -43,6 +65,10 @@ def main(argv=None) -> int:
         reader.start()
         print("reader {} running on an emulated RP2040: port {}  console {}".format(
             args.label, reader.port, reader.workdir / "console.log"), flush=True)
+        print("type a command and Enter (help lists them: tap UID, phone, cut, on, ...)",
+              flush=True)
+        threading.Thread(target=_console, args=(reader, stop), name="rp2040-console",
+                         daemon=True).start()
         while not stop and reader.running:
             time.sleep(0.2)
     except KeyboardInterrupt:
