@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from server_hub.store import reports
@@ -30,8 +30,8 @@ class AcknowledgeIn(BaseModel):
 
 
 @router.post("/alarms/{alarm_id}/acknowledge", tags=["operations"])
-def acknowledge_alarm(alarm_id: int, request: Request, body: AcknowledgeIn | None = None,
-                      who=Depends(require(ADMIN))):
+def acknowledge_alarm(request: Request, alarm_id: int = Path(ge=1, le=2 ** 62),
+                      body: AcknowledgeIn | None = None, who=Depends(require(ADMIN))):
     """An admin has looked at the alarm: it stays listed (acknowledged_at) and the station's
     problem clears from the dashboard; audited (`alarm.acknowledge`), once."""
     done = alarmack.acknowledge(request.app.state.hub.store, alarm_id, by=who,

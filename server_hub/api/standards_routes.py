@@ -20,7 +20,7 @@ import json
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field
 
 from server_hub.api.auth import ADMIN, PEOPLE, require
@@ -180,7 +180,8 @@ def pending_changes(request: Request, who=Depends(require(ADMIN))):
 
 
 @router.post("/activity-changes/{proposal_id}/decision")
-def decide_change(proposal_id: int, body: ChangeDecisionIn, request: Request,
+def decide_change(body: ChangeDecisionIn, request: Request,
+                  proposal_id: int = Path(ge=1, le=2 ** 62),
                   who=Depends(require(ADMIN))):
     """Approve (the change is made now; the answer counts the ledger entries written) or
     reject (a comment says why) a proposed activity change; not by its proposer (four-eyes);

@@ -54,10 +54,12 @@ class Station:
                                   protocol=paho.MQTTv311)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a, **k: subscribed.set()
+        # subscribe once the CONNACK is in: the NATS MQTT listener sets a session up in
+        # JetStream before it takes packets, and a SUBSCRIBE sent ahead of that went unanswered
+        self.client.on_connect = lambda c, *a, **k: c.subscribe([(t, 0) for t in topics_])
         self.client.connect("127.0.0.1", port)
         self.client.loop_start()
-        self.client.subscribe([(t, 0) for t in topics_])
-        # the cluster's MQTT listener makes a JetStream consumer per subscription: slow when busy
+        # a JetStream consumer per subscription: slow when the machine is busy
         assert subscribed.wait(scaled(30)), "the NATS MQTT listener did not confirm the subscription"
 
     def _on_message(self, client, userdata, m):

@@ -42,9 +42,9 @@ def test_poison_and_a_failing_batch_leave_the_nats_loop_running(cluster, tmp_pat
     store = open_store(url)
     link = NATSLink(cfg.nats, cfg.mqtt, _BuggyPipeline(store, cfg), worker_id="w1")
     link.start()
+    assert link.subscribed.wait(scaled(30)), "the JetStream consumer was not bound"
     sim = Station(cluster.mqtt_ports[1], [f"station/{station}/ack"])
     try:
-        assert link.subscribed.wait(scaled(30)), "the JetStream consumer was not bound"
         sim.publish(f"station/{station}/health", b"[" * 60000)
         sim.publish(f"station/{station}/status", b'{"v": 1, "state": "online", "since": 1e999}')
         bad = bytearray(payload)
