@@ -20,6 +20,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,9 @@ from hil_tests.timescale import scaled
 
 SESSION_S = 50          # length of the demo class
 SHARE = 0.6             # attendance standard: present for at least 60 % of the session
-DEMO_PIN = "246810"     # the first learner's portal PIN, set by the S-0001 desk token
+DEMO_PIN = "246810"
+OFFLINE_MIN = 0.25      # minutes a station with records waiting is offline before its alert
+DRAIN_RATE = 0.25       # records/s a station sends of its backlog (0 = unpaced, the default)     # the first learner's portal PIN, set by the S-0001 desk token
 ATTEND_CREDITS = 2.0
 FIXED_CREDITS = 1.0
 
@@ -100,14 +103,25 @@ class Demo:
         self.t0 = 0.0
         self.district = District(root, {"S-0001": 2, "S-0002": 2}, log=self.say,
                                  # a class compressed into a minute: the hub's 60 s repeat-tap
-                                 # window would swallow the check-outs, so it is 5 s here
+                                 # window would swallow the check-outs, so it is 5 s here; an
+                                 # outage alerts after OFFLINE_MIN (15 min in a district)
                                  hub_settings={"crediting": {"early_s": 120, "late_s": 30,
-                                                             "debounce_s": 5}},
+                                                             "debounce_s": 5},
+                                               "alerts": {"offline_min": OFFLINE_MIN}},
+                                 # a backlog drains one record every 1/DRAIN_RATE s, so the
+                                 # dashboard has time to show it going down
+                                 # dashboard has time to show it going down; taps older
+                                 # than 3 s are backlog, not live (120 s in a district)
+                                 agent_settings={"sync": {"drain_rate": DRAIN_RATE,
+                                                          "drain_burst": 1,
+                                                          "live_window_s": 3.0}},
                                  provision=provision, tls=True,
                                  reader_targets={label: "rp2040" for label in self.rp2040})
         self.recorded = 0
         self.duplicates = 0
         self.refused = 0
+        self.outage_problem = ""
+        self.outage_thread: threading.Thread | None = None
 
     def say(self, msg: str) -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -156,7 +170,7 @@ class Demo:
     def play(self, people: list[Learner]) -> None:
         d = self.district
         steps = [(t, "tap", (p, st, r, k)) for p in people for t, st, r, k in p.plan]
-        steps += [(5, "cut", "S-0002"), (30, "heal", "S-0002"),
+        steps += [(5, "cut", "S-0002"), (18, "outage", "S-0002"),
                   (24, "power_cut", ("S-0001", 0)), (27, "power_on", ("S-0001", 0))]
         steps += [(t, "status", None) for t in (12, 26, 47)]
         steps.sort(key=lambda s: s[0])
@@ -181,9 +195,10 @@ class Demo:
             elif action == "cut":
                 d.cut_network(arg)
                 self.say(f"network  {arg} loses its network (taps keep being accepted)")
-            elif action == "heal":
-                d.heal_network(arg)
-                self.say(f"network  {arg} is back online: its backlog drains")
+            elif action == "outage":    # runs beside the class: taps keep their times
+                self.outage_thread = threading.Thread(target=self.outage, args=(arg,),
+                                                      name="outage", daemon=True)
+                self.outage_thread.start()
             elif action == "power_cut":
                 st, r = arg
                 d.reader(st, r).virtual.power_cut()
@@ -194,6 +209,44 @@ class Demo:
                 self.say(f"power    {st}/{d.reader(st, r).label} powers up: journal recovered")
             elif action == "status":
                 self.status_line()
+
+    def hub_view(self, sid: str) -> dict:
+        d = self.district       # the dashboard's own view, as the operator's page reads it
+        items = d.api("GET", f"http://127.0.0.1:{d.api_port}/dashboard/api/stations")["items"]
+        return {v["station_id"]: v for v in items}.get(sid, {})
+
+    def outage(self, sid: str) -> None:
+        """The second half of S-0002's outage, as an operator sees it on the dashboard: the
+        station comes back, reports what waits and starts its paced drain; its network drops
+        again before the drain ends, so the hub knows "≥ N waiting" of an offline station and
+        raises the critical offline_backlog alert; then the network returns for good and the
+        backlog drains to zero. A problem is reported in the summary (exit status 1)."""
+        d = self.district
+        try:
+            d.heal_network(sid)
+            self.say(f"network  {sid} is back online: it reports its backlog and drains it "
+                     f"({DRAIN_RATE:g} records/s)")
+            seen = d.wait_for(lambda: (lambda v: v if v.get("state") == "online" and
+                                       v.get("backlog") else None)(self.hub_view(sid)),
+                              60, f"the hub to hear {sid}'s backlog", every=0.2)
+            d.cut_network(sid)
+            self.say(f"network  {sid} drops again with {seen['backlog']} records waiting "
+                     "(the hub knows: its Last Will says so)")
+            alert = d.wait_for(lambda: (lambda v: v if any(
+                p.get("rule") == "offline_backlog" for p in v.get("problems", [])) else None)(
+                    self.hub_view(sid)), 90, f"the offline_backlog alert for {sid}")
+            self.say(f"alert    {sid} CRITICAL offline_backlog: offline, ≥ {alert['backlog']} "
+                     "waiting (dashboard: the row turns red, the alert list names it)")
+            d.heal_network(sid)
+            self.say(f"network  {sid} is back online: the alert clears, the backlog drains "
+                     "(the dashboard shows the drain and its ETA)")
+        except Exception as exc:   # the summary says so and the demo exits 1
+            self.outage_problem = f"{type(exc).__name__}: {exc}"
+            self.say(f"PROBLEM  the outage did not go as planned: {self.outage_problem}")
+            try:
+                d.heal_network(sid)
+            except Exception:
+                pass
 
     def status_line(self) -> None:
         parts = []
@@ -226,6 +279,8 @@ class Demo:
 
     def summarise(self, people: list[Learner]) -> int:
         d = self.district
+        if self.outage_thread is not None:
+            self.outage_thread.join()     # its waits are bounded: it ends with the network back
         self.say(f"waiting for every record to reach the hub ({self.recorded} recorded taps)")
         try:
             d.wait_for(lambda: self.hub_records() >= self.recorded, 60, "all records at the hub")
@@ -255,7 +310,7 @@ class Demo:
         print(f"  credits held for review    {len(held)}  (impossible travel: one card at two "
               "stations within seconds)")
         print(f"  {'learner':<8} {'name':<11} {'credits':>8} {'expected':>9}")
-        ok = synced == self.recorded
+        ok = synced == self.recorded and not self.outage_problem
         for p in people:
             mark = "" if got[p.id] == expected[p.id] else "   <-- differs"
             ok = ok and not mark

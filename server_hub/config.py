@@ -127,7 +127,7 @@ class AlertsSection:
     webhook_timeout_s: float = 5.0
     evaluate_every_s: int = 30
     repeat_h: float = 0.0          # re-send a still-firing alert after this long (0 = never)
-    offline_min: int = 15          # station offline longer than this with a backlog
+    offline_min: float = 15.0      # minutes a station is offline with a backlog before its alert
     unsynced_h: float = 4.0        # oldest record not yet at the hub older than this
     journal_pct: int = 80          # a reader's journal fuller than this
     clock_skew_min: float = 5.0    # a reader's (or the Pi's) clock off by more than this
@@ -217,6 +217,8 @@ def _coerce(section: str, key: str, current, value):
             if text in ("0", "false", "no", "off"):
                 return False
             raise ValueError(value)
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)         # int(0.5) would be 0: say so instead
         return kind(value)
     except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"config [{section}] {key} = {value!r} is not a valid "

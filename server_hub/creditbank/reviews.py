@@ -73,7 +73,7 @@ def decide(registry, learner_id: str, activity_id: str, session_start: int, deci
                 index_elements=["learner_id", "activity_id", "session_start"],
                 set_={"decision": decision, "operator": actor, "comment": comment or "",
                       "decided_at": now}))
-            registry._recredit(conn, {learner_id: start})
+            registry.recredit(conn, {learner_id: start})
         after = _applied(conn, learner_id, activity_id, start)
         status = conn.execute(sa.select(s.status).where(
             s.learner_id == learner_id, s.activity_id == activity_id,

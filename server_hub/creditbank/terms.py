@@ -74,7 +74,7 @@ def _recredit(registry, conn, first: str, last: str) -> None:
     ).fetchall()
     items = sorted((r[0], int(r[1])) for r in rows)
     for i in range(0, len(items), 500):
-        registry._recredit(conn, dict(items[i:i + 500]))
+        registry.recredit(conn, dict(items[i:i + 500]))
 
 
 def add(registry, term_id: str, name: str, first_day: str, last_day: str, actor: str) -> dict:

@@ -22,7 +22,9 @@ class Registry:
         self.store = store
         self.pipeline = pipeline            # re-credits learners after changes (optional)
 
-    def _recredit(self, conn, changed: dict) -> None:
+    def recredit(self, conn, changed: dict) -> None:
+        """Re-decide `changed` ({learner_id: from day}) inside the caller's transaction `conn`:
+        the credit bank's term changes and review decisions use it (no-op without a pipeline)."""
         recredit(self.pipeline, conn, changed)
 
     # --- stations (stations.py) ------------------------------------------------------------

@@ -102,6 +102,17 @@ def test_bad_config_is_reported(tmp_path, capsys):
     cfg.write_text("[mqtt]\nport = 'high'\n")
     code, _, err = run_cli(capsys, "--config", str(cfg), "station", "list")
     assert code == 1 and "[mqtt] port = 'high' is not a valid int" in err
+    cfg.write_text("[mqtt]\nport = 1883.5\n")   # int() would have made it 1883 silently
+    code, _, err = run_cli(capsys, "--config", str(cfg), "station", "list")
+    assert code == 1 and "[mqtt] port = 1883.5 is not a valid int" in err
+
+
+def test_offline_alert_threshold_takes_fractions_of_a_minute(tmp_path):
+    from server_hub.config import load
+    from server_hub.core.health_model import Thresholds
+    cfg = tmp_path / "hub.toml"
+    cfg.write_text("[alerts]\noffline_min = 0.25\n")
+    assert Thresholds.from_config(load(cfg, env={})).offline_s == 15.0
 
 
 def test_console_script_entry_point_runs(tmp_path):
