@@ -23,7 +23,7 @@ def wheelhouse(folder: Path) -> Path:
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
     folder.mkdir(parents=True, exist_ok=True)
-    site = Path(sysconfig.get_paths()["purelib"])
+    site = Path(sysconfig.get_paths()["purelib"]).resolve()   # files resolve below too
     dists = {canonicalize_name(d.metadata["Name"]): d
              for d in importlib.metadata.distributions(path=[str(site)])}
     wanted, todo = set(), [(canonicalize_name("tapcert"), set(EXTRAS.split(",")))]
