@@ -36,10 +36,13 @@ def _hub(args):
 def do_flash(args, report):
     from provisioning import flash
     result = flash.flash(args.port, report, source=args.source, force=args.force,
-                         mpy_cross=args.mpy_cross, confirm_timeout=args.timeout)
+                         mpy_cross=args.mpy_cross, confirm_timeout=args.timeout,
+                         over_frozen=getattr(args, "over_frozen", False))
     who = result.get("label") or result.get("rid") or args.port
     state = ("installed (no key yet: enroll it next)" if result.get("keyless")
              else "answering")
+    if result.get("frozen"):
+        state += ", modules frozen into the image"
     report.summary("flashed {}: firmware {} {}; {} of {} files written ({}), {} removed, "
                    "{} unchanged; {}; {:.1f} s".format(
                        who, result["fw"], state, result["written"], result["files"],
@@ -266,6 +269,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mpy-cross", help="mpy-cross binary (default: the one matching the board)")
     p.add_argument("--timeout", type=float, default=20.0,
                    help="seconds to wait for the new firmware to answer (default 20)")
+    p.add_argument("--over-frozen", action="store_true",
+                   help="on a board whose image has the firmware frozen in, install .mpy files "
+                        "anyway (they are loaded instead of the frozen modules and cost heap); "
+                        "without it only /main.py is installed there")
 
     p = _sub(verbs, "enroll", "give the reader its key (made on the reader) and register it",
              "tapcert-provision enroll --port /dev/ttyACM0 --station S-0001 --label R-0007 "

@@ -62,8 +62,26 @@ def build(sources, board_bc: Bytecode, compiler, report) -> dict:
     return images
 
 
+def frozen_images(sources, frozen: str, want_version: str, port: str) -> tuple[dict, list]:
+    """For a board whose image has the firmware frozen in (docs/firmware.md "Frozen images"):
+    ({path: bytes} to install — the sources kept as source, /main.py —, [every .mpy/.py path
+    of a firmware module], which must go: a copy on the filesystem is imported before the
+    frozen module and costs heap again). A frozen version other than this tool's is refused:
+    /main.py of one version over the modules of another is not a firmware anyone tested."""
+    if frozen != want_version:
+        raise ProvisionError(
+            "the reader on {} has firmware {} frozen into its MicroPython image; this "
+            "tapcert-provision installs firmware {}".format(port, frozen, want_version),
+            "flash the board with an image built from firmware {} (docs/firmware.md, "
+            "\"Frozen images\"), or pass --over-frozen to install .mpy files over the frozen "
+            "modules (they are then loaded instead, and cost heap)".format(want_version))
+    images = {src.target: src.data for src in sources if not src.compile}
+    shadows = sorted({p for src in sources if src.compile for p in (src.target, twin(src.target))})
+    return images, shadows
+
+
 def flash(port: str, report, *, source=None, force: bool = False, mpy_cross: str | None = None,
-          confirm_timeout: float = 20.0, board_factory=Board) -> dict:
+          confirm_timeout: float = 20.0, board_factory=Board, over_frozen: bool = False) -> dict:
     sources = fwsrc.collect(source)
     want_version = fwsrc.version(source)
     started = time.monotonic()
@@ -92,15 +110,23 @@ def flash(port: str, report, *, source=None, force: bool = False, mpy_cross: str
         if health is None:
             at_risk = _check_silent_reader(board, force, report)
         board_bc = Bytecode.from_sys_mpy(info["mpy"])
-        compiler = find_compiler(board_bc, mpy_cross)
-        report.step("board: MicroPython {} on {}, {}; compiling {} files with {}".format(
-            info["version"], info["platform"], board_bc, len(sources),
-            "mpy-cross v{}.{}".format(*compiler.emits())))
-        images = build(sources, board_bc, compiler, report)
-        targets = {path: sha256(data) for path, data in images.items()}
-
+        frozen = None if over_frozen else board.frozen_attr("version", "FW_VERSION")
         old_manifest = _read_manifest(board)
         old_files = list((old_manifest or {}).get("files", {}))
+        if frozen is not None:
+            images, shadows = frozen_images(sources, frozen, want_version, port)
+            old_files += shadows          # .mpy/.py copies would be imported instead: removed
+            report.step("board: MicroPython {} on {} with firmware {} frozen into the image: "
+                        "installing /main.py only".format(info["version"], info["platform"],
+                                                          frozen))
+        else:
+            compiler = find_compiler(board_bc, mpy_cross)
+            report.step("board: MicroPython {} on {}, {}; compiling {} files with {}".format(
+                info["version"], info["platform"], board_bc, len(sources),
+                "mpy-cross v{}.{}".format(*compiler.emits())))
+            images = build(sources, board_bc, compiler, report)
+        targets = {path: sha256(data) for path, data in images.items()}
+
         probe = set(targets) | {twin(p) for p in targets if twin(p)} | set(old_files)
         on_board = board.hashes(sorted(probe))
         to_write, to_delete, unchanged = plan(targets, on_board, old_files)
@@ -133,7 +159,7 @@ def flash(port: str, report, *, source=None, force: bool = False, mpy_cross: str
                 ", ..." if len(bad) > 3 else ""),
                 "flash again; if it repeats, the reader's flash may be failing")
         check_shadowing(board, targets)
-        manifest = {"v": MANIFEST_VERSION, "fw": want_version,
+        manifest = {"v": MANIFEST_VERSION, "fw": want_version, "frozen": frozen,
                     "mpy": "{}.{}".format(board_bc.version, board_bc.sub), "arch": board_bc.arch,
                     "flashed": int(time.time()), "files": targets}
         manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
@@ -158,7 +184,7 @@ def flash(port: str, report, *, source=None, force: bool = False, mpy_cross: str
     return {"port": port, "fw": want_version, "rid": answer.get("rid"), "label": answer.get("label"),
             "written": len(to_write), "deleted": len(to_delete), "unchanged": len(unchanged),
             "bytes": need, "files": len(targets), "bytecode": str(board_bc), "at_risk": at_risk or 0,
-            "keyless": bool(answer.get("keyless")),
+            "keyless": bool(answer.get("keyless")), "frozen": frozen is not None,
             "seconds": time.monotonic() - started}
 
 

@@ -31,6 +31,24 @@ from protocol.host import portcheck
 from protocol.host.portcheck import BoardError, BoardRaised
 
 
+_FROZEN_SCRIPT = """
+import sys, json
+saved = list(sys.path)
+had = sys.modules.pop(%m, None)
+sys.path.clear()
+sys.path.append('.frozen')
+try:
+    value = getattr(__import__(%m), %a, None)
+except ImportError:
+    value = None
+sys.path.clear()
+sys.path.extend(saved)
+sys.modules.pop(%m, None)
+if had is not None:
+    sys.modules[%m] = had
+print(json.dumps(value))
+"""
+
 _HASH_SCRIPT = """
 import hashlib, json
 def _h(p):
@@ -268,6 +286,13 @@ class Board:
             " 'platform': sys.platform, 'name': sys.implementation.name,"
             " 'version': '.'.join(str(v) for v in sys.implementation.version[:3]),"
             " 'free': free}))")
+
+    def frozen_attr(self, module: str, attr: str):
+        """`module.attr` of the copy of `module` frozen into the MicroPython image, or None if
+        the image has no such frozen module. Files on the filesystem come before frozen
+        modules on sys.path, so the import looks in '.frozen' alone (and puts sys.path and
+        sys.modules back as they were)."""
+        return self.eval_json(_FROZEN_SCRIPT.replace("%m", repr(module)).replace("%a", repr(attr)))
 
     def hashes(self, paths) -> dict:
         """{path: sha256 hex or None if absent} for every path, in one round trip."""
