@@ -36,8 +36,9 @@ def body_text(page) -> str:
     return page.inner_text("body")
 
 
-def open_phone(p, srv):
-    """-> (browser, page, outside requests, page errors): the desk on a phone, not signed in."""
+def open_phone(p, srv, path="/dashboard/desk"):
+    """-> (browser, page, outside requests, page errors): the desk (or another staff page that
+    signs in with a token) on a phone, not signed in."""
     browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
     ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = ctx.new_page()
@@ -45,7 +46,7 @@ def open_phone(p, srv):
     page.on("request", lambda r: None if r.url.startswith(srv.url)
             or r.url.startswith("data:") else outside.append(r.url))
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(srv.url + "/dashboard/desk")
+    page.goto(srv.url + path)
     page.wait_for_selector("#login-form", state="visible")
     return browser, page, outside, errors
 
