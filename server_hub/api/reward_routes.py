@@ -21,7 +21,7 @@ _ADMIN = Path(min_length=1, max_length=rewards.MAX_ADMIN)
 
 
 class SettleIn(BaseModel):
-    period: str = Field(pattern=r"^\d{4}-\d{2}$", description="a finished month, YYYY-MM")
+    period: str = Field(pattern=r"^[0-9]{4}-[0-9]{2}$", description="a finished month, YYYY-MM")
 
 
 class SpendIn(BaseModel):

@@ -46,7 +46,9 @@ def do_rewards_statement(ctx):
     ctx.show(st["entries"], rewards.COLUMNS)
 
 
-def _print_entry(e):
+def _print_entry(ctx, e):
+    if ctx.json(e):
+        return
     again = " (already done with this key: nothing added)" if e.get("replayed") else ""
     print(f"{e['admin']}: {e['points']:+d} points ({e['entry']}), balance {e['balance']}{again}")
 
@@ -54,13 +56,13 @@ def _print_entry(e):
 def do_rewards_spend(ctx):
     from server_hub.creditbank import rewards
     a = ctx.args
-    _print_entry(rewards.spend(ctx.store(), a.admin, a.points, a.key, actor(ctx), a.comment))
+    _print_entry(ctx, rewards.spend(ctx.store(), a.admin, a.points, a.key, actor(ctx), a.comment))
 
 
 def do_rewards_adjust(ctx):
     from server_hub.creditbank import rewards
     a = ctx.args
-    _print_entry(rewards.adjust(ctx.store(), a.admin, a.points, actor(ctx), a.comment))
+    _print_entry(ctx, rewards.adjust(ctx.store(), a.admin, a.points, actor(ctx), a.comment))
 
 
 def install(sub, cmd, group) -> None:
@@ -78,14 +80,14 @@ def install(sub, cmd, group) -> None:
     sp.add_argument("admin")
     sp = cmd(g, "spend", do_rewards_spend, "spend an administrator's points (idempotent by "
              "--key; refused when the balance is short)",
-             "rewards spend wang --points 30 --key 2f4c1e9a-gift-1")
+             "rewards spend wang --points 30 --key 2f4c1e9a-gift-1", json=True)
     sp.add_argument("admin")
     sp.add_argument("--points", type=int, required=True)
     sp.add_argument("--key", required=True, help="idempotency key: repeat it to retry safely")
     sp.add_argument("--comment", default="")
     sp.add_argument("--actor")
     sp = cmd(g, "adjust", do_rewards_adjust, "correct an account by +/- points, with why",
-             "rewards adjust wang --points -5 --comment 'session counted twice'")
+             "rewards adjust wang --points -5 --comment 'session counted twice'", json=True)
     sp.add_argument("admin")
     sp.add_argument("--points", type=int, required=True)
     sp.add_argument("--comment", required=True)

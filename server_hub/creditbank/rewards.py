@@ -35,7 +35,7 @@ from server_hub.store.bank_tables import reward_entries
 from server_hub.store.scope import only_name
 
 _R = reward_entries.c
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 _LOCK_CLASS = 0x72657764          # "rewd": advisory locks of reward accounts (PostgreSQL)
 MAX_ADMIN = 100
 COLUMNS = ["id", "entry", "points", "period", "actor", "comment", "created_at"]
@@ -45,7 +45,7 @@ BALANCE_COLUMNS = ["admin", "earned", "spent", "adjusted", "balance"]
 def period_bounds(period: str, tz) -> tuple[int, int]:
     """"2026-11" -> [since, until) in Unix seconds: that month in the district's time zone."""
     m = _PERIOD.match(period or "") if isinstance(period, str) else None
-    if m is None:
+    if m is None or not 1970 <= int(m.group(1)) <= 9998:
         raise RegistryError(f"period {period!r} is not a month: use YYYY-MM (e.g. 2026-11)")
     year, month = int(m.group(1)), int(m.group(2))
     start = dt.datetime(year, month, 1, tzinfo=tz)

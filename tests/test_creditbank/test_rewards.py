@@ -38,7 +38,8 @@ def test_period_is_a_calendar_month_in_the_district_zone(period, since, until):
     assert rewards.period_bounds(period, shanghai)[0] == ts(since, UTC) - 8 * 3600
 
 
-@pytest.mark.parametrize("bad", ["2026-13", "2026-6", "June", "", None, "2026-06-01"])
+@pytest.mark.parametrize("bad", ["2026-13", "2026-6", "June", "", None, "2026-06-01", "0000-01",
+                                 "9999-12", "٢٠٢٦-06"])
 def test_period_refused_in_words(bad):
     with pytest.raises(RegistryError, match="YYYY-MM"):
         rewards.period_bounds(bad, UTC)
