@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from scopekit import AWAY, FOREIGN, HOME, Hub, make_config, seed_two_stations
-from server_hub.creditbank import applications, learnerauth
+from server_hub.creditbank import applications, learnerauth, rewards
 from server_hub.errors import AuthError
 
 from dashkit import ARTIFACTS, Server
@@ -63,6 +63,8 @@ def flash_after(page, click: str, words: str, kind: str = "done") -> str:
 
 def test_station_admin_opens_an_account_and_issues_a_card_on_a_phone(desk):
     hub, srv, seeded = desk
+    for admin, points in (("wang", 7), ("li", 9)):    # reward points (creditbank/rewards.py)
+        rewards.adjust(hub.store, admin, points, "ann", "opening balance")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -85,6 +87,10 @@ def test_station_admin_opens_an_account_and_issues_a_card_on_a_phone(desk):
             assert taps.count("外站学习者") == 3 and "L-HOME1" in taps and "Wang Fang" in taps
             holds = page.inner_text("#hold-list")
             assert "L-HOME1" in holds and "挂失的卡" in holds and "外站学习者" in holds
+            page.wait_for_selector('#reward-list li[data-admin="wang"]')  # its own account only
+            assert "余额 7 积分" in page.inner_text("#reward-list")
+            assert "li" not in [a.get_attribute("data-admin") for a in
+                                page.query_selector_all("#reward-list li")]
             text = body_text(page)
             assert not [f for f in FOREIGN if f in text], text
 

@@ -3,7 +3,7 @@
 // token's scope) and district staff (admin, operator: any station). Open an account (with the
 // learner's type; correct it later), set or reset a learner's PIN, decide the
 // self-applications waiting for the station, issue a card, block a card, and see the
-// station's learners, today's taps and held credits. A PIN is sent once and never shown
+// station's learners, today's taps, held credits and its administrator's reward points. A PIN is sent once and never shown
 // again (the form is cleared).
 // Every change goes through /api/v1; an error from the API is shown in its own words.
 "use strict";
@@ -46,7 +46,7 @@ async function load() {
   if (!D.station || !r.data.stations.some((s) => s.id === D.station)) D.station = r.data.stations.length ? r.data.stations[0].id : null;
   pick.value = D.station || "";
   show("desk");
-  await Promise.all([loadLearners(), loadApplications(), loadTaps(), loadHolds()]);
+  await Promise.all([loadLearners(), loadApplications(), loadTaps(), loadHolds(), loadRewards()]);
 }
 
 async function loadLearners() {
@@ -132,6 +132,19 @@ async function loadHolds() {
         x.learner_elsewhere ? h("em", {}, t("elsewhere")) : [x.learner_id, " ", x.learner_name || ""],
         h("div", { class: "sub" }, x.holds.map((k) => t("hold_" + k)).join("、")))))
     : h("p", { class: "muted" }, t("holds_none")));
+}
+
+// Reward points: a station administrator's own account (the API answers no other); district
+// staff see every administrator's balance.
+async function loadRewards() {
+  const body = $("#rewards .body");
+  const r = await call("GET", "/api/v1/rewards/accounts");
+  if (!r.ok) { body.replaceChildren(h("p", { class: "error" }, r.error)); return; }
+  body.replaceChildren(r.data.length
+    ? h("ul", { class: "desk-list", id: "reward-list" }, r.data.map((a) => h("li", { "data-admin": a.admin },
+        h("strong", {}, a.admin), " · ", t("reward_balance", { n: a.balance }),
+        h("div", { class: "sub" }, t("reward_parts", { earned: a.earned, spent: a.spent, adjusted: a.adjusted })))))
+    : h("p", { class: "muted" }, t("rewards_none")));
 }
 
 // --- the desk's work -------------------------------------------------------------------
