@@ -79,6 +79,9 @@ def create_app(ctx: HubContext) -> FastAPI:
     app.include_router(rollout_routes.router, prefix="/api/v1")
     from server_hub.api import bank_routes
     app.include_router(bank_routes.router, prefix="/api/v1")
+    from server_hub.api import counter_routes, reward_routes
+    app.include_router(reward_routes.router, prefix="/api/v1")
+    app.include_router(counter_routes.router, prefix="/api/v1")
     from server_hub.api import learner_routes          # the learner portal (session cookie)
     app.include_router(learner_routes.router, prefix="/api/v1")
     app.include_router(learner_routes.portal, prefix="/learner/api")

@@ -9,6 +9,9 @@
                    manages its stations' activities and schedules, sees its stations' taps,
                    sessions, holds and evaluation; nothing of another station, and none of the
                    district-wide routes (ANY below does not include it)
+    service_provider  a counter (library, gym…): redeems learners' points for the catalogue
+                   services given to it (provider_services) and sees its own redemptions
+                   (api/counter_routes.py); every other route answers 403
 
 A route that admits station_admin passes `scope(who)` (None for the district roles, the tuple
 of station ids for a station administrator) to the store query, which filters by it:
@@ -24,6 +27,7 @@ from server_hub.errors import AuthError
 
 ADMIN, OPERATOR, TECHNICIAN = "admin", "operator", "technician"
 STATION_ADMIN = "station_admin"
+SERVICE_PROVIDER = "service_provider"
 ANY = (ADMIN, OPERATOR, TECHNICIAN)           # district-wide staff
 PEOPLE = (ADMIN, OPERATOR)                    # may see any learner's data
 FIELD = (ADMIN, TECHNICIAN)                   # may change stations and readers

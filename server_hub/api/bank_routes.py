@@ -1,8 +1,10 @@
 """The credit bank: exchange (catalogue, rate, accounts, redemptions, reversals), the integrity
 review queue with audited decisions, the audit log, signed transcripts and xAPI statements.
 
-    GET  /exchange/services, /exchange/rate, /learners/{id}/exchange      admin, operator
-    POST /exchange/services, PATCH /exchange/services/{id}, PUT /exchange/rate   admin
+    GET  /exchange/services, /exchange/rate, /exchange/expiry,
+         /learners/{id}/exchange                                           admin, operator
+    POST /exchange/services, PATCH /exchange/services/{id}, PUT /exchange/rate,
+         PUT /exchange/expiry  (point expiry in months, 0 = off; audited)   admin
     POST /exchange/redemptions        (idempotent by "key")                admin, operator
     POST /exchange/redemptions/{key}/reversal                              admin
     GET  /reviews, POST /reviews       (audited decisions on held credits)  admin, operator
@@ -94,7 +96,7 @@ class ExternalDecisionIn(BaseModel):
 
 
 def _bank(request) -> Bank:
-    return Bank(request.app.state.hub.store)
+    return Bank(request.app.state.hub.store, request.app.state.hub.config.tz)
 
 
 @router.get("/exchange/services")
@@ -125,6 +127,24 @@ def get_rate(request: Request, who=Depends(require(*PEOPLE))):
 def put_rate(body: RateIn, request: Request, who=Depends(require(ADMIN))):
     """Applies to redemptions from now on; past redemptions keep the credits they consumed."""
     return {"points_per_credit": _bank(request).set_rate(body.points_per_credit, who["name"])}
+
+
+class ExpiryIn(BaseModel):
+    months: int = Field(ge=0, le=600, description="credits stop counting toward exchangeable "
+                        "points this many months after the day they were earned; 0: never")
+
+
+@router.get("/exchange/expiry")
+def get_expiry(request: Request, who=Depends(require(*PEOPLE))):
+    with request.app.state.hub.store.read() as conn:
+        return Bank.expiry(conn)
+
+
+@router.put("/exchange/expiry")
+def put_expiry(body: ExpiryIn, request: Request, who=Depends(require(ADMIN))):
+    """Point expiry (audited); applies at once to every learner's exchangeable points (the
+    credits stay on the ledger and the transcript)."""
+    return _bank(request).set_expiry(body.months, who["name"])
 
 
 @router.get("/learners/{learner_id}/exchange")

@@ -101,7 +101,8 @@ def sign_out(request: Request):
 def me(request: Request, s=Depends(signed_in)):
     """Name, balance, credits and points available, when this session ends, and the hub's
     time zone (the page shows every time in it)."""
-    return _private(dict(learnerview.overview(_store(request), s["learner_id"]),
+    return _private(dict(learnerview.overview(_store(request), s["learner_id"],
+                                              request.app.state.hub.config.tz),
                          session_expires_at=s["expires_at"],
                          timezone=request.app.state.hub.config.hub.timezone))
 
@@ -115,8 +116,10 @@ def statement(request: Request, s=Depends(signed_in)):
 
 @portal.get("/exchange")
 def exchange(request: Request, s=Depends(signed_in)):
-    """Points available, redemptions and reversals, and the services on offer."""
-    return _private(learnerview.exchange(_store(request), s["learner_id"]))
+    """Points available (and when some expire), redemptions and reversals, and the services
+    on offer with whether the points suffice for each."""
+    return _private(learnerview.exchange(_store(request), s["learner_id"],
+                                         request.app.state.hub.config.tz))
 
 
 @portal.get("/transcript")

@@ -88,9 +88,11 @@ class ActivityPatch(BaseModel):
 
 class OperatorIn(BaseModel):
     name: str
-    role: Literal["admin", "operator", "technician", "station_admin"]
+    role: Literal["admin", "operator", "technician", "station_admin", "service_provider"]
     stations: list[str] = Field([], max_length=100, description="a station_admin's stations "
                                 "(at least one); none for the other roles")
+    services: list[str] = Field([], max_length=100, description="a service_provider's "
+                                "catalogue services (at least one); none for the other roles")
 
 
 # --- stations ------------------------------------------------------------------------------
@@ -255,8 +257,9 @@ def list_operators(request: Request, who=Depends(require(ADMIN))):
 @router.post("/operators", status_code=201, tags=["operators"])
 def add_operator(body: OperatorIn, request: Request, who=Depends(require(ADMIN))):
     """Create an operator; the response carries their API token, shown this once only. A
-    station_admin needs `stations` (its scope)."""
-    operator, token = _reg(request).create_operator(body.name, body.role, body.stations)
+    station_admin needs `stations` (its scope), a service_provider `services`."""
+    operator, token = _reg(request).create_operator(body.name, body.role, body.stations,
+                                                    body.services)
     return {**operator, "token": token}
 
 

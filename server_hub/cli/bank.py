@@ -2,6 +2,7 @@
 server_hub/cli/dispatch.py):
 
     tapcert-hub exchange rate [N]                          show / set points per credit
+    tapcert-hub exchange expiry [MONTHS|off]               show / set point expiry (audited)
     tapcert-hub exchange services [--all]                  the catalogue
     tapcert-hub exchange add-service swim --name "Swimming lesson" --price 30 [--category …]
     tapcert-hub exchange set-service swim [--price 40] [--inactive | --active]
@@ -32,7 +33,7 @@ from server_hub.errors import HubError, TranscriptInvalid
 
 def _bank(ctx):
     from server_hub.creditbank.bank import Bank
-    return Bank(ctx.store())
+    return Bank(ctx.store(), ctx.cfg.tz)
 
 
 def _issuer_dir(ctx):
@@ -65,6 +66,26 @@ def do_rate(ctx):
         print(f"1 credit = {bank.rate()} points")
 
 
+def do_expiry(ctx):
+    bank = _bank(ctx)
+    months = ctx.args.months
+    if months is not None:
+        bank.set_expiry(0 if months == "off" else _months(months), actor(ctx))
+    with ctx.store().read() as conn:
+        got = bank.expiry(conn)
+    if not ctx.json(got):
+        print(f"credits stop counting toward points {got['months']} months after they were "
+              "earned" if got["months"] else "points never expire")
+
+
+def _months(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise HubError(f"{text!r} is not a number of months: e.g. `exchange expiry 24`, or "
+                       "`exchange expiry off`") from None
+
+
 def do_services(ctx):
     ctx.show(_bank(ctx).services(include_inactive=ctx.args.all),
              ["id", "name", "category", "price_points", "active"])
@@ -93,6 +114,8 @@ def do_account(ctx):
     print(f"{acct['learner_id']}: {acct['credits']:g} credits, {acct['credits_exchanged']:g} "
           f"exchanged, {acct['points_available']} points available "
           f"(1 credit = {acct['points_per_credit']} points)")
+    for soon in acct["expiring"][:3]:
+        print(f"  {soon['points']} points expire on {soon['day']}")
     for e in acct["entries"]:
         e["when"] = ctx.when(e["created_at"])
     print_table(acct["entries"], ["id", "when", "entry", "service_id", "points", "key",
@@ -355,6 +378,10 @@ def install(sub, cmd, group) -> None:
     sp = cmd(g, "rate", do_rate, "show or set how many points one credit is worth",
              "exchange rate 10", json=True)
     sp.add_argument("points_per_credit", type=int, nargs="?")
+    sp.add_argument("--actor")
+    sp = cmd(g, "expiry", do_expiry, "show or set after how many months credits stop "
+             "counting toward points ('off': never)", "exchange expiry 24", json=True)
+    sp.add_argument("months", nargs="?")
     sp.add_argument("--actor")
     sp = cmd(g, "services", do_services, "the catalogue of services", json=True)
     sp.add_argument("--all", action="store_true", help="inactive ones too")

@@ -134,10 +134,13 @@ def do_reader_show(ctx):
 
 
 def do_token_create(ctx):
-    op, token = ctx.registry.create_operator(ctx.args.name, ctx.args.role, ctx.args.station)
+    op, token = ctx.registry.create_operator(ctx.args.name, ctx.args.role, ctx.args.station,
+                                             ctx.args.service)
     who = f"{ctx.args.role} {ctx.args.name}"
     if op.get("stations"):
         who += f" (stations {', '.join(op['stations'])})"
+    if op.get("services"):
+        who += f" (services {', '.join(op['services'])})"
     if ctx.args.token_file:
         write_secret(ctx.args.token_file, token)
         print(f"{who}: token written to {ctx.args.token_file} (0600)")
@@ -149,7 +152,8 @@ def do_token_list(ctx):
     rows = ctx.registry.operators()
     for r in rows:
         r["stations"] = " ".join(r.get("stations") or [])
-    ctx.show(rows, ["name", "role", "stations", "created_at", "revoked_at"])
+        r["services"] = " ".join(r.get("services") or [])
+    ctx.show(rows, ["name", "role", "stations", "services", "created_at", "revoked_at"])
 
 
 def do_token_revoke(ctx):
@@ -214,6 +218,8 @@ def install(sub, cmd, group) -> None:
         sp.add_argument("--role", required=True, choices=list(ROLES))
         sp.add_argument("--station", action="append", default=[],
                         help="a station_admin's station (repeat for more)")
+        sp.add_argument("--service", action="append", default=[],
+                        help="a service_provider's catalogue service (repeat for more)")
         sp.add_argument("--token-file")
         cmd(g, "list", do_token_list, "list operators (and station administrators' stations)")
         sp = cmd(g, "revoke", do_token_revoke, "revoke an operator's token")

@@ -3,7 +3,9 @@ verifiable transcripts, xAPI export and the integrity review queue with its audi
 
     tables.py     its tables (schema migration 4), on their own MetaData
     exchange.py   pure rules: price checks, credit/point conversion, redemption decisions
-    bank.py       the store adapter: catalogue, rate, redemptions, reversals (locked per learner)
+    bank.py       the store adapter: catalogue, rate, redemptions, reversals (locked per learner),
+                  point expiry, a service counter's redemptions
+    rewards.py    administrator reward points as an account: settled per month, spent, adjusted
     audit.py      the audit log every decision writes to
     reviews.py    the integrity review queue: decisions reach the ledger exactly once
     transcript.py signed transcripts (Open Badges 3.0 / W3C VC shape), offline verification

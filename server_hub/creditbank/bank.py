@@ -8,10 +8,19 @@ BEGIN IMMEDIATE, one writer at a time). Idempotency: `idem_key` is unique; a ret
 same key by the same person returns the first result; a key used by another person, for
 another route or another request is refused (409). Keys the hub makes itself (reversals)
 contain '/', which client keys cannot: the namespaces never meet.
+
+Point expiry (exchange.py "point expiry"; setting `point_expiry` in bank_settings, audited
+when changed): when on, the exchangeable credits are replayed from the learner's ledger days
+and redemption days (in the district's time zone `tz`) under the same lock.
+
+A service provider's counter redeems with `provider=` its operator name: the service must be
+one of its own (store/scope.py `provider_services`, in the query), and `redemptions_by`
+lists only its own entries.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import sqlalchemy as sa
@@ -20,9 +29,11 @@ from server_hub.creditbank import audit, exchange
 from server_hub.store.bank_tables import exchange_entries, exchange_rates, exchange_services
 from server_hub.errors import Conflict, ExchangeError, Insufficient, NotFound, RegistryError
 from server_hub.store.db import lock_learners
+from server_hub.store.scope import provider_services
 from server_hub.store.schema import learners, ledger
 
 DEFAULT_RATE = 10
+NO_EXPIRY = {"months": 0}
 _E = exchange_entries.c
 
 
@@ -52,8 +63,9 @@ _ENTRY_COLS = (_E.id, _E.learner_id, _E.entry, _E.service_id, _E.points, _E.cred
 
 
 class Bank:
-    def __init__(self, store):
+    def __init__(self, store, tz=None):
         self.store = store
+        self.tz = tz or dt.timezone.utc      # the district's: ledger days are its days
 
     # --- catalogue and rate ----------------------------------------------------------------
 
@@ -143,26 +155,64 @@ class Bank:
                 is None:
             raise NotFound(f"learner {learner_id} is not registered")
 
+    @staticmethod
+    def expiry(conn) -> dict:
+        from server_hub.creditbank.evaluation import setting
+        return exchange.check_expiry(setting(conn, "point_expiry", NO_EXPIRY))
+
+    def set_expiry(self, months: int, actor: str = "cli") -> dict:
+        """Set (audited) after how many months credits stop counting toward points (0: off)."""
+        from server_hub.creditbank.evaluation import set_setting
+        return set_setting(self.store, "point_expiry", {"months": months}, actor)
+
+    def _day(self, at: float) -> str:
+        return dt.datetime.fromtimestamp(float(at), self.tz).strftime("%Y-%m-%d")
+
+    def _available(self, conn, learner_id: str, balance: int, consumed: int):
+        """-> (exchangeable milli-credits, [(expiry day, milli)]) under the expiry rule."""
+        months = self.expiry(conn)["months"]
+        if not months:
+            return exchange.available_milli(balance, consumed), []
+        L = ledger.c
+        credits, debits = [], []
+        for sign, into in ((L.amount_milli > 0, credits), (L.amount_milli < 0, debits)):
+            into.extend((day, abs(int(milli))) for day, milli in conn.execute(
+                sa.select(L.day, sa.func.sum(L.amount_milli))
+                .where(L.learner_id == learner_id, sign).group_by(L.day)))
+        reversed_ids = sa.select(_E.reverses).where(_E.learner_id == learner_id,
+                                                    _E.reverses.is_not(None))
+        for at, milli in conn.execute(sa.select(_E.created_at, _E.credits_milli).where(
+                _E.learner_id == learner_id, _E.entry == "redeem",
+                _E.id.not_in(reversed_ids))):
+            debits.append((self._day(at), -int(milli)))
+        return exchange.expiring(credits, debits, self._day(time.time()), months)
+
     def account(self, learner_id: str) -> dict:
         with self.store.read() as conn:
             self._learner(conn, learner_id)
             balance, consumed = self._amounts(conn, learner_id)
             rate = self._rate(conn)
+            left, upcoming = self._available(conn, learner_id, balance, consumed)
+            months = self.expiry(conn)["months"]
             rows = conn.execute(sa.select(*_ENTRY_COLS).where(_E.learner_id == learner_id)
                                 .order_by(_E.id.desc()).limit(500)).fetchall()
-        left = exchange.available_milli(balance, consumed)
         return {"learner_id": learner_id, "credits": balance / exchange.MILLI,
                 "credits_exchanged": consumed / exchange.MILLI,
                 "credits_available": left / exchange.MILLI, "points_per_credit": rate,
                 "points_available": max(exchange.points_of(left, rate), 0),
+                "expiry_months": months,
+                "expiring": [{"day": day, "credits": milli / exchange.MILLI,
+                              "points": exchange.points_of(milli, rate)}
+                             for day, milli in upcoming[:12]],
                 "entries": [_entry(r) for r in rows]}
 
     # --- redemptions -----------------------------------------------------------------------
 
     def redeem(self, learner_id: str, service_id: str, key: str, actor: str = "cli",
-               comment: str = "") -> dict:
+               comment: str = "", provider: str | None = None) -> dict:
         """Redeem a service for a learner; idempotent by `key`. -> the redemption entry (with
-        "replayed": True when the key had been used for this same redemption)."""
+        "replayed": True when the key had been used for this same redemption). `provider`: a
+        service provider's counter (actor), which may redeem only its own services."""
         _rules(exchange.check_key, key)
         with self.store.write() as conn:
             lock_learners(conn, [learner_id])
@@ -176,15 +226,21 @@ class Bank:
                     raise Conflict(f"the idempotency key {key} was used for another request "
                                    f"({done[2]} of {done[3]} for {done[1]}): use a new key")
                 return dict(_entry(done), replayed=True)
-            svc = conn.execute(sa.select(exchange_services.c.price_points,
-                                         exchange_services.c.active)
-                               .where(exchange_services.c.id == service_id)).first()
+            query = sa.select(exchange_services.c.price_points, exchange_services.c.active) \
+                .where(exchange_services.c.id == service_id)
+            if provider is not None:
+                query = query.where(exchange_services.c.id.in_(provider_services(provider)))
+            svc = conn.execute(query).first()
             if svc is None or not svc[1]:
+                if provider is not None:
+                    raise NotFound(f"service {service_id} is not one this counter redeems (or "
+                                   "inactive): ask the district office to add it to yours")
                 raise NotFound(f"service {service_id} is not in the catalogue (or inactive): "
                                "see `exchange services`")
             rate = self._rate(conn)
             balance, consumed = self._amounts(conn, learner_id)
-            cost = _rules(exchange.decide, balance, consumed, int(svc[0]), rate)
+            left, _ = self._available(conn, learner_id, balance, consumed)
+            cost = _rules(exchange.decide_available, left, int(svc[0]), rate)
             now = time.time()
             new_id = conn.execute(exchange_entries.insert().values(
                 learner_id=learner_id, entry="redeem", service_id=service_id,
@@ -195,6 +251,18 @@ class Bank:
                           "rate": rate, "key": key, "entry_id": new_id}, now)
             row = conn.execute(sa.select(*_ENTRY_COLS).where(_E.id == new_id)).first()
         return dict(_entry(row), replayed=False)
+
+    def redemptions_by(self, actor: str, limit: int = 200) -> list[dict]:
+        """The redemptions `actor` made (a counter's own), newest first, each with the
+        learner's name and whether it was reversed since."""
+        rev = exchange_entries.alias("rev")
+        query = sa.select(*_ENTRY_COLS, learners.c.name, rev.c.id) \
+            .select_from(exchange_entries.join(learners, learners.c.id == _E.learner_id)
+                         .outerjoin(rev, rev.c.reverses == _E.id)) \
+            .where(_E.actor == actor, _E.entry == "redeem").order_by(_E.id.desc()).limit(limit)
+        with self.store.read() as conn:
+            return [dict(_entry(r), learner_name=r[11], reversed=r[12] is not None)
+                    for r in conn.execute(query)]
 
     def reverse(self, key: str, actor: str = "cli", comment: str = "") -> dict:
         """Reverse the redemption made with `key` by an explicit reversal entry (once)."""

@@ -116,7 +116,13 @@ def setting(conn, name: str, default: dict) -> dict:
 
 
 def set_setting(store, name: str, value: dict, actor: str) -> dict:
-    value = check_thresholds(value) if name == "grade_thresholds" else check_reward(value)
+    from server_hub.creditbank import exchange
+    checks = {"grade_thresholds": check_thresholds, "reward_rule": check_reward,
+              "point_expiry": exchange.check_expiry}
+    try:
+        value = checks[name](value)
+    except exchange.ExchangeError as exc:
+        raise RegistryError(str(exc)) from None
     now = time.time()
     with store.write() as conn:
         t = bank_settings

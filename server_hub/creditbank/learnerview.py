@@ -6,8 +6,9 @@ never one from the request.
     statement(store, learner)   ledger entries with the evidence behind each (station, activity,
                                 time, reader record) and the sessions not credited, with the
                                 names of the activities, stations and course categories
-    exchange(store, learner)    points, redemptions and reversals (without staff-only fields)
-                                and the services that can be redeemed
+    exchange(store, learner)    points (and when some expire), redemptions and reversals
+                                (without staff-only fields) and the catalogue, each service
+                                saying whether the points available suffice
 """
 
 from __future__ import annotations
@@ -63,23 +64,24 @@ def statement(store, learner_id: str, limit: int = 500) -> dict:
             "not_credited": [_describe(n, acts, stas, cats) for n in st["not_credited"]]}
 
 
-def exchange(store, learner_id: str) -> dict:
-    bank = Bank(store)
+def exchange(store, learner_id: str, tz=None) -> dict:
+    bank = Bank(store, tz)
     acct = bank.account(learner_id)
     acct["entries"] = [{k: e[k] for k in _ENTRY_FIELDS} for e in acct["entries"]]
-    acct["services"] = [{k: s[k] for k in ("id", "name", "category", "price_points")}
+    acct["services"] = [dict({k: s[k] for k in ("id", "name", "category", "price_points")},
+                             affordable=s["price_points"] <= acct["points_available"])
                         for s in bank.services()]
     return acct
 
 
-def overview(store, learner_id: str) -> dict:
+def overview(store, learner_id: str, tz=None) -> dict:
     with store.read() as conn:
         row = conn.execute(sa.select(learners.c.id, learners.c.name, learners.c.status)
                            .where(learners.c.id == learner_id)).first()
     if row is None:
         raise NotFound(f"learner {learner_id} is not registered")
-    acct = Bank(store).account(learner_id)
+    acct = Bank(store, tz).account(learner_id)
     return {"learner_id": row[0], "name": row[1], "status": row[2], "credits": acct["credits"],
             "credits_available": acct["credits_available"],
             "points_available": acct["points_available"],
-            "points_per_credit": acct["points_per_credit"]}
+            "points_per_credit": acct["points_per_credit"], "expiring": acct["expiring"]}

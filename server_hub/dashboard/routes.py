@@ -6,6 +6,8 @@
                                          comes from /api/v1/bank/desk and friends, admin only)
     GET /dashboard/desk                  the station desk page (station administrators; its data
                                          comes from /api/v1/desk and friends, scoped per token)
+    GET /dashboard/counter               a service provider's counter page (static; its data comes
+                                         from /api/v1/counter*, service_provider only)
     GET /learner                         the learner portal (static; learner_routes.py has its data)
     GET /dashboard/api/fleet             fleet summary + alerts firing          (any role)
     GET /dashboard/api/stations          stations view: ?q= &state= &level= &offset= &limit=
@@ -104,6 +106,14 @@ def desk_page():
     """The station desk (station administrators, on a phone): static; its data comes from
     /api/v1/desk, /learners, /cards, /holds and /stations/{id}/taps, scoped per token."""
     return FileResponse(STATIC / "desk.html", media_type="text/html",
+                        headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/dashboard/counter", include_in_schema=False)
+def counter_page():
+    """A service provider's counter (on a phone): static; its data comes from /api/v1/counter*,
+    for the service_provider role only."""
+    return FileResponse(STATIC / "counter.html", media_type="text/html",
                         headers={"Cache-Control": "no-cache"})
 
 

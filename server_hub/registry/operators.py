@@ -1,8 +1,11 @@
-"""Operators (people with an API token), their roles and a station administrator's scope.
+"""Operators (people with an API token), their roles, a station administrator's scope and a
+service provider's services.
 
 A token is `tch_` + 32 random bytes; only its SHA-256 is stored. A `station_admin` holds one
 or more stations (operator_stations, migration 9); authenticate() answers them with the
-caller so that every route can filter its store query by that scope (api/auth.py).
+caller so that every route can filter its store query by that scope (api/auth.py). A
+`service_provider` (a counter: library, gym…) holds the catalogue services it may redeem
+(provider_services, migration 14); authenticate() answers them too.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ import sqlalchemy as sa
 
 from protocol import topics
 from server_hub.errors import AuthError, Conflict, NotFound, RegistryError
+from server_hub.store.bank_tables import exchange_services, provider_services
 from server_hub.store.schema import operator_stations, operators, stations
 
-ROLES = ("admin", "operator", "technician", "station_admin")
+ROLES = ("admin", "operator", "technician", "station_admin", "service_provider")
 SCOPED_ROLES = ("station_admin",)
+PROVIDER_ROLES = ("service_provider",)
 TOKEN_PREFIX = "tch_"
 MAX_STATIONS = 100
 
@@ -51,7 +56,30 @@ def _check_stations(conn, role: str, station_ids) -> list[str]:
     return wanted
 
 
-def create(store, name: str, role: str, station_ids=None) -> tuple[dict, str]:
+def _check_services(conn, role: str, service_ids) -> list[str]:
+    wanted = sorted(set(service_ids or ()))
+    if role not in PROVIDER_ROLES:
+        if wanted:
+            raise RegistryError(f"only a service_provider has services; a {role} does not: "
+                                "leave out --service")
+        return []
+    if not wanted:
+        raise RegistryError("a service_provider needs at least one catalogue service it "
+                            "redeems: --service swim (repeat it for more; see `exchange "
+                            "services`)")
+    if len(wanted) > MAX_STATIONS:
+        raise RegistryError(f"at most {MAX_STATIONS} services per service provider")
+    found = {r[0] for r in conn.execute(sa.select(exchange_services.c.id)
+                                        .where(exchange_services.c.id.in_(wanted)))}
+    missing = [s for s in wanted if s not in found]
+    if missing:
+        raise NotFound(f"service {', '.join(missing)} is not in the catalogue: add it first "
+                       "(tapcert-hub exchange add-service)")
+    return wanted
+
+
+def create(store, name: str, role: str, station_ids=None,
+           service_ids=None) -> tuple[dict, str]:
     """-> (operator, token). The token is shown once; only its hash is stored."""
     if role not in ROLES:
         raise RegistryError(f"role must be one of {', '.join(ROLES)}")
@@ -62,12 +90,16 @@ def create(store, name: str, role: str, station_ids=None) -> tuple[dict, str]:
         if conn.execute(sa.select(operators.c.id).where(operators.c.name == name)).first():
             raise Conflict(f"operator {name} exists already")
         scope = _check_stations(conn, role, station_ids)
+        services = _check_services(conn, role, service_ids)
         oid = conn.execute(operators.insert().values(
             name=name, role=role, token_hash=hash_token(token),
             created_at=time.time())).inserted_primary_key[0]
         if scope:
             conn.execute(operator_stations.insert(),
                          [{"operator_id": oid, "station_id": s} for s in scope])
+        if services:
+            conn.execute(provider_services.insert(),
+                         [{"operator_id": oid, "service_id": s} for s in services])
         if role in ("admin", "technician"):   # offline bundles' MAC key, outside the DB
             from server_hub.identity import bundlekeys
             bundlekeys.remember(store, token)
@@ -79,21 +111,31 @@ def _columns():
             operators.c.revoked_at)
 
 
-def _scopes(conn, ids) -> dict:
+def _linked(conn, ids, table, column) -> dict:
+    """{operator id: [the ids `table` links it to]} (its stations, its services)."""
     out: dict = {}
     if ids:
-        for oid, sid in conn.execute(sa.select(operator_stations.c.operator_id,
-                                               operator_stations.c.station_id)
-                                     .where(operator_stations.c.operator_id.in_(list(ids)))
-                                     .order_by(operator_stations.c.station_id)):
-            out.setdefault(oid, []).append(sid)
+        for oid, value in conn.execute(sa.select(table.c.operator_id, table.c[column])
+                                       .where(table.c.operator_id.in_(list(ids)))
+                                       .order_by(table.c[column])):
+            out.setdefault(oid, []).append(value)
     return out
 
 
-def _dict(row, scopes) -> dict:
+def _scopes(conn, ids) -> dict:
+    return _linked(conn, ids, operator_stations, "station_id")
+
+
+def _services(conn, ids) -> dict:
+    return _linked(conn, ids, provider_services, "service_id")
+
+
+def _dict(row, scopes, services=None) -> dict:
     d = dict(row._mapping)
     if d["role"] in SCOPED_ROLES:
         d["stations"] = scopes.get(d["id"], [])
+    if d["role"] in PROVIDER_ROLES:
+        d["services"] = (services or {}).get(d["id"], [])
     return d
 
 
@@ -102,14 +144,15 @@ def get(store, name: str) -> dict:
         row = conn.execute(sa.select(*_columns()).where(operators.c.name == name)).first()
         if row is None:
             raise NotFound(f"operator {name} does not exist")
-        return _dict(row, _scopes(conn, [row.id]))
+        return _dict(row, _scopes(conn, [row.id]), _services(conn, [row.id]))
 
 
 def listing(store) -> list[dict]:
     with store.read() as conn:
         rows = conn.execute(sa.select(*_columns()).order_by(operators.c.name)).fetchall()
         scopes = _scopes(conn, [r.id for r in rows if r.role in SCOPED_ROLES])
-        return [_dict(r, scopes) for r in rows]
+        services = _services(conn, [r.id for r in rows if r.role in PROVIDER_ROLES])
+        return [_dict(r, scopes, services) for r in rows]
 
 
 def revoke(store, name: str) -> dict:
@@ -129,7 +172,8 @@ def has_admin(store) -> bool:
 
 
 def authenticate(store, token: str | None) -> dict:
-    """-> {"name", "role"} (+ "stations" for a station administrator); AuthError otherwise."""
+    """-> {"name", "role"} (+ "stations" for a station administrator, "services" for a
+    service provider); AuthError otherwise."""
     if not token:
         raise AuthError("no API token: send 'Authorization: Bearer <token>'")
     with store.read() as conn:
@@ -143,4 +187,6 @@ def authenticate(store, token: str | None) -> dict:
         who = {"name": row.name, "role": row.role}
         if row.role in SCOPED_ROLES:
             who["stations"] = _scopes(conn, [row.id]).get(row.id, [])
+        if row.role in PROVIDER_ROLES:
+            who["services"] = _services(conn, [row.id]).get(row.id, [])
     return who

@@ -111,9 +111,11 @@ class Registry:
 
     # --- operators and tokens (operators.py) -------------------------------------------------
 
-    def create_operator(self, name: str, role: str, stations=None) -> tuple[dict, str]:
-        """-> (operator, token); a station_admin needs `stations` (its scope)."""
-        return operators.create(self.store, name, role, stations)
+    def create_operator(self, name: str, role: str, stations=None,
+                        services=None) -> tuple[dict, str]:
+        """-> (operator, token); a station_admin needs `stations` (its scope), a
+        service_provider `services` (the catalogue services its counter redeems)."""
+        return operators.create(self.store, name, role, stations, services)
 
     def operator(self, name: str) -> dict:
         return operators.get(self.store, name)

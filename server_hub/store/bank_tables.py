@@ -14,6 +14,11 @@
                         (the reward rule credits them) (migration 6)
     course_categories   the course categories an activity may belong to (stable code, zh and
                         en names; retired, never deleted) (migration 8)
+    reward_entries      administrator reward points as an account: `earned` per settled
+                        period (one per administrator and period), `spent`, `adjust`
+                        (migration 14; creditbank/rewards.py)
+    provider_services   the catalogue services each service_provider operator may redeem at
+                        its counter (migration 14)
     bank_audit          every decision by a person: service and rate changes, redemptions,
                         reversals, review decisions (actor, action, subject, JSON detail)
 
@@ -124,3 +129,27 @@ course_categories = sa.Table(
 
 def create(conn) -> None:
     metadata.create_all(conn, checkfirst=True)
+
+
+# --- migration 14: administrator reward points as an account; service providers' services --
+
+reward_entries = sa.Table(      # append-only; a balance is a sum and never goes below zero
+    "reward_entries", metadata,
+    sa.Column("id", _ID, primary_key=True, autoincrement=True),
+    sa.Column("admin", sa.String(100), nullable=False),          # activity_admins.admin
+    sa.Column("entry", sa.String(16), nullable=False),           # earned, spent, adjust
+    sa.Column("points", sa.BigInteger, nullable=False),          # earned > 0, spent < 0
+    sa.Column("period", sa.String(16), nullable=False, default=""),   # earned: "2026-11"
+    sa.Column("idem_key", sa.String(140), nullable=False, unique=True),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False, default=""),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Index("ix_reward_entries_admin", "admin", "id"),
+)
+
+provider_services = sa.Table(   # which catalogue services a service_provider may redeem
+    "provider_services", metadata,
+    sa.Column("operator_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("service_id", sa.String(64), primary_key=True),
+    sa.Index("ix_provider_services_service", "service_id"),
+)

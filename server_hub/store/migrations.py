@@ -155,6 +155,7 @@ MIGRATIONS = [
     (12, "record auditor: cursor index records (stored_at, reader_id, seq)", _audit_cursor_index),
     (11, "dashboard: fleet trend history (two resolutions, bounded)", _fleet_history),
     (13, "accounts: learners.learner_type", _learner_type),
+    (14, "credit bank: administrator reward ledger, service providers' services", _creditbank),
 ]
 MIGRATIONS.sort(key=lambda m: m[0])     # numbers are reserved per change; they apply in order
 LATEST = MIGRATIONS[-1][0]

@@ -3,7 +3,8 @@ SQLite and PostgreSQL, `hub`, `District`) and adds a district whose learners hol
 
 from __future__ import annotations
 
-from hubkit import District, Hub, SESSION_START, make_config, wire  # noqa: F401 (re-exported)
+from hubkit import (District, Hub, SESSION_START, make_config, run_cli,  # noqa: F401
+                    wire)                                              # (re-exported)
 
 
 def credited_district(hub, credits=5, learners=3):

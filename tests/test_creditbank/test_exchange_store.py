@@ -1,5 +1,7 @@
 """Exchange against the store, on SQLite and PostgreSQL: idempotent redemption, no overdraft
-under concurrent redemptions, reversal only by an explicit entry, audit trail."""
+under concurrent redemptions, reversal only by an explicit entry, audit trail; point expiry
+(a district setting, audited: credits earned on 2026-06-01 stop counting toward points once
+it applies — they stay on the ledger — and a redemption is decided by the same rule)."""
 
 import threading
 import uuid
@@ -109,3 +111,31 @@ def test_concurrent_redemptions_never_overdraw(hub, bank, same_key):
     assert acct["credits_available"] >= 0
     assert acct["points_available"] == 50 - 7 * len(redeemed)
     assert hub.count("bank_audit", "action = 'exchange.redeem'") == len(redeemed)
+
+
+def test_expired_credits_buy_nothing_but_stay_on_the_ledger(hub, bank):
+    credited_district(hub, credits=5)                   # earned on 2026-06-01
+    with hub.store.read() as conn:
+        assert Bank.expiry(conn) == {"months": 0}       # off by default
+    assert bank.account("L-0")["points_available"] == 50
+    bank.redeem("L-0", "swim", "k-exp-00001")          # 0.7 credit, consumed oldest first
+    bank.set_expiry(600, actor="admin-b")               # counting until 2076-06-01
+    acct = bank.account("L-0")
+    assert acct["points_available"] == 43 and acct["expiry_months"] == 600
+    assert acct["expiring"] == [{"day": "2076-06-01", "credits": 4.3, "points": 43}]
+    bank.set_expiry(1, actor="admin-b")                 # expired on 2026-07-01
+    acct = bank.account("L-0")
+    assert acct["points_available"] == 0 and acct["expiring"] == []
+    assert acct["credits"] == 5.0 and hub.balance("L-0") == 5000
+    with pytest.raises(Conflict, match="not enough points"):
+        bank.redeem("L-0", "swim", "k-exp-00002")
+    bank.reverse("k-exp-00001", actor="admin-b", comment="lesson cancelled")
+    assert bank.account("L-0")["points_available"] == 0   # what it returns expired too
+    bank.set_expiry(0, actor="admin-b")
+    assert bank.account("L-0")["points_available"] == 50
+    changes = [(a["actor"], a["detail"]) for a in audit.entries(hub.store,
+                                                                 action="settings.point_expiry")]
+    assert changes == [("admin-b", {"months": 0}), ("admin-b", {"months": 1}),
+                       ("admin-b", {"months": 600})]
+    with pytest.raises(RegistryError, match="months"):
+        bank.set_expiry(-1)

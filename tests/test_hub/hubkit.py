@@ -198,3 +198,11 @@ def setup_scenario(hub, readers, uid):
     reg.add_activity("A-fix", "S-2", "Talks", {"type": "daily", "start": "09:00",
                                                 "end": "11:00"},
                      {"type": "fixed", "credits": 1.5, "max_per_activity": 4})
+
+
+def run_cli(capsys, *args):
+    """tapcert-hub in this process: -> (exit status, stdout, stderr)."""
+    from server_hub.cli import dispatch
+    code = dispatch.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err

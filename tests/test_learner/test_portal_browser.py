@@ -20,6 +20,7 @@ from test_bank_pages import browser  # noqa: F401  (one headless Chromium per mo
 from hil_tests import timescale
 from learnerkit import PINS, SESSION_START, Hub, make_config, seed, wire
 from server_hub.creditbank import applications
+from server_hub.creditbank.bank import Bank
 from server_hub.store.learner_tables import learner_sessions
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,6 +74,9 @@ def answered(page, account, pin) -> int:
 
 def test_sign_in_statement_transcript_sign_out(browser, portal, tmp_path):
     hub, srv = portal
+    bank = Bank(hub.store)
+    bank.add_service("gym", "Gym month", 40, "sport", "setup")     # L-1 has 30 points
+    bank.set_expiry(600, "setup")                # credits of 2026-06-01 count until 2076-06-01
     ctx, page = open_page(browser, srv)
     assert page.locator("html").get_attribute("lang") == "zh"
     sign_in(page, "L-1", PINS["L-1"])
@@ -88,6 +92,9 @@ def test_sign_in_statement_transcript_sign_out(browser, portal, tmp_path):
     assert "Community centre" in ev and "读卡器 R-1" in ev and "读卡器时钟" in ev
     held = page.text_content("#pending")
     assert "Choir" in held and "暂缓审核" in held and "刷卡时这张卡已经挂失" in held
+    assert "积分够用" in page.text_content("#services li[data-service=swim]")
+    assert "还差 10 积分" in page.text_content("#services li[data-service=gym]")
+    assert "30 积分将于 2076-06-01 过期" in page.text_content("#expiring")
     page.screenshot(path=str(ARTIFACTS / "learner-portal-zh.png"), full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
@@ -95,6 +102,8 @@ def test_sign_in_statement_transcript_sign_out(browser, portal, tmp_path):
     assert page.text_content("#signout") == "Sign out"
     assert "Held for review" in page.text_content("#pending")
     assert "+2 credits" in page.text_content("#statement")
+    assert "10 points more needed" in page.text_content("#services li[data-service=gym]")
+    assert "30 points expire on 2076-06-01" in page.text_content("#expiring")
     page.screenshot(path=str(ARTIFACTS / "learner-portal-en.png"), full_page=True)
 
     with page.expect_download() as info:

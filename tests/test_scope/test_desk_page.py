@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from scopekit import AWAY, FOREIGN, HOME, Hub, make_config, seed_two_stations
-from server_hub.creditbank import applications, learnerauth
+from server_hub.creditbank import applications, learnerauth, rewards
 from server_hub.errors import AuthError
 
 from dashkit import ARTIFACTS, Server
@@ -36,8 +36,9 @@ def body_text(page) -> str:
     return page.inner_text("body")
 
 
-def open_phone(p, srv):
-    """-> (browser, page, outside requests, page errors): the desk on a phone, not signed in."""
+def open_phone(p, srv, path="/dashboard/desk"):
+    """-> (browser, page, outside requests, page errors): the desk (or another staff page that
+    signs in with a token) on a phone, not signed in."""
     browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
     ctx = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = ctx.new_page()
@@ -45,7 +46,7 @@ def open_phone(p, srv):
     page.on("request", lambda r: None if r.url.startswith(srv.url)
             or r.url.startswith("data:") else outside.append(r.url))
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(srv.url + "/dashboard/desk")
+    page.goto(srv.url + path)
     page.wait_for_selector("#login-form", state="visible")
     return browser, page, outside, errors
 
@@ -62,6 +63,8 @@ def flash_after(page, click: str, words: str, kind: str = "done") -> str:
 
 def test_station_admin_opens_an_account_and_issues_a_card_on_a_phone(desk):
     hub, srv, seeded = desk
+    for admin, points in (("wang", 7), ("li", 9)):    # reward points (creditbank/rewards.py)
+        rewards.adjust(hub.store, admin, points, "ann", "opening balance")
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -84,6 +87,10 @@ def test_station_admin_opens_an_account_and_issues_a_card_on_a_phone(desk):
             assert taps.count("外站学习者") == 3 and "L-HOME1" in taps and "Wang Fang" in taps
             holds = page.inner_text("#hold-list")
             assert "L-HOME1" in holds and "挂失的卡" in holds and "外站学习者" in holds
+            page.wait_for_selector('#reward-list li[data-admin="wang"]')  # its own account only
+            assert "余额 7 积分" in page.inner_text("#reward-list")
+            assert "li" not in [a.get_attribute("data-admin") for a in
+                                page.query_selector_all("#reward-list li")]
             text = body_text(page)
             assert not [f for f in FOREIGN if f in text], text
 

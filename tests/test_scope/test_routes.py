@@ -13,12 +13,13 @@ from scopekit import AWAY, FOREIGN, HOME, LEARNERS, Hub, make_config, seed_two_s
 from server_hub.api import create_app
 from server_hub.api.app import HubContext
 from server_hub.api.auth import STATION_ADMIN
-from server_hub.creditbank import applications
+from server_hub.creditbank import applications, rewards
+from server_hub.creditbank.bank import Bank
 
 # Routes with no token: static pages and schema, no data.
 PUBLIC = {"GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc",
           "GET /healthz", "GET /dashboard", "GET /dashboard/", "GET /dashboard/bank",
-          "GET /dashboard/desk", "MOUNT /dashboard/static",
+          "GET /dashboard/desk", "GET /dashboard/counter", "MOUNT /dashboard/static",
           # the learner portal: its own session cookie (tests/test_learner), no staff token
           "GET /learner", "GET /learner/api/me", "GET /learner/api/statement",
           "GET /learner/api/exchange", "GET /learner/api/transcript",
@@ -39,7 +40,13 @@ SCOPED = {
     "GET /api/v1/learner-applications",
     "POST /api/v1/learner-applications/{application_id}/decision",
     "PUT /api/v1/learners/{learner_id}/type",
+    "GET /api/v1/rewards/accounts", "GET /api/v1/rewards/accounts/{admin}",
 }
+
+# A service provider's counter: only the service_provider role (a station administrator's
+# token is refused like on every district route; tests/test_creditbank/test_counter_api.py).
+COUNTER = {"GET /api/v1/counter", "GET /api/v1/counter/learner",
+           "POST /api/v1/counter/redemptions", "GET /api/v1/counter/redemptions"}
 
 # District-wide routes: a station administrator's token is refused (403) before any data.
 REFUSED = {
@@ -73,7 +80,10 @@ REFUSED = {
     "GET /dashboard/api/zone", "GET /dashboard/api/fleet", "GET /dashboard/api/stations",
     "GET /dashboard/api/stations/{station_id}", "GET /dashboard/api/alerts", "GET /metrics",
     "POST /api/v1/alarms/{alarm_id}/acknowledge", "GET /dashboard/api/trend",
-}
+    "POST /api/v1/rewards/settlements", "POST /api/v1/rewards/accounts/{admin}/spend",
+    "POST /api/v1/rewards/accounts/{admin}/adjustments", "GET /api/v1/exchange/expiry",
+    "PUT /api/v1/exchange/expiry",
+} | COUNTER
 
 
 def _roles(dependant) -> set:
@@ -104,7 +114,7 @@ def _sample(key: str) -> tuple[str, str]:
                         ("{activity_id}", "A-AWAY"), ("{name}", "li"), ("{rollout_id}", "r1"),
                         ("{service_id}", "swim"), ("{key}", "k-00000001"), ("{entry_id}", "1"),
                         ("{term_id}", "t1"), ("{code}", "online"), ("{proposal_id}", "1"),
-                        ("{alarm_id}", "1"), ("{application_id}", "1")):
+                        ("{alarm_id}", "1"), ("{application_id}", "1"), ("{admin}", "li")):
         path = path.replace(name, value)
     return method, path
 
@@ -161,6 +171,8 @@ def test_every_route_has_a_scope_decision_that_matches_the_code(tmp_path):
         assert routes[key] and STATION_ADMIN not in routes[key], key
     for key in PUBLIC:
         assert not routes[key], f"{key} is PUBLIC here but asks for a token"
+    for key in COUNTER:
+        assert routes[key] == {"service_provider"}, key
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -254,6 +266,11 @@ OWN = [
     ("PUT /api/v1/learners/{learner_id}/type", "PUT", "/api/v1/learners/L-HOME3/type",
      {"learner_type": "volunteer"}, 200,
      lambda j: j == {"learner_id": "L-HOME3", "learner_type": "volunteer", "changed": True}),
+    # reward points (seeded by the test: wang 3, li 4): its own account only
+    ("GET /api/v1/rewards/accounts", "GET", "/api/v1/rewards/accounts", None, 200,
+     lambda j: [(a["admin"], a["balance"]) for a in j] == [("wang", 3)]),
+    ("GET /api/v1/rewards/accounts/{admin}", "GET", "/api/v1/rewards/accounts/wang", None, 200,
+     lambda j: j["admin"] == "wang" and j["balance"] == 3 and len(j["entries"]) == 1),
 ]
 # Its own learner's account names the activities it earned credits in, at any station (the
 # records behind them stay hidden: {"elsewhere": true}).
@@ -301,6 +318,7 @@ OTHER = [
      {"learner_type": "student"}, 404),
     ("PUT /api/v1/learners/{learner_id}/type", "PUT", "/api/v1/learners/L-DIST0/type",
      {"learner_type": "student"}, 404),
+    ("GET /api/v1/rewards/accounts/{admin}", "GET", "/api/v1/rewards/accounts/li", None, 404),
 ]
 
 
@@ -309,6 +327,8 @@ def test_station_admin_works_on_its_station_and_never_reaches_another(api):
     assert {c[0] for c in OWN} == SCOPED, "every SCOPED route needs an own-station case"
     for name, station in (("申请人甲", HOME), ("申请人乙", AWAY)):    # applications #1, #2
         applications.apply(api.hub.store, name, "13800000000", "retiree", station, "127.0.0.1")
+    for admin, points in (("wang", 3), ("li", 4)):
+        rewards.adjust(api.hub.store, admin, points, "ann", "opening balance")
     for key, method, url, body, status, check in OWN:
         resp = api.request(method, url, headers=bearer(api, "wang"), json=body)
         assert resp.status_code == status, (key, resp.status_code, resp.text)
@@ -348,3 +368,17 @@ def test_district_roles_keep_their_powers(api):
     assert len(api.get("/api/v1/evaluation/stations", headers=bearer(api, "olga")).json()) == 2
     assert api.get("/api/v1/desk", headers=bearer(api, "ted")).status_code == 403
     assert api.get("/api/v1/learners", headers=bearer(api, "ted")).status_code == 403
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_service_provider_is_refused_every_route_but_its_counter(api):
+    Bank(api.hub.store).add_service("swim", "Swimming lesson", 7, actor="ann")
+    token = api.hub.registry.create_operator("pool", "service_provider", services=["swim"])[1]
+    before = snapshot(api.hub)
+    for key in sorted((SCOPED | REFUSED) - COUNTER):
+        method, path = _sample(key)
+        resp = api.request(method, path, headers={"Authorization": f"Bearer {token}"}, json={})
+        assert resp.status_code == 403, (key, resp.status_code, resp.text)
+    assert snapshot(api.hub) == before
+    assert api.get("/api/v1/counter", headers={"Authorization": f"Bearer {token}"}).json()[
+        "who"]["services"] == ["swim"]

@@ -3,7 +3,7 @@
 // token's scope) and district staff (admin, operator: any station). Open an account (with the
 // learner's type; correct it later), set or reset a learner's PIN, decide the
 // self-applications waiting for the station, issue a card, block a card, and see the
-// station's learners, today's taps and held credits. A PIN is sent once and never shown
+// station's learners, today's taps, held credits and its administrator's reward points. A PIN is sent once and never shown
 // again (the form is cleared).
 // Every change goes through /api/v1; an error from the API is shown in its own words.
 "use strict";
@@ -13,66 +13,14 @@ const D = {
   token: sessionStorage.getItem("tapcert.token") || "",
   home: null, station: null,
 };
-window.__i18nMissing = [];
-
-function t(key, vars) {
-  const d = DESK_I18N[D.lang] || DESK_I18N.zh;
-  let s = d[key];
-  if (s === undefined) { window.__i18nMissing.push(D.lang + ":" + key); s = DESK_I18N.en[key] || key; }
-  return vars ? s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] === undefined || vars[k] === null ? "" : vars[k])) : s;
-}
-
-function h(tag, attrs, ...kids) {
-  const n = document.createElement(tag);
-  for (const k in attrs || {}) {
-    if (k === "class") n.className = attrs[k];
-    else if (attrs[k] !== null && attrs[k] !== undefined) n.setAttribute(k, attrs[k]);
-  }
-  for (const k of kids.flat(Infinity)) {
-    if (k === null || k === undefined || k === false) continue;
-    n.appendChild(typeof k === "object" ? k : document.createTextNode(String(k)));
-  }
-  return n;
-}
-const $ = (sel) => document.querySelector(sel);
+const K = StaffKit(DESK_I18N, D);   // staffkit.js
+const { t, h, $, call, flash, show } = K;
 // the learner types (server_hub/creditbank/learnertype.py; labels in desk_i18n.js)
 const TYPES = ["student", "employee", "retiree", "volunteer", "other"];
 const typeLabel = (code) => (code ? t("type_" + code) : t("type_none"));
 
-function detailText(data, status) {
-  const d = data && data.detail;
-  if (typeof d === "string") return d;
-  if (Array.isArray(d)) return d.map((e) => (e.loc ? e.loc.slice(1).join(".") + ": " : "") + e.msg).join("; ");
-  return t("http_error", { status: status });
-}
-
-async function call(method, path, body) {
-  const opts = { method: method, headers: { Authorization: "Bearer " + D.token } };
-  if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
-  let resp;
-  try { resp = await fetch(path, opts); } catch (err) { return { ok: false, status: 0, error: t("unreachable") }; }
-  let data = null;
-  try { data = await resp.json(); } catch (err) { data = null; }
-  return { ok: resp.ok, status: resp.status, data: data, error: resp.ok ? null : detailText(data, resp.status) };
-}
-
-function flash(text, isError) {
-  const f = $("#flash");
-  f.hidden = false;
-  f.className = "flash " + (isError ? "error" : "done");
-  f.textContent = (isError ? "⚠ " : "✓ ") + text;
-}
-
-function show(which) {
-  for (const id of ["login", "refused", "desk"]) $("#" + id).hidden = id !== which;
-  $("#logout").hidden = which === "login";
-}
-
 function translate() {
-  document.documentElement.lang = D.lang;
-  document.querySelectorAll("[data-t]").forEach((n) => { n.textContent = t(n.dataset.t); });
-  $("#lang").textContent = t("lang_switch");
-  document.title = t("title");
+  K.translate();
   document.querySelectorAll(".type-pick").forEach((sel) => {
     const keep = sel.value;
     sel.replaceChildren(h("option", { value: "" }, t("type_none")),
@@ -86,10 +34,7 @@ function translate() {
 async function load() {
   if (!D.token) { show("login"); return; }
   const r = await call("GET", "/api/v1/desk");
-  if (r.status === 401) { sessionStorage.removeItem("tapcert.token"); D.token = "";
-    show("login"); $("#login-error").hidden = false;
-    $("#login-error").textContent = t("login_failed", { detail: r.error }); return; }
-  if (!r.ok) { show("refused"); $("#refused-detail").textContent = r.error; return; }
+  if (!K.admitted(r)) return;
   D.home = r.data;
   HubTime.setZone(r.data.timezone);
   const who = r.data.who;
@@ -101,7 +46,7 @@ async function load() {
   if (!D.station || !r.data.stations.some((s) => s.id === D.station)) D.station = r.data.stations.length ? r.data.stations[0].id : null;
   pick.value = D.station || "";
   show("desk");
-  await Promise.all([loadLearners(), loadApplications(), loadTaps(), loadHolds()]);
+  await Promise.all([loadLearners(), loadApplications(), loadTaps(), loadHolds(), loadRewards()]);
 }
 
 async function loadLearners() {
@@ -189,6 +134,19 @@ async function loadHolds() {
     : h("p", { class: "muted" }, t("holds_none")));
 }
 
+// Reward points: a station administrator's own account (the API answers no other); district
+// staff see every administrator's balance.
+async function loadRewards() {
+  const body = $("#rewards .body");
+  const r = await call("GET", "/api/v1/rewards/accounts");
+  if (!r.ok) { body.replaceChildren(h("p", { class: "error" }, r.error)); return; }
+  body.replaceChildren(r.data.length
+    ? h("ul", { class: "desk-list", id: "reward-list" }, r.data.map((a) => h("li", { "data-admin": a.admin },
+        h("strong", {}, a.admin), " · ", t("reward_balance", { n: a.balance }),
+        h("div", { class: "sub" }, t("reward_parts", { earned: a.earned, spent: a.spent, adjusted: a.adjusted })))))
+    : h("p", { class: "muted" }, t("rewards_none")));
+}
+
 // --- the desk's work -------------------------------------------------------------------
 
 function form(id, handler) {
@@ -250,22 +208,7 @@ form("#block-form", async (v, f) => {
   f.reset();
 });
 
-$("#login-form").addEventListener("submit", (ev) => {
-  ev.preventDefault();
-  D.token = $("#token").value.trim();
-  sessionStorage.setItem("tapcert.token", D.token);
-  $("#login-error").hidden = true;
-  load();
-});
-$("#logout").addEventListener("click", () => {
-  sessionStorage.removeItem("tapcert.token"); D.token = ""; show("login");
-});
-$("#lang").addEventListener("click", () => {
-  D.lang = D.lang === "zh" ? "en" : "zh";
-  localStorage.setItem("tapcert.lang", D.lang);
-  translate();
-  if (D.home) load();
-});
+K.wire(load, () => { translate(); if (D.home) load(); });
 $("#station").addEventListener("change", (ev) => { D.station = ev.target.value; load(); });
 
 translate();

@@ -196,13 +196,19 @@ function drawExchange() {
     h("td", {}, t(e.entry === "redeem" ? "move_redeem" : "move_reversal", { service: names[e.service_id] || e.service_id }),
       e.comment ? h("div", { class: "meta" }, e.comment) : null),
     h("td", { class: "num" }, signed(e.points)), h("td", { class: "num" }, signed(e.credits))));
-  return [h("h3", {}, t("moves")),
+  const soon = (ex.expiring || []).filter((x) => x.points > 0);
+  return [soon.length ? h("ul", { class: "expiring", id: "expiring" }, soon.slice(0, 3).map((x) =>
+      h("li", {}, t("points_expire", { points: num(x.points), day: x.day })))) : null,
+    h("h3", {}, t("moves")),
     rows.length ? h("table", { class: "moves" }, h("thead", {}, h("tr", {},
       ["col_when", "col_what", "col_points", "col_credits"].map((k) => h("th", {}, t(k))))),
       h("tbody", {}, rows)) : h("p", { class: "muted" }, t("no_moves")),
     h("h3", {}, t("services")),
-    ex.services.length ? h("ul", { class: "services" }, ex.services.map((s) =>
-      h("li", {}, s.name, " — ", t("service_price", { points: num(s.price_points) }))))
+    ex.services.length ? h("ul", { class: "services", id: "services" }, ex.services.map((s) =>
+      h("li", { class: s.affordable ? "affordable" : "short", "data-service": s.id }, s.name, " — ",
+        t("service_price", { points: num(s.price_points) }), " · ",
+        t(s.affordable ? "service_affordable" : "service_short",
+          { more: num(s.price_points - ex.points_available) }))))
       : h("p", { class: "muted" }, t("no_services"))];
 }
 
