@@ -189,7 +189,7 @@ def _pattern(english: str):
     for match in _FIELD.finditer(english):
         parts.append(re.escape(english[last:match.start()].replace("{{", "{").replace("}}", "}")))
         name = match.group(1)
-        value = "[-+]?[0-9][0-9,.]*" if name in NUMBERS else ".+?"
+        value = "[-+]?[0-9][0-9,.]*" if name in NUMBERS else ".*?"
         parts.append("(?P={})".format(name) if name in names else "(?P<{}>{})".format(name, value))
         names.add(name)
         last = match.end()
