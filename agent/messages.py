@@ -107,7 +107,7 @@ STATUS = {
 }
 
 ERRORS = {
-    "queue": ("cannot read the queue {path}: {reason}", "读不了队列 {path}：{reason}"),
+    "queue_unreadable": ("cannot read the queue {path}: {reason}", "读不了队列 {path}：{reason}"),
     "control": ("cannot reach the running agent at {path} ({reason}): is `tapcert-agent run` "
                 "running with this config?", "连不上 {path} 上运行的站点代理程序（{reason}）："
                 "`tapcert-agent run` 是用这个配置运行的吗？"),

@@ -124,7 +124,7 @@ RESULTS = {   # what a command prints when it worked (cli.py, bringup.py)
                     "读卡器 {rid}（{label}）已登记到站点 {station}：{where}{extra}{test}"),
     "enroll.no_label": ("no label", "无编号"),
     "enroll.registered": ("registered at the hub", "已在区中心登记"),
-    "enroll.bundle": ("bundle {file} written (import it at the hub)",
+    "enroll.bundle_written": ("bundle {file} written (import it at the hub)",
                       "已写出登记包 {file}（请在区中心导入）"),
     "enroll.revoked": ("; old key {key} revoked", "；旧密钥 {key} 已吊销"),
     "enroll.revoke_later": ("; the hub revokes old key {key} on import",
@@ -169,9 +169,9 @@ RESULTS = {   # what a command prints when it worked (cli.py, bringup.py)
     "up.as": (" as {label}", "（编号 {label}）"),
     "doctor.failed": ("{n} check{_s} failed on {port}", "{port} 有 {n} 项检查未通过"),
     "doctor.again": ("apply the fixes above and run doctor again", "按上面的处理办法处理后，再运行一次 doctor"),
-    "interrupted": ("interrupted; run the same command again to finish",
+    "interrupted.again": ("interrupted; run the same command again to finish",
                     "已中断；再运行一次同样的命令即可完成"),
-    "bundle.keygen": ("release key {file} (public {public}, key id {id}); keep the private key "
+    "bundle.keygen_done": ("release key {file} (public {public}, key id {id}); keep the private key "
                       "offline", "发布密钥 {file}（公钥 {public}，密钥编号 {id}）；私钥请离线保管"),
     "bundle.built": ("bundle {file}: firmware {fw}, builds {builds}, {size} bytes, sha256 {sha}",
                      "固件包 {file}：固件 {fw}，编译 {builds}，{size} 字节，sha256 {sha}"),

@@ -24,6 +24,7 @@ import contextlib
 import os
 import re
 import string
+import sys
 
 LANGUAGES = ("en", "zh")
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -31,6 +32,12 @@ _GAP = re.compile(r"( {2,})")           # the columns of a status line: translat
 _DEPTH = 3                              # values inside values inside a message
 # placeholders of these names stand for numbers only ("{n} s" must not match "flash s")
 NUMBERS = {"n", "ms", "pct", "kb", "seconds", "offset", "size", "code", "pid"}
+WORDS = {"status"}      # one word: "({status}{kind})" splits as "(active, retiree)" reads
+# names, ids and commands: printed as they are, never looked up ("learner add L-1 ..." is an
+# example command, not the message "learner {id}")
+VERBATIM = {"command", "id", "uid", "port", "path", "file", "url", "station", "rid", "learner",
+            "method", "host", "who", "fw", "version", "label", "name", "text", "stop", "value",
+            "dirs", "names", "sha", "public", "key", "board", "builds", "want", "got", "answer"}
 
 
 def choose(argv, environ=None):
@@ -82,6 +89,9 @@ class Catalogue:
     def __init__(self, *tables, lang: str = "en"):
         self.entries = {}
         for table in tables:
+            clash = set(table) & set(self.entries)
+            if clash:   # a programming error: one key would hide another's words
+                raise ValueError("message keys defined twice: " + ", ".join(sorted(clash)))
             self.entries.update(table)
         self.lang = lang
         self._patterns = None
@@ -109,7 +119,8 @@ class Catalogue:
             match = pattern.fullmatch(text)
             if match is None:
                 continue
-            values = {name: (self.translate(value, depth + 1) if depth < _DEPTH else value)
+            values = {name: (value if depth >= _DEPTH or name in VERBATIM
+                             else self.translate(value, depth + 1))
                       for name, value in match.groupdict().items()}
             try:
                 return chinese.format(**values)
@@ -140,6 +151,24 @@ class Catalogue:
             patterns.sort(key=lambda pair: -len(_FIELD.sub("", pair[0].pattern)))
             self._patterns = patterns
         return self._patterns
+
+    @contextlib.contextmanager
+    def stdout(self):
+        """For a program whose handlers print: sys.stdout translated one whole line at a time.
+        Not for --json output (its lines must stay as they are)."""
+        if self.lang == "en":
+            yield
+            return
+        real = sys.stdout
+        lines = sys.stdout = _Lines(real, self.translate_line)
+        try:
+            yield
+        finally:
+            sys.stdout = real
+            try:
+                lines.flush_rest()
+            except BrokenPipeError:
+                pass    # the reader left: clihabits.run ends the command quietly
 
     # -- argparse ----------------------------------------------------------------------------
 
@@ -184,12 +213,40 @@ class Catalogue:
             argparse._, argparse.ngettext = plain, plural
 
 
+class _Lines:
+    """A text stream that writes each complete line translated (and the rest at the end)."""
+
+    def __init__(self, stream, translate_line):
+        self.stream, self.translate_line, self.pending = stream, translate_line, ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        if "\n" in self.pending:
+            done, _, self.pending = self.pending.rpartition("\n")
+            self.stream.write("\n".join(self.translate_line(line) for line in done.split("\n"))
+                              + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def flush_rest(self) -> None:
+        if self.pending:
+            rest, self.pending = self.pending, ""
+            self.stream.write(self.translate_line(rest))
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 def _pattern(english: str):
     parts, last, names = [], 0, set()
     for match in _FIELD.finditer(english):
         parts.append(re.escape(english[last:match.start()].replace("{{", "{").replace("}}", "}")))
         name = match.group(1)
-        value = "[-+]?[0-9][0-9,.]*" if name in NUMBERS else ".*?"
+        value = ("[-+]?[0-9][0-9,.]*" if name in NUMBERS else "[A-Za-z_-]+" if name in WORDS
+                 else ".*?")
         parts.append("(?P={})".format(name) if name in names else "(?P<{}>{})".format(name, value))
         names.add(name)
         last = match.end()
