@@ -137,6 +137,10 @@ class Catalogue:
         return "".join(part if _GAP.fullmatch(part) or not part else self.translate(part)
                        for part in _GAP.split(line))
 
+    def _whole_line(self, line: str) -> str:
+        body = line.strip()
+        return line.replace(body, self.translate(body), 1) if body else line
+
     def translate_text(self, text: str) -> str:
         if self.lang == "en":
             return text
@@ -153,14 +157,16 @@ class Catalogue:
         return self._patterns
 
     @contextlib.contextmanager
-    def stdout(self):
-        """For a program whose handlers print: sys.stdout translated one whole line at a time.
-        Not for --json output (its lines must stay as they are)."""
+    def stdout(self, columns: bool = False):
+        """For a program whose handlers print: sys.stdout translated one whole line at a time
+        (with `columns`, column by column as translate_line does; without, a table keeps its
+        alignment and its English column names, which are the --json keys). Not for --json
+        output: its lines must stay as they are."""
         if self.lang == "en":
             yield
             return
         real = sys.stdout
-        lines = sys.stdout = _Lines(real, self.translate_line)
+        lines = sys.stdout = _Lines(real, self.translate_line if columns else self._whole_line)
         try:
             yield
         finally:

@@ -84,6 +84,15 @@ RESULTS = {
     "card_status_is": ("card {uid} is {status} since {when}", "卡 {uid} 自 {when} 起为{status}状态"),
     "lost": ("lost", "挂失"),
     "revoked": ("revoked", "注销"),
+    "evidence": ("{kind} reader {reader} #{seq} at {station}: happened {when} ({source}), reader "
+                 "clock {clock}, agent {agent}, hub stored {stored}{flags}",
+                 "{kind} 读卡器 {reader} #{seq}，站点 {station}：发生于 {when}（{source}），读卡器时钟 "
+                 "{clock}，站点代理程序 {agent}，区中心存入 {stored}{flags}"),
+    "evidence_missing": ("record {reader}#{seq} (not found)", "记录 {reader}#{seq}（找不到）"),
+    "uncredited": ("{status} {activity} session {when} ({credits} by the standard){holds}",
+                   "{status} {activity} 场次 {when}（按标准 {credits} 学分）{holds}"),
+    "holds": (" holds: {reasons}", "，暂缓原因：{reasons}"),
+    "activity_added": ("activity {id} added at station {station}", "课程活动 {id} 已添加到站点 {station}"),
     "import_line": ("line {line}: {error}", "第 {line} 行：{error}"),
     "imported": ("{file}: imported {n} {kind}{_s}, {bad} row{_s2} refused",
                  "{file}：已导入 {n} 个{kind}，{bad} 行被拒"),
@@ -114,6 +123,7 @@ ERRORS = {
                    "never re-assigned: issue a new one", "卡 {uid} 已经登记过（给了别人或同一个人）；"
                    "卡不能转给别人：请发一张新卡"),
     "card_status": ("card status must be one of {statuses}", "卡状态必须是 {statuses} 之一"),
+    "card_revoked": ("card {uid} is revoked for good: issue a new card", "卡 {uid} 已永久注销：请发一张新卡"),
     "card_unknown": ("card {uid} is not registered", "没有卡 {uid}"),
     "not_hex": ("{what} {text} is not hexadecimal", "{what} {text} 不是十六进制"),
     "hex_size": ("{what} must be {sizes} bytes ({digits} hex digits), got {n}",
