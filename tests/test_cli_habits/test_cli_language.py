@@ -8,6 +8,7 @@ English line without its Chinese fails here, not at a Chinese technician's desk)
 """
 
 import ast
+import io
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import pytest
 
 from agent import cli as agent_cli
 from agent import messages as agent_messages
-from protocol.host import clitext
+from protocol.host import clitext, portcheck
 from provisioning import cli as provision_cli
 from provisioning import messages as provision_messages
 from server_hub.cli import dispatch
@@ -205,72 +206,94 @@ def test_every_message_people_read_in_those_commands_is_in_the_catalogue():
     assert not missing, "messages without Chinese:\n" + "\n".join(missing)
 
 
-# -- the real programs -----------------------------------------------------------------------
+# -- the programs: one real process each (the locale as a user's shell gives it), the rest in
+# -- this process through the same main() (a subprocess costs seconds on a busy machine) -----
 
-def test_help_is_chinese_under_a_chinese_locale_and_english_otherwise():
+@pytest.fixture
+def in_process(monkeypatch, capsys):
+    """main(argv) of a program as its console script runs it, in a locale: (status, out, err)."""
+    def call(main, *argv, env=ZH, stdin=None):
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        if stdin is not None:
+            monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        status = main(list(argv))
+        out, err = capsys.readouterr()
+        return status, out, err
+    return call
+
+
+def test_help_is_chinese_under_a_chinese_locale_and_english_otherwise(in_process):
     out = run("tapcert-provision", "doctor", "--help", env=ZH)
     assert out.returncode == 0 and "用法：" in out.stdout and "检查读卡器" in out.stdout
     assert "读卡器的串口" in out.stdout
-    out = run("tapcert-provision", "doctor", "--help", env=EN)
-    assert out.stdout.startswith("usage:") and "the reader's serial port" in out.stdout
-    out = run("tapcert-provision", "--lang", "en", "--help", env=ZH)
-    assert out.stdout.startswith("usage:")
-    out = run("tapcert-agent", "status", "--help", env={**EN, "TAPCERT_LANG": "zh"})
-    assert "显示读卡器、队列和同步情况" in out.stdout
-    out = run("tapcert-provision", "doctor", env=ZH)             # argparse's own error
-    assert out.returncode == 2 and "缺少必需的参数：--port" in out.stderr
+    status, text, _ = in_process(provision_cli.main, "doctor", "--help", env=EN)
+    assert text.startswith("usage:") and "the reader's serial port" in text
+    _, text, _ = in_process(provision_cli.main, "--lang", "en", "--help", env=ZH)
+    assert text.startswith("usage:")
+    _, text, _ = in_process(agent_cli.main, "status", "--help", env={**EN, "TAPCERT_LANG": "zh"})
+    assert "显示读卡器、队列和同步情况" in text
+    status, _, err = in_process(provision_cli.main, "doctor", env=ZH)    # argparse's own error
+    assert status == 2 and "缺少必需的参数：--port" in err
+    _, text, _ = in_process(provision_cli.main, "--help", env=EN)        # and put back after
+    assert text.startswith("usage:") and "show this help message and exit" in text
 
 
-def test_doctor_on_a_port_with_no_micropython_says_so_in_chinese(pty_port, tmp_path):
+def test_doctor_on_a_port_with_no_micropython_says_so_in_chinese(pty_port, tmp_path, in_process,
+                                                                   monkeypatch):
+    missing = tmp_path / "ttyACM9"
+    out = run("tapcert-provision", "doctor", "--port", str(missing), env=ZH)
+    assert (out.returncode, out.stdout) == (1, "")
+    assert out.stderr == ("tapcert-provision: 没有串口 {}；请插上读卡器，用 `ls /dev/ttyACM* "
+                          "/dev/ttyUSB*` 找到它的串口\n".format(missing))
     _master, silent_port = pty_port          # a port where nothing answers
-    out = run("tapcert-provision", "doctor", "--port", silent_port, env=ZH)
-    assert out.returncode == 1 and out.stdout == ""
-    assert out.stderr.startswith("tapcert-provision: {} 上没有 MicroPython 应答：发送 Ctrl-C 后串口 "
-                                 .format(silent_port)), out.stderr
-    assert "请确认这是读卡器的串口" in out.stderr and "; " not in out.stderr
-    out = run("tapcert-provision", "doctor", "--port", str(tmp_path / "ttyACM9"), env=ZH)
-    assert out.stderr.strip() == ("tapcert-provision: 没有串口 {}；请插上读卡器，用 `ls /dev/ttyACM* "
-                                  "/dev/ttyUSB*` 找到它的串口".format(tmp_path / "ttyACM9"))
+    probe = portcheck.probe                  # Ctrl-C answered by nothing for 0.3 s, not 4
+    monkeypatch.setattr(portcheck, "probe", lambda *a, **k: probe(*a, **{**k, "timeout": 0.3}))
+    status, text, err = in_process(provision_cli.main, "doctor", "--port", silent_port)
+    assert (status, text) == (1, "")
+    assert err == ("tapcert-provision: {} 上没有 MicroPython 应答：发送 Ctrl-C 后串口 0 秒没有任何输出；"
+                   "请确认这是读卡器的串口（`ls /dev/ttyACM* /dev/ttyUSB*`），并且它运行 MicroPython"
+                   "（新开发板要先刷 MicroPython：RP2040 用 picotool，ESP32 用 esptool）\n"
+                   .format(silent_port))
 
 
-def _hub(db, *args, env=ZH, stdin=None):
+def test_the_station_desk_commands_answer_in_chinese_and_json_stays_english(tmp_path, in_process):
     import subprocess
     import sys
     from hil_tests.timescale import scaled
-    return subprocess.run([sys.executable, "-m", "server_hub.cli.dispatch", "--db",
-                           "sqlite:///{}".format(db), *args], input=stdin, capture_output=True,
-                          text=True, timeout=scaled(60), cwd=str(REPO),
-                          env={**os.environ, "PYTHONPATH": str(REPO), **env})
 
-
-def test_the_station_desk_commands_answer_in_chinese_and_json_stays_english(tmp_path):
-    db = tmp_path / "hub.db"
-    assert _hub(db, "migrate").returncode == 0
-    out = _hub(db, "learner", "add", "L-000123", "--name", "Wang Fang", "--type", "retiree")
+    db = ["--db", "sqlite:///{}".format(tmp_path / "hub.db")]
+    hub = dispatch.main
+    assert in_process(hub, *db, "migrate")[0] == 0
+    out = subprocess.run([sys.executable, "-m", "server_hub.cli.dispatch", *db, "learner", "add",
+                          "L-000123", "--name", "Wang Fang", "--type", "retiree"],
+                         capture_output=True, text=True, timeout=scaled(60), cwd=str(REPO),
+                         env={**os.environ, "PYTHONPATH": str(REPO), **ZH})
     assert (out.returncode, out.stdout) == (0, "学习者 L-000123 已开户，退休人员\n"), out.stderr
-    out = _hub(db, "learner", "add", "L-000123")
-    assert (out.returncode, out.stderr) == (1, "tapcert-hub: 该账号已存在：学习者 L-000123\n")
-    out = _hub(db, "learner", "set-pin", "L-000123", "--pin-stdin", stdin="123456\n")
-    assert out.returncode == 1 and "PIN 没有设置：连续数字的 PIN" in out.stderr
-    out = _hub(db, "learner", "set-pin", "L-000123", "--pin-stdin", stdin="482915\n")
-    assert out.stdout.startswith("学习者 L-000123：PIN 已设置；"), out.stderr
-    out = _hub(db, "card", "add", "04a1b2c3", "--learner", "L-000123")
-    assert out.stdout == "卡 04a1b2c3 已发给学习者 L-000123\n"
-    chinese = _hub(db, "learner", "list", "--json")
-    english = _hub(db, "learner", "list", "--json", env=EN)
-    assert chinese.stdout == english.stdout and json.loads(chinese.stdout)[0]["learner_type"] == \
-        "retiree"
-    out = _hub(db, "--lang", "en", "learner", "add", "L-000123")
-    assert out.stderr == "tapcert-hub: learner L-000123 exists already\n"
+    assert in_process(hub, *db, "learner", "add", "L-000123") == (
+        1, "", "tapcert-hub: 该账号已存在：学习者 L-000123\n")
+    status, _, err = in_process(hub, *db, "learner", "set-pin", "L-000123", "--pin-stdin",
+                                stdin="123456\n")
+    assert status == 1 and "PIN 没有设置：连续数字的 PIN" in err
+    status, text, _ = in_process(hub, *db, "learner", "set-pin", "L-000123", "--pin-stdin",
+                                 stdin="482915\n")
+    assert text.startswith("学习者 L-000123：PIN 已设置；")
+    assert in_process(hub, *db, "card", "add", "04a1b2c3", "--learner", "L-000123")[1] == \
+        "卡 04a1b2c3 已发给学习者 L-000123\n"
+    chinese = in_process(hub, *db, "learner", "list", "--json")
+    english = in_process(hub, *db, "learner", "list", "--json", env=EN)
+    assert chinese == english and json.loads(chinese[1])[0]["learner_type"] == "retiree"
+    assert in_process(hub, *db, "--lang", "en", "learner", "add", "L-000123", env=ZH)[2] == \
+        "tapcert-hub: learner L-000123 exists already\n"
 
 
-def test_agent_status_in_chinese_and_its_json_unchanged(tmp_path):
+def test_agent_status_in_chinese_and_its_json_unchanged(tmp_path, in_process):
     env = {"TAPCERT_AGENT_STATION": "S-0001", "TAPCERT_AGENT_QUEUE_PATH": str(tmp_path / "q.db")}
     out = run("tapcert-agent", "status", env={**ZH, **env})
     assert out.returncode == 3, out.stderr      # not running
     assert out.stdout.startswith("站点代理程序未运行：0 条记录等待发送；"), out.stdout
     assert "读卡器：" in out.stdout
-    chinese = run("tapcert-agent", "status", "--json", env={**ZH, **env})
-    english = run("tapcert-agent", "status", "--json", env={**EN, **env})
-    assert chinese.stdout == english.stdout
-    assert json.loads(chinese.stdout)["headline"].startswith("AGENT NOT RUNNING")
+    chinese = in_process(agent_cli.main, "status", "--json", env={**ZH, **env})
+    english = in_process(agent_cli.main, "status", "--json", env={**EN, **env})
+    assert chinese == english
+    assert json.loads(chinese[1])["headline"].startswith("AGENT NOT RUNNING")
