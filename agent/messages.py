@@ -118,6 +118,7 @@ ERRORS = {
     "not_toml": ("config file {path} is not valid TOML: {reason}", "配置文件 {path} 不是有效的 TOML：{reason}"),
     "section": ("{path}: unknown section [{name}]{hint}", "{path}：未知的配置段 [{name}]{hint}"),
     "key": ("{path}: unknown key {name}{hint}", "{path}：未知的配置项 {name}{hint}"),
+    "did_you_mean": (" (did you mean {name}?)", "（是不是 {name}？）"),
     "type": ("{where} must be {kind}, got {value}", "{where} 应该是 {kind}，实际是 {value}"),
     "no_station": ("no station id: set `station = \"S-0001\"` in the config file or "
                    "TAPCERT_AGENT_STATION", "没有站点编号：请在配置文件里写 `station = \"S-0001\"`，"
@@ -128,5 +129,9 @@ ERRORS = {
 }
 
 
+# optional fragments right after another field (clitext.Catalogue, `fields`)
+FIELDS = {"seen": r"(?: \(last seen [^)]*\))?", "hint": r"(?: \(did you mean .*\))?"}
+
+
 def catalogue(lang: str = "en") -> clitext.Catalogue:
-    return clitext.Catalogue(clitext.COMMON, HELP, STATUS, ERRORS, lang=lang)
+    return clitext.Catalogue(clitext.COMMON, HELP, STATUS, ERRORS, lang=lang, fields=FIELDS)

@@ -162,11 +162,11 @@ RESULTS = {   # what a command prints when it worked (cli.py, bringup.py)
     "up.again": ("{fix}; then run `up` again with --from {step}",
                  "{fix}；然后加 --from {step} 再运行一次 `up`"),
     "up.fix_it": ("fix it", "先解决这个问题"),
-    "up.done": ("station {station} is up: reader on {port} flashed, enrolled{label} and checked; "
+    "up.done": ("station {station} is up: reader on {port} flashed, enrolled{as_label} and checked; "
                 "agent config in {out} — start the agent: systemctl enable --now tapcert-agent",
-                "站点 {station} 已开通：{port} 上的读卡器已刷写、登记{label}并检查；站点代理程序配置在 "
+                "站点 {station} 已开通：{port} 上的读卡器已刷写、登记{as_label}并检查；站点代理程序配置在 "
                 "{out} —— 启动它：systemctl enable --now tapcert-agent"),
-    "up.as": (" as {label}", "（编号 {label}）"),
+    "up.as": (" as {label}", "（编号 {label}）"),   # the {as_label} of up.done
     "doctor.failed": ("{n} check{_s} failed on {port}", "{port} 有 {n} 项检查未通过"),
     "doctor.again": ("apply the fixes above and run doctor again", "按上面的处理办法处理后，再运行一次 doctor"),
     "interrupted.again": ("interrupted; run the same command again to finish",
@@ -206,7 +206,7 @@ STEPS = {   # progress lines and the steps of `up`
     "enroll.rekeying": ("re-keying reader {rid} on the reader ...", "正在读卡器上为 {rid} 更换密钥 ..."),
     "enroll.keygen": ("generating the reader's key on the reader ...", "正在读卡器上生成密钥 ..."),
     "card.place": ("place the card on {reader} ...", "请把卡放到 {reader} 上 ..."),
-    "progress": ("  {amount} - {label}", "  {amount} - {label}"),
+    "progress": ("  {amount} - {work}", "  {amount} - {work}"),
     "meter": ("{done} of {total} ({pct}%), {rate}/s, about {left} left",
               "{total} 中的 {done}（{pct}%），每秒 {rate}，约剩 {left}"),
     "meter.done": ("{done} of {total} ({pct}%), {rate}/s, done",
@@ -648,5 +648,11 @@ DOCTOR = {   # provisioning/doctor.py: check names, details and fixes
 }
 
 
+# optional fragments right after another field (clitext.Catalogue, `fields`)
+FIELDS = {"extra": r"(?:; (?:old key|the hub revokes) [^;]*)?", "test": r"(?:; TEST MODE.*)?",
+          "guess": r"(?: \(.*\))?", "as_label": r"(?: as \S+)?", "more": r"(?:, \.\.\.)?"}
+
+
 def catalogue(lang: str = "en") -> clitext.Catalogue:
-    return clitext.Catalogue(clitext.COMMON, HELP, RESULTS, STEPS, ERRORS, DOCTOR, lang=lang)
+    return clitext.Catalogue(clitext.COMMON, HELP, RESULTS, STEPS, ERRORS, DOCTOR, lang=lang,
+                             fields=FIELDS)

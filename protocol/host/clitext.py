@@ -36,7 +36,7 @@ WORDS = {"status"}      # one word: "({status}{kind})" splits as "(active, retir
 # names, ids and commands: printed as they are, never looked up ("learner add L-1 ..." is an
 # example command, not the message "learner {id}")
 VERBATIM = {"command", "id", "uid", "port", "path", "file", "url", "station", "rid", "learner",
-            "method", "host", "who", "fw", "version", "label", "name", "text", "stop", "value",
+            "method", "host", "who", "fw", "version", "name", "text", "stop", "value",
             "dirs", "names", "sha", "public", "key", "board", "builds", "want", "got", "answer"}
 
 
@@ -86,7 +86,10 @@ def placeholders(template: str) -> set:
 class Catalogue:
     """Messages by key in two languages; `lang` is the one shown."""
 
-    def __init__(self, *tables, lang: str = "en"):
+    def __init__(self, *tables, lang: str = "en", fields=None):
+        # fields: {name: regex} for an optional fragment that follows another field directly
+        # ("added{home}{kind}"): without it the first would match nothing and the last all
+        self.fields = dict(fields or {})
         self.entries = {}
         for table in tables:
             clash = set(table) & set(self.entries)
@@ -150,7 +153,7 @@ class Catalogue:
         if self._patterns is None:
             patterns = []
             for english, chinese in self.entries.values():
-                patterns.append((_pattern(english), chinese))
+                patterns.append((_pattern(english, self.fields), chinese))
             # the longest literal text first: "{a} of {b}" must not swallow a fuller template
             patterns.sort(key=lambda pair: -len(_FIELD.sub("", pair[0].pattern)))
             self._patterns = patterns
@@ -246,13 +249,13 @@ class _Lines:
         return getattr(self.stream, name)
 
 
-def _pattern(english: str):
+def _pattern(english: str, fields=None):
     parts, last, names = [], 0, set()
     for match in _FIELD.finditer(english):
         parts.append(re.escape(english[last:match.start()].replace("{{", "{").replace("}}", "}")))
         name = match.group(1)
         value = ("[-+]?[0-9][0-9,.]*" if name in NUMBERS else "[A-Za-z_-]+" if name in WORDS
-                 else ".*?")
+                 else (fields or {}).get(name, ".*?"))
         parts.append("(?P={})".format(name) if name in names else "(?P<{}>{})".format(name, value))
         names.add(name)
         last = match.end()

@@ -94,10 +94,10 @@ RESULTS = {
     "holds": (" holds: {reasons}", "，暂缓原因：{reasons}"),
     "activity_added": ("activity {id} added at station {station}", "课程活动 {id} 已添加到站点 {station}"),
     "import_line": ("line {line}: {error}", "第 {line} 行：{error}"),
-    "imported": ("{file}: imported {n} {kind}{_s}, {bad} row{_s2} refused",
-                 "{file}：已导入 {n} 个{kind}，{bad} 行被拒"),
-    "would": ("{file}: would import {n} {kind}{_s}, {bad} row{_s2} refused (nothing written: "
-              "--dry-run)", "{file}：可以导入 {n} 个{kind}，{bad} 行会被拒（--dry-run：什么都没写入）"),
+    "imported": ("{file}: imported {n} {noun}{_s}, {bad} row{_s2} refused",
+                 "{file}：已导入 {n} 个{noun}，{bad} 行被拒"),
+    "would": ("{file}: would import {n} {noun}{_s}, {bad} row{_s2} refused (nothing written: "
+              "--dry-run)", "{file}：可以导入 {n} 个{noun}，{bad} 行会被拒（--dry-run：什么都没写入）"),
     "word.learner": ("learner", "学习者"),
     "word.card": ("card", "学习卡"),
     "none": ("(none)", "（无）"),
@@ -145,5 +145,11 @@ ERRORS = {
 }
 
 
+# optional fragments right after another field (clitext.Catalogue, `fields`)
+FIELDS = {"home": r"(?: \(home station [^)]*\))?", "kind": r"(?:, .*)?",
+          "ended": r"(?:; \d+ portal session\(s\) ended)?", "flags": r"(?: flags=.*)?",
+          "holds": r"(?: holds: .*)?", "_s": "s?", "_s2": "s?"}
+
+
 def catalogue(lang: str = "en") -> clitext.Catalogue:
-    return clitext.Catalogue(clitext.COMMON, HELP, RESULTS, ERRORS, lang=lang)
+    return clitext.Catalogue(clitext.COMMON, HELP, RESULTS, ERRORS, lang=lang, fields=FIELDS)
