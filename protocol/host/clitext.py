@@ -46,19 +46,15 @@ def choose(argv, environ=None):
     rest, lang, i = [], None, 0
     while i < len(argv):
         arg = argv[i]
-        if arg == "--lang" and i + 1 < len(argv):
+        if arg == "--lang" and i + 1 < len(argv) and argv[i + 1] in LANGUAGES:
             lang, i = argv[i + 1], i + 2
             continue
-        if arg.startswith("--lang="):
+        if arg.startswith("--lang=") and arg.partition("=")[2] in LANGUAGES:
             lang = arg.partition("=")[2]
         else:
-            rest.append(arg)
+            rest.append(arg)   # a wrong --lang stays for argparse to refuse (see option())
         i += 1
-    if lang not in LANGUAGES:
-        lang = None if lang is None else "en"   # argparse answers a wrong --lang (see option)
-    if lang is None:
-        lang = _from_environment(environ)
-    return lang, rest
+    return lang or _from_environment(environ), rest
 
 
 def _from_environment(environ) -> str:
@@ -91,10 +87,9 @@ class Catalogue:
         # ("added{home}{kind}"): without it the first would match nothing and the last all
         self.fields = dict(fields or {})
         self.entries = {}
+        self.clashes = set()   # keys defined twice (one would hide the other): a test fails
         for table in tables:
-            clash = set(table) & set(self.entries)
-            if clash:   # a programming error: one key would hide another's words
-                raise ValueError("message keys defined twice: " + ", ".join(sorted(clash)))
+            self.clashes |= set(table) & set(self.entries)
             self.entries.update(table)
         self.lang = lang
         self._patterns = None
