@@ -309,3 +309,13 @@ def test_agent_status_in_chinese_and_its_json_unchanged(tmp_path, in_process):
     english = in_process(agent_cli.main, "status", "--json", env={**EN, **env})
     assert chinese == english
     assert json.loads(chinese[1])["headline"].startswith("AGENT NOT RUNNING")
+
+
+def test_a_technicians_successful_command_reports_in_chinese(tmp_path, in_process):
+    key = tmp_path / "release.key"
+    status, text, err = in_process(provision_cli.main, "bundle", "keygen", "--out", str(key))
+    assert (status, err) == (0, "")
+    assert re.fullmatch(r"发布密钥 {}（公钥 [0-9a-f]{{64}}，密钥编号 \S+）；私钥请离线保管\n".format(
+        re.escape(str(key))), text), text
+    status, _, err = in_process(provision_cli.main, "bundle", "keygen", "--out", str(key))
+    assert status == 1 and err.startswith("tapcert-provision: {} 已经存在；请换一个 --out".format(key))
