@@ -1,5 +1,5 @@
-"""The words of tapcert-provision's doctor lines (check names, details and fixes) in English and Chinese; provisioning/messages.py
-gathers them into its catalogue (terms: see its docstring)."""
+"""The words of tapcert-provision's doctor lines (check names, details and fixes)
+in English and Chinese; provisioning/messages.py gathers them (terms: see its docstring)."""
 
 DOCTOR = {   # provisioning/doctor.py: check names, details and fixes
     "OK": ("OK", "正常"),

@@ -1,5 +1,5 @@
-"""The words of tapcert-provision's errors (what went wrong and what to do) in English and Chinese; provisioning/messages.py
-gathers them into its catalogue (terms: see its docstring)."""
+"""The words of tapcert-provision's errors (what went wrong and what to do)
+in English and Chinese; provisioning/messages.py gathers them (terms: see its docstring)."""
 
 ERRORS = {   # what went wrong and what to do: provisioning/*.py and the link (protocol/host/)
     "need_hub_or_bundle": ("give either --hub (with --token) or --offline-bundle FILE",
