@@ -18,7 +18,8 @@ import time
 
 from agent import config as configmod
 from agent.errors import AgentError
-from protocol.host import clihabits
+from agent import messages
+from protocol.host import clihabits, clitext
 
 PROG = "tapcert-agent"
 
@@ -55,7 +56,7 @@ def do_status(args):
         if est is not None and est["waiting"]:  # under the queue line
             at = text.find("\nReaders:")
             text = text[:at] + "\nDrain:    " + drain.describe(est) + text[at:]
-        print(text)
+        print(args.words.translate_text(text))
     return 0 if status.is_running(snapshot, now) else 3
 
 
@@ -72,10 +73,12 @@ def do_quarantine(args):
         clihabits.print_json([{"at": at, "reader": bytes(rid).hex(), "seq": seq, "reason": reason,
                                "batch": batch} for rid, seq, reason, batch, at in rows])
         return 0
+    say = args.words.translate
     if not rows:
-        print("no quarantined records")
+        print(say("no quarantined records"))
         return 0
-    print("{:<19} {:<16} {:>10}  {}".format("when", "reader", "seq", "hub's reason"))
+    print("{:<19} {:<16} {:>10}  {}".format(say("when"), say("reader"), say("seq"),
+                                           say("hub's reason")))
     for rid, seq, reason, _batch, at in rows:
         print("{:<19} {:<16} {:>10}  {}".format(
             time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at)), bytes(rid).hex(), seq, reason))
@@ -93,8 +96,8 @@ def do_show_config(args):
             (out.setdefault(section, {}) if section else out)[key] = value
         clihabits.print_json(out)
         return 0
-    print("# effective configuration{}".format(" from " + str(cfg.source) if cfg.source else
-                                                " (defaults + environment)"))
+    print(args.words.translate("# effective configuration{}".format(
+        " from " + str(cfg.source) if cfg.source else " (defaults + environment)")))
     print(configmod.to_toml(cfg), end="")
     return 0
 
@@ -156,15 +159,22 @@ def main(argv=None):
 
 
 def _main(argv):
-    args = parser().parse_args(argv)
-    if args.command is None:
-        parser().print_help()
-        return 1
+    lang, argv = clitext.choose(list(sys.argv[1:] if argv is None else argv))
+    words = messages.catalogue(lang)
+    with words.argparse_words():
+        p = parser()
+        clitext.option(p, lang)
+        words.localise_parser(p)
+        args = p.parse_args(argv)
+        if args.command is None:
+            p.print_help()
+            return 1
+    args.words = words
     handler = COMMANDS[args.command][0]
     try:
         return handler(args)
     except AgentError as exc:
-        print("{}: {}".format(PROG, exc), file=sys.stderr)
+        print("{}: {}".format(PROG, words.translate(str(exc))), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -19,7 +19,8 @@ import argparse
 import os
 import sys
 
-from protocol.host import clihabits
+from protocol.host import clihabits, clitext
+from provisioning import messages
 from provisioning.errors import ProvisionError
 from provisioning.ui import Reporter, human_bytes
 
@@ -212,8 +213,10 @@ def do_doctor(args, report):
         clihabits.print_json([{"status": line.status, "check": line.check, "detail": line.detail,
                                "fix": line.fix} for line in lines])
     else:
-        for line in lines:
-            report.summary(line.render())
+        say = report.say
+        for line in lines:   # each part translated alone: the columns stay columns
+            report.summary(doctor.Line(say(line.status), say(line.check), say(line.detail),
+                                       say(line.fix)).render())
     failed = [line for line in lines if line.status == "FAIL"]
     if failed:
         raise ProvisionError("{} check{} failed on {}".format(
@@ -367,23 +370,37 @@ def main(argv=None) -> int:
 
 
 def _main(argv) -> int:
-    parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if extra and getattr(args, "station_verb", None) not in MOVED_TO_HUB:
-        parser.error("unrecognized arguments: " + " ".join(extra))
+    lang, argv = clitext.choose(list(sys.argv[1:] if argv is None else argv))
+    words = messages.catalogue(lang)
+    with words.argparse_words():
+        parser = build_parser()
+        clitext.option(parser, lang)
+        words.localise_parser(parser)
+        args, extra = parser.parse_known_args(argv)
+        if extra and getattr(args, "station_verb", None) not in MOVED_TO_HUB:
+            parser.error(argparse._("unrecognized arguments: %s") % " ".join(extra))
     _env_defaults(args)
-    report = Reporter(quiet=args.quiet)
+    report = Reporter(quiet=args.quiet, say=words.translate)
     try:
         COMMANDS[args.command](args, report)
     except ProvisionError as exc:
         report.clear()
-        print("{}: {}".format(PROG, exc), file=sys.stderr)
+        print("{}: {}".format(PROG, _error_text(exc, words)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         report.clear()
-        print("{}: interrupted; run the same command again to finish".format(PROG), file=sys.stderr)
+        print("{}: {}".format(PROG, words.translate(
+            "interrupted; run the same command again to finish")), file=sys.stderr)
         return 1
     return 0
+
+
+def _error_text(exc, words) -> str:
+    """What happened; what to do: each half in the technician's language."""
+    if words.lang == "en" or not isinstance(getattr(exc, "message", None), str):
+        return str(exc)
+    text = words.translate(exc.message)
+    return text + ("；" + words.translate(exc.fix) if exc.fix else "")
 
 
 if __name__ == "__main__":

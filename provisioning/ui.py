@@ -19,11 +19,18 @@ def human_bytes(n: int) -> str:
     return "{:.1f} MB".format(n / 1024 / 1024)
 
 
+def _as_is(text: str) -> str:
+    return text
+
+
 class Reporter:
-    def __init__(self, out=None, err=None, quiet: bool = False):
+    """`say` turns an English line into the technician's language (provisioning/messages.py)."""
+
+    def __init__(self, out=None, err=None, quiet: bool = False, say=_as_is):
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.quiet = quiet
+        self.say = say
         self.tty = hasattr(self.err, "isatty") and self.err.isatty()
         self.meter = Meter()
         self._bar = False
@@ -31,15 +38,15 @@ class Reporter:
     def step(self, message: str) -> None:
         if not self.quiet:
             self.clear()
-            print(message, file=self.out, flush=True)
+            print(self.say(message), file=self.out, flush=True)
 
     def summary(self, message: str) -> None:
         self.clear()
-        print(message, file=self.out, flush=True)
+        print(self.say(message), file=self.out, flush=True)
 
     def warn(self, message: str) -> None:
         self.clear()
-        print("warning: " + message, file=self.err, flush=True)
+        print(self.say("warning: " + message), file=self.err, flush=True)
 
     def progress(self, done: int, total: int, label: str = "", unit: str = "bytes") -> None:
         """A bar with rate and time left on a terminal; elsewhere a line every few seconds."""
@@ -49,12 +56,13 @@ class Reporter:
         if not self.tty:
             if self.meter.line_due():
                 # with the step lines on stdout: stderr stays one line per error
-                print("  {} - {}".format(self.meter.describe(unit), label), file=self.out, flush=True)
+                print(self.say("  {} - {}".format(self.meter.describe(unit), label)), file=self.out,
+                      flush=True)
             return
         width = 20
         filled = int(width * min(done, total) / total)
         self.err.write("\r[{}{}] {} {}".format("#" * filled, "." * (width - filled),
-                                               self.meter.describe(unit), label[:30])[:110].ljust(110))
+                                               self.say(self.meter.describe(unit)), label[:30])[:110].ljust(110))
         self.err.flush()
         self._bar = True
 

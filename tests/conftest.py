@@ -26,6 +26,9 @@ import pytest
 # plain HTTP unless configured, and off loopback always). tests/test_security/test_tls_api.py
 # removes this to test HTTPS.
 os.environ.setdefault("TAPCERT_HUB_API_PLAIN_HTTP", "true")
+# The command lines speak the locale's language (protocol/host/clitext.py); tests read their
+# English whatever the machine's locale (tests/test_cli_habits/test_cli_language.py sets zh).
+os.environ["TAPCERT_LANG"] = "en"
 
 from hil_tests import mpy
 

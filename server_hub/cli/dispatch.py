@@ -22,10 +22,13 @@ prints data (every `list` and `show`, status, sync, show-config, statement, …)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from protocol.host import clihabits as habits
-from server_hub.cli import accounts, bank, bank_admin, fleet, hub, ops, registry, rewards
+from protocol.host import clitext
+from server_hub.cli import (accounts, bank, bank_admin, fleet, hub, messages, ops, registry,
+                            rewards)
 from server_hub.cli.common import PROG, Context
 from server_hub.errors import HubError
 
@@ -80,18 +83,26 @@ def main(argv=None) -> int:
 
 
 def _main(argv) -> int:
-    parser = build_parser()
-    args = parser.parse_args(_station_shortcut(list(sys.argv[1:] if argv is None else argv)))
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        (getattr(args, "group", None) or parser).print_help(sys.stderr)
-        return 2
+    lang, argv = clitext.choose(list(sys.argv[1:] if argv is None else argv))
+    words = messages.catalogue(lang)
+    with words.argparse_words():
+        parser = build_parser()
+        clitext.option(parser, lang)
+        words.localise_parser(parser)
+        args = parser.parse_args(_station_shortcut(argv))
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            (getattr(args, "group", None) or parser).print_help(sys.stderr)
+            return 2
     ctx = None
+    # people's lines in their language; --json stays byte for byte what programs read
+    shown = contextlib.nullcontext() if getattr(args, "json", False) else words.stdout()
     try:
         ctx = Context(args)
-        return handler(ctx) or 0
+        with shown:
+            return handler(ctx) or 0
     except HubError as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
+        print(f"{PROG}: {words.translate(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
