@@ -29,6 +29,11 @@ HELP = {   # argparse help of every command (provisioning/cli.py, bringup.py, fw
                   "mpy-cross 编译器（默认：与开发板匹配的那个）"),
     "flash.timeout": ("seconds to wait for the new firmware to answer (default 20)",
                       "等新固件应答的秒数（默认 20）"),
+    "flash.over_frozen": ("on a board whose image has the firmware frozen in, install .mpy files "
+                          "anyway (they are loaded instead of the frozen modules and cost heap); "
+                          "without it only /main.py is installed there",
+                          "开发板镜像里已固化固件时，仍然安装 .mpy 文件（它们会代替固化模块被加载，"
+                          "并占用内存）；不加此项时只安装 /main.py"),
     "enroll": ("give the reader its key (made on the reader) and register it",
                "为读卡器生成密钥（在读卡器上生成）并登记"),
     "station_id": ("station id, e.g. S-0001", "站点编号，例如 S-0001"),
@@ -122,6 +127,7 @@ RESULTS = {   # what a command prints when it worked (cli.py, bringup.py)
                    "删除 {deleted} 个，{unchanged} 个未变；{bytecode}；用时 {seconds} 秒"),
     "flash.keyless": ("installed (no key yet: enroll it next)", "已安装（还没有密钥：下一步登记）"),
     "flash.answering": ("answering", "已应答"),
+    "flash.frozen_state": ("{state}, modules frozen into the image", "{state}，模块已固化在镜像中"),
     "enroll.done": ("enrolled reader {rid} ({label}) at station {station}: {where}{extra}{test}",
                     "读卡器 {rid}（{label}）已登记到站点 {station}：{where}{extra}{test}"),
     "enroll.no_label": ("no label", "无编号"),
@@ -192,6 +198,10 @@ STEPS = {   # progress lines and the steps of `up`
     "flash.board": ("board: MicroPython {version} on {machine}, {bytecode}; compiling {n} files "
                     "with {compiler}", "开发板：{machine} 上的 MicroPython {version}，{bytecode}；"
                     "用 {compiler} 编译 {n} 个文件"),
+    "flash.board_frozen": ("board: MicroPython {version} on {machine} with firmware {fw} frozen "
+                           "into the image: installing /main.py only",
+                           "开发板：{machine} 上的 MicroPython {version}，镜像里已固化固件 {fw}："
+                           "只安装 /main.py"),
     "flash.writing": ("writing file {n} of {count}: {path}", "正在写入第 {n} 个文件（共 {count} 个）：{path}"),
     "flash.verifying": ("verifying {n} files on the reader ...", "正在校验读卡器上的 {n} 个文件 ..."),
     "flash.restarting": ("restarting the firmware ...", "正在重启固件 ..."),

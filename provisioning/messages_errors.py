@@ -124,6 +124,17 @@ ERRORS = {   # what went wrong and what to do: provisioning/*.py and the link (p
     "flash.shadow.fix": ("a firmware bug: data directories must not be named like modules; report "
                          "it with this message", "这是固件缺陷：数据目录不能和模块同名；请带上这条"
                          "提示报告问题"),
+    "flash.frozen_other": ("the reader on {port} has firmware {frozen} frozen into its MicroPython "
+                           "image; this tapcert-provision installs firmware {fw}",
+                           "{port} 上读卡器的 MicroPython 镜像里固化的是固件 {frozen}；"
+                           "本 tapcert-provision 安装的是固件 {fw}"),
+    "flash.frozen_other.fix": ("flash the board with an image built from firmware {fw} "
+                               "(docs/firmware.md, \"Frozen images\"), or pass --over-frozen to "
+                               "install .mpy files over the frozen modules (they are then loaded "
+                               "instead, and cost heap)",
+                               "给开发板刷入用固件 {fw} 构建的镜像（docs/firmware.md，“Frozen "
+                               "images”），或加 --over-frozen 在固化模块之上安装 .mpy 文件（它们"
+                               "会代替固化模块被加载，并占用内存）"),
     "flash.holds": ("reader {rid} holds {n} record{_s} not yet committed by the hub",
                     "读卡器 {rid} 里有 {n} 条区中心还没确认的记录"),
     "flash.holds.fix": ("let the station sync first (check the agent and its network), or pass "
