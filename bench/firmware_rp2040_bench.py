@@ -7,7 +7,7 @@ port in rp2040js, 125 MHz, flash-timing model on), in emulated time.
 The chip runs bench/rp2040_probe.py as its /main.py beside the firmware (.mpy, as
 `tapcert-provision flash` installs it) and measures with its own clock (time.ticks_us, the
 emulator's time): sign per record, tap -> feedback and tap -> journaled while a backlog of 50
-is being signed, the same for S taps 150-250 ms apart with no backlog (the journal's idle
+is being signed, the same for S taps 0.4-0.8 s apart with no backlog (the journal's idle
 upkeep), free heap after boot and after T taps. Block erases per tap come from the
 runner's flash counters, read between phases (the probe waits for the host at each SYNC).
 Prints one JSON object. Wall time: 4 minutes at --sign 10 --rounds 1 --heap-taps 20 and
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     parser.add_argument("--heap-taps", type=int, default=100,
                         help="taps between the two heap figures")
     parser.add_argument("--steady-taps", type=int, default=100,
-                        help="taps 150-250 ms apart, no backlog (the journal's idle upkeep)")
+                        help="taps 0.4-0.8 s apart, no backlog (the journal's idle upkeep)")
     parser.add_argument("--keep", type=Path,
                         help="work directory to keep (flash image, console.log)")
     parser.add_argument("--repo", type=Path, default=REPO,

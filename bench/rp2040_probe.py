@@ -46,13 +46,6 @@ try:
 except OSError:
     SIZES = {}
 
-try:  # as main.py: LittleFS mounted again with a larger read cache (firmware/flashmount.py)
-    import flashmount
-    TUNED = flashmount.tune()
-    del flashmount
-except ImportError:
-    TUNED = None
-
 import signtable  # noqa: E402
 
 signtable.prepare()  # as main.py: the table to flash first, while the heap is empty
@@ -66,7 +59,7 @@ cfg, err = config.load()
 App = appmod.App(cfg, make_board(cfg)).start()
 gc.collect()
 out("boot", heap_free=gc.mem_free(), heap_used=gc.mem_alloc(), err=App.err,
-    table=sys.modules.get("signtable") is not None, flash_tuned=TUNED)
+    table=sys.modules.get("signtable") is not None)
 
 
 def sign_phase(n):
@@ -191,7 +184,7 @@ def latency_phase(rounds):
 
 
 def steady_phase(taps):
-    # A reader tapped now and then (no backlog): a tap every 150-250 ms while the signer
+    # A reader tapped now and then (no backlog): a tap every 0.4-0.8 s while the signer
     # task signs each one and the journal's upkeep runs between taps. feedback = tap()
     # returned after its scheduled instant; journaled = tap() start to the tail commit.
     import asyncio
@@ -211,7 +204,7 @@ def steady_phase(taps):
         App._signal = asyncio.Event()
         signer = asyncio.create_task(App._signer())
         for k in range(taps):
-            due = time.ticks_add(ticks_us(), 150000 + (k * 7919) % 100000)
+            due = time.ticks_add(ticks_us(), 400000 + (k * 7919) % 400000)
             while diff(due, ticks_us()) > 2000:
                 await asyncio.sleep_ms(1)
             while diff(due, ticks_us()) > 0:

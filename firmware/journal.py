@@ -52,7 +52,8 @@ _WM = "wm"
 _SUFFIX = ".seg"
 _SIG = 64
 _SLOTS = 64  # tail slot files (more than flush_records + a usual signing backlog)
-_PACED = 16  # the first slots in name order, counted as one metadata pair (tailpace.py)
+_PACED = 24  # the first slots in name order, counted as one metadata pair (tailpace.py):
+#              flush_records (16) slots wait for their segment, and a few more
 _RECORD_FLASH = 128  # flash bytes counted for a record not yet in a segment (at most 123 + 5)
 
 # segment index entry fields

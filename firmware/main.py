@@ -1,17 +1,9 @@
 # main: the reader's start-up. Boot counter, config, board, key, journal recovery (cut a torn
 # tail, sign what a power cut left unsigned), then the app's asyncio tasks: tap source,
 # signer, agent link with health, feedback patterns, watchdog (app.py).
-# On rp2 the filesystem is first mounted again with a larger read cache (flashmount.py).
 # mpremote's Ctrl-C arrives as KeyboardInterrupt and is let through: the board falls to
 # its REPL, as it must for flashing and inspection. fwswap: see firmware/fwswap.py;
 # ballast (test builds' heap budget): firmware/ballast.py.
-try:  # rp2: LittleFS mounted with a larger read cache before any file opens (flashmount.py)
-    import flashmount
-    flashmount.tune()
-    del flashmount
-except ImportError:
-    pass
-
 try:  # an update cut short is finished (or undone) before any firmware module loads
     import fwswap
     fwswap.finish()
