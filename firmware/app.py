@@ -309,7 +309,7 @@ class App:
         # rather than by the next tap (journal.upkeep, tailpace.py); a tap waiting goes first
         import asyncio
         journal = self.journal
-        for _ in range(journal.pacer.tries):
+        for _ in range(2):  # a second try when the first did not compact (tailpace.py)
             await asyncio.sleep(0)
             try:
                 if not journal.upkeep():

@@ -10,8 +10,9 @@
 #                 takes the first free slot in name order (s0, s1, s10, ..., s19, s2, ...):
 #                 a slot is free once the seq it holds is in a segment and is not the
 #                 newest one there (the chain head keeps a second copy). Filling the names
-#                 in order keeps the taps' commits in one metadata pair, whose compaction
-#                 tailpace.py learns to time and upkeep() makes while the reader is idle.
+#                 in order keeps the taps' commits in few metadata pairs (one, until a
+#                 backlog made LittleFS split the folder), whose compaction tailpace.py
+#                 learns to time and upkeep() makes while the reader is idle.
 #                 When no slot is free, for a seq whose slot write failed, and in a slot
 #                 whose write failed this boot, the payload goes to
 #   tail/N        (N counts these writes, never reused), deleted once its seq is in a
@@ -40,11 +41,11 @@
 import binascii
 import os
 import struct
+import sys
 
 import persist
 from protocol import record as rec
 from protocol.compat import ticks_diff, ticks_us
-from tailpace import Pacer
 
 _TAIL = "/tail/"
 _SEG = "/seg/"
@@ -54,6 +55,9 @@ _SIG = 64
 _SLOTS = 64  # tail slot files (more than flush_records + a usual signing backlog)
 _PACED = 24  # the first slots in name order, counted as one metadata pair (tailpace.py):
 #              flush_records (16) slots wait for their segment, and a few more
+# a tail commit this slow compacted its metadata pair (tailpace.py); on the unix port (RAM or
+# file flash: no erase time, only host load) the journal does not pace: 0
+_SLOW_US = 0 if sys.platform in ("linux", "darwin") else 25000
 _RECORD_FLASH = 128  # flash bytes counted for a record not yet in a segment (at most 123 + 5)
 
 # segment index entry fields
@@ -131,7 +135,8 @@ class Journal:
         self._slots = [0] * _SLOTS  # the seq each slot file holds (0: none)
         self._poisoned = []  # slots whose write failed this boot: never written again
         self._failed_seq = 0  # the seq of the last failed slot write: retried in a numbered file
-        self.pacer = Pacer()  # when the tail's metadata compaction is due (upkeep)
+        self.pacer = None  # tailpace.Pacer, made at the first slow tail commit (upkeep)
+        self.slow_us = _SLOW_US  # 0: no pacing
         self._wm_written = (0, 0)
         self._room = 0       # bytes of flash the journal may fill; 0: unknown
         self.reader_id = None
@@ -239,15 +244,16 @@ class Journal:
                 persist.write_file(self._slot_path(slot), entry(payload))
             except OSError:
                 self._poisoned.append(slot)  # its failed file may still commit
-                self._failed_seq = seq        # and a slot never beats a slot: retry numbered
+                self._failed_seq = seq        # two slots with one seq are not told apart:
+                # the retry goes to a numbered file, which beats a slot
                 raise
-            self.pacer.committed(ticks_diff(ticks_us(), t0), pos < _PACED)
+            self._paced(ticks_diff(ticks_us(), t0), pos < _PACED)
             self._slots[slot] = seq
         else:
             no = self._tail_no
             self._tail_no = no + 1
             self._tails.append([seq, no])  # a failed file may still commit: deleted with seq
-            self.pacer.committed(0, False)
+            self._paced(0, False)
             persist.write_file(self._tail_path(no), entry(payload))
         self.pending.append(bytes(payload))
         self.last_seq = seq
@@ -267,12 +273,24 @@ class Journal:
                 return k, pos
         return -1, 0
 
+    def _paced(self, took_us, paced, idle=False):
+        # a tail commit's duration to the pacer, made (and its module loaded) at the first
+        # slow one: on a RAM flash there is none
+        pacer = self.pacer
+        if pacer is None:
+            if not self.slow_us or took_us < self.slow_us:
+                return
+            from tailpace import Pacer
+            pacer = self.pacer = Pacer(self.slow_us)
+        pacer.committed(took_us, paced, idle)
+
     def upkeep(self):
-        """While the reader is idle: make the tail commit that would compact the slots'
-        metadata pair (an identical rewrite of the slot the next tap takes), so the next
-        taps land on a fresh block. -> True if it made a commit. Raises OSError (that slot
-        is then not written again this boot)."""
-        if self._dirty or self.pending or not self.pacer.due():
+        # While the reader is idle: make the tail commit that would compact the slots'
+        # metadata pair (an identical rewrite of the slot the next tap takes), so the next
+        # taps land on a fresh block. -> True if it made a commit. Raises OSError (that slot
+        # is then not written again this boot).
+        pacer = self.pacer
+        if pacer is None or self._dirty or self.pending or not pacer.due():
             return False
         slot, pos = self._free_slot()
         if slot < 0 or pos >= _PACED:
@@ -291,7 +309,7 @@ class Journal:
         except OSError:
             self._poisoned.append(slot)
             raise
-        self.pacer.committed(ticks_diff(ticks_us(), t0), True, True)
+        self._paced(ticks_diff(ticks_us(), t0), True, True)
         return True
 
     def unsigned(self, limit=8):
@@ -363,7 +381,7 @@ class Journal:
         keep = []
         for t in self._tails:
             if t[0] < upto:
-                self.pacer.committed(0, False)
+                self._paced(0, False)
                 try:
                     os.remove(self._tail_path(t[1]))
                     continue
@@ -525,14 +543,14 @@ class Journal:
         return st[0] * st[4]
 
 
-_ORDER = []
+_ORDER = [b""]
 
 
 def _order(n):
-    # slot numbers 0..n-1 in LittleFS's name order ("s1" < "s10" < "s2"), computed once
-    if len(_ORDER) != n:
-        _ORDER[:] = sorted(range(n), key=str)
-    return _ORDER
+    # slot numbers 0..n-1 (n <= 256) in LittleFS's name order ("s1" < "s10" < "s2"), once
+    if len(_ORDER[0]) != n:
+        _ORDER[0] = bytes(sorted(range(n), key=str))
+    return _ORDER[0]
 
 
 def _files(path):

@@ -11,18 +11,20 @@
 # journal then makes that commit itself while the reader is idle (an identical rewrite of
 # the slot the next tap takes, journal.upkeep) and the next taps land on a fresh block.
 #
-# Durations come in (committed), a decision goes out (due): no clock, no flash. A commit to
+# Durations come in (committed), a decision goes out (due): no clock, no flash. The
+# journal imports this module at its first slow commit: a RAM flash never loads it. A commit to
 # a slot outside the paced window (a backlog's) or to a numbered tail file may land in
 # another pair or in this one: the count is dropped until the next compaction seen in the
 # window. A wrong guess costs wear or latency, never a record: an idle commit that does not
 # compact used one program unit; a missed one leaves the compaction to a tap, as before.
 
-_SLOW_US = 25000  # a commit this slow compacted: the erase alone takes ~45 ms, a plain commit ~5-8
-_TRIES = 2        # idle commits past the learnt period before the period is learnt again
+_TRIES = 2  # idle commits past the learnt period before the period is learnt again
 
 
 class Pacer:
-    def __init__(self, slow_us=_SLOW_US, tries=_TRIES):
+    # slow_us: a commit at least this slow compacted (journal.py: 25 ms; the erase alone
+    # takes ~45 ms, a plain commit 5-8 ms)
+    def __init__(self, slow_us, tries=_TRIES):
         self.slow_us = slow_us
         self.tries = tries
         self.since = -1   # commits to the paced pair since its last compaction; -1: unknown
@@ -32,8 +34,8 @@ class Pacer:
         self.on_tap = 0   # compactions a tap paid for
 
     def committed(self, took_us, paced=True, idle=False):
-        """One tail commit took took_us; paced: to a slot of the paced window; idle: made by
-        upkeep, not by a tap. -> True if it compacted."""
+        # one tail commit took took_us; paced: to a slot of the paced window; idle: made by
+        # upkeep, not by a tap. -> True if it compacted
         slow = took_us >= self.slow_us
         if not paced:
             self.since = -1  # this pair's or another's: the count is lost
@@ -56,6 +58,6 @@ class Pacer:
         return False
 
     def due(self):
-        """-> True when the next paced commit would likely compact: make it while idle."""
+        # -> True when the next paced commit would likely compact: make it while idle
         p = self.period
         return p > 0 and p - 1 <= self.since < p - 1 + self.tries

@@ -29,6 +29,8 @@ def _scenario(app, promised, wms):
         if i % 3 == 1:
             app.sign_pending(8)
             if i % 2:  # idle: the tail commit made ahead of a tap (an identical slot rewrite)
+                from tailpace import Pacer
+                j.pacer = j.pacer or Pacer(25000)
                 j.pacer.period, j.pacer.since = 2, 1
                 try:
                     j.upkeep()
