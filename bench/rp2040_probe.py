@@ -223,9 +223,10 @@ def steady_phase(taps):
     asyncio.run(main())
     journal.append = append
     App.flush()
-    pacer = getattr(journal, "pacer", None)
+    pacer = getattr(journal, "pacer", None)  # [ahead, idle commits spent, paid by taps, period]
     out("steady", taps=len(journaled), feedback=summary(feedback), journaled=summary(journaled),
-        err=App.err, pacer=[pacer.ahead, pacer.missed, pacer.on_tap, pacer.period] if pacer else None)
+        err=App.err,
+        pacer=[pacer.ahead, pacer.missed, pacer.on_tap, pacer.period] if pacer else None)
 
 
 def heap_phase(taps):
