@@ -1,12 +1,14 @@
 """Reader figures for issue 16 on the emulated RP2040 (rp2040 target: stock MicroPython rp2
 port in rp2040js, 125 MHz, flash-timing model on), in emulated time.
 
-    python -m bench.firmware_rp2040_bench [--sign N] [--rounds R] [--heap-taps T] [--keep DIR]
+    python -m bench.firmware_rp2040_bench [--sign N] [--rounds R] [--heap-taps T]
+        [--steady-taps S] [--keep DIR] [--repo CHECKOUT]
 
 The chip runs bench/rp2040_probe.py as its /main.py beside the firmware (.mpy, as
 `tapcert-provision flash` installs it) and measures with its own clock (time.ticks_us, the
 emulator's time): sign per record, tap -> feedback and tap -> journaled while a backlog of 50
-is being signed, free heap after boot and after T taps. Block erases per tap come from the
+is being signed, the same for S taps 0.4-0.8 s apart with no backlog (the journal's idle
+upkeep), free heap after boot and after T taps. Block erases per tap come from the
 runner's flash counters, read between phases (the probe waits for the host at each SYNC).
 Prints one JSON object. Wall time: 4 minutes at --sign 10 --rounds 1 --heap-taps 20 and
 13-15 minutes at --sign 30 --rounds 2 --heap-taps 30 on a machine at load 10-20 (the
@@ -44,7 +46,7 @@ def _read_lines(ser, buf: bytearray, deadline: float):
 
 
 def run(sign: int = 50, rounds: int = 2, heap_taps: int = 100, workdir: Path | None = None,
-        timeout: float = 3600.0, repo: Path = REPO) -> dict:
+        timeout: float = 3600.0, repo: Path = REPO, steady_taps: int = 100) -> dict:
     import serial
 
     from hil_tests.targets.flashimage import firmware_files
@@ -53,13 +55,14 @@ def run(sign: int = 50, rounds: int = 2, heap_taps: int = 100, workdir: Path | N
     own = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="tapcert-rp2040-bench-")) if own else Path(workdir)
     result: dict = {"load_average_start": round(os.getloadavg()[0], 2),
-                    "sizes": {"sign": sign, "rounds": rounds, "heap_taps": heap_taps}}
+                    "sizes": {"sign": sign, "rounds": rounds, "heap_taps": heap_taps,
+                              "steady_taps": steady_taps}}
     reader = RP2040Reader(workdir / "chip")
     try:
         files = firmware_files(repo)
         files["/main.py"] = PROBE.read_bytes()
-        files["/probe.json"] = json.dumps({"sign": sign, "rounds": rounds,
-                                           "heap_taps": heap_taps}).encode()
+        files["/probe.json"] = json.dumps({"sign": sign, "rounds": rounds, "heap_taps": heap_taps,
+                                           "steady_taps": steady_taps}).encode()
         reader.install_firmware(files, CONFIG)
         wall = time.monotonic()
         reader.start()
@@ -86,8 +89,8 @@ def run(sign: int = 50, rounds: int = 2, heap_taps: int = 100, workdir: Path | N
         result["wall_s"] = round(time.monotonic() - wall, 1)
         result["load_average_end"] = round(os.getloadavg()[0], 2)
         # erases between two SYNCs (the chip's clock there includes the host's wait: not used)
-        phases = (("latency", "heap", result.get("latency", {}).get("taps")),
-                  ("heap", "end", heap_taps))
+        phases = (("latency", "steady", result.get("latency", {}).get("taps")),
+                  ("steady", "heap", steady_taps), ("heap", "end", heap_taps))
         for phase, nxt, taps in phases:
             if phase in marks and nxt in marks and taps:
                 a, b = marks[phase], marks[nxt]
@@ -110,12 +113,15 @@ def main(argv=None) -> int:
                         help="rounds of a 50-record backlog + 20 taps")
     parser.add_argument("--heap-taps", type=int, default=100,
                         help="taps between the two heap figures")
+    parser.add_argument("--steady-taps", type=int, default=100,
+                        help="taps 0.4-0.8 s apart, no backlog (the journal's idle upkeep)")
     parser.add_argument("--keep", type=Path,
                         help="work directory to keep (flash image, console.log)")
     parser.add_argument("--repo", type=Path, default=REPO,
                         help="checkout whose firmware to measure")
     args = parser.parse_args(argv)
-    got = run(args.sign, args.rounds, args.heap_taps, args.keep, repo=args.repo)
+    got = run(args.sign, args.rounds, args.heap_taps, args.keep, repo=args.repo,
+              steady_taps=args.steady_taps)
     print(json.dumps(got, indent=1))
     return 0
 

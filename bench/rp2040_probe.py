@@ -5,7 +5,8 @@
 #
 # Output lines on the USB console: "R <json>" results, "SYNC <name>" then it waits for one
 # byte from the host (which reads the runner's flash erase counters meanwhile), "DONE".
-# Phase sizes come from /probe.json: {"sign": N, "rounds": R, "heap_taps": T}.
+# Phase sizes come from /probe.json: {"sign": N, "rounds": R, "heap_taps": T,
+# "steady_taps": S}.
 import gc
 import json
 import sys
@@ -97,7 +98,7 @@ def latency_phase(rounds):
     import asyncio
     import persist
     journal = App.journal
-    feedback, journaled, backlog_tap, slow = [], [], [], []
+    feedback, journaled, backlog_tap, slow, paced = [], [], [], [], []
     state = {"start": 0, "parts": None}
     append = journal.append
     write_file = persist.write_file
@@ -158,6 +159,7 @@ def latency_phase(rounds):
                     pass
                 tap(n)  # due may have passed while another task held the loop
                 feedback.append(diff(ticks_us(), due))
+                paced.append(journaled[-1])
                 n += 1
             while journal.pending:
                 await asyncio.sleep_ms(20)
@@ -170,13 +172,61 @@ def latency_phase(rounds):
     persist.write_file = write_file
     App.flush()
     slow.sort()
+    pacer = getattr(journal, "pacer", None)
     out("latency", taps=len(journaled), feedback=summary(feedback), journaled=summary(journaled),
-        backlog_taps=summary(backlog_tap), err=App.err,
+        journaled_paced=summary(paced), backlog_taps=summary(backlog_tap), err=App.err,
+        pacer=[pacer.ahead, pacer.missed, pacer.on_tap, pacer.period] if pacer else None,
         slow_appends=[[t, p] for t, p in slow[-6:]])  # [us, [open, write, close us]]
     gc.collect()
     t0 = ticks_us()
     gc.collect()
     out("gc", collect_us=diff(ticks_us(), t0), heap_free=gc.mem_free())
+
+
+def steady_phase(taps):
+    # A reader tapped now and then (no backlog): a tap every 0.4-0.8 s while the signer
+    # task signs each one and the journal's upkeep runs between taps. feedback = tap()
+    # returned after its scheduled instant; journaled = tap() start to the tail commit.
+    import asyncio
+    journal = App.journal
+    append = journal.append
+    feedback, journaled = [], []
+    state = {"start": 0}
+
+    def timed_append(payload):
+        seq = append(payload)
+        journaled.append(diff(ticks_us(), state["start"]))
+        return seq
+
+    journal.append = timed_append
+
+    async def main():
+        App._signal = asyncio.Event()
+        signer = asyncio.create_task(App._signer())
+        for k in range(taps):
+            due = time.ticks_add(ticks_us(), 400000 + (k * 7919) % 400000)
+            while diff(due, ticks_us()) > 2000:
+                await asyncio.sleep_ms(1)
+            while diff(due, ticks_us()) > 0:
+                pass
+            state["start"] = ticks_us()
+            App.tap(uid(40000 + k))
+            feedback.append(diff(ticks_us(), due))
+            if k % 8 == 7:
+                s = journal.signed_upto
+                App.apply_ack(s, s)
+        while journal.pending:
+            await asyncio.sleep_ms(20)
+        signer.cancel()
+        await asyncio.sleep_ms(0)
+
+    asyncio.run(main())
+    journal.append = append
+    App.flush()
+    pacer = getattr(journal, "pacer", None)  # [ahead, idle commits spent, paid by taps, period]
+    out("steady", taps=len(journaled), feedback=summary(feedback), journaled=summary(journaled),
+        err=App.err,
+        pacer=[pacer.ahead, pacer.missed, pacer.on_tap, pacer.period] if pacer else None)
 
 
 def heap_phase(taps):
@@ -199,6 +249,8 @@ sync("sign")
 sign_phase(SIZES.get("sign", 50))
 sync("latency")
 latency_phase(SIZES.get("rounds", 2))
+sync("steady")
+steady_phase(SIZES.get("steady_taps", 60))
 sync("heap")
 heap_phase(SIZES.get("heap_taps", 100))
 sync("end")

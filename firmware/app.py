@@ -290,6 +290,7 @@ class App:
         signal = self._signal
         idle_ms = int(self.config["flush_s"] * 1000)
         while True:
+            await self._upkeep()
             if self.journal.unflushed:
                 try:  # signed records wait in RAM for a fuller segment write, not for ever
                     await asyncio.wait_for_ms(signal.wait(), idle_ms)
@@ -302,6 +303,20 @@ class App:
             while self.journal.pending:
                 if not await self.sign_stepwise(self.config["sign_batch"]):
                     await asyncio.sleep(_TASK_RETRY_S)
+
+    async def _upkeep(self):
+        # idle (nothing to sign): the tail commit that would compact its metadata, made now
+        # rather than by the next tap (journal.upkeep, tailpace.py); a tap waiting goes first
+        import asyncio
+        journal = self.journal
+        for _ in range(2):  # a second try when the first did not compact (tailpace.py)
+            await asyncio.sleep(0)
+            try:
+                if not journal.upkeep():
+                    return
+            except OSError as exc:
+                self.note("journal upkeep failed: {}".format(exc))
+                return
 
     async def sign_stepwise(self, limit):
         # sign_pending() that never holds the event loop for more than a slice of one

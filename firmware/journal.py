@@ -3,13 +3,18 @@
 # Theory of operation. Files in the journal directory (each kind in its own folder: a
 # LittleFS folder is one metadata pair, and a rewrite in a folder of few entries keeps the
 # pair's compaction short, so the tap path stays fast):
-#   tail/sK       one payload per tap, in slot K = seq % 64, overwritten 64 taps later: a
-#                 small file LittleFS keeps inline in the folder's metadata, so the tap
-#                 costs one metadata commit (atomic: old or new after a cut), no block of
-#                 its own and no delete later. It is the only write between a tap and its
-#                 "recorded" feedback. A slot is overwritten only once the seq it holds is
-#                 in a segment; else, and in a slot whose write failed this boot, the
-#                 payload goes to
+#   tail/sK       one payload per tap, in one of 64 slot files: a small file LittleFS keeps
+#                 inline in the folder's metadata, so the tap costs one metadata commit
+#                 (atomic: old or new after a cut), no block of its own and no delete later.
+#                 It is the only write between a tap and its "recorded" feedback. A tap
+#                 takes the first free slot in name order (s0, s1, s10, ..., s19, s2, ...):
+#                 a slot is free once the seq it holds is in a segment and is not the
+#                 newest one there (the chain head keeps a second copy). Filling the names
+#                 in order keeps the taps' commits in few metadata pairs (one, until a
+#                 backlog made LittleFS split the folder), whose compaction tailpace.py
+#                 learns to time and upkeep() makes while the reader is idle.
+#                 When no slot is free, for a seq whose slot write failed, and in a slot
+#                 whose write failed this boot, the payload goes to
 #   tail/N        (N counts these writes, never reused), deleted once its seq is in a
 #                 segment. For a seq found in two files, a numbered one beats a slot and a
 #                 higher N a lower one: a failed file's stale commit (persist.hold; a soft
@@ -36,9 +41,11 @@
 import binascii
 import os
 import struct
+import sys
 
 import persist
 from protocol import record as rec
+from protocol.compat import ticks_diff, ticks_us
 
 _TAIL = "/tail/"
 _SEG = "/seg/"
@@ -46,6 +53,11 @@ _WM = "wm"
 _SUFFIX = ".seg"
 _SIG = 64
 _SLOTS = 64  # tail slot files (more than flush_records + a usual signing backlog)
+_PACED = 24  # the first slots in name order, counted as one metadata pair (tailpace.py):
+#              flush_records (16) slots wait for their segment, and a few more
+# a tail commit this slow compacted its metadata pair (tailpace.py); on the unix port (RAM or
+# file flash: no erase time, only host load) the journal does not pace: 0
+_SLOW_US = 0 if sys.platform in ("linux", "darwin") else 25000
 _RECORD_FLASH = 128  # flash bytes counted for a record not yet in a segment (at most 123 + 5)
 
 # segment index entry fields
@@ -122,6 +134,9 @@ class Journal:
         self._tails = []     # [seq, N] of numbered tail files: deleted once seq is in a segment
         self._slots = [0] * _SLOTS  # the seq each slot file holds (0: none)
         self._poisoned = []  # slots whose write failed this boot: never written again
+        self._failed_seq = 0  # the seq of the last failed slot write: retried in a numbered file
+        self.pacer = None  # tailpace.Pacer, made at the first slow tail commit (upkeep)
+        self.slow_us = _SLOW_US  # 0: no pacing
         self._wm_written = (0, 0)
         self._room = 0       # bytes of flash the journal may fill; 0: unknown
         self.reader_id = None
@@ -222,24 +237,80 @@ class Journal:
             if self.status() == "full":
                 raise JournalFull("journal full: {} records held, {} not yet synced".format(
                     self.held(), self.unsynced()))
-        slot = seq % len(self._slots)
-        in_segment = self.segs[-1][_LAST] if self.segs else 0
-        if self._slots[slot] <= in_segment and slot not in self._poisoned:
+        slot, pos = self._free_slot() if seq > self._failed_seq else (-1, 0)
+        if slot >= 0:
+            t0 = ticks_us()
             try:
                 persist.write_file(self._slot_path(slot), entry(payload))
             except OSError:
                 self._poisoned.append(slot)  # its failed file may still commit
+                self._failed_seq = seq        # two slots with one seq are not told apart:
+                # the retry goes to a numbered file, which beats a slot
                 raise
+            self._paced(ticks_diff(ticks_us(), t0), pos < _PACED)
             self._slots[slot] = seq
         else:
             no = self._tail_no
             self._tail_no = no + 1
             self._tails.append([seq, no])  # a failed file may still commit: deleted with seq
+            self._paced(0, False)
             persist.write_file(self._tail_path(no), entry(payload))
         self.pending.append(bytes(payload))
         self.last_seq = seq
         self.last_hash = rec.chain_hash(payload)
         return seq
+
+    def _free_slot(self):
+        # -> (slot, its place in name order) of the first free slot; (-1, 0): none
+        slots = self._slots
+        order = _order(len(slots))
+        in_segment = self.segs[-1][_LAST] if self.segs else 0
+        poisoned = self._poisoned
+        for pos in range(len(order)):
+            k = order[pos]
+            held = slots[k]
+            if (held == 0 or held < in_segment) and k not in poisoned:
+                return k, pos
+        return -1, 0
+
+    def _paced(self, took_us, paced, idle=False):
+        # a tail commit's duration to the pacer, made (and its module loaded) at the first
+        # slow one: on a RAM flash there is none
+        pacer = self.pacer
+        if pacer is None:
+            if not self.slow_us or took_us < self.slow_us:
+                return
+            from tailpace import Pacer
+            pacer = self.pacer = Pacer(self.slow_us)
+        pacer.committed(took_us, paced, idle)
+
+    def upkeep(self):
+        # While the reader is idle: make the tail commit that would compact the slots'
+        # metadata pair (an identical rewrite of the slot the next tap takes), so the next
+        # taps land on a fresh block. -> True if it made a commit. Raises OSError (that slot
+        # is then not written again this boot).
+        pacer = self.pacer
+        if pacer is None or self._dirty or self.pending or not pacer.due():
+            return False
+        slot, pos = self._free_slot()
+        if slot < 0 or pos >= _PACED:
+            return False
+        path = self._slot_path(slot)
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            return False  # never written: there is nothing to rewrite
+        if not data:
+            return False
+        t0 = ticks_us()
+        try:
+            persist.write_file(path, data)  # the same bytes: old or new after a cut is alike
+        except OSError:
+            self._poisoned.append(slot)
+            raise
+        self._paced(ticks_diff(ticks_us(), t0), True, True)
+        return True
 
     def unsigned(self, limit=8):
         return self.pending[:limit]
@@ -310,6 +381,7 @@ class Journal:
         keep = []
         for t in self._tails:
             if t[0] < upto:
+                self._paced(0, False)
                 try:
                     os.remove(self._tail_path(t[1]))
                     continue
@@ -469,6 +541,16 @@ class Journal:
         except (OSError, AttributeError):
             return 1 << 30
         return st[0] * st[4]
+
+
+_ORDER = [b""]
+
+
+def _order(n):
+    # slot numbers 0..n-1 (n <= 256) in LittleFS's name order ("s1" < "s10" < "s2"), once
+    if len(_ORDER[0]) != n:
+        _ORDER[0] = bytes(sorted(range(n), key=str))
+    return _ORDER[0]
 
 
 def _files(path):

@@ -15,7 +15,7 @@ FIRMWARE = (
     "app.py", "ballast.py", "blocked.py", "bootcount.py", "config.py", "debounce.py",
     "feedback.py", "fwswap.py", "journal.py", "keys.py", "linkport.py", "persist.py",
     "phrase_bitmaps.py", "phrases.py", "presence.py", "recovery.py", "signtable.py",
-    "version.py",
+    "tailpace.py", "version.py",
 )
 BOARD = ("__init__.py", "esp32.py", "pins.py", "rp2.py", "silicon.py")
 DRIVERS = (

@@ -1,7 +1,7 @@
 # dual: micropython
 # slow: a power cut at every flash operation of a working day (minutes)
 # Power cuts swept over the flash operations of a reader's working day in miniature:
-# taps, signing, segment rotation, watermark updates and freeing. After every cut the
+# taps, signing, the journal's idle upkeep, segment rotation, watermark updates and freeing. After every cut the
 # reader boots again from what the flash holds and must show: the journal mounts, every
 # record that got "recorded" feedback is there byte for byte (or was hub-acked and freed),
 # no seq is reused, records left unsigned are signed, watermarks are old or new.
@@ -28,6 +28,14 @@ def _scenario(app, promised, wms):
             promised[got["seq"]] = j.pending[-1]
         if i % 3 == 1:
             app.sign_pending(8)
+            if i % 2:  # idle: the tail commit made ahead of a tap (an identical slot rewrite)
+                from tailpace import Pacer
+                j.pacer = j.pacer or Pacer(25000)
+                j.pacer.period, j.pacer.since = 2, 1
+                try:
+                    j.upkeep()
+                except OSError:
+                    pass
         if i % 4 == 3 and j.signed_upto:
             target = (j.signed_upto, max(0, j.signed_upto - 3))
             wms["tried"] = target
