@@ -1,0 +1,80 @@
+"""The ESP32 heap budget mode on the emulated RP2040 (docs/firmware.md "Heap budget mode"):
+the firmware installed as .mpy, as `tapcert-provision flash` installs it, with a /ballast that
+leaves it the 102,400 bytes an ESP32-WROOM-32 leaves it, boots with room to spare, records
+taps read by its real PN532 driver and syncs them through the station agent's own reader link
+(agent/readerport.py: records in, acks out) - the heap still inside the budget after."""
+
+import queue
+import time
+
+import pytest
+
+from agent.readerport import ReaderPort
+from protocol import link
+from rpkit import SCALE
+
+CONFIG = {"label": "R-0032", "station": "S-0003", "auto_keygen": True, "test_mode": True}
+ESP32_BUDGET = 102400
+MARGIN = 20000  # free heap the reader must keep after boot inside the budget
+
+
+class AgentSide:
+    """The agent's ReaderPort on the reader's pty, its events in a queue."""
+
+    def __init__(self, port: str):
+        self.events: queue.Queue = queue.Queue()
+        self.port = ReaderPort(port, lambda *event: self.events.put(event)).start()
+        self.records: dict[int, bytes] = {}
+
+    def next(self, kind: str, timeout: float):
+        deadline = time.monotonic() + timeout * SCALE
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, "no {!r} event from the reader's link".format(kind)
+            try:
+                event = self.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if event[0] == "records":
+                for _rid, seq, data, _time in event[2]:
+                    self.records[seq] = data
+            if event[0] == kind:
+                return event
+
+    def health(self, check, timeout: float = 60) -> dict:
+        """Ask (Q) until a health frame passes `check`."""
+        deadline = time.monotonic() + timeout * SCALE
+        while True:
+            self.port.send(link.encode(link.QUERY))
+            health = self.next("health", max(5.0, deadline - time.monotonic()) / SCALE)[2]
+            if check(health) or time.monotonic() > deadline:
+                return health
+
+    def stop(self):
+        self.port.stop()
+
+
+@pytest.mark.slow
+def test_mpy_install_boots_taps_and_syncs_inside_an_esp32_heap(make_rp_reader):
+    reader = make_rp_reader(start=False, heap_budget=ESP32_BUDGET)
+    reader.install_firmware(config=CONFIG)
+    assert reader.read_file("/ballast") == b"102400" and "app.mpy" in reader.listdir("/")
+    reader.start()
+    agent = AgentSide(reader.port)
+    try:
+        boot = agent.next("health", 180)[2]
+        assert boot.get("err") is None, boot
+        assert MARGIN <= boot["heap"] < ESP32_BUDGET, boot  # inside the budget, with room
+        cards = [bytes.fromhex("04a1b2c3d4e501"), bytes.fromhex("04a1b2c3d4e502")]
+        for card in cards:
+            assert reader.tap(card)["event"] == "recorded"
+        while len(agent.records) < len(cards):  # the agent commits, then acks (agent and hub)
+            agent.next("records", 60)
+        rid = bytes.fromhex(boot["rid"])
+        top = max(agent.records)
+        agent.port.send_ack(rid, top, top)
+        after = agent.health(lambda h: h["hub_wm"] == top)
+        assert after["hub_wm"] == top == after["seq"] == len(cards) and after.get("err") is None, after
+        assert MARGIN - 4096 <= after["heap"] < ESP32_BUDGET, after
+    finally:
+        agent.stop()
