@@ -2,6 +2,7 @@
 port in rp2040js, 125 MHz, flash-timing model on), in emulated time.
 
     python -m bench.firmware_rp2040_bench [--sign N] [--rounds R] [--heap-taps T] [--keep DIR]
+                                          [--budget 102400]
 
 The chip runs bench/rp2040_probe.py as its /main.py beside the firmware (.mpy, as
 `tapcert-provision flash` installs it) and measures with its own clock (time.ticks_us, the
@@ -12,6 +13,8 @@ Prints one JSON object. Wall time: 4 minutes at --sign 10 --rounds 1 --heap-taps
 13-15 minutes at --sign 30 --rounds 2 --heap-taps 30 on a machine at load 10-20 (the
 emulator runs at ~0.35x a real Pico when it has a core): not part of `make bench`.
 TAPCERT_RP2_IMAGE picks another image; its frozen modules must match this checkout's.
+--budget N runs it in the ESP32 heap budget mode (a /ballast leaving N bytes, docs/firmware.md):
+the 1,000-tap heap figure there took ~N minutes wall (see bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def _read_lines(ser, buf: bytearray, deadline: float):
 
 
 def run(sign: int = 50, rounds: int = 2, heap_taps: int = 100, workdir: Path | None = None,
-        timeout: float = 3600.0, repo: Path = REPO) -> dict:
+        timeout: float = 3600.0, repo: Path = REPO, budget: int | None = None) -> dict:
     import serial
 
     from hil_tests.targets.flashimage import firmware_files
@@ -53,8 +56,9 @@ def run(sign: int = 50, rounds: int = 2, heap_taps: int = 100, workdir: Path | N
     own = workdir is None
     workdir = Path(tempfile.mkdtemp(prefix="tapcert-rp2040-bench-")) if own else Path(workdir)
     result: dict = {"load_average_start": round(os.getloadavg()[0], 2),
-                    "sizes": {"sign": sign, "rounds": rounds, "heap_taps": heap_taps}}
-    reader = RP2040Reader(workdir / "chip")
+                    "sizes": {"sign": sign, "rounds": rounds, "heap_taps": heap_taps},
+                    "budget": budget}
+    reader = RP2040Reader(workdir / "chip", heap_budget=budget or 0)
     try:
         files = firmware_files(repo)
         files["/main.py"] = PROBE.read_bytes()
@@ -114,8 +118,11 @@ def main(argv=None) -> int:
                         help="work directory to keep (flash image, console.log)")
     parser.add_argument("--repo", type=Path, default=REPO,
                         help="checkout whose firmware to measure")
+    parser.add_argument("--budget", type=int,
+                        help="ESP32 heap budget mode: leave the firmware N bytes (102400)")
     args = parser.parse_args(argv)
-    got = run(args.sign, args.rounds, args.heap_taps, args.keep, repo=args.repo)
+    got = run(args.sign, args.rounds, args.heap_taps, args.keep, repo=args.repo,
+              budget=args.budget)
     print(json.dumps(got, indent=1))
     return 0
 

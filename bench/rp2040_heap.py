@@ -29,8 +29,9 @@ PROBE = Path(__file__).resolve().parent / "rp2040_heap_probe.py"
 CONFIG = {"label": "R-HEAP", "station": "S-HEAP", "auto_keygen": True, "test_mode": True,
           "watchdog_ms": 0}
 # What the boot imports (app.py, main(), start(), run() and the rp2 board), roots of the order
-ROOTS = ("app", "config", "board", "board.rp2", "board.assembly", "drivers.pn532", "bootcount",
-         "keys", "signtable", "linkport", "presence", "asyncio")
+ROOTS = ("protocol.sha512_viper", "protocol.ed25519_viper", "app", "config", "board", "board.rp2",
+         "board.assembly", "drivers.pn532", "bootcount", "keys", "signtable", "linkport",
+         "presence", "asyncio")
 
 
 def _module_file(name: str, repo: Path) -> Path | None:
@@ -134,7 +135,7 @@ def run(budget: int | None = None, display: str | None = None, nfc: str | None =
                         break
                     result["steps"].append({"step": step, "bytes": int(cost), "free": int(after),
                                             "with": [] if mods == "-" else mods.split(",")})
-                elif line.startswith(("GC:", "No. of", "max free", "mem:", "stack:")):
+                elif line.startswith(("GC:", "No. of", "max free", "mem:", "stack:", "qstr pool")):
                     result["mem_info"].append(line)
                 elif "Error" in line or "Traceback" in line:
                     result.setdefault("chip_errors", []).append(line)

@@ -85,6 +85,7 @@ async def _watch():
     say("run", 0, free(), set(sys.modules) - mods)
     import micropython
     micropython.mem_info()
+    micropython.qstr_info()  # interned names: their heap is never given back
     sys.stdout.write("H done 0 0 -\n")
     raise KeyboardInterrupt  # the measurement is over: back to the REPL
 
