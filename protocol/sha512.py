@@ -36,11 +36,12 @@ except ImportError:
 DIGEST_SIZE = 64
 BLOCK_SIZE = 128
 
-_IV = (
-    0x6A09E667, 0xF3BCC908, 0xBB67AE85, 0x84CAA73B,
-    0x3C6EF372, 0xFE94F82B, 0xA54FF53A, 0x5F1D36F1,
-    0x510E527F, 0xADE682D1, 0x9B05688C, 0x2B3E6C1F,
-    0x1F83D9AB, 0xFB41BD6B, 0x5BE0CD19, 0x137E2179,
+# Initial hash value H0, big-endian 64-bit words (bytes for the reason given at _K_BYTES).
+_IV_BYTES = (
+    b"\x6a\x09\xe6\x67\xf3\xbc\xc9\x08\xbb\x67\xae\x85\x84\xca\xa7\x3b"
+    b"\x3c\x6e\xf3\x72\xfe\x94\xf8\x2b\xa5\x4f\xf5\x3a\x5f\x1d\x36\xf1"
+    b"\x51\x0e\x52\x7f\xad\xe6\x82\xd1\x9b\x05\x68\x8c\x2b\x3e\x6c\x1f"
+    b"\x1f\x83\xd9\xab\xfb\x41\xbd\x6b\x5b\xe0\xcd\x19\x13\x7e\x21\x79"
 )
 
 # Round constants K0..K79 as big-endian 64-bit words, read as (high, low) 32-bit halves: 160
@@ -142,7 +143,7 @@ if _ON_MICROPYTHON:
 
 # A fresh 48-word state (IV + schedule ring). MicroPython copies a bytes
 # initialiser into an array as raw memory (fast); CPython wants a list.
-_STATE0 = array("I", _IV + (0,) * 32)
+_STATE0 = array("I", struct.unpack(">16I", _IV_BYTES) + (0,) * 32)
 if _ON_MICROPYTHON:
     _STATE0 = bytes(_STATE0)
 _ZEROS = bytes(2 * 128)
