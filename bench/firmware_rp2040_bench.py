@@ -13,8 +13,9 @@ Prints one JSON object. Wall time: 4 minutes at --sign 10 --rounds 1 --heap-taps
 13-15 minutes at --sign 30 --rounds 2 --heap-taps 30 on a machine at load 10-20 (the
 emulator runs at ~0.35x a real Pico when it has a core): not part of `make bench`.
 TAPCERT_RP2_IMAGE picks another image; its frozen modules must match this checkout's.
---budget N runs it in the ESP32 heap budget mode (a /ballast leaving N bytes, docs/firmware.md):
-the 1,000-tap heap figure there took ~N minutes wall (see bench/RESULTS.md).
+--budget N runs it in the ESP32 heap budget mode (a /ballast leaving N bytes, docs/firmware.md;
+no Thumb code there: ~0.2 s a signature). `--sign 5 --rounds 0 --heap-taps 1000` (the 1,000-tap
+heap figure, no ballast) took 21 minutes wall at load 12 (bench/RESULTS.md).
 """
 
 from __future__ import annotations
