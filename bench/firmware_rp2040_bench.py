@@ -2,7 +2,7 @@
 port in rp2040js, 125 MHz, flash-timing model on), in emulated time.
 
     python -m bench.firmware_rp2040_bench [--sign N] [--rounds R] [--heap-taps T]
-        [--steady-taps S] [--keep DIR] [--repo CHECKOUT]
+        [--steady-taps S] [--keep DIR] [--repo CHECKOUT] [--budget 102400]
 
 The chip runs bench/rp2040_probe.py as its /main.py beside the firmware (.mpy, as
 `tapcert-provision flash` installs it) and measures with its own clock (time.ticks_us, the
@@ -14,6 +14,9 @@ Prints one JSON object. Wall time: 4 minutes at --sign 10 --rounds 1 --heap-taps
 13-15 minutes at --sign 30 --rounds 2 --heap-taps 30 on a machine at load 10-20 (the
 emulator runs at ~0.35x a real Pico when it has a core): not part of `make bench`.
 TAPCERT_RP2_IMAGE picks another image; its frozen modules must match this checkout's.
+--budget N runs it in the ESP32 heap budget mode (a /ballast leaving N bytes, docs/firmware.md;
+no Thumb code there: ~0.2 s a signature). `--sign 5 --rounds 0 --heap-taps 1000` (the 1,000-tap
+heap figure, no ballast) took 21 minutes wall at load 12 (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -46,7 +49,8 @@ def _read_lines(ser, buf: bytearray, deadline: float):
 
 
 def run(sign: int = 50, rounds: int = 2, heap_taps: int = 100, workdir: Path | None = None,
-        timeout: float = 3600.0, repo: Path = REPO, steady_taps: int = 100) -> dict:
+        timeout: float = 3600.0, repo: Path = REPO, steady_taps: int = 100,
+        budget: int | None = None) -> dict:
     import serial
 
     from hil_tests.targets.flashimage import firmware_files
@@ -56,8 +60,9 @@ def run(sign: int = 50, rounds: int = 2, heap_taps: int = 100, workdir: Path | N
     workdir = Path(tempfile.mkdtemp(prefix="tapcert-rp2040-bench-")) if own else Path(workdir)
     result: dict = {"load_average_start": round(os.getloadavg()[0], 2),
                     "sizes": {"sign": sign, "rounds": rounds, "heap_taps": heap_taps,
-                              "steady_taps": steady_taps}}
-    reader = RP2040Reader(workdir / "chip")
+                              "steady_taps": steady_taps},
+                    "budget": budget}
+    reader = RP2040Reader(workdir / "chip", heap_budget=budget or 0)
     try:
         files = firmware_files(repo)
         files["/main.py"] = PROBE.read_bytes()
@@ -119,9 +124,11 @@ def main(argv=None) -> int:
                         help="work directory to keep (flash image, console.log)")
     parser.add_argument("--repo", type=Path, default=REPO,
                         help="checkout whose firmware to measure")
+    parser.add_argument("--budget", type=int,
+                        help="ESP32 heap budget mode: leave the firmware N bytes (102400)")
     args = parser.parse_args(argv)
     got = run(args.sign, args.rounds, args.heap_taps, args.keep, repo=args.repo,
-              steady_taps=args.steady_taps)
+              steady_taps=args.steady_taps, budget=args.budget)
     print(json.dumps(got, indent=1))
     return 0
 

@@ -46,6 +46,9 @@ try:
 except OSError:
     SIZES = {}
 
+import ballast  # noqa: E402
+
+ballast.take()  # as main.py: an ESP32 heap budget when the bench wrote /ballast (--budget)
 import signtable  # noqa: E402
 
 signtable.prepare()  # as main.py: the table to flash first, while the heap is empty
@@ -58,8 +61,9 @@ from board import make_board  # noqa: E402
 cfg, err = config.load()
 App = appmod.App(cfg, make_board(cfg)).start()
 gc.collect()
-out("boot", heap_free=gc.mem_free(), heap_used=gc.mem_alloc(), err=App.err,
-    table=sys.modules.get("signtable") is not None)
+out("boot", heap_free=gc.mem_free(), heap_used=gc.mem_alloc() - ballast.size, err=App.err,
+    table=sys.modules.get("signtable") is not None, ballast=ballast.size,
+    thumb="protocol.ed25519_thumb" in sys.modules)
 
 
 def sign_phase(n):

@@ -15,9 +15,9 @@ FIRMWARE = (
     "app.py", "ballast.py", "blocked.py", "bootcount.py", "config.py", "debounce.py",
     "feedback.py", "fwswap.py", "journal.py", "keys.py", "linkport.py", "persist.py",
     "phrase_bitmaps.py", "phrases.py", "presence.py", "recovery.py", "signtable.py",
-    "tailpace.py", "version.py",
+    "tablefile.py", "tailpace.py", "version.py",
 )
-BOARD = ("__init__.py", "esp32.py", "pins.py", "rp2.py", "silicon.py")
+BOARD = ("__init__.py", "assembly.py", "esp32.py", "pins.py", "rp2.py", "silicon.py")
 DRIVERS = (
     "errors.py", "feedback_pwm.py", "mfrc522.py", "pn532.py", "pn532_frame.py",
     "rtc_clock.py", "ssd1306.py", "textcanvas.py", "timebase.py",

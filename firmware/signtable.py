@@ -7,32 +7,11 @@
 # signature: a few ms on an ESP32 against 55-110 ms of arithmetic). The file is written
 # once at first boot, streamed out of protocol/ed25519_table.py's literals (compiling that
 # source would need ~100 KiB of heap) or imported from its .mpy/frozen form.
+# The lookups themselves are tablefile.py's: this module is boot-only (app.py drops it).
 import os
 
 PATH = "/data/signtable.bin"
 _GROUP = 128 * 96
-_ENTRY = 96
-
-
-class _Group:
-    def __init__(self, f, base):
-        self._f = f
-        self._base = base
-        self._at = -1
-        self._buf = bytearray(_ENTRY)
-        self._mv = memoryview(self._buf)
-
-    def __getitem__(self, s):
-        start = s.start
-        entry = start - start % _ENTRY
-        if entry != self._at:
-            f = self._f
-            f.seek(self._base + entry)
-            if f.readinto(self._buf) != _ENTRY:
-                raise OSError(5)
-            self._at = entry
-        off = start - entry
-        return self._mv[off:off + (s.stop - start)]
 
 
 def write(path):
@@ -188,8 +167,9 @@ def install(path=PATH):
         ed.set_table(groups)
         _installed[0] = path
         return None
+    from tablefile import Group
     f = open(path, "rb")
-    ed.set_table([_Group(f, g * _GROUP) for g in range(4)])
+    ed.set_table([Group(f, g * _GROUP) for g in range(4)])
     _installed[0] = path
     _installed[1] = f
     return f

@@ -111,9 +111,11 @@ def set_field(ops):
 def _thumb_arch():
     # True on an ARM Thumb MicroPython (native arch 4..8 in sys.implementation._mpy: armv6m
     # .. armv7emdp); the module is not even parsed elsewhere (3,500 lines of assembly).
+    # Not in a reader's ESP32 heap budget mode (firmware/ballast.py holding heap): that
+    # mode stands for an ESP32, which has no Thumb code (from .mpy it costs 10.8 KB of heap).
     import sys
     mpy = getattr(sys.implementation, "_mpy", 0)
-    return 4 <= (mpy >> 10) <= 8
+    return 4 <= (mpy >> 10) <= 8 and not getattr(sys.modules.get("ballast"), "size", 0)
 
 
 if _thumb_arch():

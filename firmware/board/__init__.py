@@ -25,4 +25,18 @@ def make_board(config):
         from board import esp32 as impl
     else:
         from board import rp2 as impl
-    return impl.make_board(config)
+    board = impl.make_board(config)
+    forget(("board.assembly", "board.pins"))  # boot-only: the heap back (board/assembly.py)
+    return board
+
+
+def forget(names):
+    """Drop modules that are not needed again, so their code can be collected: from
+    sys.modules and from their package (an import sets the submodule on it)."""
+    for name in names:
+        if sys.modules.pop(name, None) is not None and "." in name:
+            package, _, attr = name.rpartition(".")
+            try:
+                delattr(sys.modules[package], attr)
+            except (KeyError, AttributeError):
+                pass

@@ -16,5 +16,5 @@ def make_board(config, machine=None):
         machine.freq(_CPU_HZ)
     except (AttributeError, ValueError):
         pass  # a port or a chip that cannot: it runs at its own speed
-    from board.silicon import build
+    from board.assembly import build
     return build(machine, "esp32", config)

@@ -11,5 +11,5 @@
 def make_board(config, machine=None):
     if machine is None:
         import machine
-    from board.silicon import build
+    from board.assembly import build
     return build(machine, "rp2", config)

@@ -281,3 +281,22 @@ def test_a_silent_pn532_costs_no_heap():
             pass
     assert abs(_heap_after_collect() - before) <= 2048
     assert "PN532" in board.faults()[0]
+
+
+def test_make_board_drops_the_boot_only_assembly_and_pin_maps():
+    # their code gives its heap back once the board is made (docs/firmware.md "Heap budget mode")
+    import board as boards
+    machine = FakeMachine()
+    machine.attach_i2c(0, 0x24, FakePN532())
+    saved = sys.modules.get("machine")
+    sys.modules["machine"] = machine
+    try:
+        made = boards.make_board({"board": "rp2"})
+    finally:
+        if saved is None:
+            del sys.modules["machine"]
+        else:
+            sys.modules["machine"] = saved
+    assert made.name == "rp2" and made.nfc.kind == "pn532" and made.faults() == []
+    for name in ("assembly", "pins"):
+        assert "board." + name not in sys.modules and not hasattr(boards, name), name

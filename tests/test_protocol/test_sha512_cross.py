@@ -101,7 +101,7 @@ def test_viper_source_is_word_size_independent(bits):
     compress, store = _emulated_compress(bits)
     for n in (0, 3, 111, 112, 128, 200, 256):
         data = random.Random(n).randbytes(n)
-        state = array("I", sha._IV + (0,) * 32)
+        state = array("I", sha._STATE0)  # IV + the schedule ring
         pos = 0
         while n - pos >= 128:
             compress(state, data, pos, sha._K32)

@@ -19,6 +19,8 @@ A work directory holds:
 The simulated parts follow the reader config on the flash, as a board's wiring would
 (wiring.mjs): board "nfc" pn532 (I2C, default) | pn532_uart (HSU) | mfrc522 (SPI), board
 "display" none | ssd1306_128x32 | ssd1306_128x64; `nfc=` / `display=` override it.
+`heap_budget=N` (or TAPCERT_RP2_HEAP_BUDGET) installs a /ballast file with the firmware: it
+boots with N bytes of heap, an ESP32's with N = 102400 (docs/firmware.md "Heap budget mode").
 
 The image (.uf2) and boot ROM come from ../shared/rp2 beside the checkout, or
 TAPCERT_RP2_IMAGE / TAPCERT_RP2_BOOTROM (a frozen build, say); the .uf2 is laid over the
@@ -86,6 +88,17 @@ def compile_mpy(files: dict[str, bytes], workdir: Path) -> dict[str, bytes]:
     return out
 
 
+def _env_budget() -> int:
+    # TAPCERT_RP2_HEAP_BUDGET=102400 runs every rp2040 reader in an ESP32's heap (make hil)
+    value = os.environ.get("TAPCERT_RP2_HEAP_BUDGET", "").strip()
+    if not value:
+        return 0
+    if not value.isdigit():
+        raise RP2040ReaderError("TAPCERT_RP2_HEAP_BUDGET={!r}: give the heap to leave in bytes,"
+                                " e.g. 102400 (an ESP32-WROOM-32)".format(value))
+    return int(value)
+
+
 def _venv_path() -> dict:
     env = dict(os.environ)
     bindir = str(Path(os.sys.executable).parent)
@@ -95,7 +108,8 @@ def _venv_path() -> dict:
 
 class RP2040Reader:
     def __init__(self, workdir, *, label="R-0001", image=None, bootrom=None, flash_timing=True,
-                 heapsize=None, card_field_port=None, nfc=None, display=None) -> None:
+                 heapsize=None, card_field_port=None, nfc=None, display=None,
+                 heap_budget=None) -> None:
         if heapsize:
             raise RP2040ReaderError("the rp2040 target has the chip's own heap; --heapsize is for"
                                     " the virtual target")
@@ -113,6 +127,8 @@ class RP2040Reader:
             if value is not None and value not in choices:
                 raise RP2040ReaderError("{}={!r}: choose one of {}".format(what, value, ", ".join(choices)))
         self._wiring = {"nfc": nfc, "display": display}   # None: from the reader config
+        # the ESP32 heap budget mode (firmware/ballast.py): install_firmware writes /ballast
+        self.heap_budget = heap_budget if heap_budget is not None else _env_budget()
 
     @property
     def host_dir(self) -> Path:
@@ -149,6 +165,8 @@ class RP2040Reader:
             files = compile_mpy(files, self.workdir)
         if config is not None:
             files["/config.json"] = config_bytes(config)
+        if self.heap_budget:
+            files["/ballast"] = str(self.heap_budget).encode()
         self.image.install(files)
 
     def read_file(self, path: str) -> bytes:

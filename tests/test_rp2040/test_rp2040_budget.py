@@ -1,0 +1,122 @@
+"""The ESP32 heap budget mode on the emulated RP2040 (docs/firmware.md "Heap budget mode"):
+the firmware installed as .mpy, as `tapcert-provision flash` installs it, with a /ballast that
+leaves it the 102,400 bytes an ESP32-WROOM-32 leaves it, boots with room to spare, records
+taps read by its real PN532 driver and syncs them through the station agent's own reader link
+(agent/readerport.py: records in, acks out) - the heap still inside the budget after."""
+
+import queue
+import time
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from agent.readerport import ReaderPort
+from protocol import link
+from protocol import record as rec
+from rpkit import SCALE
+
+CONFIG = {"label": "R-0032", "station": "S-0003", "auto_keygen": True, "test_mode": True}
+ESP32_BUDGET = 102400
+MARGIN = 12 * 1024  # free heap while its tasks run (22 KB after boot before them: bench.rp2040_heap)
+
+
+class AgentSide:
+    """The agent's ReaderPort on the reader's pty, its events in a queue."""
+
+    def __init__(self, port: str):
+        self.events: queue.Queue = queue.Queue()
+        self.port = ReaderPort(port, self.events.put).start()  # post(event): one tuple
+        self.records: dict[int, bytes] = {}
+
+    def next(self, kind: str, timeout: float):
+        deadline = time.monotonic() + timeout * SCALE
+        while True:
+            left = deadline - time.monotonic()
+            assert left > 0, "no {!r} event from the reader's link".format(kind)
+            try:
+                event = self.events.get(timeout=left)
+            except queue.Empty:
+                continue
+            if event[0] == "records":
+                for _rid, seq, data, _time in event[2]:
+                    self.records[seq] = data
+            if event[0] == kind:
+                return event
+
+    def health(self, check, timeout: float = 60) -> dict:
+        """Ask (Q) until a health frame passes `check`."""
+        deadline = time.monotonic() + timeout * SCALE
+        while True:
+            self.port.send(link.encode(link.QUERY))
+            health = self.next("health", max(5.0, deadline - time.monotonic()) / SCALE)[2]
+            if check(health) or time.monotonic() > deadline:
+                return health
+
+    def take(self, count: int, pk: str) -> int:
+        """Wait for records 1..count, check their signatures, ack them all; -> the top seq."""
+        while len(self.records) < count:
+            self.next("records", 120)
+        key = Ed25519PublicKey.from_public_bytes(bytes.fromhex(pk))
+        for body in self.records.values():
+            payload, sig = rec.split(body)
+            key.verify(sig, payload)  # signed in the budget: the big-int path, under GC pressure
+        top = max(self.records)
+        self.port.send_ack(rec.decode(self.records[top]).reader_id, top, top)
+        return top
+
+    def stop(self):
+        self.port.stop()
+
+
+@pytest.mark.slow
+def test_mpy_install_boots_taps_and_syncs_inside_an_esp32_heap(make_rp_reader):
+    reader = make_rp_reader(start=False, heap_budget=ESP32_BUDGET)
+    reader.install_firmware(config=CONFIG)
+    assert reader.read_file("/ballast") == b"102400" and "app.mpy" in reader.listdir("/")
+    reader.start()
+    agent = AgentSide(reader.port)
+    try:
+        boot = agent.next("health", 180)[2]
+        assert boot.get("err") is None, boot
+        assert MARGIN <= boot["heap"] < ESP32_BUDGET, boot  # inside the budget, with room
+        cards = [bytes.fromhex("04a1b2c3d4e501"), bytes.fromhex("04a1b2c3d4e502")]
+        for card in cards:
+            assert reader.tap(card)["event"] == "recorded"
+        top = agent.take(len(cards), boot["pk"])  # the agent commits, then acks (agent and hub)
+        after = agent.health(lambda h: h["hub_wm"] == top)
+        assert after["hub_wm"] == top == after["seq"] == len(cards) and after.get("err") is None, after
+        assert MARGIN - 4096 <= after["heap"] < ESP32_BUDGET, after
+    finally:
+        agent.stop()
+
+
+@pytest.mark.rp2040_full  # several minutes: make hil HIL_ARGS=--target=rp2040
+def test_a_power_cut_reboot_recovers_and_signs_inside_the_budget(make_rp_reader):
+    # the boot after a cut runs recovery and signs what the cut left unsigned, in the same
+    # 100 KB: the heaviest boot the reader has
+    reader = make_rp_reader(start=False, heap_budget=ESP32_BUDGET)
+    reader.install_firmware(config=CONFIG)
+    reader.start()
+    agent = AgentSide(reader.port)
+    try:
+        boot = agent.next("health", 180)[2]
+        cards = [bytes.fromhex("04a1b2c3d4e6{:02x}".format(i)) for i in range(6)]
+        for card in cards[:-1]:
+            assert reader.tap(card)["event"] == "recorded"
+        reader.present(cards[-1])
+        reader._wait(lambda s: len(reader.events()) == len(cards), 120, "record the last tap")
+        reader.remove()
+        reader.power_cut()  # at once: its record is journaled, its signature may not be
+    finally:
+        agent.stop()
+    reader.power_on()
+    agent = AgentSide(reader.port)
+    try:
+        again = agent.next("health", 180)[2]
+        assert again["boot"] == boot["boot"] + 1 and again.get("err") is None, again
+        assert again["seq"] == len(cards) and again["unsigned"] == 0, again
+        top = agent.take(len(cards), boot["pk"])
+        after = agent.health(lambda h: h["hub_wm"] == top)
+        assert after["hub_wm"] == len(cards) and MARGIN <= after["heap"] < ESP32_BUDGET, after
+    finally:
+        agent.stop()
