@@ -25,13 +25,13 @@ import argparse
 import sys
 
 from protocol.host import clihabits as habits
-from server_hub.cli import accounts, bank, bank_admin, fleet, hub, ops, registry
+from server_hub.cli import accounts, bank, bank_admin, fleet, hub, ops, orgs, registry
 from server_hub.cli.common import PROG, Context
 from server_hub.errors import HubError
 
 # The dispatch table: each module adds its commands (do_<verb> handlers) in this order.
 INSTALLS = (hub.install, registry.install, accounts.install, ops.install, fleet.install,
-            bank.install, bank_admin.install)
+            bank.install, bank_admin.install, orgs.install)
 
 
 def build_parser() -> argparse.ArgumentParser:

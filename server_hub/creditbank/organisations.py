@@ -232,6 +232,6 @@ def members(store, org_id: str, scope=None) -> dict:
             .where(_M.organisation_id == org_id, in_scope(L.home_station, scope))
             .order_by(_M.learner_id)).fetchall()
     out = [{"learner_id": r[0], "name": r[1], "learner_type": r[2], "home_station": r[3],
-            "credits": r[4] / 1000, "added_at": r[5]} for r in rows]
+            "credits": int(r[4]) / 1000, "added_at": r[5]} for r in rows]   # PG sums: Decimal
     return {"organisation_id": org_id, "members": out, "count": len(out),
-            "credits": sum(r[4] for r in rows) / 1000}
+            "credits": sum(int(r[4]) for r in rows) / 1000}

@@ -129,7 +129,7 @@ def test_migration_13_adds_the_column_and_keeps_the_learners(db_url):
             conn.execute(sa.text("INSERT INTO learners (id, name, status, created_at) "
                                  "VALUES ('L-OLD', 'Zhao Lei', 'active', 0)"))
         with store.write() as conn:
-            assert migrations.migrate(conn) == ["0013 accounts: learners.learner_type"]
+            assert migrations.migrate(conn)[0] == "0013 accounts: learners.learner_type"
         with store.read() as conn:
             migrations.check_current(conn)
             assert conn.execute(sa.text("SELECT id, learner_type FROM learners")).all() == \
