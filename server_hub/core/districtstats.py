@@ -3,12 +3,13 @@ the CLI and a CSV show. No I/O; labels are passed in.
 
     check_period(since, until) -> (first_day, end_day)   local dates, end excluded; ValueError
     months(first_day, end_day) -> ["2026-01", ...]        every month the period touches
-    aggregate(credit_rows, org_rows, months) -> dict
+    aggregate(credit_rows, type_rows, org_rows, months) -> dict
 
-credit_rows are (month "YYYY-MM", station or None, category, learner type or None,
-credits_milli, entries) — the ledger grouped by those keys for the period; org_rows are
-(organisation id, credits_milli, members credited). A credit with no station (an external
-credit) counts in the totals, by type and by month, and under station None.
+credit_rows are (month "YYYY-MM", station or None, category, credits_milli, entries) — the
+ledger grouped by those keys for the period; type_rows are (learner type or None,
+credits_milli, entries); org_rows are (organisation id, credits_milli, members credited). A
+credit with no station (an external credit) counts in the totals and by month, under station
+"".
 """
 
 from __future__ import annotations
@@ -57,17 +58,18 @@ def _add(sums: dict, key, milli: int, entries: int) -> None:
     sums[key] = (got[0] + milli, got[1] + entries)
 
 
-def aggregate(credit_rows, org_rows, month_keys: list[str]) -> dict:
+def aggregate(credit_rows, type_rows, org_rows, month_keys: list[str]) -> dict:
     by = {"category": {}, "station": {}, "type": {}, "month": {m: (0, 0) for m in month_keys}}
     total = [0, 0]
-    for month, station, category, kind, milli, entries in credit_rows:
+    for month, station, category, milli, entries in credit_rows:
         milli, entries = int(milli or 0), int(entries or 0)
         total[0] += milli
         total[1] += entries
         _add(by["category"], category or NONE, milli, entries)
         _add(by["station"], station or NONE, milli, entries)
-        _add(by["type"], kind or NONE, milli, entries)
         _add(by["month"], month, milli, entries)
+    for kind, milli, entries in type_rows:
+        _add(by["type"], kind or NONE, int(milli or 0), int(entries or 0))
     orgs = [{"key": org, "credits": int(milli or 0) / 1000, "learners": int(n or 0)}
             for org, milli, n in org_rows]
     orgs.sort(key=lambda r: (-r["credits"], r["key"]))

@@ -56,6 +56,7 @@ def report(store, since: str, until: str, tz, scope=None) -> dict:
     since_ts, until_ts = _midnight(first, tz), _midnight(end, tz)
     with store.read() as conn:
         credit_rows = queries.credit_groups(conn, first, end, scope)
+        type_rows = queries.type_groups(conn, first, end, scope)
         org_rows = queries.organisation_groups(conn, first, end, scope)
         accounts = queries.accounts(conn, since_ts, until_ts, scope)
         active = queries.active_learners(conn, since_ts, until_ts, first, end, scope)
@@ -66,7 +67,7 @@ def report(store, since: str, until: str, tz, scope=None) -> dict:
         orgs = {r[0]: (r[1], r[1]) for r in conn.execute(
             sa.select(org_table.c.id, org_table.c.name))}
         rate = Bank._rate(conn)
-    got = core.aggregate(credit_rows, org_rows, core.months(first, end))
+    got = core.aggregate(credit_rows, type_rows, org_rows, core.months(first, end))
     _label(got["by_category"], cats)
     _label(got["by_station"], names, _NO_STATION)
     _label(got["by_type"], learnertype.LABELS)

@@ -1,11 +1,15 @@
 """District statistics queries: group sums over the ledger, the learners and the points ledger
 for one period, each with a station administrator's scope in its WHERE (store/scope.py).
 
-    credit_groups(conn, first_day, end_day, scope)   (month, station, category, learner type,
-                  credits_milli, entries): the ledger by local day (ix_ledger_day, migration
-                  15); scope keeps the credits of activities at those stations
+    credit_groups(conn, first_day, end_day, scope)   (month, station, category, credits_milli,
+                  entries): the ledger by local day (covering index ix_ledger_day, migration
+                  15); scope keeps the credits of activities at those stations; an entry of
+                  no activity (external) has no station
+    type_groups(conn, first_day, end_day, scope)   (learner type, credits_milli, entries): the
+                  period's credits summed per learner first, then joined to learners
     organisation_groups(conn, first_day, end_day, scope)   (organisation, credits_milli,
-                  members credited); scope: those stations' activities and organisations
+                  members credited), from the same per-learner sums; scope: those stations'
+                  activities and organisations
     accounts(conn, since_ts, until_ts, scope)   accounts open at the end, opened in the period,
                   by learner type (scope: learners whose home station it is)
     active_learners(conn, since_ts, until_ts, first_day, end_day, scope)   learners who tapped
@@ -31,26 +35,53 @@ def _period(first_day, end_day):
     return sa.and_(_L.day >= first_day, _L.day < end_day)
 
 
+def _in_activities(scope):
+    """The ledger entries of the scope's stations' activities (TRUE for the district)."""
+    if scope is None:
+        return sa.true()
+    return _L.activity_id.in_(sa.select(_A.id).where(in_scope(_A.station_id, scope)))
+
+
 def credit_groups(conn, first_day: str, end_day: str, scope=None) -> list[tuple]:
+    # grouped by activity from the covering index alone, then each activity's station and
+    # category from the few hundred activities named
     month = sa.func.substr(_L.day, 1, 7).label("month")
-    q = (sa.select(month, _A.station_id, _A.category, _P.learner_type,
-                   sa.func.sum(_L.amount_milli), sa.func.count())
-         .select_from(ledger.outerjoin(activities, _A.id == _L.activity_id)
-                      .outerjoin(learners, _P.id == _L.learner_id))
-         .where(_period(first_day, end_day), in_scope(_A.station_id, scope))
-         .group_by(month, _A.station_id, _A.category, _P.learner_type))
+    q = (sa.select(month, _L.activity_id, sa.func.sum(_L.amount_milli), sa.func.count())
+         .where(_period(first_day, end_day), _in_activities(scope))
+         .group_by(month, _L.activity_id))
+    rows = conn.execute(q).fetchall()
+    ids, where = sorted({r[1] for r in rows}), {}
+    for i in range(0, len(ids), 500):
+        where.update((r[0], (r[1], r[2])) for r in conn.execute(
+            sa.select(_A.id, _A.station_id, _A.category).where(_A.id.in_(ids[i:i + 500]))))
+    return [(r[0], *where.get(r[1], (None, None)), r[2], r[3]) for r in rows]
+
+
+def _per_learner(first_day, end_day, scope):
+    """The period's credits summed per learner (one row per learner credited, not per entry):
+    what the type and organisation sums join to."""
+    return (sa.select(_L.learner_id.label("learner_id"),
+                      sa.func.sum(_L.amount_milli).label("milli"),
+                      sa.func.count().label("entries"))
+            .where(_period(first_day, end_day), _in_activities(scope))
+            .group_by(_L.learner_id).subquery())
+
+
+def type_groups(conn, first_day: str, end_day: str, scope=None) -> list[tuple]:
+    per = _per_learner(first_day, end_day, scope)
+    q = (sa.select(_P.learner_type, sa.func.sum(per.c.milli), sa.func.sum(per.c.entries))
+         .select_from(per.outerjoin(learners, _P.id == per.c.learner_id))
+         .group_by(_P.learner_type))
     return [tuple(r) for r in conn.execute(q)]
 
 
 def organisation_groups(conn, first_day: str, end_day: str, scope=None) -> list[tuple]:
     M, O = organisation_members.c, organisations.c
-    q = (sa.select(M.organisation_id, sa.func.sum(_L.amount_milli),
-                   sa.func.count(sa.distinct(_L.learner_id)))
-         .select_from(ledger.join(organisation_members, M.learner_id == _L.learner_id)
-                      .join(organisations, O.id == M.organisation_id)
-                      .outerjoin(activities, _A.id == _L.activity_id))
-         .where(_period(first_day, end_day), in_scope(_A.station_id, scope),
-                in_scope(O.home_station, scope))
+    per = _per_learner(first_day, end_day, scope)
+    q = (sa.select(M.organisation_id, sa.func.sum(per.c.milli), sa.func.count())
+         .select_from(per.join(organisation_members, M.learner_id == per.c.learner_id)
+                      .join(organisations, O.id == M.organisation_id))
+         .where(in_scope(O.home_station, scope))
          .group_by(M.organisation_id))
     return [tuple(r) for r in conn.execute(q)]
 
@@ -72,8 +103,7 @@ def active_learners(conn, since_ts: int, until_ts: int, first_day: str, end_day:
         R.best_time >= since_ts, R.best_time < until_ts, R.learner_id.is_not(None),
         in_scope(R.station_id, scope))
     credited = (sa.select(_L.learner_id.label("learner_id"))
-                .select_from(ledger.outerjoin(activities, _A.id == _L.activity_id))
-                .where(_period(first_day, end_day), in_scope(_A.station_id, scope)))
+                .where(_period(first_day, end_day), _in_activities(scope)))
     both = sa.union(tapped, credited).subquery()
     return int(conn.execute(sa.select(sa.func.count()).select_from(both)).scalar_one())
 

@@ -36,11 +36,12 @@ def test_periods_are_checked_and_months_span_the_year_end():
 
 
 def test_aggregate_sums_every_breakdown_and_fills_empty_months():
-    rows = [("2026-11", "S-1", "online", "student", 2000, 2),
-            ("2026-11", "S-2", "online", None, 1500, 1),
-            ("2026-12", None, None, "student", 500, 1),        # an external credit
-            ("2026-12", "S-1", "online", "student", -1000, 1)]  # a reversal nets out
-    got = core.aggregate(rows, [("ORG-1", 2500, 2)], ["2026-10", "2026-11", "2026-12"])
+    rows = [("2026-11", "S-1", "online", 2000, 2),
+            ("2026-11", "S-2", "online", 1500, 1),
+            ("2026-12", None, None, 500, 1),                  # an external credit
+            ("2026-12", "S-1", "online", -1000, 1)]           # a reversal nets out
+    types = [("student", 1500, 4), (None, 1500, 1)]
+    got = core.aggregate(rows, types, [("ORG-1", 2500, 2)], ["2026-10", "2026-11", "2026-12"])
     assert (got["credits"], got["entries"]) == (3.0, 5)
     assert [(r["key"], r["credits"]) for r in got["by_month"]] == \
         [("2026-10", 0.0), ("2026-11", 3.5), ("2026-12", -0.5)]
