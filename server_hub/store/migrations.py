@@ -160,7 +160,7 @@ MIGRATIONS = [
     (12, "record auditor: cursor index records (stored_at, reader_id, seq)", _audit_cursor_index),
     (11, "dashboard: fleet trend history (two resolutions, bounded)", _fleet_history),
     (13, "accounts: learners.learner_type", _learner_type),
-    (15, "accounts: organisations and their members; statistics indexes on ledger, learners",
+    (15, "accounts: organisations and their members; statistics index on ledger (day)",
      _organisations),
 ]
 MIGRATIONS.sort(key=lambda m: m[0])     # numbers are reserved per change; they apply in order

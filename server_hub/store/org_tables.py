@@ -7,9 +7,9 @@
     organisation_members   learner ↔ organisation (a learner may belong to several); who
                            enrolled them and when
 
-Migration 15 also adds two covering indexes for district statistics by period
+Migration 15 also adds a covering index for district statistics by period
 (creditbank/districtstats.py reads the ledger by local day, as the crediting wrote it):
-ledger (day, learner_id, activity_id, amount_milli) and learners (id, learner_type).
+ledger (day, learner_id, activity_id, amount_milli).
 They live on their own MetaData so migration 1 never depends on this module.
 """
 
@@ -43,9 +43,7 @@ organisation_members = sa.Table(
 
 def create(conn) -> None:
     metadata.create_all(conn, checkfirst=True)
-    # district statistics read the ledger by day from these indexes alone (covering), and each
-    # entry's learner type from the second (bench/stats_bench.py)
+    # district statistics read the ledger by day from this index alone (covering;
+    # bench/stats_bench.py)
     conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_ledger_day "
                          "ON ledger (day, learner_id, activity_id, amount_milli)"))
-    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_learners_type "
-                         "ON learners (id, learner_type)"))
