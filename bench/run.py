@@ -30,6 +30,7 @@ AREAS = [
     ("hub", "bench.dashboard_bench"),
     ("hub", "bench.fleet_bench"),
     ("hub", "bench.audit_bench"),
+    ("hub", "bench.stats_bench"),
 ]
 
 

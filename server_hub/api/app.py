@@ -85,6 +85,8 @@ def create_app(ctx: HubContext) -> FastAPI:
     from server_hub.api import learner_routes          # the learner portal (session cookie)
     app.include_router(learner_routes.router, prefix="/api/v1")
     app.include_router(learner_routes.portal, prefix="/learner/api")
+    from server_hub.api import org_routes              # organisations, district statistics
+    app.include_router(org_routes.router, prefix="/api/v1")
     if ctx.config.dashboard.enabled:
         from server_hub.dashboard import routes as dashboard_routes
         dashboard_routes.install(app, ctx)   # /dashboard, /dashboard/api/*, /metrics

@@ -1,7 +1,10 @@
 """`tapcert-hub learner import FILE.csv` and `card import FILE.csv`: many at once, hostile rows
 refused one by one.
 
-    learner import learners.csv [--dry-run]      columns: id, name
+    learner import learners.csv [--dry-run]      columns: id, name, type, organisation
+                                                 (type: creditbank/learnertype.py's codes,
+                                                 organisation: an organisation's id; both
+                                                 optional, empty = none)
     card import cards.csv [--dry-run]            columns: uid, learner
 
 Every row is checked (fields, duplicates in the file, what the hub has already); a bad row is
@@ -19,12 +22,14 @@ import sys
 import time
 
 from protocol.host import clihabits as habits
-from server_hub.errors import HubError, NotFound
+from server_hub.cli.common import actor
+from server_hub.creditbank import learnertype, organisations
+from server_hub.errors import HubError, NotFound, RegistryError
 
 MAX_ROWS = 200_000
 MAX_BYTES = 64 * 1024 * 1024
 PROGRESS_EVERY_S = 2.0
-KINDS = {"learner": (("id",), ("name",)), "card": (("uid", "learner"), ())}
+KINDS = {"learner": (("id",), ("name", "type", "organisation")), "card": (("uid", "learner"), ())}
 
 
 def read_rows(path: str, kind: str) -> list[tuple[int, dict]]:
@@ -89,6 +94,15 @@ def _check_learner(ctx, row, seen):
     if lid in seen:
         return f"learner {lid} appears twice in the file (line {seen[lid]})"
     try:
+        learnertype.check(row.get("type", ""))
+    except RegistryError as exc:
+        return str(exc)
+    org = row.get("organisation", "")
+    if org:
+        problem = organisations.check_exists(ctx.store(), org)
+        if problem:
+            return problem
+    try:
         ctx.registry.learner(lid)
         return f"learner {lid} exists already"
     except NotFound:
@@ -133,7 +147,11 @@ def run_import(ctx, kind):
         if problem is None and not a.dry_run:
             try:
                 if kind == "learner":
-                    ctx.registry.add_learner(row["id"], row.get("name", ""), home)
+                    learnertype.open_account(ctx.registry, row["id"], row.get("name", ""),
+                                             home, row.get("type") or None)
+                    if row.get("organisation"):
+                        organisations.enrol(ctx.store(), row["organisation"], [row["id"]],
+                                            {"name": actor(ctx), "role": "admin"})
                 else:
                     ctx.registry.add_card(row["uid"], row["learner"])
             except HubError as exc:   # raced, or refused by the registry: this row only
@@ -165,7 +183,8 @@ def do_card_import(ctx):
 
 
 def install(cmd, learner_group, card_group) -> None:
-    for group, kind, handler, columns in ((learner_group, "learner", do_learner_import, "id,name"),
+    for group, kind, handler, columns in ((learner_group, "learner", do_learner_import,
+                                           "id,name,type,organisation"),
                                           (card_group, "card", do_card_import, "uid,learner")):
         sp = cmd(group, "import", handler, f"add {kind}s from a CSV file ({columns}); bad rows "
                  "are reported by line, the others imported", f"{kind} import {kind}s.csv --dry-run")

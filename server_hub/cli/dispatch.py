@@ -27,14 +27,14 @@ import sys
 
 from protocol.host import clihabits as habits
 from protocol.host import clitext
-from server_hub.cli import (accounts, bank, bank_admin, fleet, hub, messages, ops, registry,
-                            rewards)
+from server_hub.cli import (accounts, bank, bank_admin, fleet, hub, messages, ops, orgs,
+                            registry, rewards)
 from server_hub.cli.common import PROG, Context
 from server_hub.errors import HubError
 
 # The dispatch table: each module adds its commands (do_<verb> handlers) in this order.
 INSTALLS = (hub.install, registry.install, accounts.install, ops.install, fleet.install,
-            bank.install, bank_admin.install, rewards.install)
+            bank.install, bank_admin.install, rewards.install, orgs.install)
 
 
 def build_parser() -> argparse.ArgumentParser:

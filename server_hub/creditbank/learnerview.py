@@ -2,7 +2,7 @@
 else: every function takes the learner id the session gave (server_hub/api/learner_routes.py),
 never one from the request.
 
-    overview(store, learner)    name, balance, credits and points available, PIN facts
+    overview(store, learner)    name, learner type (code and zh/en label), balance, credits and points available, PIN facts
     statement(store, learner)   ledger entries with the evidence behind each (station, activity,
                                 time, reader record) and the sessions not credited, with the
                                 names of the activities, stations and course categories
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from server_hub.creditbank import categories
+from server_hub.creditbank import categories, learnertype
 from server_hub.creditbank.bank import Bank
 from server_hub.errors import NotFound
 from server_hub.store import reports
@@ -76,12 +76,16 @@ def exchange(store, learner_id: str, tz=None) -> dict:
 
 def overview(store, learner_id: str, tz=None) -> dict:
     with store.read() as conn:
-        row = conn.execute(sa.select(learners.c.id, learners.c.name, learners.c.status)
+        row = conn.execute(sa.select(learners.c.id, learners.c.name, learners.c.status,
+                                     learners.c.learner_type)
                            .where(learners.c.id == learner_id)).first()
     if row is None:
         raise NotFound(f"learner {learner_id} is not registered")
     acct = Bank(store, tz).account(learner_id)
-    return {"learner_id": row[0], "name": row[1], "status": row[2], "credits": acct["credits"],
+    zh, en = learnertype.LABELS.get(row[3], (row[3], row[3])) if row[3] else (None, None)
+    return {"learner_id": row[0], "name": row[1], "status": row[2],
+            "learner_type": row[3], "learner_type_label": {"zh": zh, "en": en} if zh else None,
+            "credits": acct["credits"],
             "credits_available": acct["credits_available"],
             "points_available": acct["points_available"],
             "points_per_credit": acct["points_per_credit"], "expiring": acct["expiring"]}

@@ -25,8 +25,9 @@ def _category(code: str, names: dict) -> dict:
 def period(store, learner_id: str, since: float, until: float) -> dict:
     l, e = ledger.c, exchange_entries.c
     with store.read() as conn:
-        if conn.execute(sa.select(learners.c.id).where(learners.c.id == learner_id)).first() \
-                is None:
+        person = conn.execute(sa.select(learners.c.id, learners.c.learner_type)
+                              .where(learners.c.id == learner_id)).first()
+        if person is None:
             raise NotFound(f"learner {learner_id} is not registered")
         opening = conn.execute(sa.select(sa.func.coalesce(sa.func.sum(l.amount_milli), 0))
                                .where(l.learner_id == learner_id, l.created_at < since)
@@ -55,7 +56,7 @@ def period(store, learner_id: str, since: float, until: float) -> dict:
                 **_category(category_of.get(r[3]) or "", names)}
                for r, ev in zip(rows, evidence)]
     change = sum(r[1] for r in rows)
-    return {"learner_id": learner_id, "since": since, "until": until,
+    return {"learner_id": learner_id, "learner_type": person[1], "since": since, "until": until,
             "opening_balance": opening / 1000, "credited": change / 1000,
             "closing_balance": (opening + change) / 1000, "entries": entries,
             "exchange": [{"id": x[0], "entry": x[1], "service_id": x[2], "points": x[3],

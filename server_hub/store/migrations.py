@@ -140,6 +140,11 @@ def _learner_type(conn) -> None:
         conn.execute(sa.text("ALTER TABLE learners ADD COLUMN learner_type VARCHAR(16)"))
 
 
+def _organisations(conn) -> None:
+    from server_hub.store import org_tables
+    org_tables.create(conn)
+
+
 MIGRATIONS = [
     (1, "initial: registry, evidence, quarantine, alarms, credit state, ledger, sync", _initial),
     (2, "dashboard: station samples, alert state, indexes for incremental reads", _dashboard),
@@ -156,6 +161,8 @@ MIGRATIONS = [
     (11, "dashboard: fleet trend history (two resolutions, bounded)", _fleet_history),
     (13, "accounts: learners.learner_type", _learner_type),
     (14, "credit bank: administrator reward ledger, service providers' services", _creditbank),
+    (15, "accounts: organisations and their members; statistics index on ledger (day)",
+     _organisations),
 ]
 MIGRATIONS.sort(key=lambda m: m[0])     # numbers are reserved per change; they apply in order
 LATEST = MIGRATIONS[-1][0]

@@ -86,8 +86,9 @@ def test_a_file_that_is_not_csv_with_the_columns_is_one_clear_error(tmp_path):
     bad.write_text("learner_id;name\nL-1;A\n")
     out = hub(db, "learner", "import", str(bad))
     assert out.returncode == 1 and out.stdout == ""
-    assert out.stderr.strip() == ("tapcert-hub: {} needs a header line with the columns id, name "
-                                  "(missing: id); e.g. `id,name`".format(bad))
+    assert out.stderr.strip() == ("tapcert-hub: {} needs a header line with the columns id, name, "
+                                  "type, organisation (missing: id); e.g. "
+                                  "`id,name,type,organisation`".format(bad))
     bad.write_bytes(b"id,name\nL-1,\xff\xfe\n")
     out = hub(db, "learner", "import", str(bad))
     assert "line 2 is not UTF-8: save the file as CSV UTF-8" in out.stderr

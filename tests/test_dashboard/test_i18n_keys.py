@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 STATIC = Path(__file__).resolve().parents[2] / "server_hub" / "dashboard" / "static"
-SCRIPTS = ("app.js", "alarms.js", "trend.js", "evaluation.js", "rollouts.js")
+SCRIPTS = ("app.js", "alarms.js", "trend.js", "evaluation.js", "rollouts.js", "stats.js")
 BLOCK = re.compile(r"Object\.assign\(I18N\.(?:zh|en), \{.*?\n\}\);", re.S)
 
 NODE = r"""

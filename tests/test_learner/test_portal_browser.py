@@ -19,7 +19,7 @@ from dashkit import ARTIFACTS, Server
 from test_bank_pages import browser  # noqa: F401  (one headless Chromium per module)
 from hil_tests import timescale
 from learnerkit import PINS, SESSION_START, Hub, make_config, seed, wire
-from server_hub.creditbank import applications
+from server_hub.creditbank import applications, learnertype
 from server_hub.creditbank.bank import Bank
 from server_hub.store.learner_tables import learner_sessions
 
@@ -77,11 +77,13 @@ def test_sign_in_statement_transcript_sign_out(browser, portal, tmp_path):
     bank = Bank(hub.store)
     bank.add_service("gym", "Gym month", 40, "sport", "setup")     # L-1 has 30 points
     bank.set_expiry(600, "setup")                # credits of 2026-06-01 count until 2076-06-01
+    learnertype.change(hub.store, "L-1", "retiree", {"name": "desk-ann", "role": "operator"})
     ctx, page = open_page(browser, srv)
     assert page.locator("html").get_attribute("lang") == "zh"
     sign_in(page, "L-1", PINS["L-1"])
     page.wait_for_selector("#portal", state="visible")
     assert page.text_content("#hello") == "Learner 1，您好（账号 L-1）"
+    assert page.text_content("#learner-type") == "学习者类型：退休人员"
     assert page.text_content("#v-credits") == "3" and page.text_content("#v-points") == "30"
     cards = page.locator("#statement .entry")
     assert cards.count() == 2
@@ -100,6 +102,7 @@ def test_sign_in_statement_transcript_sign_out(browser, portal, tmp_path):
 
     page.click("#lang")
     assert page.text_content("#signout") == "Sign out"
+    assert page.text_content("#learner-type") == "Learner type: retiree"
     assert "Held for review" in page.text_content("#pending")
     assert "+2 credits" in page.text_content("#statement")
     assert "10 points more needed" in page.text_content("#services li[data-service=gym]")

@@ -5,6 +5,8 @@ decision fails here) and against the code (the roles its `require` admits)."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from fastapi import routing
 from fastapi.testclient import TestClient
@@ -13,7 +15,7 @@ from scopekit import AWAY, FOREIGN, HOME, LEARNERS, Hub, make_config, seed_two_s
 from server_hub.api import create_app
 from server_hub.api.app import HubContext
 from server_hub.api.auth import STATION_ADMIN
-from server_hub.creditbank import applications, rewards
+from server_hub.creditbank import applications, organisations, rewards
 from server_hub.creditbank.bank import Bank
 
 # Routes with no token: static pages and schema, no data.
@@ -41,6 +43,10 @@ SCOPED = {
     "POST /api/v1/learner-applications/{application_id}/decision",
     "PUT /api/v1/learners/{learner_id}/type",
     "GET /api/v1/rewards/accounts", "GET /api/v1/rewards/accounts/{admin}",
+    "GET /api/v1/organisations", "POST /api/v1/organisations",
+    "GET /api/v1/organisations/{org_id}", "PATCH /api/v1/organisations/{org_id}",
+    "POST /api/v1/organisations/{org_id}/members", "GET /api/v1/organisations/{org_id}/members",
+    "DELETE /api/v1/organisations/{org_id}/members/{learner_id}", "GET /api/v1/stats",
 }
 
 # A service provider's counter: only the service_provider role (a station administrator's
@@ -114,7 +120,8 @@ def _sample(key: str) -> tuple[str, str]:
                         ("{activity_id}", "A-AWAY"), ("{name}", "li"), ("{rollout_id}", "r1"),
                         ("{service_id}", "swim"), ("{key}", "k-00000001"), ("{entry_id}", "1"),
                         ("{term_id}", "t1"), ("{code}", "online"), ("{proposal_id}", "1"),
-                        ("{alarm_id}", "1"), ("{application_id}", "1"), ("{admin}", "li")):
+                        ("{alarm_id}", "1"), ("{application_id}", "1"), ("{admin}", "li"),
+                        ("{org_id}", "ORG-A")):
         path = path.replace(name, value)
     return method, path
 
@@ -148,6 +155,10 @@ def snapshot(hub) -> dict:
                   "ORDER BY learner_id, activity_id",
         "operators": "SELECT name, role, revoked_at FROM operators ORDER BY name",
         "reviews": "SELECT learner_id, decision FROM credit_reviews ORDER BY learner_id",
+        "organisations": "SELECT id, name, kind, contact, home_station FROM organisations "
+                         "ORDER BY id",
+        "members": "SELECT organisation_id, learner_id FROM organisation_members "
+                   "ORDER BY organisation_id, learner_id",
     }
     return {k: [tuple(r) for r in hub.sql(q)] for k, q in queries.items()}
 
@@ -201,6 +212,9 @@ def _ids(rows, key="id"):
     return sorted(r[key] for r in rows)
 
 
+_TODAY = datetime.date.today()
+PERIOD = (f"since={_TODAY - datetime.timedelta(days=2)}"
+          f"&until={_TODAY + datetime.timedelta(days=3)}")
 HOME_UID = LEARNERS["L-HOME3"][2]
 AWAY_UID = LEARNERS["L-AWAY4"][2]
 # (route, method, url, body, status, check(json)); what the station administrator of HOME does
@@ -271,6 +285,29 @@ OWN = [
      lambda j: [(a["admin"], a["balance"]) for a in j] == [("wang", 3)]),
     ("GET /api/v1/rewards/accounts/{admin}", "GET", "/api/v1/rewards/accounts/wang", None, 200,
      lambda j: j["admin"] == "wang" and j["balance"] == 3 and len(j["entries"]) == 1),
+    # organisations (the test seeds ORG-A at AWAY with L-AWAY2 as a member)
+    ("POST /api/v1/organisations", "POST", "/api/v1/organisations",
+     {"id": "ORG-H", "name": "西城小学", "kind": "school", "home_station": HOME}, 201,
+     lambda j: j["home_station"] == HOME and j["members"] == 0),
+    ("GET /api/v1/organisations", "GET", "/api/v1/organisations", None, 200,
+     lambda j: _ids(j) == ["ORG-H"]),
+    ("GET /api/v1/organisations/{org_id}", "GET", "/api/v1/organisations/ORG-H", None, 200,
+     lambda j: j["kind_label"] == {"zh": "学校", "en": "school"}),
+    ("PATCH /api/v1/organisations/{org_id}", "PATCH", "/api/v1/organisations/ORG-H",
+     {"contact": "李老师 13800000000"}, 200, lambda j: j["changed"] == ["contact"]),
+    ("POST /api/v1/organisations/{org_id}/members", "POST",
+     "/api/v1/organisations/ORG-H/members", {"learners": ["L-HOME3", "L-HOME1"]}, 200,
+     lambda j: j["enrolled"] == ["L-HOME3", "L-HOME1"] and j["refused"] == []),
+    ("DELETE /api/v1/organisations/{org_id}/members/{learner_id}", "DELETE",
+     "/api/v1/organisations/ORG-H/members/L-HOME1", None, 200,
+     lambda j: j["left"] == "L-HOME1"),
+    ("GET /api/v1/organisations/{org_id}/members", "GET",
+     "/api/v1/organisations/ORG-H/members", None, 200,
+     lambda j: [m["learner_id"] for m in j["members"]] == ["L-HOME3"] and j["credits"] == 2.0),
+    ("GET /api/v1/stats", "GET", f"/api/v1/stats?{PERIOD}", None, 200,
+     lambda j: j["credits"] == 3.0 and [r["key"] for r in j["by_station"]] == [HOME]
+     and [(r["key"], r["credits"]) for r in j["by_organisation"]] == [("ORG-H", 1.0)]
+     and j["stations"] == [HOME]),
 ]
 # Its own learner's account names the activities it earned credits in, at any station (the
 # records behind them stay hidden: {"elsewhere": true}).
@@ -319,6 +356,23 @@ OTHER = [
     ("PUT /api/v1/learners/{learner_id}/type", "PUT", "/api/v1/learners/L-DIST0/type",
      {"learner_type": "student"}, 404),
     ("GET /api/v1/rewards/accounts/{admin}", "GET", "/api/v1/rewards/accounts/li", None, 404),
+    ("POST /api/v1/organisations", "POST", "/api/v1/organisations",
+     {"id": "ORG-X", "name": "x", "kind": "company", "home_station": AWAY}, 404),
+    ("POST /api/v1/organisations", "POST", "/api/v1/organisations",
+     {"id": "ORG-X", "name": "x", "kind": "company"}, 422),     # the district's
+    ("GET /api/v1/organisations/{org_id}", "GET", "/api/v1/organisations/ORG-A", None, 404),
+    ("PATCH /api/v1/organisations/{org_id}", "PATCH", "/api/v1/organisations/ORG-A",
+     {"name": "mine now"}, 404),
+    ("PATCH /api/v1/organisations/{org_id}", "PATCH", "/api/v1/organisations/ORG-H",
+     {"home_station": AWAY}, 404),
+    ("POST /api/v1/organisations/{org_id}/members", "POST",
+     "/api/v1/organisations/ORG-A/members", {"learners": ["L-HOME3"]}, 404),
+    ("GET /api/v1/organisations/{org_id}/members", "GET", "/api/v1/organisations/ORG-A/members",
+     None, 404),
+    ("DELETE /api/v1/organisations/{org_id}/members/{learner_id}", "DELETE",
+     "/api/v1/organisations/ORG-A/members/L-AWAY2", None, 404),
+    ("DELETE /api/v1/organisations/{org_id}/members/{learner_id}", "DELETE",
+     "/api/v1/organisations/ORG-H/members/L-AWAY2", None, 404),
 ]
 
 
@@ -329,6 +383,10 @@ def test_station_admin_works_on_its_station_and_never_reaches_another(api):
         applications.apply(api.hub.store, name, "13800000000", "retiree", station, "127.0.0.1")
     for admin, points in (("wang", 3), ("li", 4)):
         rewards.adjust(api.hub.store, admin, points, "ann", "opening balance")
+    ann = {"name": "ann", "role": "admin"}
+    organisations.create(api.hub.store, {"id": "ORG-A", "name": "Riverside works",
+                                         "kind": "company", "home_station": AWAY}, ann)
+    organisations.enrol(api.hub.store, "ORG-A", ["L-AWAY2", "L-AWAY4"], ann)
     for key, method, url, body, status, check in OWN:
         resp = api.request(method, url, headers=bearer(api, "wang"), json=body)
         assert resp.status_code == status, (key, resp.status_code, resp.text)

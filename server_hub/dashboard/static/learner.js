@@ -224,6 +224,8 @@ function draw() {
   $("#lang").textContent = t("lang_switch");
   if (!P.me) return;
   $("#hello").textContent = t("hello", { name: P.me.name || P.me.learner_id, id: P.me.learner_id });
+  const kind = P.me.learner_type_label;
+  $("#learner-type").textContent = t("learner_type", { type: kind ? (P.lang === "zh" ? kind.zh : kind.en) : t("type_none") });
   $("#v-credits").textContent = num(P.me.credits);
   $("#v-available").textContent = num(P.me.credits_available);
   $("#v-points").textContent = num(P.me.points_available);
