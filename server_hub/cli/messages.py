@@ -45,8 +45,9 @@ HELP = {
     "card.set-status": ("report a card lost/revoked, or active again",
                         "挂失或注销一张卡，或重新启用"),
     "card.since": ("when it applies from (default now)", "从什么时候起生效（默认现在）"),
-    "import.learner": ("add learners from a CSV file (id,name); bad rows are reported by line, "
-                       "the others imported", "从 CSV 文件批量开户（id,name）；有问题的行逐行说明，"
+    "import.learner": ("add learners from a CSV file (id,name,type,organisation); bad rows are "
+                       "reported by line, the others imported",
+                       "从 CSV 文件批量开户（id,name,type,organisation）；有问题的行逐行说明，"
                        "其余照常导入"),
     "import.card": ("add cards from a CSV file (uid,learner); bad rows are reported by line, the "
                     "others imported", "从 CSV 文件批量发卡（uid,learner）；有问题的行逐行说明，其余照常导入"),

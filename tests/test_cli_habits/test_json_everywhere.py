@@ -22,7 +22,7 @@ NO_DATA = {
     "exchange redeem", "exchange reverse", "review decide", "transcript", "verify-transcript",
     "export-xapi", "term add", "term set", "term remove", "category add", "category rename",
     "category retire", "category restore", "operator add", "operator revoke",  # token create/revoke
-    "learner set-pin", "learner set-type", "alarms acknowledge", "station crl",
+    "learner set-pin", "learner set-type", "alarms acknowledge", "station crl", "org leave",
     "station sign-csr",     # prints JSON always: {"certificate", "ca"}, read by the provisioning CLI
 }
 
