@@ -392,10 +392,13 @@ def test_sigkill_between_group_commit_and_acks_never_double_credits(db_url, mosq
         for batch_id, payload in batches.items():
             if batch_id in acked_before:
                 continue
+            # a batch of the killed group is there already (duplicate); one that was still
+            # queued (a busy machine may group fewer) goes in now: whole batches either way
             ack = station.send_until_acked("S-1", batch_id, payload, resend_after=2)
-            assert list(ack.outcomes) == [wire.DUPLICATE] * 8, (batch_id, list(ack.outcomes))
-            duplicates += 1
-        assert duplicates >= grouped
+            assert list(ack.outcomes) in ([wire.DUPLICATE] * 8, [wire.ACCEPTED] * 8), \
+                (batch_id, list(ack.outcomes))
+            duplicates += list(ack.outcomes) == [wire.DUPLICATE] * 8
+        assert duplicates >= grouped        # the group's commit survived the kill
     finally:
         station.close()
         proc.stop()
