@@ -89,6 +89,8 @@ class StationFacts:
     readers: list | None = None                          # normalised health readers (cache)
     updating: dict = field(default_factory=dict)         # reader label -> rollout state, while
                                                          # a firmware update has it off the link
+    expected_new: float | None = None     # taps its readers are expected to have queued since
+                                          # its last report (core/forecast.py), while offline
 
 
 @dataclass
@@ -228,9 +230,13 @@ def evaluate(f: StationFacts, now: float, th: Thresholds) -> StationView:
 
     if state == "offline":
         minutes = round((state_for or 0) / 60)
-        if state_for is not None and state_for > th.offline_s and backlog:
+        expected = int(round(f.expected_new or 0))
+        if state_for is not None and state_for > th.offline_s and (backlog or expected >= 1):
+            # the lower bound it reported, or (when it reported none) the taps its usual rate
+            # at these hours of the week says are waiting: an estimate, and said to be one
             problems.append(Problem("offline_backlog", CRITICAL, values={
-                "minutes": minutes, "seconds": round(state_for), "backlog": backlog,
+                "minutes": minutes, "seconds": round(state_for), "backlog": backlog or 0,
+                "expected": expected, "estimated": not backlog,
                 "since": since, "as_of": as_of}))
         else:
             problems.append(Problem("offline", WARNING if (state_for or 0) > th.offline_s
@@ -326,6 +332,10 @@ def describe(p: Problem) -> str:
     """One English sentence with what to do; the dashboard translates the same rule codes."""
     v, who = p.values, p.subject
     if p.rule == "offline_backlog":
+        if v.get("estimated"):
+            return (f"offline for {duration(v['seconds'])}: about {v['expected']:,} taps expected "
+                    "waiting (none reported; estimated from its usual taps at these hours): "
+                    "check the station's network and Pi")
         return (f"offline for {duration(v['seconds'])} with {v['backlog']:,} records waiting "
                 "(or more: taps queued since its last report): check the station's network and Pi")
     if p.rule == "offline":

@@ -183,12 +183,36 @@ def compute(store, cfg, now: float | None = None, parsed: dict | None = None) ->
         with store.read() as conn:
             facts = load_facts(conn, now, th.rejection_window_s, parsed)
             today = credits_today(conn, now, cfg.tz)
-        views = sorted((hm.evaluate(f, now, th) for f in facts), key=hm.StationView.sort_key)
+            views = [hm.evaluate(f, now, th) for f in facts]
+            views = expect_growth(conn, facts, views, now, th, cfg.tz)
+        views.sort(key=hm.StationView.sort_key)
     summary = hm.fleet_summary(views, now)
     summary["credits_today"] = today
     summary["crl"] = identity.crl_expiry(cfg)
     elapsed = time.perf_counter() - started
     return Snapshot(now, views, {v.station_id: v for v in views}, summary, elapsed)
+
+
+def expect_growth(conn, facts, views, now: float, th, tz) -> list:
+    """Stations offline for longer than the alert threshold get `expected_new`: the taps their
+    readers are expected to have queued since their last report (or since they went away, when
+    they never reported a backlog), from their own taps at these hours of the week
+    (core/forecast.py), and are evaluated again with it, so the offline-with-backlog alert fires
+    on the estimate when the last report said nothing was waiting. Few stations are offline:
+    their profiles are one grouped query, cached for an hour (trends.tap_rates)."""
+    gone = [i for i, v in enumerate(views)
+            if v.state == "offline" and (v.state_for_s or 0) > th.offline_s
+            and (v.backlog_as_of or v.state_since)]
+    if not gone:
+        return views
+    rates = trends.tap_rates(conn, [views[i].station_id for i in gone], now, tz)
+    for i in gone:
+        v, prof = views[i], rates.get(views[i].station_id)
+        if not prof:
+            continue
+        facts[i].expected_new = forecast.growth(prof, v.backlog_as_of or v.state_since, now, tz)
+        views[i] = hm.evaluate(facts[i], now, th)
+    return views
 
 
 class Fleet:

@@ -151,3 +151,22 @@ def test_the_hub_intake_keeps_the_newer_figures_across_a_will_in_sqlite(tmp_path
         assert stats["status"] == 3 and stored()["state"] == "online"
     finally:
         store.close()
+
+
+def test_the_alert_fires_on_expected_taps_when_the_last_report_said_none_and_says_so():
+    f = offline_facts(None, health_pending=0)
+    assert [p.rule for p in hm.evaluate(f, NOW, TH).problems] == ["offline"]
+    f.expected_new = 0.4                                   # less than one tap: still nothing
+    assert [p.rule for p in hm.evaluate(f, NOW, TH).problems] == ["offline"]
+    f.expected_new = 6.6
+    v = hm.evaluate(f, NOW, TH)
+    (p,) = v.problems
+    assert (p.rule, p.severity, p.values["backlog"], p.values["expected"],
+            p.values["estimated"]) == ("offline_backlog", hm.CRITICAL, 0, 7, True)
+    assert "about 7 taps expected waiting (none reported" in p.text()
+    # a reported backlog stays the figure the alert speaks of (a lower bound, not an estimate)
+    f = offline_facts({"pending": 5, "inflight": 0, "as_of": NOW - 310})
+    f.expected_new = 6.6
+    (p,) = hm.evaluate(f, NOW, TH).problems
+    assert (p.values["backlog"], p.values["estimated"]) == (5, False)
+    assert "with 5 records waiting" in p.text()

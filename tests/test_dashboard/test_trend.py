@@ -134,3 +134,32 @@ def test_tap_profiles_are_read_once_an_hour_per_station(tmp_path):
     assert sum(first) == 7 and again == first        # within the hour: the same profile
     # after it: read afresh — 12 taps, and that hour of the week has now come round twice
     assert sum(later) == 6
+
+
+def test_an_offline_station_that_reported_nothing_waiting_alerts_on_its_expected_taps(tmp_path):
+    """The offline-with-backlog alert fires on the forecast alone: S-GROW0 said 0 waiting when
+    it went away 45 min ago, but it has 20 taps in this hour of the week, three weeks running;
+    S-QUIET0, as long offline, never tapped at these hours and only gets the plain warning."""
+    hub = Hub(f"sqlite:///{tmp_path / 'hub.db'}", make_config(alerts__offline_min=15))
+    try:
+        now = time.time()
+        for sid, taps in (("S-GROW0", 20), ("S-QUIET0", 0)):
+            sim = hub.add_station(sid)[0]
+            for week in (1, 2, 3):
+                at = int(now - week * 7 * 86400 - 20 * 60)
+                if taps:
+                    hub.ingest(sid, [sim.tap(bytes([4, week, i, 7]), at=at + i)
+                                     for i in range(taps)], now=at + 30)
+            hub.online(sid, now - 7200, since=now - 7200)
+            hub.health(sid, now - 45 * 60, pending=0, last_ack=now - 46 * 60)
+            hub.offline(sid, since=now - 7200, now=now - 44 * 60)
+        snap = fleet.compute(hub.store, hub.config, now=now)
+    finally:
+        hub.close()
+    grow, quiet = snap.by_id["S-GROW0"], snap.by_id["S-QUIET0"]
+    assert grow.backlog == 0 and grow.level == "critical"
+    (p,) = [p for p in grow.problems if p.rule == "offline_backlog"]
+    assert p.alert and p.values["estimated"] is True and p.values["backlog"] == 0
+    assert 10 <= p.values["expected"] <= 20, p.values        # ~20 an hour, ~45 min
+    assert f"about {p.values['expected']} taps expected" in p.text()
+    assert [p.rule for p in quiet.problems] == ["offline"] and quiet.level == "warning"

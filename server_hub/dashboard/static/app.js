@@ -80,8 +80,11 @@ function levelBadge(level) {
 }
 
 function problemText(p) {
-  const tpl = t("rule_" + p.rule);
-  if (tpl === "rule_" + p.rule) return p.text;
+  // an offline station that reported no backlog, alerted on its expected taps (an estimate)
+  const key = "rule_" + p.rule +
+    (p.rule === "offline_backlog" && p.values && p.values.estimated ? "_expected" : "");
+  const tpl = t(key);
+  if (tpl === key) return p.text;
   const v = Object.assign({}, p.values || {});
   v.subject = p.subject === "pi" ? t("pi") : p.subject;
   if (v.seconds !== undefined) v.dur = dur(v.seconds);
