@@ -58,6 +58,8 @@ class MQTTSection:
     key_file: str = ""
     shared: bool = False           # subscribe $share/hub/station/+/batch (many workers)
     keepalive: int = 30
+    session_expiry_s: int = 60     # the broker keeps a hub session this long after a lost
+                                   # connection (MQTT v5); a stopped shared worker ends its own
     max_payload: int = 131072      # larger batch payloads are quarantined as batch_oversize
     max_queued_per_station: int = 16  # a station's messages waiting at the hub; more are shed
 
@@ -106,6 +108,8 @@ class IntegritySection:
     burst_window_s: int = 5        # ... within this many seconds on one reader: hold (tap_burst)
     travel_min_s: int = 300        # two stations without coordinates need this long between taps
     travel_speed_kmh: float = 60.0 # with coordinates: distance / speed
+    verify_every_signature: bool = False  # every record's own Ed25519 signature, not one per
+                                          # chain run (slower: bench/RESULTS.md)
 
 
 @dataclass

@@ -151,6 +151,27 @@ class Verifier:
         return True
 
 
+def _own_signatures(reader, good, verify, reject) -> list:
+    """integrity.verify_every_signature: the run `good` (its newest already verified) split
+    around the records whose own signature fails; each kept record authenticates itself."""
+    parts, part = [], []
+    for e in good[:-1]:
+        if verify(reader.public_key, e.signature, e.payload):
+            e.auth_seq = e.record.seq
+            part.append(e)
+            continue
+        reject(e, wire.BAD_SIGNATURE, "signature does not verify (every signature is "
+                                      "verified: integrity.verify_every_signature)")
+        if part:
+            parts.append(part)
+        part = []
+    last = good[-1]
+    last.auth_seq = last.record.seq
+    part.append(last)
+    parts.append(part)
+    return parts
+
+
 class Plan:
     """The result of `decide`: outcomes in batch order and the effects to commit."""
     __slots__ = ("batch_id", "flags", "outcomes", "accepted", "rejections", "alarms")
@@ -214,9 +235,12 @@ class BatchIngest:
                     span[1] = e.record.seq
         return {rid: (max(1, lo - 1), hi + 1) for rid, (lo, hi) in spans.items()}
 
-    def decide(self, readers: dict, stored: dict, verify) -> Plan:
+    def decide(self, readers: dict, stored: dict, verify, every_signature: bool = False) -> Plan:
         """readers: reader_id -> ReaderInfo; stored: (reader_id, seq) -> StoredRecord for the
-        spans of needs(); verify(public_key, signature, payload) -> bool."""
+        spans of needs(); verify(public_key, signature, payload) -> bool.
+        every_signature (integrity.verify_every_signature): also verify the signature of every
+        record of a chain run, not only its newest; one that fails is BAD_SIGNATURE and the
+        run goes on around it (each record then authenticated by its own signature)."""
         plan = Plan(self.batch.batch_id, self.batch.flags, len(self.entries))
         outcomes = plan.outcomes
 
@@ -278,7 +302,8 @@ class BatchIngest:
             candidates.setdefault(r.reader_id, []).append(e)
 
         for rid, entries in candidates.items():
-            self._authenticate_reader(readers[rid], entries, stored, verify, plan, reject)
+            self._authenticate_reader(readers[rid], entries, stored, verify, plan, reject,
+                                      every_signature)
 
         for e, first in repeats:
             if e.raw == first.raw:
@@ -301,7 +326,7 @@ class BatchIngest:
         return plan
 
     @staticmethod
-    def _authenticate_reader(reader, entries, stored, verify, plan, reject):
+    def _authenticate_reader(reader, entries, stored, verify, plan, reject, every=False):
         entries.sort(key=lambda e: e.record.seq)
         runs: list[list[Entry]] = []
         broken_link: set[int] = set()       # ids of entries whose link to seq-1 fails
@@ -327,6 +352,9 @@ class BatchIngest:
                 newest = run[end - 1]
                 if verify(reader.public_key, newest.signature, newest.payload):
                     good = run[:end]
+                    if every:
+                        authentic.extend(_own_signatures(reader, good, verify, reject))
+                        break
                     for e in good:
                         e.auth_seq = newest.record.seq
                     authentic.append(good)

@@ -24,6 +24,7 @@ class FairQueue:
         self._queues: dict[str, deque] = {}
         self._turns: deque = deque()   # stations with something queued, in serving order
         self._closed = False
+        self._draining = False         # closed for new messages, the queued ones still served
         self.shed: dict[str, int] = {}  # station -> messages refused since start
 
     def put(self, station: str, item) -> bool:
@@ -44,8 +45,9 @@ class FairQueue:
     def get(self, timeout: float | None = None):
         """-> (station, item), the next in round-robin order; None once closed or timed out."""
         with self._cond:
-            if not self._turns and not self._closed:
-                self._cond.wait_for(lambda: self._turns or self._closed, timeout)
+            if not self._turns and not self._closed and not self._draining:
+                self._cond.wait_for(lambda: self._turns or self._closed or self._draining,
+                                    timeout)
             if self._closed or not self._turns:
                 return None
             station = self._turns.popleft()
@@ -81,6 +83,12 @@ class FairQueue:
         broker delivers it again to the next hub session)."""
         with self._cond:
             self._closed = True
+            self._cond.notify_all()
+
+    def drain(self) -> None:
+        """Serve what is queued, then end like close(): get() returns None once empty."""
+        with self._cond:
+            self._draining = True
             self._cond.notify_all()
 
     def __len__(self) -> int:

@@ -6,11 +6,18 @@
     station/+/health  QoS 0  -> latest health per station
     station/{id}/blocked     <- the blocked-card list, retained (publish_retained, blocklist.py)
 
-The session is persistent (clean_session=False) and messages are acknowledged to the broker
-manually, after the database commit and after our ack was handed to the client: a hub killed
-at any point gets the batch again from the broker on reconnect (and the agent resends until
-it sees our ack anyway). Correctness never rests on the broker: a batch handled twice is
-acked as duplicates (SPEC §4.2).
+The session is persistent (MQTT v5, clean start off, session expiry `mqtt.session_expiry_s`)
+and messages are acknowledged to the broker manually, after the database commit and after
+our ack was handed to the client: a hub killed at any point gets the batch again from the
+broker when it is back within the session expiry (and the agent resends until it sees our
+ack anyway). Correctness never rests on the broker: a batch handled twice is acked as
+duplicates (SPEC §4.2).
+
+Scaling down (`mqtt.shared`): Mosquitto gives a `$share` member its turn while its session
+lives, connected or not, so a worker that stops cleanly leaves the share: it unsubscribes
+the batch topic, handles what it already holds, and disconnects with session expiry 0 (the
+broker forgets it; the other workers get every batch). A killed worker's session holds its
+turns for at most `mqtt.session_expiry_s`; the agents resend those batches (docs/hub.md).
 
 One worker thread handles messages; paho's network thread only queues them, per station,
 and the worker serves the stations round-robin (fairqueue.py): a station flooding the hub
@@ -41,6 +48,8 @@ import time
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from protocol import topics
 from protocol.errors import RemoteProtocolError
@@ -61,7 +70,7 @@ class MQTTLink:
         self.pause_before_ack_s = pause_before_ack_s
         client_id = mqtt_cfg.client_id + (f"-{worker_id}" if worker_id else "")
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  clean_session=False, protocol=paho.MQTTv311, manual_ack=True)
+                                  protocol=paho.MQTTv5, manual_ack=True)
         self.client.max_inflight_messages_set(100)
         self.client.reconnect_delay_set(1, 30)
         if mqtt_cfg.username:
@@ -75,6 +84,7 @@ class MQTTLink:
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self._queue = FairQueue(getattr(mqtt_cfg, "max_queued_per_station", 16))
+        self._left_share = threading.Event()    # UNSUBACK for the shared batch topic
         self._worker: threading.Thread | None = None
         self._stopping = threading.Event()
         self.connected = threading.Event()
@@ -89,15 +99,38 @@ class MQTTLink:
     def start(self) -> None:
         self._worker = threading.Thread(target=self._work, name="hub-ingest", daemon=True)
         self._worker.start()
-        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = max(0, int(getattr(self.cfg, "session_expiry_s", 60)))
+        self.client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive,
+                                  clean_start=False, properties=props)
         self.client.loop_start()
 
     def stop(self, timeout: float = 10.0) -> None:
+        """Stop; a shared worker first leaves the share and ends its session (module doc)."""
+        deadline = time.monotonic() + timeout
+        leave = bool(self.cfg.shared) and self.subscribed.is_set()
+        if leave:
+            self.client.on_unsubscribe = lambda *_a, **_k: self._left_share.set()
+            self.client.unsubscribe(topics.subscription(topics.BATCH, shared=True))
+            if not self._left_share.wait(max(0.1, deadline - time.monotonic())):
+                log.warning("the MQTT broker did not confirm the hub left the shared "
+                            "subscription; batches it still sends wait for their agents' resend")
+            else:
+                log.info("left the shared subscription; handling the %d batches received",
+                         len(self._queue))
+            self._queue.drain()      # what the broker sent before its UNSUBACK is handled
+            if self._worker is not None:
+                self._worker.join(max(0.1, deadline - time.monotonic()))
         self._stopping.set()
         self._queue.close()
         if self._worker is not None:
-            self._worker.join(timeout)
-        self.client.disconnect()
+            self._worker.join(max(0.1, deadline - time.monotonic()))
+        if leave:
+            props = Properties(PacketTypes.DISCONNECT)
+            props.SessionExpiryInterval = 0       # the broker forgets this worker's session
+            self.client.disconnect(properties=props)
+        else:
+            self.client.disconnect()
         self.client.loop_stop()
 
     # --- paho callbacks (network thread) -------------------------------------------------

@@ -56,6 +56,8 @@ class Pipeline:
         self.config = config
         self.rules = crediting.Rules.from_config(config)
         self.verifier = Verifier()
+        self.every_signature = bool(getattr(getattr(config, "integrity", None),
+                                            "verify_every_signature", False))
         self.max_payload = config.mqtt.max_payload
         self._activities: dict = {}   # (id, updated_at) -> crediting.Activity
 
@@ -92,7 +94,7 @@ class Pipeline:
             rows = eq.load_window(conn, rid, seqs, margin if rid in readers else 1)
             windows[rid] = rows
             stored.update(eq.stored_records(rows, rid))
-        plan = ingest.decide(readers, stored, self.verifier)
+        plan = ingest.decide(readers, stored, self.verifier, self.every_signature)
         credited = 0
         if plan.accepted:
             credited = self._store_accepted(conn, station_id, plan, windows, now,

@@ -12,7 +12,9 @@ ingest only (`run --no-api`).
 How the load is shared depends on the broker:
   * MQTT (Mosquitto, EMQX): every worker subscribes `$share/hub/station/+/batch` (the
     supervisor sets `mqtt.shared = true`), each with a persistent session of its own
-    (client id `<mqtt.client_id>-<worker id>`), so a restarted worker resumes its session.
+    (client id `<mqtt.client_id>-<worker id>`), so a restarted worker resumes its session;
+    a worker stopped cleanly leaves the share and ends its session (mqttlink.py), so a
+    later run with fewer workers gets every batch.
   * NATS (`[nats] enabled = true`): every worker pulls from the one durable consumer of the
     work-queue stream (server_hub/ingest/natslink.py).
 

@@ -214,3 +214,28 @@ def test_chain_watermark_and_missing_ranges():
     assert advance_chain(3, [5, 6, 7, 9], [4]) == 7
     assert missing_ranges(3, [6, 7, 10]) == [(4, 5), (8, 9)]
     assert missing_ranges(3, []) == []
+
+
+def _forge_middle(sim, raws, index):
+    """Record `index` keeps its payload (the chain still binds it) but carries a signature by
+    another key: chain-run authentication cannot see that, verifying every signature does."""
+    other = SimReader()
+    raws[index] = raws[index][:-64] + other.sign(raws[index][:-64])
+    return raws
+
+
+def test_every_signature_mode_rejects_a_bad_signature_inside_a_chain_run():
+    sim = SimReader()
+    raws = _forge_middle(sim, sim.taps(5), 2)
+    chain = Verifier()
+    plan = decide(raws, reader_info(sim), verifier=chain)
+    assert list(plan.outcomes) == [wire.ACCEPTED] * 5        # one verification per run
+    assert chain.count == 1
+    every = Verifier()
+    ing = BatchIngest(STATION, wire.encode_batch(7, raws))
+    plan = ing.decide(reader_info(sim), {}, every, every_signature=True)
+    assert list(plan.outcomes) == [wire.ACCEPTED, wire.ACCEPTED, wire.BAD_SIGNATURE,
+                                   wire.ACCEPTED, wire.ACCEPTED]
+    assert [(r.reason, r.seq) for r in plan.rejections] == [("bad_signature", 3)]
+    assert every.count == 5
+    assert {e.record.seq: e.auth_seq for e in plan.accepted} == {1: 1, 2: 2, 4: 4, 5: 5}

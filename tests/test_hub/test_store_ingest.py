@@ -382,3 +382,20 @@ def test_records_of_a_reader_enrolled_late_are_replayed_from_quarantine(hub, dis
     assert hub.balance("L-0") == 1000 and hub.balance("L-1") == 1000
     assert hub.count("quarantine", "released_at IS NOT NULL") == 2
     assert hub.pipeline.replay_quarantine(now=LATER) == {}
+
+
+@pytest.mark.parametrize("hub_config", [make_config(integrity__verify_every_signature=True)])
+def test_every_signature_mode_keeps_a_forged_record_of_a_run_out(hub, district, hub_config):
+    """integrity.verify_every_signature: a record whose own signature fails is rejected and
+    quarantined even inside a chain run; the records around it are stored (the one after it
+    waits behind the gap it leaves, as after any missing record)."""
+    taps = [district.tap(lid, at=SESSION_START + 60 + i) for i, lid in
+            enumerate(district.learners)]
+    forged = bytearray(taps[1])
+    forged[-64:] = SimReader().sign(bytes(taps[1][:-64]))
+    taps[1] = bytes(forged)
+    r = hub.ingest("S-1", wire.encode_batch(1, taps), now=LATER)
+    assert ack_outcomes(r) == [wire.ACCEPTED, wire.BAD_SIGNATURE, wire.ACCEPTED]
+    assert [row[0] for row in hub.sql("SELECT seq FROM records ORDER BY seq")] == [1, 3]
+    assert [hub.balance(lid) for lid in district.learners][:2] == [1000, 0]
+    assert hub.count("quarantine", "reason = 'bad_signature'") == 1
