@@ -122,6 +122,39 @@ class StagedUpsert(Bulk):
         conn.execute(self._clear)
 
 
+class ArrayUpsert(Bulk):
+    """An upsert whose rows, on PostgreSQL, go as one array per column in ONE statement
+    (INSERT ... SELECT unnest(...), ... ON CONFLICT (key) DO UPDATE), prepared once by the
+    driver; executemany elsewhere. The rows must have distinct keys (one statement cannot
+    update a row twice) and come sorted by key (the order rows are locked in).
+    `set_(stmt)` -> the DO UPDATE assignments (stmt.excluded is the proposed row)."""
+
+    def __init__(self, table, columns, key: list[str], set_):
+        def build(conn):
+            stmt = dialect_insert(conn, table)
+            return stmt.on_conflict_do_update(index_elements=key, set_=set_(stmt))
+        super().__init__(build, columns)
+        self._table, self._key, self._set = table, list(key), set_
+        self._array_sql: str | None = None
+
+    def _pg_sql(self, conn) -> str:
+        if self._array_sql is None:
+            sel = sa.select(*[sa.func.unnest(sa.bindparam(
+                c, type_=postgresql.ARRAY(self._table.c[c].type))).label(c)
+                for c in self.columns])
+            stmt = postgresql.insert(self._table).from_select(self.columns, sel)
+            stmt = stmt.on_conflict_do_update(index_elements=self._key, set_=self._set(stmt))
+            self._array_sql = str(stmt.compile(dialect=conn.dialect))
+        return self._array_sql
+
+    def run(self, conn, rows) -> None:
+        if not rows or conn.dialect.name != "postgresql":
+            return super().run(conn, rows)
+        cols = list(zip(*rows))
+        conn.exec_driver_sql(self._pg_sql(conn),
+                             {c: list(v) for c, v in zip(self.columns, cols)})
+
+
 def update(table, key: list[str], columns: list[str]) -> Bulk:
     """UPDATE table SET columns WHERE key; rows are (columns..., key...)."""
     def build(conn):

@@ -30,14 +30,11 @@ UPSERT_STATES = bulk.StagedUpsert(credit_state, STATE_COLUMNS,
 INSERT_LEDGER = bulk.insert(ledger, LEDGER_COLUMNS)
 
 
-def _add_totals(conn):
-    stmt = bulk.dialect_insert(conn, credit_totals)
-    return stmt.on_conflict_do_update(
-        index_elements=["learner_id", "activity_id"],
-        set_={"applied_milli": credit_totals.c.applied_milli + stmt.excluded.applied_milli})
-
-
-ADD_TOTALS = bulk.Bulk(_add_totals, ["learner_id", "activity_id", "applied_milli"])
+ADD_TOTALS = bulk.ArrayUpsert(      # PostgreSQL: one statement of arrays, not one per row
+    credit_totals, ["learner_id", "activity_id", "applied_milli"],
+    key=["learner_id", "activity_id"],
+    set_=lambda stmt: {"applied_milli": credit_totals.c.applied_milli
+                       + stmt.excluded.applied_milli})
 _CHUNK = 900
 _R, _S, _A = records.c, credit_state.c, activities.c
 
