@@ -19,6 +19,7 @@ import pytest
 from hubkit import SESSION_START, District, Hub, make_config
 from protocol import batch as wire
 from hil_tests.stationsim import StationSim
+from hil_tests.timescale import scaled
 
 HUB = [sys.executable, "-m", "server_hub.cli"]
 REPO = Path(__file__).resolve().parents[2]
@@ -46,7 +47,7 @@ class HubProcess:
             self.lines.put(line)
 
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)   # a hub starting on a busy machine
         while time.monotonic() < deadline:
             try:
                 line = self.lines.get(timeout=0.1)
