@@ -24,7 +24,8 @@ QUERY = "Q"
 INJECT = "I"
 BLOCKED = "B"
 REWIND = "W"
-TYPES = "RHATQIBW"
+CREDIT = "K"   # line credits (SPEC.md §3): agent -> reader "credit my lines", reader -> agent n
+TYPES = "RHATQIBWK"
 _HEX = b"0123456789abcdefABCDEF"
 
 
@@ -74,6 +75,7 @@ class LinkDecoder:
     def __init__(self):
         self._buf = bytearray()
         self._discarding = False  # inside an over-long line: drop until its newline
+        self.lines = 0            # lines taken off the input (frames, noise, damaged): line credits
         self.noise_lines = 0
         self.bad_frames = 0
         self.oversize_lines = 0
@@ -94,6 +96,7 @@ class LinkDecoder:
                 return NEED_DATA
             line = bytes(buf[:end])
             self._buf = buf[end + 1:]
+            self.lines += 1
             if self._discarding:
                 self._discarding = False
                 continue
@@ -200,6 +203,21 @@ def decode_inject(body):
     if len(body) - 1 not in (4, 7, 10):
         raise RemoteProtocolError("inject body must be kind + a 4/7/10-byte UID", "bad_length")
     return body[0], bytes(body[1:])
+
+
+def encode_credit(lines=0):
+    """K: 0 -> the agent's request "credit my lines" (empty body); n (1..255) -> the reader's
+    credit for n lines it has taken off its console since its last K."""
+    if not 0 <= lines <= 255:
+        raise LocalProtocolError("a line credit counts 1 to 255 lines")
+    return encode(CREDIT, bytes((lines,)) if lines else b"")
+
+
+def decode_credit(body):
+    """-> lines credited (1..255), or 0 for the agent's request (an empty body)."""
+    if len(body) > 1 or body == b"\x00":
+        raise RemoteProtocolError("credit body must be empty or one byte 1..255", "bad_length")
+    return body[0] if body else 0
 
 
 def encode_json(type, obj):
