@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from protocol import link
+from protocol import link, linkcredit
 
 CREDITING = "credit"   # the reader credits every line
 LEGACY = "legacy"      # firmware without line credits: lines go unpaced, as before
@@ -57,7 +57,7 @@ class LinePacer:
         self._in_flight = 0
         self._since = None
         self._asked = False
-        self._waiting.appendleft(link.encode_credit())
+        self._waiting.appendleft(linkcredit.encode_credit())
 
     def push(self, line: bytes) -> bool:
         if len(self._waiting) >= self.max_waiting:
@@ -85,7 +85,7 @@ class LinePacer:
         elif not self._asked and not any(line.startswith(b"~K:*") for line in self._waiting):
             # crediting before, not any more: it was reset and its input is empty - ask again
             self._forget()
-            self._waiting.appendleft(link.encode_credit())
+            self._waiting.appendleft(linkcredit.encode_credit())
 
     def take(self, now: float) -> list[bytes]:
         out = []

@@ -26,7 +26,7 @@ import serial
 from agent import readers
 from agent.linkpace import LinePacer
 from agent.logs import note
-from protocol import link
+from protocol import link, linkcredit
 from protocol import record as recordproto
 from protocol.errors import RemoteProtocolError
 
@@ -205,7 +205,7 @@ class ReaderPort:
 
     def _credit(self, body):
         try:
-            lines = link.decode_credit(body)
+            lines = linkcredit.decode_credit(body)
         except RemoteProtocolError:
             self.stats["unexpected_frames"] += 1
             return

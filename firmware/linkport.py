@@ -51,9 +51,8 @@ class Link:
         self.injected = None     # [count, event, seq] of the last injected tap (test mode)
         self._rewind = 0        # > 0: offer from here although it is below the agent watermark
         self.rewinds = 0
-        self.credit = False     # the agent asked for line credits (K)
-        self._owed = 0          # lines taken and not yet credited
-        self._mark = 0          # decoder.lines already counted
+        self.credit = False     # the agent asked for line credits (K); then decoder.lines
+        #                         counts the lines taken and not yet credited
 
     # -- frames in --------------------------------------------------------------------
 
@@ -70,9 +69,6 @@ class Link:
                 self.app.note("link line dropped: {!r}".format(exc))
                 continue
             if frame is link.NEED_DATA:
-                if self.credit:
-                    self._owed += decoder.lines - self._mark
-                    self._mark = decoder.lines
                 return
             self.frames_in += 1
             try:
@@ -122,13 +118,13 @@ class Link:
             self._last_heard = now
             app.update_blocked(frame.body)
         elif kind == link.CREDIT:
-            if link.decode_credit(frame.body):
+            if frame.body:
                 self.ignored += 1  # a credit travels the other way
                 return
             self._last_heard = now
             if not self.credit:
                 self.credit = True
-                self._mark = self.decoder.lines - 1  # from this K on (it is a line taken too)
+                self.decoder.lines = 1  # from this K on (it is a line taken too)
         elif kind == link.REWIND:
             self._last_heard = now
             rid, from_seq = link.decode_rewind(frame.body)
@@ -153,10 +149,10 @@ class Link:
 
     def poll(self, now):
         out = []
-        while self._owed:  # first: the agent may be waiting for room to write its next line
-            n = min(self._owed, 255)
-            out.append(link.encode_credit(n))
-            self._owed -= n
+        while self.credit and self.decoder.lines:  # first: the agent may wait for room
+            n = min(self.decoder.lines, 255)
+            out.append(link.encode(link.CREDIT, bytes((n,))))
+            self.decoder.lines -= n
         if self._health_at is None or ticks_diff(now, self._health_at) >= self.health_ms:
             self._health_at = now
             out.append(self.health_line())

@@ -24,7 +24,7 @@ QUERY = "Q"
 INJECT = "I"
 BLOCKED = "B"
 REWIND = "W"
-CREDIT = "K"   # line credits (SPEC.md §3): agent -> reader "credit my lines", reader -> agent n
+CREDIT = "K"   # line credits (SPEC.md §3; bodies in protocol/linkcredit.py, kept off the reader's heap)
 TYPES = "RHATQIBWK"
 _HEX = b"0123456789abcdefABCDEF"
 
@@ -203,21 +203,6 @@ def decode_inject(body):
     if len(body) - 1 not in (4, 7, 10):
         raise RemoteProtocolError("inject body must be kind + a 4/7/10-byte UID", "bad_length")
     return body[0], bytes(body[1:])
-
-
-def encode_credit(lines=0):
-    """K: 0 -> the agent's request "credit my lines" (empty body); n (1..255) -> the reader's
-    credit for n lines it has taken off its console since its last K."""
-    if not 0 <= lines <= 255:
-        raise LocalProtocolError("a line credit counts 1 to 255 lines")
-    return encode(CREDIT, bytes((lines,)) if lines else b"")
-
-
-def decode_credit(body):
-    """-> lines credited (1..255), or 0 for the agent's request (an empty body)."""
-    if len(body) > 1 or body == b"\x00":
-        raise RemoteProtocolError("credit body must be empty or one byte 1..255", "bad_length")
-    return body[0] if body else 0
 
 
 def encode_json(type, obj):

@@ -23,7 +23,7 @@ import tty
 from pathlib import Path
 
 from hil_tests.simreader import SimReader
-from protocol import link
+from protocol import link, linkcredit
 from protocol import record as rec
 
 _OUTBUF_MAX = 64 * 1024
@@ -293,7 +293,7 @@ class FakeReader:
                 if self.crediting and taken > 0:
                     self._credit_mark = self._decoder.lines
                     while taken:
-                        self._out.extend(link.encode_credit(min(taken, 255)))
+                        self._out.extend(linkcredit.encode_credit(min(taken, 255)))
                         taken -= min(taken, 255)
                 return
             if frame.type == link.CREDIT and self.credits and not frame.body:

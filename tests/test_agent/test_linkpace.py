@@ -1,9 +1,9 @@
 """The agent's line pacing toward a reader (agent/linkpace.py, SPEC.md §3 "Line credits")."""
 
 from agent.linkpace import CREDITING, LEGACY, LinePacer
-from protocol import link
+from protocol import link, linkcredit
 
-REQUEST = link.encode_credit()
+REQUEST = linkcredit.encode_credit()
 
 
 def _b(n: int) -> bytes:

@@ -4,7 +4,7 @@
 
 from fwkit import Flash, make_app, uid, verify
 from linkport import Link, fit_json
-from protocol import link
+from protocol import link, linkcredit
 from protocol import record as rec
 
 
@@ -244,7 +244,7 @@ def test_every_frame_toward_the_reader_fits_an_esp32_console_buffer():
 
 
 def _credits(frames):
-    return [link.decode_credit(f.body) for f in frames if f.type == "K"]
+    return [linkcredit.decode_credit(f.body) for f in frames if f.type == "K"]
 
 
 def test_lines_are_credited_only_once_the_agent_asks():
@@ -256,7 +256,7 @@ def test_lines_are_credited_only_once_the_agent_asks():
         assert _credits(_frames(lnk.poll(2))) == []  # an old agent never sees a K
         # the request, then a Q, a damaged line and a blocked frame cut in two reads
         blocked = link.encode(link.BLOCKED, bytes([0, 4]) + b"\xde\xad\xbe\xef")
-        lnk.feed(link.encode_credit() + link.encode(link.QUERY) + b"~B:zz*00000000\n"
+        lnk.feed(linkcredit.encode_credit() + link.encode(link.QUERY) + b"~B:zz*00000000\n"
                  + blocked[:9], 3)
         frames = _frames(lnk.poll(4))
         assert frames[0].type == "K" and _credits(frames) == [3]  # first: the agent waits on it
@@ -265,7 +265,7 @@ def test_lines_are_credited_only_once_the_agent_asks():
         assert _credits(_frames(lnk.poll(6))) == [1]
         assert app.health()["blocked"] == 1
         assert _credits(_frames(lnk.poll(7))) == []  # nothing taken, nothing credited
-        lnk.feed(link.encode_credit(2), 8)  # a credit travels the other way: ignored, counted
+        lnk.feed(linkcredit.encode_credit(2), 8)  # a credit travels the other way: ignored, counted
         assert _credits(_frames(lnk.poll(9))) == [1] and lnk.ignored == 1
     finally:
         flash.close()
@@ -275,7 +275,7 @@ def test_a_credit_never_counts_more_than_255_lines():
     flash, app, lnk = _setup(0)
     try:
         lnk.poll(0)
-        lnk.feed(link.encode_credit() + b"x\n" * 299, 1)
+        lnk.feed(linkcredit.encode_credit() + b"x\n" * 299, 1)
         assert _credits(_frames(lnk.poll(2))) == [255, 45]
     finally:
         flash.close()

@@ -24,7 +24,7 @@ from hil_tests.simreader import SimReader
 from hubkit import SESSION_END, SESSION_START, District
 
 from protocol import batch as wire
-from protocol import blocklist, boundedjson, link, topics
+from protocol import blocklist, boundedjson, link, linkcredit, topics
 from protocol import record as rec
 from protocol.errors import RemoteProtocolError
 from server_hub.core import clock
@@ -521,11 +521,11 @@ def test_r33_transcripts_embed_only_records_that_prove_themselves(hub):
 
 def test_r35_line_credits_keep_the_agent_within_256_bytes_of_the_reader():
     from agent.linkpace import LinePacer
-    assert link.encode_credit().decode() == "~K:*94585d83\n" and "`~K:*94585d83`" in SPEC
-    assert sd.parse_lines(link.encode_credit(3)) == [("frame", "K", b"\x03")]
+    assert linkcredit.encode_credit().decode() == "~K:*94585d83\n" and "`~K:*94585d83`" in SPEC
+    assert sd.parse_lines(linkcredit.encode_credit(3)) == [("frame", "K", b"\x03")]
     for bad in (b"\x00", b"\x01\x01"):
         with pytest.raises(RemoteProtocolError, match="credit"):
-            link.decode_credit(bad)
+            linkcredit.decode_credit(bad)
     # a reader that takes one line at a time off a console holding 256 bytes, and credits it
     pacer, console, taken = LinePacer(), bytearray(), link.LinkDecoder()
     pacer.opened(0.0)
