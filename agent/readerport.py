@@ -7,6 +7,10 @@ events; the core commits records and only then calls send_ack(). Noise lines, da
 and undecodable records are counted, never fatal. Unplugging the reader ends the thread (the
 service opens the port again when it reappears).
 
+Lines to the reader are paced (agent/linkpace.py, SPEC §3 "Line credits"): send() queues a
+line and writes what the reader has room for; its K credits (read by the read thread) and a
+timer for a reader that stops crediting write the rest.
+
 Events posted: ("port_up", port), ("records", port, [(rid, seq, data, reader_time), ...]),
 ("health", port, dict), ("port_down", port, reason).
 """
@@ -20,8 +24,9 @@ import time
 import serial
 
 from agent import readers
+from agent.linkpace import LinePacer
 from agent.logs import note
-from protocol import link
+from protocol import link, linkcredit
 from protocol import record as recordproto
 from protocol.errors import RemoteProtocolError
 
@@ -46,6 +51,8 @@ class ReaderPort:
         self.thread = None
         self.opened_at = None
         self.decoder = link.LinkDecoder()
+        self.pacer = LinePacer()
+        self._timer = None
         self.reader_ids = set()
         self.stats = {"records": 0, "health": 0, "unexpected_frames": 0, "bad_records": 0,
                       "write_errors": 0, "bad_reader_time": 0}
@@ -56,6 +63,7 @@ class ReaderPort:
         d = self.decoder
         out = dict(self.stats)
         out.update(noise_lines=d.noise_lines, bad_frames=d.bad_frames, oversize_lines=d.oversize_lines)
+        out.update(self.pacer.stats, lines_waiting=self.pacer.waiting, line_pacing=self.pacer.mode)
         return out
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -70,6 +78,7 @@ class ReaderPort:
 
     def stop(self, timeout=2.0):
         self._stopping = True
+        self._cancel_timer()
         ser = self._serial
         if ser is not None:
             try:
@@ -86,7 +95,9 @@ class ReaderPort:
         except (serial.SerialException, OSError, ValueError) as exc:
             self._post(("port_down", self, "cannot open: {}".format(exc)))
             return
-        self._serial = ser
+        with self._write_lock:
+            self.pacer.opened(time.monotonic())  # the credit request goes first
+            self._serial = ser
         self.opened_at = self._clock()
         reason = None
         try:
@@ -99,6 +110,7 @@ class ReaderPort:
             reason = "link lost: {}".format(exc)
         finally:
             self._serial = None
+            self._cancel_timer()
             try:
                 ser.close()
             except (serial.SerialException, OSError):
@@ -136,6 +148,8 @@ class ReaderPort:
                     records.append(item)
             elif frame.type == link.HEALTH:
                 self._health(frame.body)
+            elif frame.type == link.CREDIT:
+                self._credit(frame.body)
             else:
                 self.stats["unexpected_frames"] += 1
         if records:
@@ -174,6 +188,9 @@ class ReaderPort:
             note(log, logging.WARNING, "reader health refused", port=self.path, reason=exc.reason)
             return
         self.stats["health"] += 1
+        with self._write_lock:
+            self.pacer.health(obj, time.monotonic())
+        self._write_ready()
         # A reader that lost its clock (power cut, reset: no RTC) says time 0 in its health;
         # set it again at once so its next taps carry a real time (SPEC 3, design "Time").
         # A time that is no Unix time (negative, past u32) is unknown too: counted, and reset.
@@ -186,16 +203,48 @@ class ReaderPort:
             self.send(link.encode_time(int(self._clock() * 1000)))
         self._post(("health", self, obj))
 
+    def _credit(self, body):
+        try:
+            lines = linkcredit.decode_credit(body)
+        except RemoteProtocolError:
+            self.stats["unexpected_frames"] += 1
+            return
+        if not lines:
+            self.stats["unexpected_frames"] += 1  # a request travels the other way
+            return
+        with self._write_lock:
+            self.pacer.credit(lines, time.monotonic())
+        self._write_ready()
+
     # -- outbound --------------------------------------------------------------------------
 
     def send(self, line):
-        """Write one frame; False if the port is gone or stuck (the read thread then ends)."""
+        """Queue one frame and write what the reader has room for (SPEC §3 line credits);
+        False if the port is gone or stuck (the read thread then ends)."""
+        if self._serial is None:
+            return False
+        with self._write_lock:
+            if not self.pacer.push(line):
+                self.stats["write_errors"] += 1
+                self._end_reason = "reader took no line for {} waiting lines".format(self.pacer.waiting)
+                queued = False
+            else:
+                queued = True
+        if not queued:
+            self._give_up()
+            return False
+        return self._write_ready()
+
+    def _write_ready(self):
         ser = self._serial
         if ser is None:
             return False
         try:
             with self._write_lock:
-                ser.write(line)
+                lines = self.pacer.take(time.monotonic())
+                for line in lines:
+                    ser.write(line)
+                self._arm_timer()
             return True
         except serial.SerialTimeoutException:
             self.stats["write_errors"] += 1
@@ -204,12 +253,37 @@ class ReaderPort:
             # TypeError: pyserial's write after another thread closed the port (fd None)
             self.stats["write_errors"] += 1
             self._end_reason = "write failed: {}".format(exc)
+        self._give_up()
+        return False
+
+    def _give_up(self):
         self._stopping = True
+        self._cancel_timer()
+        ser = self._serial
+        if ser is None:
+            return
         try:
             ser.cancel_read()
         except (OSError, serial.SerialException, AttributeError):
             pass
-        return False
+
+    def _arm_timer(self):
+        # under _write_lock: lines wait for a credit; if none comes, the pacer's timeout frees them
+        deadline = self.pacer.deadline()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is None or self._stopping:
+            return
+        timer = threading.Timer(max(0.0, deadline - time.monotonic()) + 0.01, self._write_ready)
+        timer.daemon = True
+        timer.start()
+        self._timer = timer
+
+    def _cancel_timer(self):
+        timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
 
     def send_ack(self, reader_id, agent_wm, hub_wm):
         return self.send(link.encode_ack(reader_id, agent_wm, hub_wm))

@@ -1,7 +1,7 @@
 """Where the reader's heap goes on the emulated RP2040: one line per module and boot step.
 
     python -m bench.rp2040_heap [--budget 102400] [--display ssd1306_128x32] [--nfc mfrc522]
-                                [--keep DIR] [--json]
+                                [--frozen IMAGE.uf2] [--keep DIR] [--json]
 
 Installs the firmware as .mpy (as `tapcert-provision flash` does) with
 bench/rp2040_heap_probe.py as /main.py, which boots the reader the way firmware/main.py
@@ -9,6 +9,9 @@ does but one step at a time: the ballast (--budget N writes /ballast: the ESP32 
 mode, docs/firmware.md), the signing table, every module the boot imports (leaves first,
 so each line is the module's own code and data), the config, the board, App(), App.start(),
 then 3 s of the app's tasks. Prints a table: step, bytes of heap it took, free heap after.
+--frozen IMAGE runs a frozen image (docs/firmware.md "Frozen images") with no module files on
+the flash (they would shadow the frozen ones), as `tapcert-provision flash` leaves a frozen
+board: its modules must be this checkout's.
 About 2-3 minutes wall at load 2 (emulated time does not depend on the load).
 """
 
@@ -96,7 +99,8 @@ def import_order(repo: Path = REPO, roots=ROOTS) -> list[str]:
 
 
 def run(budget: int | None = None, display: str | None = None, nfc: str | None = None,
-        workdir: Path | None = None, timeout: float = 900.0, repo: Path = REPO) -> dict:
+        workdir: Path | None = None, timeout: float = 900.0, repo: Path = REPO,
+        frozen: Path | None = None) -> dict:
     import serial
 
     from hil_tests.targets.flashimage import firmware_files
@@ -106,15 +110,16 @@ def run(budget: int | None = None, display: str | None = None, nfc: str | None =
     workdir = Path(tempfile.mkdtemp(prefix="tapcert-rp2040-heap-")) if own else Path(workdir)
     result: dict = {"load_average_start": round(os.getloadavg()[0], 2), "budget": budget,
                     "display": display or "none", "nfc": nfc or "pn532", "steps": [],
-                    "mem_info": []}
-    reader = RP2040Reader(workdir / "chip", display=display, nfc=nfc)
+                    "mem_info": [], "install": "frozen: {}".format(frozen) if frozen else ".mpy"}
+    reader = RP2040Reader(workdir / "chip", display=display, nfc=nfc,
+                          image=str(frozen) if frozen else None)
     try:
-        files = firmware_files(repo)
+        files = {} if frozen else firmware_files(repo)
         files["/main.py"] = PROBE.read_bytes()
         files["/heapmap.json"] = json.dumps(import_order(repo)).encode()
         if budget:
             files["/ballast"] = str(budget).encode()
-        reader.install_firmware(files, CONFIG)
+        reader.install_firmware(files, CONFIG, mpy=not frozen)
         wall = time.monotonic()
         reader.start()
         ser = serial.Serial(reader.port, timeout=0)
@@ -154,8 +159,8 @@ def run(budget: int | None = None, display: str | None = None, nfc: str | None =
 
 
 def table(result: dict) -> str:
-    lines = ["heap on the emulated RP2040, .mpy install, budget {} ({} + {})".format(
-        result["budget"] or "none", result["nfc"], result["display"]),
+    lines = ["heap on the emulated RP2040, {} install, budget {} ({} + {})".format(
+        result["install"], result["budget"] or "none", result["nfc"], result["display"]),
         "{:<34} {:>8} {:>8}  {}".format("step", "bytes", "free", "loaded with it")]
     for s in result["steps"]:
         lines.append("{:<34} {:>8} {:>8}  {}".format(s["step"][:34], s["bytes"], s["free"],
@@ -176,13 +181,17 @@ def main(argv=None) -> int:
                         "102400 stands for an ESP32-WROOM-32")
     parser.add_argument("--display", choices=("none", "ssd1306_128x32", "ssd1306_128x64"))
     parser.add_argument("--nfc", choices=("pn532", "pn532_uart", "mfrc522"))
+    parser.add_argument("--frozen", type=Path, metavar="IMAGE",
+                        help="a frozen RPI_PICO .uf2 of this checkout's firmware: no module files")
     parser.add_argument("--keep", type=Path, help="work directory to keep (console.log)")
     parser.add_argument("--json", action="store_true", help="print the JSON, not the table")
     args = parser.parse_args(argv)
     config_board = {k: v for k, v in (("display", args.display), ("nfc", args.nfc)) if v}
     if config_board:
         CONFIG["board"] = config_board
-    got = run(args.budget, args.display, args.nfc, args.keep)
+    if args.frozen and not args.frozen.is_file():
+        parser.error("--frozen {}: no such image (docs/firmware.md \"Frozen images\" builds one)".format(args.frozen))
+    got = run(args.budget, args.display, args.nfc, args.keep, frozen=args.frozen)
     print(json.dumps(got, indent=1) if args.json else table(got))
     return 0 if got.get("finished") else 1
 

@@ -16,6 +16,12 @@
 # the agent has taken it (its watermark cannot say so: it is above the rewound records).
 # Once the base passes the agent watermark, offering is back to normal. A reader without a
 # key (nothing journaled) still answers Q with its health frame.
+#
+# Line credits (K): an ESP32's console buffers 260 bytes of input, so an agent that writes
+# several lines back to back overruns it. Once the agent asks (an empty K), every line taken
+# off the console - frame, noise or damaged, the K itself included - is credited in a K
+# written before anything else at the next poll; health says "fc": 1 while crediting (0: not
+# asked since boot, so an agent asks again after a reset). Only lines after the request count.
 from protocol import link
 from protocol.compat import ticks_diff
 from protocol.errors import RemoteProtocolError
@@ -45,6 +51,8 @@ class Link:
         self.injected = None     # [count, event, seq] of the last injected tap (test mode)
         self._rewind = 0        # > 0: offer from here although it is below the agent watermark
         self.rewinds = 0
+        self.credit = False     # the agent asked for line credits (K); then decoder.lines
+        #                         counts the lines taken and not yet credited
 
     # -- frames in --------------------------------------------------------------------
 
@@ -109,6 +117,14 @@ class Link:
         elif kind == link.BLOCKED:
             self._last_heard = now
             app.update_blocked(frame.body)
+        elif kind == link.CREDIT:
+            if frame.body:
+                self.ignored += 1  # a credit travels the other way
+                return
+            self._last_heard = now
+            if not self.credit:
+                self.credit = True
+                self.decoder.lines = 1  # from this K on (it is a line taken too)
         elif kind == link.REWIND:
             self._last_heard = now
             rid, from_seq = link.decode_rewind(frame.body)
@@ -133,6 +149,10 @@ class Link:
 
     def poll(self, now):
         out = []
+        while self.credit and self.decoder.lines:  # first: the agent may wait for room
+            n = min(self.decoder.lines, 255)
+            out.append(link.encode(link.CREDIT, bytes((n,))))
+            self.decoder.lines -= n
         if self._health_at is None or ticks_diff(now, self._health_at) >= self.health_ms:
             self._health_at = now
             out.append(self.health_line())
@@ -181,6 +201,7 @@ class Link:
         health["bad"] = self.decoder.bad_frames + self.decoder.oversize_lines
         health["noise"] = self.decoder.noise_lines
         health["refused"] = self.refused
+        health["fc"] = 1 if self.credit else 0
         if self.injected:
             health["inj"] = self.injected
         return link.encode(link.HEALTH, fit_json(health))

@@ -3,6 +3,7 @@
     pytest hil_tests                                   # --target=virtual (default)
     pytest hil_tests --target=serial:/dev/ttyACM0      # a real reader on the bench
     pytest hil_tests --target=rp2040                   # stock MicroPython on an emulated RP2040
+    pytest hil_tests --target=rp2040:budget=102400     # the same inside an ESP32's heap (.mpy)
 
 The virtual target starts the real firmware on the MicroPython binary behind a pty with a
 file-backed flash. On real readers taps are injected through the link's test command (the
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from hil_tests.district import District
+from hil_tests.targets.choice import TargetError, parse_target as _parse
 from hil_tests.targets.serial import SerialTargetUnsupported
 
 # The hubs tests start bind 127.0.0.1 and speak plain HTTP: say so explicitly (a hub refuses
@@ -33,12 +35,21 @@ RESULTS: list[tuple[str, str, float]] = []
 def pytest_addoption(parser):
     group = parser.getgroup("hil")
     group.addoption("--target", default="virtual",
-                    help="virtual (default), rp2040 (emulated Pico) or serial:/dev/ttyACM0[,/dev/ttyACM1]")
+                    help="virtual (default), rp2040 (emulated Pico), rp2040:budget=102400 (the same "
+                         "in an ESP32's heap: a /ballast leaves N bytes) or serial:/dev/ttyACM0[,/dev/ttyACM1]")
+
+
+
+def parse_target(value: str) -> tuple[str, dict]:
+    try:
+        return _parse(value)
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_collection_modifyitems(config, items):
     # every scenario on the emulated RP2040 takes minutes: rp2040_full, which make test deselects
-    if config.getoption("--target") == "rp2040":
+    if parse_target(config.getoption("--target"))[0] == "rp2040":
         here = os.path.dirname(os.path.abspath(__file__))
         for item in items:
             if str(item.path).startswith(here + os.sep):
@@ -58,8 +69,7 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture(scope="session")
 def target(request) -> str:
     value = request.config.getoption("--target")
-    if value not in ("virtual", "rp2040") and not value.startswith("serial:"):
-        raise pytest.UsageError(f"--target {value!r}: use virtual, rp2040 or serial:/dev/ttyACM0[,…]")
+    parse_target(value)  # a usage error for anything else
     return value
 
 
@@ -73,12 +83,14 @@ def reader_target(target) -> str:
 def district_factory(tmp_path, reader_target):
     """make(stations={"S-0001": 1}, provision="fast") -> a started District (stopped after)."""
     made: list[District] = []
-    target = reader_target
+    target, options = parse_target(reader_target)
 
     def make(stations=None, provision="fast", start_agents=True, **kw) -> District:
         stations = stations or {"S-0001": 1}
         if target == "rp2040":
             kw.setdefault("reader_target", "rp2040")
+            if "heap_budget" in options:
+                kw.setdefault("reader_heap_budget", options["heap_budget"])
         elif target != "virtual":
             ports = target.split(":", 1)[1].split(",")
             need = sum(stations.values())

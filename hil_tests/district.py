@@ -113,7 +113,8 @@ class District:
                  heapsize: str | None = None, log=None, hub_settings: dict | None = None,
                  agent_settings: dict | None = None, provision: str = "cli", tls: bool = False,
                  serial_ports: list[str] | None = None, reader_target: str = "virtual",
-                 reader_targets: dict[str, str] | None = None):
+                 reader_targets: dict[str, str] | None = None,
+                 reader_heap_budget: int | None = None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.layout = stations
@@ -135,6 +136,9 @@ class District:
         # reader_targets: a target for some readers by label ({"R-0002": "rp2040"}), others
         # take reader_target (make demo puts one emulated Pico among virtual readers)
         self.reader_targets = dict(reader_targets or {})
+        # reader_heap_budget: rp2040 readers in an ESP32's heap (a /ballast leaving N bytes;
+        # None: TAPCERT_RP2_HEAP_BUDGET or none), --target=rp2040:budget=N
+        self.reader_heap_budget = reader_heap_budget
         if self.serial_ports:
             self.provision = "cli"
         self.broker: Mosquitto | None = None
@@ -279,7 +283,7 @@ class District:
             vr = SerialReader(self.serial_ports.pop(0), label)
         elif self.reader_targets.get(label, self.reader_target) == "rp2040":
             from hil_tests.targets.rp2040 import RP2040Reader
-            vr = RP2040Reader(workdir, label=label)
+            vr = RP2040Reader(workdir, label=label, heap_budget=self.reader_heap_budget)
         else:
             vr = VirtualReader(workdir, label=label, heapsize=self.heapsize)
         reader = Reader(sid, label, vr)

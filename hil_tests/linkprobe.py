@@ -32,3 +32,27 @@ def query_health(port: str, timeout: float = 10.0) -> dict:
                     return link.decode_json(frame.body)
     raise TimeoutError(f"no health frame from the reader on {port} within {timeout:.0f}s: "
                        "is the firmware running (not stopped at the REPL)?")
+
+
+def health_through(port, events, check, timeout: float, ask_every: float = 5.0) -> dict:
+    """Through the agent's own reader link: `port` an agent.readerport.ReaderPort whose events
+    go to the queue `events`. Send Q until a health frame passes `check`; return it, or the
+    last health seen ({} if none) once `timeout` seconds have passed."""
+    import queue
+
+    deadline = time.monotonic() + timeout
+    last: dict = {}
+    while time.monotonic() < deadline:
+        port.send(link.encode(link.QUERY))
+        until = min(deadline, time.monotonic() + ask_every)
+        while time.monotonic() < until:
+            try:
+                event = events.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if event[0] == "health":
+                last = event[2]
+                if check(last):
+                    return last
+                break
+    return last

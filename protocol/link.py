@@ -24,7 +24,8 @@ QUERY = "Q"
 INJECT = "I"
 BLOCKED = "B"
 REWIND = "W"
-TYPES = "RHATQIBW"
+CREDIT = "K"   # line credits (SPEC.md §3; bodies in protocol/linkcredit.py, kept off the reader's heap)
+TYPES = "RHATQIBWK"
 _HEX = b"0123456789abcdefABCDEF"
 
 
@@ -74,6 +75,7 @@ class LinkDecoder:
     def __init__(self):
         self._buf = bytearray()
         self._discarding = False  # inside an over-long line: drop until its newline
+        self.lines = 0            # lines taken off the input (frames, noise, damaged): line credits
         self.noise_lines = 0
         self.bad_frames = 0
         self.oversize_lines = 0
@@ -94,6 +96,7 @@ class LinkDecoder:
                 return NEED_DATA
             line = bytes(buf[:end])
             self._buf = buf[end + 1:]
+            self.lines += 1
             if self._discarding:
                 self._discarding = False
                 continue

@@ -11,12 +11,15 @@ starts, b"R" booted to the REPL, b"H"/b"S" hard/soft reset requested.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import pty
 import shutil
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
 import tty
 from pathlib import Path
@@ -46,9 +49,14 @@ def _die_with_parent() -> None:
 
 
 class Interpreter:
-    def __init__(self, cmd: list[str], env: dict, cwd: str) -> None:
+    def __init__(self, cmd: list[str], env: dict, cwd: str, rx_buffer: int | None = None) -> None:
         master, slave = pty.openpty()
         tty.setraw(slave)
+        # rx_buffer: a console that holds only this many bytes the firmware has not read (an
+        # ESP32's UART: 260) and drops what does not fit, instead of the pty's 4 KB that waits
+        self.rx_buffer = rx_buffer
+        self.rx_dropped = 0
+        self._slave_name = os.ttyname(slave)
         control_r, control_w = os.pipe()
         env = dict(env, TAPCERT_CONTROL_FD=str(control_w))
         try:
@@ -106,9 +114,31 @@ class Interpreter:
             except OSError:
                 pass
 
-    def send(self, data: bytes) -> None:
+    def send(self, data: bytes) -> int:
+        """Input for the interpreter; -> bytes dropped (only with an rx_buffer)."""
+        if self.rx_buffer is not None and data:
+            room = max(0, self.rx_buffer - self.unread() - len(self.pending))
+            dropped = max(0, len(data) - room)
+            self.rx_dropped += dropped
+            data = data[:room]
+        else:
+            dropped = 0
         self.pending += data
         self.flush()
+        return dropped
+
+    def unread(self) -> int:
+        """Bytes written to the interpreter's console that it has not read yet."""
+        try:
+            fd = os.open(self._slave_name, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            return 0  # gone
+        try:
+            return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+        except OSError:
+            return 0
+        finally:
+            os.close(fd)
 
     def flush(self) -> None:
         while self.pending:

@@ -61,12 +61,14 @@ _FAILED_BOOTS_LIMIT = 3
 
 class Bridge:
     def __init__(self, workdir, flash, host_dir, *, micropython=None, heapsize=None,
-                 boot_script=BOOT_SCRIPT, env=None) -> None:
+                 boot_script=BOOT_SCRIPT, env=None, rx_buffer=None) -> None:
         self.workdir = Path(workdir)
         self.flash = Path(flash).resolve()
         self.host_dir = Path(host_dir).resolve()
         self.micropython = find_micropython(micropython)
         self.heapsize = heapsize
+        self.rx_buffer = rx_buffer       # model an ESP32's 260-byte console input (drops overflow)
+        self.rx_dropped = 0
         self.boot_script = str(boot_script)
         self.env = dict(os.environ if env is None else env)
         self.env.pop("MICROPYPATH", None)  # unix_boot sets the board's sys.path
@@ -92,7 +94,7 @@ class Bridge:
         if self.heapsize:
             cmd += ["-X", "heapsize=" + str(self.heapsize)]
         cmd += ["-i", self.boot_script]
-        self.chip = Interpreter(cmd, env, str(self.host_dir))
+        self.chip = Interpreter(cmd, env, str(self.host_dir), rx_buffer=self.rx_buffer)
         self.boots += 1
         self.tracker.reset()
         self.held, self.holding = b"", False
@@ -202,7 +204,7 @@ class Bridge:
     def _to_chip(self, data: bytes, now: float) -> None:
         if data and self.chip is not None:
             self.tracker.feed_input(data, now)
-            self.chip.send(data)
+            self.rx_dropped += self.chip.send(data)
 
     def _accepting_input(self, now: float) -> bool:
         chip = self.chip
@@ -264,7 +266,7 @@ class Bridge:
                 "pid": chip.pid if chip else None, "boots": self.boots,
                 "raw_mode": self.tracker.raw_mode, "idle": self.tracker.idle,
                 "tty": str(self.port.link) if self.port.is_open else None, "pts": self.port.pts,
-                "connected": self.port.connected()}
+                "connected": self.port.connected(), "rx_dropped": self.rx_dropped}
 
     # -- the loop ------------------------------------------------------------------
 
@@ -365,12 +367,14 @@ def main(argv=None) -> int:
     parser.add_argument("--heapsize", help="interpreter heap, e.g. 128K (default: the port's 2M)")
     parser.add_argument("--micropython", help="interpreter binary (default: $MICROPYTHON or the venv's)")
     parser.add_argument("--powered-off", action="store_true", help="start without powering on")
+    parser.add_argument("--rx-buffer", type=int, help="console input the firmware has not read that"
+                        " fits before bytes are dropped (an ESP32's UART: 260; default: a pty's, which waits)")
     args = parser.parse_args(argv)
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     Path(args.host_dir).mkdir(parents=True, exist_ok=True)
     try:
         bridge = Bridge(args.workdir, args.flash, args.host_dir, micropython=args.micropython,
-                        heapsize=args.heapsize)
+                        heapsize=args.heapsize, rx_buffer=args.rx_buffer)
     except RuntimeError as exc:
         print(json.dumps({"ok": False, "error": str(exc)}), flush=True)
         return 1

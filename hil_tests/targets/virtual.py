@@ -42,8 +42,9 @@ class VirtualReaderError(Exception):
 
 class VirtualReader:
     def __init__(self, workdir, *, heapsize=None, micropython=None, label="R-0001",
-                 card_field_port=None) -> None:
+                 card_field_port=None, rx_buffer=None) -> None:
         self.workdir = Path(workdir).resolve()
+        self.rx_buffer = rx_buffer  # e.g. 260: an ESP32's console input that drops overflow
         self.host_dir = self.workdir / "host"
         self.image = FlashImage(self.workdir / "flash.img")
         self.heapsize = heapsize
@@ -111,6 +112,8 @@ class VirtualReader:
             cmd += ["--heapsize", str(self.heapsize)]
         if self.micropython:
             cmd += ["--micropython", str(self.micropython)]
+        if self.rx_buffer:
+            cmd += ["--rx-buffer", str(self.rx_buffer)]
         if not powered:
             cmd.append("--powered-off")
         self._err = open(self.workdir / "bridge.err", "ab")

@@ -23,7 +23,7 @@ import tty
 from pathlib import Path
 
 from hil_tests.simreader import SimReader
-from protocol import link
+from protocol import link, linkcredit
 from protocol import record as rec
 
 _OUTBUF_MAX = 64 * 1024
@@ -31,7 +31,8 @@ _OUTBUF_MAX = 64 * 1024
 
 class FakeReader:
     def __init__(self, workdir, name="reader0", *, window=16, reoffer_s=1.0, health_s=30.0,
-                 label=None, seed=None, capacity=100_000, station=None, report_blocked=True):
+                 label=None, seed=None, capacity=100_000, station=None, report_blocked=True,
+                 credits=True):
         self.sim = SimReader(seed)
         self.reader_id = self.sim.reader_id
         self.rid = self.reader_id.hex()
@@ -52,6 +53,11 @@ class FakeReader:
                        "stale_acks": 0, "foreign_acks": 0, "blocked_frames": 0, "health": 0}
         self.blocked = set()         # the blocked-card list as the firmware keeps it (11-B keys)
         self.report_blocked = report_blocked   # health carries blocked/bcrc (firmware >= 0.1.1)
+        # line credits (SPEC §3) as firmware/linkport.py gives them once asked; False: firmware
+        # from before them (a K is a frame type it does not know, its health has no "fc")
+        self.credits = credits
+        self.crediting = False
+        self._credit_mark = 0
         self._lock = threading.Lock()
         self._master = None
         self._slave = None
@@ -101,6 +107,7 @@ class FakeReader:
             os.replace(tmp, self.port)
             self._out.clear()
             self._decoder = link.LinkDecoder()
+            self.crediting, self._credit_mark = False, 0  # booted again: not asked yet
             self._sent_upto = self.agent_wm
             self._next_health = 0.0  # announce ourselves, like a reader that just booted
         self._wake()
@@ -266,6 +273,8 @@ class FakeReader:
                 "jfill": (100 * (n - self.hub_wm)) // self.capacity, "test": True}
         if self.station:
             body["station"] = self.station
+        if self.credits:
+            body["fc"] = 1 if self.crediting else 0
         if self.report_blocked:
             body["blocked"] = len(self.blocked)
             body["bcrc"] = binascii.crc32(b"".join(sorted(self.blocked))) & 0xFFFFFFFF
@@ -280,8 +289,19 @@ class FakeReader:
                 self.counts["bad_from_agent"] += 1
                 continue
             if frame is link.NEED_DATA:
+                taken = self._decoder.lines - self._credit_mark
+                if self.crediting and taken > 0:
+                    self._credit_mark = self._decoder.lines
+                    while taken:
+                        self._out.extend(linkcredit.encode_credit(min(taken, 255)))
+                        taken -= min(taken, 255)
                 return
-            if frame.type == link.ACK:
+            if frame.type == link.CREDIT and self.credits and not frame.body:
+                if not self.crediting:
+                    self.crediting = True
+                    self._credit_mark = self._decoder.lines - 1
+                self.counts["credit_requests"] = self.counts.get("credit_requests", 0) + 1
+            elif frame.type == link.ACK:
                 rid, agent_wm, hub_wm = link.decode_ack(frame.body)
                 if rid != self.reader_id:
                     self.counts["foreign_acks"] += 1

@@ -4,7 +4,7 @@
 
 from fwkit import Flash, make_app, uid, verify
 from linkport import Link, fit_json
-from protocol import link
+from protocol import link, linkcredit
 from protocol import record as rec
 
 
@@ -239,5 +239,43 @@ def test_every_frame_toward_the_reader_fits_an_esp32_console_buffer():
         for line in lines[:-5]:
             lnk.feed(line, 0)
         assert len(app.blocked) == blocklist.MAX_CARDS and app.blocked.contains(uids[-1])
+    finally:
+        flash.close()
+
+
+def _credits(frames):
+    return [linkcredit.decode_credit(f.body) for f in frames if f.type == "K"]
+
+
+def test_lines_are_credited_only_once_the_agent_asks():
+    flash, app, lnk = _setup(0)
+    try:
+        h = link.decode_json(_frames(lnk.poll(0))[0].body)
+        assert h["fc"] == 0  # not asked since boot
+        lnk.feed(link.encode(link.QUERY) + b"noise\n", 1)
+        assert _credits(_frames(lnk.poll(2))) == []  # an old agent never sees a K
+        # the request, then a Q, a damaged line and a blocked frame cut in two reads
+        blocked = link.encode(link.BLOCKED, bytes([0, 4]) + b"\xde\xad\xbe\xef")
+        lnk.feed(linkcredit.encode_credit() + link.encode(link.QUERY) + b"~B:zz*00000000\n"
+                 + blocked[:9], 3)
+        frames = _frames(lnk.poll(4))
+        assert frames[0].type == "K" and _credits(frames) == [3]  # first: the agent waits on it
+        assert link.decode_json([f for f in frames if f.type == "H"][0].body)["fc"] == 1
+        lnk.feed(blocked[9:], 5)
+        assert _credits(_frames(lnk.poll(6))) == [1]
+        assert app.health()["blocked"] == 1
+        assert _credits(_frames(lnk.poll(7))) == []  # nothing taken, nothing credited
+        lnk.feed(linkcredit.encode_credit(2), 8)  # a credit travels the other way: ignored, counted
+        assert _credits(_frames(lnk.poll(9))) == [1] and lnk.ignored == 1
+    finally:
+        flash.close()
+
+
+def test_a_credit_never_counts_more_than_255_lines():
+    flash, app, lnk = _setup(0)
+    try:
+        lnk.poll(0)
+        lnk.feed(linkcredit.encode_credit() + b"x\n" * 299, 1)
+        assert _credits(_frames(lnk.poll(2))) == [255, 45]
     finally:
         flash.close()

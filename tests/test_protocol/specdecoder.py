@@ -79,9 +79,9 @@ def verify(public_key: bytes, record: bytes) -> bool:
 
 # --- §3 link ------------------------------------------------------------------------------------
 
-_TYPES = "RHATQIBW"
+_TYPES = "RHATQIBWK"
 _FRAME = re.compile(rb"~(.):(.*)\*(.{8})", re.S)
-_BODY_LEN = {"A": (16,), "T": (8,), "I": (5, 8, 11), "W": (12,), "Q": (0,)}
+_BODY_LEN = {"A": (16,), "T": (8,), "I": (5, 8, 11), "W": (12,), "Q": (0,), "K": (0, 1)}
 
 
 def encode_frame(type_: str, body: bytes) -> bytes:

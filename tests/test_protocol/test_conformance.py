@@ -24,7 +24,7 @@ from hil_tests.simreader import SimReader
 from hubkit import SESSION_END, SESSION_START, District
 
 from protocol import batch as wire
-from protocol import blocklist, boundedjson, link, topics
+from protocol import blocklist, boundedjson, link, linkcredit, topics
 from protocol import record as rec
 from protocol.errors import RemoteProtocolError
 from server_hub.core import clock
@@ -517,3 +517,33 @@ def test_r33_transcripts_embed_only_records_that_prove_themselves(hub):
         for x in items[0]["records"]:
             assert sd.verify(H(x["readerPublicKey"]), H(x["recordHex"]))
     assert embedded == {"L-0": [recs[0]], "L-1": [], "L-2": [recs[2]]}
+
+
+def test_r35_line_credits_keep_the_agent_within_256_bytes_of_the_reader():
+    from agent.linkpace import LinePacer
+    assert linkcredit.encode_credit().decode() == "~K:*94585d83\n" and "`~K:*94585d83`" in SPEC
+    assert sd.parse_lines(linkcredit.encode_credit(3)) == [("frame", "K", b"\x03")]
+    for bad in (b"\x00", b"\x01\x01"):
+        with pytest.raises(RemoteProtocolError, match="credit"):
+            linkcredit.decode_credit(bad)
+    # a reader that takes one line at a time off a console holding 256 bytes, and credits it
+    pacer, console, taken = LinePacer(), bytearray(), link.LinkDecoder()
+    pacer.opened(0.0)
+    lines = [link.encode(link.BLOCKED, b) for b in blocklist.frame_bodies(
+        [bytes([i % 256, i // 256]) * 5 for i in range(1000)])] + [link.encode(link.QUERY)]
+    for line in lines:
+        pacer.push(line)
+    got, now = [], 0.0
+    while pacer.waiting or console:
+        for line in pacer.take(now):
+            console += line
+            assert len(console) <= 256, "the agent overran the reader's console"
+        end = console.index(b"\n") + 1
+        taken.feed(bytes(console[:end]))
+        del console[:end]
+        frame = taken.next_message()
+        got.append(frame)
+        pacer.credit(1, now)
+        now += 0.01
+    assert [f.type for f in got] == ["K"] + ["B"] * 63 + ["Q"]
+    assert pacer.stats["credit_timeouts"] == 0

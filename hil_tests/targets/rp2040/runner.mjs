@@ -272,6 +272,7 @@ class Runner {
       boots: this.boots, boot_log: this.bootLog, paused: this.paused, paced: this.paced,
       flash_timing: this.flash.timing, flash: this.flash.counts,
       cut_armed: this.flash.cutAtOp !== null || this.flash.cutAtNs !== null, host_queued: this.usb.queued,
+      console_buffer: this.usb.consoleBuffer, console_dropped: this.usb.dropped,
       emulated_mhz: Math.round(this.rate.mhz * 10) / 10, nfc: this.wiring.nfc,
       nfc_simulated: this.wiring.available(), nfc_silent: this.wiring.nfcSilent,
       display: this.wiring.display, gpio: !!this.sims.GPIOWatch, cards: this.wiring.cards(),
@@ -335,6 +336,9 @@ class Runner {
         this.wiring.rewire({ nfc: msg.nfc, display: msg.display });
         return { ok: true, nfc: this.wiring.nfc, display: this.wiring.display };
       case 'pace': this.paced = !!msg.on; this.kick(); return { ok: true, paced: this.paced };
+      case 'console_buffer':  // host input the device has not taken: N bytes, the rest dropped (0: no limit)
+        this.usb.consoleBuffer = Math.max(0, msg.bytes | 0);
+        return { ok: true, console_buffer: this.usb.consoleBuffer, console_dropped: this.usb.dropped };
       case 'flash_timing': this.flash.timing = !!msg.on; return { ok: true, flash_timing: this.flash.timing, timing: TIMING };
       case 'run_until':
         if (!this.chip) return { ok: false, error: 'the reader is powered off' };
@@ -352,7 +356,7 @@ class Runner {
       case 'stop': this.shutdown(); return { ok: true };
       default:
         return { ok: false, error: `unknown command ${JSON.stringify(msg.cmd)}: status, clock, power_cut,` +
-          ' cancel_cut, power_on, reset, snapshot, card, nfc_silent, wiring, pace, flash_timing, run_until, resume, stop' };
+          ' cancel_cut, power_on, reset, snapshot, card, nfc_silent, wiring, pace, console_buffer, flash_timing, run_until, resume, stop' };
     }
   }
 

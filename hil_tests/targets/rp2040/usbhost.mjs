@@ -6,6 +6,11 @@
 // real host NAKs, and host input waits in an unbounded queue: the device takes a packet only
 // when it re-arms its endpoint, which tinyusb does only with room in its buffer, so
 // MicroPython's receive buffer cannot overflow (flow control by the USB protocol itself).
+//
+// consoleBuffer = N models a console without that flow control, an ESP32's UART (260 bytes):
+// host input that the device has not taken yet holds N bytes and what does not fit is
+// dropped (counted in `dropped`). The Pico's own 512-byte CDC buffer still sits behind it,
+// so the model is more lenient than an ESP32, never stricter.
 
 import { USBCDC } from 'rp2040js';
 
@@ -19,6 +24,8 @@ export class USBHost {
     this.cdc = null;
     this.pendingRead = 0;       // size of the OUT transfer the device has armed, 0 if none
     this.connected = false;
+    this.consoleBuffer = 0;     // 0: unbounded (USB flow control); N: an N-byte console
+    this.dropped = 0;
   }
 
   attach(chip) {
@@ -46,6 +53,13 @@ export class USBHost {
 
   // Host input (from the pty). Kept across resets: a PC's write does not vanish.
   send(bytes) {
+    if (this.consoleBuffer) {
+      const room = Math.max(0, this.consoleBuffer - this.queued);
+      if (bytes.length > room) {
+        this.dropped += bytes.length - room;
+        bytes = bytes.subarray(0, room);
+      }
+    }
     if (bytes.length === 0) return;
     this.queue.push(bytes);
     this.queued += bytes.length;
