@@ -31,8 +31,14 @@ DATA = "/data"
 _BLOCKED = "/data/blocked.bin"
 
 
+def _flash_device():
+    # the block device under "/" (a board's flash), for the journal's raw tap log
+    import rawlog
+    return rawlog.device()
+
+
 class App:
-    def __init__(self, config, board, root=""):
+    def __init__(self, config, board, root="", bdev=None):
         self.config = config
         self.board = board
         self.root = root
@@ -48,7 +54,9 @@ class App:
         self.journal = Journal(root + config["journal_dir"], config["journal_capacity"],
                                config["segment_bytes"], config["warn_pct"],
                                config["pressure_pct"], config["reserve_bytes"],
-                               config["flush_records"], config["wm_records"])
+                               config["flush_records"], config["wm_records"],
+                               bdev if bdev is not None or root else _flash_device(),
+                               config["raw_pages"])
         self.debounce = Debounce(int(config["debounce_s"] * 1000))
         self.blocked = None  # the blocked-card list, loaded when there is one
         self.feedback = Feedback(board.feedback)

@@ -6,11 +6,13 @@
 # by rewriting the good prefix under a fresh name and renaming it over the segment. The
 # tail files' payloads past the newest segment are the records journaled but not yet
 # signed (for a seq in two files, the newer file's; the older one's write had failed).
+# The raw log's pages (rawlog.py) count as the oldest tail file: a slot or numbered file
+# with the same seq beats them.
 import os
 import struct
 
 import persist
-from journal import (_ESIZE, _FIRST, _LAST, _SEG, _SIG, _SIZE, _TAIL, _WM, JournalError,
+from journal import (_ESIZE, _FIRST, _LAST, _RAW, _SEG, _SIG, _SIZE, _TAIL, _WM, JournalError,
                      Torn, read_entry, seq_of, seg_no)
 from protocol import record as rec
 
@@ -62,7 +64,10 @@ def recover(j, reader_id):
         j.last_hash = rec.chain_hash(head)
         break
     j._seg_zombie = False
-    _load_tail(j, slots, tails)
+    pages = _raw_pages(j)
+    _load_tail(j, slots, tails, pages)
+    if j.raw is not None:
+        j.raw.settle(pages, j.last_seq)
     floor = max(j.agent_wm, j.hub_wm)
     if j.last_seq < floor:
         j.err = "journal lost records up to seq {}: chain restarts".format(floor)
@@ -174,10 +179,36 @@ def cut(path, good):
     os.rename(tmp, path)
 
 
-def _load_tail(j, slots, tails):
-    # every tail file's payloads, by seq (slots first, then numbered files by N: a later
-    # one wins); those past the segments are the unsigned records
+def _raw_pages(j):
+    # the raw log attached (its reservation made when missing) and read: -> its valid
+    # pages [(block index, seq, body)] of this reader
+    j.raw = None
+    if j.bdev is None or not j.raw_pages:
+        return []
+    import rawlog
+    try:
+        j.raw, err = rawlog.attach(j.bdev, j.path + _RAW, j.raw_pages)
+    except OSError as exc:
+        err = "journal raw log not attached (OSError {}): taps go to tail slots".format(
+            exc.args[0] if exc.args else "")
+    if err:
+        j.err = err
+    if j.raw is None:
+        return []
+    pages = []
+    for page in j.raw.scan():
+        body = page[2]
+        if j.reader_id is None or rec.peek_reader_id(body) == j.reader_id:
+            pages.append(page)
+    return pages
+
+
+def _load_tail(j, slots, tails, pages=()):
+    # every tail file's payloads, by seq (raw pages first, then slots, then numbered files
+    # by N: a later one wins); those past the segments are the unsigned records
     found = {}
+    for _, seq, body in pages:
+        found[seq] = body
     j._slots = [0] * len(j._slots)
     j._poisoned = []
     j._tails = []
