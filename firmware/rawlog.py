@@ -203,6 +203,12 @@ def attach(dev, folder, pages):
         err = "journal raw log reservation damaged: made again"
     for name in os.listdir(folder):
         persist.remove(folder + "/" + name)
+    try:
+        st = os.statvfs(folder)
+        if st[0] * st[4] < 4 * k * bs:  # a nearly full flash keeps its room for records
+            return None, "journal raw log not made: {} bytes of flash free".format(st[0] * st[4])
+    except (OSError, AttributeError):
+        pass
     nonce = os.urandom(4)
     fill = b"\xff" * PAGE
     for i in range(k):

@@ -297,3 +297,16 @@ def test_the_map_names_one_block_per_file():
             assert os.stat("{}/raw/r{}".format(j.path, i))[6] == 512
     finally:
         flash.close()
+
+
+def test_a_nearly_full_flash_keeps_its_room_for_records():
+    # 64 pages of 512-byte blocks = 32 blocks: more than a quarter of a 48-block flash
+    _micropython_only()
+    flash = Flash(512, 48)
+    try:
+        j = _journal(flash, raw_pages=64)
+        assert j.raw is None and "not made" in (j.err or "")
+        _mint(j, 2)  # tail slots
+        assert len(_slot_files(j)) == 2
+    finally:
+        flash.close()
