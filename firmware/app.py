@@ -32,7 +32,11 @@ _BLOCKED = "/data/blocked.bin"
 
 
 def _flash_device():
-    # the block device under "/" (a board's flash), for the journal's raw tap log
+    # the block device under "/" (a board's flash), for the journal's raw tap log; none in
+    # the ESP32 heap budget mode (firmware/ballast.py holding heap): it stands for an ESP32,
+    # whose firmware has no raw log (rawlog.device())
+    if getattr(sys.modules.get("ballast"), "size", 0):
+        return None
     import rawlog
     return rawlog.device()
 

@@ -188,9 +188,8 @@ def _raw_pages(j):
     import rawlog
     try:
         j.raw, err = rawlog.attach(j.bdev, j.path + _RAW, j.raw_pages)
-    except OSError as exc:
-        err = "journal raw log not attached (OSError {}): taps go to tail slots".format(
-            exc.args[0] if exc.args else "")
+    except (OSError, MemoryError) as exc:
+        err = "journal raw log not attached ({!r}): taps go to tail slots".format(exc)
     if err:
         j.err = err
     if j.raw is None:
