@@ -56,7 +56,6 @@ from protocol import record as rec
 from protocol.compat import ticks_diff, ticks_us
 
 _TAIL = "/tail/"
-_RAW = "/raw"
 _SEG = "/seg/"
 _WM = "wm"
 _SUFFIX = ".seg"
@@ -133,9 +132,9 @@ class Journal:
                  pressure_pct=75, reserve_bytes=32768, flush_records=1, wm_records=1,
                  bdev=None, raw_pages=128):
         self.path = path
-        self.bdev = bdev            # the block device under path's filesystem: a raw log
-        self.raw_pages = raw_pages  # pages of the raw log (rawlog.py); 0: tail slots only
-        self.raw = None             # rawlog.RawLog, attached at open
+        self.raw = None  # rawlog.RawLog, attached at open from (the block device under
+        if bdev is not None and raw_pages:  # path's filesystem, pages): a heap budget has none
+            self._raw_dev = (bdev, raw_pages)
         self.capacity = capacity
         self.segment_bytes = segment_bytes
         self.warn_pct = warn_pct
@@ -250,6 +249,7 @@ class Journal:
             if self.status() == "full":
                 raise JournalFull("journal full: {} records held, {} not yet synced".format(
                     self.held(), self.unsynced()))
+        done = False
         raw = self.raw
         if raw is not None and seq > self._failed_seq:
             try:
@@ -257,29 +257,25 @@ class Journal:
             except OSError:
                 self._failed_seq = seq  # the page may have landed: the retry beats it
                 raise
-            if done:
-                return self._appended(seq, payload)
-        slot, pos = self._free_slot() if seq > self._failed_seq else (-1, 0)
-        if slot >= 0:
-            t0 = ticks_us()
-            try:
-                persist.write_file(self._slot_path(slot), entry(payload))
-            except OSError:
-                self._poisoned.append(slot)  # its failed file may still commit
-                self._failed_seq = seq        # two slots with one seq are not told apart:
-                # the retry goes to a numbered file, which beats a slot
-                raise
-            self._paced(ticks_diff(ticks_us(), t0), pos < _PACED)
-            self._slots[slot] = seq
-        else:
-            no = self._tail_no
-            self._tail_no = no + 1
-            self._tails.append([seq, no])  # a failed file may still commit: deleted with seq
-            self._paced(0, False)
-            persist.write_file(self._tail_path(no), entry(payload))
-        return self._appended(seq, payload)
-
-    def _appended(self, seq, payload):
+        if not done:  # a tail slot, or a numbered tail file
+            slot, pos = self._free_slot() if seq > self._failed_seq else (-1, 0)
+            if slot >= 0:
+                t0 = ticks_us()
+                try:
+                    persist.write_file(self._slot_path(slot), entry(payload))
+                except OSError:
+                    self._poisoned.append(slot)  # its failed file may still commit
+                    self._failed_seq = seq        # two slots with one seq are not told apart:
+                    # the retry goes to a numbered file, which beats a slot
+                    raise
+                self._paced(ticks_diff(ticks_us(), t0), pos < _PACED)
+                self._slots[slot] = seq
+            else:
+                no = self._tail_no
+                self._tail_no = no + 1
+                self._tails.append([seq, no])  # a failed file may still commit: deleted with seq
+                self._paced(0, False)
+                persist.write_file(self._tail_path(no), entry(payload))
         self.pending.append(bytes(payload))
         self.last_seq = seq
         self.last_hash = rec.chain_hash(payload)
@@ -585,7 +581,7 @@ def _order(n):
 def _files(path):
     # every file of a journal directory, its folders' files included
     out = []
-    for folder in (path + _SEG, path + _TAIL, path + _RAW + "/", path + "/"):
+    for folder in (path + _SEG, path + _TAIL, path + "/raw/", path + "/"):
         try:
             names = os.listdir(folder.rstrip("/"))
         except OSError:

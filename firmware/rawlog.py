@@ -181,6 +181,30 @@ def _parse(buf, nonce):
     return bytes(buf[7:7 + n])
 
 
+# -- boot ------------------------------------------------------------------------------
+
+def boot(j, load):
+    # journal recovery's part (recovery.py): attach the raw log of journal j (its
+    # reservation made when missing), read its pages, hand this reader's valid ones to
+    # load(pages) (the tail's loader: they count as its oldest file), then set the seq each
+    # block holds from the recovered chain. A failure to attach leaves j on tail slots.
+    dev, count = j._raw_dev
+    try:
+        j.raw, err = attach(dev, j.path + "/raw", count)
+    except (OSError, MemoryError) as exc:
+        err = "journal raw log not attached ({!r}): taps go to tail slots".format(exc)
+    if err:
+        j.err = err
+    pages = []
+    if j.raw is not None:
+        for page in j.raw.scan():
+            if j.reader_id is None or rec.peek_reader_id(page[2]) == j.reader_id:
+                pages.append(page)
+    load(pages)
+    if j.raw is not None:
+        j.raw.settle(pages, j.last_seq)
+
+
 # -- the reservation -------------------------------------------------------------------
 
 def attach(dev, folder, pages):

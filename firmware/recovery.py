@@ -12,7 +12,7 @@ import os
 import struct
 
 import persist
-from journal import (_ESIZE, _FIRST, _LAST, _RAW, _SEG, _SIG, _SIZE, _TAIL, _WM, JournalError,
+from journal import (_ESIZE, _FIRST, _LAST, _SEG, _SIG, _SIZE, _TAIL, _WM, JournalError,
                      Torn, read_entry, seq_of, seg_no)
 from protocol import record as rec
 
@@ -64,10 +64,12 @@ def recover(j, reader_id):
         j.last_hash = rec.chain_hash(head)
         break
     j._seg_zombie = False
-    pages = _raw_pages(j)
-    _load_tail(j, slots, tails, pages)
-    if j.raw is not None:
-        j.raw.settle(pages, j.last_seq)
+    j.raw = None
+    if getattr(j, "_raw_dev", None) is None:
+        _load_tail(j, slots, tails)
+    else:  # the raw log's pages count as the oldest tail file (rawlog.boot)
+        import rawlog
+        rawlog.boot(j, lambda pages: _load_tail(j, slots, tails, pages))
     floor = max(j.agent_wm, j.hub_wm)
     if j.last_seq < floor:
         j.err = "journal lost records up to seq {}: chain restarts".format(floor)
@@ -177,29 +179,6 @@ def cut(path, good):
             persist.hold(dst)
             raise
     os.rename(tmp, path)
-
-
-def _raw_pages(j):
-    # the raw log attached (its reservation made when missing) and read: -> its valid
-    # pages [(block index, seq, body)] of this reader
-    j.raw = None
-    if j.bdev is None or not j.raw_pages:
-        return []
-    import rawlog
-    try:
-        j.raw, err = rawlog.attach(j.bdev, j.path + _RAW, j.raw_pages)
-    except (OSError, MemoryError) as exc:
-        err = "journal raw log not attached ({!r}): taps go to tail slots".format(exc)
-    if err:
-        j.err = err
-    if j.raw is None:
-        return []
-    pages = []
-    for page in j.raw.scan():
-        body = page[2]
-        if j.reader_id is None or rec.peek_reader_id(body) == j.reader_id:
-            pages.append(page)
-    return pages
 
 
 def _load_tail(j, slots, tails, pages=()):
