@@ -58,10 +58,25 @@ import app as appmod  # noqa: E402
 import config  # noqa: E402
 from board import make_board  # noqa: E402
 
+
+def rawstat(since=None):
+    # the raw tap log's [pages programmed, blocks erased, erased pages left] (since a
+    # snapshot: the first two as differences); None without one (tail slots only)
+    raw = App.journal.raw
+    if raw is None:
+        return None
+    now = [raw.pages, raw.erases, raw.free_pages()]
+    if since:
+        now[0] -= since[0]
+        now[1] -= since[1]
+    return now
+
+
 cfg, err = config.load()
 App = appmod.App(cfg, make_board(cfg)).start()
 gc.collect()
 out("boot", heap_free=gc.mem_free(), heap_used=gc.mem_alloc() - ballast.size, err=App.err,
+    raw=rawstat(),
     table=sys.modules.get("signtable") is not None, ballast=ballast.size,
     thumb="protocol.ed25519_thumb" in sys.modules)
 
@@ -129,6 +144,7 @@ def latency_phase(rounds):
     persist.write_file = timed_write_file
 
     journal.append = timed_append
+    raw0 = rawstat()
 
     def tap(i):
         state["start"] = ticks_us()
@@ -179,6 +195,7 @@ def latency_phase(rounds):
     pacer = getattr(journal, "pacer", None)
     out("latency", taps=len(journaled), feedback=summary(feedback), journaled=summary(journaled),
         journaled_paced=summary(paced), backlog_taps=summary(backlog_tap), err=App.err,
+        raw=rawstat(raw0),  # [pages programmed, blocks erased, erased pages left]
         pacer=[pacer.ahead, pacer.missed, pacer.on_tap, pacer.period] if pacer else None,
         slow_appends=[[t, p] for t, p in slow[-6:]])  # [us, [open, write, close us]]
     gc.collect()
@@ -203,6 +220,7 @@ def steady_phase(taps):
         return seq
 
     journal.append = timed_append
+    raw0 = rawstat()
 
     async def main():
         App._signal = asyncio.Event()
@@ -229,7 +247,7 @@ def steady_phase(taps):
     App.flush()
     pacer = getattr(journal, "pacer", None)  # [ahead, idle commits spent, paid by taps, period]
     out("steady", taps=len(journaled), feedback=summary(feedback), journaled=summary(journaled),
-        err=App.err,
+        err=App.err, raw=rawstat(raw0),
         pacer=[pacer.ahead, pacer.missed, pacer.on_tap, pacer.period] if pacer else None)
 
 

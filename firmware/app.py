@@ -32,7 +32,7 @@ _BLOCKED = "/data/blocked.bin"
 
 
 class App:
-    def __init__(self, config, board, root=""):
+    def __init__(self, config, board, root="", bdev=None):
         self.config = config
         self.board = board
         self.root = root
@@ -45,10 +45,17 @@ class App:
         self.err = None      # last problem, for the health frame
         self.errors = 0
         self.taps = 0
+        if bdev is None and not root and not getattr(sys.modules.get("ballast"), "size", 0):
+            # the block device under "/" (a board's flash), for the journal's raw tap log;
+            # none in the ESP32 heap budget mode (ballast.py): it stands for an ESP32, whose
+            # firmware has no raw log (rawlog.device())
+            import rawlog
+            bdev = rawlog.device()
         self.journal = Journal(root + config["journal_dir"], config["journal_capacity"],
                                config["segment_bytes"], config["warn_pct"],
                                config["pressure_pct"], config["reserve_bytes"],
-                               config["flush_records"], config["wm_records"])
+                               config["flush_records"], config["wm_records"],
+                               bdev, config["raw_pages"])
         self.debounce = Debounce(int(config["debounce_s"] * 1000))
         self.blocked = None  # the blocked-card list, loaded when there is one
         self.feedback = Feedback(board.feedback)

@@ -17,6 +17,7 @@ DEFAULTS = {
     "warn_pct": 80,               # "warning" feedback from this fill
     "pressure_pct": 75,           # free agent-acked records from this fill
     "reserve_bytes": 32768,       # flash kept free for signing and LittleFS itself
+    "raw_pages": 128,             # 256-byte pages of the raw tap log (rawlog.py); 0: none
     "offer_window": 8,            # records in flight to the agent
     "resend_ms": 3000,            # re-offer unacked records after this
     "idle_resend_ms": 60000,      # ... or this, when no agent has spoken recently

@@ -3,22 +3,29 @@
 # Theory of operation. Files in the journal directory (each kind in its own folder: a
 # LittleFS folder is one metadata pair, and a rewrite in a folder of few entries keeps the
 # pair's compaction short, so the tap path stays fast):
+#   raw/rN, raw/map  the raw tap log (rawlog.py), when the journal has the block device
+#                 under its filesystem (bdev: the board's flash; not on CPython): one-block
+#                 reservation files whose blocks the journal owns raw. A tap's payload is
+#                 one 256-byte page of a block erased ahead of time (upkeep(), idle), so
+#                 the tap costs a page program and no LittleFS commit. It is the only write
+#                 between a tap and its feedback. When no erased page is left (a burst
+#                 longer than the erased pages, or no raw log) the payload goes to
 #   tail/sK       one payload per tap, in one of 64 slot files: a small file LittleFS keeps
 #                 inline in the folder's metadata, so the tap costs one metadata commit
 #                 (atomic: old or new after a cut), no block of its own and no delete later.
-#                 It is the only write between a tap and its "recorded" feedback. A tap
-#                 takes the first free slot in name order (s0, s1, s10, ..., s19, s2, ...):
+#                 A tap takes the first free slot in name order (s0, s1, s10, ..., s19, s2, ...):
 #                 a slot is free once the seq it holds is in a segment and is not the
 #                 newest one there (the chain head keeps a second copy). Filling the names
 #                 in order keeps the taps' commits in few metadata pairs (one, until a
 #                 backlog made LittleFS split the folder), whose compaction tailpace.py
 #                 learns to time and upkeep() makes while the reader is idle.
-#                 When no slot is free, for a seq whose slot write failed, and in a slot
-#                 whose write failed this boot, the payload goes to
+#                 When no slot is free, for a seq whose slot or page write failed, and in a
+#                 slot whose write failed this boot, the payload goes to
 #   tail/N        (N counts these writes, never reused), deleted once its seq is in a
-#                 segment. For a seq found in two files, a numbered one beats a slot and a
-#                 higher N a lower one: a failed file's stale commit (persist.hold; a soft
-#                 reset closes it) never overrides the tap that followed it.
+#                 segment. For a seq found in two places, a numbered file beats a slot, a
+#                 slot beats a raw page, and a higher N a lower one: a failed write's stale
+#                 commit (persist.hold; a soft reset closes it) never overrides the tap that
+#                 followed it.
 #   seg/NNNNNNNN.seg  append-only segments of signed records in seq order, written in
 #                 batches (flush_records, or when the signer is idle): a LittleFS append
 #                 copies the file's partly filled last block to a fresh one, so one append
@@ -28,13 +35,14 @@
 #                 written when they moved by wm_records or a segment can be freed.
 # Every entry, in the tail and in segments, is  len u8 | body | crc32(len|body) u32 LE.
 #
-# A payload's tail file is deleted only after its signed record is in a segment, so every
+# A payload's tail file or raw page is dropped (deleted; a raw block erased when all its
+# pages are) only after its signed record is in a segment, so every
 # record that got feedback is always on flash. Signed records waiting for their segment
 # write are held in RAM (unflushed) and offered to the agent from there; a power cut loses
 # them but not their payloads, which are signed again at boot: Ed25519 is deterministic,
 # so the record is byte for byte the one offered before. On boot (open) the segments are
 # indexed, the newest one is verified entry by entry and a torn tail is cut, and the tail
-# files' payloads beyond the newest segment become the unsigned records. A seq is visible
+# files' and raw pages' payloads beyond the newest segment become the unsigned records. A seq is visible
 # outside the reader only after its commit, so the last seq found on boot is >= every seq
 # ever seen: seqs are never reused. Watermarks read back older after a cut only make the
 # reader offer again what the agent already has (it drops duplicates).
@@ -121,8 +129,12 @@ def seg_no(name):
 
 class Journal:
     def __init__(self, path="/data/journal", capacity=10000, segment_bytes=16320, warn_pct=80,
-                 pressure_pct=75, reserve_bytes=32768, flush_records=1, wm_records=1):
+                 pressure_pct=75, reserve_bytes=32768, flush_records=1, wm_records=1,
+                 bdev=None, raw_pages=128):
         self.path = path
+        self.raw = None  # rawlog.RawLog, attached at open from (the block device under
+        if bdev is not None and raw_pages:  # path's filesystem, pages): a heap budget has none
+            self._raw_dev = (bdev, raw_pages)
         self.capacity = capacity
         self.segment_bytes = segment_bytes
         self.warn_pct = warn_pct
@@ -237,24 +249,33 @@ class Journal:
             if self.status() == "full":
                 raise JournalFull("journal full: {} records held, {} not yet synced".format(
                     self.held(), self.unsynced()))
-        slot, pos = self._free_slot() if seq > self._failed_seq else (-1, 0)
-        if slot >= 0:
-            t0 = ticks_us()
+        done = False
+        raw = self.raw
+        if raw is not None and seq > self._failed_seq:
             try:
-                persist.write_file(self._slot_path(slot), entry(payload))
+                done = raw.append(seq, payload)
             except OSError:
-                self._poisoned.append(slot)  # its failed file may still commit
-                self._failed_seq = seq        # two slots with one seq are not told apart:
-                # the retry goes to a numbered file, which beats a slot
+                self._failed_seq = seq  # the page may have landed: the retry beats it
                 raise
-            self._paced(ticks_diff(ticks_us(), t0), pos < _PACED)
-            self._slots[slot] = seq
-        else:
-            no = self._tail_no
-            self._tail_no = no + 1
-            self._tails.append([seq, no])  # a failed file may still commit: deleted with seq
-            self._paced(0, False)
-            persist.write_file(self._tail_path(no), entry(payload))
+        if not done:  # a tail slot, or a numbered tail file
+            slot, pos = self._free_slot() if seq > self._failed_seq else (-1, 0)
+            if slot >= 0:
+                t0 = ticks_us()
+                try:
+                    persist.write_file(self._slot_path(slot), entry(payload))
+                except OSError:
+                    self._poisoned.append(slot)  # its failed file may still commit
+                    self._failed_seq = seq        # two slots with one seq are not told apart:
+                    # the retry goes to a numbered file, which beats a slot
+                    raise
+                self._paced(ticks_diff(ticks_us(), t0), pos < _PACED)
+                self._slots[slot] = seq
+            else:
+                no = self._tail_no
+                self._tail_no = no + 1
+                self._tails.append([seq, no])  # a failed file may still commit: deleted with seq
+                self._paced(0, False)
+                persist.write_file(self._tail_path(no), entry(payload))
         self.pending.append(bytes(payload))
         self.last_seq = seq
         self.last_hash = rec.chain_hash(payload)
@@ -288,7 +309,11 @@ class Journal:
         # While the reader is idle: make the tail commit that would compact the slots'
         # metadata pair (an identical rewrite of the slot the next tap takes), so the next
         # taps land on a fresh block. -> True if it made a commit. Raises OSError (that slot
-        # is then not written again this boot).
+        # is then not written again this boot). First the raw log: a full block whose
+        # records are all in a segment is erased, ready for the next taps.
+        if self.raw is not None and not self._dirty and self.raw.upkeep(
+                self.segs[-1][_LAST] if self.segs else 0):
+            return True
         pacer = self.pacer
         if pacer is None or self._dirty or self.pending or not pacer.due():
             return False
@@ -556,7 +581,7 @@ def _order(n):
 def _files(path):
     # every file of a journal directory, its folders' files included
     out = []
-    for folder in (path + _SEG, path + _TAIL, path + "/"):
+    for folder in (path + _SEG, path + _TAIL, path + "/raw/", path + "/"):
         try:
             names = os.listdir(folder.rstrip("/"))
         except OSError:

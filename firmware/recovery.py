@@ -6,6 +6,8 @@
 # by rewriting the good prefix under a fresh name and renaming it over the segment. The
 # tail files' payloads past the newest segment are the records journaled but not yet
 # signed (for a seq in two files, the newer file's; the older one's write had failed).
+# The raw log's pages (rawlog.py) count as the oldest tail file: a slot or numbered file
+# with the same seq beats them.
 import os
 import struct
 
@@ -62,7 +64,12 @@ def recover(j, reader_id):
         j.last_hash = rec.chain_hash(head)
         break
     j._seg_zombie = False
-    _load_tail(j, slots, tails)
+    j.raw = None
+    if getattr(j, "_raw_dev", None) is None:
+        _load_tail(j, slots, tails)
+    else:  # the raw log's pages count as the oldest tail file (rawlog.boot)
+        import rawlog
+        rawlog.boot(j, lambda pages: _load_tail(j, slots, tails, pages))
     floor = max(j.agent_wm, j.hub_wm)
     if j.last_seq < floor:
         j.err = "journal lost records up to seq {}: chain restarts".format(floor)
@@ -174,10 +181,12 @@ def cut(path, good):
     os.rename(tmp, path)
 
 
-def _load_tail(j, slots, tails):
-    # every tail file's payloads, by seq (slots first, then numbered files by N: a later
-    # one wins); those past the segments are the unsigned records
+def _load_tail(j, slots, tails, pages=()):
+    # every tail file's payloads, by seq (raw pages first, then slots, then numbered files
+    # by N: a later one wins); those past the segments are the unsigned records
     found = {}
+    for _, seq, body in pages:
+        found[seq] = body
     j._slots = [0] * len(j._slots)
     j._poisoned = []
     j._tails = []

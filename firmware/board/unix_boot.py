@@ -76,6 +76,7 @@ def _mount_flash(flash, host, entry):
     host_fs = vfs.VfsPosix(host) if host else None
     vfs.umount("/")
     vfs.mount(fs, "/")
+    unix_machine.flash = dev  # the block device under "/", for the raw tap log (rawlog.py)
     if host_fs is not None:
         vfs.mount(host_fs, "/host")
     os.chdir("/")

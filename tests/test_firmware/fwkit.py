@@ -67,13 +67,15 @@ def put_seed(root, seed=SEED):
     persist.write_blob(root + keys.SEED_PATH, seed)
 
 
-def make_app(flash, seed=SEED, **overrides):
+def make_app(flash, seed=SEED, bdev=None, **overrides):
+    # bdev: the block device under flash.root, for the journal's raw tap log (none: tail
+    # slots only, as on CPython)
     if seed is not None:
         put_seed(flash.root, seed)
     from app import App
     from board.unix import Board
     c = cfg(**overrides)
-    return App(c, Board(c), flash.root).start()
+    return App(c, Board(c), flash.root, bdev).start()
 
 
 def uid(i, n=7):

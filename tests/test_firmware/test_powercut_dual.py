@@ -48,27 +48,43 @@ def _scenario(app, promised, wms):
     app.sign_pending(8)
 
 
+BLOCKS = [0] * 4096  # the block of each flash operation of the last run (preallocated:
+OPS = [0]            # a GC finaliser may write while the heap is locked), OPS[0] of them
+RAW = {}     # the uncut raw-log run: "blocks" (the raw log's), "pages", "erases"
+
+
+def _note(block):
+    n = OPS[0]
+    if n < len(BLOCKS):
+        BLOCKS[n] = block
+        OPS[0] = n + 1
+
+
 def _frozen_device(inner, cut_after):
     from board.blockdev import PowerCutDevice
 
     class FrozenAfterCut(PowerCutDevice):
         # after the scenario, the dead flash ignores writes: files whose commit failed
-        # (held by persist) may then be finalised without raising inside the GC
+        # (held by persist) may then be finalised without raising inside the GC. BLOCKS
+        # gets the block of every program and erase, in order (which ops hit the raw log)
         frozen = False
 
         def writeblocks(self, block_num, buf, offset=0):
             if not self.frozen:
+                _note(block_num)
                 PowerCutDevice.writeblocks(self, block_num, buf, offset)
 
         def ioctl(self, op, arg):
             if self.frozen and op == 6:
                 return 0
+            if op == 6:
+                _note(arg)
             return PowerCutDevice.ioctl(self, op, arg)
 
     return FrozenAfterCut(inner, cut_after)
 
 
-def _one_run(cut_after, cfg=_CFG, slots=0):
+def _one_run(cut_after, cfg=_CFG, slots=0, raw_pages=0):
     # -> (ops the uncut scenario used, or None) after checking recovery from the cut
     import gc
     import persist
@@ -78,6 +94,7 @@ def _one_run(cut_after, cfg=_CFG, slots=0):
     from protocol.ed25519 import Signer
 
     raw = RAMBlockDevice(512, 96)
+    OPS[0] = 0
     app = None
     flash = Flash(dev=raw)
     try:
@@ -88,11 +105,14 @@ def _one_run(cut_after, cfg=_CFG, slots=0):
         wms = {"done": (0, 0), "tried": (0, 0), "history": [(0, 0)]}
         app = None
         try:
-            app = make_app(flash, seed=None, **cfg)
+            app = make_app(flash, seed=None, bdev=dev if raw_pages else None,
+                           raw_pages=raw_pages, **cfg)
             if slots:  # fewer tail slots: the scenario's 24 taps reuse them
                 app.journal._slots = [0] * slots
                 app.journal.open(app.reader_id)
             _scenario(app, promised, wms)
+            if raw_pages and cut_after is None:
+                _used_raw(app.journal)
         except OSError:
             pass  # the cut hit the boot itself (boot counter)
         ops = dev.ops
@@ -103,7 +123,8 @@ def _one_run(cut_after, cfg=_CFG, slots=0):
         persist.release()
         gc.collect()
         flash.remount(raw)  # power back on
-        app = make_app(flash, seed=None, **cfg)
+        app = make_app(flash, seed=None, bdev=raw if raw_pages else None, raw_pages=raw_pages,
+                       **cfg)
         j = app.journal
         where = "cut after {} ops".format(cut_after)
         assert app.ready, where
@@ -173,3 +194,14 @@ def test_power_cut_at_every_flash_operation_with_tail_slots_reused():
     step = max(1, total // 80)
     for cut_after in range(0, total + 1, step):
         _one_run(cut_after, _BATCHED, 6)
+
+
+def _used_raw(j):
+    # the uncut scenario used what a sweep means to cut: pages programmed, blocks erased
+    # ahead (upkeep), taps falling back to tail slots when no page was erased
+    raw = j.raw
+    assert raw is not None and raw.pages >= 8 and raw.erases >= 1, (raw and raw.pages,
+                                                                    raw and raw.erases)
+    assert any(j._slots), "no tap fell back to a tail slot"
+    RAW.update(blocks=list(raw.blocks), pages=raw.pages, erases=raw.erases)
+

@@ -1,6 +1,7 @@
 """The power-cut sweep on the emulated RP2040's flash: the whole firmware (.mpy) takes taps,
 and each tap's power is cut inside one of the flash erase/program operations that follow it
-(the tail commit before the feedback, the signed record's segment write, watermarks),
+(the raw log's page program before the feedback, the signed record's segment write,
+watermarks, the raw log's idle block erase),
 at a fraction of the way through that operation, with the flash-timing model on. After every
 cut the chip powers up on the image it left and must recover: the tap loop polls again and
 no record number is ever offered for two cards. At the end the chip's own journal code
@@ -33,9 +34,10 @@ _RECORDED_HZ = 2700
 
 JOURNAL_DUMP = """
 import json
+import rawlog
 from journal import Journal
 from protocol import record as rec
-j = Journal('/data/journal').open()
+j = Journal('/data/journal', bdev=rawlog.device()).open()
 out = [[r.seq, r.uid.hex()] for r in (rec.decode(b) for b in j.read(1, j.signed_upto))]
 out += [[rec.peek_seq(p), rec.decode(p + bytes(64)).uid.hex()] for p in j.unsigned(999)]
 print('JOURNAL', json.dumps(out), j.err)

@@ -1,0 +1,307 @@
+# rawlog: the journal's tap log in flash erased ahead of time, inside LittleFS's books.
+#
+# Theory of operation. A tap's payload goes to one 256-byte page of a block that was erased
+# while the reader was idle: a page program (~0.4 ms on a W25Q16) and a read-back, never an
+# erase or a LittleFS metadata commit on the tap path (journal.py's tail slots, kept as the
+# fallback, compact a metadata pair one tap in ~10). The blocks belong to LittleFS: K
+# reservation files <journal>/raw/rN, each exactly one block long, keep them in use on its
+# books. A one-block file has no CTZ skip-list pointers (littlefs lfs.c: lfs_ctz_index of a
+# size <= block_size is 0, and lfs_ctz_traverse then reports the head block without reading
+# it; lfs_ctz_extend gives a file's first block no pointers), and a file that is never
+# opened is never read, written or moved: LittleFS's allocator sees the blocks in use and
+# leaves their contents alone. The files are written once; their blocks are then found by
+# reading every block's first bytes for the header the files were written with (magic,
+# a random nonce, the index) and the block numbers kept in raw/map (a persist blob:
+# nonce | block size u32 | block u32 per file). At boot the map is trusted when every file
+# is still there with one block's size; otherwise (first boot, a wiped journal) the
+# reservation is made afresh with a new nonce. A reservation file is never deleted or
+# rewritten while its block may hold a live page (only then: raw/map missing or damaged).
+#
+# Page: magic 2 | nonce 4 | len u8 | body | crc32(len|body) u32 LE | 0xFF to 256 bytes.
+# A page torn by a cut fails its CRC (or is whole: its tap was journaled, like a LittleFS
+# commit that landed). A page is programmed only if it reads erased first, and counts as
+# written only if it reads back as written. Pages are taken in order inside a block; a block
+# is erased (upkeep, idle time) when it is full and every seq on it is older than the
+# journal's newest segment's last seq (the same rule as a tail slot: the chain head keeps a
+# second copy). Recovery reads every page: valid ones with our nonce give their payloads to
+# journal recovery, which takes those past the newest segment as unsigned records (a seq in
+# a tail file beats a page: its page write had failed). The seq recorded per block for the
+# erase rule ignores pages past the recovered chain (damage, or a hostile page).
+import os
+import struct
+import binascii
+
+import persist
+from protocol import record as rec
+
+PAGE = 256
+_MAGIC = b"\xa5T"
+_HEAD = 6             # magic | nonce
+_RESERVED = 0xFE      # the len byte of a reservation file's first page (a tap's is <= 245)
+_MAX_BODY = PAGE - _HEAD - 5
+_MAP = "/map"
+_ERASED = b"\xff" * PAGE
+_IOCTL_BLOCK_COUNT = 4
+_IOCTL_BLOCK_SIZE = 5
+_IOCTL_ERASE = 6
+
+
+class RawLog:
+    def __init__(self, dev, nonce, blocks, block_size):
+        self.dev = dev
+        self.nonce = bytes(nonce)
+        self.blocks = blocks
+        self.per = block_size // PAGE
+        self.used = [self.per] * len(blocks)  # the next page to take (per: full)
+        self.top = [0] * len(blocks)  # the highest seq a page of the block holds (0: none)
+        self.cur = 0
+        self.erases = 0   # blocks erased, pages programmed (for figures and tests)
+        self.pages = 0
+        self._buf = bytearray(PAGE)
+        self._back = bytearray(PAGE)
+
+    # -- the tap path -----------------------------------------------------------------
+
+    def free_pages(self):
+        n = 0
+        for u in self.used:
+            n += self.per - u
+        return n
+
+    def append(self, seq, body):
+        """Program one page holding body. -> True once it reads back as written; False when
+        no erased page is left (the journal's tail slot then). Raises OSError (the page is
+        not taken again; its seq is retried elsewhere)."""
+        if len(body) > _MAX_BODY:
+            return False
+        buf = self._buf
+        dev = self.dev
+        while True:
+            i = self._block()
+            if i < 0:
+                return False
+            at = self.used[i]
+            self.used[i] = at + 1  # taken whatever happens: a page is never programmed twice
+            self.cur = i
+            block = self.blocks[i]
+            dev.readblocks(block, buf, at * PAGE)
+            if buf != _ERASED:
+                continue  # not erased (a torn erase, damage): skip it
+            if seq > self.top[i]:
+                self.top[i] = seq  # before the program: a failed one may still have landed
+            _fill(buf, self.nonce, body)
+            self.pages += 1
+            dev.writeblocks(block, buf, at * PAGE)
+            back = self._back
+            dev.readblocks(block, back, at * PAGE)
+            if back != buf:
+                self.used[i] = self.per  # a block that does not take a program: erase it first
+                return False
+            return True
+
+    def _block(self):
+        # the block being filled, else the next one (in ring order) with an erased page
+        k = len(self.blocks)
+        for d in range(k):
+            i = (self.cur + d) % k
+            if self.used[i] < self.per:
+                return i
+        return -1
+
+    # -- idle time --------------------------------------------------------------------
+
+    def upkeep(self, in_segment):
+        """Erase one full block whose seqs are all older than in_segment (the newest
+        segment's last seq). -> True if it erased one. Raises OSError."""
+        for i in range(len(self.blocks)):
+            if self.used[i] == self.per and self.top[i] < in_segment:
+                self.dev.ioctl(_IOCTL_ERASE, self.blocks[i])
+                self.erases += 1
+                self.used[i] = 0
+                self.top[i] = 0
+                return True
+        return False
+
+    # -- boot -------------------------------------------------------------------------
+
+    def scan(self):
+        """Read every page: -> [(block index, seq, body)] of the valid ones, in flash order.
+        Sets which pages are taken; settle() then sets the seqs."""
+        out = []
+        buf = self._buf
+        for i in range(len(self.blocks)):
+            used = 0
+            for p in range(self.per):
+                self.dev.readblocks(self.blocks[i], buf, p * PAGE)
+                if buf == _ERASED:
+                    continue
+                used = p + 1
+                body = _parse(buf, self.nonce)
+                if body is not None and len(body) >= rec.HEADER_LEN:
+                    out.append((i, rec.peek_seq(body), body))
+            self.used[i] = used
+        return out
+
+    def settle(self, pages, last_seq):
+        # the seq each block holds, from its valid pages up to the recovered chain's end
+        for i in range(len(self.blocks)):
+            self.top[i] = 0
+        for i, seq, _ in pages:
+            if seq <= last_seq and seq > self.top[i]:
+                self.top[i] = seq
+        # go on filling the block with the fewest free pages left that still has some
+        best = -1
+        for i in range(len(self.blocks)):
+            if 0 < self.used[i] < self.per and (best < 0 or self.used[i] > self.used[best]):
+                best = i
+        self.cur = best if best >= 0 else 0
+
+
+def _fill(buf, nonce, body):
+    n = len(body)
+    buf[0:2] = _MAGIC
+    buf[2:6] = nonce
+    buf[6] = n
+    buf[7:7 + n] = body
+    struct.pack_into("<I", buf, 7 + n,
+                     binascii.crc32(memoryview(buf)[6:7 + n]) & 0xFFFFFFFF)
+    buf[11 + n:] = memoryview(_ERASED)[11 + n:]
+
+
+def _parse(buf, nonce):
+    # a page's body, or None (erased, torn, another nonce, a reservation header, damage)
+    if buf[0:2] != _MAGIC or buf[2:6] != nonce:
+        return None
+    n = buf[6]
+    if n == 0 or n > _MAX_BODY:
+        return None
+    crc = struct.unpack_from("<I", buf, 7 + n)[0]
+    if crc != binascii.crc32(memoryview(buf)[6:7 + n]) & 0xFFFFFFFF:
+        return None
+    return bytes(buf[7:7 + n])
+
+
+# -- boot ------------------------------------------------------------------------------
+
+def boot(j, load):
+    # journal recovery's part (recovery.py): attach the raw log of journal j (its
+    # reservation made when missing), read its pages, hand this reader's valid ones to
+    # load(pages) (the tail's loader: they count as its oldest file), then set the seq each
+    # block holds from the recovered chain. A failure to attach leaves j on tail slots.
+    dev, count = j._raw_dev
+    try:
+        j.raw, err = attach(dev, j.path + "/raw", count)
+    except (OSError, MemoryError) as exc:
+        err = "journal raw log not attached ({!r}): taps go to tail slots".format(exc)
+    if err:
+        j.err = err
+    pages = []
+    if j.raw is not None:
+        for page in j.raw.scan():
+            if j.reader_id is None or rec.peek_reader_id(page[2]) == j.reader_id:
+                pages.append(page)
+    load(pages)
+    if j.raw is not None:
+        j.raw.settle(pages, j.last_seq)
+
+
+# -- the reservation -------------------------------------------------------------------
+
+def attach(dev, folder, pages):
+    """The raw log of a journal: its reservation files in folder, made when missing.
+    -> (RawLog or None, problem text or None). Raises OSError (the journal then runs on
+    tail slots alone)."""
+    bs = dev.ioctl(_IOCTL_BLOCK_SIZE, 0)
+    if not bs or bs % PAGE or pages <= 0:
+        return None, None
+    k = min(250, (pages * PAGE + bs - 1) // bs)
+    persist.make_dirs(folder)
+    persist.remove_tmp(folder)
+    blob = persist.read_blob(folder + _MAP)
+    err = None
+    if blob is not None:
+        log = _from_map(dev, folder, blob, bs)
+        if log is not None:
+            return log, None
+    if blob is not None or persist.exists(folder + _MAP):
+        err = "journal raw log reservation damaged: made again"
+    for name in os.listdir(folder):
+        persist.remove(folder + "/" + name)
+    try:
+        st = os.statvfs(folder)
+        if st[0] * st[4] < 4 * k * bs:  # a nearly full flash keeps its room for records
+            return None, "journal raw log not made: {} bytes of flash free".format(st[0] * st[4])
+    except (OSError, AttributeError):
+        pass
+    nonce = os.urandom(4)
+    fill = b"\xff" * PAGE
+    for i in range(k):
+        with open("{}/r{}".format(folder, i), "wb") as f:
+            f.write(_header(nonce, i))
+            for _ in range(bs // PAGE - 1):
+                f.write(fill)
+    blocks = _find(dev, nonce, k)
+    if blocks is None:
+        return None, "journal raw log: reservation files not found on the flash"
+    persist.write_blob(folder + _MAP, nonce + struct.pack("<I", bs) +
+                       struct.pack("<{}I".format(k), *blocks))
+    log = RawLog(dev, nonce, blocks, bs)
+    for i in range(k):
+        log.used[i] = 1  # the header page; the rest of the block was written erased
+    return log, err
+
+
+def _header(nonce, i):
+    return _MAGIC + nonce + bytes((_RESERVED, i)) + b"\xff" * (PAGE - _HEAD - 2)
+
+
+def _from_map(dev, folder, blob, bs):
+    # the RawLog the map describes, if it is whole and every file is still there
+    k = (len(blob) - 8) // 4
+    if k <= 0 or len(blob) != 8 + 4 * k or struct.unpack_from("<I", blob, 4)[0] != bs:
+        return None
+    blocks = list(struct.unpack_from("<{}I".format(k), blob, 8))
+    count = dev.ioctl(_IOCTL_BLOCK_COUNT, 0)
+    for i in range(k):
+        try:
+            size = os.stat("{}/r{}".format(folder, i))[6]
+        except OSError:
+            return None
+        if size != bs or not 0 <= blocks[i] < count or blocks.count(blocks[i]) != 1:
+            return None
+    return RawLog(dev, blob[:4], blocks, bs)
+
+
+def _find(dev, nonce, k):
+    # the block each reservation file landed on: -> [block per file], None if one is not
+    # found exactly once
+    found = [-1] * k
+    count = dev.ioctl(_IOCTL_BLOCK_COUNT, 0)
+    head = bytearray(_HEAD + 2)
+    want = _MAGIC + nonce + bytes((_RESERVED,))
+    for b in range(count):
+        dev.readblocks(b, head, 0)
+        if head[:_HEAD + 1] == want:
+            i = head[_HEAD + 1]
+            if i < k:
+                if found[i] >= 0:
+                    return None
+                found[i] = b
+    if -1 in found:
+        return None
+    return found
+
+
+def device():
+    """The block device LittleFS mounts at "/": rp2.Flash() on a Pico, the virtual
+    reader's flash file (board/unix_boot.py sets machine.flash), else None (no raw log)."""
+    try:
+        import rp2
+        return rp2.Flash()
+    except (ImportError, AttributeError):
+        pass
+    try:
+        import machine
+        return getattr(machine, "flash", None)
+    except ImportError:
+        return None
