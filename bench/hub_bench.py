@@ -139,43 +139,6 @@ def pure_ingest_rate(work: Workload) -> float:
     return work.records / (time.perf_counter() - start)
 
 
-def records_insert_bound(path: Path, work: Workload) -> tuple[float, float]:
-    """(records/s, CPU s per record) of inserting the workload's rows, as the hub would store
-    them, into the hub's own records table (its migrated schema: primary key and every
-    index), 500-row transactions on the bare sqlite3 driver, WAL, synchronous=FULL: what
-    storing a record costs with no verification, crediting or Python around it (issue 23)."""
-    import sqlite3
-    from protocol import record as rec
-    from server_hub.store.db import open_store
-    from server_hub.store.evidence import RECORD_COLUMNS
-    open_store(f"sqlite:///{path}", migrate=True).close()
-    batches = []
-    for station, batch_id, payload in work.batches:
-        rows = []
-        for raw in wire.decode_batch(payload).records:
-            r = rec.decode(raw)
-            rows.append((r.reader_id, r.seq, station, r.kind, r.uid, r.reader_time, r.boot,
-                         r.uptime_ms, r.reader_time, 1, f"L-{station}-{r.uid[3]:03d}", 0,
-                         rec.chain_hash(raw[:-rec.SIG_LEN]), r.prev_hash, raw, r.seq,
-                         batch_id, None, time.time()))
-        batches.append(rows)
-    sql = "INSERT INTO records ({}) VALUES ({})".format(", ".join(RECORD_COLUMNS),
-                                                        ", ".join("?" * len(RECORD_COLUMNS)))
-    con = sqlite3.connect(str(path), isolation_level=None)
-    try:
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA synchronous=FULL")
-        cpu0, start = time.process_time(), time.perf_counter()
-        for rows in batches:
-            con.execute("BEGIN IMMEDIATE")
-            con.executemany(sql, rows)
-            con.execute("COMMIT")
-        cpu, wall = time.process_time() - cpu0, time.perf_counter() - start
-    finally:
-        con.close()
-    return work.records / wall, cpu / work.records
-
-
 def pipeline_rate(url: str, work: Workload) -> float:
     """Verify, store, credit and commit every batch in-process (no MQTT)."""
     store, pipeline = setup_db(url, work)
@@ -378,19 +341,6 @@ def figures(mode: str) -> list[Figure]:
                      f"{runs}; hub process {cpu_per * 1e6:.0f} µs CPU per record",
                 extra={"records": work.records, "batches": len(work.batches),
                        "hub_cpu_us_per_record": cpu_per * 1e6}))
-            bound_rate, bound_cpu = records_insert_bound(workdir / "bound.db", work)
-            out.append(Figure(
-                "hub", "hub CPU per record, end to end, SQLite", cpu_per * 1e6, "µs",
-                baseline=f"records-table insert {bound_cpu * 1e6:.1f} µs "
-                         f"({bound_rate:,.0f} rec/s)", ratio=bound_cpu / cpu_per,
-                target="≤ 19 µs, ≥ 0.6× the insert bound (issue 23)",
-                ok=judged(mode, cpu_per * 1e6 <= 19 and bound_cpu / cpu_per >= 0.6),
-                note="process CPU time of the hub (user + system) over the records it "
-                     "stored; ratio: the bound's CPU per record over the hub's (the same rows "
-                     "into the hub's records table, all its indexes, 500-row transactions, "
-                     "WAL, synchronous=FULL, bare sqlite3 driver)",
-                extra={"bound_rec_s": bound_rate, "bound_cpu_us_per_record": bound_cpu * 1e6,
-                       "e2e_over_bound_rate": e2e / bound_rate}))
             off = [end_to_end(f"sqlite:///{workdir / f'e2e-off{n}.db'}", work, broker.port,
                               workdir, 0, group=1)[0] for n in range(runs)]
             e2e_off = statistics.median(off)
