@@ -1,14 +1,20 @@
 """Batched SQL for the ingest hot path: Core statements compiled once per dialect and run with
-the driver's executemany (no per-row SQLAlchemy processing), plus dialect-neutral upserts.
+the driver's executemany (no per-row SQLAlchemy processing), plus dialect-neutral upserts,
+and ``Query``: the hot path's SELECTs, run on SQLite straight on the DBAPI cursor.
 
 A ``Bulk`` statement is built from Core (so SQLite and PostgreSQL share one definition) and
 executed with plain tuples in the column order it was declared with. One driver-level
 shortcut: a plain append-only insert (records, ledger) on PostgreSQL goes through COPY FROM
 STDIN, about five times cheaper per row than executemany; table and columns still come from
-the Core metadata.
+the Core metadata. On SQLite, statements run on the DBAPI cursor itself (SQLAlchemy's
+per-statement bookkeeping cost about as much CPU as the hub's crediting decisions, issue 23);
+a driver error is raised as the same SQLAlchemy exception class conn.execute would raise.
 """
 
 from __future__ import annotations
+
+import re
+import sqlite3
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -68,7 +74,117 @@ class Bulk:
         else:
             index = [self.columns.index(p) for p in positions]
             params = [tuple(row[i] for i in index) for row in rows]
-        conn.exec_driver_sql(sql, params)
+        if conn.dialect.name == "sqlite" and conn.in_transaction():
+            _sqlite_run(conn, sql, params, many=True)
+        else:
+            conn.exec_driver_sql(sql, params)
+
+
+def _sqlite_run(conn, sql, params, many=False):
+    """Execute on the DBAPI cursor of `conn` (inside its begun transaction) -> rows, or None for
+    executemany. sqlite3 errors become the SQLAlchemy exception conn.execute would raise."""
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, params)
+            return None
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(sql, params, exc, sqlite3.Error,
+                                         dialect=conn.dialect) from exc
+    finally:
+        cursor.close()
+
+
+_POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
+
+
+class Query:
+    """A Core SELECT of the hot path. On SQLite it is compiled once, its expanding IN lists
+    rendered per list length (and tuple width), and run on the DBAPI cursor, rows as plain
+    tuples; on other dialects, or when a column or bind needs SQLAlchemy's type processing,
+    or a list is empty, it is conn.execute(...).fetchall() (rows index the same way)."""
+
+    _MAX_SHAPES = 256
+
+    def __init__(self, stmt):
+        self.stmt = stmt
+        self._plan = None              # (template, [names], {expanding names}) or False
+        self._shapes: dict = {}        # lengths of the expanding lists -> SQL
+
+    def _prepare(self, dialect):
+        comp = self.stmt.compile(dialect=dialect)
+        plain = comp.positional and not any(
+            b.type._cached_bind_processor(dialect) for b in comp.binds.values()
+            if not isinstance(b.type, sa.LargeBinary)) and not any(
+            rc[3]._cached_result_processor(dialect, None) for rc in comp._result_columns)
+        if plain:
+            expanding = {name for name, b in comp.binds.items() if b.expanding}
+            # values bound in the statement itself (status != 'active' -> status_1)
+            fixed = {name: b.effective_value for name, b in comp.binds.items()
+                     if not b.required and name not in expanding}
+            self._plan = (str(comp), list(comp.positiontup), expanding, fixed)
+        else:
+            self._plan = False
+        return self._plan
+
+    def fetch(self, conn, params: dict) -> list:
+        # outside a begun transaction SQLAlchemy must autobegin it (store.db's BEGIN event)
+        if conn.dialect.name != "sqlite" or not conn.in_transaction():
+            return conn.execute(self.stmt, params).fetchall()
+        plan = self._plan if self._plan is not None else self._prepare(conn.dialect)
+        if plan is False:
+            return conn.execute(self.stmt, params).fetchall()
+        template, names, expanding, fixed = plan
+        args, shape = [], []
+        for name in names:
+            value = params[name] if name in params else fixed[name]
+            if name not in expanding:
+                args.append(value)
+                continue
+            if not isinstance(value, (list, tuple)):
+                value = list(value)
+            if not value:              # SQLAlchemy renders an empty set its own way
+                return conn.execute(self.stmt, params).fetchall()
+            width = len(value[0]) if isinstance(value[0], tuple) else 0
+            shape.append((name, len(value), width))
+            if width:
+                for item in value:
+                    if len(item) != width:
+                        raise ValueError(f"{name}: tuples of different widths")
+                    args.extend(item)
+            else:
+                args.extend(value)
+        key = tuple(shape)
+        sql = self._shapes.get(key)
+        if sql is None:
+            widths = {name: (n, width) for name, n, width in shape}
+
+            def render(match):
+                n, width = widths[match.group(1)]
+                if not width:
+                    return ", ".join("?" * n)
+                one = "(" + ", ".join("?" * width) + ")"
+                return "VALUES " + ", ".join([one] * n)
+            sql = _POSTCOMPILE.sub(render, template)
+            if len(self._shapes) >= self._MAX_SHAPES:
+                self._shapes.clear()
+            self._shapes[key] = sql
+        return _sqlite_run(conn, sql, args)
+
+
+_QUERIES: dict = {}
+
+
+def fetch(conn, stmt, params: dict | None = None) -> list:
+    """conn.execute(stmt, params).fetchall() for a module-level hot-path SELECT (see Query)."""
+    query = _QUERIES.get(stmt)
+    if query is None:
+        if len(_QUERIES) >= 1000:      # module constants only; a bound all the same
+            _QUERIES.clear()
+        query = _QUERIES[stmt] = Query(stmt)
+    return query.fetch(conn, params or {})
 
 
 def insert(table, columns, *, ignore_conflicts=False, index_elements=None) -> Bulk:

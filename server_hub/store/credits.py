@@ -83,7 +83,7 @@ def learner_taps(conn, learner_ids, since: int) -> list:
     uid) of the learners' records with a known time at or after `since`."""
     out = []
     for part in _chunks(learner_ids):
-        out.extend(conn.execute(_TAPS, {"ids": part, "since": since}).fetchall())
+        out.extend(bulk.fetch(conn, _TAPS, {"ids": part, "since": since}))
     return out
 
 
@@ -91,7 +91,7 @@ def card_status(conn, uids) -> dict:
     """{uid: (learner_id, status, status_since)}."""
     out = {}
     for part in _chunks(uids):
-        for r in conn.execute(_CARDS, {"ids": part}).fetchall():
+        for r in bulk.fetch(conn, _CARDS, {"ids": part}):
             out[bytes(r[0])] = (r[1], r[2], r[3])
     return out
 
@@ -100,7 +100,7 @@ def inactive_cards(conn, uids) -> dict:
     """{uid: (learner_id, status, status_since)} of the given cards that are lost or revoked."""
     out = {}
     for part in _chunks(uids):
-        for r in conn.execute(_HELD_CARDS, {"ids": part}).fetchall():
+        for r in bulk.fetch(conn, _HELD_CARDS, {"ids": part}):
             out[bytes(r[0])] = (r[1], r[2], r[3])
     return out
 
@@ -108,11 +108,11 @@ def inactive_cards(conn, uids) -> dict:
 def activity_rows(conn, station_ids) -> list:
     if not station_ids:
         return []
-    return conn.execute(_ACTIVITIES, {"ids": sorted(station_ids)}).fetchall()
+    return bulk.fetch(conn, _ACTIVITIES, {"ids": sorted(station_ids)})
 
 
 def longest_session(conn) -> int:
-    got = conn.execute(_LONGEST).scalar()
+    got = bulk.fetch(conn, _LONGEST)[0][0]
     return int(got or 0)
 
 
@@ -129,7 +129,7 @@ def states_from(conn, learner_ids, start: int) -> dict:
     """{learner_id: {(activity_id, session_start): State}} for sessions starting >= start."""
     out: dict = {}
     for part in _chunks(learner_ids):
-        for r in conn.execute(_STATES, {"ids": part, "start": start}).fetchall():
+        for r in bulk.fetch(conn, _STATES, {"ids": part, "start": start}):
             out.setdefault(r[0], {})[(r[1], r[2])] = State(r[3], r[4], r[5], r[6], r[7], r[8],
                                                            r[9])
     return out
@@ -154,7 +154,7 @@ def prior_by_activity(conn, learner_ids, activity_ids, existing: dict) -> dict:
         return out
     wanted = set(activity_ids)
     for part in _chunks(learner_ids):
-        for r in conn.execute(_TOTALS, {"ids": part, "acts": sorted(wanted)}).fetchall():
+        for r in bulk.fetch(conn, _TOTALS, {"ids": part, "acts": sorted(wanted)}):
             out.setdefault(r[0], {})[r[1]] = int(r[2] or 0)
     for learner, by_act in out.items():
         for (act, _), state in existing.get(learner, {}).items():
@@ -177,9 +177,9 @@ def prior_in_term(conn, learner_ids, activity_ids, term: Term, before: int, tz) 
     lo = int(dt.datetime(f.year, f.month, f.day, tzinfo=tz).timestamp()) - 86400
     out: dict = {}
     for part in _chunks(learner_ids):
-        for r in conn.execute(_PRIOR_TERM, {"ids": part, "acts": sorted(activity_ids),
-                                            "lo": lo, "before": before,
-                                            "first": term.first_day}).fetchall():
+        for r in bulk.fetch(conn, _PRIOR_TERM, {"ids": part, "acts": sorted(activity_ids),
+                                                "lo": lo, "before": before,
+                                                "first": term.first_day}):
             out.setdefault(r[0], {})[(term.id, r[1])] = int(r[2] or 0)
     return out
 
@@ -209,8 +209,7 @@ def prior_on_day(conn, learner_ids, day: str, before: int) -> dict:
     """{learner_id: {(day, activity_id): applied milli}} of that day's sessions before `before`."""
     out: dict = {}
     for part in _chunks(learner_ids):
-        for r in conn.execute(_PRIOR_DAY, {"ids": part, "day": day, "before": before}
-                              ).fetchall():
+        for r in bulk.fetch(conn, _PRIOR_DAY, {"ids": part, "day": day, "before": before}):
             out.setdefault(r[0], {})[(day, r[1])] = int(r[2] or 0)
     return out
 
@@ -218,7 +217,7 @@ def prior_on_day(conn, learner_ids, day: str, before: int) -> dict:
 def reviews_from(conn, learner_ids, start: int) -> dict:
     out: dict = {}
     for part in _chunks(learner_ids):
-        for r in conn.execute(_REVIEWS, {"ids": part, "start": start}).fetchall():
+        for r in bulk.fetch(conn, _REVIEWS, {"ids": part, "start": start}):
             out.setdefault(r[0], {})[(r[1], r[2])] = r[3]
     return out
 

@@ -66,7 +66,7 @@ _SKEWS = sa.select(_K.reader_id, _K.boot, _K.epoch).where(_K.reader_id.in_(_ids(
 def load_readers(conn, reader_ids) -> dict:
     if not reader_ids:
         return {}
-    rows = conn.execute(_READERS, {"ids": list(reader_ids)}).fetchall()
+    rows = bulk.fetch(conn, _READERS, {"ids": list(reader_ids)})
     return {bytes(r[0]): ReaderInfo(bytes(r[0]), bytes(r[1]), r[2], r[3], r[4]) for r in rows}
 
 
@@ -85,12 +85,12 @@ def load_window(conn, reader_id: bytes, seqs, margin: int) -> list:
     """Stored rows of one reader around the given seqs, sorted by seq."""
     span, listed = window_seqs(seqs, margin)
     if span:
-        return conn.execute(_WINDOW_SPAN, {"rid": reader_id, "lo": span[0], "hi": span[1]}
-                            ).fetchall()
+        return bulk.fetch(conn, _WINDOW_SPAN,
+                          {"rid": reader_id, "lo": span[0], "hi": span[1]})
     out = []
     for i in range(0, len(listed), 5000):
-        out.extend(conn.execute(_WINDOW_LIST, {"rid": reader_id,
-                                               "seqs": listed[i:i + 5000]}).fetchall())
+        out.extend(bulk.fetch(conn, _WINDOW_LIST, {"rid": reader_id,
+                                                   "seqs": listed[i:i + 5000]}))
     out.sort(key=lambda r: r[0])
     return out
 
@@ -102,7 +102,7 @@ def stored_records(rows, reader_id: bytes) -> dict:
 def load_chains(conn, reader_ids) -> dict:
     if not reader_ids:
         return {}
-    rows = conn.execute(_CHAINS, {"ids": list(reader_ids)}).fetchall()
+    rows = bulk.fetch(conn, _CHAINS, {"ids": list(reader_ids)})
     return {bytes(r[0]): [r[1], r[2], r[3]] for r in rows}
 
 
@@ -126,7 +126,7 @@ def learners_between(conn, reader_id: bytes, lo: int, hi: int) -> dict:
 def load_boots(conn, keys) -> dict:
     if not keys:
         return {}
-    rows = conn.execute(_BOOTS, {"keys": list(keys)}).fetchall()
+    rows = bulk.fetch(conn, _BOOTS, {"keys": list(keys)})
     return {(bytes(r[0]), r[1]): (r[2], r[3], r[4]) for r in rows}
 
 
@@ -150,7 +150,7 @@ def load_skews(conn, reader_ids) -> dict:
     if not reader_ids:
         return {}
     out: dict = {}
-    for r in conn.execute(_SKEWS, {"ids": list(reader_ids)}).fetchall():
+    for r in bulk.fetch(conn, _SKEWS, {"ids": list(reader_ids)}):
         out.setdefault((bytes(r[0]), r[1]), []).append(r[2])
     return out
 
