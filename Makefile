@@ -54,15 +54,18 @@ $(STAMP): pyproject.toml setup.py constraints.txt
 venv: $(STAMP) $(NODE_STAMP)
 
 # Two workers, one per core: most tests wait on real services and subprocesses.
-# --dist loadfile keeps each file (and its one micropython run) on one worker.
+# --dist loadfile keeps each file (and its one micropython run) on one worker;
+# --no-loadscope-reorder keeps the order tests/conftest.py gives the files: longest first
+# (tests/filetimes.json), so no long file starts last.
 PYTEST_WORKERS ?= 2
+PYTEST_DIST := --dist loadfile --no-loadscope-reorder
 
 test: system venv
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile -m "not rp2040_full"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_DIST) -m "not rp2040_full"
 
 test-fast: venv
-	$(PY) -m pytest -q -x -n 2 --dist loadfile -m "not slow and not rp2040_full"
+	$(PY) -m pytest -q -x -n 2 $(PYTEST_DIST) -m "not slow and not rp2040_full"
 
 demo: system venv
 	$(PY) -m hil_tests.demo $(DEMO_ARGS)

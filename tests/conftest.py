@@ -32,6 +32,8 @@ os.environ["TAPCERT_LANG"] = "en"
 
 from hil_tests import mpy
 
+import filetimes
+
 from hil_tests.timescale import ENV as _SCALE_ENV, scale as _timeout_scale
 
 _MARKER = "# dual: micropython"
@@ -98,6 +100,12 @@ def pytest_collection_modifyitems(config, items):
             slow[path] = path.suffix == ".py" and bool(_SLOW.search(_header(path)))
         if _slow_item(item, path, slow[path]):
             item.add_marker(pytest.mark.slow)
+    # Longest files first: with --dist loadfile a file is one unit of work for an xdist worker
+    # and a long file handed out last sets the wall time. Workers order the files by their
+    # seconds in tests/filetimes.json (the Makefile passes --no-loadscope-reorder so xdist keeps
+    # this order, not its own: most tests first). Without xdist, pytest's order.
+    if hasattr(config, "workerinput"):
+        filetimes.longest_first(items)
 
 
 def pytest_collect_file(parent, file_path: Path):

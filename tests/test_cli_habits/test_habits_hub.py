@@ -3,11 +3,13 @@ quiet end on a closed pipe, show-config, CSV imports with a dry run and a report
 and one `run` per database and API port, refused before it touches the broker."""
 
 import json
+import shutil
 import subprocess
 import sys
 import time
 
 import httpx
+import pytest
 
 from hil_tests.services import free_port
 from hil_tests.timescale import scaled
@@ -19,24 +21,34 @@ def hub(db, *args, **kw):
     return run("tapcert-hub", "--db", "sqlite:///{}".format(db), *args, **kw)
 
 
-def fresh_db(tmp_path):
-    db = tmp_path / "hub.db"
-    out = hub(db, "init", "--token-file", str(tmp_path / "admin.token"))
+@pytest.fixture(scope="module")
+def initialised_hub(tmp_path_factory):
+    """A folder with hub.db after `tapcert-hub init` (its CA beside it, the admin token),
+    made once for the file."""
+    folder = tmp_path_factory.mktemp("initialised-hub")
+    out = hub(folder / "hub.db", "init", "--token-file", str(folder / "admin.token"))
     assert out.returncode == 0, out.stderr
-    return db
+    return folder
 
 
-def test_version_and_status_into_a_closed_pipe(tmp_path):
+@pytest.fixture
+def fresh_db(tmp_path, initialised_hub):
+    """This test's own copy of the initialised hub -> its hub.db."""
+    shutil.copytree(initialised_hub, tmp_path, dirs_exist_ok=True)
+    return tmp_path / "hub.db"
+
+
+def test_version_and_status_into_a_closed_pipe(fresh_db):
     out = run("tapcert-hub", "--version")
     assert out.returncode == 0 and out.stdout.startswith("tapcert-hub 0.")
-    db = fresh_db(tmp_path)
+    db = fresh_db
     out = run_into_closed_pipe("tapcert-hub", "--db", "sqlite:///{}".format(db), "status", "--json")
     assert out.returncode == 141, out.stderr
     assert "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr
 
 
-def test_learner_csv_import_dry_run_then_real_with_a_report_per_line(tmp_path):
-    db = fresh_db(tmp_path)
+def test_learner_csv_import_dry_run_then_real_with_a_report_per_line(tmp_path, fresh_db):
+    db = fresh_db
     assert hub(db, "learner", "add", "L-0009").returncode == 0
     csv_file = tmp_path / "learners.csv"
     csv_file.write_bytes("\ufeffid,name\nL-0001,Wang Fang\nL-0002,\"Li, Wei\"\n,nameless\n"
@@ -62,8 +74,8 @@ def test_learner_csv_import_dry_run_then_real_with_a_report_per_line(tmp_path):
     assert "would" not in again.stdout and "imported 0 learners, 7 rows refused" in again.stdout
 
 
-def test_card_csv_import_checks_uids_and_learners(tmp_path):
-    db = fresh_db(tmp_path)
+def test_card_csv_import_checks_uids_and_learners(tmp_path, fresh_db):
+    db = fresh_db
     assert hub(db, "learner", "add", "L-0001").returncode == 0
     csv_file = tmp_path / "cards.csv"
     csv_file.write_text("uid,learner\n04a1b2c3d4e5f6,L-0001\nzz11,L-0001\n0102,L-0001\n"
@@ -80,8 +92,8 @@ def test_card_csv_import_checks_uids_and_learners(tmp_path):
     assert shown.returncode == 0
 
 
-def test_a_file_that_is_not_csv_with_the_columns_is_one_clear_error(tmp_path):
-    db = fresh_db(tmp_path)
+def test_a_file_that_is_not_csv_with_the_columns_is_one_clear_error(tmp_path, fresh_db):
+    db = fresh_db
     bad = tmp_path / "x.csv"
     bad.write_text("learner_id;name\nL-1;A\n")
     out = hub(db, "learner", "import", str(bad))

@@ -5,6 +5,7 @@ nothing is written outside the places the tool owns."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -17,20 +18,36 @@ pytestmark = pytest.mark.slow  # system-level: every test here takes seconds
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def hub(tmp_path):
-    db = tmp_path / "hub.db"
-    config = tmp_path / "hub.toml"
+def _hub_cli(folder: Path):
+    """tapcert-hub on the SQLite database folder/hub.db (its CA beside it, in folder/ca)."""
+    db = folder / "hub.db"
+    config = folder / "hub.toml"
     config.write_text(f'[hub]\ndb = "sqlite:///{db}"\n')
 
     def cli(*args):
         return subprocess.run([sys.executable, "-m", "server_hub.cli", "--config", str(config),
                                *args], capture_output=True, text=True, cwd=REPO, timeout=60)
-    made = cli("init", "--admin", "root", "--token-file", str(tmp_path / "admin.token"))
-    assert made.returncode == 0, made.stderr
-    assert cli("station", "add", "S-1", "--name", "Library").returncode == 0
     cli.db = db
     return cli
+
+
+@pytest.fixture(scope="module")
+def initialised_hub(tmp_path_factory):
+    """A hub folder after `init` and `station add S-1`, made once for the file."""
+    folder = tmp_path_factory.mktemp("initialised-hub")
+    cli = _hub_cli(folder)
+    made = cli("init", "--admin", "root", "--token-file", str(folder / "admin.token"))
+    assert made.returncode == 0, made.stderr
+    assert cli("station", "add", "S-1", "--name", "Library").returncode == 0
+    return folder
+
+
+@pytest.fixture
+def hub(tmp_path, initialised_hub):
+    """tapcert-hub on a fresh copy of the initialised hub (database, CA, token): every test
+    starts from the same state without running init again."""
+    shutil.copytree(initialised_hub, tmp_path, dirs_exist_ok=True)
+    return _hub_cli(tmp_path)
 
 
 def _tables(db):
