@@ -369,7 +369,12 @@ class Journal:
                 self._dirty = True  # the write may have landed: re-read flash before the next
                 raise
             finally:
-                persist.respare()  # a new segment writer was opened in the spare's place
+                # no file stays open between batches: its 1 KiB cache block (rp2) would
+                # stay out of the heap (persist.spare). The flash costs the same: the writer
+                # is synced after each batch, and LittleFS copies a partly filled last block
+                # at the next append to a synced file, open or reopened (lfs_ctz_extend).
+                self.close()
+                persist.respare()  # the writer took the spare's place
             self.unflushed = records[take:]
             done = take
         if n:

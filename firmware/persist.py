@@ -17,16 +17,16 @@
 # size from boot (spare()), lets one go just before it opens a file (opened()) and takes
 # it back once the file is closed and dropped (respare(), called by the function that
 # called the opener, so no stack slot still points at the file): the file object takes
-# the spare's place, the new spare the file's. Two spares: the journal's segment writer
-# stays open for a whole segment and keeps one. A steady tap loop then never needs a
-# piece of heap it did not hold already.
+# the spare's place, the new spare the file's. One spare: no file stays open (the
+# journal's segment writer is closed after each batch write). A steady tap loop then
+# never needs a piece of heap it did not hold already.
 import binascii
 import os
 import struct
 
 ZOMBIES = []  # files whose commit failed: never finalised while referenced
 _tmp = [0]
-_SPARES = 2  # the tap's file and the segment writer
+_SPARES = 1  # files are open one at a time
 _SPARE_FROM = 512  # bytes: a smaller file object needs no spare
 _SPARE = [[], 0]  # the spare blocks (bytearrays), their size in bytes (0: none are kept)
 
