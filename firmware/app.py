@@ -102,9 +102,6 @@ class App:
         for name in _BOOT_ONLY:  # their code is not needed again: give the heap back
             sys.modules.pop(name, None)
         gc.collect()
-        # a heap block the size of an open file, held for the tap path's file writes in a
-        # fragmented heap (persist.spare; 1,148 bytes on the rp2 port)
-        persist.spare(self.root + DATA + "/boot.bin", self.root)
         return self
 
     def note(self, text):

@@ -297,7 +297,8 @@ class Journal:
             return False
         path = self._slot_path(slot)
         try:
-            data = persist.read_file(path)
+            with open(path, "rb") as f:
+                data = f.read()
         except OSError:
             return False  # never written: there is nothing to rewrite
         if not data:
@@ -368,13 +369,6 @@ class Journal:
                 self.close()
                 self._dirty = True  # the write may have landed: re-read flash before the next
                 raise
-            finally:
-                # no file stays open between batches: its 1 KiB cache block (rp2) would
-                # stay out of the heap (persist.spare). The flash costs the same: the writer
-                # is synced after each batch, and LittleFS copies a partly filled last block
-                # at the next append to a synced file, open or reopened (lfs_ctz_extend).
-                self.close()
-                persist.respare()  # the writer took the spare's place
             self.unflushed = records[take:]
             done = take
         if n:
@@ -412,10 +406,10 @@ class Journal:
             no = newest[_NO] + 1 if newest is not None else 1
             self.measure_room()
             newest = [no, first, first - 1, esize, 0]
-            self._writer = persist.opened(self._seg_path(no), "ab")
+            self._writer = open(self._seg_path(no), "ab")
             segs.append(newest)
         elif self._writer is None:
-            self._writer = persist.opened(self._seg_path(newest[_NO]), "ab")
+            self._writer = open(self._seg_path(newest[_NO]), "ab")
         w = self._writer
         buf = self._entry_buf
         try:
@@ -446,10 +440,23 @@ class Journal:
             if s[_FIRST] > seq:
                 self.err = "journal has no record {}".format(seq)
                 break
-            try:
-                seq = self._read_segment(s, seq, end, out)
-            finally:
-                persist.respare()  # the segment file is closed and dropped now
+            with open(self._seg_path(s[_NO]), "rb") as f:
+                if s[_ESIZE]:
+                    f.seek((seq - s[_FIRST]) * s[_ESIZE])
+                while seq <= end:
+                    try:
+                        body = read_entry(f)
+                    except Torn:
+                        body = None
+                    if body is None:
+                        break
+                    got = seq_of(body)
+                    if got < seq:
+                        continue
+                    if got != seq:
+                        break
+                    out.append(body)
+                    seq += 1
             if seq <= s[_LAST] and seq <= end:
                 self.err = "journal segment {} unreadable at seq {}".format(s[_NO], seq)
                 return out
@@ -461,27 +468,6 @@ class Journal:
                 seq += 1
                 i += 1
         return out
-
-    def _read_segment(self, s, seq, end, out):
-        # records seq.. (up to end) of segment s onto out; -> the next seq wanted
-        with persist.opened(self._seg_path(s[_NO]), "rb") as f:
-            if s[_ESIZE]:
-                f.seek((seq - s[_FIRST]) * s[_ESIZE])
-            while seq <= end:
-                try:
-                    body = read_entry(f)
-                except Torn:
-                    body = None
-                if body is None:
-                    break
-                got = seq_of(body)
-                if got < seq:
-                    continue
-                if got != seq:
-                    break
-                out.append(body)
-                seq += 1
-        return seq
 
     def set_watermarks(self, agent, hub):
         """Apply an ack; never goes backwards. -> True if changed. Raises JournalError if bogus."""

@@ -99,9 +99,8 @@ def run(taps):
         lowest = min(lowest, gc.mem_free())
     app.flush()
     assert app.journal.signed_upto == taps, (app.journal.signed_upto, taps)
-    import persist
-    print("OK file_object={} spare={} free={} largest_piece={} chunks={} lowest_free={} "
-          "taps={}".format(need, persist.spared(), free, largest, n, lowest, taps))
+    print("OK file_object={} free={} largest_piece={} chunks={} lowest_free={} taps={}".format(
+        need, free, largest, n, lowest, taps))
     crumbs = chunks = None
 
 
