@@ -27,7 +27,7 @@ import httpx
 
 from hil_tests.netcut import NetCut
 from hil_tests.services import Mosquitto, free_port, wait_port
-from hil_tests.timescale import scaled
+from hil_tests.timescale import scale, scaled
 from hil_tests.targets.virtual import VirtualReader
 
 REPO = Path(__file__).resolve().parent.parent
@@ -377,9 +377,16 @@ class District:
         self.log(f"agent    {sid}: {len(ports)} readers, broker via 127.0.0.1:{st.net.port}")
 
     def wait_agent_ready(self, sid: str, timeout: float = 30.0) -> None:
-        """Until the agent runs and every reader's link is up (its clock is then set)."""
+        """Until the agent runs and every reader's link is up (its clock is then set).
+        `timeout` is stretched by TAPCERT_TIMEOUT_SCALE (wait_for), and is at least the
+        station's slowest reader's first-health allowance: an emulated RP2040 (link_timeout,
+        180 s scaled) answers its first health request after a replug or reboot in tens of
+        seconds, far slower in the ESP32 heap budget (scenario 3 ran out of a fixed 30 s)."""
         st = self.stations[sid]
         want = {r.reader_id for r in st.readers if r.reader_id}
+        slowest = max((getattr(r.virtual, "link_timeout", 0) or 0 for r in st.readers),
+                      default=0)
+        timeout = max(timeout, slowest / scale())  # link_timeout is scaled already
 
         def ready():
             if not st.agent.alive:
