@@ -28,10 +28,14 @@ class AgentSide:
         self.port = ReaderPort(port, self.events.put).start()  # post(event): one tuple
         self.records: dict[int, bytes] = {}
 
-    def next(self, kind: str, timeout: float):
+    def next(self, kind: str, timeout: float, must: bool = True):
+        """The next `kind` event within `timeout` (stretched by SCALE); None if `must` is
+        false and none came."""
         deadline = time.monotonic() + timeout * SCALE
         while True:
             left = deadline - time.monotonic()
+            if left <= 0 and not must:
+                return None
             assert left > 0, "no {!r} event from the reader's link".format(kind)
             try:
                 event = self.events.get(timeout=left)
@@ -44,13 +48,19 @@ class AgentSide:
                 return event
 
     def health(self, check, timeout: float = 60) -> dict:
-        """Ask (Q) until a health frame passes `check`."""
+        """Ask (Q) until a health frame passes `check`; a query that gets no answer within
+        5 s (a line lost while the reader was busy) is asked again, not waited on for good."""
         deadline = time.monotonic() + timeout * SCALE
+        health = None
         while True:
             self.port.send(link.encode(link.QUERY))
-            health = self.next("health", max(5.0, deadline - time.monotonic()) / SCALE)[2]
-            if check(health) or time.monotonic() > deadline:
-                return health
+            event = self.next("health", 5.0, must=False)
+            if event is not None:
+                health = event[2]
+                if check(health):
+                    return health
+            assert time.monotonic() < deadline, \
+                "no health frame passing the check from the reader's link; last: {!r}".format(health)
 
     def take(self, count: int, pk: str) -> int:
         """Wait for records 1..count, check their signatures, ack them all; -> the top seq."""
