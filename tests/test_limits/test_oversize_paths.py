@@ -154,7 +154,11 @@ def test_a_packet_over_the_brokers_limit_is_refused_with_a_signal(hub_on_broker,
         assert gone.wait(scaled(10)), "the broker kept a client that sent an oversized packet"
         assert not info.is_published()                          # no PUBACK: not taken
         if version == paho.MQTTv5:
-            assert why[0].value == 0x95 and str(why[0]) == "Packet too large"
+            # the broker's DISCONNECT 0x95 reaches the client unless it closed the socket while
+            # the client was still writing the oversized packet (paho then says 0x80): seen
+            # once in a CI run; the broker's own reason is checked in its log below either way
+            assert (why[0].value, str(why[0])) in ((0x95, "Packet too large"),
+                                                    (0x80, "Unspecified error")), why
     finally:
         client.disconnect()
         client.loop_stop()
