@@ -5,7 +5,6 @@ firmware, agent, broker and hub; the oracle is "one credit per learner whose tap
 from __future__ import annotations
 
 import random
-import time
 
 import pytest
 
@@ -88,7 +87,13 @@ def test_scenario_5_duplicate_tap_and_blocked_card(district_factory):
     refused = d.tap("S-0001", 0, bob_uid)
     assert refused["event"] == "blocked", refused
     wait_credited(d, people, {alice: 1.0, bob: 0.0})
-    time.sleep(2)
+    # everything the station was given has reached the hub (a state, not a pause): a second
+    # record for Alice's tap, or one for Bob's blocked card, would have been counted by now
+    def settled():
+        queue = d.agent_status("S-0001").get("queue") or {}
+        return "pending" in queue and queue.get("pending", 0) + queue.get("inflight", 0) == 0
+
+    d.wait_for(settled, 30, "the station's queue to be empty")
     assert accepted(d) == 1
     assert balances(d, people) == {alice: 1.0, bob: 0.0}
 

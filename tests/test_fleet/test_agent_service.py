@@ -56,7 +56,8 @@ def test_the_agent_updates_its_reader_after_the_hub_committed_its_records(
                                    rid="RO-A")
         wait_until(lambda: fleet.status(rid)["stations"]["S-0001"]["state"] == "waiting_for_sync",
                    60, what="the station waiting for sync")
-        time.sleep(2)
+        offers = server.stats["offers"]   # two more rounds of offers, not a pause: it still waits
+        wait_until(lambda: server.stats["offers"] >= offers + 2, 30, what="two more offers")
         assert fleet.status(rid)["stations"]["S-0001"]["state"] == "waiting_for_sync"
         assert "1 record not yet committed" in fleet.status(rid)["stations"]["S-0001"]["reason"]
         hub = HubStub(mosquitto.port).start()                            # the hub commits it

@@ -145,8 +145,9 @@ def test_cancel_lets_the_reader_at_work_finish_and_stops_before_the_next(
         assert health(reader.port)["fw"] == "0.9.0"
         assert agent.finals[rid][""]["state"] == "cancelled"
         assert server.stats["cancels"] >= 1
-        offers = server.stats["offers"]
-        time.sleep(2.5)
+        offers, ticks, tick = server.stats["offers"], [], server.tick
+        server.tick = lambda: (tick(), ticks.append(1))   # the server's rounds, counted
+        wait_for(lambda: len(ticks) >= 3, 30, "three more rounds of the fleet server")
         assert server.stats["offers"] == offers      # nothing is offered any more
     finally:
         server.stop()
