@@ -5,7 +5,6 @@ updates the reader, and takes the port back: the reader answers with the new ver
 
 import json
 import threading
-import time
 
 from agent import config as configmod
 from agent.service import Service
