@@ -265,9 +265,9 @@ class Journal:
     def unsigned(self, limit=8):
         return self.pending[:limit]
 
-    def add_signed(self, records):
+    def add_signed(self, records, flush=True):
         """Take signed records (the oldest unsigned ones, in order); they go to a segment
-        with the next flush (at once when flush_records are waiting)."""
+        with the next flush (at once when flush_records are waiting and flush is True)."""
         if self._dirty:
             self.open(self.reader_id)
         n = len(records)
@@ -282,7 +282,7 @@ class Journal:
                     seq_of(p)))
         self.unflushed.extend(records)
         self.pending = self.pending[n:]
-        if len(self.unflushed) >= self.flush_records:
+        if flush and len(self.unflushed) >= self.flush_records:
             self.flush()
 
     def flush(self):
@@ -404,8 +404,9 @@ class Journal:
                 i += 1
         return out
 
-    def set_watermarks(self, agent, hub):
-        """Apply an ack; never goes backwards. -> True if changed. Raises JournalError if bogus."""
+    def set_watermarks(self, agent, hub, store=True):
+        """Apply an ack; never goes backwards. -> True if changed. Raises JournalError if bogus.
+        store False: in RAM only until store_watermarks() (the app's flash work put off)."""
         top = self.signed_upto
         if agent > top or hub > top:
             raise JournalError("ack up to seq {} but only {} records are signed".format(
@@ -414,14 +415,19 @@ class Journal:
         hub = max(hub, self.hub_wm)
         if agent == self.agent_wm and hub == self.hub_wm:
             return False
-        written = self._wm_written
         self.agent_wm = agent
         self.hub_wm = hub
-        if agent - written[0] >= self.wm_records or hub - written[1] >= self.wm_records or \
-                self._freeable():
+        if store:
+            self.store_watermarks()
+        return True
+
+    def store_watermarks(self):
+        # to flash once they moved by wm_records or a segment can be freed; then freeing
+        written = self._wm_written
+        if self.agent_wm - written[0] >= self.wm_records or \
+                self.hub_wm - written[1] >= self.wm_records or self._freeable():
             self.save_watermarks()
         self.free()
-        return True
 
     def save_watermarks(self):
         # Raises OSError; the watermarks in RAM stay (older ones on flash are safe)
