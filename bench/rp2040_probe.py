@@ -109,6 +109,72 @@ def sign_phase(n):
     out("sign", **summary(total), parts={k: pct(v, 50) for k, v in parts.items()})
 
 
+HELD = []  # (start us, end us, name) of work other tasks held the loop for, >= 2 ms
+
+
+def held_by(name, fn):
+    # fn timed: a call that held the event loop >= 2 ms is kept in HELD (latency phase)
+    def timed(*args):
+        t0 = ticks_us()
+        try:
+            return fn(*args)
+        finally:
+            took = diff(ticks_us(), t0)
+            if took >= 2000 and len(HELD) < 400:
+                HELD.append((t0, took, name))
+    return timed
+
+
+def instrument():
+    # which task held the loop: the signer's slices, its gc.collect, the journal's segment
+    # writes, watermark blobs, idle erases; -> a function that undoes it
+    journal = App.journal
+    signer = App.signer
+    saved = [(journal, k, getattr(journal, k)) for k in (
+        "add_signed", "flush", "upkeep", "set_watermarks", "save_watermarks", "free")]
+    saved.append((signer, "sign_steps", signer.sign_steps))
+    saved.append((appmod, "gc", appmod.gc))
+    for obj, k, fn in saved[:6]:
+        setattr(obj, k, held_by(k, fn))
+    steps = signer.sign_steps
+
+    def timed_steps(payload):
+        it = steps(payload)
+        while True:
+            t0 = ticks_us()
+            try:
+                v = next(it)
+            except StopIteration:
+                return
+            took = diff(ticks_us(), t0)
+            if took >= 2000 and len(HELD) < 400:
+                HELD.append((t0, took, "sign_slice"))
+            yield v
+
+    signer.sign_steps = timed_steps
+
+    class GC:
+        collect = staticmethod(held_by("gc_collect", gc.collect))
+        mem_free = staticmethod(gc.mem_free)
+        mem_alloc = staticmethod(gc.mem_alloc)
+
+    appmod.gc = GC
+
+    def undo():
+        for obj, k, fn in saved:
+            setattr(obj, k, fn)
+    return undo
+
+
+def blockers(due, start):
+    # the held work that overlapped [due, start]: the loop was not free when the tap was due
+    out = []
+    for t0, took, name in HELD:
+        if diff(time.ticks_add(t0, took), due) > 0 and diff(start, t0) > 0:
+            out.append([name, took])
+    return out
+
+
 def latency_phase(rounds):
     # A backlog of 50 taps, then 20 more taps while the signer task works it off (and an
     # agent acks every 0.4 s). A tap "arrives" at a scheduled instant (as the NFC task's
@@ -150,6 +216,9 @@ def latency_phase(rounds):
         state["start"] = ticks_us()
         App.tap(uid(i))
 
+    waits = []  # slow taps: [feedback us, [work the loop was held for meanwhile]]
+    undo = instrument()
+
     async def acker():
         while True:
             await asyncio.sleep_ms(400)
@@ -178,7 +247,10 @@ def latency_phase(rounds):
                 while diff(due, ticks_us()) > 0:
                     pass
                 tap(n)  # due may have passed while another task held the loop
-                feedback.append(diff(ticks_us(), due))
+                took = diff(ticks_us(), due)
+                feedback.append(took)
+                if took > 10000:
+                    waits.append([took, blockers(due, state["start"])])
                 paced.append(journaled[-1])
                 n += 1
             while journal.pending:
@@ -188,16 +260,24 @@ def latency_phase(rounds):
         await asyncio.sleep_ms(0)
 
     asyncio.run(main())
+    undo()
     journal.append = append
     persist.write_file = write_file
     App.flush()
     slow.sort()
+    held = {}  # name -> [count, max us] of the work that held the loop >= 2 ms
+    for _, took, name in HELD:
+        h = held.setdefault(name, [0, 0])
+        h[0] += 1
+        h[1] = max(h[1], took)
+    waits.sort()
     pacer = getattr(journal, "pacer", None)
     out("latency", taps=len(journaled), feedback=summary(feedback), journaled=summary(journaled),
         journaled_paced=summary(paced), backlog_taps=summary(backlog_tap), err=App.err,
         raw=rawstat(raw0),  # [pages programmed, blocks erased, erased pages left]
         pacer=[pacer.ahead, pacer.missed, pacer.on_tap, pacer.period] if pacer else None,
-        slow_appends=[[t, p] for t, p in slow[-6:]])  # [us, [open, write, close us]]
+        slow_appends=[[t, p] for t, p in slow[-6:]],  # [us, [open, write, close us]]
+        held=held, slow_waits=waits[-8:])  # the 8 slowest taps > 10 ms and what held the loop
     gc.collect()
     t0 = ticks_us()
     gc.collect()

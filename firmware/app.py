@@ -64,6 +64,10 @@ class App:
         self._beats = {}  # task name -> progress seen since the last watchdog feed
         self._up_ms = 0
         self._up_last = ticks_ms()
+        self._tap_ms = None    # when the last tap came (the signer's flash work waits)
+        self._put_off = None   # since when flash work has waited for a quiet moment
+        self._wm_due = False   # an ack's watermarks wait for a quiet moment to go to flash
+        self._garbage = False  # records signed since the last gc.collect
 
     # -- boot -------------------------------------------------------------------------
 
@@ -126,6 +130,7 @@ class App:
     def tap(self, uid, kind=rec.KIND_TAP):
         """One card presented: -> the feedback given, {"event", "seq", "text"}."""
         now = ticks_ms()
+        self._tap_ms = now  # the signer's flash work waits for quiet_ms without a tap
         uid = bytes(uid)
         self.taps += 1
         give = self.feedback.give
@@ -175,12 +180,16 @@ class App:
         except (OSError, JournalError) as exc:
             self.note("journal could not store signatures: {}".format(exc))
 
-    def _store_signed(self, records):
+    def _store_signed(self, records, flush=True):
+        # flush False: they wait in RAM for the signer's next quiet moment (_flash_work)
         if not records:
             return 0
-        gc.collect()  # signing leaves much garbage: tidy before the journal's segment write
+        if flush:
+            gc.collect()  # signing leaves much garbage: tidy before the journal's segment write
+        else:
+            self._garbage = True  # collected in the signer's next quiet moment
         try:
-            self.journal.add_signed(records)
+            self.journal.add_signed(records, flush)
         except (OSError, JournalError) as exc:
             self.note("journal could not store signatures: {}".format(exc))
             return 0
@@ -191,8 +200,13 @@ class App:
     # -- what the agent link asks -----------------------------------------------------
 
     def apply_ack(self, agent, hub):
+        # the watermarks to flash at once only in a quiet moment; else the signer writes them
+        # in the next one (older ones on flash only make the reader offer again)
+        quiet = self._signal is None or not self._quiet_left()
         try:
-            self.journal.set_watermarks(agent, hub)
+            if self.journal.set_watermarks(agent, hub, quiet) and not quiet:
+                self._wm_due = True
+                self._signal.set()
         except JournalError as exc:
             self.note("ack refused: {}".format(exc))
             raise
@@ -293,37 +307,95 @@ class App:
             await asyncio.sleep(_TASK_RETRY_S)
 
     async def _signer(self):
+        # Signs what taps journaled; the flash work (a segment write, the gc.collect after
+        # signing, watermarks, the journal's idle upkeep) waits for a quiet moment, quiet_ms
+        # without a tap, so a tap's feedback never waits behind an erase (issue 16); in a
+        # quiet moment it comes before more signing, so erased pages are ready for the next
+        # burst. Signed records wait in RAM meanwhile, never more than before: signing
+        # pauses at flush_records (their payloads are on flash, in the raw log or the tail,
+        # and are signed again byte for byte after a cut). Work put off for flush_s goes
+        # ahead anyway, one piece at a time.
         import asyncio
         signal = self._signal
+        journal = self.journal
         idle_ms = int(self.config["flush_s"] * 1000)
         while True:
-            await self._upkeep()
-            if self.journal.unflushed:
+            signal.clear()
+            wait = self._quiet_left(idle_ms)
+            if not wait and await self._flash_work():
+                continue
+            if journal.pending and len(journal.unflushed) < journal.flush_records:
+                if not await self.sign_stepwise(self.config["sign_batch"]):
+                    await asyncio.sleep(_TASK_RETRY_S)
+                continue
+            if wait:
+                try:
+                    await asyncio.wait_for_ms(signal.wait(), wait)  # a tap: sign it first
+                except asyncio.TimeoutError:
+                    pass
+                continue
+            if journal.unflushed:
                 try:  # signed records wait in RAM for a fuller segment write, not for ever
                     await asyncio.wait_for_ms(signal.wait(), idle_ms)
                 except asyncio.TimeoutError:
                     self.flush()
-                    continue
             else:
                 await signal.wait()
-            signal.clear()
-            while self.journal.pending:
-                if not await self.sign_stepwise(self.config["sign_batch"]):
-                    await asyncio.sleep(_TASK_RETRY_S)
 
-    async def _upkeep(self):
-        # idle (nothing to sign): the tail commit that would compact its metadata, made now
-        # rather than by the next tap (journal.upkeep, tailpace.py); a tap waiting goes first
+    def _quiet_left(self, longest_ms=0):
+        # -> ms until quiet_ms have passed without a tap (0: quiet now); work put off for
+        # longest_ms goes ahead (a stream of taps never stalls the journal for good)
+        last = self._tap_ms
+        if last is None:
+            return 0
+        now = ticks_ms()
+        left = self.config.get("quiet_ms", 0) - ticks_diff(now, last)
+        if left <= 0:
+            self._put_off = None
+            return 0
+        if not longest_ms:
+            return left
+        if self._put_off is None:
+            self._put_off = now
+        waited = ticks_diff(now, self._put_off)
+        if waited >= longest_ms:
+            self._put_off = None
+            return 0
+        return min(left, longest_ms - waited)
+
+    async def _flash_work(self):
+        # one piece of the signer's flash work, in a quiet moment -> True if there was one
         import asyncio
         journal = self.journal
-        for _ in range(2):  # a second try when the first did not compact (tailpace.py)
-            await asyncio.sleep(0)
+        if self._garbage:  # signing leaves much garbage: collected now, not in a tap
+            self._garbage = False
+            gc.collect()
+            return True
+        if len(journal.unflushed) >= journal.flush_records:
             try:
-                if not journal.upkeep():
-                    return
+                journal.flush()
+            except (OSError, JournalError) as exc:
+                self.note("journal could not store signatures: {}".format(exc))
+                await asyncio.sleep(_TASK_RETRY_S)
+            return True
+        if self._wm_due:
+            self._wm_due = False
+            try:
+                journal.store_watermarks()
             except OSError as exc:
-                self.note("journal upkeep failed: {}".format(exc))
-                return
+                self.note("journal could not store watermarks: {}".format(exc))
+            return True
+        # idle: the raw log's next block erased, or the tail commit that would compact its
+        # metadata made now rather than by the next tap (journal.upkeep, tailslots.py)
+        last = self._tap_ms
+        await asyncio.sleep(0)
+        if self._tap_ms != last:
+            return True  # a tap came meanwhile: wait again
+        try:
+            return journal.upkeep()
+        except OSError as exc:
+            self.note("journal upkeep failed: {}".format(exc))
+            return False
 
     async def sign_stepwise(self, limit):
         # sign_pending() that never holds the event loop for more than a slice of one
@@ -338,7 +410,7 @@ class App:
             for sig in steps(payload):
                 await asyncio.sleep(0)
             records.append(payload + sig)
-        return self._store_signed(records)
+        return self._store_signed(records, False)
 
     async def _watchdog(self):
         # Fed only while the tasks the reader lives for make progress: the tap source

@@ -28,6 +28,7 @@ DEFAULTS = {
     "flush_records": 16,          # signed records per segment write (fewer block erases)
     "flush_s": 5,                 # ... or after this long without a new signature
     "wm_records": 8,              # watermark movement written at once (else with a flush)
+    "quiet_ms": 200,              # flash work (segment writes, erases) waits this long after a tap
     "sign_table": "auto",         # signer's 48 KiB table: "flash", "ram", "auto" (small heap)
     "card_field_port": None,      # unix: TCP port of the card field (env overrides)
     "events_path": "/host/events.jsonl",  # unix: feedback events for tests

@@ -4,28 +4,16 @@
 # LittleFS folder is one metadata pair, and a rewrite in a folder of few entries keeps the
 # pair's compaction short, so the tap path stays fast):
 #   raw/rN, raw/map  the raw tap log (rawlog.py), when the journal has the block device
-#                 under its filesystem (bdev: the board's flash; not on CPython): one-block
-#                 reservation files whose blocks the journal owns raw. A tap's payload is
-#                 one 256-byte page of a block erased ahead of time (upkeep(), idle), so
-#                 the tap costs a page program and no LittleFS commit. It is the only write
-#                 between a tap and its feedback. When no erased page is left (a burst
-#                 longer than the erased pages, or no raw log) the payload goes to
-#   tail/sK       one payload per tap, in one of 64 slot files: a small file LittleFS keeps
-#                 inline in the folder's metadata, so the tap costs one metadata commit
-#                 (atomic: old or new after a cut), no block of its own and no delete later.
-#                 A tap takes the first free slot in name order (s0, s1, s10, ..., s19, s2, ...):
-#                 a slot is free once the seq it holds is in a segment and is not the
-#                 newest one there (the chain head keeps a second copy). Filling the names
-#                 in order keeps the taps' commits in few metadata pairs (one, until a
-#                 backlog made LittleFS split the folder), whose compaction tailpace.py
-#                 learns to time and upkeep() makes while the reader is idle.
-#                 When no slot is free, for a seq whose slot or page write failed, and in a
-#                 slot whose write failed this boot, the payload goes to
-#   tail/N        (N counts these writes, never reused), deleted once its seq is in a
-#                 segment. For a seq found in two places, a numbered file beats a slot, a
-#                 slot beats a raw page, and a higher N a lower one: a failed write's stale
-#                 commit (persist.hold; a soft reset closes it) never overrides the tap that
-#                 followed it.
+#                 under its filesystem (bdev: the board's flash; not on CPython): a tap's
+#                 payload is one 256-byte page of a block erased ahead of time (upkeep(),
+#                 idle): a page program, no LittleFS commit, the only write between a tap
+#                 and its feedback. When no erased page is left, or without a raw log:
+#   tail/sK, tail/N  one payload per tap in a slot file kept inline in the folder's
+#                 metadata (one commit, atomic), or in a numbered file when no slot is free
+#                 or a write failed (tailslots.py: which one, and the idle upkeep). For a
+#                 seq found in two places a numbered file beats a slot, a slot a raw page,
+#                 a higher N a lower one: a failed write's stale commit (persist.hold) never
+#                 overrides the tap that followed it.
 #   seg/NNNNNNNN.seg  append-only segments of signed records in seq order, written in
 #                 batches (flush_records, or when the signer is idle): a LittleFS append
 #                 copies the file's partly filled last block to a fresh one, so one append
@@ -53,7 +41,6 @@ import sys
 
 import persist
 from protocol import record as rec
-from protocol.compat import ticks_diff, ticks_us
 
 _TAIL = "/tail/"
 _SEG = "/seg/"
@@ -61,8 +48,6 @@ _WM = "wm"
 _SUFFIX = ".seg"
 _SIG = 64
 _SLOTS = 64  # tail slot files (more than flush_records + a usual signing backlog)
-_PACED = 24  # the first slots in name order, counted as one metadata pair (tailpace.py):
-#              flush_records (16) slots wait for their segment, and a few more
 # a tail commit this slow compacted its metadata pair (tailpace.py); on the unix port (RAM or
 # file flash: no erase time, only host load) the journal does not pace: 0
 _SLOW_US = 0 if sys.platform in ("linux", "darwin") else 25000
@@ -148,7 +133,7 @@ class Journal:
         self._poisoned = []  # slots whose write failed this boot: never written again
         self._failed_seq = 0  # the seq of the last failed slot write: retried in a numbered file
         self.pacer = None  # tailpace.Pacer, made at the first slow tail commit (upkeep)
-        self.slow_us = _SLOW_US  # 0: no pacing
+        self.slow_us = _SLOW_US  # 0: no pacing (tailslots.py)
         self._wm_written = (0, 0)
         self._room = 0       # bytes of flash the journal may fill; 0: unknown
         self.reader_id = None
@@ -257,92 +242,32 @@ class Journal:
             except OSError:
                 self._failed_seq = seq  # the page may have landed: the retry beats it
                 raise
-        if not done:  # a tail slot, or a numbered tail file
-            slot, pos = self._free_slot() if seq > self._failed_seq else (-1, 0)
-            if slot >= 0:
-                t0 = ticks_us()
-                try:
-                    persist.write_file(self._slot_path(slot), entry(payload))
-                except OSError:
-                    self._poisoned.append(slot)  # its failed file may still commit
-                    self._failed_seq = seq        # two slots with one seq are not told apart:
-                    # the retry goes to a numbered file, which beats a slot
-                    raise
-                self._paced(ticks_diff(ticks_us(), t0), pos < _PACED)
-                self._slots[slot] = seq
-            else:
-                no = self._tail_no
-                self._tail_no = no + 1
-                self._tails.append([seq, no])  # a failed file may still commit: deleted with seq
-                self._paced(0, False)
-                persist.write_file(self._tail_path(no), entry(payload))
+        if not done:  # tailslots.py: imported at the first use, after boot (heap)
+            import tailslots
+            tailslots.write(self, seq, payload)
         self.pending.append(bytes(payload))
         self.last_seq = seq
         self.last_hash = rec.chain_hash(payload)
         return seq
 
-    def _free_slot(self):
-        # -> (slot, its place in name order) of the first free slot; (-1, 0): none
-        slots = self._slots
-        order = _order(len(slots))
-        in_segment = self.segs[-1][_LAST] if self.segs else 0
-        poisoned = self._poisoned
-        for pos in range(len(order)):
-            k = order[pos]
-            held = slots[k]
-            if (held == 0 or held < in_segment) and k not in poisoned:
-                return k, pos
-        return -1, 0
-
-    def _paced(self, took_us, paced, idle=False):
-        # a tail commit's duration to the pacer, made (and its module loaded) at the first
-        # slow one: on a RAM flash there is none
-        pacer = self.pacer
-        if pacer is None:
-            if not self.slow_us or took_us < self.slow_us:
-                return
-            from tailpace import Pacer
-            pacer = self.pacer = Pacer(self.slow_us)
-        pacer.committed(took_us, paced, idle)
-
     def upkeep(self):
-        # While the reader is idle: make the tail commit that would compact the slots'
-        # metadata pair (an identical rewrite of the slot the next tap takes), so the next
-        # taps land on a fresh block. -> True if it made a commit. Raises OSError (that slot
-        # is then not written again this boot). First the raw log: a full block whose
-        # records are all in a segment is erased, ready for the next taps.
+        # While the reader is idle: a full raw block whose records are all in a segment
+        # erased, ready for the next taps; else the tail commit that would compact the
+        # slots' metadata made now (tailslots.py). -> True if it did. Raises OSError.
         if self.raw is not None and not self._dirty and self.raw.upkeep(
                 self.segs[-1][_LAST] if self.segs else 0):
             return True
-        pacer = self.pacer
-        if pacer is None or self._dirty or self.pending or not pacer.due():
+        if self.pacer is None:
             return False
-        slot, pos = self._free_slot()
-        if slot < 0 or pos >= _PACED:
-            return False
-        path = self._slot_path(slot)
-        try:
-            with open(path, "rb") as f:
-                data = f.read()
-        except OSError:
-            return False  # never written: there is nothing to rewrite
-        if not data:
-            return False
-        t0 = ticks_us()
-        try:
-            persist.write_file(path, data)  # the same bytes: old or new after a cut is alike
-        except OSError:
-            self._poisoned.append(slot)
-            raise
-        self._paced(ticks_diff(ticks_us(), t0), True, True)
-        return True
+        import tailslots
+        return tailslots.upkeep(self)
 
     def unsigned(self, limit=8):
         return self.pending[:limit]
 
-    def add_signed(self, records):
+    def add_signed(self, records, flush=True):
         """Take signed records (the oldest unsigned ones, in order); they go to a segment
-        with the next flush (at once when flush_records are waiting)."""
+        with the next flush (at once when flush_records are waiting and flush is True)."""
         if self._dirty:
             self.open(self.reader_id)
         n = len(records)
@@ -357,7 +282,7 @@ class Journal:
                     seq_of(p)))
         self.unflushed.extend(records)
         self.pending = self.pending[n:]
-        if len(self.unflushed) >= self.flush_records:
+        if flush and len(self.unflushed) >= self.flush_records:
             self.flush()
 
     def flush(self):
@@ -396,25 +321,10 @@ class Journal:
                 raise
             self.unflushed = records[take:]
             done = take
-        if n:
-            self._drop_tails(self.segs[-1][_LAST])
+        if n and self._tails:
+            import tailslots
+            tailslots.drop(self, self.segs[-1][_LAST])
         return n
-
-    def _drop_tails(self, upto):
-        # tail files whose records are all in a segment now (a failed delete is retried);
-        # the newest record's stays until the next flush: a second copy of the chain head
-        keep = []
-        for t in self._tails:
-            if t[0] < upto:
-                self._paced(0, False)
-                try:
-                    os.remove(self._tail_path(t[1]))
-                    continue
-                except OSError as exc:
-                    if exc.args and exc.args[0] == 2:  # ENOENT: never written
-                        continue
-            keep.append(t)
-        self._tails = keep
 
     def _append_segment(self, records, start, end, size, esize, rotate):
         # records[start:end] (size bytes as entries) to the newest segment or a new one,
@@ -494,8 +404,9 @@ class Journal:
                 i += 1
         return out
 
-    def set_watermarks(self, agent, hub):
-        """Apply an ack; never goes backwards. -> True if changed. Raises JournalError if bogus."""
+    def set_watermarks(self, agent, hub, store=True):
+        """Apply an ack; never goes backwards. -> True if changed. Raises JournalError if bogus.
+        store False: in RAM only until store_watermarks() (the app's flash work put off)."""
         top = self.signed_upto
         if agent > top or hub > top:
             raise JournalError("ack up to seq {} but only {} records are signed".format(
@@ -504,14 +415,19 @@ class Journal:
         hub = max(hub, self.hub_wm)
         if agent == self.agent_wm and hub == self.hub_wm:
             return False
-        written = self._wm_written
         self.agent_wm = agent
         self.hub_wm = hub
-        if agent - written[0] >= self.wm_records or hub - written[1] >= self.wm_records or \
-                self._freeable():
+        if store:
+            self.store_watermarks()
+        return True
+
+    def store_watermarks(self):
+        # to flash once they moved by wm_records or a segment can be freed; then freeing
+        written = self._wm_written
+        if self.agent_wm - written[0] >= self.wm_records or \
+                self.hub_wm - written[1] >= self.wm_records or self._freeable():
             self.save_watermarks()
         self.free()
-        return True
 
     def save_watermarks(self):
         # Raises OSError; the watermarks in RAM stay (older ones on flash are safe)
@@ -566,16 +482,6 @@ class Journal:
         except (OSError, AttributeError):
             return 1 << 30
         return st[0] * st[4]
-
-
-_ORDER = [b""]
-
-
-def _order(n):
-    # slot numbers 0..n-1 (n <= 256) in LittleFS's name order ("s1" < "s10" < "s2"), once
-    if len(_ORDER[0]) != n:
-        _ORDER[0] = bytes(sorted(range(n), key=str))
-    return _ORDER[0]
 
 
 def _files(path):

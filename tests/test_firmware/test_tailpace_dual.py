@@ -4,6 +4,7 @@
 # the rp2 port's geometry, where a block erase is made visible as a slow commit.
 import sys
 
+import tailslots
 from tailpace import Pacer
 
 MICROPYTHON = sys.implementation.name == "micropython"
@@ -95,7 +96,6 @@ def test_a_slow_commit_for_another_reason_only_shifts_the_count():
 def _slow_erase_flash():
     # the rp2 port's LittleFS geometry (4 KiB blocks, 256-byte programs) on a RAM device
     # whose erases advance the journal's clock by 50 ms: a compaction is a slow commit
-    import journal
     import vfs
     from board.blockdev import RAMBlockDevice
     from fwkit import Flash
@@ -116,12 +116,12 @@ def _slow_erase_flash():
     flash.unmount()
     vfs.VfsLfs2.mkfs(dev, progsize=256)
     vfs.mount(vfs.VfsLfs2(dev, progsize=256), flash.root)
-    saved = (journal.ticks_us, journal.ticks_diff)
-    journal.ticks_us = ticks_us
-    journal.ticks_diff = lambda end, start: end - start
+    saved = (tailslots.ticks_us, tailslots.ticks_diff)  # the tail commits are timed there
+    tailslots.ticks_us = ticks_us
+    tailslots.ticks_diff = lambda end, start: end - start
 
     def restore():
-        journal.ticks_us, journal.ticks_diff = saved
+        tailslots.ticks_us, tailslots.ticks_diff = saved
         flash.close()
     return flash, dev, clock, restore
 
@@ -183,7 +183,7 @@ def test_upkeep_rewrites_the_next_slot_byte_for_byte_and_recovery_is_unchanged()
         assert j.pacer is None or not j.pacer.due()
         j.pacer = Pacer(SLOW_US)
         j.pacer.period, j.pacer.since = 5, 4
-        slot, pos = j._free_slot()
+        slot, pos = tailslots.free_slot(j)
         assert pos == 0  # the first slot in name order again
         with open(j._slot_path(slot), "rb") as f:
             before = f.read()
