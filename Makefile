@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo         run a whole district end to end on this machine"
 	@echo "make demo-explore the same, then keeps running (./demo-data) until Ctrl-C"
-	@echo "make test         install everything and run every test"
+	@echo "make test         install everything and run every test (long sweeps as a sample)"
 	@echo "make test-full    the whole sweeps make test runs a sample of (full_sweep: power cuts at every flash op)"
 	@echo "make hil          hardware-in-the-loop scenarios (HIL_ARGS=--target=serial:/dev/ttyACM0)"
 	@echo "make bench        measure the system against its bounds (make bench-quick: < 2 min)"
