@@ -6,12 +6,13 @@ PIP := $(VENV)/bin/pip
 APT_PACKAGES := mosquitto mosquitto-clients postgresql pcscd libpcsclite-dev swig vsmartcard-vpcd pcsc-tools chromium fonts-wqy-microhei otf2bdf nats-server poppler-utils
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv system node test test-fast demo demo-explore bench bench-quick fuzz hil chaos scale audit clean wheel deb
+.PHONY: help venv system node test test-fast test-full demo demo-explore bench bench-quick fuzz hil chaos scale audit clean wheel deb
 
 help:
 	@echo "make demo         run a whole district end to end on this machine"
 	@echo "make demo-explore the same, then keeps running (./demo-data) until Ctrl-C"
-	@echo "make test         install everything and run every test"
+	@echo "make test         install everything and run every test (long sweeps as a sample)"
+	@echo "make test-full    the whole sweeps make test runs a sample of (full_sweep: power cuts at every flash op)"
 	@echo "make hil          hardware-in-the-loop scenarios (HIL_ARGS=--target=serial:/dev/ttyACM0)"
 	@echo "make bench        measure the system against its bounds (make bench-quick: < 2 min)"
 	@echo "make fuzz         long fuzzing of every decoder"
@@ -62,10 +63,14 @@ PYTEST_DIST := --dist loadfile --no-loadscope-reorder
 
 test: system venv
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_DIST) -m "not rp2040_full"
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_DIST) -m "not rp2040_full and not full_sweep"
 
 test-fast: venv
-	$(PY) -m pytest -q -x -n 2 $(PYTEST_DIST) -m "not slow and not rp2040_full"
+	$(PY) -m pytest -q -x -n 2 $(PYTEST_DIST) -m "not slow and not rp2040_full and not full_sweep"
+
+# What make test samples, in full (tests marked full_sweep; each says what the whole adds).
+test-full: system venv
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) $(PYTEST_DIST) -m full_sweep
 
 demo: system venv
 	$(PY) -m hil_tests.demo $(DEMO_ARGS)

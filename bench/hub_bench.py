@@ -366,8 +366,33 @@ def services(workdir: Path, postgres: bool):
         broker.stop()
 
 
+def every_signature(work: Workload, broker_port: int, workdir: Path, runs: int, verify: float,
+                    e2e: float, cpu_per: float) -> Figure:
+    """End to end with integrity.verify_every_signature (every record's own signature
+    verified inline), beside the default's rate `e2e` and hub CPU per record `cpu_per`."""
+    every_cfg = "[integrity]\nverify_every_signature = true\n"
+    every = [end_to_end(f"sqlite:///{workdir / f'e2e-every{n}.db'}", work, broker_port,
+                        workdir / "every", 0, extra=every_cfg) for n in range(runs)]
+    every_rate = statistics.median(g[0] for g in every)
+    every_cpu = statistics.median(g[1] for g in every)
+    every_share = max(0.0, every_cpu - cpu_per) / every_cpu   # the added verifies
+    return Figure(
+        "hub", "end-to-end ingest via Mosquitto, SQLite, every signature verified "
+        "inline", every_rate, "rec/s", runs=[g[0] for g in every],
+        baseline=f"verify {verify:,.0f}/s", ratio=every_rate / verify,
+        target="report (integrity.verify_every_signature = true)",
+        note=f"one verification per record; hub {every_cpu * 1e6:.0f} µs CPU per "
+             f"record, {(every_cpu - cpu_per) * 1e6:.0f} µs more than the default: "
+             f"verification ≈ {every_share:.0%} of it; the default (one per chain "
+             f"run) {e2e:,.0f} rec/s, {cpu_per * 1e6:.0f} µs; {load_text()}",
+        extra={"hub_cpu_us_per_record": every_cpu * 1e6, "verify_share": every_share})
+
+
 def figures(mode: str) -> list[Figure]:
-    """mode "tiny" runs every code path on a toy workload (targets are not judged there)."""
+    """mode "tiny" runs the code paths on a toy workload (targets are not judged there), all
+    but the every-signature and PostgreSQL rows: those are other hub configurations on the
+    same functions (end_to_end, pipeline_rate), measured from --quick up; leaving them out
+    spares `make test` two hub runs and a PostgreSQL cluster (tests/test_bench)."""
     params = MODES[mode]
     work = Workload(params["stations"], params["learners"], params["days"])
     verify = verify_rate(0.3 if mode == "tiny" else 1.5)
@@ -383,7 +408,7 @@ def figures(mode: str) -> list[Figure]:
         rate = pipeline_rate(sqlite_url, work)
         out.append(Figure("hub", "ingest + credit + commit, SQLite, no MQTT", rate, "rec/s",
                           baseline=f"verify {verify:,.0f}/s", ratio=rate / verify))
-        with services(workdir, bool(have_pg)) as (broker, pg):
+        with services(workdir, bool(have_pg) and mode != "tiny") as (broker, pg):
             # median of several runs: the machine is shared, one run says little
             runs = params["runs"]
             got = [end_to_end(f"sqlite:///{workdir / f'e2e{n}.db'}", work, broker.port, workdir,
@@ -429,22 +454,9 @@ def figures(mode: str) -> list[Figure]:
                 note=f"{per_rec:.4f} verifications per record ({len(work.batches)} batches of "
                      f"up to 500) × {verify_us:.0f} µs over {cpu_per * 1e6:.1f} µs per record: "
                      "the verify rate is no ceiling for this mode"))
-            every_cfg = "[integrity]\nverify_every_signature = true\n"
-            every = [end_to_end(f"sqlite:///{workdir / f'e2e-every{n}.db'}", work, broker.port,
-                                workdir / "every", 0, extra=every_cfg) for n in range(runs)]
-            every_rate = statistics.median(g[0] for g in every)
-            every_cpu = statistics.median(g[1] for g in every)
-            every_share = max(0.0, every_cpu - cpu_per) / every_cpu   # the added verifies
-            out.append(Figure(
-                "hub", "end-to-end ingest via Mosquitto, SQLite, every signature verified "
-                "inline", every_rate, "rec/s", runs=[g[0] for g in every],
-                baseline=f"verify {verify:,.0f}/s", ratio=every_rate / verify,
-                target="report (integrity.verify_every_signature = true)",
-                note=f"one verification per record; hub {every_cpu * 1e6:.0f} µs CPU per "
-                     f"record, {(every_cpu - cpu_per) * 1e6:.0f} µs more than the default: "
-                     f"verification ≈ {every_share:.0%} of it; the default (one per chain "
-                     f"run) {e2e:,.0f} rec/s, {cpu_per * 1e6:.0f} µs; {load_text()}",
-                extra={"hub_cpu_us_per_record": every_cpu * 1e6, "verify_share": every_share}))
+            if mode != "tiny":
+                out.append(every_signature(work, broker.port, workdir, runs, verify, e2e,
+                                           cpu_per))
             off = [end_to_end(f"sqlite:///{workdir / f'e2e-off{n}.db'}", work, broker.port,
                               workdir, 0, group=1)[0] for n in range(runs)]
             e2e_off = statistics.median(off)

@@ -8,11 +8,14 @@ suite. Such files use plain `assert` and no fixtures; on MICROPYPATH they find t
 folders pytest's `pythonpath` gives the CPython half, and their own. An optional
 `# heapsize: 128K` line runs them on a small heap; an optional `# slow: <why>` line marks
 all their items `slow` (they cannot import pytest for a pytestmark), so `make test-fast`
-leaves them out. Which other tests are `slow` is decided below (_SLOW_FIXTURES, _SLOW_FILES).
+leaves them out; a `# full: <why>` line marks them `full_sweep` (the whole of a sweep `make
+test` runs a sample of: `make test-full`, not `make test`). Which other tests are `slow` is
+decided below (_SLOW_FIXTURES, _SLOW_FILES).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -46,6 +49,9 @@ def _header(path: Path) -> str:
 
 
 _SLOW = re.compile(r"^# slow: ", re.MULTILINE)
+# `# full: <why>`: the whole of a sweep make test runs a sample of (marked full_sweep: make
+# test leaves it out, make test-full runs it)
+_FULL = re.compile(r"^# full: ", re.MULTILINE)
 
 # What `make test-fast` leaves out (the `slow` mark; `make test` runs everything). Fast: the
 # pure and vector tests on both interpreters, and what runs in-process on SQLite. Slow: a
@@ -93,19 +99,34 @@ def _slow_item(item, path: Path, header_slow: bool) -> bool:
 
 
 def pytest_collection_modifyitems(config, items):
-    slow = {}
+    slow, full = {}, {}
     for item in items:
         path = Path(str(item.path))
         if path not in slow:
-            slow[path] = path.suffix == ".py" and bool(_SLOW.search(_header(path)))
+            header = _header(path) if path.suffix == ".py" else ""
+            slow[path] = bool(_SLOW.search(header))
+            full[path] = bool(_FULL.search(header))
         if _slow_item(item, path, slow[path]):
             item.add_marker(pytest.mark.slow)
+        if full[path]:
+            item.add_marker(pytest.mark.full_sweep)
     # Longest files first: with --dist loadfile a file is one unit of work for an xdist worker
     # and a long file handed out last sets the wall time. Workers order the files by their
     # seconds in tests/filetimes.json (the Makefile passes --no-loadscope-reorder so xdist keeps
     # this order, not its own: most tests first). Without xdist, pytest's order.
     if hasattr(config, "workerinput"):
         filetimes.longest_first(items)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session):
+    # What a run holds from its start (pytest and its plugins, every collected test module and
+    # item: all of the suite in an xdist worker) never becomes garbage: freeze it out of
+    # CPython's collector, so a full collection (the reader's App.start ends with gc.collect(),
+    # as it must on the chip; hypothesis and pytest collect too) scans only what the tests made
+    # since, not the whole run's heap each time. The tests' own objects are collected as before.
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_collect_file(parent, file_path: Path):

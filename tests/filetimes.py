@@ -7,7 +7,7 @@ UNLISTED_S) and the Makefile passes --no-loadscope-reorder so xdist keeps that o
 default hands out the files with the most tests first). Only the order matters, so figures
 from a busy machine do; refresh them when the suite has changed a lot:
 
-    pytest -n 2 --dist loadfile -m "not rp2040_full" --junitxml=/tmp/junit.xml
+    pytest -n 2 --dist loadfile -m "not rp2040_full and not full_sweep" --junitxml=/tmp/junit.xml
     python tests/filetimes.py /tmp/junit.xml > tests/filetimes.json
 """
 

@@ -1,6 +1,8 @@
 """The benchmark harness cannot rot: `python -m bench.run --tiny` runs every bench module's
 code paths once at toy sizes (real firmware, agent, broker and hub) and must succeed.
-Speed is never asserted here (tiny sizes mean nothing, and the machine is shared)."""
+Speed is never asserted here (tiny sizes mean nothing, and the machine is shared).
+What tiny leaves to `make bench-quick`: hub_bench's rows for other configurations of the same
+runs (every signature verified inline, PostgreSQL; the functions they call run here)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from bench import run as bench_run
 from bench.report import Figure, judged, spread, summary, table
+from hil_tests.timescale import scaled
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_tiny_run_measures_every_module(tmp_path):
     out = tmp_path / "results.json"
     proc = subprocess.run([sys.executable, "-m", "bench.run", "--tiny", "--json", str(out)],
-                          cwd=REPO, capture_output=True, text=True, timeout=240)
+                          cwd=REPO, capture_output=True, text=True, timeout=scaled(240))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "FAILED" not in proc.stdout
     doc = json.loads(out.read_text())

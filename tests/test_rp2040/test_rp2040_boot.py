@@ -1,13 +1,33 @@
 """The rp2040 target boots stock MicroPython and serves its USB serial port on a pty:
-the friendly REPL, unchanged mpremote, a paced 4 KB paste, and an advancing emulated clock."""
+the friendly REPL, unchanged mpremote, a paced 4 KB paste, and an advancing emulated clock.
+
+The tests that only talk to the chip share one boot (`chip`, the first of them sees it fresh
+from boot); the file test, which cuts the power, boots its own."""
 
 import hashlib
 
+import pytest
+
 from rpkit import Console, mpremote, ok
 
+pytestmark = pytest.mark.slow   # an emulated chip in every test (tests/conftest.py: slow)
 
-def test_boots_to_the_repl_on_the_pty_with_the_chips_heap(make_rp_reader):
-    reader = make_rp_reader()
+
+@pytest.fixture(scope="module")
+def chip(tmp_path_factory):
+    """One booted chip for the tests of this file that leave it as they found it."""
+    from hil_tests.targets.rp2040 import RP2040Reader
+
+    reader = RP2040Reader(tmp_path_factory.mktemp("chip") / "r")
+    try:
+        reader.start()
+        yield reader
+    finally:
+        reader.stop()
+
+
+def test_boots_to_the_repl_on_the_pty_with_the_chips_heap(chip):
+    reader = chip
     console = Console(reader.port)
     try:
         console.write(b"\r")
@@ -20,8 +40,8 @@ def test_boots_to_the_repl_on_the_pty_with_the_chips_heap(make_rp_reader):
     assert 200_000 < int(free) < 264 * 1024  # the chip's own heap, not the unix port's 2 MB
 
 
-def test_the_emulated_clock_advances_with_the_chip(make_rp_reader):
-    reader = make_rp_reader()
+def test_the_emulated_clock_advances_with_the_chip(chip):
+    reader = chip
     first = reader.status()
     ok(mpremote(reader.port, "exec", "import time; time.sleep_ms(300)"))
     second = reader.status()
@@ -44,10 +64,10 @@ def test_mpremote_ls_cp_exec_through_the_pty(make_rp_reader, tmp_path):
     assert reader.read_file("/blob.bin") == data  # on the chip's flash, in its LittleFS
 
 
-def test_a_4kb_paste_arrives_intact(make_rp_reader):
+def test_a_4kb_paste_arrives_intact(chip):
     # the host sends 4 KB at once; MicroPython's 512-byte USB receive buffer must not drop any
     payload = "".join("{:04x}".format(i * 2654435761 % 65536) for i in range(1000))  # 4000 chars
-    reader = make_rp_reader()
+    reader = chip
     console = Console(reader.port)
     try:
         console.write(b"\r")
@@ -60,8 +80,8 @@ def test_a_4kb_paste_arrives_intact(make_rp_reader):
     assert out.split() == ["4000", hashlib.sha256(payload.encode()).hexdigest()]
 
 
-def test_run_until_holds_the_chip_at_an_emulated_instant(make_rp_reader):
-    reader = make_rp_reader()
+def test_run_until_holds_the_chip_at_an_emulated_instant(chip):
+    reader = chip
     target = reader.emulated_time_us() + 250_000
     held = reader.run_until(target)
     assert held["paused"] and target <= held["emulated_us"] < target + 1_000
