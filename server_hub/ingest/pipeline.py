@@ -351,13 +351,16 @@ class Pipeline:
         coords = cq.station_coords(conn, station_ids) if len(station_ids) > 1 else {}
 
         taps: dict[str, list] = {}
-        Tap, BURST, FUTURE = crediting.Tap, integrity.FLAG_BURST, integrity.FLAG_FUTURE
+        Tap, holds_of = crediting.Tap, self._holds
+        check_all = bool(skews or held_cards)
+        top = contiguous.get
         for (learner, rid, seq, station, kind, best, uptime_ms, boot, flags, uid) in rows:
-            rid = bytes(rid)
+            if type(rid) is not bytes:
+                rid = bytes(rid)
             holds = ()
-            if seq > contiguous.get(rid, seq) or flags or skews or held_cards:
-                holds = self._holds(rid, seq, best, uptime_ms, boot, flags, bytes(uid),
-                                    contiguous, skews, held_cards)
+            if flags or check_all or seq > top(rid, seq):
+                holds = holds_of(rid, seq, best, uptime_ms, boot, flags, bytes(uid),
+                                 contiguous, skews, held_cards)
             mine = taps.get(learner)
             if mine is None:
                 mine = taps[learner] = []
