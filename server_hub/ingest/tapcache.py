@@ -17,7 +17,8 @@ can have written:
     leaves no token, so the next begin() empties the cache. A batch rolled back to its
     savepoint inside a group clears it at once.
 
-PostgreSQL (several workers) never uses it. Bounded: MAX_LEARNERS learners, then emptied.
+PostgreSQL (several workers) never uses it. Bounded: MAX_LEARNERS learners, then emptied; a
+learner's rows are cut to the scope asked for at each hit.
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ class TapCache:
         for learner in learner_ids:
             got = self._rows.get(learner)
             if got is not None and got[0] <= since:
-                out.extend(r for r in got[1] if r[5] >= since)
+                kept = [r for r in got[1] if r[5] >= since]
+                self._rows[learner] = (since, kept)    # a learner's rows stay in the scope
+                out.extend(kept)
             else:
                 missing.append(learner)
         self.hits += len(learner_ids) - len(missing)
