@@ -164,7 +164,7 @@ def _config(url: str):
 def hub_template(path: Path, work: Backlog) -> Path:
     """A migrated SQLite hub database with `work` registered and no records. Migrated by the
     hub's CLI (the code on disk, which `tapcert-hub run` will check)."""
-    from bench.hub_bench import migrate_with_cli
+    from bench.hub_process import migrate_with_cli
     from server_hub.store.db import Store
     path = Path(path)
     migrate_with_cli(f"sqlite:///{path}")

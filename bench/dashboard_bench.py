@@ -242,7 +242,7 @@ def figures(mode: str) -> list[Figure]:
     try:
         out = measure(f"sqlite:///{work / 'hub.db'}", mode, params)
         if mode == "full" and (shutil.which("pg_ctl") or Path("/usr/lib/postgresql").exists()):
-            from bench.hub_bench import services
+            from bench.hub_process import services
             with services(work, True) as (_broker, pg):
                 out += measure(pg.url, mode, params)
     finally:

@@ -44,7 +44,7 @@ def other_cpus() -> set[int]:
 def hub_on_fresh_broker(workdir: Path, url: str, *, cpu: int | None = -1, extra: str = ""):
     """A new Mosquitto (no persistence) and `tapcert-hub run` on `url`, the hub pinned to
     `cpu` (-1: hub_cpu()). Yields (broker, hub Popen)."""
-    from bench.hub_bench import hub_process
+    from bench.hub_process import hub_process
     workdir = Path(workdir)
     broker = Mosquitto(workdir / "mosquitto", persistence=False,
                        extra_config="set_tcp_nodelay true").start()

@@ -237,10 +237,23 @@ def _per_hour(std: Standard, attended, used, opened, closed):
     return amount, used or ([opened] if opened else []), text, not closed
 
 
+_HEX: dict = {}     # reader id -> hex: a hub has one entry per reader it credits
+
+
+def _reader_hex(reader_id) -> str:
+    got = _HEX.get(reader_id)
+    if got is None:
+        if len(_HEX) > 100_000:
+            _HEX.clear()
+        got = _HEX[reader_id] = reader_id.hex()
+    return got
+
+
 def _evidence_json(taps) -> str:
     # the same text as json.dumps([[reader hex, seq], ...], separators=(",", ":")), faster
-    return "[" + ",".join('["%s",%d]' % (t.reader_id.hex(), t.seq)
-                          for t in sorted(taps, key=_tap_key)) + "]"
+    if len(taps) > 1:
+        taps = sorted(taps, key=_tap_key)
+    return "[" + ",".join('["%s",%d]' % (_reader_hex(t.reader_id), t.seq) for t in taps) + "]"
 
 
 def _tap_key(tap):

@@ -205,6 +205,7 @@ class BatchIngest:
             raise BatchRejected(status, wire.peek_batch_id(payload), str(exc)) from exc
         self.entries: list[Entry | None] = []
         self.decode_errors: dict[int, Rejection] = {}
+        self._needs: dict | None = None
         for index, raw in enumerate(self.batch.records):
             try:
                 record = rec.decode(raw)
@@ -221,19 +222,23 @@ class BatchIngest:
 
     def needs(self) -> dict[bytes, tuple[int, int]]:
         """Reader id -> (lowest, highest) seq of stored records that decide() must be given."""
+        if self._needs is not None:     # asked for by the lock, the loads and the group
+            return self._needs
         spans: dict[bytes, list[int]] = {}
         for e in self.entries:
             if e is None:
                 continue
-            span = spans.get(e.record.reader_id)
+            r = e.record
+            seq = r.seq
+            span = spans.get(r.reader_id)
             if span is None:
-                spans[e.record.reader_id] = [e.record.seq, e.record.seq]
-            else:
-                if e.record.seq < span[0]:
-                    span[0] = e.record.seq
-                if e.record.seq > span[1]:
-                    span[1] = e.record.seq
-        return {rid: (max(1, lo - 1), hi + 1) for rid, (lo, hi) in spans.items()}
+                spans[r.reader_id] = [seq, seq]
+            elif seq < span[0]:
+                span[0] = seq
+            elif seq > span[1]:
+                span[1] = seq
+        self._needs = {rid: (max(1, lo - 1), hi + 1) for rid, (lo, hi) in spans.items()}
+        return self._needs
 
     def decide(self, readers: dict, stored: dict, verify, every_signature: bool = False) -> Plan:
         """readers: reader_id -> ReaderInfo; stored: (reader_id, seq) -> StoredRecord for the

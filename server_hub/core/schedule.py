@@ -173,5 +173,15 @@ def local_date(t: int, tz) -> dt.date:
     return got
 
 
+_DAY_KEYS: dict = {}
+
+
 def day_key(t: int, tz) -> str:
-    return local_date(t, tz).isoformat()
+    # one per crediting decision: cached like local_date (same buckets)
+    key = (tz, t // 900)
+    got = _DAY_KEYS.get(key)
+    if got is None:
+        if len(_DAY_KEYS) > 100_000:
+            _DAY_KEYS.clear()
+        got = _DAY_KEYS[key] = local_date(t, tz).isoformat()
+    return got

@@ -126,6 +126,7 @@ def handle_group(pipeline, items, now: float) -> list:
 def _one_transaction(pipeline, prepared, now):
     results, failed = {}, []
     with pipeline.store.write() as conn:
+        pipeline.taps.begin(conn)
         ingests = [p[3] for p in prepared if isinstance(p[3], BatchIngest)]
         readers = set()
         for ingest in ingests:
@@ -150,8 +151,11 @@ def _one_transaction(pipeline, prepared, now):
                     raise       # the connection or the server failed: the whole group retries
                 log.exception("station %s batch failed inside a group; it is rolled back "
                               "and tried again alone", station)
+                pipeline.taps.clear()   # it may have cached rows its savepoint took back
                 results.pop(i, None)
                 failed.append(i)
+        pipeline.taps.before_commit(conn)
+    pipeline.taps.committed()
     return results, failed
 
 

@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from protocol import batch as wire
 from server_hub.core import clock, crediting, integrity, ledger
 from server_hub.core.ingest import BatchIngest, BatchRejected, Verifier
+from server_hub.ingest.tapcache import TapCache
 from server_hub.store import credits as cq
 from server_hub.store import evidence as eq
 from server_hub.store import quarantine as qstore
@@ -60,6 +61,7 @@ class Pipeline:
                                             "verify_every_signature", False))
         self.max_payload = config.mqtt.max_payload
         self._activities: dict = {}   # (id, updated_at) -> crediting.Activity
+        self.taps = TapCache()        # learners' recent taps between batches (SQLite)
 
     # --- batches -------------------------------------------------------------------------
 
@@ -71,8 +73,12 @@ class Pipeline:
         except BatchRejected as rej:
             return self._reject_batch(station_id, payload, rej, now)
         with self.store.write() as conn:
+            self.taps.begin(conn)
             lock_readers(conn, ingest.needs().keys())
-            return self._ingest_in(conn, station_id, ingest, now)
+            result = self._ingest_in(conn, station_id, ingest, now)
+            self.taps.before_commit(conn)
+        self.taps.committed()
+        return result
 
     def handle_batches(self, items, now: float | None = None) -> list:
         """Group commit: several (station_id, payload) batches in ONE write transaction, each
@@ -235,6 +241,8 @@ class Pipeline:
                     touch(row[8], row[9])
             for e in entries:
                 new_flags[e.index] = integrity.FLAG_BURST if e.record.seq in burst else 0
+        if flag_updates:
+            self.taps.clear()           # stored taps changed: the cache no longer holds them
         eq.UPDATE_FLAGS.run(conn, flag_updates)
         return new_flags
 
@@ -253,6 +261,10 @@ class Pipeline:
                          now))
             touch(learner, best)
         eq.INSERT_RECORDS.run(conn, rows)
+        if self.taps.active(conn):      # as credits.learner_taps would read them back
+            self.taps.add(conn, [(row[10], row[0], row[1], row[2], row[3], row[8], row[7],
+                                  row[6], row[11], row[4]) for row in rows
+                                 if row[10] is not None])
 
     def _advance_chains(self, conn, by_reader, now, touch):
         """Each reader's contiguous and highest seq; a filled gap touches the learners above."""
@@ -295,6 +307,8 @@ class Pipeline:
                 touch(learner, new if best is None else min(best, new))
                 if source == clock.AGENT and flags & integrity.FLAG_FUTURE:
                     flag_updates.append((flags & ~integrity.FLAG_FUTURE, rid, seq))
+        if updates or flag_updates:
+            self.taps.clear()
         eq.UPDATE_TIMES.run(conn, updates)
         eq.UPDATE_FLAGS.run(conn, flag_updates)
 
@@ -339,7 +353,7 @@ class Pipeline:
         _, states_start, load_from = rules.scope(min(changed.values()),
                                                  cq.longest_session(conn))
         learner_ids = sorted(changed)
-        rows = cq.learner_taps(conn, learner_ids, load_from)
+        rows = self.taps.learner_taps(conn, learner_ids, load_from)
         if not rows:
             return 0
         reader_ids = {bytes(r[1]) for r in rows}
@@ -351,13 +365,16 @@ class Pipeline:
         coords = cq.station_coords(conn, station_ids) if len(station_ids) > 1 else {}
 
         taps: dict[str, list] = {}
-        Tap, BURST, FUTURE = crediting.Tap, integrity.FLAG_BURST, integrity.FLAG_FUTURE
+        Tap, holds_of = crediting.Tap, self._holds
+        check_all = bool(skews or held_cards)
+        top = contiguous.get
         for (learner, rid, seq, station, kind, best, uptime_ms, boot, flags, uid) in rows:
-            rid = bytes(rid)
+            if type(rid) is not bytes:
+                rid = bytes(rid)
             holds = ()
-            if seq > contiguous.get(rid, seq) or flags or skews or held_cards:
-                holds = self._holds(rid, seq, best, uptime_ms, boot, flags, bytes(uid),
-                                    contiguous, skews, held_cards)
+            if flags or check_all or seq > top(rid, seq):
+                holds = holds_of(rid, seq, best, uptime_ms, boot, flags, bytes(uid),
+                                 contiguous, skews, held_cards)
             mine = taps.get(learner)
             if mine is None:
                 mine = taps[learner] = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sqlite3
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -60,8 +61,14 @@ def _sqlite_engine(url) -> sa.Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):
-        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        # on the DBAPI connection (one BEGIN per batch; SQLAlchemy's execution machinery cost
+        # more than the statement, issue 23); a driver error is raised as conn.execute would
+        sql = "BEGIN " + conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        try:
+            conn.connection.driver_connection.execute(sql)
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(sql, (), exc, sqlite3.Error,
+                                             dialect=conn.dialect) from exc
 
     return engine
 

@@ -159,13 +159,13 @@ def _sync_upsert(conn):
     c = station_sync.c
     stmt = bulk.dialect_insert(conn, station_sync).values(
         station_id=sa.bindparam("sid"), last_batch_id=sa.bindparam("bid"),
-        last_batch_at=sa.bindparam("now"), batches=1, accepted=sa.bindparam("acc"),
-        duplicates=sa.bindparam("dup"), rejected=sa.bindparam("rej"),
-        last_rejection_at=sa.bindparam("rej_at"))
+        last_batch_at=sa.bindparam("now"), batches=sa.literal_column("1"),
+        accepted=sa.bindparam("acc"), duplicates=sa.bindparam("dup"),
+        rejected=sa.bindparam("rej"), last_rejection_at=sa.bindparam("rej_at"))
     return stmt.on_conflict_do_update(index_elements=["station_id"], set_={
         "last_batch_id": stmt.excluded.last_batch_id,
         "last_batch_at": stmt.excluded.last_batch_at,
-        "batches": c.batches + 1,
+        "batches": c.batches + sa.literal_column("1"),
         "accepted": c.accepted + stmt.excluded.accepted,
         "duplicates": c.duplicates + stmt.excluded.duplicates,
         "rejected": c.rejected + stmt.excluded.rejected,
@@ -174,20 +174,18 @@ def _sync_upsert(conn):
     })
 
 
-_SYNC_UPSERTS: dict = {}
+# one row per batch, on the DBAPI cursor like the other hot-path writes (batch id: to_db)
+UPSERT_SYNC = bulk.Bulk(_sync_upsert, ["sid", "bid", "now", "acc", "dup", "rej", "rej_at"],
+                        insert_keys=False)
 
 
 def count_sync(conn, station_id: str, batch_id, counts: dict, now: float) -> None:
     """Per-station ingest counters for the sync-health view (one upsert per batch)."""
-    stmt = _SYNC_UPSERTS.get(conn.dialect.name)
-    if stmt is None:
-        stmt = _SYNC_UPSERTS[conn.dialect.name] = _sync_upsert(conn)
     accepted = counts.get("accepted", 0)
     duplicates = counts.get("duplicate", 0)
     rejected = sum(n for name, n in counts.items() if name not in ("accepted", "duplicate"))
-    conn.execute(stmt, {"sid": station_id, "bid": batch_id, "now": now, "acc": accepted,
-                        "dup": duplicates, "rej": rejected,
-                        "rej_at": now if rejected else None})
+    UPSERT_SYNC.run(conn, [(station_id, batch_id, now, accepted, duplicates, rejected,
+                            now if rejected else None)])
 
 
 def save_station_message(conn, station_id: str, kind: str, doc: dict, now: float) -> None:

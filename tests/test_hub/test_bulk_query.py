@@ -79,3 +79,45 @@ def test_driver_errors_are_sqlalchemy_errors(store):
             insert_twice.run(conn, rows + rows)        # the primary key, twice
     with store.read() as conn:                         # rolled back: nothing half-written
         assert conn.exec_driver_sql("SELECT count(*) FROM credit_state").scalar() == 0
+
+
+def test_a_failed_begin_is_a_store_error(store, tmp_path):
+    # BEGIN runs on the DBAPI connection (store/db.py); its driver error must still become
+    # the StoreError the ingest loop retries on, not a bare sqlite3 exception
+    import sqlite3
+    from server_hub.errors import StoreError
+    from server_hub.store.db import Store
+    other = Store(store.url)
+
+    @sa.event.listens_for(other.engine, "connect")
+    def _no_wait(dbapi_conn, _record):         # after the store's own 30 s busy timeout
+        dbapi_conn.execute("PRAGMA busy_timeout=0")
+
+    holder = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")     # another writer holds the write lock
+        with pytest.raises(StoreError, match="locked"):
+            with other.write() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        holder.execute("ROLLBACK")
+        with other.write() as conn:           # the lock gone, the same store writes again
+            conn.exec_driver_sql("SELECT 1")
+    finally:
+        holder.close()
+        other.close()
+
+
+def test_sync_counters_add_up_per_batch(store):
+    # one upsert per batch on the DBAPI cursor (evidence.count_sync): batches count, the
+    # outcome sums add, the last rejection time stays when a later batch has none
+    from server_hub.store.u64 import from_db, to_db
+    with store.write() as conn:
+        eq.count_sync(conn, "S-1", to_db(2**64 - 1), {"accepted": 3, "duplicate": 1}, 10.0)
+        eq.count_sync(conn, "S-1", to_db(7), {"accepted": 2, "bad_signature": 2}, 20.0)
+        eq.count_sync(conn, "S-1", to_db(8), {"duplicate": 4}, 30.0)
+    with store.read() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT last_batch_id, last_batch_at, batches, accepted, duplicates, rejected, "
+            "last_rejection_at FROM station_sync WHERE station_id = 'S-1'").one()
+    assert tuple(row) == (8, 30.0, 3, 5, 5, 2, 20.0)
+    assert from_db(to_db(2**64 - 1)) == 2**64 - 1
