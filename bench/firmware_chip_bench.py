@@ -1,7 +1,9 @@
 """Reader figures for issue 16 on the MicroPython unix port: sign per record (comb table in
 RAM or read from flash), tap -> feedback while a backlog of 50 is being signed, block erases
-and bytes programmed per tap (LittleFS on a 1,408 KiB RAM flash with an erase counter), and
-free heap after boot and after 1,000 taps.
+and bytes programmed per tap (LittleFS on a 1,408 KiB RAM flash with an erase counter; the
+journal's raw tap log on that same block device, as on the chip, split by what wrote: raw log,
+tap-path LittleFS commits, segment writes, watermarks), and free heap after boot and after
+1,000 taps.
 
     python -m bench.firmware_chip_bench [--repo DIR]    (DIR: another checkout, for "today's")
 
@@ -22,7 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 from hil_tests import mpy  # noqa: E402
 
 _RUNS = (("sign", "ram"), ("sign", "flash"), ("latency",), ("erases", "10000", "1", "2", "32"),
-         ("erases", "10000", "1", "2", "256"))
+         ("erases", "10000", "1", "2", "256"), ("erases", "10000", "1", "2", "256", "2"),
+         ("erases", "10000", "1", "2", "256", "1"))
 
 _SCRIPT = r'''
 # measure inside micropython: sign ms, tap->feedback under a 50 backlog, erases/tap, heap
@@ -31,13 +34,24 @@ sys.path.append("tests/test_firmware")
 from fwkit import Flash, make_app, uid
 
 class Counting:
+    # erases / programs / bytes by what the firmware was doing ("phase", set by the loop
+    # below), and the raw log's own blocks apart (its page programs and idle erases)
     def __init__(self, inner):
         self.inner = inner; self.erases = 0; self.progs = 0; self.prog_bytes = 0
+        self.phase = "boot"; self.raw = (); self.split = {}
+    def _count(self, block, erase, n):
+        key = "raw" if block in self.raw else self.phase
+        c = self.split.get(key)
+        if c is None:
+            c = self.split[key] = [0, 0, 0]
+        if erase: c[0] += 1
+        else: c[1] += 1; c[2] += n
     def readblocks(self, b, buf, off=0): return self.inner.readblocks(b, buf, off)
     def writeblocks(self, b, buf, off=0):
-        self.progs += 1; self.prog_bytes += len(buf); return self.inner.writeblocks(b, buf, off)
+        self.progs += 1; self.prog_bytes += len(buf); self._count(b, False, len(buf))
+        return self.inner.writeblocks(b, buf, off)
     def ioctl(self, op, arg):
-        if op == 6: self.erases += 1
+        if op == 6: self.erases += 1; self._count(arg, True, 0)
         return self.inner.ioctl(op, arg)
 
 def pct(xs, p):
@@ -78,8 +92,16 @@ elif what == "latency":
     asyncio.run(main())
     print(what, "median_ms", pct(lat, 50) / 1000, "p99_ms", pct(lat, 99) / 1000, "max_ms", max(lat) / 1000)
 elif what == "erases":
+    # n taps, each signed at once (B per sign_pending), watermarks moved every A taps (hub
+    # 8 behind), on a Pico's 1,408 KiB LittleFS (progsize PS). RAW 1: the journal's raw tap
+    # log on the block device LittleFS uses (as App on the chip: rawlog.device()), with the
+    # signer task's idle upkeep after each signing (where the raw log erases a block); RAW 2:
+    # the same without the raw log (tail slots); both with the firmware's own journal
+    # settings (segment_bytes 16320, reserve 32 KiB, capacity from the flash). RAW 0 (or
+    # absent): tail slots with the test kit's settings (2 KiB segments), the older figure's.
     from board.blockdev import RAMBlockDevice
     n = int(sys.argv[2]); B = int(sys.argv[3]); A = int(sys.argv[4]); PS = int(sys.argv[5])
+    RAW = int(sys.argv[6]) if len(sys.argv) > 6 else 0
     dev = Counting(RAMBlockDevice(4096, 352))  # a Pico's 1,408 KiB filesystem
     import vfs
     vfs.VfsLfs2.mkfs(dev, progsize=PS)  # 256: as the rp2 port formats its flash
@@ -87,16 +109,42 @@ elif what == "erases":
         root = "/wear"
     flash = _Root()
     vfs.mount(vfs.VfsLfs2(dev, progsize=PS), flash.root)
-    app = make_app(flash, debounce_s=0, journal_capacity=20000)
-    e0 = dev.erases; p0 = dev.prog_bytes
+    raw = None
+    if RAW:
+        import config
+        d = config.DEFAULTS
+        app = make_app(flash, bdev=dev if RAW == 1 else None, debounce_s=0,
+                       segment_bytes=d["segment_bytes"], reserve_bytes=d["reserve_bytes"],
+                       journal_capacity=0)
+        raw = app.journal.raw
+        if RAW == 1 and raw is None:
+            raise SystemExit("the raw log was not attached: " + str(app.journal.err))
+        if raw is not None:
+            dev.raw = set(raw.blocks)
+    else:
+        app = make_app(flash, debounce_s=0, journal_capacity=20000)
+    e0 = dev.erases; p0 = dev.prog_bytes; dev.split = {}
     for i in range(n):
-        app.tap(uid(i & 0xFFFF))
+        dev.phase = "tap"
+        got = app.tap(uid(i & 0xFFFF))
+        if got["event"] not in ("recorded", "warning"):
+            raise SystemExit("tap {} not recorded: {}".format(i, got))
         if i % B == B - 1:
+            dev.phase = "sign"
             while app.sign_pending(B): pass
+            if raw is not None:
+                dev.phase = "upkeep"
+                for _ in range(2):  # App._upkeep: the signer's idle call, twice at most
+                    if not app.journal.upkeep(): break
         if A and i % A == A - 1:
+            dev.phase = "ack"
             s = app.journal.signed_upto
             app.apply_ack(s, s - 8 if s > 8 else 0)
-    print(what, n, "progsize", PS, "erases_per_tap", (dev.erases - e0) / n, "bytes_per_tap", (dev.prog_bytes - p0) // n)
+    split = " ".join("{} {:.4f}/{:.3f}/{}".format(k, v[0] / n, v[1] / n, v[2] // n)
+                     for k, v in sorted(dev.split.items()))
+    print(what, n, "progsize", PS, "raw", RAW, "erases_per_tap", (dev.erases - e0) / n,
+          "bytes_per_tap", (dev.prog_bytes - p0) // n, "| per tap erases/programs/bytes:", split,
+          "| raw pages", raw.pages if raw else 0, "raw erases", raw.erases if raw else 0)
 '''
 
 
@@ -192,7 +240,7 @@ def figures(mode: str = "quick") -> list:
     from bench.report import Figure, judged
     size = _SIZES[mode]
     runs = (("sign", "ram", size["sign"]), ("sign", "flash", size["sign"]),
-            ("latency", size["rounds"]), ("erases", size["taps"], "1", "2", "256"))
+            ("latency", size["rounds"]), ("erases", size["taps"], "1", "2", "256", "1"))
     lines = run(REPO, runs)
     bad = [line for line in lines if ": failed: " in line]
     if bad:
@@ -210,7 +258,7 @@ def figures(mode: str = "quick") -> list:
                                                                       lat["max_ms"]),
                       target="≤ 50 ms on the chip", note=note))
     per = wear["erases_per_tap"]
-    out.append(Figure("reader", "block erases per tap ({} taps, LittleFS progsize 256)".format(
+    out.append(Figure("reader", "block erases per tap ({} taps, raw tap log, LittleFS progsize 256)".format(
                           size["taps"]), per, "erases",
                       baseline="{} B programmed per tap".format(int(wear["bytes_per_tap"])),
                       target="≤ 0.25", ok=judged(mode, per <= 0.25),

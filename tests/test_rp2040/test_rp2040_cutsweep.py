@@ -11,23 +11,37 @@ buzzer pin, before the cut) is there, and no card is there twice.
 Two probe taps first count the flash operations one tap costs (N); the sweep then cuts inside
 operation k + 1 after a card is presented, f of the way through it:
     make test                            quick: 3 cuts (k = 0, N/2, N-1)
-    make hil HIL_ARGS=--target=rp2040    full: every k < N at f = 10 %, 50 %, 90 %
+    make hil HIL_ARGS=--target=rp2040    full: every k < N at f = 10 %, 50 %, 90 %, then the
+                                         raw log's idle block erase at the same three f
+The raw log's block erase is not among a probe tap's N operations: it comes once per 16 taps,
+after the tap that fills a block is in a segment (rawlog.py upkeep), after the tap's own
+erases (E: a segment append copies its partly filled block). The full sweep then arms a cut
+at erase E + 1 of every tap (the runner counting erases only) until, for each f, the flash
+image shows a raw block torn by the cut.
+Watermarks are written only when an agent acks (wm_records 1 here: every ack at once), so the
+full sweep ends with the station agent's own reader link (agent/readerport.py) on the pty:
+an ack moves both watermarks to the newest record (hub committed: the journal may free what
+is below) and a cut lands inside operation k + 1 after the ack, every k of the W operations
+a probe ack costs, at the same three f. No watermark on flash may pass what was acked, and
+every told tap is still there.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import time
 
 import pytest
 
+from agent.readerport import ReaderPort
 from rpkit import SCALE, mpremote, ok
 
 # signed records go to a segment 0.2 s after the last signature (default 5 s, or 16
 # records), so each tap's own segment write, tail deletion and LittleFS metadata commits
 # fall inside the settle window the probe counts: the sweep cuts inside those too
 CONFIG = {"label": "R-0001", "station": "S-0001", "auto_keygen": True, "test_mode": True,
-          "flush_s": 0.2, "flush_records": 2}
+          "flush_s": 0.2, "flush_records": 2, "wm_records": 1}
 _QUIET_US = 1_200_000
 PROBES = ("04010203040506", "04010203040507")
 _RECORDED_HZ = 2700
@@ -41,6 +55,7 @@ j = Journal('/data/journal', bdev=rawlog.device()).open()
 out = [[r.seq, r.uid.hex()] for r in (rec.decode(b) for b in j.read(1, j.signed_upto))]
 out += [[rec.peek_seq(p), rec.decode(p + bytes(64)).uid.hex()] for p in j.unsigned(999)]
 print('JOURNAL', json.dumps(out), j.err)
+print('WATERMARKS', j.agent_wm, j.hub_wm)
 """
 
 
@@ -127,6 +142,8 @@ def _sweep(reader, quick: bool) -> None:
         assert not reader.runner.offer_conflicts, "a record number offered for two cards after cut {}: {}".format(
             index, reader.runner.offer_conflicts)
         index += 1
+    erase_cuts = _erase_cuts(reader, told, index) if not quick else []
+    wm_cuts, acked = _watermark_cuts(reader, told) if not quick else ([], 0)
     last = reader.tap(bytes.fromhex("04aabbccddeeff"))          # the journal goes on after them all
     assert last["event"] == "recorded"
     out = ok(mpremote(reader.port, "exec", JOURNAL_DUMP, timeout=180))
@@ -139,10 +156,154 @@ def _sweep(reader, quick: bool) -> None:
     missing = [uid for uid in told if uid not in uids]
     assert not missing, "taps told 'recorded' then lost by a cut: {} (journal {})".format(missing, records)
     assert "04aabbccddeeff" in uids
+    agent_wm, hub_wm = (int(x) for x in next(
+        text for text in out.splitlines() if text.startswith("WATERMARKS ")).split()[1:])
+    assert agent_wm <= acked and hub_wm <= acked, \
+        "watermarks on flash {} / {} past the last ack {}".format(agent_wm, hub_wm, acked)
     print("sweep: {} flash ops per probe tap; {} of {} cuts inside an op; ops of taps not cut: {};"
-          " {} taps told, {} records".format(per_tap, reached, len(cuts), spent, len(told), len(records)))
+          " {} taps told, {} records; raw log erase cuts (fraction, taps until it): {};"
+          " watermark cuts (k, fraction, cut): {}, acked up to {}, on flash {} / {}".format(
+              per_tap, reached, len(cuts), spent, len(told), len(records), erase_cuts,
+              wm_cuts, acked, agent_wm, hub_wm))
     assert reached == len(cuts), "only {} of {} cuts fell inside a flash operation ({} per probe tap, {})".format(
         reached, len(cuts), per_tap, spent)
+
+
+def _torn_raw_blocks(reader) -> int:
+    # 4 KiB blocks of the flash image that are erased at the start but still hold a raw log
+    # page (rawlog.py: magic a5 54) at the end: a raw block cut inside its erase (a raw block
+    # fills from its first page, so a whole one never looks like that)
+    data = (reader.workdir / "flash.img").read_bytes()
+    return sum(1 for at in range(len(data) - 1408 * 1024, len(data), 4096)  # LittleFS's part
+               if data[at:at + 256] == b"\xff" * 256 and data[at + 3840:at + 3842] == b"\xa5T")
+
+
+def _erase_cuts(reader, told: list, index: int) -> list:
+    # cut inside the raw log's idle block erase, f of the way, for f = 10 %, 50 %, 90 %: a
+    # tap makes E erases of its own (a segment append copies its partly filled block) and
+    # the raw log's erase comes after them once per 16 taps; a cut is armed at erase E + 1
+    # of each tap. A tap with no such erase is left uncut; a cut that fell in another erase
+    # (a LittleFS compaction) counts as a cut all the same, and the phase goes on until the
+    # flash image shows a raw block torn by the cut -> [(fraction, taps it took)]
+    def card() -> bytes:
+        nonlocal index
+        index += 1
+        return bytes([0x04, 0x5E, index & 0xFF, 0x12, 0x22, 0x33, 0x44])
+
+    own = []
+    for _ in range(2):
+        _settle(reader, "settle before a tap")
+        e0 = reader.status()["flash"]["erases"]
+        uid = card()
+        assert reader.tap(uid)["event"] == "recorded"
+        told.append(uid.hex())
+        _settle(reader, "store card {}".format(uid.hex()))
+        own.append(reader.status()["flash"]["erases"] - e0)
+    erases = min(own)
+    got = []
+    for fraction in (0.1, 0.5, 0.9):
+        for taps in range(1, 41):
+            uid = card()
+            _settle(reader, "settle before an erase cut")
+            since, torn = reader.emulated_time_us(), _torn_raw_blocks(reader)
+            reader.power_cut(at_flash_op=erases, fraction=fraction, kind="erase", wait=False)
+            reader.present(uid)
+            after = _settle(reader, "store card {} (cut armed at its erase {})".format(uid.hex(), erases + 1))
+            if _feedback_started(reader, since):
+                told.append(uid.hex())
+            reader.remove()
+            if after >= 0:
+                reader.cancel_cut()
+                continue
+            torn = _torn_raw_blocks(reader) > torn
+            reader.power_on()
+            _wait_polling(reader)
+            assert not reader.runner.offer_conflicts, "a record number offered for two cards: {}".format(
+                reader.runner.offer_conflicts)
+            if torn:
+                got.append((fraction, taps))
+                break
+        else:
+            raise AssertionError("no cut fell inside the raw log's block erase at {} in 40 taps"
+                                 " ({} erases a tap)".format(fraction, erases))
+    return got
+
+
+class _Agent:
+    """The station agent's reader link on the reader's pty: the newest record offered."""
+
+    def __init__(self, port: str):
+        self.events: queue.Queue = queue.Queue()
+        self.port = ReaderPort(port, self.events.put).start()
+        self.top, self.rid = 0, None
+
+    def offered(self, above: int) -> int:
+        # until a record past `above` was offered -> the newest seq offered
+        deadline = time.monotonic() + 120 * SCALE
+        while self.top <= above:
+            left = deadline - time.monotonic()
+            assert left > 0, "no record past seq {} offered on the reader's link".format(above)
+            try:
+                event = self.events.get(timeout=min(left, 1.0))
+            except queue.Empty:
+                continue
+            if event[0] == "records":
+                for rid, seq, _data, _time in event[2]:
+                    self.rid, self.top = rid, max(self.top, seq)
+                if self.top <= above:
+                    # offered again after a cut took the watermark written last: the agent
+                    # has them, so it acks them again (the reader's offer window moves on)
+                    self.ack(self.top)
+        return self.top
+
+    def ack(self, seq: int) -> None:
+        self.port.send_ack(self.rid, seq, seq)
+
+    def stop(self) -> None:
+        self.port.stop()
+
+
+def _watermark_cuts(reader, told: list) -> tuple[list, int]:
+    # cuts inside the watermark writes an agent's ack makes: -> ([(k, fraction, cut)], the
+    # highest seq acked)
+    agent = _Agent(reader.port)
+    acked, index, got = 0, 0, []
+
+    def new_record() -> int:
+        # one tap, not cut, its record signed and offered -> the newest seq offered
+        nonlocal index
+        uid = bytes([0x04, 0x5E, index & 0xFF, 0x13, 0x22, 0x33, 0x44])
+        index += 1
+        assert reader.tap(uid)["event"] == "recorded"
+        told.append(uid.hex())
+        return agent.offered(acked)
+
+    top = new_record()
+    start = _settle(reader, "settle before the probe ack")
+    agent.ack(top)
+    acked = top
+    per_ack = _settle(reader, "write the probe ack's watermarks") - start
+    assert per_ack >= 1, "an ack moved the watermarks and wrote nothing to flash"
+    plan = [(skip, fraction) for skip in range(per_ack) for fraction in (0.1, 0.5, 0.9)]
+    for skip, fraction in plan:
+        top = new_record()
+        before = _settle(reader, "settle before a watermark cut")
+        reader.power_cut(at_flash_op=skip, fraction=fraction, wait=False)
+        agent.ack(top)
+        acked = top
+        after = _settle(reader, "be cut inside flash operation {} after an ack".format(skip + 1))
+        if after >= 0:  # this ack took fewer operations than the probe's
+            reader.cancel_cut()
+            reader.power_cut()
+        got.append((skip, fraction, after < 0 or after - before))
+        agent.stop()
+        reader.power_on()
+        _wait_polling(reader)
+        assert not reader.runner.offer_conflicts, "a record number offered for two cards: {}".format(
+            reader.runner.offer_conflicts)
+        agent = _Agent(reader.port)
+    agent.stop()
+    return got, acked
 
 
 @pytest.mark.slow

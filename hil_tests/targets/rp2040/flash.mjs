@@ -121,12 +121,13 @@ export class FlashImage {
     };
   }
 
-  // -> fraction of an operation of `ns` starting now that happens before a scheduled cut
-  _stall(chip, ns) {
+  // -> fraction of an operation (`kind`: 'erase' or 'program') of `ns` starting now that
+  // happens before a scheduled cut; a cut aimed at one kind counts only operations of it
+  _stall(chip, ns, kind) {
     if (!this.timing) ns = 0;
     const now = chip.clock.nanos;
     const op = this.cutAtOp;
-    if (op !== null && op.skip-- <= 0) {
+    if (op !== null && (!op.kind || op.kind === kind) && op.skip-- <= 0) {
       // this is the operation to cut: fraction of its time (or, untimed, of its bytes)
       this.cutAtOp = null;
       if (ns === 0) {
@@ -154,7 +155,7 @@ export class FlashImage {
     const start = Math.max(0, Math.min(offset, FLASH_SIZE));
     const end = Math.max(start, Math.min(offset + count, FLASH_SIZE));
     const sectors = Math.ceil((end - start) / SECTOR);
-    const fraction = this._stall(chip, sectors * TIMING.eraseNs);
+    const fraction = this._stall(chip, sectors * TIMING.eraseNs, 'erase');
     const done = fraction >= 1 ? end : start + Math.floor((end - start) * fraction);
     chip.flash.fill(0xff, start, done);
     this._persist(chip.flash, start, done - start);
@@ -165,7 +166,7 @@ export class FlashImage {
     if (this.cutNow) return;
     const start = Math.max(0, Math.min(offset, FLASH_SIZE));
     const end = Math.max(start, Math.min(offset + count, FLASH_SIZE));
-    const fraction = this._stall(chip, Math.ceil((end - start) / PAGE) * TIMING.programNs);
+    const fraction = this._stall(chip, Math.ceil((end - start) / PAGE) * TIMING.programNs, 'program');
     const done = fraction >= 1 ? end : start + Math.floor((end - start) * fraction);
     const flash = chip.flash;
     const inSram = pointer >= SRAM_BASE && pointer + count <= SRAM_BASE + chip.sram.length;

@@ -241,13 +241,16 @@ class RP2040Reader:
     # -- power and USB ---------------------------------------------------------------------------
 
     def power_cut(self, *, at_us: float | None = None, at_flash_op: int | None = None,
-                  fraction: float = 0.5, wait: bool = True, timeout: float = 60.0) -> None:
+                  fraction: float = 0.5, kind: str | None = None, wait: bool = True,
+                  timeout: float = 60.0) -> None:
         """Cut power now, when the emulated clock reaches `at_us` (emulated_time_us()), or
-        inside the flash erase/program `at_flash_op` + 1 from now, `fraction` of the way
-        through it; an operation under way then stays partly done. Returns once the power is
-        off (wait=False: at once, the cut armed; cancel_cut() disarms it)."""
+        inside the flash erase/program `at_flash_op` + 1 from now (`kind` "erase" or
+        "program": counting only those), `fraction` of the way through it; an operation
+        under way then stays partly done. Returns once the power is off (wait=False: at
+        once, the cut armed; cancel_cut() disarms it)."""
         if at_flash_op is not None:
-            self._command("power_cut", at_flash_op=at_flash_op, fraction=fraction)
+            fields = {"kind": kind} if kind else {}
+            self._command("power_cut", at_flash_op=at_flash_op, fraction=fraction, **fields)
         elif at_us is None:
             self._command("power_cut")
         else:

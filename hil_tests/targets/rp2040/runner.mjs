@@ -295,13 +295,17 @@ class Runner {
       case 'power_cut':
         if (msg.at_flash_op !== undefined) {
           // inside the (at_flash_op + 1)-th flash erase/program from now, `fraction` through it
+          // (`kind` 'erase' or 'program': counting only operations of that kind)
           if (!this.chip) return { ok: false, error: 'the reader is powered off' };
           const skip = Number(msg.at_flash_op);
           const fraction = msg.fraction === undefined ? 0.5 : Number(msg.fraction);
-          if (!Number.isInteger(skip) || skip < 0 || !(fraction >= 0 && fraction <= 1)) {
-            throw new Error('power_cut needs "at_flash_op" (operations to let pass, >= 0) and "fraction" (0..1)');
+          const kind = msg.kind ?? null;
+          if (!Number.isInteger(skip) || skip < 0 || !(fraction >= 0 && fraction <= 1) ||
+              ![null, 'erase', 'program'].includes(kind)) {
+            throw new Error('power_cut needs "at_flash_op" (operations to let pass, >= 0), "fraction" (0..1)' +
+                            ' and optionally "kind" ("erase" or "program")');
           }
-          this.flash.cutAtOp = { skip, fraction };
+          this.flash.cutAtOp = { skip, fraction, kind };
         } else if (msg.at_us === undefined) {
           this.powerCut('command');
         } else {

@@ -35,6 +35,20 @@ test("a cut armed for the second operation leaves it half done and stops the res
   assert.equal(erased(chip, 2 * SECTOR), 0);
 });
 
+test("a cut aimed at erases lets programs pass and lands in the next erase", () => {
+  const flash = image(true);
+  const chip = fakeChip();
+  flash.cutAtOp = { skip: 0, fraction: 0.5, kind: "erase" };
+  chip.sram = new Uint8Array(256);                // the bytes to program: 00
+  chip.flash.fill(0xff, 0, 256);
+  flash._program(chip, 0, 0x20000000, 256);       // a program: not counted, done whole
+  assert.equal(flash.cutNow, false);
+  assert.equal(flash.counts.programs, 1);
+  flash._erase(chip, SECTOR, SECTOR);             // the first erase: cut halfway
+  assert.equal(flash.cutNow, true);
+  assert.equal(erased(chip, SECTOR), SECTOR / 2);
+});
+
 test("without the timing model the cut falls by bytes inside the operation", () => {
   const flash = image(false);
   const chip = fakeChip();
