@@ -250,11 +250,13 @@ class Journal:
                 raise JournalFull("journal full: {} records held, {} not yet synced".format(
                     self.held(), self.unsynced()))
         done = False
+        held = bytes(payload)  # made before the write: a MemoryError after it lands is
+        chained = rec.chain_hash(payload)  # ... only possible in pending.append (below)
         raw = self.raw
         if raw is not None and seq > self._failed_seq:
             try:
                 done = raw.append(seq, payload)
-            except OSError:
+            except (OSError, MemoryError):
                 self._failed_seq = seq  # the page may have landed: the retry beats it
                 raise
         if not done:  # a tail slot, or a numbered tail file
@@ -263,7 +265,7 @@ class Journal:
                 t0 = ticks_us()
                 try:
                     persist.write_file(self._slot_path(slot), entry(payload))
-                except OSError:
+                except (OSError, MemoryError):
                     self._poisoned.append(slot)  # its failed file may still commit
                     self._failed_seq = seq        # two slots with one seq are not told apart:
                     # the retry goes to a numbered file, which beats a slot
@@ -275,10 +277,18 @@ class Journal:
                 self._tail_no = no + 1
                 self._tails.append([seq, no])  # a failed file may still commit: deleted with seq
                 self._paced(0, False)
-                persist.write_file(self._tail_path(no), entry(payload))
-        self.pending.append(bytes(payload))
+                try:
+                    persist.write_file(self._tail_path(no), entry(payload))
+                except MemoryError:
+                    self._failed_seq = seq
+                    raise
+        try:
+            self.pending.append(held)
+        except MemoryError:
+            self._failed_seq = seq  # journaled but not held: the tap's retry beats it
+            raise
         self.last_seq = seq
-        self.last_hash = rec.chain_hash(payload)
+        self.last_hash = chained
         return seq
 
     def _free_slot(self):
@@ -390,7 +400,7 @@ class Journal:
                 take += 1
             try:
                 self._append_segment(records, done, take, size, esize, rotate)
-            except OSError:
+            except (OSError, MemoryError):
                 self.close()
                 self._dirty = True  # the write may have landed: re-read flash before the next
                 raise

@@ -293,11 +293,21 @@ def _find(dev, nonce, k):
 
 
 def device():
-    """The block device LittleFS mounts at "/": rp2.Flash() on a Pico, the virtual
-    reader's flash file (board/unix_boot.py sets machine.flash), else None (no raw log)."""
+    """The block device LittleFS mounts at "/": rp2.Flash() on a Pico; on an ESP32 the
+    "vfs" data partition (ports/esp32/modules/flashbdev.py mounts it; esp32.Partition has
+    the extended interface: readblocks/writeblocks with an offset program without erasing,
+    ioctl 6 erases one 4 KiB block); the virtual reader's flash file (board/unix_boot.py
+    sets machine.flash); else None (no raw log)."""
     try:
         import rp2
         return rp2.Flash()
+    except (ImportError, AttributeError):
+        pass
+    try:
+        from esp32 import Partition
+        found = Partition.find(Partition.TYPE_DATA, label="vfs")
+        # only 4 KiB blocks erase through ioctl 6 (TinyUF2's 512-byte "ffat" does not)
+        return found[0] if found and found[0].ioctl(_IOCTL_BLOCK_SIZE, 0) == 4096 else None
     except (ImportError, AttributeError):
         pass
     try:
