@@ -91,6 +91,8 @@ class App:
             self.signer = keys.signer(self.root, table)
         except keys.KeysError as exc:
             self.note(str(exc))
+        del bootcount, keys, signtable  # dropped before recovery, the boot's peak of heap
+        _drop_boot_modules()
         if self.signer is None:
             self.note(self.err or "reader has no key: provision it (import keys; keys.generate())")
         else:
@@ -99,7 +101,7 @@ class App:
             try:
                 self.journal.open(self.reader_id)
                 self.ready = True
-            except (JournalError, OSError) as exc:
+            except (JournalError, OSError, MemoryError) as exc:
                 self.note("journal unusable: {}".format(exc))
             if self.journal.err:
                 self.note(self.journal.err)
@@ -108,22 +110,21 @@ class App:
                 break
         self.feedback.give("boot", text="tapcert {} ready".format(FW_VERSION) if self.ready
                            else "Reader not set up - call technician")
-        for name in _BOOT_ONLY:  # their code is not needed again: give the heap back
-            sys.modules.pop(name, None)
-        gc.collect()
+        _drop_boot_modules()
         return self
 
     def note(self, text):
         self.err = text
         self.errors += 1
 
-    def out_of_memory(self, where):
+    def out_of_memory(self, where, exc=None):
         # a MemoryError caught at a task's iteration boundary: counted, the heap tidied; the
         # task carries on (its watchdog beat is skipped for that round)
         self.memory_errors += 1
         gc.collect()
         try:
-            self.note("{}: out of memory, {} bytes free; carried on".format(where, _heap_free()))
+            self.note("{}: out of memory ({}), {} bytes free; carried on".format(
+                where, exc.args[0] if exc is not None and exc.args else "", _heap_free()))
         except MemoryError:
             pass
 
@@ -163,12 +164,12 @@ class App:
         except (OSError, JournalError) as exc:
             self.note("journal write failed: {}".format(exc))
             return give("error")
-        except MemoryError:
+        except MemoryError as exc:
             # nothing journaled, or a page whose retry beats it (journal.append): no
             # "recorded"; the card still on the reader is read again (_nfc)
             self._again = True
-            self.out_of_memory("tap not recorded")
-            return give("error", text="Not recorded - tap again")
+            self.out_of_memory("tap not recorded", exc)
+            return give("error")
         self.debounce.note(uid, now)
         if self._signal is not None:
             self._signal.set()
@@ -307,8 +308,8 @@ class App:
             try:
                 await start()
                 return
-            except MemoryError:  # the note itself must not need the heap that ran out
-                self.out_of_memory(name + " task")
+            except MemoryError as exc:  # the note itself must not need the heap that ran out
+                self.out_of_memory(name + " task", exc)
             except Exception as exc:
                 try:
                     self.note("{} task failed: {!r}".format(name, exc))
@@ -415,10 +416,16 @@ class App:
                         presence = Presence()
                         await asyncio.sleep_ms(_OOM_BACKOFF_MS)
                 self.alive("taps")
-            except MemoryError:  # no beat this round: a reader that never recovers is reset
-                self.out_of_memory("nfc")
+            except MemoryError as exc:  # no beat this round: a reader that never recovers is reset
+                self.out_of_memory("nfc", exc)
                 await asyncio.sleep_ms(_OOM_BACKOFF_MS)
             await asyncio.sleep_ms(period)
+
+
+def _drop_boot_modules():
+    for name in _BOOT_ONLY:  # their code is not needed again: give the heap back
+        sys.modules.pop(name, None)
+    gc.collect()
 
 
 def _heap_free():

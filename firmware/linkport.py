@@ -268,9 +268,9 @@ async def serve(lnk, stdin=None, stdout=None, clock=None):
                 lines = None
                 if alive is not None:
                     alive("link")
-            except MemoryError:  # no beat this round: a link that never recovers is reset
+            except MemoryError as exc:  # no beat this round: a link that never recovers is reset
                 lines = None
-                _out_of_memory(lnk)
+                _out_of_memory(lnk, exc)
                 await asyncio.sleep_ms(_OOM_BACKOFF_MS)
                 continue
             wait = lnk.next_poll_ms(clock())
@@ -285,10 +285,10 @@ async def serve(lnk, stdin=None, stdout=None, clock=None):
             reader.cancel()
 
 
-def _out_of_memory(lnk):
+def _out_of_memory(lnk, exc):
     oom = getattr(lnk.app, "out_of_memory", None)
     if oom is not None:
-        oom("link")
+        oom("link", exc)
     else:
         import gc
         gc.collect()
@@ -330,7 +330,7 @@ async def _read_loop(lnk, stdin, clock):
             lnk.feed(b"", clock())
             backlog = False
             lnk.kick()
-        except MemoryError:
-            _out_of_memory(lnk)
+        except MemoryError as exc:
+            _out_of_memory(lnk, exc)
             await asyncio.sleep_ms(_OOM_BACKOFF_MS)
 
