@@ -193,6 +193,8 @@ class App:
             self.journal.save_watermarks()
         except (OSError, JournalError) as exc:
             self.note("journal could not store signatures: {}".format(exc))
+        except MemoryError as exc:  # they stay in RAM (and their payloads on flash)
+            self.out_of_memory("flush", exc)
 
     def _store_signed(self, records):
         if not records:
@@ -202,6 +204,9 @@ class App:
             self.journal.add_signed(records)
         except (OSError, JournalError) as exc:
             self.note("journal could not store signatures: {}".format(exc))
+            return 0
+        except MemoryError as exc:  # taken and waiting for a flush, or signed again later
+            self.out_of_memory("signer", exc)
             return 0
         if self.link is not None:
             self.link.kick()

@@ -400,7 +400,12 @@ class Journal:
                 take += 1
             try:
                 self._append_segment(records, done, take, size, esize, rotate)
-            except (OSError, MemoryError):
+            except MemoryError:
+                if self._writer is not None:  # a write may have landed: as an OSError
+                    self.close()
+                    self._dirty = True
+                raise  # else its open() failed: nothing written, retried at the next flush
+            except OSError:
                 self.close()
                 self._dirty = True  # the write may have landed: re-read flash before the next
                 raise

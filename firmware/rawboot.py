@@ -117,10 +117,15 @@ def attach(dev, folder, pages):
     fill = b"\xff" * PAGE
     for i in range(k):
         gc.collect()  # the last file's object is freed: its block takes the next one
-        with open("{}/r{}".format(folder, i), "wb") as f:
+        f = open("{}/r{}".format(folder, i), "wb")
+        try:
             f.write(_header(nonce, i))
             for _ in range(bs // PAGE - 1):
                 f.write(fill)
+            f.close()
+        except OSError:
+            persist.hold(f)  # a failed commit is never finalised (persist.py); the map is
+            raise            # not written, so the next boot makes the reservation again
     blocks = _find(dev, nonce, k)
     if blocks is None:
         return None, "journal raw log: reservation files not found on the flash"
