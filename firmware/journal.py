@@ -365,8 +365,9 @@ class Journal:
             if len(r) != len(p) + _SIG or r[:len(p)] != p:
                 raise JournalError("signed record {} does not match its payload".format(
                     seq_of(p)))
+        rest = self.pending[n:]  # made first: a MemoryError leaves both lists as they were
         self.unflushed.extend(records)
-        self.pending = self.pending[n:]
+        self.pending = rest
         if len(self.unflushed) >= self.flush_records:
             self.flush()
 
@@ -398,6 +399,7 @@ class Journal:
                     esize = 0
                 size += e
                 take += 1
+            rest = records[take:]  # made first: nothing may fail between the write and this
             try:
                 self._append_segment(records, done, take, size, esize, rotate)
             except MemoryError:
@@ -409,7 +411,7 @@ class Journal:
                 self.close()
                 self._dirty = True  # the write may have landed: re-read flash before the next
                 raise
-            self.unflushed = records[take:]
+            self.unflushed = rest
             done = take
         if n:
             self._drop_tails(self.segs[-1][_LAST])

@@ -91,7 +91,8 @@ class AgentSide:
 # and, in 2 of 2 clean-clone CI runs on a machine busy with the suite, went silent after
 # sending its records (console quiet, no health to a query every 5 s for 120 s: its link
 # task out of memory, as the budget HIL scenarios 2/4/6 - issue 16); it passes alone (5 of 5,
-# 26-53 s). Back in CI when the budget has its room again.
+# 26-53 s). Back in CI when the budget has its room again. Session 8 (raw log on in the budget,
+# MemoryErrors survived): see bench/RESULTS.md for its runs; still here, not in make test.
 @pytest.mark.rp2040_full
 def test_mpy_install_boots_taps_and_syncs_inside_an_esp32_heap(make_rp_reader):
     reader = make_rp_reader(start=False, heap_budget=ESP32_BUDGET)
