@@ -21,6 +21,7 @@ from protocol.compat import ticks_diff, ticks_ms
 from version import FW_VERSION
 
 _TASK_RETRY_S = 1
+_OOM_BACKOFF_MS = 200  # after a MemoryError survived: let the other tasks free their garbage
 _WATCHDOG_CHECK_MS = 100
 _RANDOM_UID = 0x08   # ISO 14443-3: a 4-byte UID starting 08 is random, made anew each time
 _CASCADE_TAG = 0x88  # never the first byte of a real UID
@@ -44,11 +45,12 @@ class App:
         self.ready = False   # key present and journal open: taps can be recorded
         self.err = None      # last problem, for the health frame
         self.errors = 0
+        self.memory_errors = 0  # MemoryErrors survived (health "oom"): a heap too small or cut up
         self.taps = 0
-        if bdev is None and not root and not getattr(sys.modules.get("ballast"), "size", 0):
-            # the block device under "/" (a board's flash), for the journal's raw tap log;
-            # none in the ESP32 heap budget mode (ballast.py): it stands for an ESP32, whose
-            # firmware has no raw log (rawlog.device())
+        self._again = False  # a tap lost to MemoryError: the card resting is read again
+        if bdev is None and not root:
+            # the block device under "/" (a board's flash, an ESP32's vfs partition), for
+            # the journal's raw tap log: a tap then programs a page and opens no file
             import rawlog
             bdev = rawlog.device()
         self.journal = Journal(root + config["journal_dir"], config["journal_capacity"],
@@ -93,6 +95,8 @@ class App:
             self.signer = keys.signer(self.root, table)
         except keys.KeysError as exc:
             self.note(str(exc))
+        del bootcount, keys, signtable  # dropped before recovery, the boot's peak of heap
+        _drop_boot_modules()
         if self.signer is None:
             self.note(self.err or "reader has no key: provision it (import keys; keys.generate())")
         else:
@@ -101,7 +105,7 @@ class App:
             try:
                 self.journal.open(self.reader_id)
                 self.ready = True
-            except (JournalError, OSError) as exc:
+            except (JournalError, OSError, MemoryError) as exc:
                 self.note("journal unusable: {}".format(exc))
             if self.journal.err:
                 self.note(self.journal.err)
@@ -110,14 +114,23 @@ class App:
                 break
         self.feedback.give("boot", text="tapcert {} ready".format(FW_VERSION) if self.ready
                            else "Reader not set up - call technician")
-        for name in _BOOT_ONLY:  # their code is not needed again: give the heap back
-            sys.modules.pop(name, None)
-        gc.collect()
+        _drop_boot_modules()
         return self
 
     def note(self, text):
         self.err = text
         self.errors += 1
+
+    def out_of_memory(self, where, exc=None):
+        # a MemoryError caught at a task's iteration boundary: counted, the heap tidied; the
+        # task carries on (its watchdog beat is skipped for that round)
+        self.memory_errors += 1
+        gc.collect()
+        try:
+            self.note("{}: out of memory ({}), {} bytes free; carried on".format(
+                where, exc.args[0] if exc is not None and exc.args else "", _heap_free()))
+        except MemoryError:
+            pass
 
     def uptime_ms(self):
         now = ticks_ms()
@@ -156,6 +169,12 @@ class App:
         except (OSError, JournalError) as exc:
             self.note("journal write failed: {}".format(exc))
             return give("error")
+        except MemoryError as exc:
+            # nothing journaled, or a page whose retry beats it (journal.append): no
+            # "recorded"; the card still on the reader is read again (_nfc)
+            self._again = True
+            self.out_of_memory("tap not recorded", exc)
+            return give("error")
         self.debounce.note(uid, now)
         if self._signal is not None:
             self._signal.set()
@@ -179,6 +198,8 @@ class App:
             self.journal.save_watermarks()
         except (OSError, JournalError) as exc:
             self.note("journal could not store signatures: {}".format(exc))
+        except MemoryError as exc:  # they stay in RAM (and their payloads on flash)
+            self.out_of_memory("flush", exc)
 
     def _store_signed(self, records, flush=True):
         # flush False: they wait in RAM for the signer's next quiet moment (_flash_work)
@@ -192,6 +213,9 @@ class App:
             self.journal.add_signed(records, flush)
         except (OSError, JournalError) as exc:
             self.note("journal could not store signatures: {}".format(exc))
+            return 0
+        except MemoryError as exc:  # taken and waiting for a flush, or signed again later
+            self.out_of_memory("signer", exc)
             return 0
         if self.link is not None:
             self.link.kick()
@@ -253,6 +277,7 @@ class App:
                "unsynced": j.unsynced() if opened else 0,
                "agent_wm": j.agent_wm if opened else 0, "hub_wm": j.hub_wm if opened else 0,
                "jfill": j.fill_pct() if opened else 0, "heap": _heap_free(),
+               "oom": self.memory_errors,
                "test": self.test_mode,
                "blocked": len(self.blocked) if self.blocked is not None else 0,
                "bcrc": self.blocked.crc if self.blocked is not None else 0,
@@ -302,8 +327,13 @@ class App:
             try:
                 await start()
                 return
+            except MemoryError as exc:  # the note itself must not need the heap that ran out
+                self.out_of_memory(name + " task", exc)
             except Exception as exc:
-                self.note("{} task failed: {!r}".format(name, exc))
+                try:
+                    self.note("{} task failed: {!r}".format(name, exc))
+                except MemoryError:
+                    self.out_of_memory(name + " task")
             await asyncio.sleep(_TASK_RETRY_S)
 
     async def _signer(self):
@@ -443,19 +473,36 @@ class App:
         poll = getattr(nfc, "poll_uid", None)  # awaitable polls where the driver has them
         while True:
             try:
-                uid = await poll() if poll is not None else nfc.read_uid()
-            except DriverError as exc:  # the board's NFC layer reports its fault in faults()
-                if getattr(exc, "reason", "") == "two_cards" and presence.seen(b"2"):
-                    self.feedback.give("two_cards")
-                uid = False
-            except Exception:
-                uid = False
-            if uid is None:
-                presence.missed()
-            elif uid is not False and presence.seen(uid):
-                self.tap(uid, kind)
-            self.alive("taps")
+                try:
+                    uid = await poll() if poll is not None else nfc.read_uid()
+                except DriverError as exc:  # the board's NFC layer reports its fault in faults()
+                    if getattr(exc, "reason", "") == "two_cards" and presence.seen(b"2"):
+                        self.feedback.give("two_cards")
+                    uid = False
+                except MemoryError:
+                    raise
+                except Exception:
+                    uid = False
+                if uid is None:
+                    presence.missed()
+                elif uid is not False and presence.seen(uid):
+                    self._again = False
+                    self.tap(uid, kind)
+                    if self._again:  # not recorded for want of heap: the card is a new tap
+                        self._again = False
+                        presence = Presence()
+                        await asyncio.sleep_ms(_OOM_BACKOFF_MS)
+                self.alive("taps")
+            except MemoryError as exc:  # no beat this round: a reader that never recovers is reset
+                self.out_of_memory("nfc", exc)
+                await asyncio.sleep_ms(_OOM_BACKOFF_MS)
             await asyncio.sleep_ms(period)
+
+
+def _drop_boot_modules():
+    for name in _BOOT_ONLY:  # their code is not needed again: give the heap back
+        sys.modules.pop(name, None)
+    gc.collect()
 
 
 def _heap_free():

@@ -235,19 +235,25 @@ class Journal:
                 raise JournalFull("journal full: {} records held, {} not yet synced".format(
                     self.held(), self.unsynced()))
         done = False
+        held = bytes(payload)  # made before the write: a MemoryError after it lands is
+        chained = rec.chain_hash(payload)  # ... only possible in pending.append (below)
         raw = self.raw
         if raw is not None and seq > self._failed_seq:
             try:
                 done = raw.append(seq, payload)
-            except OSError:
+            except (OSError, MemoryError):
                 self._failed_seq = seq  # the page may have landed: the retry beats it
                 raise
         if not done:  # tailslots.py: imported at the first use, after boot (heap)
             import tailslots
             tailslots.write(self, seq, payload)
-        self.pending.append(bytes(payload))
+        try:
+            self.pending.append(held)
+        except MemoryError:
+            self._failed_seq = seq  # journaled but not held: the tap's retry beats it
+            raise
         self.last_seq = seq
-        self.last_hash = rec.chain_hash(payload)
+        self.last_hash = chained
         return seq
 
     def upkeep(self):
@@ -280,8 +286,9 @@ class Journal:
             if len(r) != len(p) + _SIG or r[:len(p)] != p:
                 raise JournalError("signed record {} does not match its payload".format(
                     seq_of(p)))
+        rest = self.pending[n:]  # made first: a MemoryError leaves both lists as they were
         self.unflushed.extend(records)
-        self.pending = self.pending[n:]
+        self.pending = rest
         if flush and len(self.unflushed) >= self.flush_records:
             self.flush()
 
@@ -313,13 +320,19 @@ class Journal:
                     esize = 0
                 size += e
                 take += 1
+            rest = records[take:]  # made first: nothing may fail between the write and this
             try:
                 self._append_segment(records, done, take, size, esize, rotate)
+            except MemoryError:
+                if self._writer is not None:  # a write may have landed: as an OSError
+                    self.close()
+                    self._dirty = True
+                raise  # else its open() failed: nothing written, retried at the next flush
             except OSError:
                 self.close()
                 self._dirty = True  # the write may have landed: re-read flash before the next
                 raise
-            self.unflushed = records[take:]
+            self.unflushed = rest
             done = take
         if n and self._tails:
             import tailslots

@@ -27,6 +27,8 @@ from protocol.compat import ticks_diff
 from protocol.errors import RemoteProtocolError
 
 _MAX_BODY = 430  # JSON bytes that fit one 600-byte line once base64-encoded
+_OOM_BACKOFF_MS = 200  # after a MemoryError survived in the pump
+_CHUNK = 256  # console bytes taken per read round
 
 
 class Link:
@@ -57,6 +59,8 @@ class Link:
     # -- frames in --------------------------------------------------------------------
 
     def feed(self, data, now):
+        # MemoryError: raised with the lines not yet decoded kept (feed(b"", now) later
+        # goes on with them); a frame's own MemoryError while applied refuses that frame
         decoder = self.decoder
         decoder.feed(data)
         while True:
@@ -64,6 +68,8 @@ class Link:
                 frame = decoder.next_message()
             except RemoteProtocolError:
                 continue  # counted by the decoder; the line is gone
+            except MemoryError:
+                raise
             except Exception as exc:  # a decoder bug must not end the link task: count it
                 decoder.bad_frames += 1
                 self.app.note("link line dropped: {!r}".format(exc))
@@ -253,13 +259,20 @@ async def serve(lnk, stdin=None, stdout=None, clock=None):
             if reader is not None and reader.done():
                 await reader  # raises what ended it (the task is restarted); None: EOF
                 reader = None
-            if alive is not None:
-                alive("link")
-            lines = lnk.poll(clock())
-            for line in lines:
-                writer.write(line)
-            if lines:
-                await writer.drain()
+            try:
+                lines = lnk.poll(clock())
+                for line in lines:
+                    writer.write(line)
+                if lines:
+                    await writer.drain()
+                lines = None
+                if alive is not None:
+                    alive("link")
+            except MemoryError as exc:  # no beat this round: a link that never recovers is reset
+                lines = None
+                _out_of_memory(lnk, exc)
+                await asyncio.sleep_ms(_OOM_BACKOFF_MS)
+                continue
             wait = lnk.next_poll_ms(clock())
             if wait:
                 try:
@@ -272,25 +285,52 @@ async def serve(lnk, stdin=None, stdout=None, clock=None):
             reader.cancel()
 
 
+def _out_of_memory(lnk, exc):
+    oom = getattr(lnk.app, "out_of_memory", None)
+    if oom is not None:
+        oom("link", exc)
+    else:
+        import gc
+        gc.collect()
+
+
 async def _read_loop(lnk, stdin, clock):
     # One awaited byte, then whatever else is already there: a board's stdin read(n)
-    # blocks until n bytes arrive, so larger reads would stall the event loop.
+    # blocks until n bytes arrive, so larger reads would stall the event loop. The bytes
+    # gather in one buffer made once; a MemoryError in the decoder is survived: the bytes
+    # or lines it had not taken yet are fed again after a pause.
     import asyncio
     import select
     stream = asyncio.StreamReader(stdin)
     poller = select.poll()
     poller.register(stdin, select.POLLIN)
     read = stdin.read
+    chunk = bytearray(_CHUNK)
+    view = memoryview(chunk)
+    n = 0
+    backlog = False  # lines taken but not yet decoded (a MemoryError stopped the decoder)
     while True:
-        first = await stream.read(1)
-        if not first:
-            return  # console closed (unix port with no terminal): nothing more will come
-        chunk = bytearray(first)
-        while len(chunk) < 256 and poller.poll(0):
-            more = read(1)
-            if not more:
-                break
-            chunk.extend(more)
-        lnk.feed(chunk, clock())
-        lnk.kick()
+        if not n and not backlog:
+            first = await stream.read(1)
+            if not first:
+                return  # console closed (unix port with no terminal): nothing more will come
+            chunk[0] = first[0]
+            n = 1
+            while n < _CHUNK and poller.poll(0):
+                more = read(1)
+                if not more:
+                    break
+                chunk[n] = more[0]
+                n += 1
+        try:
+            if n:
+                lnk.decoder.feed(view[:n])  # taken whole or not at all
+                n = 0
+            backlog = True
+            lnk.feed(b"", clock())
+            backlog = False
+            lnk.kick()
+        except MemoryError as exc:
+            _out_of_memory(lnk, exc)
+            await asyncio.sleep_ms(_OOM_BACKOFF_MS)
 

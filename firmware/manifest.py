@@ -14,7 +14,7 @@ include("$(PORT_DIR)/boards/manifest.py")
 FIRMWARE = (
     "app.py", "ballast.py", "blocked.py", "bootcount.py", "config.py", "debounce.py",
     "feedback.py", "fwswap.py", "journal.py", "keys.py", "linkport.py", "persist.py",
-    "phrase_bitmaps.py", "phrases.py", "presence.py", "rawlog.py", "recovery.py",
+    "phrase_bitmaps.py", "phrases.py", "presence.py", "rawboot.py", "rawlog.py", "recovery.py",
     "signtable.py", "tablefile.py", "tailpace.py", "tailslots.py", "version.py",
 )
 BOARD = ("__init__.py", "assembly.py", "esp32.py", "pins.py", "rp2.py", "silicon.py")

@@ -21,14 +21,14 @@ PACED = 24  # the first slots in name order, counted as one metadata pair (tailp
 
 
 def write(j, seq, payload):
-    # the payload to a tail slot, or a numbered tail file. Raises OSError
+    # the payload to a tail slot, or a numbered tail file. Raises OSError, MemoryError
     from journal import entry
     slot, pos = free_slot(j) if seq > j._failed_seq else (-1, 0)
     if slot >= 0:
         t0 = ticks_us()
         try:
             persist.write_file(j._slot_path(slot), entry(payload))
-        except OSError:
+        except (OSError, MemoryError):
             j._poisoned.append(slot)  # its failed file may still commit
             j._failed_seq = seq        # two slots with one seq are not told apart:
             # the retry goes to a numbered file, which beats a slot
@@ -40,7 +40,11 @@ def write(j, seq, payload):
         j._tail_no = no + 1
         j._tails.append([seq, no])  # a failed file may still commit: deleted with seq
         paced(j, 0, False)
-        persist.write_file(j._tail_path(no), entry(payload))
+        try:
+            persist.write_file(j._tail_path(no), entry(payload))
+        except MemoryError:
+            j._failed_seq = seq
+            raise
 
 
 def free_slot(j):

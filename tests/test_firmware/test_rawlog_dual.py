@@ -39,6 +39,7 @@ def _chain(n, first=1, prev=rec.GENESIS_HASH):
 
 
 def test_pages_are_programmed_read_back_and_found_again():
+    import rawboot
     dev = _dev()
     log = _log(dev)
     bodies = _chain(4)
@@ -47,7 +48,7 @@ def test_pages_are_programmed_read_back_and_found_again():
     assert log.append(5, payload(5, b"\0" * 16)) is False  # 2 blocks x 2 pages: none erased left
     assert log.pages == 4 and log.free_pages() == 0
     again = _log(dev, erased=False)
-    found = again.scan()
+    found = rawboot.scan(again)
     assert [(i, seq) for i, seq, _ in found] == [(0, 1), (0, 2), (1, 3), (1, 4)]
     assert [body for _, _, body in found] == bodies
     assert again.used == [2, 2]
@@ -66,6 +67,7 @@ def test_a_full_block_is_erased_only_when_its_seqs_are_in_a_segment():
 
 
 def test_torn_damaged_and_foreign_pages_are_refused():
+    import rawboot
     import rawlog
     dev = _dev()
     log = _log(dev)
@@ -89,18 +91,19 @@ def test_torn_damaged_and_foreign_pages_are_refused():
     page[2] ^= 0xFF
     dev.writeblocks(5, page, 0)
     again = _log(dev, erased=False)
-    assert again.scan() == []
+    assert rawboot.scan(again) == []
     assert again.used == [2, 1]  # damaged pages are not taken again before an erase
 
 
 def test_a_page_that_is_not_erased_is_skipped_not_programmed_over():
+    import rawboot
     dev = _dev()
     log = _log(dev)
     dev.writeblocks(3, b"\x00" * 16, 0)  # a torn erase left old bits in the first page
     p = _chain(1)[0]
     assert log.append(1, p) is True
     assert log.used[0] == 2
-    found = _log(dev, erased=False).scan()
+    found = rawboot.scan(_log(dev, erased=False))
     assert [(i, seq) for i, seq, _ in found] == [(0, 1)]
 
 

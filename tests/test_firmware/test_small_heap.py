@@ -88,16 +88,11 @@ def test_keys_use_the_comb_table_from_flash_in_128k_of_heap(tmp_path):
     assert proc.stdout.strip().splitlines()[-1].startswith("OK table_in_ram=False"), proc.stdout
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "issue 16: the firmware has no answer yet to a heap with no piece as large as an open "
-    "file (MemoryError allocating 1200 bytes here, 1148 on rp2); the spare-block attempt of "
-    "h7/budgetfix (281213a, ca388f8) made the emulated RP2040 reboot after ~4 taps in the "
-    "budget and was reverted. Strict: remove this mark when a fix makes it pass."))
 def test_taps_in_a_heap_cut_into_pieces_smaller_than_an_open_file(tmp_path):
-    # issue 16: every tap opens its tail file, and an open file on the rp2 port holds a
+    # issue 16: every tap opened its tail file, and an open file on the rp2 port holds a
     # 1,148-byte block (a 1 KiB LittleFS cache); in the ESP32 budget the free heap was all
     # in smaller pieces and the NFC task died of MemoryError. The taps must be recorded in
-    # such a heap.
+    # such a heap: the budget mode keeps the raw log (a tap programs a page, opens no file).
     build_mpy(tmp_path / "lib")
     (tmp_path / "t").symlink_to(HERE)
     proc = subprocess.run(
