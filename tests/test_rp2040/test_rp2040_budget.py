@@ -4,6 +4,7 @@ leaves it the 102,400 bytes an ESP32-WROOM-32 leaves it, boots with room to spar
 taps read by its real PN532 driver and syncs them through the station agent's own reader link
 (agent/readerport.py: records in, acks out) - the heap still inside the budget after."""
 
+import json
 import queue
 import time
 
@@ -31,7 +32,8 @@ def fine(health: dict) -> bool:
 class AgentSide:
     """The agent's ReaderPort on the reader's pty, its events in a queue."""
 
-    def __init__(self, port: str):
+    def __init__(self, port: str, reader=None):
+        self.reader = reader  # on silence: the emulated chip's state, in <workdir>/silence.json
         self.events: queue.Queue = queue.Queue()
         self.port = ReaderPort(port, self.events.put).start()  # post(event): one tuple
         self.records: dict[int, bytes] = {}
@@ -44,7 +46,8 @@ class AgentSide:
             left = deadline - time.monotonic()
             if left <= 0 and not must:
                 return None
-            assert left > 0, "no {!r} event from the reader's link".format(kind)
+            if left <= 0:
+                raise AssertionError("no {!r} event from the reader's link; {}".format(kind, self.silence()))
             try:
                 event = self.events.get(timeout=left)
             except queue.Empty:
@@ -67,8 +70,9 @@ class AgentSide:
                 health = event[2]
                 if check(health):
                     return health
-            assert time.monotonic() < deadline, \
-                "no health frame passing the check from the reader's link; last: {!r}".format(health)
+            if time.monotonic() >= deadline:
+                raise AssertionError("no health frame passing the check from the reader's link; last: {!r}; {}"
+                                     .format(health, self.silence()))
 
     def take(self, count: int, pk: str) -> int:
         """Wait for records 1..count, check their signatures, ack them all; -> the top seq."""
@@ -81,6 +85,24 @@ class AgentSide:
         top = max(self.records)
         self.port.send_ack(rec.decode(self.records[top]).reader_id, top, top)
         return top
+
+    def silence(self) -> str:
+        """Three dumps of the chip's state ~2 s apart (issue 16's silent reader), kept in
+        <workdir>/silence.json; -> a one-line summary for the failure message."""
+        if self.reader is None or not self.reader.running:
+            return "no chip state (reader not running)"
+        dumps = []
+        for i in range(3):
+            if i:
+                time.sleep(2.0)
+            dumps.append(self.reader.dump_state())
+        path = self.reader.workdir / "silence.json"
+        path.write_text(json.dumps(dumps, indent=1))
+        last = dumps[-1]
+        chip = last.get("chip") or {}
+        return "chip state in {}: uptime {} us, host in/out packets {}/{}, last in at {} ns, pc top {}".format(
+            path, last.get("uptime_us"), last["host"]["in_packets"], last["host"]["out_packets"],
+            last["host"]["last_in_ns"], chip.get("pc_top", [])[:3])
 
     def stop(self):
         self.port.stop()
@@ -99,7 +121,7 @@ def test_mpy_install_boots_taps_and_syncs_inside_an_esp32_heap(make_rp_reader):
     reader.install_firmware(config=CONFIG)
     assert reader.read_file("/ballast") == b"102400" and "app.mpy" in reader.listdir("/")
     reader.start()
-    agent = AgentSide(reader.port)
+    agent = AgentSide(reader.port, reader)
     try:
         boot = agent.next("health", 180)[2]
         assert boot.get("err") is None, boot
@@ -122,7 +144,7 @@ def test_a_power_cut_reboot_recovers_and_signs_inside_the_budget(make_rp_reader)
     reader = make_rp_reader(start=False, heap_budget=ESP32_BUDGET)
     reader.install_firmware(config=CONFIG)
     reader.start()
-    agent = AgentSide(reader.port)
+    agent = AgentSide(reader.port, reader)
     try:
         boot = agent.next("health", 180)[2]
         cards = [bytes.fromhex("04a1b2c3d4e6{:02x}".format(i)) for i in range(6)]
@@ -135,7 +157,7 @@ def test_a_power_cut_reboot_recovers_and_signs_inside_the_budget(make_rp_reader)
     finally:
         agent.stop()
     reader.power_on()
-    agent = AgentSide(reader.port)
+    agent = AgentSide(reader.port, reader)
     try:
         again = agent.next("health", 180)[2]
         assert again["boot"] == boot["boot"] + 1 and fine(again), again

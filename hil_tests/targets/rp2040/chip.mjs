@@ -43,6 +43,8 @@ export class Chip {
     this.mcu = mcu;
     this.clock = clock;
     this.watchdog = watchdog;
+    this.pcSamples = new Map();         // PC -> samples (one per 1024 steps) since the last dump
+    this.idleSamples = 0;               // runs that ended waiting (WFI/WFE)
   }
 
   get nanos() { return this.clock.nanos; }
@@ -66,6 +68,7 @@ export class Chip {
         if (next <= 0 || clock.nanos + next > idleLimit) {
           // nothing due before the limit: only outside input (or wall time) can wake it
           if (idleLimit !== Infinity && idleLimit > clock.nanos) clock.tick(idleLimit - clock.nanos);
+          this.idleSamples += 1;
           return true;
         }
         clock.tick(next);
@@ -73,10 +76,46 @@ export class Chip {
         const cycles = core.executeInstruction();
         clock.tick(cycles * 8);  // 125 MHz: 8 ns a cycle
       }
-      if (clock.nanos >= limitNs || ((i & 0x3ff) === 0 && stop())) return false;
+      if (clock.nanos >= limitNs) return false;
+      if ((i & 0x3ff) === 0) {
+        const pc = core.PC;
+        this.pcSamples.set(pc, (this.pcSamples.get(pc) || 0) + 1);
+        if (stop()) return false;
+      }
     }
     return false;
   }
 
   micros() { return this.clock.nanos / MICROS; }
+
+  // Where the chip is (the runner's `dump` command, for a reader that has gone quiet):
+  // registers, the watchdog, the USB controller's interrupt state and the CDC endpoints'
+  // buffer control words, and the most frequent PCs sampled since the last dump (`top`).
+  dump(usbHost, top = 12) {
+    const { mcu, watchdog } = this;
+    const core = mcu.core;
+    const hex = (v) => '0x' + (v >>> 0).toString(16);
+    const usb = mcu.usbCtrl;
+    const bufCtrl = (ep, out) => hex(mcu.usbDPRAMView.getUint32(0x80 + ep * 8 + (out ? 4 : 0), true));
+    const endpoints = {};
+    const cdc = usbHost.cdc;
+    if (cdc && cdc.inEndpoint > 0) endpoints.in = { ep: cdc.inEndpoint, buf_ctrl: bufCtrl(cdc.inEndpoint, false) };
+    if (cdc && cdc.outEndpoint > 0) endpoints.out = { ep: cdc.outEndpoint, buf_ctrl: bufCtrl(cdc.outEndpoint, true) };
+    const samples = [...this.pcSamples.entries()].sort((a, b) => b[1] - a[1]);
+    const total = samples.reduce((n, [, c]) => n + c, 0);
+    this.pcSamples = new Map();
+    const idle = this.idleSamples;
+    this.idleSamples = 0;
+    return {
+      pc: hex(core.PC), lr: hex(core.LR), sp: hex(core.SP), ipsr: core.IPSR, primask: core.PRIMASK,
+      waiting: core.waiting, pending_irqs: hex(core.pendingInterrupts), enabled_irqs: hex(core.enabledInterrupts),
+      watchdog: { enable: watchdog.enable, tick: watchdog.tickEnable, counter: watchdog.timer.counter,
+                  alarm: watchdog.alarm.enable, reason: watchdog.reason },
+      usb_ctrl: { int_raw: hex(usb.intRaw), int_enable: hex(usb.intEnable), buff_status: hex(usb.buffStatus),
+                  sie_status: hex(usb.sieStatus) },
+      cdc_endpoints: endpoints,
+      pc_samples: total, idle_runs: idle,
+      pc_top: samples.slice(0, top).map(([pc, c]) => [hex(pc), c]),
+    };
+  }
 }

@@ -320,6 +320,13 @@ class RP2040Reader:
     def resume(self) -> None:
         self._command("resume")
 
+    def dump_state(self) -> dict:
+        """Where the emulated chip is, for a reader that has gone quiet (runner `dump`): its
+        registers, the PCs sampled since the last dump, the watchdog, the USB controller and
+        the CDC endpoints, and the host side's packet counts with the emulated time of the
+        last packet each way (chip nanoseconds, this power-up)."""
+        return self._command("dump")
+
     def _wait(self, done, timeout: float, what: str, allow_unpowered: bool = False) -> None:
         deadline = time.monotonic() + timeout * _scale()
         while True:

@@ -292,6 +292,11 @@ class Runner {
     switch (msg.cmd) {
       case 'status': return this.status();
       case 'clock': return { ok: true, ...this.clockInfo() };
+      case 'dump':  // where the chip is: registers, PC samples since the last dump, USB, watchdog
+        return { ok: true, ...this.clockInfo(), powered: !!this.chip, paused: this.paused,
+                 host: { ...this.usb.stats, pending_read: this.usb.pendingRead, queued: this.usb.queued,
+                         connected: this.usb.connected, trace: this.usb.trace },
+                 chip: this.chip ? this.chip.dump(this.usb) : null };
       case 'power_cut':
         if (msg.at_flash_op !== undefined) {
           // inside the (at_flash_op + 1)-th flash erase/program from now, `fraction` through it
@@ -360,7 +365,7 @@ class Runner {
       case 'stop': this.shutdown(); return { ok: true };
       default:
         return { ok: false, error: `unknown command ${JSON.stringify(msg.cmd)}: status, clock, power_cut,` +
-          ' cancel_cut, power_on, reset, snapshot, card, nfc_silent, wiring, pace, console_buffer, flash_timing, run_until, resume, stop' };
+          ' cancel_cut, power_on, reset, snapshot, card, nfc_silent, wiring, pace, console_buffer, flash_timing, run_until, resume, stop, dump' };
     }
   }
 

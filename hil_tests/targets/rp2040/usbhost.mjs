@@ -15,6 +15,7 @@
 import { USBCDC } from 'rp2040js';
 
 const MAX_PACKET = 64;
+const TRACE = 80;
 
 export class USBHost {
   constructor(onOutput) {
@@ -26,6 +27,7 @@ export class USBHost {
     this.connected = false;
     this.consoleBuffer = 0;     // 0: unbounded (USB flow control); N: an N-byte console
     this.dropped = 0;
+    this.stats = { in_packets: 0, in_bytes: 0, out_packets: 0, out_bytes: 0, last_in_ns: null, last_out_ns: null };
   }
 
   attach(chip) {
@@ -33,7 +35,15 @@ export class USBHost {
     this.connected = false;
     const cdc = new USBCDC(chip.usbCtrl);
     cdc.onDeviceConnected = () => { this.connected = true; };
-    cdc.onSerialData = (data) => this.onOutput(data);
+    const clock = chip.clock;
+    cdc.onSerialData = (data) => {   // device -> host (an IN packet)
+      this.stats.in_packets += 1;
+      this.stats.in_bytes += data.length;
+      this.stats.last_in_ns = clock.nanos;
+      this.note('in_packet', cdc.inEndpoint, data.length);
+      this.onOutput(data);
+    };
+    this.clock = clock;
     const usb = chip.usbCtrl;
     usb.onEndpointRead = (endpoint, size) => {
       if (endpoint !== cdc.outEndpoint) return;
@@ -42,6 +52,42 @@ export class USBHost {
     };
     this.usb = usb;
     this.cdc = cdc;
+    this._trace(usb, clock);
+  }
+
+  // The last TRACE events of the USB device controller, for the runner's `dump`: buffer
+  // control writes of the CDC data endpoints (device side), BUFF_STATUS raised and cleared,
+  // packets each way. [emulated ns (this power-up), what, endpoint, value]
+  _trace(usb, clock) {
+    const ring = this.trace = [];
+    const note = (what, ep, value) => {
+      ring.push([clock.nanos, what, ep, value]);
+      if (ring.length > TRACE) ring.shift();
+    };
+    this.note = note;
+    const dpram = usb.DPRAMUpdated.bind(usb);
+    usb.DPRAMUpdated = (offset, value) => {
+      if (offset >= 0x88 && offset < 0x100 && this.cdc && this.cdc.inEndpoint > 0) {
+        const ep = (offset - 0x80) >> 3;
+        if (ep === this.cdc.inEndpoint || ep === this.cdc.outEndpoint) {
+          note(offset & 4 ? 'out_buf_ctrl' : 'in_buf_ctrl', ep, '0x' + (value >>> 0).toString(16));
+        }
+      }
+      dpram(offset, value);
+    };
+    const ready = usb.indicateBufferReady.bind(usb);
+    usb.indicateBufferReady = (ep, out) => {
+      if (ep !== 0) note(out ? 'out_done' : 'in_done', ep, null);
+      ready(ep, out);
+    };
+    const write = usb.writeUint32.bind(usb);
+    usb.writeUint32 = (offset, value) => {
+      const before = usb.buffStatus;
+      write(offset, value);
+      if (offset === 0x58 && (before & ~1 & ~2) !== (usb.buffStatus & ~1 & ~2)) {
+        note('buff_status_clear', null, '0x' + (before >>> 0).toString(16) + '->0x' + (usb.buffStatus >>> 0).toString(16));
+      }
+    };
   }
 
   detach() {
@@ -87,6 +133,10 @@ export class USBHost {
     }
     this.queued -= size;
     this.pendingRead = 0;
+    this.stats.out_packets += 1;
+    this.stats.out_bytes += size;
+    this.stats.last_out_ns = this.clock ? this.clock.nanos : null;
+    this.note('out_packet', this.cdc.outEndpoint, size);
     this.usb.endpointReadDone(this.cdc.outEndpoint, packet);
   }
 }
