@@ -154,15 +154,24 @@ class Link:
             ticks_diff(now, self._last_heard) < self.agent_timeout_ms
 
     def poll(self, now):
+        # Nothing is spent (lines credited, health sent) until every line exists: a
+        # MemoryError on the way (the health frame saves moved watermarks: a file open)
+        # leaves it all for the next round, which the pump beats only if it gets through;
+        # a link that never does is reset by the watchdog, never silent (issue 16).
         out = []
-        while self.credit and self.decoder.lines:  # first: the agent may wait for room
-            n = min(self.decoder.lines, 255)
+        credited = 0
+        lines = self.decoder.lines if self.credit else 0
+        while credited < lines:  # first: the agent may wait for room
+            n = min(lines - credited, 255)
             out.append(link.encode(link.CREDIT, bytes((n,))))
-            self.decoder.lines -= n
-        if self._health_at is None or ticks_diff(now, self._health_at) >= self.health_ms:
-            self._health_at = now
+            credited += n
+        due = self._health_at is None or ticks_diff(now, self._health_at) >= self.health_ms
+        if due:
             out.append(self.health_line())
         self._offer(now, out)
+        self.decoder.lines -= credited
+        if due:
+            self._health_at = now
         return out
 
     def _offer(self, now, out):

@@ -279,3 +279,36 @@ def test_a_credit_never_counts_more_than_255_lines():
         assert _credits(_frames(lnk.poll(2))) == [255, 45]
     finally:
         flash.close()
+
+
+def test_a_memory_error_while_polling_spends_neither_the_credit_nor_the_health():
+    # issue 16 (the budget's silent reader): the health frame saves moved watermarks, which
+    # opens a file; a MemoryError there ended poll() after it had counted the credit and the
+    # health as sent, so the next round had nothing to write and the link task fed the
+    # watchdog while the reader said nothing for good. Nothing is spent before its line exists:
+    # the next poll writes them (or, if the heap never recovers, the link stops beating).
+    flash, app, lnk = _setup(3)
+    try:
+        lnk.poll(0)
+        lnk.feed(linkcredit.encode_credit() + link.encode_ack(app.reader_id, 3, 3)
+                 + link.encode(link.QUERY), 1)
+        save = app.save_watermarks
+
+        def out_of_memory():
+            raise MemoryError("memory allocation failed, allocating 1148 bytes")
+
+        app.save_watermarks = out_of_memory
+        try:
+            lnk.poll(2)
+            raised = False
+        except MemoryError:
+            raised = True
+        assert raised
+        app.save_watermarks = save
+        frames = _frames(lnk.poll(3))
+        assert [f.type for f in frames] == ["K", "H"] and _credits(frames) == [3]
+        health = link.decode_json(frames[1].body)
+        assert (health["agent_wm"], health["hub_wm"]) == (3, 3)
+        assert _frames(lnk.poll(4)) == []  # sent once
+    finally:
+        flash.close()
