@@ -77,12 +77,17 @@ class NATSCluster:
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.names = [f"n{i + 1}" for i in range(nodes)]
+        self.procs: list[subprocess.Popen | None] = [None] * nodes
+        self._logs: list = [None] * nodes
+        self._configure()
+
+    def _configure(self) -> None:
+        # free ports now, bound by the nodes a moment later: another process can take one in
+        # between (an outgoing connection's ephemeral port); start() then configures again
         self.client_ports = [free_port() for _ in self.names]
         self.route_ports = [free_port() for _ in self.names]
         self.mqtt_ports = [free_port() for _ in self.names]
         self.http_ports = [free_port() for _ in self.names]
-        self.procs: list[subprocess.Popen | None] = [None] * nodes
-        self._logs: list = [None] * nodes
         for i, name in enumerate(self.names):
             (self.workdir / name).mkdir(exist_ok=True)
             others = [p for j, p in enumerate(self.route_ports) if j != i]
@@ -104,13 +109,44 @@ class NATSCluster:
 
     # --- lifecycle --------------------------------------------------------------------
 
-    def start(self, timeout: float = 30.0) -> "NATSCluster":
-        for i in range(len(self.names)):
-            self.start_node(i, wait=False)
-        for i in range(len(self.names)):
-            wait_port(self.mqtt_ports[i], timeout)
+    def start(self, timeout: float = 30.0, attempts: int = 3) -> "NATSCluster":
+        for attempt in range(attempts):
+            for i in range(len(self.names)):
+                self.start_node(i, wait=False)
+            taken = self._wait_listening(timeout)
+            if taken is None:
+                break
+            self.stop()                  # a port was taken before its node bound it
+            if attempt == attempts - 1:
+                raise RuntimeError(f"NATS node {self.names[taken]} could not bind its ports "
+                                   f"{attempts} times (address already in use); logs in "
+                                   f"{self.workdir}")
+            for name in self.names:      # nothing was stored yet: a fresh cluster
+                shutil.rmtree(self.workdir / name / "jetstream", ignore_errors=True)
+            self._configure()
         self.wait_ready(timeout)
         return self
+
+    def _wait_listening(self, timeout: float) -> int | None:
+        # every node's MQTT port answering -> None; a node that exited because one of its
+        # ports was taken -> its index; any other exit raises with the log's tail
+        for i in range(len(self.names)):
+            while True:
+                proc = self.procs[i]
+                if proc is not None and proc.poll() is not None:
+                    log = self.log_path(i).read_text(errors="replace")
+                    if "address already in use" in log:
+                        return i
+                    raise RuntimeError(f"NATS node {self.names[i]} exited with status "
+                                       f"{proc.returncode}: {log[-600:]}")
+                try:
+                    wait_port(self.mqtt_ports[i], min(timeout, 1.0))
+                    break
+                except TimeoutError:
+                    timeout -= 1.0
+                    if timeout <= 0:
+                        raise
+        return None
 
     def start_node(self, i: int, wait: bool = True, timeout: float = 30.0) -> None:
         if self.alive(i):
